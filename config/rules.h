@@ -1,0 +1,77 @@
+/*
+ * The rules language: compiled reducers for aggregates whose state
+ * transitions are plain data moves (grammar: man/snapmig.conf.5).
+ *
+ * Rules are compiled once at load time; applying an event never parses text.
+ * A compiled sm_rules is immutable and may be used by several threads at once.
+ */
+#ifndef SM_CONFIG_RULES_H
+#define SM_CONFIG_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "util/error.h"
+
+typedef struct sm_rules sm_rules;
+
+/* One handler entry of the config: `on`, optional `when`, optional `do`. */
+typedef struct sm_rule_source {
+	const char *on;
+	const char *when;        /* NULL when absent */
+	const char *do_stmts;    /* NULL when absent */
+	int line;                /* config line of the entry, for errors */
+	const char *where;       /* e.g. "aggregates[0].events[3]" for errors */
+} sm_rule_source;
+
+/*
+ * Compiles `initial` and the handler entries.  On a syntax error returns
+ * SM_ERR_CONFIG with err->file/line set from the entry and a message like
+ * "aggregates[0].events[3].do, col 17: expected '=' after path".
+ * The caller owns *out (sm_rules_free).
+ */
+int sm_rules_compile(const char *initial, int initial_line,
+		     const char *initial_where,
+		     const sm_rule_source *entries, size_t n_entries,
+		     const char *file, sm_rules **out, sm_error *err);
+void sm_rules_free(sm_rules *rules);
+
+/* A new copy of the initial state (caller owns). */
+json_object *sm_rules_initial(const sm_rules *rules);
+
+/* Does any entry have `on` == event_type? */
+bool sm_rules_handles(const sm_rules *rules, const char *event_type);
+
+/* Distinct handled event types, in config order; borrowed strings. */
+size_t sm_rules_event_types(const sm_rules *rules, const char *const **types);
+
+/* What an event looks like to a reducer.  All borrowed. */
+typedef struct sm_event_view {
+	const char *type;        /* event_type */
+	long long version;       /* stream_version */
+	const char *stream_uuid;
+	json_object *data;       /* a JSON object */
+	json_object *metadata;   /* a JSON object or NULL */
+} sm_event_view;
+
+enum sm_apply_result {
+	SM_APPLY_OK = 0,
+	SM_APPLY_UNKNOWN_EVENT = 1, /* no entry for this event type */
+	SM_APPLY_NO_MATCH = 2,      /* entries exist, no `when` held */
+	SM_APPLY_ERROR = 3,         /* a statement met the wrong kind of value etc. */
+};
+
+/*
+ * Applies one event to *state (a JSON object owned by the caller; it may be
+ * replaced, e.g. by `reset`).  Returns an sm_apply_result; for anything but
+ * SM_APPLY_OK err->message says why, naming the statement, the event type
+ * and the stream version ("append member_ids: not a list (number) at
+ * Elixir.X.Events.Y v17").  *state is unspecified after a failure; the
+ * caller discards the instance.
+ */
+int sm_rules_apply(const sm_rules *rules, json_object **state,
+		   const sm_event_view *event, sm_error *err);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * Internal: one reducer per engine worker and aggregate type, hiding whether
+ * events are folded by the compiled rules (config/rules.h) or by an external
+ * program (engine/reducer_exec.c, protocol in man/snapmig-reducer.7).
+ *
+ * Per aggregate instance the worker calls begin, event for each event in
+ * order, then end.  An instance failure (unknown event, no match, reducer
+ * error ...) is reported through sm_reduce_failure and returns 1; the worker
+ * then calls sm_reducer_abort and goes on with the next instance.  A negative
+ * return is an error that stops the worker (err filled).
+ */
+#ifndef SM_ENGINE_REDUCER_H
+#define SM_ENGINE_REDUCER_H
+
+#include <json-c/json.h>
+
+#include "config/config.h"
+#include "config/rules.h"
+#include "engine/snapmig.h"
+
+typedef struct sm_reduce_failure {
+	enum sm_failure_kind kind;
+	long long version;         /* stream_version of the event, 0 when none */
+	char event_type[512];      /* "" when none */
+	char message[1024];
+} sm_reduce_failure;
+
+typedef struct sm_reducer sm_reducer;
+
+/* worker_id is used for the exec reducer's log lines; log_path may be NULL. */
+int sm_reducer_open(const sm_config *cfg, const sm_aggregate *agg, int worker_id,
+		    const char *log_path, sm_reducer **out, sm_error *err);
+void sm_reducer_close(sm_reducer *r);
+
+/* start_state: the state to continue from (borrowed; the reducer copies what
+ * it keeps), or NULL to start from the initial state.  For the rules
+ * reducer a start state is read as Commanded decodes a snapshot into the
+ * struct: the initial state's keys, with the snapshot's values where present
+ * (keys the struct does not have are dropped). */
+int sm_reducer_begin(sm_reducer *r, const char *stream_uuid,
+		     json_object *start_state, long long start_version,
+		     sm_reduce_failure *fail, sm_error *err);
+int sm_reducer_event(sm_reducer *r, const sm_event_view *ev,
+		     sm_reduce_failure *fail, sm_error *err);
+/* *state_out: the final state (caller owns). */
+int sm_reducer_end(sm_reducer *r, json_object **state_out,
+		   sm_reduce_failure *fail, sm_error *err);
+void sm_reducer_abort(sm_reducer *r);
+
+/* For the pre-flight: the event types the reducer of agg handles.  Sets
+ * *any when it handles every type (an exec reducer answering "any").
+ * *types is owned by the caller (free each and the array). */
+int sm_reducer_known_types(const sm_config *cfg, const sm_aggregate *agg,
+			   char ***types, size_t *n, bool *any, sm_error *err);
+
+#endif

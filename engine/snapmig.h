@@ -1,0 +1,309 @@
+/*
+ * snapmig engine: the public API used by the UI and the command line.
+ *
+ * The engine does all database and rebuild work and never prints, never
+ * touches the terminal, never exits.  An sm_engine is one environment of a
+ * loaded configuration; it is immutable after sm_engine_open and every
+ * operation opens its own connection(s), so operations may run concurrently
+ * from several threads (the UI runs the synchronous ones on a thread of its
+ * own and polls).  A rebuild runs on the engine's own worker threads: start
+ * it, poll its progress, cancel it, wait for it.
+ *
+ * Ownership: every *_free takes what the matching call returned; strings in
+ * returned structs belong to the struct.
+ */
+#ifndef SNAPMIG_H
+#define SNAPMIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "util/error.h"
+
+/* ---------------------------------------------------------------- engine */
+
+typedef struct sm_engine sm_engine;
+
+/*
+ * Resolves env_name in cfg, builds the effective conninfo (password from
+ * password_env when set) and checks that the server can be reached.
+ * cfg must outlive the engine.  SM_ERR_USAGE for an unknown environment,
+ * SM_ERR_DB when the connection fails (message from libpq plus what to check;
+ * never the password).
+ */
+int sm_engine_open(const sm_config *cfg, const char *env_name,
+		   sm_engine **out, sm_error *err);
+void sm_engine_close(sm_engine *eng);
+
+const sm_environment *sm_engine_env(const sm_engine *eng);
+const sm_config *sm_engine_config(const sm_engine *eng);
+
+/* "host=db1 port=5432 dbname=es user=app" with any password replaced by
+ * "********"; caller frees. */
+char *sm_conninfo_masked(const char *conninfo);
+
+/* Where the environment points, for display: "db1:5432/es" (caller frees). */
+char *sm_engine_describe(const sm_engine *eng);
+
+/* ------------------------------------------------------------- inventory */
+
+enum sm_column_type { SM_COL_MISSING = 0, SM_COL_BYTEA, SM_COL_JSONB };
+const char *sm_column_type_name(enum sm_column_type t);
+
+typedef struct sm_version_count {
+	long long version;        /* module version in metadata (missing key = 1) */
+	long long count;
+} sm_version_count;
+
+typedef struct sm_type_inventory {
+	char *type;
+	char *label;
+	bool configured;          /* false: found in the store, not in the config */
+	long long target_version; /* 0 when not configured */
+	long long snapshots;      /* rows in <source>.snapshots */
+	sm_version_count *versions; /* highest version first */
+	size_t n_versions;
+	long long stale;          /* version != target: full replay */
+	long long behind;         /* valid but stream has newer events */
+	long long events_to_fold; /* what a rebuild would fold, counting resume */
+	long long missing_streams;/* snapshots whose stream is gone or deleted */
+	long long target_rows;    /* rows of this type in <target>.snapshots */
+	long long target_at_version; /* ... of them at the target version */
+	long long target_current; /* ... and at their stream's current version */
+	long long failures;       /* recorded by the last run touching this type */
+} sm_type_inventory;
+
+typedef struct sm_inventory {
+	enum sm_column_type source_data, source_metadata;
+	enum sm_column_type target_data, target_metadata; /* MISSING: no target table yet */
+	bool source_double_encoded; /* jsonb string holding JSON text */
+	sm_type_inventory *types;   /* configured types in config order, then others by name */
+	size_t n_types;
+	long long last_run_id;      /* 0 when the journal is empty or missing */
+} sm_inventory;
+
+int sm_inventory_read(sm_engine *eng, sm_inventory **out, sm_error *err);
+void sm_inventory_free(sm_inventory *inv);
+
+/* ------------------------------------------------------------- preflight */
+
+typedef struct sm_unknown_event {
+	char *source_type;
+	char *event_type;
+	long long events;          /* occurrences in the events a rebuild would read */
+	long long streams;         /* distinct streams */
+	char **examples;           /* up to 5 stream_uuids */
+	size_t n_examples;
+} sm_unknown_event;
+
+typedef struct sm_preflight {
+	sm_unknown_event *unknown;
+	size_t n_unknown;
+	char **skipped_types;      /* configured types whose reducer answers "any" */
+	size_t n_skipped;
+} sm_preflight;
+
+/* types: labels or full types; NULL/0 = every configured type. */
+int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
+		     sm_preflight **out, sm_error *err);
+void sm_preflight_free(sm_preflight *pf);
+
+/* --------------------------------------------------------------- rebuild */
+
+enum sm_failure_kind {
+	SM_FAIL_UNKNOWN_EVENT = 0, /* event type without a handler */
+	SM_FAIL_NO_MATCH,          /* handlers exist, none matched */
+	SM_FAIL_BAD_EVENT,         /* event data not JSON / not an object / too big */
+	SM_FAIL_REDUCER,           /* reducer error (wrong kind of value, crash, timeout) */
+	SM_FAIL_MISSING_STREAM,    /* the snapshot's stream is missing or deleted */
+	SM_FAIL_BAD_SNAPSHOT,      /* snapshot data/metadata unreadable */
+	SM_FAIL__COUNT
+};
+/* Stable names used in the failures table and JSON: "unknown_event",
+ * "no_match", "bad_event", "reducer_error", "missing_stream", "bad_snapshot". */
+const char *sm_failure_kind_name(enum sm_failure_kind kind);
+int sm_failure_kind_parse(const char *name); /* -1 when unknown */
+
+typedef struct sm_rebuild_options {
+	const char *const *types;  /* labels or full types; NULL/0 = all configured */
+	size_t n_types;
+	const char *const *uuids;  /* only these source_uuids; NULL/0 = all */
+	size_t n_uuids;
+	bool only_failed;          /* only instances with a recorded failure */
+	int jobs;                  /* 0 = the environment's setting */
+} sm_rebuild_options;
+
+enum sm_run_state {
+	SM_RUN_PLANNING = 0,
+	SM_RUN_RUNNING,
+	SM_RUN_CANCELLING,
+	SM_RUN_DONE,               /* finished; failures may have been recorded */
+	SM_RUN_CANCELLED,          /* stopped on request; committed work kept */
+	SM_RUN_FAILED,             /* stopped by an error (see sm_progress.error) */
+};
+const char *sm_run_state_name(enum sm_run_state s);
+
+typedef struct sm_type_progress {
+	const char *type;          /* borrowed from the run, valid until sm_run_free */
+	const char *label;
+	long long instances_planned, instances_done;
+	long long events_planned, events_done;
+	long long failures[SM_FAIL__COUNT];
+	long long failed;          /* sum of failures */
+	double events_per_sec;
+	double eta_seconds;        /* < 0 when unknown */
+} sm_type_progress;
+
+typedef struct sm_progress {
+	enum sm_run_state state;
+	long long run_id;          /* journal id, 0 until planned */
+	int jobs;
+	double elapsed_seconds;
+	sm_type_progress total;
+	sm_type_progress *types;   /* owned by the sm_progress; sm_progress_clear */
+	size_t n_types;
+	sm_error error;            /* set when state == SM_RUN_FAILED */
+} sm_progress;
+
+typedef struct sm_run sm_run;
+
+/* Starts a rebuild on background threads and returns at once (planning is
+ * the first phase of the run).  The engine must outlive the run. */
+int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
+		     sm_run **out, sm_error *err);
+
+/* A consistent snapshot of the progress; cheap, call it a few times a
+ * second.  Call sm_progress_clear on *out before reusing or discarding it. */
+void sm_run_progress(sm_run *run, sm_progress *out);
+void sm_progress_clear(sm_progress *p);
+
+/* Asks the run to stop (returns at once; the run stops within about a
+ * second, committing completed instances).  Safe from any thread, not from
+ * a signal handler (set a flag there and call this from the main loop). */
+void sm_run_cancel(sm_run *run);
+
+/* Blocks until the run has finished; returns SM_OK, SM_ERR_CANCELLED or the
+ * error that stopped it. */
+int sm_run_wait(sm_run *run, sm_error *err);
+bool sm_run_finished(sm_run *run);
+void sm_run_free(sm_run *run);   /* waits for the run to finish first */
+
+/* -------------------------------------------------------- failures, runs */
+
+typedef struct sm_failure {
+	char *source_uuid;
+	char *source_type;
+	enum sm_failure_kind kind;
+	long long stream_version;  /* 0 when there is no event */
+	char *event_type;          /* NULL when there is no event */
+	char *message;
+	long long run_id;
+	char *recorded_at;         /* ISO 8601 */
+} sm_failure;
+
+typedef struct sm_failure_list {
+	sm_failure *items;
+	size_t n;
+} sm_failure_list;
+
+/* Current failures (an instance that later succeeded is no longer listed).
+ * type: label/type or NULL; kind: -1 for all. */
+int sm_failures_read(sm_engine *eng, const char *type, int kind,
+		     sm_failure_list **out, sm_error *err);
+void sm_failure_list_free(sm_failure_list *list);
+
+typedef struct sm_run_record {
+	long long run_id;
+	char *kind;                /* "rebuild", "copy", "rollback" */
+	char *environment;
+	char *os_user;             /* who ran it */
+	char *db_user;
+	char *started_at, *finished_at; /* finished_at NULL while running/killed */
+	char *outcome;             /* "running", "done", "failed", "cancelled", ... */
+	char *details;             /* JSON text: targets, filters, counts, copy id */
+} sm_run_record;
+
+typedef struct sm_run_list {
+	sm_run_record *items;      /* newest first */
+	size_t n;
+} sm_run_list;
+
+int sm_runs_read(sm_engine *eng, int limit, sm_run_list **out, sm_error *err);
+void sm_run_list_free(sm_run_list *list);
+
+/* ------------------------------------------------------ copy and rollback */
+
+enum sm_copy_guard {
+	SM_GUARD_VERSION = 1 << 0,  /* generated rows not at the configured target version */
+	SM_GUARD_FAILURES = 1 << 1, /* failures recorded for the type */
+	SM_GUARD_LAG = 1 << 2,      /* generated rows behind the live streams */
+	SM_GUARD_EMPTY = 1 << 3,    /* nothing generated for the type */
+};
+const char *sm_copy_guard_name(unsigned guard); /* "version", "failures", "lag", "empty" */
+int sm_copy_guard_parse(const char *name);      /* 0 when unknown */
+
+typedef struct sm_copy_options {
+	const char *const *types;  /* labels or full types; NULL/0 = all configured */
+	size_t n_types;
+	bool remove_stale;         /* delete stale live rows without a replacement */
+	unsigned force;            /* sm_copy_guard bits to override */
+	/* Called from the copying thread while it waits for the table lock
+	 * (about once a second) with the seconds waited; may be NULL. */
+	void (*on_lock_wait)(void *ctx, double waited_seconds);
+	void *ctx;
+} sm_copy_options;
+
+typedef struct sm_copy_type_plan {
+	char *type;
+	char *label;
+	long long generated;       /* rows in the target schema at the target version */
+	long long replace;         /* live rows to be replaced (or inserted: see insert) */
+	long long insert;          /* generated rows with no live row */
+	long long keep_newer;      /* live rows already valid and at least as new */
+	long long untouched;       /* live rows of the type the rebuild did not produce */
+	long long stale_without_replacement;
+	long long lag_events;      /* sum of events generated rows are behind */
+	unsigned guards;           /* tripped sm_copy_guard bits */
+	char *guard_message;       /* human text for the tripped guards, or NULL */
+} sm_copy_type_plan;
+
+typedef struct sm_copy_plan {
+	sm_copy_type_plan *types;
+	size_t n_types;
+	unsigned guards;           /* union of tripped guards not overridden */
+} sm_copy_plan;
+
+int sm_copy_plan_read(sm_engine *eng, const sm_copy_options *opts,
+		      sm_copy_plan **out, sm_error *err);
+void sm_copy_plan_free(sm_copy_plan *plan);
+
+typedef struct sm_copy_result {
+	long long copy_id;         /* run id in the journal; rollback key */
+	long long replaced, inserted, kept_newer, removed, backed_up;
+	bool verified;             /* counts and checksum read back match */
+	char *checksum;
+} sm_copy_result;
+
+/* Plans again inside the transaction and refuses (SM_ERR_GUARD) when a
+ * guard that is not forced trips. */
+int sm_copy_run(sm_engine *eng, const sm_copy_options *opts,
+		sm_copy_result **out, sm_error *err);
+void sm_copy_result_free(sm_copy_result *res);
+
+typedef struct sm_rollback_result {
+	long long copy_id;         /* the copy rolled back */
+	long long rollback_id;     /* its own journal id */
+	long long restored, deleted; /* deleted: rows the copy had inserted */
+	long long drifted;         /* rows changed after the copy: reported, left */
+	char **drifted_uuids;      /* up to 20 examples */
+	size_t n_drifted_uuids;
+} sm_rollback_result;
+
+/* copy_id 0 = the last copy not yet rolled back. */
+int sm_rollback_run(sm_engine *eng, long long copy_id,
+		    sm_rollback_result **out, sm_error *err);
+void sm_rollback_result_free(sm_rollback_result *res);
+
+#endif

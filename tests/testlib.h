@@ -1,0 +1,31 @@
+/*
+ * Helpers for the Check suites: the harness's server (tests/with-pg), a fresh
+ * database per test, and a config file written from a string.
+ */
+#ifndef SM_TESTS_TESTLIB_H
+#define SM_TESTS_TESTLIB_H
+
+#include <libpq-fe.h>
+
+/* Conninfo of the harness's server; fails the test when not run under
+ * tests/with-pg. */
+const char *tl_server_conninfo(void);
+
+/* Creates a new, empty database and returns its conninfo (caller frees). */
+char *tl_new_database(void);
+
+/* Connects or fails the test. */
+PGconn *tl_connect(const char *conninfo);
+
+/* Runs SQL or fails the test. */
+void tl_exec(PGconn *conn, const char *sql);
+
+/* First column of the first row as a malloc'ed string ("" for NULL, NULL
+ * when there are no rows); fails the test on error. */
+char *tl_query_value(PGconn *conn, const char *sql);
+
+/* Writes text to a new temporary file and returns its path (caller frees;
+ * tl_cleanup_files removes them).  dir may be NULL for a fresh temp dir. */
+char *tl_write_file(const char *dir, const char *name, const char *text);
+
+#endif

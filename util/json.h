@@ -1,0 +1,56 @@
+/*
+ * JSON reading and writing with the guarantees snapmig promises about data
+ * that Elixir wrote and will read again:
+ *  - decimals keep their exact text (json-c keeps it for parsed doubles);
+ *  - 64-bit integers stay exact; an integer that does not fit in 64 bits is
+ *    an error (json-c would silently clamp it, so the text is pre-scanned);
+ *  - duplicate keys: the last occurrence wins (as Elixir's decoder does) and
+ *    nothing printed ever contains a duplicate key;
+ *  - invalid UTF-8, nesting deeper than SM_JSON_MAX_DEPTH, trailing garbage
+ *    are errors with a short reason;
+ *  - keys are plain strings whatever they look like.
+ * Printing is compact, without escaping '/', UTF-8 kept as is.
+ */
+#ifndef SM_UTIL_JSON_H
+#define SM_UTIL_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "util/error.h"
+
+#define SM_JSON_MAX_DEPTH 2000
+
+/* Parses text[0..len) (need not be NUL-terminated; embedded NUL bytes are an
+ * error) into *out (caller owns: json_object_put).  On error returns
+ * SM_ERR_DATA with a one-line reason in err ("invalid JSON at byte 17",
+ * "integer 123456789012345678901 does not fit in 64 bits", "invalid UTF-8",
+ * "nesting deeper than 2000 levels"). */
+int sm_json_parse(const char *text, size_t len, json_object **out, sm_error *err);
+
+/* Like sm_json_parse, but also requires an object at the top level
+ * ("expected a JSON object, got array"). */
+int sm_json_parse_object(const char *text, size_t len, json_object **out, sm_error *err);
+
+/* Compact JSON text of obj; the pointer is owned by obj and valid until obj
+ * changes or is freed (json_object_to_json_string_length semantics).
+ * *len receives the length. */
+const char *sm_json_print(json_object *obj, size_t *len);
+
+/* A new double that prints in the shortest form that reads back as the same
+ * double, Elixir style (1.0, 0.1, 1.0e20); NaN/Inf are refused (NULL). */
+json_object *sm_json_new_double(double value);
+
+/* Deep JSON equality; numbers compare by value (1 == 1.0). */
+bool sm_json_equal(json_object *a, json_object *b);
+
+/* Deep copy (caller owns). */
+json_object *sm_json_copy(json_object *obj);
+
+/* true when some string (key or value) inside obj contains a NUL character,
+ * which PostgreSQL jsonb cannot store. */
+bool sm_json_has_nul(json_object *obj);
+
+#endif
