@@ -24,6 +24,8 @@ typedef struct sm_rule_source {
 	const char *do_stmts;    /* NULL when absent */
 	int line;                /* config line of the entry, for errors */
 	const char *where;       /* e.g. "aggregates[0].events[3]" for errors */
+	int when_line;           /* config line of `when`; 0: use line */
+	int do_line;             /* config line of `do`; 0: use line */
 } sm_rule_source;
 
 /*
@@ -54,6 +56,7 @@ typedef struct sm_event_view {
 	const char *stream_uuid;
 	json_object *data;       /* a JSON object */
 	json_object *metadata;   /* a JSON object or NULL */
+	const char *created_at;  /* ISO 8601 UTC, e.g. "2026-01-31T12:00:00.123456Z"; may be NULL */
 } sm_event_view;
 
 enum sm_apply_result {

@@ -316,3 +316,121 @@ const char *sm_db_json_write_fmt(enum sm_column_type type, bool double_encoded)
 		return "to_jsonb(%s::text)";
 	return "(%s)::jsonb";
 }
+
+int sm_db_prepare_session(PGconn *conn, sm_error *err)
+{
+	/* Temporary functions (pg_temp, gone with the session, nothing is
+	 * changed in the database) reading the module version from snapshot
+	 * metadata the way Commanded compares it: missing key = 1, a number
+	 * compares by value (4.0 == 4), anything else never matches (0), and
+	 * metadata that is not JSON at all is -1 (the instance fails). */
+	static const char sql[] =
+		"SET client_min_messages = warning;"
+		"CREATE OR REPLACE FUNCTION pg_temp.sm_mv_json(j jsonb, k text) RETURNS bigint"
+		" LANGUAGE plpgsql IMMUTABLE AS $f$"
+		" DECLARE v jsonb; n numeric;"
+		" BEGIN"
+		"  IF j IS NULL THEN RETURN 1; END IF;"
+		"  IF jsonb_typeof(j) = 'string' THEN j := (j #>> '{}')::jsonb; END IF;"
+		"  IF jsonb_typeof(j) <> 'object' THEN RETURN 1; END IF;"
+		"  IF NOT (j ? k) THEN RETURN 1; END IF;"
+		"  v := j -> k;"
+		"  IF jsonb_typeof(v) <> 'number' THEN RETURN 0; END IF;"
+		"  n := v::text::numeric;"
+		"  IF n <> trunc(n) OR n < -9223372036854775808 OR n > 9223372036854775807 THEN RETURN 0; END IF;"
+		"  RETURN n::bigint;"
+		" EXCEPTION WHEN others THEN RETURN -1;"
+		" END $f$;"
+		"CREATE OR REPLACE FUNCTION pg_temp.sm_mv(m jsonb, k text) RETURNS bigint"
+		" LANGUAGE sql IMMUTABLE AS $f$ SELECT pg_temp.sm_mv_json(m, k) $f$;"
+		"CREATE OR REPLACE FUNCTION pg_temp.sm_mv(m bytea, k text) RETURNS bigint"
+		" LANGUAGE plpgsql IMMUTABLE AS $f$"
+		" DECLARE j jsonb;"
+		" BEGIN"
+		"  IF m IS NULL THEN RETURN 1; END IF;"
+		"  BEGIN j := convert_from(m, 'UTF8')::jsonb;"
+		"  EXCEPTION WHEN others THEN RETURN -1; END;"
+		"  RETURN pg_temp.sm_mv_json(j, k);"
+		" END $f$;";
+
+	return sm_db_exec(conn, sql, err);
+}
+
+char *sm_db_text_array(const char *const *items, size_t n)
+{
+	size_t cap = 0, len = 0;
+	char *out = NULL;
+
+	out = sm_xgrow(out, &cap, 3, 1);
+	out[len++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		const char *s = items[i];
+
+		out = sm_xgrow(out, &cap, len + 2 * strlen(s) + 5, 1);
+		if (i)
+			out[len++] = ',';
+		out[len++] = '"';
+		for (; *s; s++) {
+			if (*s == '"' || *s == '\\')
+				out[len++] = '\\';
+			out[len++] = *s;
+		}
+		out[len++] = '"';
+	}
+	out[len++] = '}';
+	out[len] = '\0';
+	return out;
+}
+
+char *sm_db_ll_array(const long long *items, size_t n)
+{
+	size_t cap = 0, len = 0;
+	char *out = NULL;
+
+	out = sm_xgrow(out, &cap, n * 21 + 3, 1);
+	out[len++] = '{';
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(out + len, cap - len, "%s%lld", i ? "," : "", items[i]);
+	out[len++] = '}';
+	out[len] = '\0';
+	return out;
+}
+
+char *sm_db_instances_sql(PGconn *conn, const char *source_schema,
+			  const char *target_schema, bool target_exists,
+			  bool only_configured)
+{
+	char *s = sm_db_ident(conn, source_schema);
+	char *t = sm_db_ident(conn, target_schema);
+	char *sql;
+
+	if (target_exists)
+		sql = sm_xasprintf(
+			"SELECT i.*,"
+			" CASE WHEN i.tmv = i.target AND (i.mv IS DISTINCT FROM i.target OR i.tgt_version >= i.snap_version) THEN 2"
+			"      WHEN i.mv = i.target THEN 1 ELSE 0 END AS sk"
+			" FROM (SELECT s.source_uuid, s.source_type, s.source_version AS snap_version,"
+			"  pg_temp.sm_mv(s.metadata, $1) AS mv, st.stream_id, st.stream_version AS end_version,"
+			"  (st.stream_id IS NULL OR st.deleted_at IS NOT NULL) AS missing, c.target,"
+			"  t.source_version AS tgt_version,"
+			"  CASE WHEN t.source_uuid IS NULL THEN NULL ELSE pg_temp.sm_mv(t.metadata, $1) END AS tmv"
+			"  FROM %1$s.snapshots s"
+			"  %3$s JOIN unnest($2::text[], $3::bigint[]) AS c(type, target) ON c.type = s.source_type"
+			"  LEFT JOIN %1$s.streams st ON st.stream_uuid = s.source_uuid"
+			"  LEFT JOIN %2$s.snapshots t ON t.source_uuid = s.source_uuid) i",
+			s, t, only_configured ? "" : "LEFT");
+	else
+		sql = sm_xasprintf(
+			"SELECT i.*, CASE WHEN i.mv = i.target THEN 1 ELSE 0 END AS sk"
+			" FROM (SELECT s.source_uuid, s.source_type, s.source_version AS snap_version,"
+			"  pg_temp.sm_mv(s.metadata, $1) AS mv, st.stream_id, st.stream_version AS end_version,"
+			"  (st.stream_id IS NULL OR st.deleted_at IS NOT NULL) AS missing, c.target,"
+			"  NULL::bigint AS tgt_version, NULL::bigint AS tmv"
+			"  FROM %1$s.snapshots s"
+			"  %2$s JOIN unnest($2::text[], $3::bigint[]) AS c(type, target) ON c.type = s.source_type"
+			"  LEFT JOIN %1$s.streams st ON st.stream_uuid = s.source_uuid) i",
+			s, only_configured ? "" : "LEFT");
+	free(s);
+	free(t);
+	return sql;
+}

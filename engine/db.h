@@ -30,6 +30,33 @@ int sm_db_error(PGconn *conn, const PGresult *res, const char *what, sm_error *e
  * the connection is bad), i.e. worth a retry after reconnecting. */
 bool sm_db_is_connection_error(PGconn *conn, const sm_error *err);
 
+/* Creates the session's temporary helper functions used in engine
+ * queries: pg_temp.sm_mv(metadata, key) gives the snapshot module version
+ * (missing key = 1, not a number = 0, undecodable metadata = -1), for bytea
+ * and jsonb metadata.  Call once per connection before such queries. */
+int sm_db_prepare_session(PGconn *conn, sm_error *err);
+
+/* PostgreSQL array literals for text / bigint parameters (caller frees). */
+char *sm_db_text_array(const char *const *items, size_t n);
+char *sm_db_ll_array(const long long *items, size_t n);
+
+/*
+ * The one definition of "what a rebuild starts from", shared by inventory,
+ * pre-flight and planning.  A SELECT over <source>.snapshots with columns
+ *   source_uuid, source_type, snap_version, mv (module version, see
+ *   sm_db_prepare_session), stream_id, end_version (the stream's version),
+ *   missing (stream gone or soft-deleted), target (configured version, NULL
+ *   for unconfigured types unless only_configured), tgt_version and tmv (the
+ *   target row's source_version and module version, NULL when none),
+ *   sk: the start kind: 2 = the target row (resume), 1 = the valid live
+ *   snapshot, 0 = the initial state (full replay).
+ * Parameters: $1 metadata key, $2 text[] types, $3 bigint[] target versions.
+ * Use it as a subquery.  Caller frees.
+ */
+char *sm_db_instances_sql(PGconn *conn, const char *source_schema,
+			  const char *target_schema, bool target_exists,
+			  bool only_configured);
+
 /* "quoted" identifier (malloc'ed, caller frees). */
 char *sm_db_ident(PGconn *conn, const char *name);
 

@@ -32,6 +32,11 @@ int sm_reducer_open(const sm_config *cfg, const sm_aggregate *agg, int worker_id
 		    const char *log_path, sm_reducer **out, sm_error *err);
 void sm_reducer_close(sm_reducer *r);
 
+/* A long wait inside the reducer (an external program working through
+ * queued events) polls cancelled(arg) and gives up with SM_ERR_CANCELLED
+ * when it returns true.  The rules reducer never waits. */
+void sm_reducer_set_cancel(sm_reducer *r, bool (*cancelled)(void *arg), void *arg);
+
 /* start_state: the state to continue from (borrowed; the reducer copies what
  * it keeps), or NULL to start from the initial state.  For the rules
  * reducer a start state is read as Commanded decodes a snapshot into the

@@ -233,6 +233,15 @@ typedef struct sm_run_list {
 int sm_runs_read(sm_engine *eng, int limit, sm_run_list **out, sm_error *err);
 void sm_run_list_free(sm_run_list *list);
 
+/* ------------------------------------------------------------- snapshots */
+
+/* One snapshot's data as JSON text, from the live (source) schema or, with
+ * generated, the target schema: *json_out (caller frees) is NULL when there
+ * is no such row (or no snapshots table); *version_out its source_version.
+ * Read-only; used to inspect generated snapshots before copying them. */
+int sm_snapshot_read(sm_engine *eng, const char *source_uuid, bool generated,
+		     char **json_out, long long *version_out, sm_error *err);
+
 /* ------------------------------------------------------ copy and rollback */
 
 enum sm_copy_guard {
@@ -258,7 +267,9 @@ typedef struct sm_copy_options {
 typedef struct sm_copy_type_plan {
 	char *type;
 	char *label;
-	long long generated;       /* rows in the target schema at the target version */
+	long long generated;       /* rows of the type in the target schema (what is copied) */
+	long long off_version;     /* ... of them not at the target version (guard version) */
+	long long failures;        /* failures recorded for the type (guard failures) */
 	long long replace;         /* live rows to be replaced (or inserted: see insert) */
 	long long insert;          /* generated rows with no live row */
 	long long keep_newer;      /* live rows already valid and at least as new */
@@ -282,6 +293,7 @@ void sm_copy_plan_free(sm_copy_plan *plan);
 typedef struct sm_copy_result {
 	long long copy_id;         /* run id in the journal; rollback key */
 	long long replaced, inserted, kept_newer, removed, backed_up;
+	long long stale_kept;      /* stale live rows without replacement left in place */
 	bool verified;             /* counts and checksum read back match */
 	char *checksum;
 } sm_copy_result;

@@ -53,4 +53,19 @@ json_object *sm_json_copy(json_object *obj);
  * which PostgreSQL jsonb cannot store. */
 bool sm_json_has_nul(json_object *obj);
 
+/* Additions for the rules language and the engine. */
+
+/* "null", "boolean", "number", "string", "array", "object". */
+const char *sm_json_type_name(json_object *obj);
+
+/* Decimal text of a number (int or double; "" otherwise) into buf, without
+ * writing into obj: a kept decimal text is returned as it is, a computed
+ * double in its shortest Elixir form.  Returns buf. */
+const char *sm_json_number_text(json_object *obj, char *buf, size_t size);
+
+/* a + b for two numbers (caller owns the result): two integers give an
+ * integer, exact, or NULL with *why set when the sum leaves the 64-bit
+ * range; otherwise a double (sm_json_new_double), NULL when not finite. */
+json_object *sm_json_add(json_object *a, json_object *b, const char **why);
+
 #endif

@@ -1,0 +1,433 @@
+/*
+ * `copy` (generated snapshots into the live table: plan, confirmation,
+ * copy, verified result) and `rollback`.
+ *
+ * Confirmation rules: on a terminal the user confirms unless --yes; a
+ * protected environment also needs its name, from --confirm-env or typed
+ * at the prompt; without a terminal and without --yes nothing is copied.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "util/alloc.h"
+
+static const unsigned all_guards[] = {
+	SM_GUARD_VERSION, SM_GUARD_FAILURES, SM_GUARD_LAG, SM_GUARD_EMPTY,
+};
+#define N_GUARDS (sizeof all_guards / sizeof all_guards[0])
+
+enum {
+	OPT_DRY_RUN = CLI_OPT__COMMAND,
+	OPT_YES,
+	OPT_CONFIRM_ENV,
+	OPT_REMOVE_STALE,
+	OPT_FORCE,              /* OPT_FORCE + i: --force-<guard i> */
+};
+
+typedef struct copy_args {
+	bool dry_run, yes, remove_stale;
+	const char *confirm_env;
+	unsigned force;
+} copy_args;
+
+static int copy_option(int opt, const char *arg, void *data)
+{
+	copy_args *a = data;
+
+	switch (opt) {
+	case OPT_DRY_RUN: a->dry_run = true; return 0;
+	case 'y':
+	case OPT_YES: a->yes = true; return 0;
+	case OPT_CONFIRM_ENV: a->confirm_env = arg; return 0;
+	case OPT_REMOVE_STALE: a->remove_stale = true; return 0;
+	}
+	if (opt >= OPT_FORCE && opt < OPT_FORCE + (int)N_GUARDS) {
+		a->force |= all_guards[opt - OPT_FORCE];
+		return 0;
+	}
+	return CLI_EXIT_USAGE;
+}
+
+/* "failures, lag" */
+static char *guard_names(unsigned bits)
+{
+	char *s = sm_xstrdup("");
+
+	for (size_t i = 0; i < N_GUARDS; i++) {
+		char *next;
+
+		if (!(bits & all_guards[i]))
+			continue;
+		next = sm_xasprintf("%s%s%s", s, *s ? ", " : "", sm_copy_guard_name(all_guards[i]));
+		free(s);
+		s = next;
+	}
+	return s;
+}
+
+static json_object *guards_json(unsigned bits)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < N_GUARDS; i++)
+		if (bits & all_guards[i])
+			json_object_array_add(a, json_object_new_string(sm_copy_guard_name(all_guards[i])));
+	return a;
+}
+
+static json_object *plan_json(const sm_copy_plan *plan)
+{
+	json_object *o = json_object_new_object();
+	json_object *types = json_object_new_array();
+
+	for (size_t i = 0; i < plan->n_types; i++) {
+		const sm_copy_type_plan *t = &plan->types[i];
+		json_object *tj = json_object_new_object();
+
+		out_json_add(tj, "type", out_json_string(t->type));
+		out_json_add(tj, "label", out_json_string(t->label));
+		out_json_add(tj, "generated", json_object_new_int64(t->generated));
+		out_json_add(tj, "replace", json_object_new_int64(t->replace));
+		out_json_add(tj, "insert", json_object_new_int64(t->insert));
+		out_json_add(tj, "keep_newer", json_object_new_int64(t->keep_newer));
+		out_json_add(tj, "untouched", json_object_new_int64(t->untouched));
+		out_json_add(tj, "stale_without_replacement",
+			     json_object_new_int64(t->stale_without_replacement));
+		out_json_add(tj, "lag_events", json_object_new_int64(t->lag_events));
+		out_json_add(tj, "guards", guards_json(t->guards));
+		out_json_add(tj, "guard_message", out_json_string(t->guard_message));
+		json_object_array_add(types, tj);
+	}
+	out_json_add(o, "types", types);
+	out_json_add(o, "guards", guards_json(plan->guards));
+	return o;
+}
+
+static void plan_table(const sm_copy_plan *plan, const copy_args *a)
+{
+	static const char *const headers[] = {
+		"TYPE", "GENERATED", "REPLACE", "INSERT", "KEEP NEWER", "UNTOUCHED",
+		"STALE W/O NEW", "LAG", "GUARDS",
+	};
+	out_table *t = out_table_new(9, headers, "lrrrrrrrl");
+	long long stale = 0;
+
+	for (size_t i = 0; i < plan->n_types; i++) {
+		const sm_copy_type_plan *tp = &plan->types[i];
+		char *g = guard_names(tp->guards);
+
+		out_table_cell(t, tp->label ? tp->label : tp->type);
+		out_table_count(t, tp->generated);
+		out_table_count(t, tp->replace);
+		out_table_count(t, tp->insert);
+		out_table_count(t, tp->keep_newer);
+		out_table_count(t, tp->untouched);
+		out_table_count(t, tp->stale_without_replacement);
+		out_table_count(t, tp->lag_events);
+		out_table_cell(t, *g ? g : "-");
+		free(g);
+		stale += tp->stale_without_replacement;
+	}
+	out_table_print(t, stdout);
+	out_table_free(t);
+	for (size_t i = 0; i < plan->n_types; i++) {
+		const sm_copy_type_plan *tp = &plan->types[i];
+
+		if (tp->guard_message) {
+			/* The engine's message names the type itself. */
+			char *msg = out_sanitize(tp->guard_message);
+
+			printf("%s\n", msg);
+			free(msg);
+		}
+	}
+	if (stale) {
+		char num[32];
+
+		out_count(num, sizeof num, stale);
+		if (a->remove_stale)
+			printf("%s stale live snapshot%s without a replacement will be removed "
+			       "(Commanded then replays those aggregates).\n", num, stale == 1 ? "" : "s");
+		else
+			printf("%s stale live snapshot%s without a replacement will be kept "
+			       "(--remove-stale removes them).\n", num, stale == 1 ? "" : "s");
+	}
+}
+
+/* Reads one line from stdin into buf without the newline; false at EOF. */
+static bool read_answer(char *buf, size_t size)
+{
+	size_t len;
+
+	if (!fgets(buf, (int)size, stdin))
+		return false;
+	len = strlen(buf);
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	return true;
+}
+
+/* Returns CLI_EXIT_OK when the copy may go ahead, else an exit code (the
+ * reason printed). */
+static int confirm(const cli_ctx *ctx, const copy_args *a, const sm_copy_plan *plan)
+{
+	const sm_environment *env = ctx->env;
+	bool terminal = isatty(STDIN_FILENO) != 0;
+	bool name_ok = !env->protected_env;
+	char answer[256];
+	long long rows = 0;
+	char *name = out_sanitize(env->name);
+	int rc = CLI_EXIT_OK;
+
+	for (size_t i = 0; i < plan->n_types; i++)
+		rows += plan->types[i].replace + plan->types[i].insert;
+	if (a->confirm_env) {
+		if (strcmp(a->confirm_env, env->name) != 0) {
+			cli_errorf("--confirm-env %s does not match the environment %s", a->confirm_env, name);
+			free(name);
+			return CLI_EXIT_USAGE;
+		}
+		name_ok = true;
+	}
+	if (a->yes && name_ok)
+		goto out;
+	if (!terminal) {
+		if (!a->yes)
+			cli_errorf("refusing to copy without confirmation: stdin is not a terminal "
+				   "(use --yes%s)", env->protected_env ? " --confirm-env NAME" : "");
+		else
+			cli_errorf("environment %s is protected: copying needs --confirm-env %s",
+				   name, name);
+		rc = CLI_EXIT_USAGE;
+		goto out;
+	}
+	fflush(stdout);
+	if (!name_ok) {
+		fprintf(stderr, "Environment %s is protected. Type its name to copy %lld "
+			"snapshot%s into the live table: ", name, rows, rows == 1 ? "" : "s");
+		fflush(stderr);
+		if (!read_answer(answer, sizeof answer) || strcmp(answer, env->name) != 0) {
+			cli_errorf("the name does not match: nothing copied");
+			rc = CLI_EXIT_USAGE;
+		}
+		goto out;
+	}
+	fprintf(stderr, "Copy %lld snapshot%s into the live table of %s? [y/N] ",
+		rows, rows == 1 ? "" : "s", name);
+	fflush(stderr);
+	if (!read_answer(answer, sizeof answer) ||
+	    (strcmp(answer, "y") != 0 && strcmp(answer, "yes") != 0)) {
+		cli_errorf("not confirmed: nothing copied");
+		rc = CLI_EXIT_USAGE;
+	}
+out:
+	free(name);
+	return rc;
+}
+
+static void on_lock_wait(void *data, double waited)
+{
+	const cli_ctx *ctx = data;
+
+	if (!ctx->g.quiet)
+		fprintf(stderr, "snapmig: waiting %.0f s for the lock on %s.snapshots "
+			"(snapshot writers hold it)\n", waited, ctx->env->settings.source_schema);
+}
+
+static json_object *result_json(const sm_copy_result *r)
+{
+	json_object *o = json_object_new_object();
+
+	out_json_add(o, "copy_id", json_object_new_int64(r->copy_id));
+	out_json_add(o, "replaced", json_object_new_int64(r->replaced));
+	out_json_add(o, "inserted", json_object_new_int64(r->inserted));
+	out_json_add(o, "kept_newer", json_object_new_int64(r->kept_newer));
+	out_json_add(o, "removed", json_object_new_int64(r->removed));
+	out_json_add(o, "backed_up", json_object_new_int64(r->backed_up));
+	out_json_add(o, "verified", json_object_new_boolean(r->verified));
+	out_json_add(o, "checksum", out_json_string(r->checksum));
+	return o;
+}
+
+int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
+{
+	struct option longopts[5 + N_GUARDS + 1];
+	char *force_names[N_GUARDS];
+	copy_args args = { 0 };
+	sm_copy_options opts;
+	sm_copy_plan *plan = NULL;
+	sm_copy_result *res = NULL;
+	sm_error err;
+	int first, rc;
+	size_t n = 0;
+
+	/* The --force-GUARD options come from the engine's guard names. */
+	memset(longopts, 0, sizeof longopts);
+	longopts[n++] = (struct option){ "dry-run", no_argument, NULL, OPT_DRY_RUN };
+	longopts[n++] = (struct option){ "yes", no_argument, NULL, OPT_YES };
+	longopts[n++] = (struct option){ "confirm-env", required_argument, NULL, OPT_CONFIRM_ENV };
+	longopts[n++] = (struct option){ "remove-stale", no_argument, NULL, OPT_REMOVE_STALE };
+	for (size_t i = 0; i < N_GUARDS; i++) {
+		force_names[i] = sm_xasprintf("force-%s", sm_copy_guard_name(all_guards[i]));
+		longopts[n++] = (struct option){ force_names[i], no_argument, NULL, OPT_FORCE + (int)i };
+	}
+	rc = cli_parse_command(ctx, argc, argv, "y", longopts, copy_option, &args, &first);
+	for (size_t i = 0; i < N_GUARDS; i++)
+		free(force_names[i]);
+	if (rc < 0 && first < argc)
+		rc = cli_usage_errorf("copy: unexpected argument \"%s\" (types go with -a)", argv[first]);
+	if (rc < 0)
+		rc = cli_open(ctx);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+
+	memset(&opts, 0, sizeof opts);
+	opts.types = ctx->g.types;
+	opts.n_types = ctx->g.n_types;
+	opts.remove_stale = args.remove_stale;
+	opts.force = args.force;
+	opts.on_lock_wait = on_lock_wait;
+	opts.ctx = ctx;
+
+	sm_error_clear(&err);
+	if (sm_copy_plan_read(ctx->eng, &opts, &plan, &err) != SM_OK)
+		return cli_report(&err);
+	if (!ctx->g.json)
+		plan_table(plan, &args);
+
+	if (plan->guards) {
+		char *g = guard_names(plan->guards), *flags = sm_xstrdup("");
+
+		for (size_t i = 0; i < N_GUARDS; i++) {
+			char *next;
+
+			if (!(plan->guards & all_guards[i]))
+				continue;
+			next = sm_xasprintf("%s%s--force-%s", flags, *flags ? " " : "",
+					    sm_copy_guard_name(all_guards[i]));
+			free(flags);
+			flags = next;
+		}
+		if (args.dry_run)
+			cli_notef(ctx, "a copy would be refused by guard%s: %s (override: %s)",
+				  strchr(g, ',') ? "s" : "", g, flags);
+		else
+			cli_errorf("copy refused by guard%s: %s; nothing copied (override: %s)",
+				   strchr(g, ',') ? "s" : "", g, flags);
+		free(g);
+		free(flags);
+		rc = CLI_EXIT_FINDINGS;
+	}
+	if (rc == CLI_EXIT_OK && !args.dry_run)
+		rc = confirm(ctx, &args, plan);
+	if (rc == CLI_EXIT_OK && !args.dry_run) {
+		sm_error_clear(&err);
+		if (sm_copy_run(ctx->eng, &opts, &res, &err) != SM_OK)
+			rc = cli_report(&err);
+	}
+
+	if (ctx->g.json) {
+		json_object *doc = json_object_new_object();
+
+		out_json_add(doc, "environment", out_json_string(ctx->env->name));
+		out_json_add(doc, "dry_run", json_object_new_boolean(args.dry_run));
+		out_json_add(doc, "remove_stale", json_object_new_boolean(args.remove_stale));
+		out_json_add(doc, "plan", plan_json(plan));
+		out_json_add(doc, "result", res ? result_json(res) : NULL);
+		out_json_print(stdout, doc, true);
+		json_object_put(doc);
+	} else if (res) {
+		char a[32], b[32], c[32], d[32], e[32];
+
+		printf("\ncopy %lld: %s replaced, %s inserted, %s newer live kept, %s removed; "
+		       "%s live rows backed up\n", res->copy_id,
+		       out_count(a, sizeof a, res->replaced), out_count(b, sizeof b, res->inserted),
+		       out_count(c, sizeof c, res->kept_newer), out_count(d, sizeof d, res->removed),
+		       out_count(e, sizeof e, res->backed_up));
+		char *name = out_sanitize(ctx->env->name);
+		char *sum = out_sanitize(res->checksum);
+
+		if (res->verified)
+			printf("verified: counts and checksum read back match%s%s%s\n",
+			       *sum ? " (" : "", sum, *sum ? ")" : "");
+		printf("undo with: snapmig -e %s rollback %lld\n", name, res->copy_id);
+		free(name);
+		free(sum);
+	}
+	if (res && !res->verified) {
+		cli_errorf("copy %lld committed but its verification did not match; "
+			   "check it, and roll back with: snapmig rollback %lld",
+			   res->copy_id, res->copy_id);
+		rc = CLI_EXIT_FINDINGS;
+	}
+	sm_copy_result_free(res);
+	sm_copy_plan_free(plan);
+	return rc;
+}
+
+/* ------------------------------------------------------------ rollback */
+
+int cli_cmd_rollback(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = { { NULL, 0, NULL, 0 } };
+	sm_rollback_result *res = NULL;
+	long long copy_id = 0;
+	sm_error err;
+	int first, rc;
+
+	rc = cli_parse_command(ctx, argc, argv, "", longopts, NULL, NULL, &first);
+	if (rc >= 0)
+		return rc;
+	if (argc - first > 1)
+		return cli_usage_errorf("rollback: one copy id at most");
+	if (argc - first == 1 && !cli_parse_ll(argv[first], 1, 0x7fffffffffffffffLL, &copy_id))
+		return cli_usage_errorf("rollback: \"%s\" is not a copy id", argv[first]);
+	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
+		return rc;
+	sm_error_clear(&err);
+	if (sm_rollback_run(ctx->eng, copy_id, &res, &err) != SM_OK)
+		return cli_report(&err);
+	if (ctx->g.json) {
+		json_object *doc = json_object_new_object();
+		json_object *uuids = json_object_new_array();
+
+		out_json_add(doc, "environment", out_json_string(ctx->env->name));
+		out_json_add(doc, "copy_id", json_object_new_int64(res->copy_id));
+		out_json_add(doc, "rollback_id", json_object_new_int64(res->rollback_id));
+		out_json_add(doc, "restored", json_object_new_int64(res->restored));
+		out_json_add(doc, "deleted", json_object_new_int64(res->deleted));
+		out_json_add(doc, "drifted", json_object_new_int64(res->drifted));
+		for (size_t i = 0; i < res->n_drifted_uuids; i++)
+			json_object_array_add(uuids, out_json_string(res->drifted_uuids[i]));
+		out_json_add(doc, "drifted_examples", uuids);
+		out_json_print(stdout, doc, true);
+		json_object_put(doc);
+	} else {
+		char a[32], b[32], c[32];
+
+		printf("rolled back copy %lld (journal run %lld): %s rows restored, "
+		       "%s inserted rows deleted\n", res->copy_id, res->rollback_id,
+		       out_count(a, sizeof a, res->restored), out_count(b, sizeof b, res->deleted));
+		if (res->drifted) {
+			printf("%s rows changed after the copy and were left as they are:\n",
+			       out_count(c, sizeof c, res->drifted));
+			for (size_t i = 0; i < res->n_drifted_uuids; i++) {
+				char *u = out_sanitize(res->drifted_uuids[i]);
+
+				printf("  %s\n", u);
+				free(u);
+			}
+			if ((long long)res->n_drifted_uuids < res->drifted)
+				printf("  ...\n");
+		}
+	}
+	rc = res->drifted ? CLI_EXIT_FINDINGS : CLI_EXIT_OK;
+	sm_rollback_result_free(res);
+	return rc;
+}

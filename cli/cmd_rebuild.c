@@ -1,0 +1,270 @@
+/*
+ * `rebuild`: starts the engine's run, polls its progress about five times
+ * a second, shows it on stderr and prints a summary.  SIGINT/SIGTERM only
+ * set a flag; the loop turns it into sm_run_cancel, so committed batches
+ * stay and the program exits 130.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "cli/progress.h"
+#include "util/alloc.h"
+
+#define POLL_MS 200
+
+enum { OPT_ONLY_FAILED = CLI_OPT__COMMAND, OPT_UUID };
+
+typedef struct rebuild_args {
+	bool only_failed;
+	const char **uuids;       /* strings borrowed from argv */
+	size_t n_uuids;
+} rebuild_args;
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+static int rebuild_option(int opt, const char *arg, void *data)
+{
+	rebuild_args *a = data;
+
+	switch (opt) {
+	case OPT_ONLY_FAILED:
+		a->only_failed = true;
+		return 0;
+	case OPT_UUID:
+		a->uuids = sm_xrealloc(a->uuids, (a->n_uuids + 1) * sizeof *a->uuids);
+		a->uuids[a->n_uuids++] = arg;
+		return 0;
+	}
+	return CLI_EXIT_USAGE;
+}
+
+/* The handlers stay installed only while the run is polled. */
+static void install_handlers(struct sigaction *old_int, struct sigaction *old_term)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the poll's sleep should end at once. */
+	sigaction(SIGINT, &sa, old_int);
+	sigaction(SIGTERM, &sa, old_term);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	/* An interrupted sleep is fine: the flag is looked at next. */
+	nanosleep(&ts, NULL);
+}
+
+static void summary_json(const cli_ctx *ctx, const sm_progress *p, int status)
+{
+	json_object *doc = json_object_new_object();
+	json_object *types = json_object_new_array();
+
+	out_json_add(doc, "environment", out_json_string(ctx->env->name));
+	out_json_add(doc, "run_id", p->run_id ? json_object_new_int64(p->run_id) : NULL);
+	out_json_add(doc, "state", json_object_new_string(sm_run_state_name(p->state)));
+	out_json_add(doc, "jobs", json_object_new_int(p->jobs));
+	out_json_add(doc, "elapsed_seconds",
+		     json_object_new_int64(llround(p->elapsed_seconds)));
+	out_json_add(doc, "total", progress_type_json(&p->total, false));
+	for (size_t i = 0; i < p->n_types; i++)
+		json_object_array_add(types, progress_type_json(&p->types[i], true));
+	out_json_add(doc, "types", types);
+	if (status != SM_OK && status != SM_ERR_CANCELLED) {
+		char buf[1400];
+
+		out_json_add(doc, "error", out_json_string(sm_error_format(&p->error, buf, sizeof buf)));
+	}
+	out_json_print(stdout, doc, true);
+	json_object_put(doc);
+}
+
+static char *kinds_text(const sm_type_progress *t)
+{
+	char *s = sm_xstrdup("");
+
+	for (int k = 0; k < SM_FAIL__COUNT; k++) {
+		char *next;
+
+		if (!t->failures[k])
+			continue;
+		next = sm_xasprintf("%s%s%s %lld", s, *s ? ", " : "",
+				    sm_failure_kind_name((enum sm_failure_kind)k), t->failures[k]);
+		free(s);
+		s = next;
+	}
+	return s;
+}
+
+static void summary_table(const sm_progress *p)
+{
+	static const char *const headers[] = {
+		"TYPE", "INSTANCES", "DONE", "EVENTS", "FAILED", "FAILURES",
+	};
+	out_table *t = out_table_new(6, headers, "lrrrrl");
+	char el[32], ev[32], inst[32], fl[32];
+
+	for (size_t i = 0; i <= p->n_types; i++) {
+		const sm_type_progress *tp = i < p->n_types ? &p->types[i] : &p->total;
+		char *kinds = kinds_text(tp);
+
+		if (i == p->n_types)
+			out_table_cell(t, "all");
+		else
+			out_table_cell(t, tp->label ? tp->label : tp->type);
+		out_table_count(t, tp->instances_planned);
+		out_table_count(t, tp->instances_done);
+		out_table_count(t, tp->events_done);
+		out_table_count(t, tp->failed);
+		out_table_cell(t, kinds);
+		free(kinds);
+	}
+	out_table_print(t, stdout);
+	out_table_free(t);
+	printf("\nrun %lld %s in %s: %s instances, %s events folded, %s failed",
+	       p->run_id, sm_run_state_name(p->state),
+	       out_duration(el, sizeof el, p->elapsed_seconds),
+	       out_count(inst, sizeof inst, p->total.instances_done),
+	       out_count(ev, sizeof ev, p->total.events_done),
+	       out_count(fl, sizeof fl, p->total.failed));
+	if (p->total.failed)
+		printf(" (see: snapmig failures)");
+	putchar('\n');
+	if (p->state == SM_RUN_CANCELLED)
+		printf("cancelled: the completed instances are kept; "
+		       "running rebuild again resumes from them.\n");
+}
+
+static enum progress_mode choose_mode(const cli_ctx *ctx)
+{
+	if (ctx->g.json)
+		return PROGRESS_JSON;
+	if (ctx->g.quiet)
+		return PROGRESS_NONE;
+	return isatty(STDERR_FILENO) ? PROGRESS_BARS : PROGRESS_LINES;
+}
+
+/* Polls the run until it ends; turns a signal into a cancel. */
+static void watch(sm_run *run, progress_view *view)
+{
+	bool cancelled = false;
+
+	for (;;) {
+		sm_progress p;
+		bool done = sm_run_finished(run);
+
+		if (interrupted && !cancelled) {
+			sm_run_cancel(run);
+			cancelled = true;
+			progress_note(view, "interrupted: cancelling, committed work is kept");
+		}
+		memset(&p, 0, sizeof p);
+		sm_run_progress(run, &p);
+		if (!done)
+			progress_update(view, &p, progress_now());
+		sm_progress_clear(&p);
+		if (done)
+			break;
+		sleep_ms(POLL_MS);
+	}
+}
+
+int cli_cmd_rebuild(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "only-failed", no_argument, NULL, OPT_ONLY_FAILED },
+		{ "uuid", required_argument, NULL, OPT_UUID },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sigaction old_int, old_term;
+	sigset_t block, old_mask;
+	rebuild_args args = { 0 };
+	sm_rebuild_options opts;
+	progress_view view;
+	sm_progress p;
+	sm_run *run = NULL;
+	sm_error err;
+	int first, rc, status, start;
+
+	rc = cli_parse_command(ctx, argc, argv, "", longopts, rebuild_option, &args, &first);
+	if (rc < 0 && first < argc)
+		rc = cli_usage_errorf("rebuild: unexpected argument \"%s\" (types go with -a, "
+				      "instances with --uuid)", argv[first]);
+	if (rc < 0)
+		rc = cli_open(ctx);
+	if (rc != CLI_EXIT_OK) {
+		free(args.uuids);
+		return rc;
+	}
+
+	memset(&opts, 0, sizeof opts);
+	opts.types = ctx->g.types;
+	opts.n_types = ctx->g.n_types;
+	opts.uuids = args.uuids;
+	opts.n_uuids = args.n_uuids;
+	opts.only_failed = args.only_failed;
+	opts.jobs = ctx->g.jobs;
+
+	progress_init(&view, choose_mode(ctx), stderr);
+	interrupted = 0;
+	install_handlers(&old_int, &old_term);
+	sm_error_clear(&err);
+	/* The engine's threads inherit a mask that blocks the signals, so they
+	 * reach this thread only and never interrupt a worker's system call. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+	start = sm_rebuild_start(ctx->eng, &opts, &run, &err);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	if (start != SM_OK) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		free(args.uuids);
+		return cli_report(&err);
+	}
+	watch(run, &view);
+	sm_error_clear(&err);
+	status = sm_run_wait(run, &err);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+
+	memset(&p, 0, sizeof p);
+	sm_run_progress(run, &p);
+	progress_finish(&view, &p);
+	if (ctx->g.json)
+		summary_json(ctx, &p, status);
+	else if (p.state != SM_RUN_FAILED || p.total.instances_planned > 0)
+		summary_table(&p);
+
+	if (status == SM_OK)
+		rc = p.total.failed ? CLI_EXIT_FINDINGS : CLI_EXIT_OK;
+	else if (status == SM_ERR_CANCELLED || interrupted)
+		rc = CLI_EXIT_INTERRUPTED;
+	else
+		rc = cli_report(err.code ? &err : &p.error);
+	sm_progress_clear(&p);
+	sm_run_free(run);
+	free(args.uuids);
+	return rc;
+}

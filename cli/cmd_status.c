@@ -1,0 +1,316 @@
+/*
+ * `status` (the overview: the same inventory the UI's overview shows) and
+ * `preflight` (unknown event types before any replay).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "util/alloc.h"
+
+/* Every -a must name a type that appears in the inventory. */
+static int check_selected_types(const cli_ctx *ctx, const sm_inventory *inv)
+{
+	for (size_t i = 0; i < ctx->g.n_types; i++) {
+		const char *want = ctx->g.types[i];
+		bool found = false;
+
+		for (size_t t = 0; t < inv->n_types && !found; t++)
+			found = strcmp(inv->types[t].type, want) == 0 ||
+				(inv->types[t].label && strcmp(inv->types[t].label, want) == 0);
+		if (!found)
+			return cli_usage_errorf("-a %s: no such aggregate type in the configuration or the store", want);
+	}
+	return CLI_EXIT_OK;
+}
+
+static json_object *type_json(const sm_type_inventory *t)
+{
+	json_object *o = json_object_new_object();
+	json_object *versions = json_object_new_array();
+
+	out_json_add(o, "type", out_json_string(t->type));
+	out_json_add(o, "label", out_json_string(t->label));
+	out_json_add(o, "configured", json_object_new_boolean(t->configured));
+	out_json_add(o, "target_version", json_object_new_int64(t->target_version));
+	out_json_add(o, "snapshots", json_object_new_int64(t->snapshots));
+	for (size_t v = 0; v < t->n_versions; v++) {
+		json_object *vc = json_object_new_object();
+
+		out_json_add(vc, "version", json_object_new_int64(t->versions[v].version));
+		out_json_add(vc, "count", json_object_new_int64(t->versions[v].count));
+		json_object_array_add(versions, vc);
+	}
+	out_json_add(o, "versions", versions);
+	out_json_add(o, "stale", json_object_new_int64(t->stale));
+	out_json_add(o, "behind", json_object_new_int64(t->behind));
+	out_json_add(o, "events_to_fold", json_object_new_int64(t->events_to_fold));
+	out_json_add(o, "missing_streams", json_object_new_int64(t->missing_streams));
+	out_json_add(o, "target_rows", json_object_new_int64(t->target_rows));
+	out_json_add(o, "target_at_version", json_object_new_int64(t->target_at_version));
+	out_json_add(o, "target_current", json_object_new_int64(t->target_current));
+	out_json_add(o, "failures", json_object_new_int64(t->failures));
+	return o;
+}
+
+static json_object *schema_json(const char *schema, enum sm_column_type data,
+				enum sm_column_type meta)
+{
+	json_object *o = json_object_new_object();
+
+	out_json_add(o, "schema", out_json_string(schema));
+	out_json_add(o, "exists", json_object_new_boolean(data != SM_COL_MISSING));
+	out_json_add(o, "data_type", out_json_string(sm_column_type_name(data)));
+	out_json_add(o, "metadata_type", out_json_string(sm_column_type_name(meta)));
+	return o;
+}
+
+static void status_json(const cli_ctx *ctx, const sm_inventory *inv)
+{
+	const sm_settings *s = &ctx->env->settings;
+	json_object *doc = json_object_new_object();
+	json_object *types = json_object_new_array();
+	json_object *src = schema_json(s->source_schema, inv->source_data, inv->source_metadata);
+	char *where = sm_engine_describe(ctx->eng);
+
+	out_json_add(src, "double_encoded", json_object_new_boolean(inv->source_double_encoded));
+	out_json_add(doc, "environment", out_json_string(ctx->env->name));
+	out_json_add(doc, "database", out_json_string(where));
+	out_json_add(doc, "protected", json_object_new_boolean(ctx->env->protected_env));
+	out_json_add(doc, "source", src);
+	out_json_add(doc, "target", schema_json(s->target_schema, inv->target_data,
+						inv->target_metadata));
+	out_json_add(doc, "last_run_id", inv->last_run_id
+		     ? json_object_new_int64(inv->last_run_id) : NULL);
+	for (size_t i = 0; i < inv->n_types; i++)
+		if (cli_type_selected(ctx, inv->types[i].type, inv->types[i].label))
+			json_object_array_add(types, type_json(&inv->types[i]));
+	out_json_add(doc, "types", types);
+	out_json_print(stdout, doc, true);
+	json_object_put(doc);
+	free(where);
+}
+
+/* "v3 1,204 · v2 17" */
+static char *versions_text(const sm_type_inventory *t)
+{
+	char *s = sm_xstrdup("");
+
+	for (size_t v = 0; v < t->n_versions; v++) {
+		char num[32], *next;
+
+		out_count(num, sizeof num, t->versions[v].count);
+		next = sm_xasprintf("%s%sv%lld %s", s, v ? " \xc2\xb7 " : "",
+				    t->versions[v].version, num);
+		free(s);
+		s = next;
+	}
+	return s;
+}
+
+static void status_table(const cli_ctx *ctx, const sm_inventory *inv)
+{
+	static const char *const headers[] = {
+		"TYPE", "SNAPSHOTS", "VERSIONS", "TARGET", "REBUILD", "CATCH UP",
+		"EVENTS", "GENERATED", "CURRENT", "FAILED", "NOTE",
+	};
+	const sm_settings *s = &ctx->env->settings;
+	out_table *t = out_table_new(11, headers, "lrlrrrrrrrl");
+	char *where = sm_engine_describe(ctx->eng);
+	char *env = out_sanitize(ctx->env->name), *w = out_sanitize(where);
+	char *ss = out_sanitize(s->source_schema), *ts = out_sanitize(s->target_schema);
+	size_t unconfigured = 0;
+
+	printf("environment  %s (%s)%s\n", env, w, ctx->env->protected_env ? ", protected" : "");
+	printf("source       %s.snapshots: data %s, metadata %s%s\n", ss,
+	       sm_column_type_name(inv->source_data), sm_column_type_name(inv->source_metadata),
+	       inv->source_double_encoded ? " (JSON text inside jsonb)" : "");
+	if (inv->target_data == SM_COL_MISSING)
+		printf("target       %s.snapshots: not created yet\n", ts);
+	else
+		printf("target       %s.snapshots: data %s, metadata %s\n", ts,
+		       sm_column_type_name(inv->target_data),
+		       sm_column_type_name(inv->target_metadata));
+	if (inv->last_run_id)
+		printf("last run     %lld\n", inv->last_run_id);
+	putchar('\n');
+	free(env);
+	free(w);
+	free(ss);
+	free(ts);
+	free(where);
+
+	for (size_t i = 0; i < inv->n_types; i++) {
+		const sm_type_inventory *ti = &inv->types[i];
+		char *versions;
+
+		if (!cli_type_selected(ctx, ti->type, ti->label))
+			continue;
+		versions = versions_text(ti);
+		out_table_cell(t, ti->label ? ti->label : ti->type);
+		out_table_count(t, ti->snapshots);
+		out_table_cell(t, ti->n_versions ? versions : "-");
+		if (ti->configured)
+			out_table_cellf(t, "v%lld", ti->target_version);
+		else
+			out_table_cell(t, "-");
+		out_table_count(t, ti->stale);
+		out_table_count(t, ti->behind);
+		out_table_count(t, ti->events_to_fold);
+		out_table_count(t, ti->target_at_version);
+		out_table_count(t, ti->target_current);
+		out_table_count(t, ti->failures);
+		if (!ti->configured) {
+			out_table_cell(t, "not configured");
+			unconfigured++;
+		} else if (ti->missing_streams) {
+			char num[32];
+
+			out_table_cellf(t, "%s missing streams",
+					out_count(num, sizeof num, ti->missing_streams));
+		} else {
+			out_table_cell(t, "");
+		}
+		free(versions);
+	}
+	if (out_table_rows(t) == 0)
+		printf("no aggregate types configured or found in the store\n");
+	else
+		out_table_print(t, stdout);
+	out_table_free(t);
+	if (unconfigured)
+		printf("\n%zu type%s found in the store but not in the configuration "
+		       "(not rebuilt).\n", unconfigured, unconfigured == 1 ? "" : "s");
+}
+
+int cli_cmd_status(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = { { NULL, 0, NULL, 0 } };
+	sm_inventory *inv = NULL;
+	sm_error err;
+	int first, rc;
+
+	rc = cli_parse_command(ctx, argc, argv, "", longopts, NULL, NULL, &first);
+	if (rc >= 0)
+		return rc;
+	if (first < argc)
+		return cli_usage_errorf("status: unexpected argument \"%s\"", argv[first]);
+	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
+		return rc;
+	sm_error_clear(&err);
+	if (sm_inventory_read(ctx->eng, &inv, &err) != SM_OK)
+		return cli_report(&err);
+	rc = check_selected_types(ctx, inv);
+	if (rc == CLI_EXIT_OK) {
+		if (ctx->g.json)
+			status_json(ctx, inv);
+		else
+			status_table(ctx, inv);
+	}
+	sm_inventory_free(inv);
+	return rc;
+}
+
+/* ----------------------------------------------------------- preflight */
+
+static void preflight_json(const cli_ctx *ctx, const sm_preflight *pf)
+{
+	json_object *doc = json_object_new_object();
+	json_object *unknown = json_object_new_array();
+	json_object *skipped = json_object_new_array();
+
+	out_json_add(doc, "environment", out_json_string(ctx->env->name));
+	out_json_add(doc, "ok", json_object_new_boolean(pf->n_unknown == 0));
+	for (size_t i = 0; i < pf->n_unknown; i++) {
+		const sm_unknown_event *u = &pf->unknown[i];
+		json_object *o = json_object_new_object();
+		json_object *ex = json_object_new_array();
+
+		out_json_add(o, "source_type", out_json_string(u->source_type));
+		out_json_add(o, "label", out_json_string(cli_type_label(ctx, u->source_type)));
+		out_json_add(o, "event_type", out_json_string(u->event_type));
+		out_json_add(o, "events", json_object_new_int64(u->events));
+		out_json_add(o, "streams", json_object_new_int64(u->streams));
+		for (size_t e = 0; e < u->n_examples; e++)
+			json_object_array_add(ex, out_json_string(u->examples[e]));
+		out_json_add(o, "examples", ex);
+		json_object_array_add(unknown, o);
+	}
+	out_json_add(doc, "unknown_events", unknown);
+	for (size_t i = 0; i < pf->n_skipped; i++)
+		json_object_array_add(skipped, out_json_string(pf->skipped_types[i]));
+	out_json_add(doc, "skipped_types", skipped);
+	out_json_print(stdout, doc, true);
+	json_object_put(doc);
+}
+
+static void preflight_table(const cli_ctx *ctx, const sm_preflight *pf)
+{
+	static const char *const headers[] = {
+		"TYPE", "EVENT TYPE", "EVENTS", "STREAMS", "EXAMPLES",
+	};
+
+	if (pf->n_unknown == 0) {
+		printf("no unknown event types: every event in the streams to rebuild has a handler\n");
+	} else {
+		out_table *t = out_table_new(5, headers, "llrrl");
+
+		for (size_t i = 0; i < pf->n_unknown; i++) {
+			const sm_unknown_event *u = &pf->unknown[i];
+			char *ex = sm_xstrdup("");
+
+			for (size_t e = 0; e < u->n_examples; e++) {
+				char *next = sm_xasprintf("%s%s%s", ex, e ? ", " : "", u->examples[e]);
+
+				free(ex);
+				ex = next;
+			}
+			out_table_cell(t, cli_type_label(ctx, u->source_type));
+			out_table_cell(t, u->event_type);
+			out_table_count(t, u->events);
+			out_table_count(t, u->streams);
+			out_table_cell(t, ex);
+			free(ex);
+		}
+		out_table_print(t, stdout);
+		out_table_free(t);
+		printf("\n%zu unknown event type%s: the streams that contain them will fail "
+		       "in a rebuild.\n", pf->n_unknown, pf->n_unknown == 1 ? "" : "s");
+	}
+	for (size_t i = 0; i < pf->n_skipped; i++) {
+		char *s = out_sanitize(cli_type_label(ctx, pf->skipped_types[i]));
+
+		printf("%s: not checked (its reducer handles every event type)\n", s);
+		free(s);
+	}
+}
+
+int cli_cmd_preflight(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = { { NULL, 0, NULL, 0 } };
+	sm_preflight *pf = NULL;
+	sm_error err;
+	int first, rc;
+
+	rc = cli_parse_command(ctx, argc, argv, "", longopts, NULL, NULL, &first);
+	if (rc >= 0)
+		return rc;
+	if (first < argc)
+		return cli_usage_errorf("preflight: unexpected argument \"%s\"", argv[first]);
+	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
+		return rc;
+	sm_error_clear(&err);
+	if (sm_preflight_run(ctx->eng, ctx->g.types, ctx->g.n_types, &pf, &err) != SM_OK)
+		return cli_report(&err);
+	if (ctx->g.json)
+		preflight_json(ctx, pf);
+	else
+		preflight_table(ctx, pf);
+	rc = pf->n_unknown ? CLI_EXIT_FINDINGS : CLI_EXIT_OK;
+	sm_preflight_free(pf);
+	return rc;
+}

@@ -1,0 +1,154 @@
+/*
+ * Private to the rules language (config/rules_*.c): tokens, the syntax tree
+ * and the compiled form.  Everything built here is immutable after
+ * sm_rules_compile returns; the evaluator only reads it, which is what makes
+ * sm_rules_apply reentrant.
+ */
+#ifndef SM_CONFIG_RULES_INTERNAL_H
+#define SM_CONFIG_RULES_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "config/rules.h"
+#include "util/error.h"
+
+/* ------------------------------------------------------------ tokens */
+
+enum rl_tok {
+	T_EOF,
+	T_IDENT,     /* name or keyword; keywords are decided by the parser */
+	T_VAR,       /* $version, $type, $stream (text without '$') */
+	T_STRING,    /* value in str/len, escapes resolved */
+	T_NUMBER,    /* text as written */
+	T_DOT, T_LBRACK, T_RBRACK, T_LBRACE, T_RBRACE, T_LPAREN, T_RPAREN,
+	T_COMMA, T_COLON, T_SEMI,
+	T_ASSIGN,    /* =  */
+	T_PUTNEW,    /* ?= */
+	T_ADD,       /* += */
+	T_EQ,        /* == */
+	T_NE,        /* != */
+	T_CONCAT,    /* ~  */
+	T_ERROR,     /* message in str */
+};
+
+typedef struct rl_token {
+	enum rl_tok kind;
+	size_t pos;        /* byte offset of the first character */
+	size_t end;        /* byte offset just past it */
+	char *str;         /* T_IDENT/T_VAR/T_NUMBER text, T_STRING value, T_ERROR message */
+	size_t len;        /* length of str (strings may contain NUL) */
+} rl_token;
+
+typedef struct rl_lexer {
+	const char *src;
+	size_t len;
+	size_t pos;
+} rl_lexer;
+
+/* Reads the next token; tok->str is malloc'ed (caller frees with
+ * rl_token_clear). */
+void rl_lex_next(rl_lexer *lx, rl_token *tok);
+void rl_token_clear(rl_token *tok);
+
+/* 1-based column of byte offset pos (counting UTF-8 characters). */
+int rl_column(const char *src, size_t pos);
+
+/* ------------------------------------------------------- syntax tree */
+
+enum rl_root {
+	R_EVENT, R_META, R_STATE, R_IT, R_KEY, R_VERSION, R_TYPE, R_STREAM
+};
+
+enum rl_expr_kind {
+	E_CONST,     /* value */
+	E_ROOT,      /* root */
+	E_FIELD,     /* base . name */
+	E_INDEX,     /* base [ index ] */
+	E_LIST,      /* items */
+	E_OBJECT,    /* keys, items */
+	E_CONCAT,    /* items[0] ~ items[1] */
+};
+
+typedef struct rl_expr rl_expr;
+struct rl_expr {
+	enum rl_expr_kind kind;
+	json_object *value;      /* E_CONST (may be NULL = JSON null) */
+	enum rl_root root;       /* E_ROOT */
+	rl_expr *base;           /* E_FIELD, E_INDEX */
+	char *name;              /* E_FIELD */
+	rl_expr *index;          /* E_INDEX */
+	rl_expr **items;         /* E_LIST, E_OBJECT values, E_CONCAT operands */
+	char **keys;             /* E_OBJECT */
+	size_t n;
+};
+
+enum rl_cond_kind {
+	C_TRUTHY,    /* a bare expression: holds unless null or false */
+	C_EQ, C_NE, C_IN, C_EXISTS, C_NOT, C_AND, C_OR,
+};
+
+typedef struct rl_cond rl_cond;
+struct rl_cond {
+	enum rl_cond_kind kind;
+	rl_expr *a, *b;          /* operands of comparisons, C_EXISTS, C_TRUTHY */
+	rl_cond *l, *r;          /* C_NOT (l), C_AND, C_OR */
+};
+
+/* One segment of a PATH: a fixed name, or a computed key. */
+typedef struct rl_seg {
+	char *name;              /* NULL when computed */
+	rl_expr *key;
+} rl_seg;
+
+typedef struct rl_path {
+	rl_seg *segs;
+	size_t n;                /* >= 1 */
+} rl_path;
+
+enum rl_stmt_kind {
+	S_SET, S_PUTNEW, S_ADD, S_DELETE, S_APPEND, S_PREPEND, S_REMOVE, S_MERGE, S_RESET,
+};
+
+typedef struct rl_stmt {
+	enum rl_stmt_kind kind;
+	char *text;              /* the statement as written, for messages */
+	rl_path path;
+	rl_expr *value;          /* S_SET..S_ADD, S_APPEND, S_PREPEND, S_MERGE */
+	rl_cond *cond;           /* S_REMOVE */
+} rl_stmt;
+
+typedef struct rl_entry {
+	const char *on;          /* points into sm_rules.types */
+	rl_cond *when;           /* NULL: always */
+	char *when_text;
+	rl_stmt *stmts;
+	size_t n_stmts;
+} rl_entry;
+
+/* An event type and the entries for it, in config order. */
+typedef struct rl_type {
+	char *name;
+	size_t *entries;
+	size_t n_entries;
+} rl_type;
+
+struct sm_rules {
+	json_object *initial;    /* an object; only ever deep-copied */
+	rl_entry *entries;
+	size_t n_entries;
+	rl_type *types;          /* distinct, config order */
+	size_t n_types;
+	size_t *sorted;          /* indexes into types, sorted by name */
+	const char **type_names; /* for sm_rules_event_types */
+};
+
+/* Looks up the type record for an event type; NULL when not handled. */
+const rl_type *rl_find_type(const sm_rules *rules, const char *event_type);
+
+void rl_expr_free(rl_expr *e);
+void rl_cond_free(rl_cond *c);
+
+#endif

@@ -1,0 +1,354 @@
+/*
+ * Tokens of the rules language.  The lexer never fails hard: anything it
+ * cannot read becomes a T_ERROR token with a message, and the parser turns
+ * that into a config error at the token's column.
+ */
+#include <config.h>  /* autoconf's; "config.h" would find config/config.h */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/rules_internal.h"
+#include "util/alloc.h"
+
+void rl_token_clear(rl_token *tok)
+{
+	free(tok->str);
+	tok->str = NULL;
+	tok->len = 0;
+}
+
+int rl_column(const char *src, size_t pos)
+{
+	int col = 1;
+
+	for (size_t i = 0; i < pos && src[i]; i++)
+		if (((unsigned char)src[i] & 0xC0) != 0x80)
+			col++;
+	return col;
+}
+
+static bool is_ident_start(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool is_ident_char(char c)
+{
+	return is_ident_start(c) || (c >= '0' && c <= '9');
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static void set_error(rl_token *tok, const char *msg)
+{
+	tok->kind = T_ERROR;
+	tok->str = sm_xstrdup(msg);
+	tok->len = strlen(msg);
+}
+
+static int hex4(const char *s, size_t avail, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (avail < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		char c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static size_t put_utf8(char *out, unsigned cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* A quoted string; the opening quote is at lx->pos.  Escapes as in JSON,
+ * plus \' so that either quote can be written inside either kind. */
+static void lex_string(rl_lexer *lx, rl_token *tok)
+{
+	char quote = lx->src[lx->pos];
+	size_t i = lx->pos + 1;
+	/* The value is never longer than its source text. */
+	char *buf = sm_xmalloc(lx->len - lx->pos + 1);
+	size_t n = 0;
+
+	while (i < lx->len && lx->src[i] != quote) {
+		char c = lx->src[i];
+
+		if (c != '\\') {
+			buf[n++] = c;
+			i++;
+			continue;
+		}
+		if (i + 1 >= lx->len)
+			break;
+		c = lx->src[i + 1];
+		i += 2;
+		switch (c) {
+		case 'n': buf[n++] = '\n'; break;
+		case 't': buf[n++] = '\t'; break;
+		case 'r': buf[n++] = '\r'; break;
+		case 'b': buf[n++] = '\b'; break;
+		case 'f': buf[n++] = '\f'; break;
+		case '\\': buf[n++] = '\\'; break;
+		case '/': buf[n++] = '/'; break;
+		case '"': buf[n++] = '"'; break;
+		case '\'': buf[n++] = '\''; break;
+		case 'u': {
+			unsigned cp, lo;
+
+			if (hex4(lx->src + i, lx->len - i, &cp) != 0) {
+				free(buf);
+				lx->pos = i - 2;
+				tok->pos = lx->pos;
+				set_error(tok, "\\u must be followed by four hex digits");
+				lx->pos = lx->len;
+				return;
+			}
+			i += 4;
+			if (cp >= 0xD800 && cp <= 0xDBFF) {
+				if (i + 1 < lx->len && lx->src[i] == '\\' && lx->src[i + 1] == 'u' &&
+				    hex4(lx->src + i + 2, lx->len - i - 2, &lo) == 0 &&
+				    lo >= 0xDC00 && lo <= 0xDFFF) {
+					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+					i += 6;
+				} else {
+					free(buf);
+					tok->pos = i - 6;
+					set_error(tok, "unpaired UTF-16 surrogate in \\u escape");
+					lx->pos = lx->len;
+					return;
+				}
+			} else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+				free(buf);
+				tok->pos = i - 6;
+				set_error(tok, "unpaired UTF-16 surrogate in \\u escape");
+				lx->pos = lx->len;
+				return;
+			}
+			n += put_utf8(buf + n, cp);
+			break;
+		}
+		default: {
+			char msg[64];
+
+			free(buf);
+			tok->pos = i - 2;
+			snprintf(msg, sizeof msg, "unknown escape \\%c in string", c);
+			set_error(tok, msg);
+			lx->pos = lx->len;
+			return;
+		}
+		}
+	}
+	if (i >= lx->len) {
+		free(buf);
+		set_error(tok, "unterminated string");
+		lx->pos = lx->len;
+		return;
+	}
+	buf[n] = '\0';
+	tok->kind = T_STRING;
+	tok->str = buf;
+	tok->len = n;
+	lx->pos = i + 1;
+}
+
+/* A JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static void lex_number(rl_lexer *lx, rl_token *tok)
+{
+	const char *s = lx->src;
+	size_t i = lx->pos;
+
+	if (s[i] == '-')
+		i++;
+	if (i >= lx->len || !is_digit(s[i])) {
+		set_error(tok, "expected a digit after '-'");
+		lx->pos = lx->len;
+		return;
+	}
+	if (s[i] == '0' && i + 1 < lx->len && is_digit(s[i + 1])) {
+		set_error(tok, "numbers must not have leading zeros");
+		lx->pos = lx->len;
+		return;
+	}
+	while (i < lx->len && is_digit(s[i]))
+		i++;
+	if (i < lx->len && s[i] == '.') {
+		i++;
+		if (i >= lx->len || !is_digit(s[i])) {
+			set_error(tok, "expected a digit after '.' in number");
+			lx->pos = lx->len;
+			return;
+		}
+		while (i < lx->len && is_digit(s[i]))
+			i++;
+	}
+	if (i < lx->len && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < lx->len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i >= lx->len || !is_digit(s[i])) {
+			set_error(tok, "expected a digit in the exponent of number");
+			lx->pos = lx->len;
+			return;
+		}
+		while (i < lx->len && is_digit(s[i]))
+			i++;
+	}
+	if (i < lx->len && is_ident_char(s[i])) {
+		set_error(tok, "a number must not run into a name");
+		lx->pos = lx->len;
+		return;
+	}
+	tok->kind = T_NUMBER;
+	tok->str = sm_xstrndup(s + lx->pos, i - lx->pos);
+	tok->len = i - lx->pos;
+	lx->pos = i;
+}
+
+void rl_lex_next(rl_lexer *lx, rl_token *tok)
+{
+	const char *s = lx->src;
+
+	rl_token_clear(tok);
+	while (lx->pos < lx->len && (s[lx->pos] == ' ' || s[lx->pos] == '\t' ||
+				     s[lx->pos] == '\n' || s[lx->pos] == '\r'))
+		lx->pos++;
+	tok->pos = lx->pos;
+	if (lx->pos >= lx->len) {
+		tok->kind = T_EOF;
+		tok->end = lx->pos;
+		return;
+	}
+	{
+		char c = s[lx->pos];
+		char next = lx->pos + 1 < lx->len ? s[lx->pos + 1] : '\0';
+
+		if (is_ident_start(c)) {
+			size_t i = lx->pos;
+
+			while (i < lx->len && is_ident_char(s[i]))
+				i++;
+			tok->kind = T_IDENT;
+			tok->str = sm_xstrndup(s + lx->pos, i - lx->pos);
+			tok->len = i - lx->pos;
+			lx->pos = i;
+		} else if (c == '$') {
+			size_t i = lx->pos + 1;
+
+			while (i < lx->len && is_ident_char(s[i]))
+				i++;
+			if (i == lx->pos + 1) {
+				set_error(tok, "expected a name after '$' ($version, $type or $stream)");
+				lx->pos = lx->len;
+			} else {
+				tok->kind = T_VAR;
+				tok->str = sm_xstrndup(s + lx->pos + 1, i - lx->pos - 1);
+				tok->len = i - lx->pos - 1;
+				lx->pos = i;
+			}
+		} else if (c == '"' || c == '\'') {
+			lex_string(lx, tok);
+		} else if (is_digit(c) || c == '-') {
+			lex_number(lx, tok);
+		} else {
+			enum rl_tok k = T_ERROR;
+			size_t w = 1;
+
+			switch (c) {
+			case '.': k = T_DOT; break;
+			case '[': k = T_LBRACK; break;
+			case ']': k = T_RBRACK; break;
+			case '{': k = T_LBRACE; break;
+			case '}': k = T_RBRACE; break;
+			case '(': k = T_LPAREN; break;
+			case ')': k = T_RPAREN; break;
+			case ',': k = T_COMMA; break;
+			case ':': k = T_COLON; break;
+			case ';': k = T_SEMI; break;
+			case '~': k = T_CONCAT; break;
+			case '=':
+				if (next == '=') {
+					k = T_EQ;
+					w = 2;
+				} else {
+					k = T_ASSIGN;
+				}
+				break;
+			case '?':
+				if (next == '=') {
+					k = T_PUTNEW;
+					w = 2;
+				}
+				break;
+			case '+':
+				if (next == '=') {
+					k = T_ADD;
+					w = 2;
+				}
+				break;
+			case '!':
+				if (next == '=') {
+					k = T_NE;
+					w = 2;
+				}
+				break;
+			default:
+				break;
+			}
+			if (k == T_ERROR) {
+				char msg[64];
+				unsigned char uc = (unsigned char)c;
+
+				if (uc >= 0x20 && uc < 0x7F)
+					snprintf(msg, sizeof msg, "unexpected character '%c'", c);
+				else
+					snprintf(msg, sizeof msg, "unexpected character (byte 0x%02x)", uc);
+				set_error(tok, msg);
+				lx->pos = lx->len;
+			} else {
+				tok->kind = k;
+				lx->pos += w;
+			}
+		}
+	}
+	tok->end = lx->pos;
+}

@@ -1,0 +1,447 @@
+/*
+ * Shared SQL of copy and rollback: the context, encodings, the row
+ * classification, per-type plan counts with guards, the lock wait and the
+ * copy's own tables.  See copy_internal.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <math.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/copy_internal.h"
+#include "engine/db.h"
+#include "util/alloc.h"
+
+int sm_copy_ctx_open(sm_copy_ctx *ctx, const sm_engine *eng,
+		     const char *const *types, size_t n_types, sm_error *err)
+{
+	const sm_settings *st = &eng->env->settings;
+	const char **names;
+	long long *versions;
+	int rc;
+
+	memset(ctx, 0, sizeof *ctx);
+	ctx->eng = eng;
+	ctx->src_name = st->source_schema;
+	ctx->tgt_name = st->target_schema;
+	rc = sm_engine_select_types(eng, types, n_types, &ctx->aggs, &ctx->n_aggs, err);
+	if (rc != SM_OK)
+		return rc;
+	ctx->conn = sm_engine_connect(eng, err);
+	if (!ctx->conn)
+		return SM_ERR_DB;
+	ctx->src = sm_db_ident(ctx->conn, ctx->src_name);
+	ctx->tgt = sm_db_ident(ctx->conn, ctx->tgt_name);
+	if (!ctx->src || !ctx->tgt)
+		return sm_db_error(ctx->conn, NULL, "quoting schema names", err);
+
+	rc = sm_db_prepare_session(ctx->conn, err);
+	if (rc != SM_OK)
+		return rc;
+	names = sm_xcalloc(ctx->n_aggs + 1, sizeof *names);
+	versions = sm_xcalloc(ctx->n_aggs + 1, sizeof *versions);
+	for (size_t i = 0; i < ctx->n_aggs; i++) {
+		names[i] = ctx->aggs[i]->type;
+		versions[i] = ctx->aggs[i]->snapshot_version;
+	}
+	ctx->types_param = sm_db_text_array(names, ctx->n_aggs);
+	ctx->versions_param = sm_db_ll_array(versions, ctx->n_aggs);
+	free(names);
+	free(versions);
+
+	rc = sm_db_column_types(ctx->conn, ctx->src_name, "snapshots",
+				&ctx->src_data, &ctx->src_meta, err);
+	if (rc != SM_OK)
+		return rc;
+	if (ctx->src_data == SM_COL_MISSING || ctx->src_meta == SM_COL_MISSING)
+		return sm_error_set(err, SM_ERR_DB,
+				    "no snapshots table with data/metadata columns of type bytea or jsonb "
+				    "in the live schema %s", ctx->src_name);
+	rc = sm_db_column_types(ctx->conn, ctx->tgt_name, "snapshots",
+				&ctx->tgt_data, &ctx->tgt_meta, err);
+	if (rc == SM_OK && (ctx->src_data == SM_COL_JSONB || ctx->src_meta == SM_COL_JSONB))
+		rc = sm_db_double_encoded(ctx->conn, ctx->src_name, &ctx->src_double, err);
+	if (rc == SM_OK)
+		rc = sm_db_table_exists(ctx->conn, ctx->tgt_name, "snapmig_failures",
+					&ctx->have_failures, err);
+	return rc;
+}
+
+void sm_copy_ctx_close(sm_copy_ctx *ctx)
+{
+	if (ctx->conn)
+		PQfinish(ctx->conn);
+	free(ctx->src);
+	free(ctx->tgt);
+	free(ctx->aggs);
+	free(ctx->types_param);
+	free(ctx->versions_param);
+	memset(ctx, 0, sizeof *ctx);
+}
+
+/* The column's value as jsonb, whatever its encoding. */
+static char *jsonb_of(const char *col, enum sm_column_type type)
+{
+	if (type == SM_COL_BYTEA)
+		return sm_xasprintf("convert_from(%s, 'UTF8')::jsonb", col);
+	return sm_xasprintf("(CASE jsonb_typeof(%1$s) WHEN 'string' THEN (%1$s #>> '{}')::jsonb "
+			    "ELSE %1$s END)", col);
+}
+
+/* The column's value as JSON text (type text). */
+static char *text_of(const char *col, enum sm_column_type type)
+{
+	if (type == SM_COL_BYTEA)
+		return sm_xasprintf("convert_from(%s, 'UTF8')", col);
+	return sm_xasprintf("(CASE jsonb_typeof(%1$s) WHEN 'string' THEN %1$s #>> '{}' "
+			    "ELSE %1$s::text END)", col);
+}
+
+char *sm_copy_version_expr(const char *col)
+{
+	/* The same definition as the inventory and the rebuild use
+	 * (sm_db_prepare_session): missing key = 1, not a number = 0,
+	 * undecodable = -1, so only a real match equals a target. */
+	return sm_xasprintf("pg_temp.sm_mv(%s, $1::text)", col);
+}
+
+char *sm_copy_write_expr(const sm_copy_ctx *ctx, const char *col,
+			 enum sm_column_type gen_type, enum sm_column_type live_type)
+{
+	char *t, *s;
+
+	if (live_type == SM_COL_BYTEA) {
+		if (gen_type == SM_COL_BYTEA)
+			return sm_xstrdup(col);
+		t = text_of(col, gen_type);
+		s = sm_xasprintf("convert_to(%s, 'UTF8')", t);
+		free(t);
+		return s;
+	}
+	/* A jsonb live table: keep its own form, object or JSON text in a
+	 * string (double encoding), value by value. */
+	if (gen_type == SM_COL_JSONB) {
+		if (ctx->src_double)
+			return sm_xasprintf("(CASE WHEN jsonb_typeof(%1$s) = 'string' THEN %1$s "
+					    "ELSE to_jsonb(%1$s::text) END)", col);
+		return jsonb_of(col, SM_COL_JSONB);
+	}
+	t = text_of(col, gen_type);
+	s = ctx->src_double ? sm_xasprintf("to_jsonb(%s)", t) : sm_xasprintf("(%s)::jsonb", t);
+	free(t);
+	return s;
+}
+
+static char *digest_of(const char *expr, enum sm_column_type type)
+{
+	if (type == SM_COL_BYTEA)
+		return sm_xasprintf("md5(%s)", expr);
+	return sm_xasprintf("md5((%s)::text)", expr);
+}
+
+char *sm_copy_fingerprint_expr(const sm_copy_ctx *ctx, const char *version,
+			       const char *type, const char *data, const char *meta)
+{
+	char *d = digest_of(data, ctx->src_data);
+	char *m = digest_of(meta, ctx->src_meta);
+	char *s = sm_xasprintf("md5(concat_ws('|', (%s)::text, %s, %s, COALESCE(%s, '-')))",
+			       version, type, d, m);
+
+	free(d);
+	free(m);
+	return s;
+}
+
+char *sm_copy_classify_sql(const sm_copy_ctx *ctx)
+{
+	bool have_target = ctx->tgt_data != SM_COL_MISSING && ctx->tgt_meta != SM_COL_MISSING;
+	char *gen = have_target ? sm_xasprintf("%s.snapshots", ctx->tgt)
+		: sm_xstrdup("(SELECT NULL::text AS source_uuid, NULL::bigint AS source_version, "
+			     "NULL::text AS source_type, NULL::jsonb AS metadata WHERE false)");
+	char *gver = sm_copy_version_expr("g.metadata");
+	char *lver = sm_copy_version_expr("l.metadata");
+	char *sql = sm_xasprintf(
+		"WITH sel(type, target) AS (SELECT * FROM unnest($2::text[], $3::bigint[])) "
+		"SELECT g.source_uuid, g.source_type,"
+		" CASE WHEN l.source_uuid IS NULL THEN 'insert'"
+		"  WHEN %4$s IS NOT DISTINCT FROM sel.target AND l.source_version >= g.source_version"
+		"  THEN 'keep' ELSE 'replace' END AS action,"
+		" %3$s IS DISTINCT FROM sel.target AS off_version,"
+		" GREATEST(COALESCE(st.stream_version, 0) - g.source_version, 0)::bigint AS lag"
+		" FROM %2$s g JOIN sel ON sel.type = g.source_type"
+		" LEFT JOIN %1$s.snapshots l ON l.source_uuid = g.source_uuid"
+		" LEFT JOIN %1$s.streams st ON st.stream_uuid = g.source_uuid "
+		"UNION ALL "
+		"SELECT l.source_uuid, l.source_type,"
+		" CASE WHEN %4$s IS NOT DISTINCT FROM sel.target THEN 'untouched' ELSE 'stale' END,"
+		" false, 0::bigint"
+		" FROM %1$s.snapshots l JOIN sel ON sel.type = l.source_type"
+		" WHERE NOT EXISTS (SELECT 1 FROM %2$s g WHERE g.source_uuid = l.source_uuid"
+		"  AND g.source_type = ANY($2::text[]))",
+		ctx->src, gen, gver, lver);
+
+	free(gen);
+	free(gver);
+	free(lver);
+	return sql;
+}
+
+/* Appends one guard's text to the type's message. */
+static void add_guard(sm_copy_type_plan *tp, unsigned guard, unsigned force,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void add_guard(sm_copy_type_plan *tp, unsigned guard, unsigned force,
+		      const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	tp->guards |= guard;
+	msg = sm_xasprintf("%s%s%s: %s%s", tp->guard_message ? tp->guard_message : "",
+			   tp->guard_message ? "; " : "", tp->type, text,
+			   (force & guard) ? " (overridden)" : "");
+	free(tp->guard_message);
+	tp->guard_message = msg;
+}
+
+static void set_guards(const sm_copy_ctx *ctx, sm_copy_type_plan *tp,
+		       long long failures, unsigned force)
+{
+	const sm_settings *st = &ctx->eng->env->settings;
+	long long target = 0;
+
+	for (size_t i = 0; i < ctx->n_aggs; i++)
+		if (strcmp(ctx->aggs[i]->type, tp->type) == 0)
+			target = ctx->aggs[i]->snapshot_version;
+	/* A type with no rows at all, live or generated, has nothing to lose:
+	 * copying "all types" must not stop on it. */
+	if (tp->generated == 0 && tp->untouched + tp->stale_without_replacement > 0)
+		add_guard(tp, SM_GUARD_EMPTY, force,
+			  "nothing generated in schema %s: run a rebuild first, or override with --force-%s",
+			  ctx->tgt_name, sm_copy_guard_name(SM_GUARD_EMPTY));
+	if (tp->off_version > 0)
+		add_guard(tp, SM_GUARD_VERSION, force,
+			  "%lld of %lld generated rows are not at the configured snapshot version %lld "
+			  "(the configuration changed since the rebuild): rebuild again, or override "
+			  "with --force-%s", tp->off_version, tp->generated, target,
+			  sm_copy_guard_name(SM_GUARD_VERSION));
+	if (failures > 0)
+		add_guard(tp, SM_GUARD_FAILURES, force,
+			  "%lld failure%s recorded by the last run: fix and rebuild the failed "
+			  "instances, or override with --force-%s", failures, failures == 1 ? "" : "s",
+			  sm_copy_guard_name(SM_GUARD_FAILURES));
+	if (st->copy_max_lag >= 0 && tp->lag_events > st->copy_max_lag)
+		add_guard(tp, SM_GUARD_LAG, force,
+			  "generated rows are %lld events behind the live streams (limit %lld): "
+			  "run a catch-up rebuild first (it resumes and is quick), or override with "
+			  "--force-%s", tp->lag_events, st->copy_max_lag,
+			  sm_copy_guard_name(SM_GUARD_LAG));
+}
+
+int sm_copy_plan_from(sm_copy_ctx *ctx, const char *relation, int nparams,
+		      unsigned force, sm_copy_plan **out, sm_error *err)
+{
+	const char *params[] = { ctx->eng->env->settings.metadata_key, ctx->types_param,
+				 ctx->versions_param };
+	char *sql = sm_xasprintf(
+		"SELECT c.source_type,"
+		" count(*) FILTER (WHERE c.action IN ('replace', 'insert', 'keep')),"
+		" count(*) FILTER (WHERE c.action = 'replace'),"
+		" count(*) FILTER (WHERE c.action = 'insert'),"
+		" count(*) FILTER (WHERE c.action = 'keep'),"
+		" count(*) FILTER (WHERE c.action = 'untouched'),"
+		" count(*) FILTER (WHERE c.action = 'stale'),"
+		" count(*) FILTER (WHERE c.off_version),"
+		" COALESCE(sum(c.lag), 0)"
+		" FROM %s GROUP BY c.source_type", relation);
+	PGresult *res = sm_db_query(ctx->conn, sql, nparams, nparams ? params : NULL, err);
+	PGresult *fres = NULL;
+	sm_copy_plan *plan;
+
+	free(sql);
+	*out = NULL;
+	if (!res) {
+		sm_error_prefix(err, "planning the copy");
+		return SM_ERR_DB;
+	}
+	if (ctx->have_failures) {
+		const char *fp[] = { ctx->types_param };
+
+		sql = sm_xasprintf("SELECT source_type, count(*) FROM %s.snapmig_failures"
+				   " WHERE source_type = ANY($1::text[]) GROUP BY 1", ctx->tgt);
+		fres = sm_db_query(ctx->conn, sql, 1, fp, err);
+		free(sql);
+		if (!fres) {
+			PQclear(res);
+			sm_error_prefix(err, "reading recorded failures");
+			return SM_ERR_DB;
+		}
+	}
+	plan = sm_xcalloc(1, sizeof *plan);
+	plan->types = sm_xcalloc(ctx->n_aggs + 1, sizeof *plan->types);
+	plan->n_types = ctx->n_aggs;
+	for (size_t i = 0; i < ctx->n_aggs; i++) {
+		sm_copy_type_plan *tp = &plan->types[i];
+		long long failures = 0;
+
+		tp->type = sm_xstrdup(ctx->aggs[i]->type);
+		tp->label = sm_xstrdup(ctx->aggs[i]->label ? ctx->aggs[i]->label : ctx->aggs[i]->type);
+		for (int r = 0; r < PQntuples(res); r++) {
+			if (strcmp(PQgetvalue(res, r, 0), tp->type) != 0)
+				continue;
+			tp->generated = sm_db_ll(res, r, 1);
+			tp->replace = sm_db_ll(res, r, 2);
+			tp->insert = sm_db_ll(res, r, 3);
+			tp->keep_newer = sm_db_ll(res, r, 4);
+			tp->untouched = sm_db_ll(res, r, 5);
+			tp->stale_without_replacement = sm_db_ll(res, r, 6);
+			tp->off_version = sm_db_ll(res, r, 7);
+			tp->lag_events = sm_db_ll(res, r, 8);
+		}
+		for (int r = 0; fres && r < PQntuples(fres); r++)
+			if (strcmp(PQgetvalue(fres, r, 0), tp->type) == 0)
+				failures = sm_db_ll(fres, r, 1);
+		tp->failures = failures;
+		set_guards(ctx, tp, failures, force);
+		plan->guards |= tp->guards & ~force;
+	}
+	PQclear(res);
+	PQclear(fres);
+	*out = plan;
+	return SM_OK;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+int sm_copy_exec_waiting(PGconn *conn, const char *sql,
+			 void (*on_lock_wait)(void *, double), void *cb_ctx,
+			 sm_error *err)
+{
+	struct timespec t0;
+	double next = 1.0;
+	PGresult *res;
+	int rc = SM_OK;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!PQsendQuery(conn, sql))
+		return sm_db_error(conn, NULL, "sending a query", err);
+	/* Asynchronous, so that the wait for a lock stays in the server's lock
+	 * queue (a lock_timeout loop would lose its place to every writer) and
+	 * we can still report while we wait. */
+	for (;;) {
+		struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
+		double waited;
+		int ms;
+
+		if (!PQconsumeInput(conn) || !PQisBusy(conn))
+			break;
+		waited = seconds_since(&t0);
+		if (waited >= next) {
+			if (on_lock_wait)
+				on_lock_wait(cb_ctx, waited);
+			next = floor(waited) + 1.0;
+		}
+		ms = (int)((next - waited) * 1000.0) + 1;
+		if (poll(&pfd, 1, ms) < 0 && errno != EINTR) {
+			rc = sm_error_set(err, SM_ERR_IO, "waiting for the server: %s", strerror(errno));
+			break;
+		}
+	}
+	/* Read every result until NULL, even after an error (libpq contract);
+	 * we PQclear each one here. */
+	while ((res = PQgetResult(conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (rc == SM_OK && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+			rc = sm_db_error(conn, res, "query failed", err);
+		PQclear(res);
+		if (PQstatus(conn) == CONNECTION_BAD)
+			break;
+	}
+	if (rc == SM_OK && PQstatus(conn) == CONNECTION_BAD)
+		rc = sm_db_error(conn, NULL, "connection lost", err);
+	return rc;
+}
+
+static const char *type_sql(enum sm_column_type t)
+{
+	return t == SM_COL_JSONB ? "jsonb" : "bytea";
+}
+
+int sm_copy_ensure_tables(sm_copy_ctx *ctx, sm_error *err)
+{
+	char *sql = sm_xasprintf(
+		"BEGIN; SELECT pg_advisory_xact_lock(7365616, 2);"
+		"CREATE TABLE IF NOT EXISTS %1$s.snapmig_copies ("
+		" copy_id bigint PRIMARY KEY,"
+		" environment text NOT NULL,"
+		" types text[] NOT NULL,"
+		" copied_at timestamp with time zone NOT NULL DEFAULT now(),"
+		" rolled_back_by bigint,"
+		" rolled_back_at timestamp with time zone);"
+		/* action: replace / remove (old row saved) or insert (marker
+		 * only); written_fp: fingerprint of what the copy wrote. */
+		"CREATE TABLE IF NOT EXISTS %1$s.snapmig_backup ("
+		" copy_id bigint NOT NULL,"
+		" source_uuid text NOT NULL,"
+		" action text NOT NULL,"
+		" source_version bigint,"
+		" source_type text,"
+		" data %2$s,"
+		" metadata %3$s,"
+		" created_at timestamp with time zone,"
+		" written_fp text,"
+		" PRIMARY KEY (copy_id, source_uuid));"
+		"COMMIT",
+		ctx->tgt, type_sql(ctx->src_data), type_sql(ctx->src_meta));
+	enum sm_column_type d, m;
+	int rc = sm_db_exec(ctx->conn, sql, err);
+
+	free(sql);
+	if (rc != SM_OK) {
+		sm_db_exec(ctx->conn, "ROLLBACK", NULL);
+		sm_error_prefix(err, "creating the backup tables in %s", ctx->tgt_name);
+		return rc;
+	}
+	rc = sm_db_column_types(ctx->conn, ctx->tgt_name, "snapmig_backup", &d, &m, err);
+	if (rc == SM_OK && (d != ctx->src_data || m != ctx->src_meta))
+		rc = sm_error_set(err, SM_ERR_DATA,
+				  "%s.snapmig_backup stores data as %s but the live snapshots table "
+				  "uses %s: rename the old backup table before copying",
+				  ctx->tgt_name, sm_column_type_name(d),
+				  sm_column_type_name(ctx->src_data));
+	return rc;
+}
+
+void sm_copy_journal_finish(sm_copy_ctx *ctx, long long run_id,
+			    const char *outcome, const char *details_json)
+{
+	PGconn *conn = ctx->conn;
+	sm_error ignored;
+
+	if (run_id <= 0)
+		return;
+	if (!conn || PQstatus(conn) == CONNECTION_BAD)
+		conn = sm_engine_connect(ctx->eng, &ignored);
+	if (!conn)
+		return;
+	sm_db_journal_finish(conn, ctx->tgt_name, run_id, outcome, details_json, &ignored);
+	if (conn != ctx->conn)
+		PQfinish(conn);
+}

@@ -1,0 +1,175 @@
+/* Reading the failures table and the run journal of the target schema. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/db.h"
+#include "engine/engine_internal.h"
+#include "util/alloc.h"
+
+static char *dup_or_null(const PGresult *res, int r, int c)
+{
+	return PQgetisnull(res, r, c) ? NULL : sm_xstrdup(PQgetvalue(res, r, c));
+}
+
+int sm_failures_read(sm_engine *eng, const char *type, int kind,
+		     sm_failure_list **out, sm_error *err)
+{
+	const sm_settings *set = &eng->env->settings;
+	sm_failure_list *list = sm_xcalloc(1, sizeof *list);
+	const sm_aggregate *agg = type ? sm_config_find_aggregate(eng->cfg, type) : NULL;
+	const char *params[2] = { agg ? agg->type : type,
+				  kind >= 0 ? sm_failure_kind_name((enum sm_failure_kind)kind) : NULL };
+	PGconn *conn;
+	PGresult *res = NULL;
+	bool exists = false;
+	char *t, *sql;
+	int rc = SM_ERR_DB;
+
+	*out = NULL;
+	conn = sm_engine_connect(eng, err);
+	if (!conn)
+		goto out;
+	if (sm_db_table_exists(conn, set->target_schema, "snapmig_failures", &exists, err))
+		goto out;
+	if (!exists) {
+		rc = SM_OK;
+		goto out;
+	}
+	t = sm_db_ident(conn, set->target_schema);
+	sql = sm_xasprintf(
+		"SELECT source_uuid, source_type, kind, stream_version, event_type, message, run_id,"
+		" to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+		" FROM %s.snapmig_failures WHERE ($1::text IS NULL OR source_type = $1)"
+		" AND ($2::text IS NULL OR kind = $2)"
+		" ORDER BY source_type, kind, event_type NULLS FIRST, source_uuid", t);
+	res = sm_db_query(conn, sql, 2, params, err);
+	free(sql);
+	free(t);
+	if (!res)
+		goto out;
+	list->n = (size_t)PQntuples(res);
+	list->items = sm_xcalloc(list->n + 1, sizeof *list->items);
+	for (size_t i = 0; i < list->n; i++) {
+		sm_failure *f = &list->items[i];
+		int r = (int)i;
+		int k = sm_failure_kind_parse(PQgetvalue(res, r, 2));
+
+		f->source_uuid = sm_xstrdup(PQgetvalue(res, r, 0));
+		f->source_type = sm_xstrdup(PQgetvalue(res, r, 1));
+		f->kind = k < 0 ? SM_FAIL_REDUCER : (enum sm_failure_kind)k;
+		f->stream_version = sm_db_ll(res, r, 3);
+		f->event_type = dup_or_null(res, r, 4);
+		f->message = sm_xstrdup(PQgetvalue(res, r, 5));
+		f->run_id = sm_db_ll(res, r, 6);
+		f->recorded_at = dup_or_null(res, r, 7);
+	}
+	rc = SM_OK;
+out:
+	PQclear(res);
+	if (conn)
+		PQfinish(conn);
+	if (rc == SM_OK)
+		*out = list;
+	else
+		sm_failure_list_free(list);
+	return rc;
+}
+
+void sm_failure_list_free(sm_failure_list *list)
+{
+	if (!list)
+		return;
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->items[i].source_uuid);
+		free(list->items[i].source_type);
+		free(list->items[i].event_type);
+		free(list->items[i].message);
+		free(list->items[i].recorded_at);
+	}
+	free(list->items);
+	free(list);
+}
+
+int sm_runs_read(sm_engine *eng, int limit, sm_run_list **out, sm_error *err)
+{
+	const sm_settings *set = &eng->env->settings;
+	sm_run_list *list = sm_xcalloc(1, sizeof *list);
+	PGconn *conn;
+	PGresult *res = NULL;
+	bool exists = false;
+	char lim[32];
+	const char *params[] = { lim };
+	char *t, *sql;
+	int rc = SM_ERR_DB;
+
+	*out = NULL;
+	snprintf(lim, sizeof lim, "%d", limit > 0 ? limit : 1000000);
+	conn = sm_engine_connect(eng, err);
+	if (!conn)
+		goto out;
+	if (sm_db_table_exists(conn, set->target_schema, "snapmig_runs", &exists, err))
+		goto out;
+	if (!exists) {
+		rc = SM_OK;
+		goto out;
+	}
+	t = sm_db_ident(conn, set->target_schema);
+	sql = sm_xasprintf(
+		"SELECT run_id, kind, environment, os_user, db_user,"
+		" to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		" to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		" outcome, details::text FROM %s.snapmig_runs ORDER BY run_id DESC LIMIT $1::int", t);
+	res = sm_db_query(conn, sql, 1, params, err);
+	free(sql);
+	free(t);
+	if (!res)
+		goto out;
+	list->n = (size_t)PQntuples(res);
+	list->items = sm_xcalloc(list->n + 1, sizeof *list->items);
+	for (size_t i = 0; i < list->n; i++) {
+		sm_run_record *x = &list->items[i];
+		int r = (int)i;
+
+		x->run_id = sm_db_ll(res, r, 0);
+		x->kind = sm_xstrdup(PQgetvalue(res, r, 1));
+		x->environment = sm_xstrdup(PQgetvalue(res, r, 2));
+		x->os_user = dup_or_null(res, r, 3);
+		x->db_user = dup_or_null(res, r, 4);
+		x->started_at = dup_or_null(res, r, 5);
+		x->finished_at = dup_or_null(res, r, 6);
+		x->outcome = sm_xstrdup(PQgetvalue(res, r, 7));
+		x->details = dup_or_null(res, r, 8);
+	}
+	rc = SM_OK;
+out:
+	PQclear(res);
+	if (conn)
+		PQfinish(conn);
+	if (rc == SM_OK)
+		*out = list;
+	else
+		sm_run_list_free(list);
+	return rc;
+}
+
+void sm_run_list_free(sm_run_list *list)
+{
+	if (!list)
+		return;
+	for (size_t i = 0; i < list->n; i++) {
+		sm_run_record *x = &list->items[i];
+
+		free(x->kind);
+		free(x->environment);
+		free(x->os_user);
+		free(x->db_user);
+		free(x->started_at);
+		free(x->finished_at);
+		free(x->outcome);
+		free(x->details);
+	}
+	free(list->items);
+	free(list);
+}

@@ -1,0 +1,521 @@
+/*
+ * Rebuild runs: planning, the worker pool, progress and the journal.
+ *
+ * Planning fixes every instance's start (initial state, valid live
+ * snapshot, or the target row of an earlier run: that is the resume) and
+ * end version (the stream's version now), then orders instances by events
+ * to fold, largest first, and cuts them into chunks that the workers take
+ * one at a time.  Each chunk is read with one query and written in one
+ * transaction, so a stop at any moment loses at most the chunks in flight.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "engine/db.h"
+#include "engine/rebuild_internal.h"
+#include "util/alloc.h"
+#include "util/fs.h"
+
+/* A chunk holds at most batch_size instances and about this many events
+ * (one bigger instance goes alone). */
+#define CHUNK_EVENTS 100000
+
+double sm_run_elapsed(const sm_run *run)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - run->started.tv_sec) +
+	       (double)(now.tv_nsec - run->started.tv_nsec) / 1e9;
+}
+
+void sm_run_fail(sm_run *run, const sm_error *err)
+{
+	pthread_mutex_lock(&run->lock);
+	if (run->error.code == SM_OK)
+		run->error = *err;
+	pthread_mutex_unlock(&run->lock);
+	atomic_store(&run->cancel, true);
+}
+
+static void set_state(sm_run *run, enum sm_run_state s)
+{
+	pthread_mutex_lock(&run->lock);
+	run->state = s;
+	pthread_mutex_unlock(&run->lock);
+}
+
+static int cmp_instance(const void *a, const void *b)
+{
+	const sm_instance *x = a, *y = b;
+	long long ex = x->end_version - x->start_version;
+	long long ey = y->end_version - y->start_version;
+
+	if (ex != ey)
+		return ex < ey ? 1 : -1;
+	return strcmp(x->uuid, y->uuid);
+}
+
+static json_object *details_json(const sm_run *run, bool with_counts)
+{
+	json_object *d = json_object_new_object();
+	json_object *types = json_object_new_object();
+
+	for (size_t i = 0; i < run->n_types; i++) {
+		const sm_type_counters *t = &run->types[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "target_version", json_object_new_int64(t->agg->snapshot_version));
+		if (with_counts) {
+			json_object *f = json_object_new_object();
+
+			json_object_object_add(o, "instances_planned", json_object_new_int64(t->instances_planned));
+			json_object_object_add(o, "instances_done", json_object_new_int64(t->instances_done));
+			json_object_object_add(o, "events_planned", json_object_new_int64(t->events_planned));
+			json_object_object_add(o, "events_done", json_object_new_int64(t->events_done));
+			for (int k = 0; k < SM_FAIL__COUNT; k++)
+				if (t->failures[k])
+					json_object_object_add(f, sm_failure_kind_name((enum sm_failure_kind)k),
+							       json_object_new_int64(t->failures[k]));
+			json_object_object_add(o, "failures", f);
+		}
+		json_object_object_add(types, t->agg->type, o);
+	}
+	json_object_object_add(d, "types", types);
+	json_object_object_add(d, "jobs", json_object_new_int(run->jobs));
+	if (run->log_path)
+		json_object_object_add(d, "reducer_log", json_object_new_string(run->log_path));
+	if (run->only_failed)
+		json_object_object_add(d, "only_failed", json_object_new_boolean(1));
+	if (run->n_uuids) {
+		json_object *u = json_object_new_array();
+
+		for (size_t i = 0; i < run->n_uuids && i < 100; i++)
+			json_object_array_add(u, json_object_new_string(run->uuids[i]));
+		json_object_object_add(d, "uuids", u);
+		json_object_object_add(d, "uuid_count", json_object_new_int64((int64_t)run->n_uuids));
+	}
+	return d;
+}
+
+static int plan(sm_run *run, PGconn *conn, sm_error *err)
+{
+	const sm_settings *set = &run->eng->env->settings;
+	const char **types = sm_xcalloc(run->n_types + 1, sizeof *types);
+	long long *targets = sm_xcalloc(run->n_types + 1, sizeof *targets);
+	char *a_types, *a_targets, *a_uuids = NULL, *inst = NULL, *sql = NULL, *t;
+	PGresult *res = NULL;
+	size_t cap_chunks = 0;
+	int rc = SM_ERR_DB;
+
+	for (size_t i = 0; i < run->n_types; i++) {
+		types[i] = run->types[i].agg->type;
+		targets[i] = run->types[i].agg->snapshot_version;
+	}
+	a_types = sm_db_text_array(types, run->n_types);
+	a_targets = sm_db_ll_array(targets, run->n_types);
+	if (run->n_uuids)
+		a_uuids = sm_db_text_array((const char *const *)run->uuids, run->n_uuids);
+	t = sm_db_ident(conn, set->target_schema);
+	inst = sm_db_instances_sql(conn, set->source_schema, set->target_schema, true, true);
+	sql = sm_xasprintf(
+		"SELECT j.source_uuid, j.source_type, COALESCE(j.stream_id, 0), j.missing, j.mv,"
+		" (CASE j.sk WHEN 2 THEN j.tgt_version WHEN 1 THEN j.snap_version ELSE 0 END),"
+		" COALESCE(j.end_version, 0), j.sk"
+		" FROM (%s) j"
+		" WHERE NOT (j.sk = 2 AND NOT j.missing AND j.tgt_version >= j.end_version)"
+		" AND ($4::text[] IS NULL OR j.source_uuid = ANY($4::text[]))"
+		" AND (NOT $5::bool OR j.source_uuid IN (SELECT source_uuid FROM %s.snapmig_failures))",
+		inst, t);
+	{
+		const char *params[] = { set->metadata_key, a_types, a_targets, a_uuids,
+					 run->only_failed ? "true" : "false" };
+
+		res = sm_db_query(conn, sql, 5, params, err);
+	}
+	if (!res)
+		goto out;
+	run->n_inst = (size_t)PQntuples(res);
+	run->inst = sm_xcalloc(run->n_inst + 1, sizeof *run->inst);
+	for (size_t i = 0; i < run->n_inst; i++) {
+		sm_instance *x = &run->inst[i];
+		int r = (int)i;
+		const char *type = PQgetvalue(res, r, 1);
+
+		x->uuid = sm_xstrdup(PQgetvalue(res, r, 0));
+		x->stream_id = sm_db_ll(res, r, 2);
+		x->start_version = sm_db_ll(res, r, 5);
+		x->end_version = sm_db_ll(res, r, 6);
+		x->start_kind = (int)sm_db_ll(res, r, 7);
+		x->prefail = -1;
+		for (size_t k = 0; k < run->n_types; k++)
+			if (strcmp(run->types[k].agg->type, type) == 0)
+				x->type_index = (int)k;
+		if (strcmp(PQgetvalue(res, r, 3), "t") == 0) {
+			x->prefail = SM_FAIL_MISSING_STREAM;
+			x->prefail_msg = "the snapshot's stream is missing or deleted";
+			x->start_version = x->end_version = 0;
+		} else if (sm_db_ll(res, r, 4) < 0) {
+			x->prefail = SM_FAIL_BAD_SNAPSHOT;
+			x->prefail_msg = "snapshot metadata is not valid JSON";
+			x->start_version = x->end_version = 0;
+		} else if (x->end_version < x->start_version) {
+			/* A snapshot newer than its stream: nothing to fold. */
+			x->end_version = x->start_version;
+		}
+	}
+	qsort(run->inst, run->n_inst, sizeof *run->inst, cmp_instance);
+	pthread_mutex_lock(&run->lock);
+	for (size_t i = 0; i < run->n_inst; i++) {
+		sm_type_counters *c = &run->types[run->inst[i].type_index];
+
+		c->instances_planned++;
+		c->events_planned += run->inst[i].end_version - run->inst[i].start_version;
+	}
+	pthread_mutex_unlock(&run->lock);
+	for (size_t i = 0; i < run->n_inst;) {
+		size_t n = 0;
+		long long events = 0;
+
+		while (i + n < run->n_inst && n < (size_t)set->batch_size &&
+		       (n == 0 || events + (run->inst[i + n].end_version -
+					    run->inst[i + n].start_version) <= CHUNK_EVENTS)) {
+			events += run->inst[i + n].end_version - run->inst[i + n].start_version;
+			n++;
+		}
+		run->chunks = sm_xgrow(run->chunks, &cap_chunks, run->n_chunks + 1, sizeof *run->chunks);
+		run->chunks[run->n_chunks].first = i;
+		run->chunks[run->n_chunks].count = n;
+		run->n_chunks++;
+		i += n;
+	}
+	rc = SM_OK;
+out:
+	PQclear(res);
+	free(types);
+	free(targets);
+	free(a_types);
+	free(a_targets);
+	free(a_uuids);
+	free(inst);
+	free(sql);
+	free(t);
+	return rc;
+}
+
+/* Where external reducers' stderr goes: one file per run under
+ * $XDG_STATE_HOME/snapmig (default ~/.local/state/snapmig), or NULL when
+ * that cannot be created. */
+static char *run_log_path(const sm_run *run)
+{
+	const char *state = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	bool any_exec = false;
+	char *dir, *path;
+
+	for (size_t i = 0; i < run->n_types; i++)
+		any_exec = any_exec || run->types[i].agg->exec;
+	if (!any_exec)
+		return NULL;
+	if (state && *state)
+		dir = sm_xasprintf("%s/snapmig", state);
+	else if (home && *home)
+		dir = sm_xasprintf("%s/.local/state/snapmig", home);
+	else
+		return NULL;
+	if (sm_mkdir_p(dir, 0700) != 0) {
+		free(dir);
+		return NULL;
+	}
+	path = sm_xasprintf("%s/%s-run-%lld.log", dir, run->eng->env->name, run->run_id);
+	free(dir);
+	return path;
+}
+
+static int prepare(sm_run *run, PGconn *conn, sm_error *err)
+{
+	const sm_settings *set = &run->eng->env->settings;
+	json_object *details;
+	int rc;
+
+	if (sm_db_prepare_session(conn, err) ||
+	    sm_db_column_types(conn, set->source_schema, "snapshots", &run->snap_data, &run->snap_meta, err) ||
+	    sm_db_column_types(conn, set->source_schema, "events", &run->ev_data, &run->ev_meta, err))
+		return SM_ERR_DB;
+	if (run->snap_data == SM_COL_MISSING || run->ev_data == SM_COL_MISSING)
+		return sm_error_set(err, SM_ERR_DB,
+				    "%s.snapshots or %s.events not found (or not readable): is this an EventStore database?",
+				    set->source_schema, set->source_schema);
+	if (run->snap_meta == SM_COL_MISSING)
+		run->snap_meta = run->snap_data;
+	if (run->ev_meta == SM_COL_MISSING)
+		run->ev_meta = run->ev_data;
+	if (run->snap_data == SM_COL_JSONB &&
+	    sm_db_double_encoded(conn, set->source_schema, &run->double_encoded, err))
+		return SM_ERR_DB;
+	if (sm_db_ensure_target(conn, set->target_schema, run->snap_data, run->snap_meta, err) ||
+	    sm_db_column_types(conn, set->target_schema, "snapshots", &run->tgt_data, &run->tgt_meta, err))
+		return SM_ERR_DB;
+	run->log_path = run_log_path(run);
+	details = details_json(run, false);
+	rc = sm_db_journal_start(conn, set->target_schema, "rebuild", run->eng->env->name,
+				 json_object_to_json_string(details), &run->run_id, err);
+	json_object_put(details);
+	return rc;
+}
+
+static void *coordinator_main(void *arg)
+{
+	sm_run *run = arg;
+	const sm_settings *set = &run->eng->env->settings;
+	sm_worker_arg *workers = NULL;
+	pthread_t *threads = NULL;
+	int n_workers = 0;
+	PGconn *conn;
+	sm_error err;
+	const char *outcome;
+	enum sm_run_state final;
+
+	sm_error_clear(&err);
+	conn = sm_engine_connect(run->eng, &err);
+	if (!conn) {
+		sm_run_fail(run, &err);
+		goto done;
+	}
+	if (prepare(run, conn, &err) || plan(run, conn, &err)) {
+		sm_run_fail(run, &err);
+		goto finish;
+	}
+	/* The journal connection is not needed while the workers run; a
+	 * fresh one records the outcome (it may be a long run). */
+	PQfinish(conn);
+	conn = NULL;
+	set_state(run, atomic_load(&run->cancel) ? SM_RUN_CANCELLING : SM_RUN_RUNNING);
+
+	n_workers = run->jobs < (int)run->n_chunks ? run->jobs : (int)run->n_chunks;
+	workers = sm_xcalloc((size_t)n_workers + 1, sizeof *workers);
+	threads = sm_xcalloc((size_t)n_workers + 1, sizeof *threads);
+	for (int i = 0; i < n_workers; i++) {
+		workers[i].run = run;
+		workers[i].id = i + 1;
+		if (pthread_create(&threads[i], NULL, sm_rebuild_worker_main, &workers[i]) != 0) {
+			sm_error_set(&err, SM_ERR_INTERNAL, "cannot start worker thread");
+			sm_run_fail(run, &err);
+			n_workers = i;
+			break;
+		}
+	}
+	for (int i = 0; i < n_workers; i++)
+		pthread_join(threads[i], NULL);
+
+finish:
+	if (!conn)
+		conn = sm_engine_connect(run->eng, &err);
+	pthread_mutex_lock(&run->lock);
+	if (run->error.code != SM_OK) {
+		final = SM_RUN_FAILED;
+		outcome = "failed";
+	} else if (atomic_load(&run->cancel)) {
+		final = SM_RUN_CANCELLED;
+		outcome = "cancelled";
+	} else {
+		long long failed = 0;
+
+		for (size_t i = 0; i < run->n_types; i++)
+			for (int k = 0; k < SM_FAIL__COUNT; k++)
+				failed += run->types[i].failures[k];
+		final = SM_RUN_DONE;
+		outcome = failed ? "done with failures" : "done";
+	}
+	pthread_mutex_unlock(&run->lock);
+	if (conn && run->run_id) {
+		json_object *details;
+		sm_error jerr;
+
+		pthread_mutex_lock(&run->lock);
+		details = details_json(run, true);
+		if (run->error.code != SM_OK)
+			json_object_object_add(details, "error", json_object_new_string(run->error.message));
+		pthread_mutex_unlock(&run->lock);
+		sm_error_clear(&jerr);
+		/* Best effort: the journal must not turn a finished run into a
+		 * failed one (the server may be the reason the run failed). */
+		sm_db_journal_finish(conn, set->target_schema, run->run_id, outcome,
+				     json_object_to_json_string(details), &jerr);
+		json_object_put(details);
+	}
+	if (conn)
+		PQfinish(conn);
+done:
+	free(workers);
+	free(threads);
+	pthread_mutex_lock(&run->lock);
+	run->finished_elapsed = sm_run_elapsed(run);
+	run->state = run->error.code != SM_OK ? SM_RUN_FAILED
+		   : atomic_load(&run->cancel) ? SM_RUN_CANCELLED : SM_RUN_DONE;
+	pthread_mutex_unlock(&run->lock);
+	(void)final;
+	return NULL;
+}
+
+int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
+		     sm_run **out, sm_error *err)
+{
+	const sm_aggregate **aggs = NULL;
+	size_t n_aggs = 0;
+	sm_run *run;
+	int rc;
+
+	*out = NULL;
+	rc = sm_engine_select_types(eng, opts ? opts->types : NULL, opts ? opts->n_types : 0,
+				    &aggs, &n_aggs, err);
+	if (rc)
+		return rc;
+	run = sm_xcalloc(1, sizeof *run);
+	run->eng = eng;
+	pthread_mutex_init(&run->lock, NULL);
+	atomic_init(&run->cancel, false);
+	run->jobs = opts && opts->jobs > 0 ? opts->jobs : eng->env->settings.jobs;
+	if (run->jobs < 1)
+		run->jobs = 1;
+	if (run->jobs > 64)
+		run->jobs = 64;
+	run->only_failed = opts && opts->only_failed;
+	if (opts && opts->n_uuids) {
+		run->uuids = sm_xcalloc(opts->n_uuids, sizeof *run->uuids);
+		for (size_t i = 0; i < opts->n_uuids; i++)
+			run->uuids[i] = sm_xstrdup(opts->uuids[i]);
+		run->n_uuids = opts->n_uuids;
+	}
+	run->types = sm_xcalloc(n_aggs + 1, sizeof *run->types);
+	for (size_t i = 0; i < n_aggs; i++)
+		run->types[i].agg = aggs[i];
+	run->n_types = n_aggs;
+	free(aggs);
+	run->state = SM_RUN_PLANNING;
+	run->finished_elapsed = -1;
+	clock_gettime(CLOCK_MONOTONIC, &run->started);
+	if (pthread_create(&run->coordinator, NULL, coordinator_main, run) != 0) {
+		run->joined = true;
+		sm_run_free(run);
+		return sm_error_set(err, SM_ERR_INTERNAL, "cannot start the rebuild thread");
+	}
+	*out = run;
+	return SM_OK;
+}
+
+static void fill_type(sm_type_progress *p, const sm_type_counters *c, double elapsed)
+{
+	p->type = c->agg->type;
+	p->label = c->agg->label ? c->agg->label : c->agg->type;
+	p->instances_planned = c->instances_planned;
+	p->instances_done = c->instances_done;
+	p->events_planned = c->events_planned;
+	p->events_done = c->events_done;
+	p->failed = 0;
+	for (int k = 0; k < SM_FAIL__COUNT; k++) {
+		p->failures[k] = c->failures[k];
+		p->failed += c->failures[k];
+	}
+	p->events_per_sec = elapsed > 0 ? (double)c->events_done / elapsed : 0;
+	p->eta_seconds = p->events_per_sec > 0
+		? (double)(c->events_planned - c->events_done) / p->events_per_sec : -1;
+}
+
+void sm_run_progress(sm_run *run, sm_progress *out)
+{
+	double elapsed;
+	sm_type_counters total;
+
+	memset(out, 0, sizeof *out);
+	memset(&total, 0, sizeof total);
+	pthread_mutex_lock(&run->lock);
+	elapsed = run->finished_elapsed >= 0 ? run->finished_elapsed : sm_run_elapsed(run);
+	out->state = run->state;
+	if (out->state == SM_RUN_RUNNING && atomic_load(&run->cancel))
+		out->state = SM_RUN_CANCELLING;
+	out->run_id = run->run_id;
+	out->jobs = run->jobs;
+	out->elapsed_seconds = elapsed;
+	out->error = run->error;
+	out->types = sm_xcalloc(run->n_types + 1, sizeof *out->types);
+	out->n_types = run->n_types;
+	for (size_t i = 0; i < run->n_types; i++) {
+		const sm_type_counters *c = &run->types[i];
+
+		fill_type(&out->types[i], c, elapsed);
+		total.instances_planned += c->instances_planned;
+		total.instances_done += c->instances_done;
+		total.events_planned += c->events_planned;
+		total.events_done += c->events_done;
+		for (int k = 0; k < SM_FAIL__COUNT; k++)
+			total.failures[k] += c->failures[k];
+	}
+	pthread_mutex_unlock(&run->lock);
+	{
+		static const sm_aggregate all = { .type = (char *)"all", .label = (char *)"all" };
+
+		total.agg = &all;
+		fill_type(&out->total, &total, elapsed);
+	}
+}
+
+void sm_progress_clear(sm_progress *p)
+{
+	free(p->types);
+	memset(p, 0, sizeof *p);
+}
+
+void sm_run_cancel(sm_run *run)
+{
+	atomic_store(&run->cancel, true);
+}
+
+bool sm_run_finished(sm_run *run)
+{
+	bool done;
+
+	pthread_mutex_lock(&run->lock);
+	done = run->finished_elapsed >= 0;
+	pthread_mutex_unlock(&run->lock);
+	return done;
+}
+
+int sm_run_wait(sm_run *run, sm_error *err)
+{
+	if (!run->joined) {
+		pthread_join(run->coordinator, NULL);
+		run->joined = true;
+	}
+	if (run->state == SM_RUN_FAILED) {
+		if (err)
+			*err = run->error;
+		return run->error.code ? run->error.code : SM_ERR_INTERNAL;
+	}
+	if (run->state == SM_RUN_CANCELLED)
+		return sm_error_set(err, SM_ERR_CANCELLED, "the rebuild was cancelled; committed work is kept");
+	return SM_OK;
+}
+
+void sm_run_free(sm_run *run)
+{
+	if (!run)
+		return;
+	if (!run->joined)
+		sm_run_wait(run, NULL);
+	for (size_t i = 0; i < run->n_inst; i++)
+		free(run->inst[i].uuid);
+	free(run->inst);
+	free(run->chunks);
+	for (size_t i = 0; i < run->n_uuids; i++)
+		free(run->uuids[i]);
+	free(run->uuids);
+	free(run->types);
+	free(run->log_path);
+	pthread_mutex_destroy(&run->lock);
+	free(run);
+}

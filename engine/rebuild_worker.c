@@ -1,0 +1,903 @@
+/*
+ * A rebuild worker: takes chunks of planned instances, streams their start
+ * rows and events with one query per chunk (single-row mode, binary
+ * results: memory stays bounded by one aggregate state plus fixed buffers),
+ * folds each instance with its reducer, and streams the results into a
+ * temporary table on a second connection (COPY), then upserts them into the
+ * target schema in the chunk's one transaction.  Failures are per instance.
+ * A lost connection is retried with back-off; the chunk is then redone
+ * from its planned starts, which gives the same rows.
+ */
+#include "config.h"
+
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "engine/db.h"
+#include "engine/rebuild_internal.h"
+#include "engine/reducer.h"
+#include "util/alloc.h"
+#include "util/json.h"
+
+#define MAX_RETRIES 3
+#define PROGRESS_EVERY 4096
+
+typedef struct failure_rec {
+	char *uuid;
+	const char *type;
+	int kind;
+	long long version;
+	char *event_type;
+	char *message;
+} failure_rec;
+
+typedef struct worker {
+	sm_run *run;
+	int id;
+	PGconn *reader, *writer;
+	sm_reducer **reducers;      /* per run type, opened lazily */
+	/* Per chunk. */
+	failure_rec *fails;
+	size_t n_fails, cap_fails;
+	long long *done_events;     /* per type: events folded in the open chunk */
+	long long *done_instances;  /* per type: instances finished in the open chunk */
+	char *copy_buf;
+	size_t copy_cap;
+} worker;
+
+/* Per instance while its rows stream in. */
+typedef struct current {
+	const sm_instance *inst;
+	sm_reducer *reducer;
+	bool started;               /* start row seen */
+	bool failed;
+	long long next_version;
+	json_object *metadata;      /* the live snapshot's metadata (owned) */
+	long long events;
+	long long events_reported;
+} current;
+
+static const char *type_name(const worker *w, const sm_instance *x)
+{
+	return w->run->types[x->type_index].agg->type;
+}
+
+static void add_failure(worker *w, const sm_instance *x, int kind, long long version,
+			const char *event_type, const char *message)
+{
+	failure_rec *f;
+
+	w->fails = sm_xgrow(w->fails, &w->cap_fails, w->n_fails + 1, sizeof *w->fails);
+	f = &w->fails[w->n_fails++];
+	f->uuid = x->uuid;
+	f->type = type_name(w, x);
+	f->kind = kind;
+	f->version = version;
+	f->event_type = event_type && *event_type ? sm_xstrdup(event_type) : NULL;
+	f->message = sm_xstrdup(message);
+}
+
+static void clear_chunk_state(worker *w)
+{
+	for (size_t i = 0; i < w->n_fails; i++) {
+		free(w->fails[i].event_type);
+		free(w->fails[i].message);
+	}
+	w->n_fails = 0;
+	memset(w->done_events, 0, w->run->n_types * sizeof *w->done_events);
+	memset(w->done_instances, 0, w->run->n_types * sizeof *w->done_instances);
+}
+
+static void report_events(worker *w, current *c)
+{
+	long long delta = c->events - c->events_reported;
+
+	if (!delta)
+		return;
+	pthread_mutex_lock(&w->run->lock);
+	w->run->types[c->inst->type_index].events_done += delta;
+	pthread_mutex_unlock(&w->run->lock);
+	w->done_events[c->inst->type_index] += delta;
+	c->events_reported = c->events;
+}
+
+/* ------------------------------------------------------------ connections */
+
+static void close_conns(worker *w)
+{
+	if (w->reader)
+		PQfinish(w->reader);
+	if (w->writer)
+		PQfinish(w->writer);
+	w->reader = w->writer = NULL;
+}
+
+static int open_conns(worker *w, sm_error *err)
+{
+	sm_run *run = w->run;
+	const char *write_data = sm_db_json_write_fmt(run->tgt_data, run->double_encoded);
+	const char *write_meta = sm_db_json_write_fmt(run->tgt_meta, run->double_encoded);
+	char *t, *sql, *wd, *wm;
+	int rc;
+
+	w->reader = sm_engine_connect(run->eng, err);
+	if (!w->reader)
+		return SM_ERR_DB;
+	w->writer = sm_engine_connect(run->eng, err);
+	if (!w->writer)
+		return SM_ERR_DB;
+	/* The reading query must walk the (stream_id, stream_version) index
+	 * stream by stream; a hash or merge join would read whole tables. */
+	rc = sm_db_exec(w->reader,
+			"SET enable_hashjoin = off; SET enable_mergejoin = off;"
+			" SET default_transaction_read_only = on", err);
+	if (rc)
+		return rc;
+	t = sm_db_ident(w->writer, run->eng->env->settings.target_schema);
+	wd = sm_xasprintf(write_data, "o.data");
+	wm = sm_xasprintf(write_meta, "o.metadata");
+	sql = sm_xasprintf(
+		"SET client_min_messages = warning;"
+		"CREATE TEMP TABLE sm_out (source_uuid text, source_version bigint,"
+		" source_type text, data text, metadata text) ON COMMIT DELETE ROWS;"
+		"PREPARE sm_upsert AS INSERT INTO %1$s.snapshots"
+		" (source_uuid, source_version, source_type, data, metadata, created_at)"
+		" SELECT o.source_uuid, o.source_version, o.source_type, %2$s, %3$s, now() FROM sm_out o"
+		" ON CONFLICT (source_uuid) DO UPDATE SET source_version = excluded.source_version,"
+		" source_type = excluded.source_type, data = excluded.data,"
+		" metadata = excluded.metadata, created_at = excluded.created_at;"
+		"PREPARE sm_clear_failures AS DELETE FROM %1$s.snapmig_failures f"
+		" USING sm_out o WHERE f.source_uuid = o.source_uuid;"
+		"PREPARE sm_add_failures (text[], text[], text[], bigint[], text[], text[], bigint) AS"
+		" INSERT INTO %1$s.snapmig_failures"
+		" (source_uuid, source_type, kind, stream_version, event_type, message, run_id)"
+		" SELECT u, t, k, v, e, m, $7 FROM unnest($1, $2, $3, $4, $5, $6) AS x(u, t, k, v, e, m)"
+		" ON CONFLICT (source_uuid) DO UPDATE SET source_type = excluded.source_type,"
+		" kind = excluded.kind, stream_version = excluded.stream_version,"
+		" event_type = excluded.event_type, message = excluded.message,"
+		" run_id = excluded.run_id, recorded_at = now();",
+		t, wd, wm);
+	rc = sm_db_exec(w->writer, sql, err);
+	free(sql);
+	free(wd);
+	free(wm);
+	free(t);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+/* Appends s to the COPY text buffer, escaped for COPY's text format. */
+static void copy_append(worker *w, size_t *len, const char *s, size_t n)
+{
+	w->copy_buf = sm_xgrow(w->copy_buf, &w->copy_cap, *len + 2 * n + 2, 1);
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+
+		switch (ch) {
+		case '\\': w->copy_buf[(*len)++] = '\\'; w->copy_buf[(*len)++] = '\\'; break;
+		case '\n': w->copy_buf[(*len)++] = '\\'; w->copy_buf[(*len)++] = 'n'; break;
+		case '\r': w->copy_buf[(*len)++] = '\\'; w->copy_buf[(*len)++] = 'r'; break;
+		case '\t': w->copy_buf[(*len)++] = '\\'; w->copy_buf[(*len)++] = 't'; break;
+		default: w->copy_buf[(*len)++] = ch;
+		}
+	}
+}
+
+static void copy_sep(worker *w, size_t *len, char c)
+{
+	w->copy_buf = sm_xgrow(w->copy_buf, &w->copy_cap, *len + 1, 1);
+	w->copy_buf[(*len)++] = c;
+}
+
+static int write_result(worker *w, current *c, json_object *state, sm_error *err)
+{
+	sm_run *run = w->run;
+	const char *key = run->eng->env->settings.metadata_key;
+	json_object *meta;
+	const char *text;
+	size_t n, len = 0;
+	char num[32];
+
+	if (c->metadata && json_object_is_type(c->metadata, json_type_object)) {
+		meta = c->metadata;
+		c->metadata = NULL;
+	} else {
+		meta = json_object_new_object();
+	}
+	json_object_object_add(meta, key,
+			       json_object_new_int64(run->types[c->inst->type_index].agg->snapshot_version));
+	copy_append(w, &len, c->inst->uuid, strlen(c->inst->uuid));
+	copy_sep(w, &len, '\t');
+	n = (size_t)snprintf(num, sizeof num, "%lld", c->inst->end_version);
+	copy_append(w, &len, num, n);
+	copy_sep(w, &len, '\t');
+	text = type_name(w, c->inst);
+	copy_append(w, &len, text, strlen(text));
+	copy_sep(w, &len, '\t');
+	text = sm_json_print(state, &n);
+	copy_append(w, &len, text, n);
+	copy_sep(w, &len, '\t');
+	text = sm_json_print(meta, &n);
+	copy_append(w, &len, text, n);
+	copy_sep(w, &len, '\n');
+	json_object_put(meta);
+	if (PQputCopyData(w->writer, w->copy_buf, (int)len) != 1)
+		return sm_db_error(w->writer, NULL, "writing snapshots", err);
+	return SM_OK;
+}
+
+static int finish_instance(worker *w, current *c, sm_error *err)
+{
+	sm_reduce_failure fail;
+	json_object *state = NULL;
+	int rc = SM_OK;
+
+	memset(&fail, 0, sizeof fail);
+	if (!c->failed && c->started && c->next_version != c->inst->end_version + 1) {
+		char msg[200];
+
+		snprintf(msg, sizeof msg, "events %lld..%lld of the stream are missing",
+			 c->next_version, c->inst->end_version);
+		add_failure(w, c->inst, SM_FAIL_BAD_EVENT, c->next_version, NULL, msg);
+		c->failed = true;
+		sm_reducer_abort(c->reducer);
+	}
+	if (!c->failed && !c->started) {
+		add_failure(w, c->inst, SM_FAIL_MISSING_STREAM, 0, NULL,
+			    "the snapshot disappeared while rebuilding");
+		c->failed = true;
+	}
+	if (!c->failed) {
+		rc = sm_reducer_end(c->reducer, &state, &fail, err);
+		if (rc == 1) {
+			add_failure(w, c->inst, (int)fail.kind, fail.version, fail.event_type, fail.message);
+			c->failed = true;
+			rc = SM_OK;
+		} else if (rc == SM_OK) {
+			bool jsonb_target = w->run->tgt_data == SM_COL_JSONB && !w->run->double_encoded;
+
+			if (!state || !json_object_is_type(state, json_type_object)) {
+				add_failure(w, c->inst, SM_FAIL_REDUCER, 0, NULL,
+					    "the reducer's final state is not a JSON object");
+				c->failed = true;
+			} else if (jsonb_target && sm_json_has_nul(state)) {
+				add_failure(w, c->inst, SM_FAIL_BAD_EVENT, 0, NULL,
+					    "the state contains a NUL character (\\u0000), which a jsonb column cannot store");
+				c->failed = true;
+			} else {
+				rc = write_result(w, c, state, err);
+				if (rc == SM_OK)
+					w->done_instances[c->inst->type_index]++;
+			}
+			json_object_put(state);
+		}
+	}
+	if (c->failed)
+		w->done_instances[c->inst->type_index]++;
+	report_events(w, c);
+	json_object_put(c->metadata);
+	c->metadata = NULL;
+	c->inst = NULL;
+	return rc;
+}
+
+static bool run_cancelled(void *arg)
+{
+	return atomic_load(&((sm_run *)arg)->cancel);
+}
+
+static int reducer_for(worker *w, const sm_instance *x, sm_reducer **out, sm_error *err)
+{
+	sm_run *run = w->run;
+
+	if (!w->reducers[x->type_index]) {
+		int rc = sm_reducer_open(run->eng->cfg, run->types[x->type_index].agg, w->id,
+					 run->log_path, &w->reducers[x->type_index], err);
+
+		if (rc)
+			return rc;
+		sm_reducer_set_cancel(w->reducers[x->type_index], run_cancelled, run);
+	}
+	*out = w->reducers[x->type_index];
+	return SM_OK;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static long long be64(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return (long long)be64toh(v);
+}
+
+static int be32(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return (int)be32toh(v);
+}
+
+/* PostgreSQL timestamptz (binary: microseconds since 2000-01-01 UTC). */
+static void format_timestamp(long long usec, char *buf, size_t size)
+{
+	time_t secs = (time_t)(usec / 1000000) + 946684800;
+	long long frac = usec % 1000000;
+	struct tm tm;
+
+	if (frac < 0) {
+		frac += 1000000;
+		secs -= 1;
+	}
+	gmtime_r(&secs, &tm);
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+static char *read_fmt(enum sm_column_type type, const char *col)
+{
+	if (type == SM_COL_BYTEA)
+		return sm_xstrdup(col);
+	return sm_xasprintf("convert_to(CASE jsonb_typeof(%1$s) WHEN 'string' THEN %1$s #>> '{}'"
+			    " ELSE %1$s::text END, 'UTF8')", col);
+}
+
+static char *chunk_query(worker *w)
+{
+	sm_run *run = w->run;
+	PGconn *conn = w->reader;
+	char *s = sm_db_ident(conn, run->eng->env->settings.source_schema);
+	char *t = sm_db_ident(conn, run->eng->env->settings.target_schema);
+	char *sd = read_fmt(run->snap_data, "s.data");
+	char *sm = read_fmt(run->snap_meta, "s.metadata");
+	char *td = read_fmt(run->tgt_data, "t.data");
+	char *ed = read_fmt(run->ev_data, "e.data");
+	char *em = read_fmt(run->ev_meta, "e.metadata");
+	char *sql = sm_xasprintf(
+		"SELECT p.ord, x.k, x.v, x.t, x.d, x.m, x.c"
+		" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[])"
+		"  WITH ORDINALITY AS p(uuid, sid, fv, tv, sk, ord)"
+		" CROSS JOIN LATERAL ("
+		"  (SELECT 0 AS k, NULL::bigint AS v, NULL::text AS t,"
+		"    CASE p.sk WHEN 1 THEN %3$s WHEN 2 THEN %5$s END AS d, %4$s AS m,"
+		"    NULL::timestamptz AS c"
+		"   FROM %1$s.snapshots s LEFT JOIN %2$s.snapshots t"
+		"    ON p.sk = 2 AND t.source_uuid = s.source_uuid"
+		"   WHERE s.source_uuid = p.uuid)"
+		"  UNION ALL"
+		"  (SELECT 1, se.stream_version, e.event_type, %6$s, %7$s, e.created_at"
+		"   FROM %1$s.stream_events se JOIN %1$s.events e ON e.event_id = se.event_id"
+		"   WHERE se.stream_id = p.sid AND se.stream_version > p.fv AND se.stream_version <= p.tv"
+		"   ORDER BY se.stream_version)"
+		" ) x",
+		s, t, sd, sm, td, ed, em);
+
+	free(s);
+	free(t);
+	free(sd);
+	free(sm);
+	free(td);
+	free(ed);
+	free(em);
+	return sql;
+}
+
+static int send_chunk_query(worker *w, const sm_chunk *ch, const char *sql,
+			    size_t *map, size_t *n_map, sm_error *err)
+{
+	sm_run *run = w->run;
+	const char **uuids = sm_xcalloc(ch->count + 1, sizeof *uuids);
+	long long *sid = sm_xcalloc(ch->count + 1, sizeof *sid);
+	long long *fv = sm_xcalloc(ch->count + 1, sizeof *fv);
+	long long *tv = sm_xcalloc(ch->count + 1, sizeof *tv);
+	long long *sk = sm_xcalloc(ch->count + 1, sizeof *sk);
+	char *a[5];
+	int formats[5] = { 0 };
+	const char *params[5];
+	size_t n = 0;
+	int ok;
+
+	for (size_t i = 0; i < ch->count; i++) {
+		const sm_instance *x = &run->inst[ch->first + i];
+
+		if (x->prefail >= 0)
+			continue;
+		map[n] = ch->first + i;
+		uuids[n] = x->uuid;
+		sid[n] = x->stream_id;
+		fv[n] = x->start_version;
+		tv[n] = x->end_version;
+		sk[n] = x->start_kind;
+		n++;
+	}
+	*n_map = n;
+	a[0] = sm_db_text_array(uuids, n);
+	a[1] = sm_db_ll_array(sid, n);
+	a[2] = sm_db_ll_array(fv, n);
+	a[3] = sm_db_ll_array(tv, n);
+	a[4] = sm_db_ll_array(sk, n);
+	for (int i = 0; i < 5; i++)
+		params[i] = a[i];
+	ok = PQsendQueryParams(w->reader, sql, 5, NULL, params, NULL, formats, 1) &&
+	     PQsetSingleRowMode(w->reader);
+	for (int i = 0; i < 5; i++)
+		free(a[i]);
+	free(uuids);
+	free(sid);
+	free(fv);
+	free(tv);
+	free(sk);
+	if (!ok)
+		return sm_db_error(w->reader, NULL, "reading events", err);
+	return SM_OK;
+}
+
+static void instance_fail(worker *w, current *c, const sm_reduce_failure *f)
+{
+	add_failure(w, c->inst, (int)f->kind, f->version, f->event_type, f->message);
+	c->failed = true;
+	sm_reducer_abort(c->reducer);
+}
+
+static void fail_simple(worker *w, current *c, int kind, long long version,
+			const char *event_type, const char *fmt, const char *detail)
+{
+	sm_reduce_failure f;
+
+	memset(&f, 0, sizeof f);
+	f.kind = (enum sm_failure_kind)kind;
+	f.version = version;
+	snprintf(f.event_type, sizeof f.event_type, "%s", event_type ? event_type : "");
+	snprintf(f.message, sizeof f.message, fmt, detail);
+	if (c->started || kind == SM_FAIL_BAD_SNAPSHOT)
+		instance_fail(w, c, &f);
+	else {
+		add_failure(w, c->inst, kind, version, event_type, f.message);
+		c->failed = true;
+	}
+}
+
+/* One row of the chunk query. */
+static int handle_row(worker *w, current *c, const PGresult *res, sm_error *err)
+{
+	int k = be32(PQgetvalue(res, 0, 1));
+	sm_reduce_failure fail;
+	sm_error perr;
+	int rc;
+
+	memset(&fail, 0, sizeof fail);
+	sm_error_clear(&perr);
+	if (k == 0) {
+		json_object *start = NULL;
+
+		c->started = true;
+		c->next_version = c->inst->start_version + 1;
+		if (!PQgetisnull(res, 0, 5)) {
+			if (sm_json_parse(PQgetvalue(res, 0, 5), (size_t)PQgetlength(res, 0, 5),
+					  &c->metadata, &perr) != SM_OK) {
+				fail_simple(w, c, SM_FAIL_BAD_SNAPSHOT, 0, NULL,
+					    "snapshot metadata: %s", perr.message);
+				return SM_OK;
+			}
+		}
+		if (c->inst->start_kind != 0) {
+			if (PQgetisnull(res, 0, 4)) {
+				fail_simple(w, c, SM_FAIL_BAD_SNAPSHOT, 0, NULL, "%s",
+					    "the start snapshot disappeared while rebuilding");
+				return SM_OK;
+			}
+			if (sm_json_parse_object(PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4),
+						 &start, &perr) != SM_OK) {
+				fail_simple(w, c, SM_FAIL_BAD_SNAPSHOT, 0, NULL,
+					    c->inst->start_kind == 2 ? "generated snapshot data: %s"
+								     : "snapshot data: %s", perr.message);
+				return SM_OK;
+			}
+		}
+		rc = sm_reducer_begin(c->reducer, c->inst->uuid, start,
+				      c->inst->start_version, &fail, err);
+		json_object_put(start);
+		if (rc == 1)
+			instance_fail(w, c, &fail);
+		return rc < 0 ? rc : SM_OK;
+	}
+
+	if (c->failed)
+		return SM_OK;
+	{
+		long long version = be64(PQgetvalue(res, 0, 2));
+		const char *type = PQgetvalue(res, 0, 3);
+		json_object *data = NULL, *meta = NULL;
+		char created[64];
+		sm_event_view ev;
+
+		if (!c->started) {
+			fail_simple(w, c, SM_FAIL_BAD_SNAPSHOT, 0, NULL, "%s",
+				    "the snapshot disappeared while rebuilding");
+			return SM_OK;
+		}
+		if (version != c->next_version) {
+			char msg[100];
+
+			snprintf(msg, sizeof msg, "expected stream version %lld", c->next_version);
+			fail_simple(w, c, SM_FAIL_BAD_EVENT, version, type, "%s", msg);
+			return SM_OK;
+		}
+		c->next_version++;
+		c->events++;
+		if (sm_json_parse_object(PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4),
+					 &data, &perr) != SM_OK) {
+			fail_simple(w, c, SM_FAIL_BAD_EVENT, version, type, "event data: %s", perr.message);
+			return SM_OK;
+		}
+		if (!PQgetisnull(res, 0, 5) &&
+		    sm_json_parse(PQgetvalue(res, 0, 5), (size_t)PQgetlength(res, 0, 5),
+				  &meta, &perr) != SM_OK) {
+			json_object_put(data);
+			fail_simple(w, c, SM_FAIL_BAD_EVENT, version, type, "event metadata: %s", perr.message);
+			return SM_OK;
+		}
+		if (meta && !json_object_is_type(meta, json_type_object)) {
+			json_object_put(meta);
+			meta = NULL;
+		}
+		format_timestamp(be64(PQgetvalue(res, 0, 6)), created, sizeof created);
+		ev.type = type;
+		ev.version = version;
+		ev.stream_uuid = c->inst->uuid;
+		ev.data = data;
+		ev.metadata = meta;
+		ev.created_at = created;
+		rc = sm_reducer_event(c->reducer, &ev, &fail, err);
+		json_object_put(data);
+		json_object_put(meta);
+		if (rc == 1)
+			instance_fail(w, c, &fail);
+		if (c->events - c->events_reported >= PROGRESS_EVERY)
+			report_events(w, c);
+		return rc < 0 ? rc : SM_OK;
+	}
+}
+
+/* Drains the reader after an error or a cancel. */
+static void drain(PGconn *conn, bool cancel)
+{
+	PGresult *res;
+
+	if (cancel) {
+		PGcancel *pc = PQgetCancel(conn);
+		char buf[256];
+
+		if (pc) {
+			PQcancel(pc, buf, sizeof buf);
+			PQfreeCancel(pc);
+		}
+	}
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+}
+
+static int run_writer_sql(worker *w, const char *name, int n, const char *const *params, sm_error *err)
+{
+	PGresult *res = PQexecPrepared(w->writer, name, n, params, NULL, NULL, 0);
+	int rc = SM_OK;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = sm_db_error(w->writer, res, "writing snapshots", err);
+	PQclear(res);
+	return rc;
+}
+
+static int commit_chunk(worker *w, sm_error *err)
+{
+	sm_run *run = w->run;
+	PGresult *res;
+	int rc;
+
+	if (PQputCopyEnd(w->writer, NULL) != 1)
+		return sm_db_error(w->writer, NULL, "writing snapshots", err);
+	while ((res = PQgetResult(w->writer)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			sm_db_error(w->writer, res, "writing snapshots", err);
+			PQclear(res);
+			while ((res = PQgetResult(w->writer)) != NULL)
+				PQclear(res);
+			return SM_ERR_DB;
+		}
+		PQclear(res);
+	}
+	rc = run_writer_sql(w, "sm_upsert", 0, NULL, err);
+	if (!rc)
+		rc = run_writer_sql(w, "sm_clear_failures", 0, NULL, err);
+	if (!rc && w->n_fails) {
+		const char **u = sm_xcalloc(w->n_fails, sizeof *u), **t = sm_xcalloc(w->n_fails, sizeof *t);
+		const char **k = sm_xcalloc(w->n_fails, sizeof *k), **e = sm_xcalloc(w->n_fails, sizeof *e);
+		const char **m = sm_xcalloc(w->n_fails, sizeof *m);
+		long long *v = sm_xcalloc(w->n_fails, sizeof *v);
+		char *a[6], id[32];
+		const char *params[7];
+		size_t n_e = 0;
+
+		for (size_t i = 0; i < w->n_fails; i++) {
+			u[i] = w->fails[i].uuid;
+			t[i] = w->fails[i].type;
+			k[i] = sm_failure_kind_name((enum sm_failure_kind)w->fails[i].kind);
+			v[i] = w->fails[i].version;
+			e[i] = w->fails[i].event_type ? w->fails[i].event_type : "";
+			m[i] = w->fails[i].message;
+			n_e++;
+		}
+		a[0] = sm_db_text_array(u, w->n_fails);
+		a[1] = sm_db_text_array(t, w->n_fails);
+		a[2] = sm_db_text_array(k, w->n_fails);
+		a[3] = sm_db_ll_array(v, w->n_fails);
+		a[4] = sm_db_text_array(e, n_e);
+		a[5] = sm_db_text_array(m, w->n_fails);
+		snprintf(id, sizeof id, "%lld", run->run_id);
+		for (int i = 0; i < 6; i++)
+			params[i] = a[i];
+		params[6] = id;
+		rc = run_writer_sql(w, "sm_add_failures", 7, params, err);
+		for (int i = 0; i < 6; i++)
+			free(a[i]);
+		free(u);
+		free(t);
+		free(k);
+		free(e);
+		free(m);
+		free(v);
+	}
+	if (!rc)
+		rc = sm_db_exec(w->writer, "COMMIT", err);
+	if (rc) {
+		PQclear(PQexec(w->writer, "ROLLBACK"));
+		return rc;
+	}
+	/* Committed: count the chunk's instances and failures. */
+	pthread_mutex_lock(&run->lock);
+	for (size_t i = 0; i < run->n_types; i++)
+		run->types[i].instances_done += w->done_instances[i];
+	for (size_t i = 0; i < w->n_fails; i++) {
+		for (size_t k2 = 0; k2 < run->n_types; k2++)
+			if (run->types[k2].agg->type == w->fails[i].type)
+				run->types[k2].failures[w->fails[i].kind]++;
+	}
+	pthread_mutex_unlock(&run->lock);
+	return SM_OK;
+}
+
+/* Undoes the live event counts of a chunk that did not commit. */
+static void rollback_progress(worker *w)
+{
+	pthread_mutex_lock(&w->run->lock);
+	for (size_t i = 0; i < w->run->n_types; i++)
+		w->run->types[i].events_done -= w->done_events[i];
+	pthread_mutex_unlock(&w->run->lock);
+}
+
+static int process_chunk(worker *w, const sm_chunk *ch, sm_error *err)
+{
+	sm_run *run = w->run;
+	size_t *map = sm_xcalloc(ch->count + 1, sizeof *map);
+	size_t n_map = 0, pos = 0;
+	current c;
+	PGresult *res;
+	char *sql = NULL;
+	bool cancelled = false;
+	int rc;
+
+	memset(&c, 0, sizeof c);
+	clear_chunk_state(w);
+	rc = sm_db_exec(w->writer, "BEGIN", err);
+	if (rc)
+		goto out;
+	res = PQexec(w->writer, "COPY sm_out FROM STDIN");
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		rc = sm_db_error(w->writer, res, "writing snapshots", err);
+		PQclear(res);
+		goto out;
+	}
+	PQclear(res);
+
+	/* Instances failed at planning. */
+	for (size_t i = 0; i < ch->count; i++) {
+		const sm_instance *x = &run->inst[ch->first + i];
+
+		if (x->prefail >= 0) {
+			add_failure(w, x, x->prefail, 0, NULL, x->prefail_msg);
+			w->done_instances[x->type_index]++;
+		}
+	}
+	sql = chunk_query(w);
+	rc = send_chunk_query(w, ch, sql, map, &n_map, err);
+	if (rc)
+		goto out;
+	while ((res = PQgetResult(w->reader)) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_TUPLES_OK) {
+			PQclear(res);
+			continue;
+		}
+		if (st != PGRES_SINGLE_TUPLE) {
+			if (!cancelled)
+				rc = sm_db_error(w->reader, res, "reading events", err);
+			PQclear(res);
+			while ((res = PQgetResult(w->reader)) != NULL)
+				PQclear(res);
+			break;
+		}
+		if (atomic_load(&run->cancel)) {
+			PQclear(res);
+			cancelled = true;
+			drain(w->reader, true);
+			break;
+		}
+		{
+			size_t ord = (size_t)be64(PQgetvalue(res, 0, 0));
+
+			if (ord < 1 || ord > n_map || ord < pos) {
+				PQclear(res);
+				drain(w->reader, true);
+				rc = sm_error_set(err, SM_ERR_INTERNAL,
+						  "rows of the event query arrived out of order");
+				break;
+			}
+			/* Instances between pos and ord got no rows at all. */
+			while (pos < ord) {
+				if (c.inst) {
+					rc = finish_instance(w, &c, err);
+					if (rc)
+						break;
+				}
+				memset(&c, 0, sizeof c);
+				c.inst = &run->inst[map[pos]];
+				rc = reducer_for(w, c.inst, &c.reducer, err);
+				if (rc)
+					break;
+				pos++;
+			}
+			if (rc) {
+				PQclear(res);
+				drain(w->reader, true);
+				break;
+			}
+			rc = handle_row(w, &c, res, err);
+			PQclear(res);
+			if (rc) {
+				drain(w->reader, true);
+				break;
+			}
+		}
+	}
+	if (rc == SM_ERR_CANCELLED) {
+		/* A reducer stopped waiting because of the cancel. */
+		rc = SM_OK;
+		cancelled = true;
+	}
+	if (!rc && !cancelled) {
+		while (true) {
+			if (c.inst) {
+				rc = finish_instance(w, &c, err);
+				if (rc)
+					break;
+			}
+			if (pos >= n_map)
+				break;
+			memset(&c, 0, sizeof c);
+			c.inst = &run->inst[map[pos++]];
+			rc = reducer_for(w, c.inst, &c.reducer, err);
+			if (rc)
+				break;
+		}
+		if (rc == SM_ERR_CANCELLED) {
+			rc = SM_OK;
+			cancelled = true;
+		}
+	}
+	if (cancelled && c.inst) {
+		/* The instance in flight is dropped: not committed, redone later. */
+		if (c.started && !c.failed)
+			sm_reducer_abort(c.reducer);
+		report_events(w, &c);
+		json_object_put(c.metadata);
+		c.metadata = NULL;
+	}
+	if (!rc)
+		rc = commit_chunk(w, err);
+out:
+	if (rc) {
+		if (PQstatus(w->writer) == CONNECTION_OK) {
+			PQputCopyEnd(w->writer, "aborted");
+			while ((res = PQgetResult(w->writer)) != NULL)
+				PQclear(res);
+			PQclear(PQexec(w->writer, "ROLLBACK"));
+		}
+		rollback_progress(w);
+	}
+	free(sql);
+	free(map);
+	return rc;
+}
+
+static bool next_chunk(sm_run *run, size_t *out)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&run->lock);
+	if (!atomic_load(&run->cancel) && run->next_chunk < run->n_chunks) {
+		*out = run->next_chunk++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&run->lock);
+	return ok;
+}
+
+static bool sleep_unless_cancelled(sm_run *run, int seconds)
+{
+	for (int i = 0; i < seconds * 10; i++) {
+		if (atomic_load(&run->cancel))
+			return false;
+		usleep(100000);
+	}
+	return true;
+}
+
+void *sm_rebuild_worker_main(void *arg)
+{
+	sm_worker_arg *wa = arg;
+	sm_run *run = wa->run;
+	worker w;
+	size_t idx;
+	int rc = SM_OK;
+
+	memset(&w, 0, sizeof w);
+	w.run = run;
+	w.id = wa->id;
+	w.reducers = sm_xcalloc(run->n_types + 1, sizeof *w.reducers);
+	w.done_events = sm_xcalloc(run->n_types + 1, sizeof *w.done_events);
+	w.done_instances = sm_xcalloc(run->n_types + 1, sizeof *w.done_instances);
+	sm_error_clear(&wa->err);
+	while (rc == SM_OK && next_chunk(run, &idx)) {
+		int attempt = 0;
+
+		for (;;) {
+			rc = SM_OK;
+			if (!w.reader || !w.writer)
+				rc = open_conns(&w, &wa->err);
+			if (rc == SM_OK)
+				rc = process_chunk(&w, &run->chunks[idx], &wa->err);
+			if (rc == SM_OK || attempt >= MAX_RETRIES ||
+			    !(sm_db_is_connection_error(w.reader, &wa->err) ||
+			      sm_db_is_connection_error(w.writer, &wa->err)))
+				break;
+			/* Transient disconnect: back off, reconnect, redo the chunk
+			 * from its planned starts (same rows). */
+			attempt++;
+			close_conns(&w);
+			if (!sleep_unless_cancelled(run, 1 << (attempt - 1)))
+				break;
+			sm_error_clear(&wa->err);
+		}
+	}
+	if (rc != SM_OK)
+		sm_run_fail(run, &wa->err);
+	wa->rc = rc;
+	clear_chunk_state(&w);
+	for (size_t i = 0; i < run->n_types; i++)
+		sm_reducer_close(w.reducers[i]);
+	free(w.reducers);
+	free(w.done_events);
+	free(w.done_instances);
+	free(w.fails);
+	free(w.copy_buf);
+	close_conns(&w);
+	return NULL;
+}

@@ -1,0 +1,80 @@
+/*
+ * Internal: the external reducer.  An aggregate configured with
+ * `reducer = { exec = "COMMAND"; }` is folded by a long-lived program of the
+ * user's own, one process per engine worker and aggregate type, spoken to
+ * over stdin/stdout in JSON lines (protocol version 1, documented in
+ * man/snapmig-reducer.7).
+ *
+ * The functions mirror engine/reducer.h and their return values mean the
+ * same: 0 ok; 1 = this instance failed (fail filled: kind, version,
+ * event_type, message); negative = an error that stops the worker (err
+ * filled).  A reducer process that exits, writes something that is not
+ * protocol or exceeds its timeout fails only the instance it was working on
+ * (SM_FAIL_REDUCER); it is restarted with back-off at the next begin, and
+ * after SM_EXEC_MAX_CRASHES such failures in a row every later begin fails
+ * at once with a message saying why.
+ *
+ * Events are streamed in bounded chunks (nothing holds a whole stream in
+ * memory); the reply of an instance is read at end, or earlier when the
+ * reducer reports an error before the end.  SIGPIPE: every write to a
+ * reducer blocks SIGPIPE in the calling thread and consumes the signal it
+ * caused, so a reducer that dies never kills snapmig, whatever the
+ * program's own SIGPIPE disposition.
+ *
+ * An sm_exec_proc belongs to one thread at a time.
+ */
+#ifndef SM_ENGINE_REDUCER_EXEC_H
+#define SM_ENGINE_REDUCER_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "config/config.h"
+#include "engine/reducer.h"
+
+#define SM_EXEC_PROTOCOL 1
+#define SM_EXEC_MAX_CRASHES 5
+
+typedef struct sm_exec_proc sm_exec_proc;
+
+/* Prepares a reducer for agg (which must have agg->exec); the process is
+ * started by the first begin.  log_path: stderr lines of the reducer are
+ * appended there prefixed with the worker id (NULL = discarded).
+ * Negative only for errors of the arguments or the log file. */
+int sm_exec_open(const sm_config *cfg, const sm_aggregate *agg, int worker_id,
+		 const char *log_path, sm_exec_proc **out, sm_error *err);
+
+/* Closes the reducer's stdin, waits up to 2 s for it to exit, then kills its
+ * process group; always reaps.  NULL is fine. */
+void sm_exec_close(sm_exec_proc *p);
+
+/* Optional: a function polled (every 100 ms at most) while a call waits for
+ * the reducer; when it returns true the call gives up with SM_ERR_CANCELLED
+ * and the process is stopped (not counted as a crash). */
+void sm_exec_set_cancel(sm_exec_proc *p, bool (*cancelled)(void *arg), void *arg);
+
+/* start_state: borrowed, NULL = the initial state; start_version: the
+ * stream_version already folded into start_state (0 for initial). */
+int sm_exec_begin(sm_exec_proc *p, const char *stream_uuid, json_object *start_state,
+		  long long start_version, sm_reduce_failure *fail, sm_error *err);
+int sm_exec_event(sm_exec_proc *p, const sm_event_view *ev,
+		  sm_reduce_failure *fail, sm_error *err);
+/* *state_out: the final state, a JSON object (caller owns). */
+int sm_exec_end(sm_exec_proc *p, json_object **state_out,
+		sm_reduce_failure *fail, sm_error *err);
+/* Ends the current instance without a result (after a failure, or when the
+ * worker stops).  Never blocks. */
+void sm_exec_abort(sm_exec_proc *p);
+
+/* For the pre-flight: starts the reducer, reads its handshake and stops it.
+ * *types: the event types it knows for agg->type (caller frees each and
+ * the array, which has a NULL after the last); *any: it handles any type.
+ * SM_ERR_CONFIG when the reducer does not handle agg->type or speaks
+ * another protocol version, SM_ERR_IO when it cannot be started or does
+ * not answer. */
+int sm_exec_known_types(const sm_config *cfg, const sm_aggregate *agg, char ***types,
+			size_t *n, bool *any, sm_error *err);
+
+#endif

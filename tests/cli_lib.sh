@@ -1,0 +1,153 @@
+# Shared by tests/test_cli_*.sh (sourced).  They run the real snapmig binary
+# against the throwaway server of tests/with-pg and check its outputs, JSON
+# shapes and exit codes.
+#
+# Environment (from the harness and Makefile.am): SNAPMIG_BIN,
+# SNAPMIG_BUILDDIR, SNAPMIG_SRCDIR, SNAPMIG_TEST_CONNINFO, PGHOST.
+
+set -u
+
+: "${SNAPMIG_BIN:?run through make check}"
+: "${SNAPMIG_TEST_CONNINFO:?run under tests/with-pg}"
+
+MKSTORE="$SNAPMIG_BUILDDIR/tests/mkstore"
+T=$(mktemp -d "${TMPDIR:-/tmp}/snapmig-cli.XXXXXX") || exit 99
+trap 'rm -rf "$T"' EXIT
+failures=0
+checks=0
+# The config may not be found through a user's own settings.
+unset SNAPMIG_CONFIG
+export XDG_CONFIG_HOME="$T/xdg"
+cd "$T" || exit 99
+
+for tool in psql python3; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "SKIP: $tool is not installed"
+		exit 77
+	fi
+done
+
+fail() {
+	echo "FAIL: $*"
+	failures=$((failures + 1))
+}
+
+ok() {
+	checks=$((checks + 1))
+}
+
+# psql against a database of the harness's server: psql_db DB SQL
+psql_db() {
+	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+}
+
+# new_db NAME: a fresh database; sets CONNINFO to it.
+new_db() {
+	psql_db postgres "DROP DATABASE IF EXISTS \"$1\"" >/dev/null 2>&1 &&
+	psql_db postgres "CREATE DATABASE \"$1\"" >/dev/null || exit 99
+	DB=$1
+	CONNINFO="host=$PGHOST dbname=$1 user=postgres"
+}
+
+# mkstore MODE SCENARIO [ARGS]: fills the current database (tests/mkstore.c).
+mkstore() {
+	PGOPTIONS='-c client_min_messages=warning' "$MKSTORE" "$CONNINFO" "$@" || exit 99
+}
+
+sql() {
+	psql_db "$DB" "$1"
+}
+
+# write_config [EXTRA_ENVIRONMENTS]: $T/snapmig.conf with the environment
+# "local" pointing at the current database and the aggregates of the stores
+# that mkstore builds.
+write_config() {
+	cat >"$T/snapmig.conf" <<EOF
+environments = (
+  { name = "local"; conninfo = "$CONNINFO"; }${1:-}
+);
+aggregates = (
+  { type = "Elixir.Demo.Counter"; label = "Counter"; snapshot_version = 2;
+    initial = "{id: null, count: 0, tags: []}";
+    events = (
+      { on = "Elixir.Demo.Counter.Events.Created"; do = "id = event.id"; },
+      { on = "Elixir.Demo.Counter.Events.Incremented"; do = "count += event.by"; },
+      { on = "Elixir.Demo.Counter.Events.Tagged"; do = "append tags event.tag"; }
+    ); },
+  { type = "Elixir.Demo.Team"; snapshot_version = 1;
+    initial = "{id: null, member_ids: []}";
+    events = (
+      { on = "Elixir.Demo.Team.Events.MemberAdded"; do = "append member_ids event.user_id"; }
+    ); }
+);
+EOF
+	CONF="$T/snapmig.conf"
+}
+
+# run ARGS...: runs snapmig with stdin from /dev/null; sets rc and leaves
+# stdout in $T/out, stderr in $T/err.
+run() {
+	"$SNAPMIG_BIN" "$@" </dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+	LAST="snapmig $*"
+}
+
+# run_with VAR=VALUE ARGS...: run with one more environment variable.
+run_with() {
+	_assign=$1
+	shift
+	env "$_assign" "$SNAPMIG_BIN" "$@" </dev/null >"$T/out" 2>"$T/err"
+	rc=$?
+	LAST="$_assign snapmig $*"
+}
+
+show_last() {
+	echo "  command: $LAST (exit $rc)"
+	sed 's/^/  out: /' "$T/out" | head -40
+	sed 's/^/  err: /' "$T/err" | head -40
+}
+
+expect_rc() {
+	if [ "$rc" -eq "$1" ]; then ok; else fail "expected exit $1"; show_last; fi
+}
+
+# expect_out / expect_err TEXT: fixed text somewhere in stdout / stderr.
+expect_out() {
+	if grep -qF -- "$1" "$T/out"; then ok; else fail "stdout lacks: $1"; show_last; fi
+}
+expect_err() {
+	if grep -qF -- "$1" "$T/err"; then ok; else fail "stderr lacks: $1"; show_last; fi
+}
+refute_out() {
+	if grep -qF -- "$1" "$T/out"; then fail "stdout has: $1"; show_last; else ok; fi
+}
+refute_err() {
+	if grep -qF -- "$1" "$T/err"; then fail "stderr has: $1"; show_last; else ok; fi
+}
+# expect_line REGEX: an extended regular expression matching a stdout line.
+expect_line() {
+	if grep -qE -- "$1" "$T/out"; then ok; else fail "no stdout line matches: $1"; show_last; fi
+}
+
+# json_check PYTHON_EXPR: evaluates the expression with d = the JSON document
+# on stdout; it must be true.
+json_check() {
+	if python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2]) else 1)
+' "$T/out" "$1" 2>"$T/pyerr"; then
+		ok
+	else
+		fail "JSON check failed: $1"
+		sed 's/^/  python: /' "$T/pyerr"
+		show_last
+	fi
+}
+
+# The result of a test script.
+finish() {
+	echo "$checks checks passed, $failures failed"
+	[ "$failures" -eq 0 ]
+	exit $?
+}

@@ -1,0 +1,19 @@
+/*
+ * Fuzz targets of the config module.  Each is a libFuzzer target when built
+ * by `make fuzz` (LLVMFuzzerTestOneInput), and a plain function that
+ * tests/test_fuzz_corpus calls on the committed corpus in `make check`.
+ */
+#ifndef SM_TESTS_FUZZ_H
+#define SM_TESTS_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Input: line 1 `initial`, line 2 `when` (empty: none), line 3 `do`, the
+ * rest event data as JSON text.  Compiles and, when that works, applies. */
+int sm_fuzz_rules(const uint8_t *data, size_t size);
+
+/* Input: a whole configuration file. */
+int sm_fuzz_config(const uint8_t *data, size_t size);
+
+#endif

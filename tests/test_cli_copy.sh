@@ -1,0 +1,105 @@
+#!/bin/sh
+# `copy` (plan, guards, confirmation rules, protected environments) and
+# `rollback`, after a rebuild of the store of `mkstore ... basic`: the five
+# good counters and the team are generated, counter-6 failed.
+. "${SNAPMIG_SRCDIR:?}/tests/cli_lib.sh"
+
+new_db cli_copy
+mkstore bytea basic
+write_config ',
+  { name = "prod"; conninfo = "'"$CONNINFO"'"; protected = true; }'
+
+# The live row of an instance: "source_version module_version count".
+live() {
+	sql "SELECT source_version || ' ' || (convert_from(metadata, 'UTF8')::jsonb ->> 'snapshot_module_version') || ' ' || coalesce(convert_from(data, 'UTF8')::jsonb ->> 'count', '-') FROM public.snapshots WHERE source_uuid = '$1'"
+}
+
+run -c "$CONF" -e local rebuild
+expect_rc 1
+
+# The plan; the failures guard trips because of counter-6.
+run -c "$CONF" -e local copy --dry-run
+expect_rc 1
+expect_line '^TYPE +GENERATED +REPLACE +INSERT +KEEP NEWER +UNTOUCHED +STALE W/O NEW +LAG +GUARDS$'
+expect_line '^Counter +5 +5 +0 +0 +[0-9]+ +1 +0 +failures$'
+expect_line '^Team +1 +1 +0 +0 +0 +0 +0 +-$'
+expect_out "1 stale live snapshot without a replacement will be kept"
+expect_err "would be refused by guard: failures (override: --force-failures)"
+
+run -c "$CONF" -e local copy --dry-run --force-failures --remove-stale --json
+expect_rc 0
+json_check "d['dry_run'] is True and d['remove_stale'] is True and d['result'] is None"
+json_check "d['plan']['guards'] == []"
+json_check "[t['label'] for t in d['plan']['types']] == ['Counter', 'Team']"
+json_check "d['plan']['types'][0]['guards'] == ['failures'] and d['plan']['types'][0]['stale_without_replacement'] == 1"
+json_check "sorted(d['plan']['types'][0].keys()) == sorted(['type', 'label', 'generated', 'replace', 'insert', 'keep_newer', 'untouched', 'stale_without_replacement', 'lag_events', 'guards', 'guard_message'])"
+if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "dry run changed counter-1: $(live counter-1)"; fi
+
+# Without a terminal and without --yes: refused, nothing written.
+run -c "$CONF" -e local copy --force-failures
+expect_rc 2
+expect_err "refusing to copy without confirmation"
+# A guard refuses even with --yes.
+run -c "$CONF" -e local copy --yes
+expect_rc 1
+expect_err "copy refused by guard: failures"
+if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "a refused copy changed counter-1"; fi
+
+# A protected environment needs its name.
+run -c "$CONF" -e prod copy --yes --force-failures
+expect_rc 2
+expect_err "environment prod is protected: copying needs --confirm-env prod"
+run -c "$CONF" -e prod copy --yes --force-failures --confirm-env local
+expect_rc 2
+expect_err "--confirm-env local does not match the environment prod"
+if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "a refused copy changed counter-1"; fi
+
+run -c "$CONF" -e prod copy --yes --force-failures --confirm-env prod --remove-stale
+expect_rc 0
+expect_line '^copy [0-9]+: 6 replaced, 0 inserted, 0 newer live kept, 1 removed; 7 live rows backed up$'
+expect_out "verified: counts and checksum read back match"
+expect_line '^undo with: snapmig -e prod rollback [0-9]+$'
+copy_id=$(sed -n 's/^copy \([0-9]*\):.*/\1/p' "$T/out")
+if [ "$(live counter-1)" = "4 2 6" ]; then ok; else fail "counter-1 after copy: $(live counter-1)"; fi
+if [ -z "$(live counter-6)" ]; then ok; else fail "--remove-stale kept counter-6"; fi
+
+run -c "$CONF" -e prod runs --json
+expect_rc 0
+json_check "d['runs'][0]['kind'] == 'copy' and d['runs'][0]['run_id'] == $copy_id"
+
+# Rollback restores exactly the previous rows, the removed one too.
+run -c "$CONF" -e prod rollback --json
+expect_rc 0
+json_check "d['copy_id'] == $copy_id and d['restored'] == 7 and d['drifted'] == 0"
+if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "counter-1 after rollback: $(live counter-1)"; fi
+if [ "$(live counter-6)" = "1 1 0" ]; then ok; else fail "counter-6 after rollback: $(live counter-6)"; fi
+
+# On a terminal, the protected environment's name is typed at the prompt.
+# script(1) gives snapmig a terminal; its input comes from the pipe.
+if command -v script >/dev/null 2>&1; then
+	printf 'prod\n' | script -qec "'$SNAPMIG_BIN' -c '$CONF' -e prod copy --force-failures" /dev/null >"$T/out" 2>&1
+	rc=$?
+	LAST="(terminal) snapmig -e prod copy --force-failures, typing prod"
+	expect_rc 0
+	expect_out "Type its name"
+	expect_line '^copy [0-9]+: 6 replaced'
+	if [ "$(live counter-1)" = "4 2 6" ]; then ok; else fail "typed confirmation did not copy"; fi
+	run -c "$CONF" -e local rollback
+	expect_rc 0
+	expect_line '^rolled back copy [0-9]+ \(journal run [0-9]+\): 6 rows restored, 0 inserted rows deleted$'
+
+	printf 'prd\n' | script -qec "'$SNAPMIG_BIN' -c '$CONF' -e prod copy --force-failures" /dev/null >"$T/out" 2>&1
+	rc=$?
+	LAST="(terminal) snapmig -e prod copy --force-failures, typing prd"
+	expect_rc 2
+	expect_out "the name does not match: nothing copied"
+
+	printf 'n\n' | script -qec "'$SNAPMIG_BIN' -c '$CONF' -e local copy --force-failures" /dev/null >"$T/out" 2>&1
+	rc=$?
+	LAST="(terminal) snapmig -e local copy --force-failures, answering n"
+	expect_rc 2
+	expect_out "[y/N]"
+	if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "an unconfirmed copy changed counter-1"; fi
+fi
+
+finish

@@ -1,0 +1,320 @@
+/*
+ * util/json: what snapmig promises about JSON that Elixir wrote and will
+ * read again (exact decimals and 64-bit integers, refusal of what cannot be
+ * kept exactly, strict syntax, Elixir-style printing of computed doubles).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/json.h"
+
+static char printed[8192];
+static char reason[1024];
+
+/* Parses and re-prints; returns the status. */
+static int roundtrip(const char *text, size_t len)
+{
+	json_object *o = NULL;
+	sm_error err;
+	int rc;
+
+	sm_error_clear(&err);
+	rc = sm_json_parse(text, len, &o, &err);
+	snprintf(printed, sizeof printed, "%s", rc == 0 ? sm_json_print(o, NULL) : "");
+	snprintf(reason, sizeof reason, "%s", err.message);
+	json_object_put(o);
+	return rc;
+}
+
+#define SAME(text) do { \
+	ck_assert_msg(roundtrip(text, strlen(text)) == 0, "%s: %s", text, reason); \
+	ck_assert_str_eq(printed, text); \
+} while (0)
+
+#define REFUSED(text, why) do { \
+	ck_assert_int_eq(roundtrip(text, strlen(text)), SM_ERR_DATA); \
+	ck_assert_str_eq(reason, why); \
+} while (0)
+
+START_TEST(test_decimals_keep_their_exact_text)
+{
+	SAME("{\"a\":0.1,\"b\":1.50,\"c\":1e400,\"d\":-0.0,\"e\":2.50E-3}");
+}
+END_TEST
+
+START_TEST(test_64_bit_integers_stay_exact)
+{
+	SAME("[9223372036854775807,-9223372036854775808,18446744073709551615,9007199254740993,0]");
+}
+END_TEST
+
+START_TEST(test_integers_beyond_64_bits_are_refused)
+{
+	REFUSED("{\"n\":18446744073709551616}", "integer 18446744073709551616 does not fit in 64 bits");
+	REFUSED("[-9223372036854775809]", "integer -9223372036854775809 does not fit in 64 bits");
+	REFUSED("123456789012345678901234567890123456789012345678901234567890123",
+		"integer 123456789012345678901234567890... (63 digits) does not fit in 64 bits");
+}
+END_TEST
+
+START_TEST(test_big_digit_strings_inside_strings_are_text)
+{
+	SAME("{\"id\":\"123456789012345678901234567890\",\"q\":\"\\\"99999999999999999999\"}");
+}
+END_TEST
+
+START_TEST(test_duplicate_keys_last_wins_and_print_once)
+{
+	ck_assert_int_eq(roundtrip("{\"a\":1,\"b\":2,\"a\":3}", 19), 0);
+	ck_assert_str_eq(printed, "{\"a\":3,\"b\":2}");
+}
+END_TEST
+
+START_TEST(test_invalid_utf8_is_refused)
+{
+	REFUSED("{\"a\":\"\xc3\x28\"}", "invalid JSON at byte 7: invalid UTF-8");
+}
+END_TEST
+
+START_TEST(test_nesting_is_limited_to_2000_levels)
+{
+	char *buf = malloc(2 * 2001 + 1);
+
+	memset(buf, '[', 2000);
+	memset(buf + 2000, ']', 2000);
+	ck_assert_int_eq(roundtrip(buf, 4000), 0);
+	memset(buf, '[', 2001);
+	memset(buf + 2001, ']', 2001);
+	ck_assert_int_eq(roundtrip(buf, 4002), SM_ERR_DATA);
+	ck_assert_str_eq(reason, "nesting deeper than 2000 levels");
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_trailing_garbage_is_refused_whitespace_is_not)
+{
+	REFUSED("{} x", "invalid JSON at byte 3: unexpected character");
+	REFUSED("{}{}", "invalid JSON at byte 2: unexpected character");
+	ck_assert_int_eq(roundtrip("{}\n\t ", 5), 0);
+	ck_assert_int_eq(roundtrip("12", 2), 0);
+	ck_assert_str_eq(printed, "12");
+}
+END_TEST
+
+START_TEST(test_incomplete_and_empty_texts_are_refused)
+{
+	REFUSED("{\"a\":", "invalid JSON at byte 5: unexpected end of JSON");
+	REFUSED("", "empty JSON text");
+}
+END_TEST
+
+START_TEST(test_nul_byte_is_refused_but_escaped_nul_is_kept)
+{
+	ck_assert_int_eq(roundtrip("{\"a\":\"x\0y\"}", 11), SM_ERR_DATA);
+	ck_assert_str_eq(reason, "NUL byte in JSON text at byte 7");
+	SAME("{\"a\":\"x\\u0000y\"}");
+	REFUSED("{\"a\\u0000b\":1}", "object key at byte 1 contains \\u0000");
+}
+END_TEST
+
+START_TEST(test_non_json_extensions_of_json_c_are_refused)
+{
+	REFUSED("[NaN]", "invalid JSON at byte 1: NaN is not a JSON value");
+	REFUSED("[-Infinity]", "invalid JSON at byte 1: -Infinity is not a JSON value");
+	REFUSED("{'a':1}", "invalid JSON at byte 1: single-quoted string");
+	REFUSED("[1,]", "invalid JSON at byte 3: unexpected character");
+	REFUSED("/* c */ 1", "invalid JSON at byte 0: unexpected character");
+	SAME("[\"it's\",true,false,null]");
+}
+END_TEST
+
+START_TEST(test_parse_object_requires_an_object)
+{
+	json_object *o;
+	sm_error err;
+
+	sm_error_clear(&err);
+	ck_assert_int_eq(sm_json_parse_object("[1]", 3, &o, &err), SM_ERR_DATA);
+	ck_assert_ptr_null(o);
+	ck_assert_str_eq(err.message, "expected a JSON object, got array");
+	ck_assert_int_eq(sm_json_parse_object("{\"a\":[]}", 8, &o, &err), 0);
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_print_keeps_slashes_and_utf8)
+{
+	SAME("{\"url\":\"https://x/y\",\"name\":\"Zo\xc3\xab \xf0\x9f\x98\x80\"}");
+}
+END_TEST
+
+START_TEST(test_new_double_prints_shortest_elixir_form)
+{
+	static const struct { double v; const char *text; } cases[] = {
+		{ 1.0, "1.0" }, { 0.1, "0.1" }, { 1e20, "1.0e20" }, { 100.0, "100.0" },
+		{ 1000.0, "1.0e3" }, { 1234.5, "1234.5" }, { 0.0001, "0.0001" }, { 0.00001, "1.0e-5" },
+		{ 1.5e-5, "1.5e-5" }, { -0.0, "-0.0" }, { 0.1 + 0.2, "0.30000000000000004" },
+		{ 5e-324, "5.0e-324" }, { 1.7976931348623157e308, "1.7976931348623157e308" },
+		{ 123456789012.0, "123456789012.0" }, { -2.5, "-2.5" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_object *o = sm_json_new_double(cases[i].v);
+		json_object *back;
+		sm_error err;
+		const char *t = sm_json_print(o, NULL);
+
+		ck_assert_msg(strcmp(t, cases[i].text) == 0, "%.17g printed as %s, expected %s",
+			      cases[i].v, t, cases[i].text);
+		/* And it reads back as the same double. */
+		ck_assert_int_eq(sm_json_parse(t, strlen(t), &back, &err), 0);
+		ck_assert(json_object_get_double(back) == cases[i].v);
+		json_object_put(back);
+		json_object_put(o);
+	}
+}
+END_TEST
+
+START_TEST(test_new_double_refuses_nan_and_infinity)
+{
+	ck_assert_ptr_null(sm_json_new_double(NAN));
+	ck_assert_ptr_null(sm_json_new_double(INFINITY));
+}
+END_TEST
+
+static json_object *p(const char *t)
+{
+	json_object *o;
+	sm_error err;
+
+	ck_assert_int_eq(sm_json_parse(t, strlen(t), &o, &err), 0);
+	return o;
+}
+
+START_TEST(test_equal_is_deep_and_compares_numbers_by_value)
+{
+	static const struct { const char *a, *b; bool eq; } cases[] = {
+		{ "1", "1.0", true }, { "1", "1.5", false }, { "0.1", "0.10", true },
+		{ "9007199254740993", "9007199254740992.0", false },
+		{ "18446744073709551615", "18446744073709551615", true },
+		{ "{\"a\":[1,{\"b\":null}]}", "{\"a\":[1.0,{\"b\":null}]}", true },
+		{ "{\"a\":1}", "{\"a\":1,\"b\":2}", false }, { "[1,2]", "[2,1]", false },
+		{ "\"a\"", "\"a\"", true }, { "null", "null", true }, { "true", "1", false },
+		{ "\"a\\u0000b\"", "\"a\\u0000c\"", false },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_object *a = p(cases[i].a), *b = p(cases[i].b);
+
+		ck_assert_msg(sm_json_equal(a, b) == cases[i].eq, "%s vs %s", cases[i].a, cases[i].b);
+		json_object_put(a);
+		json_object_put(b);
+	}
+}
+END_TEST
+
+START_TEST(test_copy_is_deep_and_keeps_decimal_text)
+{
+	json_object *a = p("{\"n\":1.50,\"l\":[{\"x\":1e400}],\"u\":18446744073709551615}");
+	json_object *b = sm_json_copy(a);
+
+	json_object_object_add(json_object_array_get_idx(json_object_object_get(b, "l"), 0), "x",
+			       json_object_new_int(2));
+	ck_assert_str_eq(sm_json_print(a, NULL), "{\"n\":1.50,\"l\":[{\"x\":1e400}],\"u\":18446744073709551615}");
+	ck_assert_str_eq(sm_json_print(b, NULL), "{\"n\":1.50,\"l\":[{\"x\":2}],\"u\":18446744073709551615}");
+	json_object_put(a);
+	json_object_put(b);
+	ck_assert_ptr_null(sm_json_copy(NULL));
+}
+END_TEST
+
+START_TEST(test_has_nul_finds_nul_in_nested_strings)
+{
+	json_object *a = p("{\"a\":[1,{\"b\":\"x\\u0000\"}]}"), *b = p("{\"a\":[\"x\"]}");
+
+	ck_assert(sm_json_has_nul(a));
+	ck_assert(!sm_json_has_nul(b));
+	json_object_put(a);
+	json_object_put(b);
+}
+END_TEST
+
+START_TEST(test_add_keeps_integers_exact_and_refuses_overflow)
+{
+	json_object *a = p("9223372036854775807"), *one = p("1"), *half = p("0.5"), *r;
+	const char *why;
+
+	r = sm_json_add(a, one, &why);
+	ck_assert_str_eq(sm_json_print(r, NULL), "9223372036854775808");
+	json_object_put(r);
+	r = sm_json_add(one, half, &why);
+	ck_assert_str_eq(sm_json_print(r, NULL), "1.5");
+	json_object_put(r);
+	json_object_put(a);
+	a = p("18446744073709551615");
+	ck_assert_ptr_null(sm_json_add(a, one, &why));
+	ck_assert_str_eq(why, "integer overflow: the sum does not fit in 64 bits");
+	json_object_put(a);
+	a = p("1e400");
+	ck_assert_ptr_null(sm_json_add(a, one, &why));
+	ck_assert_str_eq(why, "the sum is not a finite number");
+	json_object_put(a);
+	json_object_put(one);
+	json_object_put(half);
+}
+END_TEST
+
+START_TEST(test_number_text_does_not_depend_on_printing)
+{
+	json_object *a = p("[1.50,-7,18446744073709551615]");
+	json_object *d = sm_json_new_double(0.1 + 0.2);
+	char buf[64];
+
+	ck_assert_str_eq(sm_json_number_text(json_object_array_get_idx(a, 0), buf, sizeof buf), "1.50");
+	ck_assert_str_eq(sm_json_number_text(json_object_array_get_idx(a, 1), buf, sizeof buf), "-7");
+	ck_assert_str_eq(sm_json_number_text(json_object_array_get_idx(a, 2), buf, sizeof buf), "18446744073709551615");
+	ck_assert_str_eq(sm_json_number_text(d, buf, sizeof buf), "0.30000000000000004");
+	json_object_put(a);
+	json_object_put(d);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("json");
+	TCase *tc = tcase_create("json");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_decimals_keep_their_exact_text);
+	tcase_add_test(tc, test_64_bit_integers_stay_exact);
+	tcase_add_test(tc, test_integers_beyond_64_bits_are_refused);
+	tcase_add_test(tc, test_big_digit_strings_inside_strings_are_text);
+	tcase_add_test(tc, test_duplicate_keys_last_wins_and_print_once);
+	tcase_add_test(tc, test_invalid_utf8_is_refused);
+	tcase_add_test(tc, test_nesting_is_limited_to_2000_levels);
+	tcase_add_test(tc, test_trailing_garbage_is_refused_whitespace_is_not);
+	tcase_add_test(tc, test_incomplete_and_empty_texts_are_refused);
+	tcase_add_test(tc, test_nul_byte_is_refused_but_escaped_nul_is_kept);
+	tcase_add_test(tc, test_non_json_extensions_of_json_c_are_refused);
+	tcase_add_test(tc, test_parse_object_requires_an_object);
+	tcase_add_test(tc, test_print_keeps_slashes_and_utf8);
+	tcase_add_test(tc, test_new_double_prints_shortest_elixir_form);
+	tcase_add_test(tc, test_new_double_refuses_nan_and_infinity);
+	tcase_add_test(tc, test_equal_is_deep_and_compares_numbers_by_value);
+	tcase_add_test(tc, test_copy_is_deep_and_keeps_decimal_text);
+	tcase_add_test(tc, test_has_nul_finds_nul_in_nested_strings);
+	tcase_add_test(tc, test_add_keeps_integers_exact_and_refuses_overflow);
+	tcase_add_test(tc, test_number_text_does_not_depend_on_printing);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,815 @@
+/*
+ * The rules language: grammar (statements, expressions, conditions,
+ * precedence, quoting, escapes), evaluation of each statement on JSON
+ * values, and the failures (wrong kinds of values, unknown events, no
+ * matching handler, syntax errors with their columns).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/rules.h"
+#include "util/json.h"
+
+#define T "Elixir.T.Events.E"
+
+/* Compiles one entry for event type T (and "Elixir.T.Events.Other" with no
+ * statements), failing the test on error. */
+static sm_rules *compile_entries(const char *initial, const sm_rule_source *src, size_t n)
+{
+	sm_rules *r = NULL;
+	sm_error err;
+
+	sm_error_clear(&err);
+	ck_assert_msg(sm_rules_compile(initial, 1, "initial", src, n, "test.conf", &r, &err) == 0,
+		      "compile failed: %s:%d: %s", err.file, err.line, err.message);
+	return r;
+}
+
+static sm_rules *compile1(const char *initial, const char *when, const char *dos)
+{
+	sm_rule_source src[] = { { T, when, dos, 10, "events[0]", 0, 0 } };
+
+	return compile_entries(initial, src, 1);
+}
+
+static json_object *parse(const char *text)
+{
+	json_object *o = NULL;
+	sm_error err;
+
+	sm_error_clear(&err);
+	ck_assert_msg(sm_json_parse(text, strlen(text), &o, &err) == 0, "bad JSON in test: %s", err.message);
+	return o;
+}
+
+/* Applies one event of type `type` at version v; returns the result code and
+ * the printed state in out (static buffer) and the message in msg. */
+static char out[4096];
+static char msg[1024];
+
+static int apply_ev(const sm_rules *r, const char *state, const char *type, long long v,
+		    const char *data, const char *meta)
+{
+	json_object *st = parse(state);
+	json_object *d = parse(data);
+	json_object *m = meta ? parse(meta) : NULL;
+	sm_event_view ev = { type, v, "stream-1", d, m };
+	sm_error err;
+	int rc;
+
+	sm_error_clear(&err);
+	rc = sm_rules_apply(r, &st, &ev, &err);
+	snprintf(out, sizeof out, "%s", rc == SM_APPLY_OK ? sm_json_print(st, NULL) : "");
+	snprintf(msg, sizeof msg, "%s", err.message);
+	json_object_put(st);
+	json_object_put(d);
+	json_object_put(m);
+	return rc;
+}
+
+/* Compile `dos`, apply one T event with data to state; expect success and
+ * the given resulting state. */
+static void check_do(const char *state, const char *dos, const char *data, const char *expect)
+{
+	sm_rules *r = compile1("{}", NULL, dos);
+	int rc = apply_ev(r, state, T, 7, data, "{\"user\":\"u1\"}");
+
+	ck_assert_msg(rc == SM_APPLY_OK, "%s: failed: %s", dos, msg);
+	ck_assert_msg(strcmp(out, expect) == 0, "%s on %s\n  got      %s\n  expected %s",
+		      dos, state, out, expect);
+	sm_rules_free(r);
+}
+
+/* Expect SM_APPLY_ERROR with this exact message. */
+static void check_do_fails(const char *state, const char *dos, const char *data, const char *expect)
+{
+	sm_rules *r = compile1("{}", NULL, dos);
+	int rc = apply_ev(r, state, T, 7, data, NULL);
+
+	ck_assert_msg(rc == SM_APPLY_ERROR, "%s: expected an error, got %d (%s)", dos, rc, out);
+	ck_assert_msg(strcmp(msg, expect) == 0, "%s\n  got      %s\n  expected %s", dos, msg, expect);
+	sm_rules_free(r);
+}
+
+/* Expect a compile error with this exact "file:line: message". */
+static void check_syntax(const char *initial, const char *when, const char *dos, const char *expect)
+{
+	sm_rule_source src[] = { { T, when, dos, 10, "aggregates[0].events[3]", 11, 12 } };
+	sm_rules *r = NULL;
+	sm_error err;
+	char buf[1400];
+
+	sm_error_clear(&err);
+	ck_assert_msg(sm_rules_compile(initial, 9, "aggregates[0].initial", src, 1, "snapmig.conf", &r, &err) != 0,
+		      "expected a syntax error for %s", dos ? dos : when ? when : initial);
+	ck_assert_ptr_null(r);
+	ck_assert_int_eq(err.code, SM_ERR_CONFIG);
+	sm_error_format(&err, buf, sizeof buf);
+	ck_assert_msg(strcmp(buf, expect) == 0, "\n  got      %s\n  expected %s", buf, expect);
+}
+
+/* ------------------------------------------------------------ set */
+
+START_TEST(test_set_creates_missing_objects_along_the_path)
+{
+	check_do("{}", "a.b.c = 1", "{}", "{\"a\":{\"b\":{\"c\":1}}}");
+	/* A space before '[' ends the path: append l [1] appends a list. */
+	check_do("{}", "append l [1]; append m['k'] 2; n['x'].y = 3", "{}",
+		 "{\"l\":[[1]],\"m\":{\"k\":[2]},\"n\":{\"x\":{\"y\":3}}}");
+	check_do("{\"a\":null}", "a.b = 1", "{}", "{\"a\":{\"b\":1}}");
+}
+END_TEST
+
+START_TEST(test_set_replaces_an_existing_value_in_place)
+{
+	check_do("{\"x\":1,\"y\":2}", "x = 'new'", "{}", "{\"x\":\"new\",\"y\":2}");
+}
+END_TEST
+
+START_TEST(test_set_through_a_non_object_fails_naming_statement_type_and_version)
+{
+	check_do_fails("{\"a\":\"text\"}", "a.b = 2", "{}",
+		       "a.b = 2: a is string, not an object at " T " v7");
+}
+END_TEST
+
+START_TEST(test_put_new_sets_only_an_absent_key)
+{
+	check_do("{}", "a ?= 1", "{}", "{\"a\":1}");
+	check_do("{\"a\":5}", "a ?= 1", "{}", "{\"a\":5}");
+	/* Map.put_new: a key that is present with nil stays nil. */
+	check_do("{\"a\":null}", "a ?= 1", "{}", "{\"a\":null}");
+}
+END_TEST
+
+START_TEST(test_state_path_root_and_keyword_names_as_fields)
+{
+	check_do("{}", "state.a = 1; state['b c'] = 2", "{}", "{\"a\":1,\"b c\":2}");
+	check_do("{}", "delete = 1; reset = true; remove.x = 2", "{}",
+		 "{\"delete\":1,\"reset\":true,\"remove\":{\"x\":2}}");
+}
+END_TEST
+
+/* ------------------------------------------------------------- += */
+
+START_TEST(test_add_to_missing_or_null_counts_from_zero)
+{
+	check_do("{}", "n += 2", "{}", "{\"n\":2}");
+	check_do("{\"n\":null}", "n += 2", "{}", "{\"n\":2}");
+}
+END_TEST
+
+START_TEST(test_add_of_integers_stays_an_exact_integer)
+{
+	check_do("{\"n\":9007199254740993}", "n += 1", "{}", "{\"n\":9007199254740994}");
+	check_do("{\"n\":-5}", "n += event.d", "{\"d\":3}", "{\"n\":-2}");
+}
+END_TEST
+
+START_TEST(test_add_with_a_decimal_gives_the_shortest_double)
+{
+	check_do("{\"n\":1}", "n += 0.5", "{}", "{\"n\":1.5}");
+	check_do("{\"n\":0.1}", "n += 0.2", "{}", "{\"n\":0.30000000000000004}");
+	check_do("{\"n\":1}", "n += 0.0", "{}", "{\"n\":1.0}");
+	check_do("{\"n\":1e20}", "n += 0", "{}", "{\"n\":1.0e20}");
+}
+END_TEST
+
+START_TEST(test_add_overflowing_64_bits_fails)
+{
+	check_do_fails("{\"n\":18446744073709551615}", "n += 1", "{}",
+		       "n += 1: integer overflow: the sum does not fit in 64 bits at " T " v7");
+	check_do_fails("{\"n\":-9223372036854775808}", "n += -1", "{}",
+		       "n += -1: integer overflow: the sum does not fit in 64 bits at " T " v7");
+}
+END_TEST
+
+START_TEST(test_add_to_a_string_fails)
+{
+	check_do_fails("{\"n\":\"x\"}", "n += 1", "{}",
+		       "n += 1: the current value is string, not a number at " T " v7");
+	check_do_fails("{}", "n += event.s", "{\"s\":\"1\"}",
+		       "n += event.s: the value to add is string, not a number at " T " v7");
+}
+END_TEST
+
+/* ---------------------------------------------------------- delete */
+
+START_TEST(test_delete_removes_a_key_and_ignores_a_missing_one)
+{
+	check_do("{\"a\":{\"b\":1,\"c\":2}}", "delete a.b", "{}", "{\"a\":{\"c\":2}}");
+	check_do("{\"a\":1}", "delete z; delete q.r.s", "{}", "{\"a\":1}");
+}
+END_TEST
+
+START_TEST(test_delete_with_computed_key)
+{
+	check_do("{\"m\":{\"k1\":1,\"k2\":2}}", "delete m[event.id]", "{\"id\":\"k1\"}", "{\"m\":{\"k2\":2}}");
+}
+END_TEST
+
+/* ------------------------------------------------- append / prepend */
+
+START_TEST(test_append_and_prepend_treat_missing_as_empty_list)
+{
+	check_do("{}", "append l 1; append l 2; prepend l 0", "{}", "{\"l\":[0,1,2]}");
+	check_do("{\"l\":null}", "prepend l 'a'", "{}", "{\"l\":[\"a\"]}");
+}
+END_TEST
+
+START_TEST(test_append_on_a_number_fails)
+{
+	check_do_fails("{\"member_ids\":3}", "append member_ids event.user_id", "{\"user_id\":1}",
+		       "append member_ids event.user_id: not a list (number) at " T " v7");
+}
+END_TEST
+
+/* ---------------------------------------------------------- remove */
+
+START_TEST(test_remove_where_drops_matching_list_elements)
+{
+	check_do("{\"s\":[{\"id\":1},{\"id\":2},{\"id\":1}]}", "remove s where it.id == event.id",
+		 "{\"id\":1}", "{\"s\":[{\"id\":2}]}");
+	check_do("{\"s\":[1,2,3,4]}", "remove s where it == 2 or it == 4", "{}", "{\"s\":[1,3]}");
+}
+END_TEST
+
+START_TEST(test_remove_where_on_an_object_sees_key_and_value)
+{
+	check_do("{\"m\":{\"a\":1,\"b\":2,\"c\":1}}", "remove m where it == 1", "{}", "{\"m\":{\"b\":2}}");
+	check_do("{\"m\":{\"a\":1,\"b\":2}}", "remove m where key == 'b'", "{}", "{\"m\":{\"a\":1}}");
+}
+END_TEST
+
+START_TEST(test_remove_on_missing_is_nothing_and_on_a_number_fails)
+{
+	check_do("{}", "remove s where it == 1", "{}", "{}");
+	check_do_fails("{\"s\":5}", "remove s where it == 1", "{}",
+		       "remove s where it == 1: not a list or an object (number) at " T " v7");
+}
+END_TEST
+
+/* ----------------------------------------------------------- merge */
+
+START_TEST(test_merge_is_shallow_and_creates_a_missing_object)
+{
+	check_do("{\"o\":{\"a\":1,\"n\":{\"x\":1}}}", "merge o {b: 2, n: {y: 2}}", "{}",
+		 "{\"o\":{\"a\":1,\"n\":{\"y\":2},\"b\":2}}");
+	check_do("{}", "merge o event", "{\"k\":\"v\"}", "{\"o\":{\"k\":\"v\"}}");
+}
+END_TEST
+
+START_TEST(test_merge_of_a_non_object_fails)
+{
+	check_do_fails("{}", "merge o [1]", "{}",
+		       "merge o [1]: the value to merge is array, not an object at " T " v7");
+	check_do_fails("{\"o\":[]}", "merge o {}", "{}",
+		       "merge o {}: not an object (array) at " T " v7");
+}
+END_TEST
+
+/* ----------------------------------------------------------- reset */
+
+START_TEST(test_reset_restores_initial_and_later_statements_apply)
+{
+	sm_rules *r = compile1("{id: null, items: []}", NULL, "reset; id = event.id");
+
+	ck_assert_int_eq(apply_ev(r, "{\"id\":\"old\",\"items\":[1],\"extra\":true}", T, 3, "{\"id\":\"n\"}", NULL),
+			 SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"id\":\"n\",\"items\":[]}");
+	sm_rules_free(r);
+}
+END_TEST
+
+/* ----------------------------------------------------- expressions */
+
+START_TEST(test_missing_fields_read_as_null)
+{
+	check_do("{}", "a = event.nope; b = event.x.y.z; c = meta.nope; d = state.q", "{\"x\":1}",
+		 "{\"a\":null,\"b\":null,\"c\":null,\"d\":null}");
+}
+END_TEST
+
+START_TEST(test_event_meta_state_and_variables)
+{
+	check_do("{\"s\":1}", "a = event.x; b = meta.user; c = state.s; v = $version; t = $type; u = $stream",
+		 "{\"x\":[1]}",
+		 "{\"s\":1,\"a\":[1],\"b\":\"u1\",\"c\":1,\"v\":7,\"t\":\"" T "\",\"u\":\"stream-1\"}");
+}
+END_TEST
+
+START_TEST(test_computed_keys_and_list_indexes)
+{
+	check_do("{}", "a[event.n] = 1; a[event.d] = 2; a[event.s ~ '!'] = 3", "{\"n\":42,\"d\":1.50,\"s\":\"k\"}",
+		 "{\"a\":{\"42\":1,\"1.50\":2,\"k!\":3}}");
+	check_do("{}", "a = event[event.which]; b = event.l[1]; c = event.l[9]", "{\"which\":\"w\",\"w\":true,\"l\":[5,6]}",
+		 "{\"a\":true,\"b\":6,\"c\":null}");
+}
+END_TEST
+
+START_TEST(test_computed_key_of_wrong_kind_fails)
+{
+	check_do_fails("{}", "a[event.k] = 1", "{}",
+		       "a[event.k] = 1: a key must be a string or a number, got null at " T " v7");
+}
+END_TEST
+
+START_TEST(test_literals_strings_numbers_lists_objects)
+{
+	check_do("{}", "a = \"dq\"; b = 'sq'; c = -12; d = 1.50; e = 1e400; f = [true, false, null]; "
+		 "g = {x: 1, \"quoted key\": 'v', nested: {l: []}}; h = 18446744073709551615",
+		 "{}",
+		 "{\"a\":\"dq\",\"b\":\"sq\",\"c\":-12,\"d\":1.50,\"e\":1e400,\"f\":[true,false,null],"
+		 "\"g\":{\"x\":1,\"quoted key\":\"v\",\"nested\":{\"l\":[]}},\"h\":18446744073709551615}");
+}
+END_TEST
+
+START_TEST(test_string_escapes)
+{
+	check_do("{}", "a = 'it\\'s'; b = \"say \\\"hi\\\"\"; c = 'tab\\there\\n'; d = '\\u00e9\\ud83d\\ude00'; e = 'a\\\\b/\\/'",
+		 "{}",
+		 "{\"a\":\"it's\",\"b\":\"say \\\"hi\\\"\",\"c\":\"tab\\there\\n\",\"d\":\"\xc3\xa9\xf0\x9f\x98\x80\",\"e\":\"a\\\\b//\"}");
+}
+END_TEST
+
+START_TEST(test_concatenation_of_strings_numbers_and_null)
+{
+	check_do("{}", "a = 'n=' ~ event.n ~ ' d=' ~ event.d ~ ' z=' ~ event.z ~ ' b=' ~ true", "{\"n\":-3,\"d\":0.10}",
+		 "{\"a\":\"n=-3 d=0.10 z= b=true\"}");
+}
+END_TEST
+
+START_TEST(test_concatenation_of_a_list_fails)
+{
+	check_do_fails("{}", "a = 'x' ~ event.l", "{\"l\":[1]}",
+		       "a = 'x' ~ event.l: ~ joins strings, numbers, booleans and null, not array at " T " v7");
+}
+END_TEST
+
+START_TEST(test_decimals_and_big_integers_from_events_are_carried_unchanged)
+{
+	check_do("{}", "price = event.price; n = event.n; l = [event.price]",
+		 "{\"price\":1.50,\"n\":9007199254740993}",
+		 "{\"price\":1.50,\"n\":9007199254740993,\"l\":[1.50]}");
+}
+END_TEST
+
+START_TEST(test_assigned_containers_are_copies)
+{
+	/* Changing the copy must not change the original, and appending a
+	 * list to itself must not create a cycle. */
+	check_do("{\"b\":{\"x\":0}}", "a = state.b; a.x = 1", "{}", "{\"b\":{\"x\":0},\"a\":{\"x\":1}}");
+	check_do("{\"l\":[1]}", "append l state.l; append l 2", "{}", "{\"l\":[1,[1],2]}");
+	check_do("{\"m\":{\"a\":{\"n\":1}}}", "merge m state.m; m.a.n += 1", "{}", "{\"m\":{\"a\":{\"n\":2}}}");
+	check_do("{}", "a = event.o; a.k = 2", "{\"o\":{\"k\":1}}", "{\"a\":{\"k\":2}}");
+}
+END_TEST
+
+/* ------------------------------------------------------ conditions */
+
+static const char *first_match(const char *when, const char *data)
+{
+	sm_rule_source src[] = {
+		{ T, when, "r = 'when'", 10, "events[0]", 0, 0 },
+		{ T, NULL, "r = 'else'", 11, "events[1]", 0, 0 },
+	};
+	sm_rules *r = compile_entries("{}", src, 2);
+	int rc = apply_ev(r, "{\"list\":[1,{\"a\":[2]}],\"obj\":{\"k\":1},\"n\":null}", T, 1, data, NULL);
+
+	ck_assert_msg(rc == SM_APPLY_OK, "%s: %s", when, msg);
+	sm_rules_free(r);
+	return strstr(out, "\"when\"") ? "when" : "else";
+}
+
+#define HOLDS(w, d) ck_assert_msg(strcmp(first_match(w, d), "when") == 0, "expected to hold: %s with %s", w, d)
+#define FAILS(w, d) ck_assert_msg(strcmp(first_match(w, d), "else") == 0, "expected not to hold: %s with %s", w, d)
+
+START_TEST(test_equality_is_deep_and_compares_numbers_by_value)
+{
+	HOLDS("event.a == 1", "{\"a\":1.0}");
+	HOLDS("event.o == {x: [1, 'y']}", "{\"o\":{\"x\":[1.0,\"y\"]}}");
+	FAILS("event.o == {x: [1]}", "{\"o\":{\"x\":[1],\"z\":0}}");
+	HOLDS("event.a != 'x'", "{\"a\":\"y\"}");
+	HOLDS("event.missing == null", "{}");
+	FAILS("event.a == '1'", "{\"a\":1}");
+}
+END_TEST
+
+START_TEST(test_in_checks_list_elements_and_object_keys)
+{
+	HOLDS("{a: [2]} in state.list", "{}");
+	FAILS("{a: [3]} in state.list", "{}");
+	HOLDS("'k' in state.obj", "{}");
+	FAILS("'z' in state.obj", "{}");
+	FAILS("1 in state.missing", "{}");
+}
+END_TEST
+
+START_TEST(test_in_on_a_string_fails)
+{
+	sm_rules *r = compile1("{}", "1 in event.s", "x = 1");
+
+	ck_assert_int_eq(apply_ev(r, "{}", T, 4, "{\"s\":\"abc\"}", NULL), SM_APPLY_ERROR);
+	ck_assert_str_eq(msg, "when 1 in event.s: in: the right side must be a list or an object, got string at " T " v4");
+	sm_rules_free(r);
+}
+END_TEST
+
+START_TEST(test_exists_means_present_and_not_null)
+{
+	HOLDS("exists event.a", "{\"a\":false}");
+	FAILS("exists event.a", "{\"a\":null}");
+	FAILS("exists event.a", "{}");
+	FAILS("exists state.n", "{}");
+}
+END_TEST
+
+START_TEST(test_precedence_not_then_and_then_or)
+{
+	/* or binds loosest: true or (false and false) */
+	HOLDS("event.t == true or event.f == true and event.f == true", "{\"t\":true,\"f\":false}");
+	/* not binds tightest: (not t) or t */
+	HOLDS("not event.t == true or event.t == true", "{\"t\":true,\"f\":false}");
+	/* parentheses: (t or f) and f */
+	FAILS("(event.t == true or event.f == true) and event.f == true", "{\"t\":true,\"f\":false}");
+	HOLDS("not (event.f == true)", "{\"t\":true,\"f\":false}");
+	HOLDS("not not event.t", "{\"t\":true}");
+}
+END_TEST
+
+START_TEST(test_bare_expression_holds_unless_null_or_false)
+{
+	HOLDS("event.a", "{\"a\":0}");
+	FAILS("event.a", "{\"a\":false}");
+	FAILS("event.a", "{}");
+}
+END_TEST
+
+/* ------------------------------------------------ entries and events */
+
+START_TEST(test_first_entry_whose_when_holds_applies)
+{
+	sm_rule_source src[] = {
+		{ T, "event.n == 1", "r = 'one'", 10, "events[0]", 0, 0 },
+		{ T, "event.n == 2", "r = 'two'", 11, "events[1]", 0, 0 },
+		{ "Elixir.T.Events.Paused", NULL, NULL, 12, "events[2]", 0, 0 },
+	};
+	sm_rules *r = compile_entries("{}", src, 3);
+
+	ck_assert_int_eq(apply_ev(r, "{}", T, 1, "{\"n\":2}", NULL), SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"r\":\"two\"}");
+	ck_assert_int_eq(apply_ev(r, "{}", T, 5, "{\"n\":3}", NULL), SM_APPLY_NO_MATCH);
+	ck_assert_str_eq(msg, "no handler matched " T " at v5 (no when held)");
+	ck_assert_int_eq(apply_ev(r, "{\"k\":1}", "Elixir.T.Events.Paused", 6, "{}", NULL), SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"k\":1}");
+	ck_assert_int_eq(apply_ev(r, "{}", "Elixir.T.Events.New", 9, "{}", NULL), SM_APPLY_UNKNOWN_EVENT);
+	ck_assert_str_eq(msg, "unknown event Elixir.T.Events.New at v9 (no entry with this on)");
+	sm_rules_free(r);
+}
+END_TEST
+
+START_TEST(test_event_types_are_distinct_in_config_order)
+{
+	sm_rule_source src[] = {
+		{ "Z.B", "event.x", NULL, 1, "events[0]", 0, 0 },
+		{ "A.A", NULL, NULL, 2, "events[1]", 0, 0 },
+		{ "Z.B", NULL, NULL, 3, "events[2]", 0, 0 },
+	};
+	sm_rules *r = compile_entries("{}", src, 3);
+	const char *const *types;
+
+	ck_assert_uint_eq(sm_rules_event_types(r, &types), 2);
+	ck_assert_str_eq(types[0], "Z.B");
+	ck_assert_str_eq(types[1], "A.A");
+	ck_assert(sm_rules_handles(r, "A.A"));
+	ck_assert(!sm_rules_handles(r, "A"));
+	sm_rules_free(r);
+}
+END_TEST
+
+START_TEST(test_initial_is_a_fresh_copy_each_time)
+{
+	sm_rules *r = compile1("{id: null, components: {}, n: 1.50, l: ['a' ~ 'b']}", NULL, NULL);
+	json_object *a = sm_rules_initial(r), *b;
+
+	json_object_object_add(a, "id", json_object_new_int(1));
+	b = sm_rules_initial(r);
+	ck_assert_str_eq(sm_json_print(b, NULL), "{\"id\":null,\"components\":{},\"n\":1.50,\"l\":[\"ab\"]}");
+	json_object_put(a);
+	json_object_put(b);
+	sm_rules_free(r);
+}
+END_TEST
+
+START_TEST(test_state_that_is_not_an_object_fails_cleanly)
+{
+	sm_rules *r = compile1("{}", NULL, "a = 1");
+
+	ck_assert_int_eq(apply_ev(r, "[1]", T, 2, "{}", NULL), SM_APPLY_ERROR);
+	ck_assert_str_eq(msg, "the state is array, not an object, at " T " v2");
+	/* Event data that is not an object reads as having no fields. */
+	ck_assert_int_eq(apply_ev(r, "{}", T, 2, "[1]", NULL), SM_APPLY_OK);
+	sm_rules_free(r);
+}
+END_TEST
+
+/* The two aggregates of the issue's example, event by event. */
+START_TEST(test_status_page_example)
+{
+	sm_rule_source src[] = {
+		{ "SP.Created", NULL, "id = event.id", 1, "e[0]", 0, 0 },
+		{ "SP.ComponentAdded", NULL, "scraped_components[event.component_id] ?= event.component_id", 2, "e[1]", 0, 0 },
+		{ "SP.ComponentRemoved", NULL, "delete scraped_components[event.component_id]; delete components[event.component_id]", 3, "e[2]", 0, 0 },
+		{ "SP.ComponentStatusChanged", NULL, "components[event.component_id] = [event.status, event.changed_at, event.change_id]", 4, "e[3]", 0, 0 },
+		{ "SP.SubscriptionAdded", NULL, "prepend subscriptions {id: event.subscription_id, component_id: event.component_id, account_id: event.account_id}", 5, "e[4]", 0, 0 },
+		{ "SP.SubscriptionRemoved", NULL, "remove subscriptions where it.id == event.subscription_id", 6, "e[5]", 0, 0 },
+		{ "SP.Reset", NULL, "components = {}; scraped_components = {}; subscriptions = []", 7, "e[6]", 0, 0 },
+		{ "SP.Paused", NULL, NULL, 8, "e[7]", 0, 0 },
+		{ "SP.Removed", NULL, "reset", 9, "e[8]", 0, 0 },
+	};
+	static const struct { const char *type, *data, *state; } steps[] = {
+		{ "SP.Created", "{\"id\":\"sp1\"}",
+		  "{\"id\":\"sp1\",\"components\":{},\"scraped_components\":{},\"subscriptions\":[]}" },
+		{ "SP.ComponentAdded", "{\"component_id\":\"c1\"}",
+		  "{\"id\":\"sp1\",\"components\":{},\"scraped_components\":{\"c1\":\"c1\"},\"subscriptions\":[]}" },
+		{ "SP.ComponentStatusChanged", "{\"component_id\":\"c1\",\"status\":\"down\",\"changed_at\":\"t1\",\"change_id\":7}",
+		  "{\"id\":\"sp1\",\"components\":{\"c1\":[\"down\",\"t1\",7]},\"scraped_components\":{\"c1\":\"c1\"},\"subscriptions\":[]}" },
+		{ "SP.SubscriptionAdded", "{\"subscription_id\":\"s1\",\"component_id\":\"c1\",\"account_id\":\"a1\"}",
+		  "{\"id\":\"sp1\",\"components\":{\"c1\":[\"down\",\"t1\",7]},\"scraped_components\":{\"c1\":\"c1\"},"
+		  "\"subscriptions\":[{\"id\":\"s1\",\"component_id\":\"c1\",\"account_id\":\"a1\"}]}" },
+		{ "SP.SubscriptionAdded", "{\"subscription_id\":\"s2\",\"component_id\":\"c1\",\"account_id\":\"a2\"}",
+		  "{\"id\":\"sp1\",\"components\":{\"c1\":[\"down\",\"t1\",7]},\"scraped_components\":{\"c1\":\"c1\"},"
+		  "\"subscriptions\":[{\"id\":\"s2\",\"component_id\":\"c1\",\"account_id\":\"a2\"},{\"id\":\"s1\",\"component_id\":\"c1\",\"account_id\":\"a1\"}]}" },
+		{ "SP.SubscriptionRemoved", "{\"subscription_id\":\"s1\"}",
+		  "{\"id\":\"sp1\",\"components\":{\"c1\":[\"down\",\"t1\",7]},\"scraped_components\":{\"c1\":\"c1\"},"
+		  "\"subscriptions\":[{\"id\":\"s2\",\"component_id\":\"c1\",\"account_id\":\"a2\"}]}" },
+		{ "SP.Paused", "{}",
+		  "{\"id\":\"sp1\",\"components\":{\"c1\":[\"down\",\"t1\",7]},\"scraped_components\":{\"c1\":\"c1\"},"
+		  "\"subscriptions\":[{\"id\":\"s2\",\"component_id\":\"c1\",\"account_id\":\"a2\"}]}" },
+		{ "SP.ComponentRemoved", "{\"component_id\":\"c1\"}",
+		  "{\"id\":\"sp1\",\"components\":{},\"scraped_components\":{},"
+		  "\"subscriptions\":[{\"id\":\"s2\",\"component_id\":\"c1\",\"account_id\":\"a2\"}]}" },
+		{ "SP.Reset", "{}",
+		  "{\"id\":\"sp1\",\"components\":{},\"scraped_components\":{},\"subscriptions\":[]}" },
+		{ "SP.Removed", "{}",
+		  "{\"id\":null,\"components\":{},\"scraped_components\":{},\"subscriptions\":[]}" },
+	};
+	sm_rules *r = compile_entries("{id: null, components: {}, scraped_components: {}, subscriptions: []}",
+				      src, sizeof src / sizeof src[0]);
+	json_object *st = sm_rules_initial(r);
+
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		json_object *d = parse(steps[i].data);
+		sm_event_view ev = { steps[i].type, (long long)i + 1, "sp1", d, NULL };
+		sm_error err;
+
+		sm_error_clear(&err);
+		ck_assert_msg(sm_rules_apply(r, &st, &ev, &err) == SM_APPLY_OK, "step %zu: %s", i, err.message);
+		ck_assert_msg(strcmp(sm_json_print(st, NULL), steps[i].state) == 0,
+			      "step %zu (%s)\n  got      %s\n  expected %s", i, steps[i].type,
+			      sm_json_print(st, NULL), steps[i].state);
+		json_object_put(d);
+	}
+	json_object_put(st);
+	sm_rules_free(r);
+}
+END_TEST
+
+START_TEST(test_team_example_adds_a_member_once)
+{
+	sm_rule_source src[] = {
+		{ "Team.MemberAdded", "not (event.user_id in state.member_ids)", "append member_ids event.user_id", 1, "e[0]", 0, 0 },
+		{ "Team.MemberAdded", NULL, NULL, 2, "e[1]", 0, 0 },
+		{ "Team.MemberRemoved", NULL, "remove member_ids where it == event.user_id", 3, "e[2]", 0, 0 },
+	};
+	sm_rules *r = compile_entries("{id: null, member_ids: []}", src, 3);
+
+	ck_assert_int_eq(apply_ev(r, "{\"id\":\"t\",\"member_ids\":[1]}", "Team.MemberAdded", 2, "{\"user_id\":2}", NULL), SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"id\":\"t\",\"member_ids\":[1,2]}");
+	ck_assert_int_eq(apply_ev(r, "{\"id\":\"t\",\"member_ids\":[1,2]}", "Team.MemberAdded", 3, "{\"user_id\":2}", NULL), SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"id\":\"t\",\"member_ids\":[1,2]}");
+	ck_assert_int_eq(apply_ev(r, "{\"id\":\"t\",\"member_ids\":[1,2]}", "Team.MemberRemoved", 4, "{\"user_id\":1}", NULL), SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"id\":\"t\",\"member_ids\":[2]}");
+	sm_rules_free(r);
+}
+END_TEST
+
+/* ------------------------------------------------------- syntax errors */
+
+START_TEST(test_syntax_errors_name_file_line_and_column)
+{
+	check_syntax("{}", NULL, "a = 1; b = 2; c 3",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 17: expected '=' after path");
+	check_syntax("{}", NULL, "a = event.x ~",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 14: expected a value, got end of text");
+	check_syntax("{}", NULL, "a = 'abc",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 5: unterminated string");
+	check_syntax("{}", NULL, "a = 'x\\qy'",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 7: unknown escape \\q in string");
+	check_syntax("{}", NULL, "a = foo",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 5: unknown name 'foo' (read fields as state.foo, event.foo or meta.foo)");
+	check_syntax("{}", NULL, "remove l it == 1",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 10: expected 'where' after the path of remove, got a name");
+	check_syntax("{}", NULL, "a = it",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 5: 'it' is only defined in the condition of remove ... where");
+	check_syntax("{}", NULL, "a = [1, 2",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 10: expected ',' or ']' in the list opened at col 5, got end of text");
+	check_syntax("{}", NULL, "a = {x: 1, x: 2}",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 12: duplicate key \"x\" in object");
+	check_syntax("{}", NULL, "a = 123456789012345678901",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 5: integer 123456789012345678901 does not fit in 64 bits");
+	check_syntax("{}", NULL, "event.x = 1",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 1: 'event' cannot be changed; paths are rooted at the state");
+	check_syntax("{}", NULL, "a = 1 b = 2",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 7: expected ';' between statements, got a name");
+	check_syntax("{}", NULL, "a = $foo",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 5: unknown variable $foo ($version, $type or $stream)");
+	check_syntax("{}", NULL, "a = 01",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 5: numbers must not have leading zeros");
+	check_syntax("{}", NULL, "a = 'caf\xc3\xa9' ~ #",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 14: unexpected character '#'");
+	check_syntax("{}", NULL, "a = '\xff'",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 6: invalid UTF-8");
+	check_syntax("{}", "event.x = 1", NULL,
+		     "snapmig.conf:11: aggregates[0].events[3].when, col 9: '=' assigns; compare with '=='");
+	check_syntax("{}", "event.x == 1 event.y", NULL,
+		     "snapmig.conf:11: aggregates[0].events[3].when, col 14: unexpected a name after the condition (combine conditions with and/or)");
+	check_syntax("{}", "(event.x == 1", NULL,
+		     "snapmig.conf:11: aggregates[0].events[3].when, col 14: expected ')' to close the '(' at col 1, got end of text");
+	check_syntax("{a: event.x}", NULL, NULL,
+		     "snapmig.conf:9: aggregates[0].initial, col 5: initial must be a constant: event cannot be used here");
+	check_syntax("[]", NULL, NULL,
+		     "snapmig.conf:9: aggregates[0].initial: the initial state must be an object { ... }, got array");
+}
+END_TEST
+
+START_TEST(test_deep_nesting_is_a_syntax_error_not_a_crash)
+{
+	char dos[1000];
+	size_t n = 0;
+
+	n += (size_t)snprintf(dos, sizeof dos, "a = ");
+	for (int i = 0; i < 200; i++)
+		dos[n++] = '[';
+	dos[n] = '\0';
+	check_syntax("{}", NULL, dos,
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 69: nested deeper than 64 levels");
+}
+END_TEST
+
+START_TEST(test_entry_after_one_without_when_never_applies)
+{
+	sm_rule_source src[] = {
+		{ T, NULL, NULL, 20, "aggregates[1].events[0]", 0, 0 },
+		{ T, "event.x", NULL, 21, "aggregates[1].events[1]", 0, 0 },
+	};
+	sm_rules *r = NULL;
+	sm_error err;
+	char buf[1400];
+
+	sm_error_clear(&err);
+	ck_assert_int_eq(sm_rules_compile("{}", 1, "initial", src, 2, "f.conf", &r, &err), SM_ERR_CONFIG);
+	ck_assert_str_eq(sm_error_format(&err, buf, sizeof buf),
+			 "f.conf:21: aggregates[1].events[1]: never applies: aggregates[1].events[0] handles " T " first and has no when");
+}
+END_TEST
+
+START_TEST(test_empty_statements_and_trailing_semicolons_are_fine)
+{
+	check_do("{}", " ; a = 1;; b = 2 ; ", "{}", "{\"a\":1,\"b\":2}");
+	check_do("{\"k\":1}", "", "{}", "{\"k\":1}");
+}
+END_TEST
+
+/* ---------------------------------------------------------- threads */
+
+struct thread_arg {
+	const sm_rules *rules;
+	char result[256];
+	int rc;
+};
+
+static void *apply_many(void *p)
+{
+	struct thread_arg *a = p;
+	json_object *st = sm_rules_initial(a->rules);
+	json_object *d = json_tokener_parse("{\"id\":\"x\",\"price\":1.50}");
+
+	for (long long v = 1; v <= 2000 && a->rc == 0; v++) {
+		sm_event_view ev = { T, v, "s", d, NULL };
+		sm_error err;
+
+		a->rc = sm_rules_apply(a->rules, &st, &ev, &err);
+	}
+	snprintf(a->result, sizeof a->result, "%s", sm_json_print(st, NULL));
+	json_object_put(st);
+	json_object_put(d);
+	return NULL;
+}
+
+START_TEST(test_one_compiled_rules_serves_many_threads)
+{
+	sm_rules *r;
+
+	r = compile1("{n: 0, l: [], p: 1.50, o: {k: [1]}}", "exists event.id",
+		     "n += 1; prepend l state.o; remove l where it.k == [1] and state.n != 0; "
+		     "o.k = [1]; price = event.price; m = {k: state.p}");
+	{
+		pthread_t th[4];
+		struct thread_arg args[4];
+
+		for (int i = 0; i < 4; i++) {
+			memset(&args[i], 0, sizeof args[i]);
+			args[i].rules = r;
+			ck_assert_int_eq(pthread_create(&th[i], NULL, apply_many, &args[i]), 0);
+		}
+		for (int i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			ck_assert_int_eq(args[i].rc, SM_APPLY_OK);
+			ck_assert_str_eq(args[i].result,
+					 "{\"n\":2000,\"l\":[],\"p\":1.50,\"o\":{\"k\":[1]},\"price\":1.50,\"m\":{\"k\":1.50}}");
+		}
+	}
+	sm_rules_free(r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("rules");
+	TCase *st = tcase_create("statements");
+	TCase *ex = tcase_create("expressions");
+	TCase *co = tcase_create("conditions");
+	TCase *en = tcase_create("entries");
+	TCase *sy = tcase_create("syntax");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(st, test_set_creates_missing_objects_along_the_path);
+	tcase_add_test(st, test_set_replaces_an_existing_value_in_place);
+	tcase_add_test(st, test_set_through_a_non_object_fails_naming_statement_type_and_version);
+	tcase_add_test(st, test_put_new_sets_only_an_absent_key);
+	tcase_add_test(st, test_state_path_root_and_keyword_names_as_fields);
+	tcase_add_test(st, test_add_to_missing_or_null_counts_from_zero);
+	tcase_add_test(st, test_add_of_integers_stays_an_exact_integer);
+	tcase_add_test(st, test_add_with_a_decimal_gives_the_shortest_double);
+	tcase_add_test(st, test_add_overflowing_64_bits_fails);
+	tcase_add_test(st, test_add_to_a_string_fails);
+	tcase_add_test(st, test_delete_removes_a_key_and_ignores_a_missing_one);
+	tcase_add_test(st, test_delete_with_computed_key);
+	tcase_add_test(st, test_append_and_prepend_treat_missing_as_empty_list);
+	tcase_add_test(st, test_append_on_a_number_fails);
+	tcase_add_test(st, test_remove_where_drops_matching_list_elements);
+	tcase_add_test(st, test_remove_where_on_an_object_sees_key_and_value);
+	tcase_add_test(st, test_remove_on_missing_is_nothing_and_on_a_number_fails);
+	tcase_add_test(st, test_merge_is_shallow_and_creates_a_missing_object);
+	tcase_add_test(st, test_merge_of_a_non_object_fails);
+	tcase_add_test(st, test_reset_restores_initial_and_later_statements_apply);
+	tcase_add_test(st, test_assigned_containers_are_copies);
+	suite_add_tcase(s, st);
+
+	tcase_add_test(ex, test_missing_fields_read_as_null);
+	tcase_add_test(ex, test_event_meta_state_and_variables);
+	tcase_add_test(ex, test_computed_keys_and_list_indexes);
+	tcase_add_test(ex, test_computed_key_of_wrong_kind_fails);
+	tcase_add_test(ex, test_literals_strings_numbers_lists_objects);
+	tcase_add_test(ex, test_string_escapes);
+	tcase_add_test(ex, test_concatenation_of_strings_numbers_and_null);
+	tcase_add_test(ex, test_concatenation_of_a_list_fails);
+	tcase_add_test(ex, test_decimals_and_big_integers_from_events_are_carried_unchanged);
+	suite_add_tcase(s, ex);
+
+	tcase_add_test(co, test_equality_is_deep_and_compares_numbers_by_value);
+	tcase_add_test(co, test_in_checks_list_elements_and_object_keys);
+	tcase_add_test(co, test_in_on_a_string_fails);
+	tcase_add_test(co, test_exists_means_present_and_not_null);
+	tcase_add_test(co, test_precedence_not_then_and_then_or);
+	tcase_add_test(co, test_bare_expression_holds_unless_null_or_false);
+	suite_add_tcase(s, co);
+
+	tcase_add_test(en, test_first_entry_whose_when_holds_applies);
+	tcase_add_test(en, test_event_types_are_distinct_in_config_order);
+	tcase_add_test(en, test_initial_is_a_fresh_copy_each_time);
+	tcase_add_test(en, test_state_that_is_not_an_object_fails_cleanly);
+	tcase_add_test(en, test_status_page_example);
+	tcase_add_test(en, test_team_example_adds_a_member_once);
+	tcase_add_test(en, test_one_compiled_rules_serves_many_threads);
+	suite_add_tcase(s, en);
+
+	tcase_add_test(sy, test_syntax_errors_name_file_line_and_column);
+	tcase_add_test(sy, test_deep_nesting_is_a_syntax_error_not_a_crash);
+	tcase_add_test(sy, test_entry_after_one_without_when_never_applies);
+	tcase_add_test(sy, test_empty_statements_and_trailing_semicolons_are_fine);
+	suite_add_tcase(s, sy);
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

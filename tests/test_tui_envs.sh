@@ -1,0 +1,98 @@
+#!/bin/sh
+# Screen test: the environment picker (addresses, protected marker, last
+# run, a failed connection with libpq's message), the overview's numbers
+# for the fixture of tests/tui_fixture.c at 80x24 and wide, help, a resize
+# below 80x24 and back, quitting and SIGTERM restoring the terminal.
+. "$SNAPMIG_SRCDIR/tests/tui_lib.sh"
+
+new_store tui_envs
+write_config
+
+ui_start 80 24
+wait_for "Pick an environment"
+wait_line "dev +$PGHOST/"
+wait_line "! prod .*protected"
+wait_for "broken"
+not_on_screen "password"
+# The last-run lookups finish (no run has happened in this store).
+wait_line "dev .*no runs yet"
+
+has_colour && ok "colours by default" || fail "no colours without NO_COLOR"
+
+# "/" filters the list.
+keys /
+wait_for "Show environments whose name or address contains:"
+type_text pro
+keys Enter
+wait_for "filter: pro"
+not_on_screen "broken"
+keys q
+wait_for "broken"
+
+# A failed connection shows libpq's message and what to check; the picker
+# stays usable.
+keys End Enter
+wait_for "Cannot connect to broken"
+wait_for "no_such_db"
+wait_for "Check: the host, port and dbname"
+
+# Connect to dev: the overview of the fixture.
+keys Home Enter
+wait_for "Aggregates"
+wait_line "Cart +6 +6 +0 +22 +not started"
+wait_line "Counter +3 +0 +3 +6 +not started"
+wait_line "Legacy +2 .*not in config"
+# The detail panel has every number for the row under the cursor, even when
+# columns are dropped at 80 columns.
+wait_for "Snapshots 6: v1 6; target v2"
+wait_for "Full replays 6, catch-ups 0, events to fold 22"
+wait_for "Target schema: 0 rows, 0 at v2, 0 current; failures 0"
+wait_for "Pre-flight: 1 unknown event type, e.g. Elixir.Shop.Cart.Events.Abandoned"
+keys Down
+wait_for "Snapshots 3: v1 3; target v1"
+wait_for "Full replays 0, catch-ups 3, events to fold 6"
+wait_for "Pre-flight: every event type in its streams has a handler"
+keys Down
+wait_for "not in the configuration"
+
+# Help is generated from the key table.
+keys '?'
+wait_for "Keys  (* = works on the Aggregates screen)"
+wait_for "Rebuild the selected types"
+keys End
+wait_for "Roll back the copy just made"
+keys q
+wait_line "Cart +6"
+
+# Too small, then back.
+resize 70 20
+wait_for "Window too small: 70x20"
+wait_for "needs at least 80x24"
+resize 80 24
+wait_line "Cart +6 +6 +0 +22"
+
+# Wide: the columns dropped at 80 come back (versions, target, pre-flight).
+resize 160 40
+wait_line "Cart +6 +v1 6 +v2 +6 +0 +22 +1 unknown +not started"
+wait_line "Counter +3 +v1 3 +v1 +0 +3 +6 +ok +not started"
+resize 80 24
+wait_line "Cart +6 +6 +0 +22"
+
+# q goes back to the picker, q there quits; the terminal is restored.
+keys q
+wait_for "Pick an environment"
+resize 160 40
+wait_line "dev +$PGHOST/tui_envs +no runs yet"
+resize 80 24
+keys q
+expect_exit 0
+
+# SIGTERM: the terminal is restored too, exit 143.  NO_COLOR: no colours.
+tm kill-session -t ui
+UI_ENV=NO_COLOR=1 ui_start 80 24 -e dev
+wait_line "Cart +6 +6"
+has_colour && fail "colours despite NO_COLOR" || ok "no colours with NO_COLOR"
+ui_signal TERM
+expect_exit 143
+
+finish

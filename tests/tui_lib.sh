@@ -1,0 +1,217 @@
+# Shared by tests/test_tui_*.sh (sourced): drive the real snapmig binary in
+# a private tmux server (send-keys / capture-pane) against the throwaway
+# PostgreSQL of tests/with-pg.  Every wait polls the screen for the expected
+# text until a deadline; nothing sleeps a fixed time.
+#
+# Environment (from the harness and Makefile.am): SNAPMIG_BIN,
+# SNAPMIG_BUILDDIR, SNAPMIG_TEST_CONNINFO, PGHOST.
+
+set -u
+
+: "${SNAPMIG_BIN:?run through make check}"
+: "${SNAPMIG_TEST_CONNINFO:?run under tests/with-pg}"
+
+for tool in tmux psql; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "SKIP: $tool is not installed"
+		exit 77
+	fi
+done
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/snapmig-tui.XXXXXX") || exit 99
+SOCK="$T/tmux.sock"
+failures=0
+checks=0
+unset SNAPMIG_CONFIG TMUX
+export XDG_CONFIG_HOME="$T/xdg"
+
+tm() {
+	tmux -S "$SOCK" -f /dev/null "$@"
+}
+
+cleanup() {
+	tm kill-server >/dev/null 2>&1
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	failures=$((failures + 1))
+}
+
+ok() {
+	checks=$((checks + 1))
+	echo "ok: $*"
+}
+
+finish() {
+	echo "$checks checks passed, $failures failed"
+	[ "$failures" -eq 0 ] || exit 1
+	exit 0
+}
+
+psql_db() {
+	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"
+}
+
+# new_store NAME: a fresh database filled by tests/tui_fixture; sets DB and
+# CONNINFO.
+new_store() {
+	DB=$1
+	psql_db postgres "CREATE DATABASE \"$DB\"" >/dev/null || exit 99
+	CONNINFO="host=$PGHOST dbname=$DB user=postgres"
+	PGOPTIONS='-c client_min_messages=warning' \
+		"$SNAPMIG_BUILDDIR/tests/tui_fixture" "$CONNINFO" || exit 99
+}
+
+sql() {
+	psql_db "$DB" "$1"
+}
+
+# write_config: dev and prod (protected) both on the store, broken on a
+# database that does not exist.
+write_config() {
+	cat >"$T/snapmig.conf" <<EOC
+defaults = { jobs = 2; };
+environments = (
+  { name = "dev"; conninfo = "$CONNINFO"; },
+  { name = "prod"; conninfo = "$CONNINFO"; protected = true; },
+  { name = "broken"; conninfo = "host=$PGHOST dbname=no_such_db user=postgres"; }
+);
+aggregates = (
+  { type = "Elixir.Shop.Cart"; label = "Cart"; snapshot_version = 2;
+    initial = "{id: null, items: []}";
+    events = (
+      { on = "Elixir.Shop.Cart.Events.Created"; do = "id = event.id"; },
+      { on = "Elixir.Shop.Cart.Events.ItemAdded"; do = "append items event.sku"; }
+    ); },
+  { type = "Elixir.Shop.Counter"; label = "Counter"; snapshot_version = 1;
+    initial = "{n: 0}";
+    events = (
+      { on = "Elixir.Shop.Counter.Events.Incremented"; do = "n += event.by"; }
+    ); }
+);
+EOC
+}
+
+# ui_start WIDTH HEIGHT [ARGS...]: runs snapmig in a new tmux session "ui"
+# (with the variables assignments in UI_ENV, e.g. UI_ENV=NO_COLOR=1).
+# When it exits, the pane prints "[exit N]" and the terminal settings (to
+# check that the terminal was restored), then waits.
+ui_start() {
+	w=$1
+	h=$2
+	shift 2
+	cat >"$T/run.sh" <<EOS
+# Ctrl-C is for snapmig; this shell stays to report.
+trap ':' INT
+cd "$T"
+"$SNAPMIG_BIN" -c "$T/snapmig.conf" $*
+echo "[exit \$?]"
+stty -a | tr ' ' '\n' | grep -E '^-?(icanon|echo)\$' | tr '\n' ' ' > "$T/stty.after"
+echo "[stty saved]"
+sleep 600
+EOS
+	tm new-session -d -s ui -x "$w" -y "$h" \
+		"env TERM=screen-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 ${UI_ENV:-} sh $T/run.sh" || exit 99
+}
+
+screen() {
+	tm capture-pane -p -t ui
+}
+
+# has_colour: whether the screen uses colours (SGR foreground/background
+# codes in the pane's contents with their attributes).
+has_colour() {
+	esc=$(printf '\033')
+	tm capture-pane -p -e -t ui |
+		grep -qE "$esc\\[([0-9;]*;)?([34][0-7]|[34]8;5;[0-9]+)(;[0-9;]*)?m"
+}
+
+# wait_for TEXT [SECONDS]: polls the screen until it shows TEXT (fixed
+# string); a failure prints the screen.
+wait_for() {
+	deadline=$(( $(date +%s) + ${2:-20} ))
+	while :; do
+		if screen | grep -qF -- "$1"; then
+			ok "screen shows: $1"
+			return 0
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			fail "screen never showed: $1"
+			echo "----- screen -----"
+			screen
+			echo "------------------"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# wait_line REGEX [SECONDS]: like wait_for with an extended regex for one line.
+wait_line() {
+	deadline=$(( $(date +%s) + ${2:-20} ))
+	while :; do
+		if screen | grep -qE -- "$1"; then
+			ok "screen has a line matching: $1"
+			return 0
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			fail "no line matching: $1"
+			echo "----- screen -----"
+			screen
+			echo "------------------"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# not_on_screen TEXT: the screen does not show TEXT right now.
+not_on_screen() {
+	if screen | grep -qF -- "$1"; then
+		fail "screen shows unexpected: $1"
+		screen
+	else
+		ok "screen does not show: $1"
+	fi
+}
+
+keys() {
+	tm send-keys -t ui "$@"
+}
+
+# type_text TEXT: literal characters.
+type_text() {
+	tm send-keys -t ui -l "$1"
+}
+
+resize() {
+	tm resize-window -t ui -x "$1" -y "$2"
+}
+
+# ui_signal SIG: sends SIG to the snapmig process of the session (the
+# child of the pane's shell).
+ui_signal() {
+	shell_pid=$(tm display-message -p -t ui '#{pane_pid}')
+	ui_pid=$(pgrep -P "$shell_pid" | head -n 1)
+	if [ -z "$ui_pid" ]; then
+		fail "no snapmig process to signal"
+		return 1
+	fi
+	kill -"$1" "$ui_pid"
+}
+
+# expect_exit CODE: the program ended with CODE and left the terminal in
+# its normal mode (canonical input and echo back on).
+expect_exit() {
+	wait_for "[exit $1]" 20 || return 1
+	wait_for "[stty saved]" 10 || return 1
+	if grep -q -- '-icanon' "$T/stty.after" || grep -q -- '-echo ' "$T/stty.after" ||
+	   ! grep -q 'icanon' "$T/stty.after"; then
+		fail "terminal not restored: $(cat "$T/stty.after")"
+	else
+		ok "terminal restored: $(cat "$T/stty.after")"
+	fi
+}

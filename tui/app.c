@@ -1,0 +1,591 @@
+/*
+ * The interface's main loop: terminal setup and restore, signals (handlers
+ * only set a flag), the view stack, the status and key bars, the rebuild
+ * run that lives across screens, and sm_tui_run.
+ *
+ * One turn of the loop: act on signals, reap finished background tasks,
+ * poll the run's progress (4 times a second), let the views poll their
+ * tasks, draw everything once (wnoutrefresh + doupdate), then wait up to
+ * 100 ms for a key.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tui/app.h"
+#include "tui/tui.h"
+#include "util/alloc.h"
+
+static volatile sig_atomic_t pending_signal;
+
+static void on_signal(int sig)
+{
+	pending_signal = sig;
+}
+
+static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP };
+#define N_SIGNALS (sizeof handled_signals / sizeof handled_signals[0])
+
+/* Set while curses owns the terminal, for the fatal hook. */
+static bool curses_active;
+
+static void fatal_restore(void)
+{
+	if (curses_active) {
+		curses_active = false;
+		endwin();
+	}
+}
+
+double tui_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------ view stack */
+
+void tui_push(tui_app *app, const tui_view_ops *ops, void *state)
+{
+	tui_view *v;
+
+	if (app->depth >= TUI_MAX_VIEWS) {
+		/* Deep enough: replace the top instead of growing without end. */
+		tui_pop(app);
+	}
+	v = &app->stack[app->depth++];
+	v->ops = ops;
+	v->state = state;
+	if (ops->enter)
+		ops->enter(app, v);
+}
+
+void tui_pop(tui_app *app)
+{
+	tui_view *v;
+
+	if (app->depth == 0)
+		return;
+	v = &app->stack[--app->depth];
+	if (v->ops->leave)
+		v->ops->leave(app, v);
+	v->ops = NULL;
+	v->state = NULL;
+}
+
+tui_view *tui_top(tui_app *app)
+{
+	return app->depth ? &app->stack[app->depth - 1] : NULL;
+}
+
+tui_view *tui_below(tui_app *app, const tui_view *v)
+{
+	for (int i = 1; i < app->depth; i++)
+		if (&app->stack[i] == v)
+			return &app->stack[i - 1];
+	return NULL;
+}
+
+void tui_message(tui_app *app, enum tui_style st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(app->message, sizeof app->message, fmt, ap);
+	va_end(ap);
+	app->message_style = st;
+	app->message_time = tui_now();
+}
+
+/* ---------------------------------------------------------------- engine */
+
+void tui_set_engine(tui_app *app, sm_engine *eng)
+{
+	tui_close_engine(app);
+	app->eng = eng;
+	app->where = sm_engine_describe(eng);
+	app->data_generation++;
+}
+
+void tui_close_engine(tui_app *app)
+{
+	if (!app->eng)
+		return;
+	/* Abandoned tasks may still use the engine. */
+	tui_tasks_reap(app, true);
+	if (app->run) {
+		if (!sm_run_finished(app->run))
+			sm_run_cancel(app->run);
+		if (app->have_progress)
+			sm_progress_clear(&app->progress);
+		app->have_progress = false;
+		sm_run_free(app->run);
+		app->run = NULL;
+	}
+	sm_engine_close(app->eng);
+	app->eng = NULL;
+	free(app->where);
+	app->where = NULL;
+}
+
+/* ------------------------------------------------------------------- run */
+
+bool tui_run_active(const tui_app *app)
+{
+	return app->run && !app->run_finished_seen;
+}
+
+static void free_run_strings(tui_app *app)
+{
+	for (size_t i = 0; i < app->n_run_strings; i++)
+		free(app->run_strings[i]);
+	free(app->run_strings);
+	free(app->run_types);
+	free(app->run_uuids);
+	app->run_strings = NULL;
+	app->n_run_strings = 0;
+	app->run_types = app->run_uuids = NULL;
+	app->n_run_types = 0;
+}
+
+static const char **copy_strings(tui_app *app, const char *const *src, size_t n)
+{
+	const char **out;
+
+	if (!n)
+		return NULL;
+	out = sm_xcalloc(n, sizeof *out);
+	app->run_strings = sm_xrealloc(app->run_strings,
+				       (app->n_run_strings + n) * sizeof *app->run_strings);
+	for (size_t i = 0; i < n; i++) {
+		char *s = sm_xstrdup(src[i]);
+
+		app->run_strings[app->n_run_strings++] = s;
+		out[i] = s;
+	}
+	return out;
+}
+
+static void poll_run(tui_app *app, bool force)
+{
+	double now = tui_now();
+	enum sm_run_state st;
+
+	if (!app->run || (!force && now - app->last_progress_poll < 0.25))
+		return;
+	app->last_progress_poll = now;
+	if (app->have_progress)
+		sm_progress_clear(&app->progress);
+	sm_run_progress(app->run, &app->progress);
+	app->have_progress = true;
+	st = app->progress.state;
+	if ((st == SM_RUN_DONE || st == SM_RUN_CANCELLED || st == SM_RUN_FAILED) &&
+	    !app->run_finished_seen) {
+		char a[32], b[32];
+
+		app->run_finished_seen = true;
+		app->data_generation++;
+		if (st == SM_RUN_DONE)
+			tui_message(app, app->progress.total.failed ? ST_WARN : ST_GOOD,
+				    "Rebuild finished: %s instances, %s failed",
+				    tui_num(app->progress.total.instances_done, a),
+				    tui_num(app->progress.total.failed, b));
+		else if (st == SM_RUN_CANCELLED)
+			tui_message(app, ST_WARN, "Rebuild cancelled: committed work is kept");
+		else
+			tui_message(app, ST_BAD, "Rebuild failed: %s", app->progress.error.message);
+	}
+	if (app->quit_after_cancel && app->run_finished_seen)
+		app->quit = true;
+}
+
+static void block_signals(sigset_t *old)
+{
+	sigset_t block;
+
+	sigemptyset(&block);
+	for (size_t i = 0; i < N_SIGNALS; i++)
+		sigaddset(&block, handled_signals[i]);
+	sigaddset(&block, SIGWINCH);
+	pthread_sigmask(SIG_BLOCK, &block, old);
+}
+
+bool tui_run_start(tui_app *app, const char *const *types, size_t n_types,
+		   const char *const *uuids, size_t n_uuids, bool only_failed)
+{
+	sm_rebuild_options opts;
+	sm_error err;
+	sm_run *run = NULL;
+	sigset_t old;
+	int rc;
+
+	if (!app->eng)
+		return false;
+	if (tui_run_active(app)) {
+		tui_message(app, ST_WARN, "A rebuild is already running (p shows it)");
+		return false;
+	}
+	if (app->run) {
+		if (app->have_progress)
+			sm_progress_clear(&app->progress);
+		app->have_progress = false;
+		sm_run_free(app->run);
+		app->run = NULL;
+	}
+	free_run_strings(app);
+	memset(&opts, 0, sizeof opts);
+	app->run_types = copy_strings(app, types, n_types);
+	app->n_run_types = n_types;
+	app->run_uuids = copy_strings(app, uuids, n_uuids);
+	opts.types = app->run_types;
+	opts.n_types = n_types;
+	opts.uuids = app->run_uuids;
+	opts.n_uuids = n_uuids;
+	opts.only_failed = only_failed;
+	sm_error_clear(&err);
+	/* The engine's workers inherit this thread's mask: keep terminal
+	 * signals for the UI thread. */
+	block_signals(&old);
+	rc = sm_rebuild_start(app->eng, &opts, &run, &err);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != SM_OK) {
+		tui_message(app, ST_BAD, "Rebuild not started: %s", err.message);
+		free_run_strings(app);
+		return false;
+	}
+	app->run = run;
+	app->run_finished_seen = false;
+	app->last_progress_poll = 0;
+	poll_run(app, true);
+	if (tui_top(app)->ops != &tui_view_rebuild)
+		tui_push(app, &tui_view_rebuild, NULL);
+	return true;
+}
+
+static void cancel_and_quit(tui_app *app, void *ctx)
+{
+	(void)ctx;
+	if (tui_run_active(app)) {
+		sm_run_cancel(app->run);
+		app->quit_after_cancel = true;
+		tui_message(app, ST_WARN, "Cancelling the rebuild; committed work is kept...");
+	} else {
+		app->quit = true;
+	}
+}
+
+void tui_request_quit(tui_app *app)
+{
+	char pct[32] = "";
+
+	if (!tui_run_active(app)) {
+		app->quit = true;
+		return;
+	}
+	if (app->have_progress && app->progress.total.events_planned > 0)
+		snprintf(pct, sizeof pct, " (%.0f%%)",
+			 100.0 * (double)app->progress.total.events_done /
+			 (double)app->progress.total.events_planned);
+	{
+		char text[512];
+
+		snprintf(text, sizeof text,
+			 "A rebuild is running%s.\n"
+			 "Quitting cancels it: every committed batch is kept,\n"
+			 "and running the rebuild again resumes from there.\n\n"
+			 "Cancel the rebuild and quit?", pct);
+		tui_confirm(app, "Quit snapmig", text, cancel_and_quit, NULL);
+	}
+}
+
+/* --------------------------------------------------------------- drawing */
+
+static void draw_title(tui_app *app, const tui_view *top)
+{
+	char buf[512], status[128] = "";
+	int x, right = 0;
+	const sm_environment *env = app->eng ? sm_engine_env(app->eng) : NULL;
+
+	tui_fill(0, 0, COLS, ST_TITLE);
+	/* The run's state first: it must stay visible on any screen. */
+	if (app->run && app->have_progress) {
+		const sm_type_progress *t = &app->progress.total;
+		double frac = t->events_planned > 0 ?
+			(double)t->events_done / (double)t->events_planned : 0;
+
+		if (tui_run_active(app))
+			snprintf(status, sizeof status, " %s rebuild %s %.0f%% ",
+				 tui_spinner(app->tick),
+				 sm_run_state_name(app->progress.state), frac * 100);
+		else
+			snprintf(status, sizeof status, " rebuild %s ",
+				 sm_run_state_name(app->progress.state));
+		right = tui_text_width(status);
+		if (right > COLS / 2)
+			right = COLS / 2;
+		tui_put_right(0, COLS - right, right, ST_TITLE, status);
+	}
+	/* The where goes last: it is the part that may be cut. */
+	x = tui_putf(0, 0, COLS - right, ST_TITLE, " snapmig | %s ", top->ops->title);
+	if (env) {
+		snprintf(buf, sizeof buf, "| %s%s (%s)", env->name,
+			 env->protected_env ? " PROTECTED" : "", app->where ? app->where : "");
+		tui_put(0, x, COLS - right - x - 1, ST_TITLE, buf);
+	}
+}
+
+static void draw_keybar(const tui_view *top)
+{
+	int x = 0, y = LINES - 1;
+
+	tui_fill(y, 0, COLS, ST_KEYBAR);
+	for (const int *c = top->ops->cmds; c && *c != TUI_CMD_NONE; c++) {
+		const tui_command_info *ci = tui_command(*c);
+		int need;
+
+		/* Moving around is in the help; the bar shows the actions. */
+		if (*c <= TUI_CMD_END)
+			continue;
+		need = tui_text_width(ci->key_name) + tui_text_width(ci->label) + 3;
+		if (x + need > COLS)
+			break;
+		x += tui_put(y, x, COLS - x, ST_KEYBAR, " ");
+		x += tui_put(y, x, COLS - x, ST_KEY, ci->key_name);
+		x += tui_put(y, x, COLS - x, ST_KEYBAR, " ");
+		x += tui_put(y, x, COLS - x, ST_KEYBAR, ci->label);
+		x += tui_put(y, x, COLS - x, ST_KEYBAR, " ");
+	}
+}
+
+static void draw_too_small(void)
+{
+	char buf[128];
+	int y = LINES / 2 - 1;
+
+	if (LINES <= 0 || COLS <= 0)
+		return;
+	snprintf(buf, sizeof buf, "Window too small: %dx%d", COLS, LINES);
+	tui_put(y < 0 ? 0 : y, 0, COLS, ST_WARN, buf);
+	if (LINES > 1)
+		tui_put(y + 1 < LINES ? y + 1 : 0, 0, COLS, ST_NORMAL,
+			"snapmig needs at least 80x24.");
+	if (LINES > 2)
+		tui_put(y + 2 < LINES ? y + 2 : 0, 0, COLS, ST_DIM, "Enlarge it, or q to quit.");
+}
+
+static bool too_small(void)
+{
+	return COLS < 80 || LINES < 24;
+}
+
+static void draw(tui_app *app)
+{
+	tui_view *top = tui_top(app);
+	tui_rect content = { 1, 0, LINES - 3, COLS };
+	int first;
+
+	erase();
+	if (too_small()) {
+		draw_too_small();
+	} else if (top) {
+		draw_title(app, top);
+		/* Modals draw over the views below them. */
+		first = app->depth - 1;
+		while (first > 0 && app->stack[first].ops->modal)
+			first--;
+		for (int i = first; i < app->depth; i++)
+			app->stack[i].ops->draw(app, &app->stack[i], content);
+		if (app->message[0] && tui_now() - app->message_time < 8)
+			tui_put(LINES - 2, 1, COLS - 2, app->message_style, app->message);
+		draw_keybar(top);
+	}
+	wnoutrefresh(stdscr);
+	doupdate();
+}
+
+/* -------------------------------------------------------------- the loop */
+
+static void handle_signal(tui_app *app, int sig)
+{
+	if (sig == SIGINT) {
+		if (!tui_run_active(app))
+			app->exit_code = 130;
+		tui_request_quit(app);
+		return;
+	}
+	/* TERM / HUP: nobody to ask.  Stop the run cleanly (committed work is
+	 * kept) and leave. */
+	app->exit_code = 128 + sig;
+	if (tui_run_active(app)) {
+		sm_run_cancel(app->run);
+		app->quit_after_cancel = true;
+	} else {
+		app->quit = true;
+	}
+}
+
+static void handle_key(tui_app *app, int key)
+{
+	tui_view *top = tui_top(app);
+	int cmd = tui_key_command(key);
+	unsigned flags;
+
+	if (!top)
+		return;
+	if (too_small()) {
+		if (key == 'q')
+			tui_request_quit(app);
+		return;
+	}
+	if (cmd == TUI_CMD_HELP && !top->ops->modal && top->ops != &tui_view_help) {
+		tui_push(app, &tui_view_help, tui_help_new(app, top->ops));
+		return;
+	}
+	flags = top->ops->key(app, top, cmd, key);
+	if (flags & TUI_POP) {
+		/* Esc also starts unknown escape sequences: it never quits. */
+		if (app->depth == 1 && key == 27)
+			return;
+		if (app->depth == 1)
+			tui_request_quit(app);
+		else
+			tui_pop(app);
+	}
+	if (flags & TUI_QUIT)
+		tui_request_quit(app);
+}
+
+static int read_key(void)
+{
+	wint_t wch;
+	int r = wget_wch(stdscr, &wch);
+
+	if (r == OK)
+		return (int)wch;
+	if (r == KEY_CODE_YES)
+		return TK_FN((int)wch);
+	return 0;
+}
+
+static void main_loop(tui_app *app)
+{
+	while (!app->quit && app->depth > 0) {
+		int sig = pending_signal;
+		int key;
+
+		if (sig) {
+			pending_signal = 0;
+			handle_signal(app, sig);
+		}
+		tui_tasks_reap(app, false);
+		poll_run(app, false);
+		/* Tasks of views below a dialog keep finishing too. */
+		for (int i = 0; i < app->depth; i++)
+			if (app->stack[i].ops->poll)
+				app->stack[i].ops->poll(app, &app->stack[i]);
+		if (app->quit || app->depth == 0)
+			break;
+		app->tick++;
+		draw(app);
+		key = read_key();
+		if (key == TK_FN(KEY_RESIZE) || key == 0)
+			continue;       /* LINES/COLS are updated; next turn redraws */
+		handle_key(app, key);
+	}
+}
+
+/* ------------------------------------------------------------ entry point */
+
+int sm_tui_run(const sm_config *cfg, const char *env_name, sm_error *err)
+{
+	struct sigaction sa, old[N_SIGNALS];
+	tui_app app;
+	SCREEN *scr;
+	const char *cs;
+
+	sm_error_clear(err);
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		sm_error_set(err, SM_ERR_USAGE, "the interface needs a terminal on stdin and stdout");
+		return 2;
+	}
+	setlocale(LC_ALL, "");
+	cs = nl_langinfo(CODESET);
+	tui_draw_init(cs && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0));
+
+	/* Before newterm: curses leaves handlers that are already set alone. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < N_SIGNALS; i++)
+		sigaction(handled_signals[i], &sa, &old[i]);
+	pending_signal = 0;
+
+	if (!getenv("ESCDELAY"))
+		set_escdelay(25);
+	scr = newterm(NULL, stdout, stdin);
+	if (!scr) {
+		for (size_t i = 0; i < N_SIGNALS; i++)
+			sigaction(handled_signals[i], &old[i], NULL);
+		sm_error_set(err, SM_ERR_USAGE, "cannot use the terminal (TERM=%s)",
+			     getenv("TERM") ? getenv("TERM") : "");
+		return 2;
+	}
+	curses_active = true;
+	sm_set_fatal_hook(fatal_restore);
+	cbreak();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	curs_set(0);
+	wtimeout(stdscr, 100);
+	tui_theme_init();
+
+	memset(&app, 0, sizeof app);
+	app.cfg = cfg;
+	app.initial_env = env_name;
+	tui_push(&app, &tui_view_envs, tui_envs_new(&app, env_name));
+	main_loop(&app);
+
+	/* Leaving: nothing may still run when cfg goes away. */
+	if (app.run && !sm_run_finished(app.run))
+		sm_run_cancel(app.run);
+	while (app.depth > 0)
+		tui_pop(&app);
+	/* A connection attempt to an unreachable host can take a while; say
+	 * why we are still here rather than look hung. */
+	if (tui_tasks_reap(&app, false) > 0 || (app.run && !sm_run_finished(app.run))) {
+		erase();
+		tui_put(LINES / 2, 2, COLS - 4, ST_WARN,
+			"Waiting for database calls in progress to finish ...");
+		wnoutrefresh(stdscr);
+		doupdate();
+	}
+	tui_tasks_reap(&app, true);
+	tui_close_engine(&app);
+	if (app.run) {
+		if (app.have_progress)
+			sm_progress_clear(&app.progress);
+		sm_run_free(app.run);
+	}
+	free_run_strings(&app);
+
+	curses_active = false;
+	endwin();
+	delscreen(scr);
+	sm_set_fatal_hook(NULL);
+	for (size_t i = 0; i < N_SIGNALS; i++)
+		sigaction(handled_signals[i], &old[i], NULL);
+	return app.exit_code;
+}

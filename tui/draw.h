@@ -1,0 +1,77 @@
+/*
+ * Drawing helpers on stdscr: every string that may come from the database
+ * or the config is sanitised (invalid UTF-8 and control characters become
+ * visible replacements) and measured by display width, never by bytes;
+ * everything is clipped to the width it is given, so no helper can write
+ * outside its box whatever the terminal size.
+ */
+#ifndef SM_TUI_DRAW_H
+#define SM_TUI_DRAW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tui/theme.h"
+
+/* Set once at start: whether the locale is UTF-8 (then "…", "█" etc. are
+ * used, ASCII otherwise). */
+void tui_draw_init(bool utf8);
+bool tui_draw_utf8(void);
+
+/* Display width of s after sanitising. */
+int tui_text_width(const char *s);
+
+/* Draws s at (y, x) in at most maxw columns with the style; a longer text
+ * ends in an ellipsis.  Returns the columns used. */
+int tui_put(int y, int x, int maxw, enum tui_style st, const char *s);
+int tui_putf(int y, int x, int maxw, enum tui_style st, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Word-wrapped into at most max_lines lines of w columns ('\n' breaks a
+ * line); returns the lines used. */
+int tui_put_wrapped(int y, int x, int w, int max_lines, enum tui_style st, const char *s);
+/* Right-aligned in a field of w columns ending at x + w. */
+void tui_put_right(int y, int x, int w, enum tui_style st, const char *s);
+/* Fills w columns with blanks in the style. */
+void tui_fill(int y, int x, int w, enum tui_style st);
+/* A progress bar of w columns, frac in [0, 1]. */
+void tui_bar(int y, int x, int w, double frac);
+/* A box border (h, w >= 2) filled with the dialog style. */
+void tui_box(int y, int x, int h, int w, enum tui_style st);
+
+/* "1,234,567" into buf (at least 32 bytes); returns buf. */
+const char *tui_num(long long v, char *buf);
+/* "1:02:03" / "2:03" / "–" for negative. */
+const char *tui_duration(double seconds, char *buf, size_t size);
+/* The spinner frame for tick. */
+const char *tui_spinner(unsigned tick);
+
+/* Table columns: a fixed width (w > 0) or flexible (w == 0, min width
+ * minw, shares the rest).  Columns with a higher prio number are dropped
+ * first when the width does not suffice; tui_cols_layout sets x (-1 when
+ * hidden) and the final width. */
+typedef struct tui_col {
+	const char *title;
+	int w, minw;
+	bool right;
+	int prio;
+	int x;          /* out */
+	int width;      /* out */
+} tui_col;
+
+void tui_cols_layout(tui_col *cols, size_t n, int x0, int total_w);
+void tui_cols_header(const tui_col *cols, size_t n, int y);
+/* Draws one cell (nothing when the column is hidden). */
+void tui_cell(const tui_col *col, int y, enum tui_style st, const char *s);
+
+/* A scrolling list cursor. */
+typedef struct tui_list {
+	int cur, top, n;
+} tui_list;
+
+/* Moves for UP/DOWN/PGUP/PGDN/HOME/END; returns true when cmd was one of
+ * them.  page = visible rows. */
+bool tui_list_key(tui_list *l, int cmd, int page);
+/* Keeps cur in [0, n) and visible within page rows. */
+void tui_list_fit(tui_list *l, int page);
+
+#endif

@@ -1,0 +1,538 @@
+/*
+ * The copy screen: the engine's copy plan for the chosen types (replace /
+ * insert / keep newer / untouched / stale without replacement) and its
+ * guards, the options (override guards, remove stale rows), a confirmation
+ * (a protected environment needs its name typed), the verified result and
+ * a rollback of that copy.  Planning, copying and rolling back run on
+ * background tasks.
+ */
+#include "config.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/app.h"
+#include "util/alloc.h"
+
+enum copy_phase { CP_PLANNING, CP_PLAN, CP_COPYING, CP_RESULT, CP_ROLLING_BACK, CP_ROLLED_BACK };
+
+typedef struct copy_ctx {
+	sm_engine *eng;
+	char **types;
+	size_t n_types;
+	bool remove_stale;
+	unsigned force;
+	bool execute;              /* false: plan only */
+	atomic_llong lock_wait_ms; /* written by the copying thread */
+	sm_copy_plan *plan;        /* out */
+	sm_copy_result *result;    /* out */
+} copy_ctx;
+
+typedef struct rb_ctx {
+	sm_engine *eng;
+	long long copy_id;
+	sm_rollback_result *res;   /* out */
+} rb_ctx;
+
+typedef struct copy_state {
+	char **types;
+	size_t n_types;
+	bool remove_stale;
+	unsigned force;
+	enum copy_phase phase;
+	sm_copy_plan *plan;
+	sm_copy_result *result;
+	sm_rollback_result *rb;
+	tui_task *task;
+	copy_ctx *cctx;
+	rb_ctx *rctx;
+	char error[1200];
+	tui_list list;
+	int page;
+} copy_state;
+
+static const int copy_cmds[] = {
+	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
+	TUI_CMD_END, TUI_CMD_COPY, TUI_CMD_OVERRIDE, TUI_CMD_REMOVE_STALE,
+	TUI_CMD_ROLLBACK, TUI_CMD_REFRESH, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
+};
+
+static void on_lock_wait(void *p, double waited)
+{
+	copy_ctx *c = p;
+
+	atomic_store(&c->lock_wait_ms, (long long)(waited * 1000));
+}
+
+static int copy_fn(void *p, sm_error *err)
+{
+	copy_ctx *c = p;
+	sm_copy_options o;
+
+	memset(&o, 0, sizeof o);
+	o.types = (const char *const *)c->types;
+	o.n_types = c->n_types;
+	o.remove_stale = c->remove_stale;
+	o.force = c->force;
+	o.on_lock_wait = on_lock_wait;
+	o.ctx = c;
+	if (c->execute)
+		return sm_copy_run(c->eng, &o, &c->result, err);
+	return sm_copy_plan_read(c->eng, &o, &c->plan, err);
+}
+
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void copy_ctx_free(void *p)
+{
+	copy_ctx *c = p;
+
+	if (c->plan)
+		sm_copy_plan_free(c->plan);
+	if (c->result)
+		sm_copy_result_free(c->result);
+	free_strings(c->types, c->n_types);
+	free(c);
+}
+
+static int rb_fn(void *p, sm_error *err)
+{
+	rb_ctx *c = p;
+
+	return sm_rollback_run(c->eng, c->copy_id, &c->res, err);
+}
+
+static void rb_ctx_free(void *p)
+{
+	rb_ctx *c = p;
+
+	if (c->res)
+		sm_rollback_result_free(c->res);
+	free(c);
+}
+
+static void start_copy_task(tui_app *app, copy_state *s, bool execute)
+{
+	copy_ctx *c;
+
+	if (s->task)
+		return;
+	c = sm_xcalloc(1, sizeof *c);
+	c->eng = app->eng;
+	c->n_types = s->n_types;
+	c->types = sm_xcalloc(s->n_types + 1, sizeof *c->types);
+	for (size_t i = 0; i < s->n_types; i++)
+		c->types[i] = sm_xstrdup(s->types[i]);
+	c->remove_stale = s->remove_stale;
+	c->force = s->force;
+	c->execute = execute;
+	atomic_init(&c->lock_wait_ms, 0);
+	s->cctx = c;
+	s->error[0] = 0;
+	s->phase = execute ? CP_COPYING : CP_PLANNING;
+	s->task = tui_task_start(copy_fn, c, copy_ctx_free);
+}
+
+void *tui_copy_new(tui_app *app, const char *const *types, size_t n_types)
+{
+	copy_state *s = sm_xcalloc(1, sizeof *s);
+
+	(void)app;
+	s->n_types = n_types;
+	s->types = sm_xcalloc(n_types + 1, sizeof *s->types);
+	for (size_t i = 0; i < n_types; i++)
+		s->types[i] = sm_xstrdup(types[i]);
+	return s;
+}
+
+static void copy_enter(tui_app *app, tui_view *v)
+{
+	start_copy_task(app, v->state, false);
+}
+
+static void copy_poll(tui_app *app, tui_view *v)
+{
+	copy_state *s = v->state;
+	sm_error err;
+	int rc;
+
+	if (!s->task || !tui_task_done(s->task))
+		return;
+	rc = tui_task_finish(s->task, &err);
+	s->task = NULL;
+	if (s->phase == CP_ROLLING_BACK) {
+		if (rc == SM_OK) {
+			s->rb = s->rctx->res;
+			s->rctx->res = NULL;
+			s->phase = CP_ROLLED_BACK;
+			app->data_generation++;
+			tui_message(app, ST_GOOD, "Copy #%lld rolled back", s->rb->copy_id);
+		} else {
+			snprintf(s->error, sizeof s->error, "Rollback failed: %s", err.message);
+			s->phase = CP_RESULT;
+		}
+		rb_ctx_free(s->rctx);
+		s->rctx = NULL;
+		return;
+	}
+	if (s->phase == CP_COPYING) {
+		if (rc == SM_OK) {
+			s->result = s->cctx->result;
+			s->cctx->result = NULL;
+			s->phase = CP_RESULT;
+			app->data_generation++;
+			tui_message(app, s->result->verified ? ST_GOOD : ST_BAD,
+				    "Copy #%lld committed%s", s->result->copy_id,
+				    s->result->verified ? " and verified" : ", verification FAILED");
+		} else {
+			snprintf(s->error, sizeof s->error, "%s: %s",
+				 rc == SM_ERR_GUARD ? "Copy refused" : "Copy failed (nothing changed)",
+				 err.message);
+			s->phase = CP_PLAN;
+		}
+	} else {
+		if (rc == SM_OK) {
+			if (s->plan)
+				sm_copy_plan_free(s->plan);
+			s->plan = s->cctx->plan;
+			s->cctx->plan = NULL;
+		} else {
+			snprintf(s->error, sizeof s->error, "Cannot plan the copy: %s", err.message);
+		}
+		s->phase = CP_PLAN;
+	}
+	copy_ctx_free(s->cctx);
+	s->cctx = NULL;
+}
+
+static unsigned tripped_guards(const copy_state *s)
+{
+	unsigned g = 0;
+
+	for (size_t i = 0; s->plan && i < s->plan->n_types; i++)
+		g |= s->plan->types[i].guards;
+	return g;
+}
+
+static void guard_names(unsigned bits, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	for (unsigned b = 1; b && b <= SM_GUARD_EMPTY; b <<= 1)
+		if ((bits & b) && o < size)
+			o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? "," : "",
+					      sm_copy_guard_name(b));
+}
+
+static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
+{
+	tui_col cols[] = {
+		{ "Type", 0, 12, false, 0, 0, 0 },
+		{ "Generated", 9, 9, true, 3, 0, 0 },
+		{ "Replace", 9, 9, true, 0, 0, 0 },
+		{ "Insert", 9, 9, true, 2, 0, 0 },
+		{ "Keep newer", 10, 10, true, 0, 0, 0 },
+		{ "Untouched", 9, 9, true, 1, 0, 0 },
+		{ "Stale", 9, 9, true, 0, 0, 0 },
+		{ "Guards", 0, 8, false, 0, 0, 0 },
+	};
+	const size_t nc = sizeof cols / sizeof cols[0];
+	const sm_copy_plan *p = s->plan;
+	int list_h, bottom = r.y + r.h;
+	char n[32], g[64];
+	unsigned tripped = tripped_guards(s);
+
+	(void)app;
+	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
+	tui_cols_header(cols, nc, y++);
+	list_h = bottom - y - 7;
+	if (list_h < 1)
+		list_h = 1;
+	s->page = list_h;
+	s->list.n = (int)p->n_types;
+	tui_list_fit(&s->list, s->page);
+	for (int i = s->list.top; i < s->list.n && i < s->list.top + list_h; i++, y++) {
+		const sm_copy_type_plan *t = &p->types[i];
+		bool cur = i == s->list.cur;
+		enum tui_style st = cur ? ST_CURSOR : ST_NORMAL;
+
+		if (cur)
+			tui_fill(y, r.x + 1, r.w - 2, ST_CURSOR);
+		tui_cell(&cols[0], y, st, t->label ? t->label : t->type);
+		tui_cell(&cols[1], y, st, tui_num(t->generated, n));
+		tui_cell(&cols[2], y, st, tui_num(t->replace, n));
+		tui_cell(&cols[3], y, st, tui_num(t->insert, n));
+		tui_cell(&cols[4], y, st, tui_num(t->keep_newer, n));
+		tui_cell(&cols[5], y, st, tui_num(t->untouched, n));
+		tui_cell(&cols[6], y, cur ? ST_CURSOR : t->stale_without_replacement ? ST_WARN : ST_NORMAL,
+			 tui_num(t->stale_without_replacement, n));
+		guard_names(t->guards, g, sizeof g);
+		tui_cell(&cols[7], y, cur ? ST_CURSOR : t->guards ? ((t->guards & s->force) == t->guards ?
+								    ST_WARN : ST_BAD) : ST_GOOD,
+			 t->guards ? g : "ok");
+	}
+	y = bottom - 7;
+	if (s->list.n > 0) {
+		const sm_copy_type_plan *t = &p->types[s->list.cur];
+
+		if (t->guard_message)
+			tui_put_wrapped(y, r.x + 1, r.w - 2, 2, ST_BAD, t->guard_message);
+		else
+			tui_putf(y, r.x + 1, r.w - 2, ST_DIM, "%s: no guard tripped%s%s",
+				 t->label ? t->label : t->type,
+				 t->lag_events ? ", generated rows behind by events: " : "",
+				 t->lag_events ? tui_num(t->lag_events, n) : "");
+	}
+	y += 2;
+	tui_putf(y++, r.x + 1, r.w - 2, s->remove_stale ? ST_WARN : ST_NORMAL,
+		 "Stale rows without replacement (d): %s",
+		 s->remove_stale ? "REMOVED, Commanded will replay them" : "kept");
+	guard_names(tripped, g, sizeof g);
+	if (tripped)
+		tui_putf(y++, r.x + 1, r.w - 2, p->guards ? ST_BAD : ST_WARN,
+			 "Guards tripped: %s  -  %s  (o toggles the override)", g,
+			 p->guards ? "the copy is refused" : "OVERRIDDEN");
+	else
+		tui_put(y++, r.x + 1, r.w - 2, ST_GOOD, "No guard tripped.");
+	tui_put(y, r.x + 1, r.w - 2, ST_NORMAL, p->guards ?
+		"Nothing is written until the guards pass or are overridden." :
+		"c copies: one transaction, replaced rows backed up, verified after commit.");
+}
+
+static void copy_draw(tui_app *app, tui_view *v, tui_rect r)
+{
+	copy_state *s = v->state;
+	const sm_environment *env = app->eng ? sm_engine_env(app->eng) : NULL;
+	int y = r.y, x = r.x + 1, w = r.w - 2;
+	char a[32], b[32], c[32], d[32], e[32];
+
+	if (env)
+		tui_putf(y, x, w, ST_NORMAL, "Copy %s.snapshots -> %s.snapshots  (%s)",
+			 env->settings.target_schema, env->settings.source_schema,
+			 s->n_types ? "selected types" : "all configured types");
+	y++;
+	if (s->error[0])
+		y += tui_put_wrapped(y, x, w, 2, ST_BAD, s->error);
+	y++;
+	switch (s->phase) {
+	case CP_PLANNING:
+		tui_putf(y, x, w, ST_WARN, "%s reading the copy plan ...", tui_spinner(app->tick));
+		break;
+	case CP_COPYING: {
+		long long ms = s->cctx ? atomic_load(&s->cctx->lock_wait_ms) : 0;
+
+		if (ms > 0)
+			tui_putf(y, x, w, ST_WARN, "%s waiting for the lock on the live snapshots "
+				 "table: %.0f s (snapshot writers hold it)", tui_spinner(app->tick),
+				 (double)ms / 1000);
+		else
+			tui_putf(y, x, w, ST_WARN, "%s copying in one transaction ...",
+				 tui_spinner(app->tick));
+		break;
+	}
+	case CP_PLAN:
+		if (s->plan)
+			draw_plan(app, s, r, y);
+		break;
+	case CP_RESULT:
+	case CP_ROLLING_BACK:
+	case CP_ROLLED_BACK: {
+		const sm_copy_result *res = s->result;
+
+		tui_putf(y++, x, w, res->verified ? ST_GOOD : ST_BAD, "Copy #%lld committed.  Verified: %s",
+			 res->copy_id, res->verified ? "yes (row counts and checksum read back)" : "NO");
+		tui_putf(y++, x, w, ST_NORMAL, "replaced %s  inserted %s  kept newer %s  removed %s  backed up %s",
+			 tui_num(res->replaced, a), tui_num(res->inserted, b),
+			 tui_num(res->kept_newer, c), tui_num(res->removed, d),
+			 tui_num(res->backed_up, e));
+		tui_putf(y++, x, w, ST_DIM, "checksum %s", res->checksum ? res->checksum : "-");
+		y++;
+		if (s->phase == CP_ROLLING_BACK) {
+			tui_putf(y, x, w, ST_WARN, "%s rolling back copy #%lld ...",
+				 tui_spinner(app->tick), res->copy_id);
+		} else if (s->phase == CP_ROLLED_BACK) {
+			const sm_rollback_result *rb = s->rb;
+
+			tui_putf(y++, x, w, ST_GOOD, "Rolled back copy #%lld (journal #%lld): "
+				 "restored %s, deleted %s", rb->copy_id, rb->rollback_id,
+				 tui_num(rb->restored, a), tui_num(rb->deleted, b));
+			if (rb->drifted) {
+				tui_putf(y++, x, w, ST_WARN, "%s rows changed after the copy were left "
+					 "as they are, e.g.:", tui_num(rb->drifted, c));
+				for (size_t i = 0; i < rb->n_drifted_uuids && y < r.y + r.h; i++)
+					tui_put(y++, x + 2, w - 2, ST_DIM, rb->drifted_uuids[i]);
+			}
+		} else {
+			tui_put(y, x, w, ST_NORMAL, "u rolls this copy back (restores the backed-up rows).");
+		}
+		break;
+	}
+	}
+}
+
+static void run_copy(tui_app *app, void *ctx)
+{
+	start_copy_task(app, ctx, true);
+}
+
+static void typed_copy(tui_app *app, void *ctx, const char *text)
+{
+	const sm_environment *env = sm_engine_env(app->eng);
+
+	if (strcmp(text, env->name) != 0) {
+		tui_message(app, ST_WARN, "The name does not match: nothing copied");
+		return;
+	}
+	run_copy(app, ctx);
+}
+
+static void run_rollback(tui_app *app, void *ctx)
+{
+	copy_state *s = ctx;
+
+	if (s->task || !s->result)
+		return;
+	s->rctx = sm_xcalloc(1, sizeof *s->rctx);
+	s->rctx->eng = app->eng;
+	s->rctx->copy_id = s->result->copy_id;
+	s->error[0] = 0;
+	s->phase = CP_ROLLING_BACK;
+	s->task = tui_task_start(rb_fn, s->rctx, rb_ctx_free);
+}
+
+static void typed_rollback(tui_app *app, void *ctx, const char *text)
+{
+	if (strcmp(text, sm_engine_env(app->eng)->name) != 0) {
+		tui_message(app, ST_WARN, "The name does not match: nothing rolled back");
+		return;
+	}
+	run_rollback(app, ctx);
+}
+
+static void confirm_copy(tui_app *app, copy_state *s)
+{
+	const sm_environment *env = sm_engine_env(app->eng);
+	long long repl = 0, ins = 0, keep = 0, stale = 0;
+	char text[1024], a[32], b[32], c[32], d[32];
+
+	if (s->phase != CP_PLAN || !s->plan) {
+		tui_message(app, ST_DIM, s->phase == CP_RESULT ? "Already copied (u rolls back)" :
+			    "Wait for the plan");
+		return;
+	}
+	if (s->plan->guards) {
+		tui_message(app, ST_BAD, "Guards tripped: fix them, or override with o");
+		return;
+	}
+	for (size_t i = 0; i < s->plan->n_types; i++) {
+		repl += s->plan->types[i].replace;
+		ins += s->plan->types[i].insert;
+		keep += s->plan->types[i].keep_newer;
+		stale += s->plan->types[i].stale_without_replacement;
+	}
+	snprintf(text, sizeof text,
+		 "Copy into %s.snapshots of environment %s:\n"
+		 "  replace %s, insert %s, keep %s newer live rows\n"
+		 "  stale rows without replacement: %s %s\n"
+		 "Replaced rows are backed up; u rolls the copy back.%s",
+		 env->settings.source_schema, env->name, tui_num(repl, a), tui_num(ins, b),
+		 tui_num(keep, c), tui_num(stale, d), s->remove_stale ? "removed" : "kept",
+		 env->protected_env ? "\n\nThis environment is PROTECTED.\nType its name to copy:" :
+		 "\n\nCopy now?");
+	if (env->protected_env)
+		tui_prompt(app, "Copy into a protected environment", text, "", typed_copy, s);
+	else
+		tui_confirm(app, "Copy", text, run_copy, s);
+}
+
+static unsigned copy_key(tui_app *app, tui_view *v, int cmd, int key)
+{
+	copy_state *s = v->state;
+	const sm_environment *env = sm_engine_env(app->eng);
+
+	(void)key;
+	if (tui_list_key(&s->list, cmd, s->page))
+		return TUI_REDRAW;
+	switch (cmd) {
+	case TUI_CMD_COPY:
+		confirm_copy(app, s);
+		return TUI_REDRAW;
+	case TUI_CMD_OVERRIDE:
+		if (s->phase == CP_PLAN) {
+			s->force = s->force ? 0 : tripped_guards(s);
+			start_copy_task(app, s, false);
+		}
+		return TUI_REDRAW;
+	case TUI_CMD_REMOVE_STALE:
+		if (s->phase == CP_PLAN) {
+			s->remove_stale = !s->remove_stale;
+			start_copy_task(app, s, false);
+		}
+		return TUI_REDRAW;
+	case TUI_CMD_REFRESH:
+		if (s->phase == CP_PLAN)
+			start_copy_task(app, s, false);
+		return TUI_REDRAW;
+	case TUI_CMD_ROLLBACK:
+		if (s->phase != CP_RESULT) {
+			tui_message(app, ST_DIM, "Nothing to roll back on this screen yet");
+			return TUI_REDRAW;
+		}
+		{
+			char text[512];
+
+			snprintf(text, sizeof text,
+				 "Roll back copy #%lld: restore the live rows it replaced\n"
+				 "and delete the rows it inserted (rows changed since\n"
+				 "are reported, not overwritten).%s", s->result->copy_id,
+				 env->protected_env ? "\n\nThis environment is PROTECTED.\n"
+				 "Type its name to roll back:" : "\n\nRoll back now?");
+			if (env->protected_env)
+				tui_prompt(app, "Rollback", text, "", typed_rollback, s);
+			else
+				tui_confirm(app, "Rollback", text, run_rollback, s);
+		}
+		return TUI_REDRAW;
+	case TUI_CMD_BACK:
+		if (s->task && (s->phase == CP_COPYING || s->phase == CP_ROLLING_BACK)) {
+			tui_message(app, ST_WARN, "Wait: the transaction is running");
+			return TUI_REDRAW;
+		}
+		return TUI_POP;
+	default:
+		return TUI_NONE;
+	}
+}
+
+static void copy_leave(tui_app *app, tui_view *v)
+{
+	copy_state *s = v->state;
+
+	tui_task_abandon(app, s->task);
+	if (s->plan)
+		sm_copy_plan_free(s->plan);
+	if (s->result)
+		sm_copy_result_free(s->result);
+	if (s->rb)
+		sm_rollback_result_free(s->rb);
+	free_strings(s->types, s->n_types);
+	free(s);
+}
+
+const tui_view_ops tui_view_copy = {
+	.title = "Copy",
+	.cmds = copy_cmds,
+	.enter = copy_enter,
+	.draw = copy_draw,
+	.key = copy_key,
+	.poll = copy_poll,
+	.leave = copy_leave,
+};

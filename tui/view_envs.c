@@ -1,0 +1,390 @@
+/*
+ * The environment picker: every configured environment with where it
+ * points (never a password), whether it is protected and the last run in
+ * its journal (looked up in the background, one task per environment).
+ * Enter connects on a task with a spinner; a failure shows libpq's message
+ * and what to check, and another environment can be picked.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/app.h"
+#include "util/alloc.h"
+
+typedef struct lookup_ctx {
+	const sm_config *cfg;
+	char *env;
+	char *text;        /* out: the last run, or why it is unknown */
+} lookup_ctx;
+
+typedef struct connect_ctx {
+	const sm_config *cfg;
+	char *env;
+	sm_engine *eng;    /* out */
+} connect_ctx;
+
+typedef struct env_row {
+	const sm_environment *env;
+	char *where;
+	tui_task *lookup;
+	lookup_ctx *lctx;
+	char *last_run;
+} env_row;
+
+typedef struct envs_state {
+	env_row *rows;
+	size_t n;
+	int *visible;
+	tui_list list;
+	int page;
+	char filter[256];
+	tui_task *connect;
+	connect_ctx *cctx;
+	char error[2048];
+	char *autoconnect;
+} envs_state;
+
+static const int envs_cmds[] = {
+	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
+	TUI_CMD_END, TUI_CMD_OPEN, TUI_CMD_FILTER, TUI_CMD_REFRESH,
+	TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
+};
+
+/* "host:port/dbname" from the masked conninfo (which holds no password). */
+static char *env_where(const char *conninfo)
+{
+	char *masked = sm_conninfo_masked(conninfo);
+	char host[256] = "", port[32] = "", db[256] = "", service[256] = "";
+	char *save = NULL, *out;
+
+	for (char *tok = strtok_r(masked, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			continue;
+		*eq = 0;
+		if (strcmp(tok, "host") == 0 || (strcmp(tok, "hostaddr") == 0 && !host[0]))
+			snprintf(host, sizeof host, "%s", eq + 1);
+		else if (strcmp(tok, "port") == 0)
+			snprintf(port, sizeof port, "%s", eq + 1);
+		else if (strcmp(tok, "dbname") == 0)
+			snprintf(db, sizeof db, "%s", eq + 1);
+		else if (strcmp(tok, "service") == 0)
+			snprintf(service, sizeof service, "%s", eq + 1);
+	}
+	free(masked);
+	if (service[0] && !host[0])
+		out = sm_xasprintf("service %s%s%s", service, db[0] ? "/" : "", db);
+	else
+		out = sm_xasprintf("%s%s%s/%s", host[0] ? host : "(default host)",
+				   port[0] ? ":" : "", port, db[0] ? db : "(default db)");
+	return out;
+}
+
+static int lookup_fn(void *p, sm_error *err)
+{
+	lookup_ctx *c = p;
+	sm_engine *eng = NULL;
+	sm_run_list *runs = NULL;
+	int rc;
+
+	rc = sm_engine_open(c->cfg, c->env, &eng, err);
+	if (rc != SM_OK) {
+		c->text = sm_xstrdup(rc == SM_ERR_DB ? "cannot connect" : "not available");
+		return rc;
+	}
+	rc = sm_runs_read(eng, 1, &runs, err);
+	if (rc != SM_OK || !runs || runs->n == 0) {
+		c->text = sm_xstrdup("no runs yet");
+	} else {
+		const sm_run_record *r = &runs->items[0];
+		char when[17] = "";
+
+		/* "2026-02-01 10:22" from ISO 8601. */
+		if (r->started_at)
+			snprintf(when, sizeof when, "%s", r->started_at);
+		for (char *q = when; *q; q++)
+			if (*q == 'T')
+				*q = ' ';
+		c->text = sm_xasprintf("#%lld %s %s %s", r->run_id, r->kind ? r->kind : "?",
+				       r->outcome ? r->outcome : "?", when);
+	}
+	sm_run_list_free(runs);
+	sm_engine_close(eng);
+	return SM_OK;
+}
+
+static void lookup_free(void *p)
+{
+	lookup_ctx *c = p;
+
+	free(c->env);
+	free(c->text);
+	free(c);
+}
+
+static int connect_fn(void *p, sm_error *err)
+{
+	connect_ctx *c = p;
+
+	return sm_engine_open(c->cfg, c->env, &c->eng, err);
+}
+
+static void connect_free(void *p)
+{
+	connect_ctx *c = p;
+
+	sm_engine_close(c->eng);
+	free(c->env);
+	free(c);
+}
+
+static void start_lookups(envs_state *s, const sm_config *cfg)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		env_row *r = &s->rows[i];
+
+		if (r->lookup)
+			continue;
+		r->lctx = sm_xcalloc(1, sizeof *r->lctx);
+		r->lctx->cfg = cfg;
+		r->lctx->env = sm_xstrdup(r->env->name);
+		r->lookup = tui_task_start(lookup_fn, r->lctx, lookup_free);
+	}
+}
+
+static void apply_filter(envs_state *s)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (!s->filter[0] || strcasestr(s->rows[i].env->name, s->filter) ||
+		    strcasestr(s->rows[i].where, s->filter))
+			s->visible[n++] = (int)i;
+	s->list.n = n;
+	tui_list_fit(&s->list, s->page ? s->page : 1);
+}
+
+void *tui_envs_new(tui_app *app, const char *autoconnect)
+{
+	envs_state *s = sm_xcalloc(1, sizeof *s);
+
+	s->n = app->cfg->n_envs;
+	s->rows = sm_xcalloc(s->n + 1, sizeof *s->rows);
+	s->visible = sm_xcalloc(s->n + 1, sizeof *s->visible);
+	for (size_t i = 0; i < s->n; i++) {
+		s->rows[i].env = &app->cfg->envs[i];
+		s->rows[i].where = env_where(app->cfg->envs[i].conninfo);
+	}
+	s->autoconnect = sm_xstrdup(autoconnect);
+	apply_filter(s);
+	return s;
+}
+
+static void start_connect(tui_app *app, envs_state *s, const char *name)
+{
+	if (s->connect)
+		return;
+	s->error[0] = 0;
+	s->cctx = sm_xcalloc(1, sizeof *s->cctx);
+	s->cctx->cfg = app->cfg;
+	s->cctx->env = sm_xstrdup(name);
+	s->connect = tui_task_start(connect_fn, s->cctx, connect_free);
+}
+
+static void envs_enter(tui_app *app, tui_view *v)
+{
+	envs_state *s = v->state;
+
+	if (s->autoconnect) {
+		if (!sm_config_find_env(app->cfg, s->autoconnect))
+			snprintf(s->error, sizeof s->error,
+				 "There is no environment named \"%s\" in %s.",
+				 s->autoconnect, app->cfg->path);
+		else
+			start_connect(app, s, s->autoconnect);
+		/* The picker's own lookups only when it is actually shown. */
+		return;
+	}
+	start_lookups(s, app->cfg);
+}
+
+static void envs_poll(tui_app *app, tui_view *v)
+{
+	envs_state *s = v->state;
+
+	for (size_t i = 0; i < s->n; i++) {
+		env_row *r = &s->rows[i];
+
+		if (r->lookup && tui_task_done(r->lookup)) {
+			tui_task_finish(r->lookup, NULL);
+			r->lookup = NULL;
+			free(r->last_run);
+			r->last_run = r->lctx->text;
+			r->lctx->text = NULL;
+			lookup_free(r->lctx);
+			r->lctx = NULL;
+		}
+	}
+	if (s->connect && tui_task_done(s->connect)) {
+		sm_error err;
+		int rc = tui_task_finish(s->connect, &err);
+
+		s->connect = NULL;
+		if (rc == SM_OK) {
+			sm_engine *eng = s->cctx->eng;
+
+			s->cctx->eng = NULL;
+			connect_free(s->cctx);
+			s->cctx = NULL;
+			tui_set_engine(app, eng);
+			tui_push(app, &tui_view_overview, tui_overview_new(app));
+			return;
+		}
+		snprintf(s->error, sizeof s->error,
+			 "Cannot connect to %s:\n%s\n"
+			 "Check: the host, port and dbname of its conninfo; that the server "
+			 "runs and accepts connections; the user and password "
+			 "(password_env, ~/.pgpass or a service file).",
+			 s->cctx->env, err.message);
+		connect_free(s->cctx);
+		s->cctx = NULL;
+		/* Shown after a failed -e connect too: look the others up now. */
+		start_lookups(s, app->cfg);
+	}
+	/* Back on the picker: leave the environment we were connected to. */
+	if (tui_top(app) == v && app->eng && !tui_run_active(app) && !s->connect) {
+		tui_close_engine(app);
+		start_lookups(s, app->cfg);
+	}
+}
+
+static void envs_draw(tui_app *app, tui_view *v, tui_rect r)
+{
+	envs_state *s = v->state;
+	tui_col cols[] = {
+		{ "Environment", 0, 12, false, 0, 0, 0 },
+		{ "Where", 0, 24, false, 1, 0, 0 },
+		{ "Protected", 9, 9, false, 3, 0, 0 },
+		{ "Last run", 28, 28, false, 2, 0, 0 },
+	};
+	int y = r.y, list_h, err_h = 0;
+
+	tui_putf(y++, r.x + 1, r.w - 2, ST_NORMAL, "Pick an environment (config %s)",
+		 app->cfg->path ? app->cfg->path : "");
+	if (s->filter[0])
+		tui_putf(y - 1, r.x + r.w - 30, 29, ST_WARN, "filter: %s", s->filter);
+	y++;
+	tui_cols_layout(cols, 4, r.x + 3, r.w - 4);
+	tui_cols_header(cols, 4, y++);
+	if (s->error[0])
+		err_h = 7;
+	else if (s->connect)
+		err_h = 2;
+	list_h = r.y + r.h - y - err_h;
+	s->page = list_h > 1 ? list_h : 1;
+	tui_list_fit(&s->list, s->page);
+	for (int i = s->list.top; i < s->list.n && i < s->list.top + list_h; i++) {
+		const env_row *row = &s->rows[s->visible[i]];
+		bool cur = i == s->list.cur;
+		enum tui_style st = cur ? ST_CURSOR : ST_NORMAL;
+
+		if (cur)
+			tui_fill(y, r.x + 1, r.w - 2, ST_CURSOR);
+		tui_put(y, r.x + 1, 1, cur ? ST_CURSOR : ST_MARK, row->env->protected_env ? "!" : " ");
+		tui_cell(&cols[0], y, st, row->env->name);
+		tui_cell(&cols[1], y, st, row->where);
+		tui_cell(&cols[2], y, cur ? ST_CURSOR : ST_BAD,
+			 row->env->protected_env ? "protected" : "");
+		if (row->last_run)
+			tui_cell(&cols[3], y, cur ? ST_CURSOR : ST_DIM, row->last_run);
+		else if (row->lookup)
+			tui_cell(&cols[3], y, cur ? ST_CURSOR : ST_DIM, tui_spinner(app->tick));
+		y++;
+	}
+	if (s->n == 0)
+		tui_put(y, r.x + 3, r.w - 4, ST_WARN, "No environments in the configuration.");
+	y = r.y + r.h - err_h;
+	if (s->connect) {
+		tui_putf(y + 1, r.x + 1, r.w - 2, ST_WARN, "%s Connecting to %s ...",
+			 tui_spinner(app->tick), s->cctx ? s->cctx->env : "");
+	} else if (s->error[0]) {
+		tui_put_wrapped(y, r.x + 1, r.w - 2, err_h, ST_BAD, s->error);
+	}
+}
+
+static void set_filter(tui_app *app, void *ctx, const char *text)
+{
+	envs_state *s = ctx;
+
+	(void)app;
+	snprintf(s->filter, sizeof s->filter, "%s", text);
+	apply_filter(s);
+}
+
+static unsigned envs_key(tui_app *app, tui_view *v, int cmd, int key)
+{
+	envs_state *s = v->state;
+
+	(void)key;
+	if (tui_list_key(&s->list, cmd, s->page))
+		return TUI_REDRAW;
+	switch (cmd) {
+	case TUI_CMD_OPEN:
+		if (s->list.n > 0 && !s->connect)
+			start_connect(app, s, s->rows[s->visible[s->list.cur]].env->name);
+		return TUI_REDRAW;
+	case TUI_CMD_FILTER:
+		tui_prompt(app, "Filter", "Show environments whose name or address contains:",
+			   s->filter, set_filter, s);
+		return TUI_REDRAW;
+	case TUI_CMD_REFRESH:
+		start_lookups(s, app->cfg);
+		return TUI_REDRAW;
+	case TUI_CMD_BACK:
+		if (s->connect) {
+			/* Stop waiting for it; the app finishes the task. */
+			tui_task_abandon(app, s->connect);
+			s->connect = NULL;
+			s->cctx = NULL;
+			return TUI_REDRAW;
+		}
+		if (s->filter[0]) {
+			s->filter[0] = 0;
+			apply_filter(s);
+			return TUI_REDRAW;
+		}
+		return TUI_POP;
+	default:
+		return TUI_NONE;
+	}
+}
+
+static void envs_leave(tui_app *app, tui_view *v)
+{
+	envs_state *s = v->state;
+
+	for (size_t i = 0; i < s->n; i++) {
+		tui_task_abandon(app, s->rows[i].lookup);
+		free(s->rows[i].where);
+		free(s->rows[i].last_run);
+	}
+	tui_task_abandon(app, s->connect);
+	free(s->rows);
+	free(s->visible);
+	free(s->autoconnect);
+	free(s);
+}
+
+const tui_view_ops tui_view_envs = {
+	.title = "Environments",
+	.cmds = envs_cmds,
+	.enter = envs_enter,
+	.draw = envs_draw,
+	.key = envs_key,
+	.poll = envs_poll,
+	.leave = envs_leave,
+};

@@ -1,0 +1,505 @@
+/*
+ * The failures screen: the current failures grouped by aggregate type,
+ * kind and event type ("unknown event  Elixir...Paused  312 instances"),
+ * each group expandable to its instances (source_uuid, stream version,
+ * message).  From a group: re-run only its failed instances, or save the
+ * list to a file; from an instance: inspect its snapshots.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/app.h"
+#include "util/alloc.h"
+
+typedef struct fail_ctx {
+	sm_engine *eng;
+	char *type;
+	sm_failure_list *list;   /* out */
+} fail_ctx;
+
+typedef struct fgroup {
+	const sm_failure *head;  /* first item: type, kind, event type */
+	size_t first, count;     /* range in the sorted items */
+	bool expanded;
+} fgroup;
+
+typedef struct frow {
+	int group;
+	int item;                /* index in items, -1 for the group's own row */
+} frow;
+
+typedef struct failures_state {
+	char *type;
+	sm_failure_list *list;
+	const sm_failure **items;    /* filtered, sorted */
+	size_t n_items;
+	fgroup *groups;
+	size_t n_groups;
+	frow *rows;
+	tui_list lst;
+	int page;
+	char filter[256];
+	char **expanded;             /* keys of expanded groups, kept across refreshes */
+	size_t n_expanded;
+	tui_task *task;
+	fail_ctx *ctx;
+	char error[1024];
+	unsigned generation;
+} failures_state;
+
+static const int failures_cmds[] = {
+	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
+	TUI_CMD_END, TUI_CMD_OPEN, TUI_CMD_RERUN, TUI_CMD_SAVE, TUI_CMD_INSPECT,
+	TUI_CMD_FILTER, TUI_CMD_REFRESH, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
+};
+
+const char *tui_failure_kind_text(int kind)
+{
+	switch (kind) {
+	case SM_FAIL_UNKNOWN_EVENT: return "unknown event";
+	case SM_FAIL_NO_MATCH: return "no match";
+	case SM_FAIL_BAD_EVENT: return "bad event";
+	case SM_FAIL_REDUCER: return "reducer error";
+	case SM_FAIL_MISSING_STREAM: return "missing stream";
+	case SM_FAIL_BAD_SNAPSHOT: return "bad snapshot";
+	default: return "?";
+	}
+}
+
+static int fail_fn(void *p, sm_error *err)
+{
+	fail_ctx *c = p;
+
+	return sm_failures_read(c->eng, c->type, -1, &c->list, err);
+}
+
+static void fail_free(void *p)
+{
+	fail_ctx *c = p;
+
+	if (c->list)
+		sm_failure_list_free(c->list);
+	free(c->type);
+	free(c);
+}
+
+static int strcmp0(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+static int same_group(const sm_failure *a, const sm_failure *b)
+{
+	int d = strcmp0(a->source_type, b->source_type);
+
+	if (!d)
+		d = (int)a->kind - (int)b->kind;
+	if (!d)
+		d = strcmp0(a->event_type, b->event_type);
+	return d;
+}
+
+static int cmp_failure(const void *pa, const void *pb)
+{
+	const sm_failure *a = *(const sm_failure *const *)pa;
+	const sm_failure *b = *(const sm_failure *const *)pb;
+	int d = same_group(a, b);
+
+	return d ? d : strcmp0(a->source_uuid, b->source_uuid);
+}
+
+static char *group_key(const sm_failure *f)
+{
+	return sm_xasprintf("%s\x1f%d\x1f%s", f->source_type ? f->source_type : "",
+			    (int)f->kind, f->event_type ? f->event_type : "");
+}
+
+static bool was_expanded(const failures_state *s, const sm_failure *f)
+{
+	char *k = group_key(f);
+	bool found = false;
+
+	for (size_t i = 0; i < s->n_expanded && !found; i++)
+		found = strcmp(s->expanded[i], k) == 0;
+	free(k);
+	return found;
+}
+
+static void remember_expanded(failures_state *s)
+{
+	for (size_t i = 0; i < s->n_expanded; i++)
+		free(s->expanded[i]);
+	s->n_expanded = 0;
+	s->expanded = sm_xrealloc(s->expanded, (s->n_groups + 1) * sizeof *s->expanded);
+	for (size_t g = 0; g < s->n_groups; g++)
+		if (s->groups[g].expanded)
+			s->expanded[s->n_expanded++] = group_key(s->groups[g].head);
+}
+
+static bool matches(const sm_failure *f, const char *filter)
+{
+	return !filter[0] ||
+	       (f->source_type && strcasestr(f->source_type, filter)) ||
+	       (f->event_type && strcasestr(f->event_type, filter)) ||
+	       (f->source_uuid && strcasestr(f->source_uuid, filter)) ||
+	       (f->message && strcasestr(f->message, filter)) ||
+	       strcasestr(tui_failure_kind_text((int)f->kind), filter);
+}
+
+/* Rebuilds the visible rows from the groups' expanded flags. */
+static void build_rows(failures_state *s)
+{
+	int n = 0;
+
+	free(s->rows);
+	s->rows = sm_xcalloc(s->n_items + s->n_groups + 1, sizeof *s->rows);
+	for (size_t g = 0; g < s->n_groups; g++) {
+		s->rows[n++] = (frow){ (int)g, -1 };
+		if (s->groups[g].expanded)
+			for (size_t i = 0; i < s->groups[g].count; i++)
+				s->rows[n++] = (frow){ (int)g, (int)(s->groups[g].first + i) };
+	}
+	s->lst.n = n;
+	tui_list_fit(&s->lst, s->page ? s->page : 1);
+}
+
+static void build_groups(failures_state *s)
+{
+	free(s->items);
+	free(s->groups);
+	s->items = NULL;
+	s->groups = NULL;
+	s->n_items = s->n_groups = 0;
+	if (!s->list) {
+		build_rows(s);
+		return;
+	}
+	s->items = sm_xcalloc(s->list->n + 1, sizeof *s->items);
+	for (size_t i = 0; i < s->list->n; i++)
+		if (matches(&s->list->items[i], s->filter))
+			s->items[s->n_items++] = &s->list->items[i];
+	qsort(s->items, s->n_items, sizeof *s->items, cmp_failure);
+	s->groups = sm_xcalloc(s->n_items + 1, sizeof *s->groups);
+	for (size_t i = 0; i < s->n_items; i++) {
+		if (i == 0 || same_group(s->items[i - 1], s->items[i]) != 0) {
+			fgroup *g = &s->groups[s->n_groups++];
+
+			g->head = s->items[i];
+			g->first = i;
+			g->expanded = was_expanded(s, s->items[i]);
+		}
+		s->groups[s->n_groups - 1].count++;
+	}
+	build_rows(s);
+}
+
+static void reload(tui_app *app, failures_state *s)
+{
+	s->generation = app->data_generation;
+	if (s->task || !app->eng)
+		return;
+	s->ctx = sm_xcalloc(1, sizeof *s->ctx);
+	s->ctx->eng = app->eng;
+	s->ctx->type = sm_xstrdup(s->type);
+	s->task = tui_task_start(fail_fn, s->ctx, fail_free);
+}
+
+void *tui_failures_new(tui_app *app, const char *type)
+{
+	failures_state *s = sm_xcalloc(1, sizeof *s);
+
+	(void)app;
+	s->type = sm_xstrdup(type);
+	return s;
+}
+
+static void failures_enter(tui_app *app, tui_view *v)
+{
+	reload(app, v->state);
+}
+
+static void failures_poll(tui_app *app, tui_view *v)
+{
+	failures_state *s = v->state;
+
+	if (s->task && tui_task_done(s->task)) {
+		sm_error err;
+		int rc = tui_task_finish(s->task, &err);
+
+		s->task = NULL;
+		if (rc == SM_OK) {
+			remember_expanded(s);
+			free(s->items);     /* points into the old list */
+			s->items = NULL;
+			if (s->list)
+				sm_failure_list_free(s->list);
+			s->list = s->ctx->list;
+			s->ctx->list = NULL;
+			s->error[0] = 0;
+			build_groups(s);
+		} else {
+			snprintf(s->error, sizeof s->error, "%s", err.message);
+		}
+		fail_free(s->ctx);
+		s->ctx = NULL;
+	}
+	if (s->generation != app->data_generation)
+		reload(app, s);
+}
+
+static const char *type_label(tui_app *app, const char *type)
+{
+	const sm_aggregate *a = type ? sm_config_find_aggregate(app->cfg, type) : NULL;
+
+	return a && a->label ? a->label : type ? type : "?";
+}
+
+static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
+{
+	failures_state *s = v->state;
+	tui_col gcols[] = {
+		{ "", 2, 2, false, 0, 0, 0 },
+		{ "Type", 10, 10, false, 0, 0, 0 },
+		{ "Kind", 14, 14, false, 0, 0, 0 },
+		{ "Event type", 0, 16, false, 0, 0, 0 },
+		{ "Instances", 13, 13, true, 0, 0, 0 },
+	};
+	tui_col icols[] = {
+		{ "", 4, 4, false, 0, 0, 0 },
+		{ "source_uuid", 0, 20, false, 0, 0, 0 },
+		{ "version", 9, 9, true, 0, 0, 0 },
+		{ "message", 0, 24, false, 0, 0, 0 },
+	};
+	int y = r.y, list_h;
+	char a[32], b[32];
+
+	tui_putf(y, r.x + 1, r.w - 2, ST_NORMAL, "%s failures in %zu groups%s%s",
+		 tui_num((long long)s->n_items, a), s->n_groups,
+		 s->filter[0] ? "  filter: " : "", s->filter);
+	if (s->task)
+		tui_putf(y, r.x + r.w - 16, 15, ST_WARN, "%s reading", tui_spinner(app->tick));
+	y++;
+	if (s->error[0])
+		tui_putf(y, r.x + 1, r.w - 2, ST_BAD, "Cannot read the failures: %s", s->error);
+	y++;
+	tui_cols_layout(gcols, 5, r.x + 1, r.w - 2);
+	tui_cols_layout(icols, 4, r.x + 1, r.w - 2);
+	tui_cols_header(gcols, 5, y++);
+	list_h = r.y + r.h - y;
+	s->page = list_h > 1 ? list_h : 1;
+	tui_list_fit(&s->lst, s->page);
+	for (int i = s->lst.top; i < s->lst.n && i < s->lst.top + list_h; i++, y++) {
+		const frow *row = &s->rows[i];
+		const fgroup *g = &s->groups[row->group];
+		bool cur = i == s->lst.cur;
+		enum tui_style st = cur ? ST_CURSOR : ST_NORMAL;
+
+		if (cur)
+			tui_fill(y, r.x + 1, r.w - 2, ST_CURSOR);
+		if (row->item < 0) {
+			tui_cell(&gcols[0], y, cur ? ST_CURSOR : ST_MARK,
+				 g->expanded ? "-" : "+");
+			tui_cell(&gcols[1], y, st, type_label(app, g->head->source_type));
+			tui_cell(&gcols[2], y, cur ? ST_CURSOR : ST_BAD,
+				 tui_failure_kind_text((int)g->head->kind));
+			tui_cell(&gcols[3], y, st, g->head->event_type ? g->head->event_type : "-");
+			snprintf(b, sizeof b, "%s instance%s", tui_num((long long)g->count, a),
+				 g->count == 1 ? "" : "s");
+			tui_cell(&gcols[4], y, st, b);
+		} else {
+			const sm_failure *f = s->items[row->item];
+
+			tui_cell(&icols[1], y, st, f->source_uuid);
+			snprintf(b, sizeof b, "v%lld", f->stream_version);
+			tui_cell(&icols[2], y, cur ? ST_CURSOR : ST_DIM, f->stream_version ? b : "-");
+			tui_cell(&icols[3], y, cur ? ST_CURSOR : ST_DIM, f->message);
+		}
+	}
+	if (!s->task && s->list && s->n_items == 0)
+		tui_put(y, r.x + 2, r.w - 4, ST_GOOD, s->filter[0] ?
+			"No failure matches the filter." : "No failures recorded.");
+}
+
+static void rerun_group(tui_app *app, void *ctx)
+{
+	failures_state *s = ctx;
+	const fgroup *g;
+	const char **uuids;
+	const char *type;
+
+	if (s->lst.n == 0)
+		return;
+	g = &s->groups[s->rows[s->lst.cur].group];
+	type = g->head->source_type;
+	uuids = sm_xcalloc(g->count + 1, sizeof *uuids);
+	for (size_t i = 0; i < g->count; i++)
+		uuids[i] = s->items[g->first + i]->source_uuid;
+	tui_run_start(app, &type, 1, uuids, g->count, true);
+	free(uuids);
+}
+
+static void confirm_rerun(tui_app *app, failures_state *s)
+{
+	const fgroup *g;
+	char text[1024], a[32];
+
+	if (s->lst.n == 0)
+		return;
+	g = &s->groups[s->rows[s->lst.cur].group];
+	if (!g->head->source_type || !sm_config_find_aggregate(app->cfg, g->head->source_type)) {
+		tui_message(app, ST_WARN, "%s is not in the configuration: nothing to re-run",
+			    g->head->source_type ? g->head->source_type : "?");
+		return;
+	}
+	snprintf(text, sizeof text,
+		 "Re-run only the %s failed instance%s of\n%s: %s%s%s?\n\n"
+		 "(Fix the configuration first: an instance that fails\nagain stays listed.)",
+		 tui_num((long long)g->count, a), g->count == 1 ? "" : "s",
+		 type_label(app, g->head->source_type), tui_failure_kind_text((int)g->head->kind),
+		 g->head->event_type ? " " : "", g->head->event_type ? g->head->event_type : "");
+	tui_confirm(app, "Re-run failed instances", text, rerun_group, s);
+}
+
+/* Tabs and line breaks inside a field would break the TSV. */
+static void put_field(FILE *f, const char *s, bool last)
+{
+	for (const char *p = s ? s : ""; *p; p++)
+		fputc(*p == '\t' || *p == '\n' || *p == '\r' ? ' ' : *p, f);
+	fputc(last ? '\n' : '\t', f);
+}
+
+static void save_list(tui_app *app, void *ctx, const char *path)
+{
+	failures_state *s = ctx;
+	FILE *f;
+	int failed;
+
+	if (!path[0])
+		return;
+	f = fopen(path, "w");
+	if (!f) {
+		tui_message(app, ST_BAD, "Cannot write %s: %s", path, strerror(errno));
+		return;
+	}
+	fputs("source_type\tkind\tevent_type\tstream_version\tsource_uuid\trun_id\trecorded_at\tmessage\n", f);
+	for (size_t i = 0; i < s->n_items; i++) {
+		const sm_failure *x = s->items[i];
+		char num[32];
+
+		put_field(f, x->source_type, false);
+		put_field(f, sm_failure_kind_name(x->kind), false);
+		put_field(f, x->event_type, false);
+		snprintf(num, sizeof num, "%lld", x->stream_version);
+		put_field(f, num, false);
+		put_field(f, x->source_uuid, false);
+		snprintf(num, sizeof num, "%lld", x->run_id);
+		put_field(f, num, false);
+		put_field(f, x->recorded_at, false);
+		put_field(f, x->message, true);
+	}
+	failed = ferror(f);
+	if (fclose(f) != 0 || failed)
+		tui_message(app, ST_BAD, "Writing %s failed: %s", path, strerror(errno));
+	else
+		tui_message(app, ST_GOOD, "Saved %zu failures to %s", s->n_items, path);
+}
+
+static void set_filter(tui_app *app, void *ctx, const char *text)
+{
+	failures_state *s = ctx;
+
+	(void)app;
+	snprintf(s->filter, sizeof s->filter, "%s", text);
+	remember_expanded(s);
+	build_groups(s);
+}
+
+static unsigned failures_key(tui_app *app, tui_view *v, int cmd, int key)
+{
+	failures_state *s = v->state;
+	const frow *row = s->lst.n > 0 ? &s->rows[s->lst.cur] : NULL;
+
+	(void)key;
+	if (tui_list_key(&s->lst, cmd, s->page))
+		return TUI_REDRAW;
+	switch (cmd) {
+	case TUI_CMD_OPEN:
+		if (row) {
+			int g = row->group;
+
+			s->groups[g].expanded = !s->groups[g].expanded;
+			build_rows(s);
+			/* Keep the cursor on the group's row. */
+			for (int i = 0; i < s->lst.n; i++)
+				if (s->rows[i].group == g && s->rows[i].item < 0)
+					s->lst.cur = i;
+			tui_list_fit(&s->lst, s->page);
+		}
+		return TUI_REDRAW;
+	case TUI_CMD_RERUN:
+		confirm_rerun(app, s);
+		return TUI_REDRAW;
+	case TUI_CMD_SAVE: {
+		const sm_environment *env = app->eng ? sm_engine_env(app->eng) : NULL;
+		char def[512];
+
+		snprintf(def, sizeof def, "snapmig-failures-%s.tsv", env ? env->name : "env");
+		tui_prompt(app, "Save failures", "Write the listed failures (tab-separated) to:",
+			   def, save_list, s);
+		return TUI_REDRAW;
+	}
+	case TUI_CMD_INSPECT:
+		if (row && row->item >= 0)
+			tui_push(app, &tui_view_snapshot,
+				 tui_snapshot_new(app, s->items[row->item]->source_uuid));
+		else
+			tui_message(app, ST_DIM, "Expand a group (Enter) and pick an instance");
+		return TUI_REDRAW;
+	case TUI_CMD_FILTER:
+		tui_prompt(app, "Filter", "Show failures whose type, event, uuid or message contains:",
+			   s->filter, set_filter, s);
+		return TUI_REDRAW;
+	case TUI_CMD_REFRESH:
+		reload(app, s);
+		return TUI_REDRAW;
+	case TUI_CMD_BACK:
+		if (s->filter[0]) {
+			set_filter(app, s, "");
+			return TUI_REDRAW;
+		}
+		return TUI_POP;
+	default:
+		return TUI_NONE;
+	}
+}
+
+static void failures_leave(tui_app *app, tui_view *v)
+{
+	failures_state *s = v->state;
+
+	tui_task_abandon(app, s->task);
+	if (s->list)
+		sm_failure_list_free(s->list);
+	for (size_t i = 0; i < s->n_expanded; i++)
+		free(s->expanded[i]);
+	free(s->expanded);
+	free(s->items);
+	free(s->groups);
+	free(s->rows);
+	free(s->type);
+	free(s);
+}
+
+const tui_view_ops tui_view_failures = {
+	.title = "Failures",
+	.cmds = failures_cmds,
+	.enter = failures_enter,
+	.draw = failures_draw,
+	.key = failures_key,
+	.poll = failures_poll,
+	.leave = failures_leave,
+};

@@ -1,0 +1,660 @@
+/*
+ * The aggregates overview: one row per aggregate type (configured ones in
+ * config order, then types found only in the store, greyed), with what a
+ * rebuild would do and the state of the target schema; a detail panel for
+ * the row under the cursor shows every number of it, so nothing is lost
+ * when the table drops columns on a narrow terminal.  The inventory and
+ * the pre-flight are read on background tasks.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/app.h"
+#include "util/alloc.h"
+
+typedef struct inv_ctx {
+	sm_engine *eng;
+	sm_inventory *inv;     /* out */
+} inv_ctx;
+
+typedef struct pf_ctx {
+	sm_engine *eng;
+	sm_preflight *pf;      /* out */
+} pf_ctx;
+
+typedef struct overview_state {
+	sm_inventory *inv;
+	sm_preflight *pf;
+	tui_task *inv_task, *pf_task;
+	inv_ctx *ictx;
+	pf_ctx *pctx;
+	char inv_error[1024], pf_error[1024];
+	char **selected;       /* selected types (full names) */
+	size_t n_selected;
+	int *visible;
+	tui_list list;
+	int page;
+	char filter[256];
+	unsigned generation;
+} overview_state;
+
+static const int overview_cmds[] = {
+	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
+	TUI_CMD_END, TUI_CMD_SELECT, TUI_CMD_SELECT_ALL, TUI_CMD_REBUILD,
+	TUI_CMD_FAILURES, TUI_CMD_COPY, TUI_CMD_INSPECT, TUI_CMD_PROGRESS,
+	TUI_CMD_REFRESH, TUI_CMD_FILTER, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
+};
+
+static int inv_fn(void *p, sm_error *err)
+{
+	inv_ctx *c = p;
+
+	return sm_inventory_read(c->eng, &c->inv, err);
+}
+
+static void inv_free(void *p)
+{
+	inv_ctx *c = p;
+
+	if (c->inv)
+		sm_inventory_free(c->inv);
+	free(c);
+}
+
+static int pf_fn(void *p, sm_error *err)
+{
+	pf_ctx *c = p;
+
+	return sm_preflight_run(c->eng, NULL, 0, &c->pf, err);
+}
+
+static void pf_free(void *p)
+{
+	pf_ctx *c = p;
+
+	if (c->pf)
+		sm_preflight_free(c->pf);
+	free(c);
+}
+
+static void reload(tui_app *app, overview_state *s)
+{
+	s->generation = app->data_generation;
+	if (!s->inv_task) {
+		s->ictx = sm_xcalloc(1, sizeof *s->ictx);
+		s->ictx->eng = app->eng;
+		s->inv_task = tui_task_start(inv_fn, s->ictx, inv_free);
+	}
+	if (!s->pf_task) {
+		s->pctx = sm_xcalloc(1, sizeof *s->pctx);
+		s->pctx->eng = app->eng;
+		s->pf_task = tui_task_start(pf_fn, s->pctx, pf_free);
+	}
+}
+
+static bool is_selected(const overview_state *s, const char *type)
+{
+	for (size_t i = 0; i < s->n_selected; i++)
+		if (strcmp(s->selected[i], type) == 0)
+			return true;
+	return false;
+}
+
+static void toggle_selected(overview_state *s, const char *type)
+{
+	for (size_t i = 0; i < s->n_selected; i++) {
+		if (strcmp(s->selected[i], type) == 0) {
+			free(s->selected[i]);
+			s->selected[i] = s->selected[--s->n_selected];
+			return;
+		}
+	}
+	s->selected = sm_xrealloc(s->selected, (s->n_selected + 1) * sizeof *s->selected);
+	s->selected[s->n_selected++] = sm_xstrdup(type);
+}
+
+static void clear_selected(overview_state *s)
+{
+	for (size_t i = 0; i < s->n_selected; i++)
+		free(s->selected[i]);
+	s->n_selected = 0;
+}
+
+static void apply_filter(overview_state *s)
+{
+	int n = 0;
+
+	free(s->visible);
+	s->visible = sm_xcalloc(s->inv ? s->inv->n_types + 1 : 1, sizeof *s->visible);
+	for (size_t i = 0; s->inv && i < s->inv->n_types; i++) {
+		const sm_type_inventory *t = &s->inv->types[i];
+
+		if (!s->filter[0] || strcasestr(t->type, s->filter) ||
+		    (t->label && strcasestr(t->label, s->filter)))
+			s->visible[n++] = (int)i;
+	}
+	s->list.n = n;
+	tui_list_fit(&s->list, s->page ? s->page : 1);
+}
+
+void *tui_overview_new(tui_app *app)
+{
+	overview_state *s = sm_xcalloc(1, sizeof *s);
+
+	(void)app;
+	return s;
+}
+
+static void overview_enter(tui_app *app, tui_view *v)
+{
+	reload(app, v->state);
+}
+
+static void overview_poll(tui_app *app, tui_view *v)
+{
+	overview_state *s = v->state;
+	sm_error err;
+
+	if (s->inv_task && tui_task_done(s->inv_task)) {
+		int rc = tui_task_finish(s->inv_task, &err);
+
+		s->inv_task = NULL;
+		if (rc == SM_OK) {
+			if (s->inv)
+				sm_inventory_free(s->inv);
+			s->inv = s->ictx->inv;
+			s->ictx->inv = NULL;
+			s->inv_error[0] = 0;
+			apply_filter(s);
+		} else {
+			snprintf(s->inv_error, sizeof s->inv_error, "%s", err.message);
+		}
+		inv_free(s->ictx);
+		s->ictx = NULL;
+	}
+	if (s->pf_task && tui_task_done(s->pf_task)) {
+		int rc = tui_task_finish(s->pf_task, &err);
+
+		s->pf_task = NULL;
+		if (rc == SM_OK) {
+			if (s->pf)
+				sm_preflight_free(s->pf);
+			s->pf = s->pctx->pf;
+			s->pctx->pf = NULL;
+			s->pf_error[0] = 0;
+		} else {
+			snprintf(s->pf_error, sizeof s->pf_error, "%s", err.message);
+		}
+		pf_free(s->pctx);
+		s->pctx = NULL;
+	}
+	if (s->generation != app->data_generation && app->eng)
+		reload(app, s);
+}
+
+/* Unknown event types of a type (count, and the first one). */
+static size_t unknown_of(const overview_state *s, const char *type,
+			 const sm_unknown_event **first)
+{
+	size_t n = 0;
+
+	*first = NULL;
+	for (size_t i = 0; s->pf && i < s->pf->n_unknown; i++) {
+		if (strcmp(s->pf->unknown[i].source_type, type) == 0) {
+			if (!*first)
+				*first = &s->pf->unknown[i];
+			n++;
+		}
+	}
+	return n;
+}
+
+static bool preflight_skipped(const overview_state *s, const char *type)
+{
+	for (size_t i = 0; s->pf && i < s->pf->n_skipped; i++)
+		if (strcmp(s->pf->skipped_types[i], type) == 0)
+			return true;
+	return false;
+}
+
+static void versions_text(const sm_type_inventory *t, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < t->n_versions && o < size; i++) {
+		char n[32];
+
+		o += (size_t)snprintf(buf + o, size - o, "%sv%lld %s",
+				      i ? (tui_draw_utf8() ? " \u00b7 " : ", ") : "",
+				      t->versions[i].version, tui_num(t->versions[i].count, n));
+	}
+	if (t->n_versions == 0)
+		snprintf(buf, size, "-");
+}
+
+static const char *preflight_text(tui_app *app, const overview_state *s,
+				  const sm_type_inventory *t, char *buf, size_t size,
+				  enum tui_style *st)
+{
+	const sm_unknown_event *first;
+	size_t n;
+
+	*st = ST_NORMAL;
+	if (!t->configured)
+		return "-";
+	if (!s->pf) {
+		*st = ST_DIM;
+		return s->pf_task ? tui_spinner(app->tick) : "?";
+	}
+	if (preflight_skipped(s, t->type)) {
+		*st = ST_DIM;
+		return "skipped";
+	}
+	n = unknown_of(s, t->type, &first);
+	if (n == 0) {
+		*st = ST_GOOD;
+		return "ok";
+	}
+	*st = ST_BAD;
+	snprintf(buf, size, "%zu unknown", n);
+	return buf;
+}
+
+static const char *target_text(const sm_type_inventory *t, char *buf, size_t size,
+			       enum tui_style *st)
+{
+	char a[32], b[32];
+
+	if (!t->configured) {
+		*st = ST_DIM;
+		return "not in config";
+	}
+	if (t->failures > 0) {
+		*st = ST_BAD;
+		snprintf(buf, size, "%s failed", tui_num(t->failures, a));
+	} else if (t->target_at_version == 0) {
+		*st = ST_DIM;
+		snprintf(buf, size, "not started");
+	} else if (t->target_at_version < t->snapshots - t->missing_streams) {
+		*st = ST_WARN;
+		snprintf(buf, size, "partial %s/%s", tui_num(t->target_at_version, a),
+			 tui_num(t->snapshots, b));
+	} else if (t->target_current < t->target_at_version) {
+		*st = ST_WARN;
+		snprintf(buf, size, "generated, %s behind",
+			 tui_num(t->target_at_version - t->target_current, a));
+	} else {
+		*st = ST_GOOD;
+		snprintf(buf, size, "generated");
+	}
+	return buf;
+}
+
+static void draw_detail(tui_app *app, const overview_state *s,
+			const sm_type_inventory *t, int y, int x, int w, int h)
+{
+	char a[32], b[32], c[32], d[32], vers[256], line[1024];
+	const sm_unknown_event *first;
+	size_t n_unknown;
+	int row = y;
+
+	(void)app;
+	if (h <= 0)
+		return;
+	attrset(tui_style(ST_DIM));
+	mvhline(y - 1, x, ACS_HLINE, w);
+	attrset(A_NORMAL);
+	tui_putf(row++, x, w, ST_HEADER, "%s  %s", t->label ? t->label : t->type, t->type);
+	if (!t->configured) {
+		tui_put_wrapped(row, x, w, h - 1, ST_DIM,
+				"Found in the store's snapshots but not in the configuration: "
+				"snapmig cannot rebuild it. Add an aggregate with this type to "
+				"the config to include it.");
+		return;
+	}
+	versions_text(t, vers, sizeof vers);
+	tui_putf(row++, x, w, ST_NORMAL, "Snapshots %s: %s; target v%lld", tui_num(t->snapshots, a),
+		 vers, t->target_version);
+	if (row >= y + h)
+		return;
+	tui_putf(row++, x, w, ST_NORMAL, "Full replays %s, catch-ups %s, events to fold %s",
+		 tui_num(t->stale, b), tui_num(t->behind, c), tui_num(t->events_to_fold, d));
+	if (row >= y + h)
+		return;
+	tui_putf(row++, x, w, t->failures ? ST_BAD : ST_NORMAL,
+		 "Target schema: %s rows, %s at v%lld, %s current; failures %s; no stream %s",
+		 tui_num(t->target_rows, a), tui_num(t->target_at_version, b),
+		 t->target_version, tui_num(t->target_current, c), tui_num(t->failures, d),
+		 tui_num(t->missing_streams, vers));
+	if (row >= y + h)
+		return;
+	n_unknown = unknown_of(s, t->type, &first);
+	if (s->pf_error[0] && !s->pf) {
+		tui_putf(row, x, w, ST_BAD, "Pre-flight failed: %s", s->pf_error);
+	} else if (n_unknown) {
+		snprintf(line, sizeof line, "Pre-flight: %zu unknown event type%s, e.g. %s "
+			 "(%s events in %s streams, e.g. %s)", n_unknown, n_unknown == 1 ? "" : "s",
+			 first->event_type, tui_num(first->events, a), tui_num(first->streams, b),
+			 first->n_examples ? first->examples[0] : "-");
+		tui_put_wrapped(row, x, w, y + h - row, ST_BAD, line);
+	} else if (s->pf) {
+		tui_put(row, x, w, ST_GOOD, preflight_skipped(s, t->type) ?
+			"Pre-flight: skipped (external reducer)" :
+			"Pre-flight: every event type in its streams has a handler");
+	}
+}
+
+static void overview_draw(tui_app *app, tui_view *v, tui_rect r)
+{
+	overview_state *s = v->state;
+	const sm_environment *env = app->eng ? sm_engine_env(app->eng) : NULL;
+	tui_col cols[] = {
+		{ "", 3, 3, false, 0, 0, 0 },
+		{ "Type", 0, 12, false, 0, 0, 0 },
+		{ "Snapshots", 10, 10, true, 0, 0, 0 },
+		{ "Versions", 0, 14, false, 5, 0, 0 },
+		{ "Target", 6, 6, false, 3, 0, 0 },
+		{ "Rebuild", 9, 9, true, 0, 0, 0 },
+		{ "Catch-up", 9, 9, true, 2, 0, 0 },
+		{ "Events", 11, 11, true, 1, 0, 0 },
+		{ "Pre-flight", 10, 10, false, 4, 0, 0 },
+		{ "Target schema", 0, 13, false, 0, 0, 0 },
+	};
+	const size_t nc = sizeof cols / sizeof cols[0];
+	int y = r.y, detail_h = 6, list_h;
+	char buf[256];
+
+	if (env && s->inv) {
+		snprintf(buf, sizeof buf, "Source %s (%s) -> target %s (%s)%s",
+			 env->settings.source_schema, sm_column_type_name(s->inv->source_data),
+			 env->settings.target_schema,
+			 s->inv->target_data == SM_COL_MISSING ? "not created yet" :
+			 sm_column_type_name(s->inv->target_data),
+			 s->inv->source_double_encoded ? ", double-encoded jsonb" : "");
+		tui_put(y, r.x + 1, r.w - 2, ST_NORMAL, buf);
+		if (s->inv->last_run_id)
+			tui_putf(y, r.x + r.w - 18, 17, ST_DIM, "last run #%lld", s->inv->last_run_id);
+	}
+	y++;
+	if (s->inv_task)
+		tui_putf(y, r.x + 1, r.w - 2, ST_WARN, "%s reading the inventory ...",
+			 tui_spinner(app->tick));
+	else if (s->inv_error[0])
+		tui_putf(y, r.x + 1, r.w - 2, ST_BAD, "Inventory failed: %s (r: retry)", s->inv_error);
+	else if (s->filter[0])
+		tui_putf(y, r.x + 1, r.w - 2, ST_WARN, "filter: %s", s->filter);
+	else if (s->n_selected)
+		tui_putf(y, r.x + 1, r.w - 2, ST_MARK, "%zu selected", s->n_selected);
+	y++;
+	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
+	tui_cols_header(cols, nc, y++);
+	list_h = r.y + r.h - y - detail_h - 1;
+	if (list_h < 1)
+		list_h = 1;
+	s->page = list_h;
+	tui_list_fit(&s->list, s->page);
+	for (int i = s->list.top; s->inv && i < s->list.n && i < s->list.top + list_h; i++, y++) {
+		const sm_type_inventory *t = &s->inv->types[s->visible[i]];
+		bool cur = i == s->list.cur;
+		enum tui_style base = cur ? ST_CURSOR : t->configured ? ST_NORMAL : ST_DIM;
+		enum tui_style st;
+		char n[32], vers[256], pfb[32], tb[64];
+		const char *txt;
+
+		if (cur)
+			tui_fill(y, r.x + 1, r.w - 2, ST_CURSOR);
+		tui_cell(&cols[0], y, cur ? ST_CURSOR : ST_MARK,
+			 is_selected(s, t->type) ? "[x]" : t->configured ? "[ ]" : "");
+		tui_cell(&cols[1], y, base, t->label ? t->label : t->type);
+		tui_cell(&cols[2], y, base, tui_num(t->snapshots, n));
+		versions_text(t, vers, sizeof vers);
+		tui_cell(&cols[3], y, base, vers);
+		snprintf(tb, sizeof tb, "v%lld", t->target_version);
+		tui_cell(&cols[4], y, base, t->configured ? tb : "-");
+		tui_cell(&cols[5], y, base, t->configured ? tui_num(t->stale, n) : "-");
+		tui_cell(&cols[6], y, base, t->configured ? tui_num(t->behind, n) : "-");
+		tui_cell(&cols[7], y, base, t->configured ? tui_num(t->events_to_fold, n) : "-");
+		txt = preflight_text(app, s, t, pfb, sizeof pfb, &st);
+		tui_cell(&cols[8], y, cur ? ST_CURSOR : st, txt);
+		txt = target_text(t, tb, sizeof tb, &st);
+		tui_cell(&cols[9], y, cur ? ST_CURSOR : st, txt);
+	}
+	if (s->inv && s->inv->n_types == 0)
+		tui_put(y, r.x + 2, r.w - 4, ST_WARN,
+			"No aggregate types: none configured and no snapshots in the store.");
+	if (s->inv && s->list.n > 0)
+		draw_detail(app, s, &s->inv->types[s->visible[s->list.cur]],
+			    r.y + r.h - detail_h, r.x + 1, r.w - 2, detail_h);
+}
+
+/* The configured types the command applies to: the selection, else the
+ * row under the cursor.  Returns a malloc'ed array of borrowed strings. */
+static const char **target_types(const overview_state *s, size_t *n)
+{
+	const char **out;
+
+	*n = 0;
+	if (!s->inv || s->list.n == 0)
+		return NULL;
+	out = sm_xcalloc(s->inv->n_types + 1, sizeof *out);
+	for (size_t i = 0; i < s->inv->n_types; i++) {
+		const sm_type_inventory *t = &s->inv->types[i];
+
+		if (t->configured && is_selected(s, t->type))
+			out[(*n)++] = t->type;
+	}
+	if (*n == 0) {
+		const sm_type_inventory *t = &s->inv->types[s->visible[s->list.cur]];
+
+		if (t->configured)
+			out[(*n)++] = t->type;
+	}
+	if (*n == 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static const sm_type_inventory *find_type(const overview_state *s, const char *type)
+{
+	for (size_t i = 0; s->inv && i < s->inv->n_types; i++)
+		if (strcmp(s->inv->types[i].type, type) == 0)
+			return &s->inv->types[i];
+	return NULL;
+}
+
+static void start_rebuild(tui_app *app, void *ctx)
+{
+	overview_state *s = ctx;
+	size_t n;
+	const char **types = target_types(s, &n);
+
+	if (types)
+		tui_run_start(app, types, n, NULL, 0, false);
+	free(types);
+}
+
+static void confirm_rebuild(tui_app *app, overview_state *s)
+{
+	size_t n, o = 0;
+	const char **types = target_types(s, &n);
+	long long inst = 0, stale = 0, behind = 0, events = 0;
+	size_t unknown = 0;
+	const sm_unknown_event *first;
+	char text[4096], a[32], b[32], c[32], d[32];
+	const sm_environment *env = sm_engine_env(app->eng);
+
+	if (!types) {
+		tui_message(app, ST_WARN, "Nothing to rebuild: select configured types (Space, a)");
+		return;
+	}
+	if (tui_run_active(app)) {
+		tui_message(app, ST_WARN, "A rebuild is already running (p shows it)");
+		free(types);
+		return;
+	}
+	o += (size_t)snprintf(text + o, sizeof text - o, "Rebuild into schema %s:\n",
+			      env->settings.target_schema);
+	for (size_t i = 0; i < n; i++) {
+		const sm_type_inventory *t = find_type(s, types[i]);
+
+		inst += t->snapshots;
+		stale += t->stale;
+		behind += t->behind;
+		events += t->events_to_fold;
+		unknown += unknown_of(s, t->type, &first);
+		if (i < 6 && o < sizeof text)
+			o += (size_t)snprintf(text + o, sizeof text - o,
+					      "  %-16s %s instances, %s events\n",
+					      t->label ? t->label : t->type,
+					      tui_num(t->snapshots, a), tui_num(t->events_to_fold, b));
+	}
+	if (n > 6 && o < sizeof text)
+		o += (size_t)snprintf(text + o, sizeof text - o, "  ... and %zu more types\n", n - 6);
+	if (o < sizeof text)
+		o += (size_t)snprintf(text + o, sizeof text - o,
+				      "\nPlan: %s instances (%s full replays, %s catch-ups),\n"
+				      "%s events to fold, %d workers.",
+				      tui_num(inst, a), tui_num(stale, b), tui_num(behind, c),
+				      tui_num(events, d), env->settings.jobs);
+	if (unknown && o < sizeof text)
+		o += (size_t)snprintf(text + o, sizeof text - o,
+				      "\nPre-flight: %zu unknown event type%s: the streams holding\n"
+				      "them will fail (listed on the failures screen).",
+				      unknown, unknown == 1 ? "" : "s");
+	if (o < sizeof text)
+		snprintf(text + o, sizeof text - o, "\n\nStart the rebuild?");
+	tui_confirm(app, "Rebuild", text, start_rebuild, s);
+	free(types);
+}
+
+static void set_filter(tui_app *app, void *ctx, const char *text)
+{
+	overview_state *s = ctx;
+
+	(void)app;
+	snprintf(s->filter, sizeof s->filter, "%s", text);
+	apply_filter(s);
+}
+
+static void inspect_uuid(tui_app *app, void *ctx, const char *text)
+{
+	(void)ctx;
+	if (text[0])
+		tui_push(app, &tui_view_snapshot, tui_snapshot_new(app, text));
+}
+
+static unsigned overview_key(tui_app *app, tui_view *v, int cmd, int key)
+{
+	overview_state *s = v->state;
+	const sm_type_inventory *cur = s->inv && s->list.n > 0 ?
+		&s->inv->types[s->visible[s->list.cur]] : NULL;
+
+	(void)key;
+	if (tui_list_key(&s->list, cmd, s->page))
+		return TUI_REDRAW;
+	switch (cmd) {
+	case TUI_CMD_SELECT:
+		if (cur && cur->configured) {
+			toggle_selected(s, cur->type);
+			tui_list_key(&s->list, TUI_CMD_DOWN, s->page);
+		}
+		return TUI_REDRAW;
+	case TUI_CMD_SELECT_ALL: {
+		size_t configured = 0;
+
+		for (size_t i = 0; s->inv && i < s->inv->n_types; i++)
+			configured += s->inv->types[i].configured;
+		if (s->n_selected == configured) {
+			clear_selected(s);
+		} else {
+			clear_selected(s);
+			for (size_t i = 0; s->inv && i < s->inv->n_types; i++)
+				if (s->inv->types[i].configured)
+					toggle_selected(s, s->inv->types[i].type);
+		}
+		return TUI_REDRAW;
+	}
+	case TUI_CMD_REBUILD:
+		confirm_rebuild(app, s);
+		return TUI_REDRAW;
+	case TUI_CMD_FAILURES:
+		tui_push(app, &tui_view_failures, tui_failures_new(app, NULL));
+		return TUI_REDRAW;
+	case TUI_CMD_COPY: {
+		size_t n;
+		const char **types = target_types(s, &n);
+
+		if (!types) {
+			tui_message(app, ST_WARN, "Nothing to copy: select configured types (Space, a)");
+			return TUI_REDRAW;
+		}
+		tui_push(app, &tui_view_copy, tui_copy_new(app, types, n));
+		free(types);
+		return TUI_REDRAW;
+	}
+	case TUI_CMD_INSPECT:
+		tui_prompt(app, "Inspect an instance",
+			   "source_uuid of the aggregate instance (its stream_uuid):",
+			   "", inspect_uuid, s);
+		return TUI_REDRAW;
+	case TUI_CMD_PROGRESS:
+		if (app->run)
+			tui_push(app, &tui_view_rebuild, NULL);
+		else
+			tui_message(app, ST_WARN, "No rebuild in this session yet (b starts one)");
+		return TUI_REDRAW;
+	case TUI_CMD_REFRESH:
+		reload(app, s);
+		return TUI_REDRAW;
+	case TUI_CMD_FILTER:
+		tui_prompt(app, "Filter", "Show the aggregate types whose name contains:",
+			   s->filter, set_filter, s);
+		return TUI_REDRAW;
+	case TUI_CMD_BACK:
+		if (s->filter[0]) {
+			s->filter[0] = 0;
+			apply_filter(s);
+			return TUI_REDRAW;
+		}
+		if (app->depth > 1 && tui_run_active(app)) {
+			tui_message(app, ST_WARN, "A rebuild is running in this environment: "
+				    "cancel it (p, then x) before leaving it");
+			return TUI_REDRAW;
+		}
+		return TUI_POP;
+	default:
+		return TUI_NONE;
+	}
+}
+
+static void overview_leave(tui_app *app, tui_view *v)
+{
+	overview_state *s = v->state;
+
+	tui_task_abandon(app, s->inv_task);
+	tui_task_abandon(app, s->pf_task);
+	if (s->inv)
+		sm_inventory_free(s->inv);
+	if (s->pf)
+		sm_preflight_free(s->pf);
+	clear_selected(s);
+	free(s->selected);
+	free(s->visible);
+	free(s);
+}
+
+const tui_view_ops tui_view_overview = {
+	.title = "Aggregates",
+	.cmds = overview_cmds,
+	.enter = overview_enter,
+	.draw = overview_draw,
+	.key = overview_key,
+	.poll = overview_poll,
+	.leave = overview_leave,
+};

@@ -1,0 +1,183 @@
+/*
+ * The rebuild progress screen: an overall bar and one bar per aggregate
+ * type (events folded / planned, instances, failures, rate, ETA), from the
+ * progress the app polls from the engine's workers.  Leaving the screen
+ * leaves the run running; cancelling asks first and keeps committed work.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tui/app.h"
+#include "util/alloc.h"
+
+typedef struct rebuild_state {
+	tui_list list;     /* over the types, two lines each */
+	int page;
+} rebuild_state;
+
+static const int rebuild_cmds[] = {
+	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
+	TUI_CMD_END, TUI_CMD_CANCEL, TUI_CMD_FAILURES, TUI_CMD_COPY,
+	TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
+};
+
+static double fraction(const sm_type_progress *t)
+{
+	if (t->events_planned > 0)
+		return (double)t->events_done / (double)t->events_planned;
+	if (t->instances_planned > 0)
+		return (double)t->instances_done / (double)t->instances_planned;
+	return 0;
+}
+
+/* Two lines: the label and a bar, then the numbers. */
+static void draw_type(tui_app *app, const sm_type_progress *t, const char *name,
+		      int y, int x, int w, bool bold)
+{
+	char line[512], a[32], b[32], c[32], d[32], e[32], rate[32], eta[32];
+	double f = fraction(t);
+	int label_w = w / 4 < 24 ? w / 4 : 24;
+	int bar_w = w - label_w - 8;
+
+	(void)app;
+	tui_put(y, x, label_w, bold ? ST_HEADER : ST_NORMAL, name);
+	tui_bar(y, x + label_w + 1, bar_w, f);
+	tui_putf(y, x + label_w + 2 + bar_w, 6, ST_NORMAL, "%3.0f%%", f * 100);
+	snprintf(rate, sizeof rate, "%s/s", tui_num((long long)(t->events_per_sec + 0.5), e));
+	snprintf(line, sizeof line,
+		 "events %s/%s  instances %s/%s  failed %s  %s  ETA %s",
+		 tui_num(t->events_done, a), tui_num(t->events_planned, b),
+		 tui_num(t->instances_done, c), tui_num(t->instances_planned, d),
+		 tui_num(t->failed, e), rate, tui_duration(t->eta_seconds, eta, sizeof eta));
+	tui_put(y + 1, x + 2, w - 2, t->failed ? ST_WARN : ST_DIM, line);
+}
+
+static void rebuild_draw(tui_app *app, tui_view *v, tui_rect r)
+{
+	rebuild_state *s = v->state;
+	const sm_progress *p = &app->progress;
+	char el[32], a[32], b[32];
+	int y = r.y, x = r.x + 1, w = r.w - 2, list_h;
+	enum tui_style st;
+
+	if (!app->run || !app->have_progress) {
+		tui_put(y + 1, x, w, ST_DIM, "No rebuild in this session.");
+		return;
+	}
+	st = p->state == SM_RUN_FAILED ? ST_BAD :
+	     p->state == SM_RUN_CANCELLED || p->state == SM_RUN_CANCELLING ? ST_WARN :
+	     p->state == SM_RUN_DONE ? (p->total.failed ? ST_WARN : ST_GOOD) : ST_NORMAL;
+	tui_putf(y++, x, w, st, "Rebuild run #%lld: %s%s  %d workers  elapsed %s",
+		 p->run_id, sm_run_state_name(p->state),
+		 tui_run_active(app) ? " " : "",
+		 p->jobs, tui_duration(p->elapsed_seconds, el, sizeof el));
+	if (tui_run_active(app))
+		tui_put(y - 1, x + w - 2, 2, ST_WARN, tui_spinner(app->tick));
+	switch (p->state) {
+	case SM_RUN_PLANNING:
+		tui_put(y, x, w, ST_DIM, "Planning: reading the snapshots and streams to rebuild ...");
+		break;
+	case SM_RUN_CANCELLING:
+		tui_put(y, x, w, ST_WARN, "Cancelling: finishing the current batches; committed work is kept.");
+		break;
+	case SM_RUN_DONE:
+		tui_putf(y, x, w, p->total.failed ? ST_WARN : ST_GOOD,
+			 "Done: %s instances processed, %s failed%s",
+			 tui_num(p->total.instances_done, a),
+			 tui_num(p->total.failed, b),
+			 p->total.failed ? "  (f: see the failures)" : "  (c: copy them live)");
+		break;
+	case SM_RUN_CANCELLED:
+		tui_put(y, x, w, ST_WARN, "Cancelled: every committed batch is kept; "
+			"a new rebuild resumes from there.");
+		break;
+	case SM_RUN_FAILED:
+		tui_putf(y, x, w, ST_BAD, "Stopped by an error: %s", p->error.message);
+		break;
+	default:
+		tui_put(y, x, w, ST_DIM, "x cancels (committed work is kept); q leaves it running.");
+		break;
+	}
+	y += 2;
+	draw_type(app, &p->total, "All types", y, x, w, true);
+	y += 3;
+	list_h = (r.y + r.h - y) / 2;
+	if (list_h < 1)
+		list_h = 1;
+	s->page = list_h;
+	s->list.n = (int)p->n_types;
+	tui_list_fit(&s->list, s->page);
+	for (int i = s->list.top; i < s->list.n && i < s->list.top + list_h; i++, y += 2) {
+		const sm_type_progress *t = &p->types[i];
+
+		draw_type(app, t, t->label ? t->label : t->type, y, x, w, false);
+	}
+}
+
+static void cancel_run(tui_app *app, void *ctx)
+{
+	(void)ctx;
+	if (tui_run_active(app)) {
+		sm_run_cancel(app->run);
+		tui_message(app, ST_WARN, "Cancelling the rebuild; committed work is kept");
+	}
+}
+
+static unsigned rebuild_key(tui_app *app, tui_view *v, int cmd, int key)
+{
+	rebuild_state *s = v->state;
+
+	(void)key;
+	if (tui_list_key(&s->list, cmd, s->page))
+		return TUI_REDRAW;
+	switch (cmd) {
+	case TUI_CMD_CANCEL:
+		if (tui_run_active(app))
+			tui_confirm(app, "Cancel the rebuild",
+				    "Stop the rebuild?\n\nEvery committed batch is kept; "
+				    "running the rebuild\nagain resumes from there.",
+				    cancel_run, NULL);
+		else
+			tui_message(app, ST_DIM, "No rebuild is running");
+		return TUI_REDRAW;
+	case TUI_CMD_FAILURES:
+		tui_push(app, &tui_view_failures, tui_failures_new(app, NULL));
+		return TUI_REDRAW;
+	case TUI_CMD_COPY:
+		if (tui_run_active(app)) {
+			tui_message(app, ST_WARN, "Wait for the rebuild to finish before copying");
+			return TUI_REDRAW;
+		}
+		tui_push(app, &tui_view_copy, tui_copy_new(app, app->run_types,
+							    app->n_run_types));
+		return TUI_REDRAW;
+	case TUI_CMD_BACK:
+		return TUI_POP;
+	default:
+		return TUI_NONE;
+	}
+}
+
+static void rebuild_enter(tui_app *app, tui_view *v)
+{
+	(void)app;
+	if (!v->state)
+		v->state = sm_xcalloc(1, sizeof(rebuild_state));
+}
+
+static void rebuild_leave(tui_app *app, tui_view *v)
+{
+	(void)app;
+	free(v->state);
+}
+
+const tui_view_ops tui_view_rebuild = {
+	.title = "Rebuild",
+	.cmds = rebuild_cmds,
+	.enter = rebuild_enter,
+	.draw = rebuild_draw,
+	.key = rebuild_key,
+	.leave = rebuild_leave,
+};

@@ -1,0 +1,359 @@
+/*
+ * Inspecting one instance: its live snapshot and its generated one side by
+ * side, pretty-printed, top-level keys aligned, the keys whose values
+ * differ highlighted.  This is how a developer checks generated snapshots
+ * before copying them.  Both are read on one background task.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/app.h"
+#include "util/alloc.h"
+#include "util/json.h"
+
+typedef struct snap_ctx {
+	sm_engine *eng;
+	char *uuid;
+	char *live, *gen;              /* out: JSON text or NULL (no row) */
+	long long live_ver, gen_ver;   /* out */
+} snap_ctx;
+
+typedef struct sline {
+	char *left, *right;            /* NULL: blank */
+	bool diff;
+} sline;
+
+typedef struct snapshot_state {
+	char *uuid;
+	tui_task *task;
+	snap_ctx *ctx;
+	char error[1024];
+	bool loaded, live_found, gen_found;
+	long long live_ver, gen_ver;
+	size_t n_diff;
+	sline *lines;
+	size_t n_lines, cap;
+	tui_list scroll;
+	int page;
+} snapshot_state;
+
+static const int snapshot_cmds[] = {
+	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
+	TUI_CMD_END, TUI_CMD_REFRESH, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
+};
+
+static int snap_fn(void *p, sm_error *err)
+{
+	snap_ctx *c = p;
+	int rc = sm_snapshot_read(c->eng, c->uuid, false, &c->live, &c->live_ver, err);
+
+	if (rc == SM_OK)
+		rc = sm_snapshot_read(c->eng, c->uuid, true, &c->gen, &c->gen_ver, err);
+	return rc;
+}
+
+static void snap_free(void *p)
+{
+	snap_ctx *c = p;
+
+	free(c->uuid);
+	free(c->live);
+	free(c->gen);
+	free(c);
+}
+
+static void add_line(snapshot_state *s, char *left, char *right, bool diff)
+{
+	s->lines = sm_xgrow(s->lines, &s->cap, s->n_lines + 1, sizeof *s->lines);
+	s->lines[s->n_lines++] = (sline){ left, right, diff };
+}
+
+static void clear_lines(snapshot_state *s)
+{
+	for (size_t i = 0; i < s->n_lines; i++) {
+		free(s->lines[i].left);
+		free(s->lines[i].right);
+	}
+	s->n_lines = 0;
+}
+
+/* Splits text into lines, each prefixed with indent (and the first with
+ * head); returns a malloc'ed array of malloc'ed lines. */
+static char **split_lines(const char *head, const char *text, size_t *n)
+{
+	char **out = NULL;
+	size_t cap = 0;
+	const char *p = text;
+
+	*n = 0;
+	for (;;) {
+		const char *e = strchr(p, '\n');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		out = sm_xgrow(out, &cap, *n + 1, sizeof *out);
+		out[*n] = sm_xasprintf("%s%.*s", *n == 0 ? head : "  ", (int)len, p);
+		(*n)++;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return out;
+}
+
+static const char *pretty(json_object *o)
+{
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+					       JSON_C_TO_STRING_SPACED |
+					       JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* Appends "," to the last line of a side when more keys follow there. */
+static void add_comma(char **lines, size_t n)
+{
+	char *c;
+
+	if (n == 0)
+		return;
+	c = sm_xasprintf("%s,", lines[n - 1]);
+	free(lines[n - 1]);
+	lines[n - 1] = c;
+}
+
+/* One aligned block: the two sides' lines, padded to the same height. */
+static void add_block(snapshot_state *s, const char *head, json_object *l, bool has_l,
+		      bool comma_l, json_object *r, bool has_r, bool comma_r, bool diff)
+{
+	size_t nl = 0, nr = 0;
+	char **ll = has_l ? split_lines(head, pretty(l), &nl) : NULL;
+	char **rl = has_r ? split_lines(head, pretty(r), &nr) : NULL;
+	size_t n = nl > nr ? nl : nr;
+
+	if (comma_l)
+		add_comma(ll, nl);
+	if (comma_r)
+		add_comma(rl, nr);
+	for (size_t i = 0; i < n; i++)
+		add_line(s, i < nl ? ll[i] : NULL, i < nr ? rl[i] : NULL, diff);
+	free(ll);
+	free(rl);
+}
+
+static json_object *parse(const char *text, bool *ok)
+{
+	json_object *o = NULL;
+	sm_error err;
+
+	*ok = false;
+	if (!text)
+		return NULL;
+	if (sm_json_parse(text, strlen(text), &o, &err) == SM_OK)
+		*ok = true;
+	return o;
+}
+
+static void build(snapshot_state *s, const char *live, const char *gen)
+{
+	bool okl, okg;
+	json_object *l = parse(live, &okl), *g = parse(gen, &okg);
+
+	clear_lines(s);
+	s->n_diff = 0;
+	if (live && !okl)
+		add_line(s, sm_xasprintf("(not valid JSON) %s", live), NULL, true);
+	if (gen && !okg)
+		add_line(s, NULL, sm_xasprintf("(not valid JSON) %s", gen), true);
+	if (okl && okg && json_object_is_type(l, json_type_object) &&
+	    json_object_is_type(g, json_type_object)) {
+		/* Keys of the live snapshot in its order, then the new ones. */
+		int n_l = json_object_object_length(l), n_g = json_object_object_length(g);
+		int seen_l = 0, seen_g = 0;
+
+		add_line(s, sm_xstrdup("{"), sm_xstrdup("{"), false);
+		json_object_object_foreach(l, key, lv) {
+			json_object *gv = NULL;
+			bool has_g = json_object_object_get_ex(g, key, &gv);
+			bool diff = !has_g || !sm_json_equal(lv, gv);
+			char *head = sm_xasprintf("  \"%s\": ", key);
+
+			seen_l++;
+			seen_g += has_g;
+			s->n_diff += diff;
+			add_block(s, head, lv, true, seen_l < n_l, gv, has_g, seen_g < n_g, diff);
+			free(head);
+		}
+		json_object_object_foreach(g, gkey, gv2) {
+			if (json_object_object_get_ex(l, gkey, NULL))
+				continue;
+			char *head = sm_xasprintf("  \"%s\": ", gkey);
+
+			seen_g++;
+			s->n_diff++;
+			add_block(s, head, NULL, false, false, gv2, true, seen_g < n_g, true);
+			free(head);
+		}
+		add_line(s, sm_xstrdup("}"), sm_xstrdup("}"), false);
+	} else {
+		bool diff = !(okl && okg && sm_json_equal(l, g));
+
+		add_block(s, "", l, okl, false, g, okg, false, diff);
+		s->n_diff = diff;
+	}
+	if (l)
+		json_object_put(l);
+	if (g)
+		json_object_put(g);
+	s->scroll.n = (int)s->n_lines;
+}
+
+static void start(tui_app *app, snapshot_state *s)
+{
+	if (s->task || !app->eng)
+		return;
+	s->ctx = sm_xcalloc(1, sizeof *s->ctx);
+	s->ctx->eng = app->eng;
+	s->ctx->uuid = sm_xstrdup(s->uuid);
+	s->error[0] = 0;
+	s->task = tui_task_start(snap_fn, s->ctx, snap_free);
+}
+
+void *tui_snapshot_new(tui_app *app, const char *source_uuid)
+{
+	snapshot_state *s = sm_xcalloc(1, sizeof *s);
+
+	(void)app;
+	s->uuid = sm_xstrdup(source_uuid);
+	return s;
+}
+
+static void snapshot_enter(tui_app *app, tui_view *v)
+{
+	start(app, v->state);
+}
+
+static void snapshot_poll(tui_app *app, tui_view *v)
+{
+	snapshot_state *s = v->state;
+	sm_error err;
+
+	(void)app;
+	if (!s->task || !tui_task_done(s->task))
+		return;
+	if (tui_task_finish(s->task, &err) == SM_OK) {
+		s->loaded = true;
+		s->live_found = s->ctx->live != NULL;
+		s->gen_found = s->ctx->gen != NULL;
+		s->live_ver = s->ctx->live_ver;
+		s->gen_ver = s->ctx->gen_ver;
+		build(s, s->ctx->live, s->ctx->gen);
+	} else {
+		snprintf(s->error, sizeof s->error, "%s", err.message);
+	}
+	s->task = NULL;
+	snap_free(s->ctx);
+	s->ctx = NULL;
+}
+
+static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
+{
+	snapshot_state *s = v->state;
+	const sm_environment *env = app->eng ? sm_engine_env(app->eng) : NULL;
+	int y = r.y, half = (r.w - 3) / 2, xl = r.x + 1, xr = r.x + 2 + half;
+	char buf[256];
+
+	tui_putf(y++, r.x + 1, r.w - 2, ST_HEADER, "Instance %s", s->uuid);
+	if (s->task) {
+		tui_putf(y, r.x + 1, r.w - 2, ST_WARN, "%s reading its snapshots ...",
+			 tui_spinner(app->tick));
+		return;
+	}
+	if (s->error[0]) {
+		tui_put_wrapped(y, r.x + 1, r.w - 2, 3, ST_BAD, s->error);
+		return;
+	}
+	if (!s->loaded || !env)
+		return;
+	tui_putf(y++, r.x + 1, r.w - 2, s->n_diff ? ST_DIFF : ST_GOOD, "%zu top-level key%s differ%s",
+		 s->n_diff, s->n_diff == 1 ? "" : "s", s->n_diff == 1 ? "s" : "");
+	if (s->live_found)
+		snprintf(buf, sizeof buf, "live %s  source_version %lld", env->settings.source_schema, s->live_ver);
+	else
+		snprintf(buf, sizeof buf, "live %s: no snapshot", env->settings.source_schema);
+	tui_put(y, xl, half, ST_HEADER, buf);
+	if (s->gen_found)
+		snprintf(buf, sizeof buf, "generated %s  source_version %lld", env->settings.target_schema, s->gen_ver);
+	else
+		snprintf(buf, sizeof buf, "generated %s: no snapshot", env->settings.target_schema);
+	tui_put(y++, xr, half, ST_HEADER, buf);
+	s->page = r.y + r.h - y;
+	if (s->page < 1)
+		s->page = 1;
+	tui_list_fit(&s->scroll, s->page);
+	for (int i = s->scroll.top; i < (int)s->n_lines && y < r.y + r.h; i++, y++) {
+		const sline *l = &s->lines[i];
+		enum tui_style st = l->diff ? ST_DIFF : ST_NORMAL;
+
+		if (l->left)
+			tui_put(y, xl, half, st, l->left);
+		attrset(tui_style(ST_DIM));
+		mvaddch(y, xr - 1, ACS_VLINE);
+		attrset(A_NORMAL);
+		if (l->right)
+			tui_put(y, xr, half, st, l->right);
+	}
+}
+
+static unsigned snapshot_key(tui_app *app, tui_view *v, int cmd, int key)
+{
+	snapshot_state *s = v->state;
+
+	(void)key;
+	/* Scrolling moves the window: the cursor is its top line. */
+	if (cmd == TUI_CMD_DOWN || cmd == TUI_CMD_UP || cmd == TUI_CMD_PGDN ||
+	    cmd == TUI_CMD_PGUP || cmd == TUI_CMD_HOME || cmd == TUI_CMD_END) {
+		int max_top = s->scroll.n - s->page;
+		int step = cmd == TUI_CMD_DOWN ? 1 : cmd == TUI_CMD_UP ? -1 :
+			   cmd == TUI_CMD_PGDN ? s->page : cmd == TUI_CMD_PGUP ? -s->page :
+			   cmd == TUI_CMD_HOME ? -s->scroll.n : s->scroll.n;
+
+		s->scroll.top += step;
+		if (s->scroll.top > max_top)
+			s->scroll.top = max_top;
+		if (s->scroll.top < 0)
+			s->scroll.top = 0;
+		s->scroll.cur = s->scroll.top;
+		return TUI_REDRAW;
+	}
+	switch (cmd) {
+	case TUI_CMD_REFRESH:
+		start(app, s);
+		return TUI_REDRAW;
+	case TUI_CMD_BACK:
+		return TUI_POP;
+	default:
+		return TUI_NONE;
+	}
+}
+
+static void snapshot_leave(tui_app *app, tui_view *v)
+{
+	snapshot_state *s = v->state;
+
+	tui_task_abandon(app, s->task);
+	clear_lines(s);
+	free(s->lines);
+	free(s->uuid);
+	free(s);
+}
+
+const tui_view_ops tui_view_snapshot = {
+	.title = "Instance",
+	.cmds = snapshot_cmds,
+	.enter = snapshot_enter,
+	.draw = snapshot_draw,
+	.key = snapshot_key,
+	.poll = snapshot_poll,
+	.leave = snapshot_leave,
+};
