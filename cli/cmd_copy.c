@@ -93,6 +93,8 @@ static json_object *plan_json(const sm_copy_plan *plan)
 		out_json_add(tj, "type", out_json_string(t->type));
 		out_json_add(tj, "label", out_json_string(t->label));
 		out_json_add(tj, "generated", json_object_new_int64(t->generated));
+		out_json_add(tj, "off_version", json_object_new_int64(t->off_version));
+		out_json_add(tj, "failures", json_object_new_int64(t->failures));
 		out_json_add(tj, "replace", json_object_new_int64(t->replace));
 		out_json_add(tj, "insert", json_object_new_int64(t->insert));
 		out_json_add(tj, "keep_newer", json_object_new_int64(t->keep_newer));
@@ -250,6 +252,7 @@ static json_object *result_json(const sm_copy_result *r)
 	out_json_add(o, "kept_newer", json_object_new_int64(r->kept_newer));
 	out_json_add(o, "removed", json_object_new_int64(r->removed));
 	out_json_add(o, "backed_up", json_object_new_int64(r->backed_up));
+	out_json_add(o, "stale_kept", json_object_new_int64(r->stale_kept));
 	out_json_add(o, "verified", json_object_new_boolean(r->verified));
 	out_json_add(o, "checksum", out_json_string(r->checksum));
 	return o;
@@ -350,6 +353,9 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 		       out_count(a, sizeof a, res->replaced), out_count(b, sizeof b, res->inserted),
 		       out_count(c, sizeof c, res->kept_newer), out_count(d, sizeof d, res->removed),
 		       out_count(e, sizeof e, res->backed_up));
+		if (res->stale_kept)
+			printf("%s stale live snapshots without a replacement were kept\n",
+			       out_count(a, sizeof a, res->stale_kept));
 		char *name = out_sanitize(ctx->env->name);
 		char *sum = out_sanitize(res->checksum);
 

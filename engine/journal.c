@@ -13,43 +13,64 @@ static char *dup_or_null(const PGresult *res, int r, int c)
 	return PQgetisnull(res, r, c) ? NULL : sm_xstrdup(PQgetvalue(res, r, c));
 }
 
-int sm_failures_read(sm_engine *eng, const char *type, int kind,
-		     sm_failure_list **out, sm_error *err)
+/*
+ * Runs sql_fmt (one "%s" = the quoted target schema) against one of
+ * snapmig's tables in the target schema on a connection of its own.
+ * *res is NULL (and the status SM_OK) when the table does not exist yet:
+ * nothing has been recorded.  The caller PQclears *res.
+ */
+static int query_target_table(sm_engine *eng, const char *table, const char *sql_fmt,
+			      int nparams, const char *const *params, PGresult **res,
+			      sm_error *err)
 {
-	const sm_settings *set = &eng->env->settings;
-	sm_failure_list *list = sm_xcalloc(1, sizeof *list);
-	const sm_aggregate *agg = type ? sm_config_find_aggregate(eng->cfg, type) : NULL;
-	const char *params[2] = { agg ? agg->type : type,
-				  kind >= 0 ? sm_failure_kind_name((enum sm_failure_kind)kind) : NULL };
-	PGconn *conn;
-	PGresult *res = NULL;
+	const char *target = eng->env->settings.target_schema;
 	bool exists = false;
+	PGconn *conn;
 	char *t, *sql;
 	int rc = SM_ERR_DB;
 
-	*out = NULL;
+	*res = NULL;
 	conn = sm_engine_connect(eng, err);
 	if (!conn)
-		goto out;
-	if (sm_db_table_exists(conn, set->target_schema, "snapmig_failures", &exists, err))
-		goto out;
-	if (!exists) {
+		return SM_ERR_DB;
+	if (sm_db_table_exists(conn, target, table, &exists, err) == SM_OK) {
 		rc = SM_OK;
-		goto out;
+		if (exists) {
+			t = sm_db_ident(conn, target);
+			sql = sm_xasprintf(sql_fmt, t);
+			*res = sm_db_query(conn, sql, nparams, params, err);
+			if (!*res)
+				rc = SM_ERR_DB;
+			free(sql);
+			free(t);
+		}
 	}
-	t = sm_db_ident(conn, set->target_schema);
-	sql = sm_xasprintf(
+	PQfinish(conn);
+	return rc;
+}
+
+int sm_failures_read(sm_engine *eng, const char *type, int kind,
+		     sm_failure_list **out, sm_error *err)
+{
+	const sm_aggregate *agg = type ? sm_config_find_aggregate(eng->cfg, type) : NULL;
+	const char *params[2] = { agg ? agg->type : type,
+				  kind >= 0 ? sm_failure_kind_name((enum sm_failure_kind)kind) : NULL };
+	sm_failure_list *list;
+	PGresult *res;
+	int rc;
+
+	*out = NULL;
+	rc = query_target_table(eng, "snapmig_failures",
 		"SELECT source_uuid, source_type, kind, stream_version, event_type, message, run_id,"
 		" to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 		" FROM %s.snapmig_failures WHERE ($1::text IS NULL OR source_type = $1)"
 		" AND ($2::text IS NULL OR kind = $2)"
-		" ORDER BY source_type, kind, event_type NULLS FIRST, source_uuid", t);
-	res = sm_db_query(conn, sql, 2, params, err);
-	free(sql);
-	free(t);
-	if (!res)
-		goto out;
-	list->n = (size_t)PQntuples(res);
+		" ORDER BY source_type, kind, event_type NULLS FIRST, source_uuid",
+		2, params, &res, err);
+	if (rc)
+		return rc;
+	list = sm_xcalloc(1, sizeof *list);
+	list->n = res ? (size_t)PQntuples(res) : 0;
 	list->items = sm_xcalloc(list->n + 1, sizeof *list->items);
 	for (size_t i = 0; i < list->n; i++) {
 		sm_failure *f = &list->items[i];
@@ -65,16 +86,9 @@ int sm_failures_read(sm_engine *eng, const char *type, int kind,
 		f->run_id = sm_db_ll(res, r, 6);
 		f->recorded_at = dup_or_null(res, r, 7);
 	}
-	rc = SM_OK;
-out:
 	PQclear(res);
-	if (conn)
-		PQfinish(conn);
-	if (rc == SM_OK)
-		*out = list;
-	else
-		sm_failure_list_free(list);
-	return rc;
+	*out = list;
+	return SM_OK;
 }
 
 void sm_failure_list_free(sm_failure_list *list)
@@ -94,39 +108,24 @@ void sm_failure_list_free(sm_failure_list *list)
 
 int sm_runs_read(sm_engine *eng, int limit, sm_run_list **out, sm_error *err)
 {
-	const sm_settings *set = &eng->env->settings;
-	sm_run_list *list = sm_xcalloc(1, sizeof *list);
-	PGconn *conn;
-	PGresult *res = NULL;
-	bool exists = false;
 	char lim[32];
 	const char *params[] = { lim };
-	char *t, *sql;
-	int rc = SM_ERR_DB;
+	sm_run_list *list;
+	PGresult *res;
+	int rc;
 
 	*out = NULL;
 	snprintf(lim, sizeof lim, "%d", limit > 0 ? limit : 1000000);
-	conn = sm_engine_connect(eng, err);
-	if (!conn)
-		goto out;
-	if (sm_db_table_exists(conn, set->target_schema, "snapmig_runs", &exists, err))
-		goto out;
-	if (!exists) {
-		rc = SM_OK;
-		goto out;
-	}
-	t = sm_db_ident(conn, set->target_schema);
-	sql = sm_xasprintf(
+	rc = query_target_table(eng, "snapmig_runs",
 		"SELECT run_id, kind, environment, os_user, db_user,"
 		" to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
 		" to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-		" outcome, details::text FROM %s.snapmig_runs ORDER BY run_id DESC LIMIT $1::int", t);
-	res = sm_db_query(conn, sql, 1, params, err);
-	free(sql);
-	free(t);
-	if (!res)
-		goto out;
-	list->n = (size_t)PQntuples(res);
+		" outcome, details::text FROM %s.snapmig_runs ORDER BY run_id DESC LIMIT $1::int",
+		1, params, &res, err);
+	if (rc)
+		return rc;
+	list = sm_xcalloc(1, sizeof *list);
+	list->n = res ? (size_t)PQntuples(res) : 0;
 	list->items = sm_xcalloc(list->n + 1, sizeof *list->items);
 	for (size_t i = 0; i < list->n; i++) {
 		sm_run_record *x = &list->items[i];
@@ -142,16 +141,9 @@ int sm_runs_read(sm_engine *eng, int limit, sm_run_list **out, sm_error *err)
 		x->outcome = sm_xstrdup(PQgetvalue(res, r, 7));
 		x->details = dup_or_null(res, r, 8);
 	}
-	rc = SM_OK;
-out:
 	PQclear(res);
-	if (conn)
-		PQfinish(conn);
-	if (rc == SM_OK)
-		*out = list;
-	else
-		sm_run_list_free(list);
-	return rc;
+	*out = list;
+	return SM_OK;
 }
 
 void sm_run_list_free(sm_run_list *list)

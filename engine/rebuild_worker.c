@@ -24,7 +24,7 @@
 #include "util/json.h"
 
 #define MAX_RETRIES 3
-#define PROGRESS_EVERY 4096
+#define PROGRESS_EVERY 256
 
 typedef struct failure_rec {
 	char *uuid;
@@ -132,9 +132,14 @@ static int open_conns(worker *w, sm_error *err)
 		return SM_ERR_DB;
 	/* The reading query must walk the (stream_id, stream_version) index
 	 * stream by stream; a hash or merge join would read whole tables. */
+	/* JIT compiling each chunk's query costs more than it saves, and
+	 * parallel plans only add sorting work to an already ordered walk. */
 	rc = sm_db_exec(w->reader,
 			"SET enable_hashjoin = off; SET enable_mergejoin = off;"
+			" SET jit = off; SET max_parallel_workers_per_gather = 0;"
 			" SET default_transaction_read_only = on", err);
+	if (rc == SM_OK)
+		rc = sm_db_exec(w->writer, "SET jit = off", err);
 	if (rc)
 		return rc;
 	t = sm_db_ident(w->writer, run->eng->env->settings.target_schema);
@@ -365,7 +370,8 @@ static char *chunk_query(worker *w)
 		" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::int[])"
 		"  WITH ORDINALITY AS p(uuid, sid, fv, tv, sk, ord)"
 		" CROSS JOIN LATERAL ("
-		"  (SELECT 0 AS k, NULL::bigint AS v, NULL::text AS t,"
+		"  (SELECT 0 AS k, CASE p.sk WHEN 1 THEN s.source_version WHEN 2 THEN t.source_version END AS v,"
+		"    NULL::text AS t,"
 		"    CASE p.sk WHEN 1 THEN %3$s WHEN 2 THEN %5$s END AS d, %4$s AS m,"
 		"    NULL::timestamptz AS c"
 		"   FROM %1$s.snapshots s LEFT JOIN %2$s.snapshots t"
@@ -491,6 +497,19 @@ static int handle_row(worker *w, current *c, const PGresult *res, sm_error *err)
 			if (PQgetisnull(res, 0, 4)) {
 				fail_simple(w, c, SM_FAIL_BAD_SNAPSHOT, 0, NULL, "%s",
 					    "the start snapshot disappeared while rebuilding");
+				return SM_OK;
+			}
+			/* The application may have written a newer snapshot since
+			 * planning: its data already holds events that the plan
+			 * folds again from start_version. */
+			if (PQgetisnull(res, 0, 2) || be64(PQgetvalue(res, 0, 2)) != c->inst->start_version) {
+				char msg[200];
+
+				snprintf(msg, sizeof msg, "the start snapshot changed while rebuilding"
+					 " (planned at version %lld, now %lld); run the rebuild again",
+					 c->inst->start_version,
+					 PQgetisnull(res, 0, 2) ? 0 : be64(PQgetvalue(res, 0, 2)));
+				fail_simple(w, c, SM_FAIL_BAD_SNAPSHOT, 0, NULL, "%s", msg);
 				return SM_OK;
 			}
 			if (sm_json_parse_object(PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4),

@@ -161,7 +161,7 @@ typedef struct sm_progress {
 	long long run_id;          /* journal id, 0 until planned */
 	int jobs;
 	double elapsed_seconds;
-	sm_type_progress total;
+	sm_type_progress total;    /* all types; its type and label are "all" */
 	sm_type_progress *types;   /* owned by the sm_progress; sm_progress_clear */
 	size_t n_types;
 	sm_error error;            /* set when state == SM_RUN_FAILED */
@@ -170,7 +170,9 @@ typedef struct sm_progress {
 typedef struct sm_run sm_run;
 
 /* Starts a rebuild on background threads and returns at once (planning is
- * the first phase of the run).  The engine must outlive the run. */
+ * the first phase of the run).  The engine must outlive the run.
+ * Instances whose target row is already at the target version and at
+ * their stream's current version are not planned (nothing to do). */
 int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
 		     sm_run **out, sm_error *err);
 

@@ -32,7 +32,7 @@ json_check "d['dry_run'] is True and d['remove_stale'] is True and d['result'] i
 json_check "d['plan']['guards'] == []"
 json_check "[t['label'] for t in d['plan']['types']] == ['Counter', 'Team']"
 json_check "d['plan']['types'][0]['guards'] == ['failures'] and d['plan']['types'][0]['stale_without_replacement'] == 1"
-json_check "sorted(d['plan']['types'][0].keys()) == sorted(['type', 'label', 'generated', 'replace', 'insert', 'keep_newer', 'untouched', 'stale_without_replacement', 'lag_events', 'guards', 'guard_message'])"
+json_check "sorted(d['plan']['types'][0].keys()) == sorted(['type', 'label', 'generated', 'off_version', 'failures', 'replace', 'insert', 'keep_newer', 'untouched', 'stale_without_replacement', 'lag_events', 'guards', 'guard_message'])"
 if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "dry run changed counter-1: $(live counter-1)"; fi
 
 # Without a terminal and without --yes: refused, nothing written.

@@ -1060,6 +1060,90 @@ START_TEST(test_a_rebuild_with_account_py_writes_the_rules_snapshots)
 }
 END_TEST
 
+/* A slow reducer (10 ms an event): progress still moves while it works, and
+ * a cancel stops the run within about a second, keeping what committed. */
+static const char slow_py[] =
+	"import time\n"
+	"import snapmig_reducer as sr\n"
+	"def added(state, data, ev):\n"
+	"    time.sleep(0.01)\n"
+	"    state['n'] += 1\n"
+	"    return state\n"
+	"sr.run({'Elixir.Domain.Account': sr.Aggregate(initial={'n': 0},\n"
+	"    handlers={'Elixir.Domain.Account.Events.Added': added})})\n";
+
+START_TEST(test_a_slow_reducer_shows_progress_and_cancels_within_a_second)
+{
+	char *conninfo = tl_new_database();
+	PGconn *conn = tl_connect(conninfo);
+	char errbuf[1024], reducer[4400];
+	sm_config *c = NULL;
+	sm_engine *eng;
+	sm_run *run = NULL;
+	sm_progress p1, p2;
+	sm_error e;
+	struct timespec t0, t1;
+	double waited;
+
+	write_script("slow.py", slow_py);
+	ck_assert(sm_fixture_create_store(conn, "public", SM_FIXTURE_BYTEA, errbuf, sizeof errbuf) == 0);
+	for (int i = 0; i < 40; i++) {
+		char uuid[32];
+
+		snprintf(uuid, sizeof uuid, "slow-%02d", i);
+		ck_assert_msg(sm_fixture_append_generated(conn, "public", SM_FIXTURE_BYTEA, uuid, 100,
+			"'Elixir.Domain.Account.Events.Added'", "'{}'", errbuf, sizeof errbuf) == 0, "%s", errbuf);
+		ck_assert(sm_fixture_snapshot(conn, "public", SM_FIXTURE_BYTEA, uuid, 1, "Elixir.Domain.Account",
+					      "{}", NULL, errbuf, sizeof errbuf) == 0);
+	}
+	snprintf(reducer, sizeof reducer,
+		 "    reducer = { exec = \"python3 '%s/slow.py'\"; env = { PYTHONPATH = \"%s\"; }; };\n",
+		 tmpdir, pythonpath);
+	eng = open_engine(conninfo, "m_slow", reducer, &c);
+	sm_error_clear(&e);
+	ck_assert(sm_rebuild_start(eng, NULL, &run, &e) == SM_OK);
+	/* 4,000 events at 10 ms each take 20 s with two workers. */
+	for (;;) {
+		enum sm_run_state state;
+
+		usleep(200000);
+		sm_run_progress(run, &p1);
+		state = p1.state;
+		sm_progress_clear(&p1);
+		if (state != SM_RUN_PLANNING)
+			break;
+	}
+	sleep(2);
+	sm_run_progress(run, &p1);
+	sleep(2);
+	sm_run_progress(run, &p2);
+	ck_assert_msg(p2.total.events_done > p1.total.events_done, "progress did not move: %lld then %lld",
+		      p1.total.events_done, p2.total.events_done);
+	ck_assert_int_eq(p2.state, SM_RUN_RUNNING);
+	sm_progress_clear(&p1);
+	sm_progress_clear(&p2);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	sm_run_cancel(run);
+	while (!sm_run_finished(run))
+		usleep(10000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	sm_run_progress(run, &p1);
+	ck_assert_int_eq(p1.state, SM_RUN_CANCELLED);
+	ck_assert_int_lt(p1.total.instances_done, 40);
+	sm_progress_clear(&p1);
+	sm_run_free(run);
+	/* "Within about a second": generous for a loaded machine, far below
+	 * the 20 s the run would otherwise take. */
+	ck_assert_msg(waited < 5.0, "cancel took %.1f s", waited);
+	sm_engine_close(eng);
+	sm_config_free(c);
+	PQfinish(conn);
+	free(conninfo);
+	assert_no_children();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("exec_reducer");
@@ -1091,6 +1175,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_a_rebuild_with_account_py_writes_the_rules_snapshots);
+	tcase_add_test(tc, test_a_slow_reducer_shows_progress_and_cancels_within_a_second);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

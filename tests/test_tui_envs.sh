@@ -42,6 +42,10 @@ wait_for "Aggregates"
 wait_line "Cart +6 +6 +0 +22 +not started"
 wait_line "Counter +3 +0 +3 +6 +not started"
 wait_line "Legacy +2 .*not in config"
+# A type name with a terminal escape sequence and a wide character is shown
+# sanitised (ESC replaced); the screen was not cleared by it.
+wait_line "Odd.*\[2J表 +1 .*not in config"
+wait_line "Type +Snapshots +Rebuild"
 # The detail panel has every number for the row under the cursor, even when
 # columns are dropped at 80 columns.
 wait_for "Snapshots 6: v1 6; target v2"

@@ -14,6 +14,9 @@
  *    Incremented events and a valid v1 snapshot at version 3 ({"n": 3}):
  *    3 to catch up, 2 events each, 6 events.
  *  - Legacy (Elixir.Shop.Legacy, not configured): 2 snapshots.
+ *  - A type that is not configured either, whose name holds a terminal
+ *    escape sequence (ESC [2J, clear screen) and a double-width character:
+ *    the screen must show it sanitised and measured by display width.
  */
 #include "config.h"
 
@@ -91,6 +94,12 @@ int main(int argc, char **argv)
 		check(sm_fixture_snapshot(conn, "public", m, uuid, 1, "Elixir.Shop.Legacy",
 					  "{}", V1, errbuf, sizeof errbuf), "legacy snapshot");
 	}
+	check(sm_fixture_append_generated(conn, "public", m, "odd-1", 1,
+					  "'Elixir.Shop.Odd.Events.Made'", "'{}'",
+					  errbuf, sizeof errbuf), "append odd");
+	check(sm_fixture_snapshot(conn, "public", m, "odd-1", 1,
+				  "Elixir.Shop.Odd\033[2J\xe8\xa1\xa8", "{}", V1,
+				  errbuf, sizeof errbuf), "odd snapshot");
 	PQfinish(conn);
 	return 0;
 }

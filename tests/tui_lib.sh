@@ -34,6 +34,10 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+# A signal (e.g. the harness's timeout) must still stop the tmux server.
+trap 'exit 143' TERM
+trap 'exit 130' INT
+trap 'exit 129' HUP
 
 fail() {
 	echo "FAIL: $*"
