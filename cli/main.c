@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -392,6 +393,22 @@ static int run_ui(cli_ctx *ctx)
 	return rc;
 }
 
+/* A core file would hold the password of the environment (from conninfo
+ * or password_env) and every libpq buffer.  SNAPMIG_CORE_DUMPS=1 keeps the
+ * limit the user set, for a bug report. */
+static void no_core_files(void)
+{
+	const char *keep = getenv("SNAPMIG_CORE_DUMPS");
+	struct rlimit rl;
+
+	if (keep && strcmp(keep, "1") == 0)
+		return;
+	if (getrlimit(RLIMIT_CORE, &rl) == 0) {
+		rl.rlim_cur = 0;
+		(void)setrlimit(RLIMIT_CORE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = { CLI_GLOBAL_LONGOPTS, { NULL, 0, NULL, 0 } };
@@ -401,6 +418,7 @@ int main(int argc, char **argv)
 	/* Only the character type: display widths need it, while numbers in
 	 * JSON must keep the C locale's decimal point. */
 	setlocale(LC_CTYPE, "");
+	no_core_files();
 	memset(&ctx, 0, sizeof ctx);
 
 	/* '+': stop at the command; its own parser takes the rest. */

@@ -671,7 +671,9 @@ static int read_list(loader *ld, const config_setting_t *root, const char *key)
  * "input in flex scanner failed", e.g. for `@include ""`, which names the
  * directory).  A configuration file must never end the program, so every
  * @include is checked here first, recursively, the way libconfig resolves
- * it: relative to the main file's directory.
+ * it: relative to the main file's directory.  A NUL byte is refused too:
+ * libconfig's scanner reads past it (`@include "<NUL>x"` names the
+ * directory) while the C string seen here ends at it.
  */
 #define MAX_INCLUDE_DEPTH 10
 
@@ -681,15 +683,21 @@ static int check_includes(loader *ld, const char *path, const char *shown, int d
 	char *line = NULL;
 	size_t cap = 0;
 	int lineno = 0, rc = SM_OK;
+	ssize_t n;
 
 	if (!f)
 		return SM_OK;  /* reported by libconfig with its own message */
-	while (rc == SM_OK && getline(&line, &cap, f) >= 0) {
+	while (rc == SM_OK && (n = getline(&line, &cap, f)) >= 0) {
 		const char *p = line, *q;
 		char *name, *full;
 		int e;
 
 		lineno++;
+		if (memchr(line, '\0', (size_t)n)) {
+			rc = sm_error_set_at(ld->err, SM_ERR_CONFIG, shown, lineno,
+					     "NUL byte in the file (a configuration file is text)");
+			break;
+		}
 		while (*p == ' ' || *p == '\t')
 			p++;
 		if (strncmp(p, "@include", 8) != 0)

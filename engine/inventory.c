@@ -165,11 +165,15 @@ int sm_inventory_read(sm_engine *eng, sm_inventory **out, sm_error *err)
 	}
 	PQclear(res);
 	res = NULL;
+	/* A type without snapshots has no versions array at all, and qsort
+	 * wants a valid pointer even for zero elements (UBSan: nonnull). */
 	for (size_t i = 0; i < inv->n_types; i++)
-		qsort(inv->types[i].versions, inv->types[i].n_versions,
-		      sizeof inv->types[i].versions[0], cmp_version_desc);
-	qsort(inv->types + n_configured, inv->n_types - n_configured,
-	      sizeof inv->types[0], cmp_unconfigured);
+		if (inv->types[i].n_versions > 1)
+			qsort(inv->types[i].versions, inv->types[i].n_versions,
+			      sizeof inv->types[i].versions[0], cmp_version_desc);
+	if (inv->n_types - n_configured > 1)
+		qsort(inv->types + n_configured, inv->n_types - n_configured,
+		      sizeof inv->types[0], cmp_unconfigured);
 
 	if (failures_exist) {
 		char *t = sm_db_ident(conn, set->target_schema);

@@ -149,45 +149,6 @@ static void add_tail(const sm_exec_proc *p, char *msg, size_t size)
 		snprintf(msg + used, size - used, "; stderr: %s", tail);
 }
 
-static const char *str_member(json_object *obj, const char *key)
-{
-	json_object *v;
-
-	if (json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return NULL;
-}
-
-static bool int_member(json_object *obj, const char *key, long long *out)
-{
-	json_object *v;
-
-	if (json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_int)) {
-		*out = (long long)json_object_get_int64(v);
-		return true;
-	}
-	return false;
-}
-
-/* A short, printable excerpt of a line for messages. */
-static void excerpt(const char *line, size_t len, char *buf, size_t size)
-{
-	size_t n = len < 80 ? len : 80;
-
-	if (n >= size)
-		n = size - 1;
-	while (n > 0 && n < len && ((unsigned char)line[n] & 0xC0) == 0x80)
-		n--;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)line[i];
-
-		buf[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-	}
-	buf[n] = '\0';
-	if (n < len && n + 4 < size)
-		strcat(buf, "...");
-}
-
 static void free_types(char **types, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -370,7 +331,7 @@ static int not_protocol(sm_exec_proc *p, const char *line, size_t len, const cha
 {
 	char ex[100], what[300];
 
-	excerpt(line, len, ex, sizeof ex);
+	sm_exec_excerpt(line, len, ex, sizeof ex);
 	snprintf(what, sizeof what, "wrote something that is not protocol (%.150s): %s", why, ex);
 	return crash(p, 0, what, fail);
 }
@@ -407,12 +368,11 @@ static bool backoff(sm_exec_proc *p)
 /* Reads the hello reply.  0 ok, 1 failed (fail filled), negative error. */
 static int read_hello(sm_exec_proc *p, sm_reduce_failure *fail, sm_error *err)
 {
-	json_object *msg = NULL, *aggs, *mine, *events;
-	const char *op;
-	long long proto;
+	sm_exec_hello hello;
+	char why[700];
 	char *line;
 	size_t len;
-	sm_error perr;
+	int rc;
 	/* Starting may involve a build tool or a cold interpreter. */
 	int hello_ms = p->timeout_ms > HELLO_MIN_MS ? p->timeout_ms : HELLO_MIN_MS;
 
@@ -426,7 +386,7 @@ static int read_hello(sm_exec_proc *p, sm_reduce_failure *fail, sm_error *err)
 		if (len == 0 || line[0] != '{') {
 			char ex[100];
 
-			excerpt(line, len, ex, sizeof ex);
+			sm_exec_excerpt(line, len, ex, sizeof ex);
 			if (len > 0)
 				sm_child_log(&p->child, "stdout before handshake: %s", ex);
 			sm_child_consume_line(&p->child);
@@ -434,84 +394,18 @@ static int read_hello(sm_exec_proc *p, sm_reduce_failure *fail, sm_error *err)
 		}
 		break;
 	}
-	sm_error_clear(&perr);
-	if (sm_json_parse_object(line, len, &msg, &perr) < 0) {
-		int rc = not_protocol(p, line, len, perr.message, fail);
-
-		return rc;
-	}
+	rc = sm_exec_parse_hello(line, len, p->agg->type, &hello, why, sizeof why);
+	if (rc == SM_EXEC_NOT_PROTOCOL)
+		return not_protocol(p, line, len, why, fail);
 	sm_child_consume_line(&p->child);
-	op = str_member(msg, "op");
-	if (op && strcmp(op, "error") == 0) {
-		char why[700];
-		const char *m = str_member(msg, "message");
-
-		snprintf(why, sizeof why, "refused the handshake: %s", m ? m : "(no message)");
-		json_object_put(msg);
-		return give_up(p, why, fail);
-	}
-	if (!op || strcmp(op, "hello") != 0) {
-		json_object_put(msg);
-		return crash(p, 0, "did not answer the handshake with {\"op\":\"hello\",...}", fail);
-	}
-	if (!int_member(msg, "protocol", &proto) || proto != SM_EXEC_PROTOCOL) {
-		char why[200];
-
-		snprintf(why, sizeof why, "speaks protocol %lld, snapmig speaks %d",
-			 int_member(msg, "protocol", &proto) ? proto : 0LL, SM_EXEC_PROTOCOL);
-		json_object_put(msg);
-		return give_up(p, why, fail);
-	}
-	if (!json_object_object_get_ex(msg, "aggregates", &aggs) ||
-	    !json_object_is_type(aggs, json_type_object)) {
-		json_object_put(msg);
-		return crash(p, 0, "hello without an \"aggregates\" object", fail);
-	}
-	if (!json_object_object_get_ex(aggs, p->agg->type, &mine)) {
-		char why[700];
-		size_t used;
-
-		used = (size_t)snprintf(why, sizeof why, "does not handle %s (it handles:", p->agg->type);
-		json_object_object_foreach(aggs, key, val) {
-			(void)val;
-			if (used < sizeof why)
-				used += (size_t)snprintf(why + used, sizeof why - used, " %s", key);
-		}
-		if (used < sizeof why)
-			snprintf(why + used, sizeof why - used, ")");
-		json_object_put(msg);
-		return give_up(p, why, fail);
-	}
 	free_types(p->types, p->n_types);
-	p->types = NULL;
-	p->n_types = 0;
-	p->any = false;
-	if (!json_object_object_get_ex(mine, "events", &events)) {
-		json_object_put(msg);
-		return crash(p, 0, "hello: the aggregate has no \"events\" (a list or \"any\")", fail);
-	}
-	if (json_object_is_type(events, json_type_string) &&
-	    strcmp(json_object_get_string(events), "any") == 0) {
-		p->any = true;
-		p->types = sm_xcalloc(1, sizeof *p->types);
-	} else if (json_object_is_type(events, json_type_array)) {
-		size_t n = json_object_array_length(events);
-
-		p->types = sm_xcalloc(n + 1, sizeof *p->types);
-		for (size_t i = 0; i < n; i++) {
-			json_object *t = json_object_array_get_idx(events, i);
-
-			if (!json_object_is_type(t, json_type_string)) {
-				json_object_put(msg);
-				return crash(p, 0, "hello: an event type is not a string", fail);
-			}
-			p->types[p->n_types++] = sm_xstrdup(json_object_get_string(t));
-		}
-	} else {
-		json_object_put(msg);
-		return crash(p, 0, "hello: \"events\" is neither a list nor \"any\"", fail);
-	}
-	json_object_put(msg);
+	p->types = hello.types;
+	p->n_types = hello.n_types;
+	p->any = hello.any;
+	if (rc == SM_EXEC_GIVE_UP)
+		return give_up(p, why, fail);
+	if (rc == SM_EXEC_CRASH)
+		return crash(p, 0, why, fail);
 	return SM_OK;
 }
 
@@ -552,58 +446,20 @@ static int start(sm_exec_proc *p, sm_reduce_failure *fail, sm_error *err)
 static int parse_reply(sm_exec_proc *p, char *line, size_t len, json_object **reply,
 		       sm_reduce_failure *fail)
 {
-	json_object *msg = NULL;
-	sm_error perr;
-	const char *op;
-	long long id;
+	char why[sizeof ((sm_error *)0)->message + 64];
+	int rc = sm_exec_parse_reply(line, len, p->cur_id, reply, why, sizeof why);
 
-	*reply = NULL;
-	sm_error_clear(&perr);
-	if (sm_json_parse_object(line, len, &msg, &perr) < 0)
-		return not_protocol(p, line, len, perr.message, fail);
-	op = str_member(msg, "op");
-	if (!op || (strcmp(op, "state") != 0 && strcmp(op, "error") != 0)) {
-		json_object_put(msg);
-		return not_protocol(p, line, len, "expected op \"state\" or \"error\"", fail);
-	}
-	if (!int_member(msg, "id", &id) || id > p->cur_id || id <= 0) {
-		json_object_put(msg);
-		return not_protocol(p, line, len, "reply without the id of the instance", fail);
-	}
+	if (rc == SM_EXEC_NOT_PROTOCOL)
+		return not_protocol(p, line, len, why, fail);
 	sm_child_consume_line(&p->child);
-	if (id < p->cur_id) {
-		json_object_put(msg);
-		return 2;
-	}
-	*reply = msg;
-	return 0;
+	return rc == SM_EXEC_STALE ? 2 : 0;
 }
 
 /* An error reply into fail. */
 static void error_reply(sm_exec_proc *p, json_object *msg, sm_reduce_failure *fail)
 {
-	const char *kind = str_member(msg, "kind");
-	const char *type = str_member(msg, "event_type");
-	const char *m = str_member(msg, "message");
-	enum sm_failure_kind k = SM_FAIL_REDUCER;
-	long long version = 0;
-	char text[sizeof fail->message];
-
-	if (kind && strcmp(kind, "unknown_event") == 0)
-		k = SM_FAIL_UNKNOWN_EVENT;
-	else if (kind && strcmp(kind, "no_match") == 0)
-		k = SM_FAIL_NO_MATCH;
-	int_member(msg, "version", &version);
-	if (m && m[0])
-		snprintf(text, sizeof text, "%s", m);
-	else if (k == SM_FAIL_UNKNOWN_EVENT)
-		snprintf(text, sizeof text, "unknown event");
-	else if (k == SM_FAIL_NO_MATCH)
-		snprintf(text, sizeof text, "no clause matched");
-	else
-		snprintf(text, sizeof text, "reducer error");
-	add_tail(p, text, sizeof text);
-	set_fail(fail, k, version, type, text);
+	sm_exec_reply_failure(msg, fail);
+	add_tail(p, fail->message, sizeof fail->message);
 }
 
 /*
@@ -629,7 +485,7 @@ static int flush(sm_exec_proc *p, size_t drain_to, sm_reduce_failure *fail, sm_e
 			continue;
 		if (rc == 1)
 			return 1;
-		if (strcmp(str_member(reply, "op"), "error") != 0 || !p->in_instance) {
+		if (!sm_exec_reply_is_error(reply) || !p->in_instance) {
 			json_object_put(reply);
 			return not_protocol(p, "{\"op\":\"state\",...}", 18,
 					    "a state before end", fail);
@@ -750,14 +606,14 @@ int sm_exec_end(sm_exec_proc *p, json_object **state_out, sm_reduce_failure *fai
 		break;
 	}
 	p->in_instance = false;
-	if (strcmp(str_member(reply, "op"), "error") == 0) {
+	if (sm_exec_reply_is_error(reply)) {
 		error_reply(p, reply, fail);
 		json_object_put(reply);
 		p->crashes = 0;
 		return 1;
 	}
-	if (!json_object_object_get_ex(reply, "state", &state) ||
-	    !json_object_is_type(state, json_type_object)) {
+	state = sm_exec_reply_state(reply);
+	if (!state) {
 		json_object_put(reply);
 		p->in_instance = true; /* so that the crash message names the events */
 		return crash(p, 0, "replied with a \"state\" that is not a JSON object", fail);

@@ -77,4 +77,47 @@ void sm_exec_abort(sm_exec_proc *p);
 int sm_exec_known_types(const sm_config *cfg, const sm_aggregate *agg, char ***types,
 			size_t *n, bool *any, sm_error *err);
 
+/*
+ * The protocol's lines judged without a process (engine/reducer_proto.c;
+ * also the fuzz target tests/fuzz_protocol.c).  line: len bytes as the
+ * reducer wrote them, without the newline, not NUL-terminated.  why gets
+ * a one-line reason for every outcome but SM_OK and SM_EXEC_STALE.
+ */
+enum {
+	SM_EXEC_NOT_PROTOCOL = 1,   /* not a protocol message: a crash */
+	SM_EXEC_STALE = 2,          /* a reply to an earlier instance: dropped */
+	SM_EXEC_CRASH = 3,          /* a hello that is wrong: a crash */
+	SM_EXEC_GIVE_UP = 4,        /* a hello that can never work: give up */
+};
+
+typedef struct sm_exec_hello {
+	bool any;                   /* "events": "any" */
+	char **types;               /* the listed event types, NULL after the last */
+	size_t n_types;
+} sm_exec_hello;
+
+/* The handshake reply for aggregate agg_type.  SM_OK: *out filled (free
+ * with sm_exec_hello_clear); otherwise *out is empty and the result is
+ * SM_EXEC_NOT_PROTOCOL, SM_EXEC_CRASH or SM_EXEC_GIVE_UP. */
+int sm_exec_parse_hello(const char *line, size_t len, const char *agg_type,
+			sm_exec_hello *out, char *why, size_t size);
+void sm_exec_hello_clear(sm_exec_hello *h);
+
+/* A reply while instance cur_id is open: SM_OK with *reply (caller owns;
+ * op "state" or "error", id cur_id), SM_EXEC_STALE, or
+ * SM_EXEC_NOT_PROTOCOL. */
+int sm_exec_parse_reply(const char *line, size_t len, long long cur_id, json_object **reply,
+			char *why, size_t size);
+/* For a reply of sm_exec_parse_reply: op "error". */
+bool sm_exec_reply_is_error(json_object *reply);
+/* An error reply into fail (kind, version, event_type, message). */
+void sm_exec_reply_failure(json_object *reply, sm_reduce_failure *fail);
+/* The "state" of a state reply when it is a JSON object (borrowed), else
+ * NULL. */
+json_object *sm_exec_reply_state(json_object *reply);
+
+/* A printable excerpt of a line for messages (at most 80 bytes, cut at a
+ * UTF-8 boundary, control characters as '?', "..." when cut). */
+void sm_exec_excerpt(const char *line, size_t len, char *buf, size_t size);
+
 #endif

@@ -1,5 +1,6 @@
 /*
- * Fuzz targets of the config module.  Each is a libFuzzer target when built
+ * Fuzz targets of the config module, of event data decoding and of the
+ * external reducer protocol.  Each is a libFuzzer target when built
  * by `make fuzz` (LLVMFuzzerTestOneInput), and a plain function that
  * tests/test_fuzz_corpus calls on the committed corpus in `make check`.
  */
@@ -15,5 +16,14 @@ int sm_fuzz_rules(const uint8_t *data, size_t size);
 
 /* Input: a whole configuration file. */
 int sm_fuzz_config(const uint8_t *data, size_t size);
+
+/* Input: a variant selector byte (bytea, jsonb, double-encoded jsonb),
+ * then the event data column as stored.  Decodes it and checks that what
+ * decodes prints back stably (tests/fuzz_json.c). */
+int sm_fuzz_json(const uint8_t *data, size_t size);
+
+/* Input: lines from an external reducer: the first as its handshake, each
+ * as a reply (tests/fuzz_protocol.c). */
+int sm_fuzz_protocol(const uint8_t *data, size_t size);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * Replays the committed fuzz corpus (tests/fuzz-corpus/rules and /config)
+ * Replays the committed fuzz corpus (tests/fuzz-corpus/rules, /config,
+ * /json and /protocol)
  * through the same target functions that `make fuzz` builds for libFuzzer,
  * so the targets compile and run in every `make check`, and every input
  * that once found a bug stays a regression test.
@@ -62,12 +63,14 @@ static int replay(const char *srcdir, const char *sub, int (*target)(const uint8
 int main(void)
 {
 	const char *srcdir = getenv("SNAPMIG_SRCDIR");
-	int a, b;
+	int a, b, c, d;
 
 	if (!srcdir)
 		srcdir = ".";
 	a = replay(srcdir, "rules", sm_fuzz_rules);
 	b = replay(srcdir, "config", sm_fuzz_config);
+	c = replay(srcdir, "json", sm_fuzz_json);
+	d = replay(srcdir, "protocol", sm_fuzz_protocol);
 	/* An empty or missing corpus would make this test pass vacuously. */
-	return a > 0 && b > 0 ? 0 : 1;
+	return a > 0 && b > 0 && c > 0 && d > 0 ? 0 : 1;
 }

@@ -81,6 +81,21 @@ START_TEST(test_invalid_utf8_is_refused)
 }
 END_TEST
 
+/* json-c would turn a lone surrogate into U+FFFD, silently changing the
+ * data; PostgreSQL's jsonb and Elixir's Jason refuse it. */
+START_TEST(test_lone_surrogates_are_refused_pairs_are_kept)
+{
+	REFUSED("{\"a\":\"x\\ud800\"}", "invalid JSON at byte 7: \\ud800 is a lone UTF-16 surrogate");
+	REFUSED("{\"a\":\"\\uDC00y\"}", "invalid JSON at byte 6: \\uDC00 is a lone UTF-16 surrogate");
+	REFUSED("[\"\\ud83d\\u0041\"]", "invalid JSON at byte 2: \\ud83d is a lone UTF-16 surrogate");
+	REFUSED("[\"\\ud83d\\ude00\\ude00\"]",
+		"invalid JSON at byte 14: \\ude00 is a lone UTF-16 surrogate");
+	SAME("[\"\xf0\x9f\x98\x80\"]");
+	ck_assert_int_eq(roundtrip("[\"\\ud83d\\ude00\", \"\\\\ud800\"]", 27), 0);
+	ck_assert_str_eq(printed, "[\"\xf0\x9f\x98\x80\",\"\\\\ud800\"]");
+}
+END_TEST
+
 START_TEST(test_nesting_is_limited_to_2000_levels)
 {
 	char *buf = malloc(2 * 2001 + 1);
@@ -175,6 +190,67 @@ START_TEST(test_new_double_prints_shortest_elixir_form)
 		ck_assert_int_eq(sm_json_parse(t, strlen(t), &back, &err), 0);
 		ck_assert(json_object_get_double(back) == cases[i].v);
 		json_object_put(back);
+		json_object_put(o);
+	}
+}
+END_TEST
+
+/* Significant digits of a printed double ("1.25e-3" -> 3, "100.0" -> 1). */
+static int significant_digits(const char *t)
+{
+	char d[64];
+	int n = 0;
+
+	for (; *t && *t != 'e'; t++)
+		if (*t >= '0' && *t <= '9' && n < 63)
+			d[n++] = *t;
+	d[n] = '\0';
+	while (n > 1 && d[n - 1] == '0')
+		n--;
+	{
+		int z = 0;
+
+		while (z < n - 1 && d[z] == '0')
+			z++;
+		return n - z;
+	}
+}
+
+/* For random doubles (any bits, and short decimals): the printed text reads
+ * back as the same double, and no text with one digit less would. */
+START_TEST(test_new_double_is_shortest_for_random_values)
+{
+	unsigned long long x = 88172645463325252ULL;
+
+	for (int i = 0; i < 200000; i++) {
+		double v;
+		json_object *o;
+		const char *t;
+		int n;
+		char shorter[64];
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (i % 2) {
+			memcpy(&v, &x, sizeof v);
+			if (!isfinite(v) || v == 0)
+				continue;
+		} else {
+			v = (double)(long long)(x % 2000000001ULL - 1000000000LL) /
+			    pow(10, (double)(x % 23));
+			if (v == 0)
+				continue;
+		}
+		o = sm_json_new_double(v);
+		t = sm_json_print(o, NULL);
+		ck_assert_msg(strtod(t, NULL) == v, "%.17g printed as %s", v, t);
+		n = significant_digits(t);
+		if (n > 1) {
+			snprintf(shorter, sizeof shorter, "%.*e", n - 2, v);
+			ck_assert_msg(strtod(shorter, NULL) != v, "%.17g printed as %s, but %s reads back too",
+				      v, t, shorter);
+		}
 		json_object_put(o);
 	}
 }
@@ -284,6 +360,47 @@ START_TEST(test_number_text_does_not_depend_on_printing)
 }
 END_TEST
 
+/* A reused reader gives the same results as fresh parses, also right after
+ * an error that left the tokener in the middle of a value, and for a text
+ * above the size it keeps its own buffers for. */
+START_TEST(test_a_reused_reader_is_not_affected_by_earlier_texts)
+{
+	sm_json_reader *r = sm_json_reader_new();
+	json_object *o = NULL;
+	sm_error err;
+	size_t big_len = (2u << 20) + 16;
+	char *big = malloc(big_len + 1);
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(big);
+	sm_error_clear(&err);
+	ck_assert_int_eq(sm_json_reader_parse_object(r, "{\"a\": [1, {\"b\": ", 16, &o, &err),
+			 SM_ERR_DATA);
+	ck_assert_ptr_null(o);
+	ck_assert_int_eq(sm_json_reader_parse_object(r, "[1]", 3, &o, &err), SM_ERR_DATA);
+	ck_assert_str_eq(err.message, "expected a JSON object, got array");
+	ck_assert_int_eq(sm_json_reader_parse_object(r, "{\"x\":0.10}", 10, &o, &err), SM_OK);
+	ck_assert_str_eq(sm_json_print(o, NULL), "{\"x\":0.10}");
+	json_object_put(o);
+	ck_assert_int_eq(sm_json_reader_parse(r, "12", 2, &o, &err), SM_OK);
+	ck_assert_int_eq(json_object_get_int64(o), 12);
+	json_object_put(o);
+	memcpy(big, "{\"s\":\"", 6);
+	memset(big + 6, 'x', big_len - 8);
+	memcpy(big + big_len - 2, "\"}", 2);
+	ck_assert_int_eq(sm_json_reader_parse_object(r, big, big_len, &o, &err), SM_OK);
+	ck_assert_uint_eq(strlen(json_object_get_string(json_object_object_get(o, "s"))), big_len - 8);
+	json_object_put(o);
+	ck_assert_int_eq(sm_json_reader_parse(r, "{\"n\":99999999999999999999}", 26, &o, &err),
+			 SM_ERR_DATA);
+	ck_assert_int_eq(sm_json_reader_parse(r, "true", 4, &o, &err), SM_OK);
+	ck_assert(json_object_get_boolean(o));
+	json_object_put(o);
+	free(big);
+	sm_json_reader_free(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("json");
@@ -297,6 +414,7 @@ int main(void)
 	tcase_add_test(tc, test_big_digit_strings_inside_strings_are_text);
 	tcase_add_test(tc, test_duplicate_keys_last_wins_and_print_once);
 	tcase_add_test(tc, test_invalid_utf8_is_refused);
+	tcase_add_test(tc, test_lone_surrogates_are_refused_pairs_are_kept);
 	tcase_add_test(tc, test_nesting_is_limited_to_2000_levels);
 	tcase_add_test(tc, test_trailing_garbage_is_refused_whitespace_is_not);
 	tcase_add_test(tc, test_incomplete_and_empty_texts_are_refused);
@@ -305,12 +423,14 @@ int main(void)
 	tcase_add_test(tc, test_parse_object_requires_an_object);
 	tcase_add_test(tc, test_print_keeps_slashes_and_utf8);
 	tcase_add_test(tc, test_new_double_prints_shortest_elixir_form);
+	tcase_add_test(tc, test_new_double_is_shortest_for_random_values);
 	tcase_add_test(tc, test_new_double_refuses_nan_and_infinity);
 	tcase_add_test(tc, test_equal_is_deep_and_compares_numbers_by_value);
 	tcase_add_test(tc, test_copy_is_deep_and_keeps_decimal_text);
 	tcase_add_test(tc, test_has_nul_finds_nul_in_nested_strings);
 	tcase_add_test(tc, test_add_keeps_integers_exact_and_refuses_overflow);
 	tcase_add_test(tc, test_number_text_does_not_depend_on_printing);
+	tcase_add_test(tc, test_a_reused_reader_is_not_affected_by_earlier_texts);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

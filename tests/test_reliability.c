@@ -28,13 +28,6 @@
 #include "tests/fixture.h"
 #include "tests/testlib.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SM_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SM_TEST_ASAN 1
-#endif
-#endif
 #ifdef SM_TEST_ASAN
 #include <sanitizer/lsan_interface.h>
 #endif

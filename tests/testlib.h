@@ -5,6 +5,15 @@
 #ifndef SM_TESTS_TESTLIB_H
 #define SM_TESTS_TESTLIB_H
 
+/* SM_TEST_ASAN: defined when built with AddressSanitizer (GCC or clang). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SM_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SM_TEST_ASAN 1
+#endif
+#endif
+
 #include <libpq-fe.h>
 
 /* Conninfo of the harness's server; fails the test when not run under

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -25,15 +26,79 @@
 #include "util/alloc.h"
 #include "util/json.h"
 
+/* What find_unrepresentable found. */
+enum unrepresentable {
+	UNREP_NONE,
+	UNREP_INTEGER,       /* beyond 64 bits */
+	UNREP_NUL_KEY,       /* an object key containing \u0000 */
+	UNREP_SINGLE_QUOTE,  /* a single-quoted string */
+	UNREP_BAD_WORD,      /* NaN, Infinity and the like */
+	UNREP_SURROGATE,     /* a \u escape of a lone UTF-16 surrogate */
+};
+
+/* The value of 4 hex digits, or -1. */
+static long hex4(const char *p)
+{
+	long v = 0;
+
+	for (int k = 0; k < 4; k++) {
+		char h = p[k];
+
+		v <<= 4;
+		if (h >= '0' && h <= '9')
+			v |= h - '0';
+		else if (h >= 'a' && h <= 'f')
+			v |= h - 'a' + 10;
+		else if (h >= 'A' && h <= 'F')
+			v |= h - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/* Length of a lone surrogate escape at text[i] ("\uD800" not followed by a
+ * low surrogate escape, or a low one on its own), else 0. */
+static size_t lone_surrogate(const char *text, size_t len, size_t i)
+{
+	long hi, lo;
+
+	if (i + 6 > len || text[i + 1] != 'u')
+		return 0;
+	hi = hex4(text + i + 2);
+	if (hi >= 0xDC00 && hi <= 0xDFFF)
+		return 6;
+	if (hi < 0xD800 || hi > 0xDBFF)
+		return 0;
+	if (i + 12 > len || text[i + 6] != '\\' || text[i + 7] != 'u')
+		return 6;
+	lo = hex4(text + i + 8);
+	return lo >= 0xDC00 && lo <= 0xDFFF ? 0 : 6;
+}
+
+/* Whether text[i] starts a high surrogate escape followed by a low one. */
+static bool surrogate_pair(const char *text, size_t len, size_t i)
+{
+	long hi, lo;
+
+	if (i + 12 > len || text[i + 1] != 'u' || text[i + 6] != '\\' || text[i + 7] != 'u')
+		return false;
+	hi = hex4(text + i + 2);
+	lo = hex4(text + i + 8);
+	return hi >= 0xD800 && hi <= 0xDBFF && lo >= 0xDC00 && lo <= 0xDFFF;
+}
+
 /*
- * Finds the first integer literal outside strings that does not fit in
- * int64 (negative) or uint64 (positive), or an object key containing
- * \u0000 (*nul_key).  The text has already been accepted by the tokener, so
- * the only job is to classify tokens.  Returns true and sets *start and
- * *end when one is found.
+ * Finds the first thing that json-c accepts but that is not JSON or cannot
+ * be kept exactly: an integer literal outside strings that does not fit in
+ * int64 (negative) or uint64 (positive), an object key containing \u0000,
+ * single quotes, words other than true/false/null, a lone surrogate (which
+ * json-c would silently turn into U+FFFD).  The text has already been
+ * accepted by the tokener, so the only job is to classify tokens.  Sets
+ * *start and *end when one is found.
  */
-static bool find_unrepresentable(const char *text, size_t len, size_t *start, size_t *end,
-				 bool *nul_key, bool *single_quote, bool *bad_word)
+static enum unrepresentable find_unrepresentable(const char *text, size_t len, size_t *start,
+						 size_t *end)
 {
 	size_t i = 0;
 
@@ -47,6 +112,17 @@ static bool find_unrepresentable(const char *text, size_t len, size_t *start, si
 			i++;
 			while (i < len && text[i] != '"') {
 				if (text[i] == '\\') {
+					size_t lone = lone_surrogate(text, len, i);
+
+					if (lone) {
+						*start = i;
+						*end = i + lone;
+						return UNREP_SURROGATE;
+					}
+					if (surrogate_pair(text, len, i)) {
+						i += 12;
+						continue;
+					}
 					if (i + 5 < len && memcmp(text + i + 1, "u0000", 5) == 0)
 						has_nul = true;
 					i++;
@@ -65,8 +141,7 @@ static bool find_unrepresentable(const char *text, size_t len, size_t *start, si
 				if (j < len && text[j] == ':') {
 					*start = s;
 					*end = i;
-					*nul_key = true;
-					return true;
+					return UNREP_NUL_KEY;
 				}
 			}
 			continue;
@@ -76,8 +151,7 @@ static bool find_unrepresentable(const char *text, size_t len, size_t *start, si
 			 * mode; JSON does not. */
 			*start = i;
 			*end = i + 1;
-			*single_quote = true;
-			return true;
+			return UNREP_SINGLE_QUOTE;
 		}
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
 			/* json-c also takes NaN and Infinity; JSON only has
@@ -92,8 +166,7 @@ static bool find_unrepresentable(const char *text, size_t len, size_t *start, si
 			      (i - s == 4 && memcmp(text + s, "null", 4) == 0))) {
 				*start = s;
 				*end = i;
-				*bad_word = true;
-				return true;
+				return UNREP_BAD_WORD;
 			}
 			continue;
 		}
@@ -114,8 +187,7 @@ static bool find_unrepresentable(const char *text, size_t len, size_t *start, si
 					i++;
 				*start = s;
 				*end = i;
-				*bad_word = true;
-				return true;
+				return UNREP_BAD_WORD;
 			}
 			while (i < len && (text[i] == '.' || text[i] == 'e' || text[i] == 'E' ||
 					   text[i] == '+' || text[i] == '-' ||
@@ -138,14 +210,14 @@ static bool find_unrepresentable(const char *text, size_t len, size_t *start, si
 				     memcmp(text + digits_start + skip, limit, limit_len) > 0)) {
 					*start = s;
 					*end = i;
-					return true;
+					return UNREP_INTEGER;
 				}
 			}
 			continue;
 		}
 		i++;
 	}
-	return false;
+	return UNREP_NONE;
 }
 
 static const char *tokener_reason(enum json_tokener_error jerr)
@@ -163,13 +235,67 @@ static const char *tokener_reason(enum json_tokener_error jerr)
 	}
 }
 
+struct sm_json_reader {
+	json_tokener *tok;
+};
+
+/* Texts above this size get a tokener of their own: the tokener's string
+ * buffer keeps the size of the longest string it has seen, and a worker
+ * should not hold on to 100 MB after one huge event. */
+#define READER_KEEP_LIMIT ((size_t)1 << 20)
+
+static json_tokener *new_tokener(void)
+{
+	json_tokener *tok = json_tokener_new_ex(SM_JSON_MAX_DEPTH);
+
+	if (tok)
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	return tok;
+}
+
+sm_json_reader *sm_json_reader_new(void)
+{
+	sm_json_reader *r = calloc(1, sizeof *r);
+
+	if (!r)
+		return NULL;
+	r->tok = new_tokener();
+	if (!r->tok) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void sm_json_reader_free(sm_json_reader *r)
+{
+	if (!r)
+		return;
+	json_tokener_free(r->tok);
+	free(r);
+}
+
 int sm_json_parse(const char *text, size_t len, json_object **out, sm_error *err)
 {
-	json_tokener *tok;
+	sm_json_reader *r = sm_json_reader_new();
+	int rc;
+
+	*out = NULL;
+	if (!r)
+		return sm_error_set(err, SM_ERR_NOMEM, "out of memory");
+	rc = sm_json_reader_parse(r, text, len, out, err);
+	sm_json_reader_free(r);
+	return rc;
+}
+
+int sm_json_reader_parse(sm_json_reader *r, const char *text, size_t len, json_object **out,
+			 sm_error *err)
+{
+	json_tokener *tok = r->tok, *own = NULL;
 	json_object *obj;
 	enum json_tokener_error jerr;
 	size_t end, bad_start, bad_end;
-	bool nul_key = false, single_quote = false, bad_word = false;
+	enum unrepresentable kind;
 
 	*out = NULL;
 	if (len > INT_MAX)
@@ -183,10 +309,13 @@ int sm_json_parse(const char *text, size_t len, json_object **out, sm_error *err
 			return sm_error_set(err, SM_ERR_DATA, "NUL byte in JSON text at byte %zu",
 					    (size_t)(nul - text));
 	}
-	tok = json_tokener_new_ex(SM_JSON_MAX_DEPTH);
-	if (!tok)
-		return sm_error_set(err, SM_ERR_NOMEM, "out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	if (len > READER_KEEP_LIMIT) {
+		own = new_tokener();
+		if (!own)
+			return sm_error_set(err, SM_ERR_NOMEM, "out of memory");
+		tok = own;
+	}
+	json_tokener_reset(tok);
 	obj = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
@@ -199,7 +328,8 @@ int sm_json_parse(const char *text, size_t len, json_object **out, sm_error *err
 		if (jerr == json_tokener_success)
 			end = len;
 	}
-	json_tokener_free(tok);
+	if (own)
+		json_tokener_free(own);
 	if (jerr != json_tokener_success) {
 		const char *why = tokener_reason(jerr);
 
@@ -217,20 +347,29 @@ int sm_json_parse(const char *text, size_t len, json_object **out, sm_error *err
 		json_object_put(obj);
 		return sm_error_set(err, SM_ERR_DATA, "invalid JSON at byte %zu: trailing characters", end);
 	}
-	if (find_unrepresentable(text, len, &bad_start, &bad_end, &nul_key, &single_quote, &bad_word)) {
+	kind = find_unrepresentable(text, len, &bad_start, &bad_end);
+	if (kind != UNREP_NONE) {
 		size_t n = bad_end - bad_start;
 
 		json_object_put(obj);
-		if (bad_word)
+		switch (kind) {
+		case UNREP_BAD_WORD:
 			return sm_error_set(err, SM_ERR_DATA,
 					    "invalid JSON at byte %zu: %.*s is not a JSON value",
 					    bad_start, (int)(n > 20 ? 20 : n), text + bad_start);
-		if (single_quote)
+		case UNREP_SINGLE_QUOTE:
 			return sm_error_set(err, SM_ERR_DATA,
 					    "invalid JSON at byte %zu: single-quoted string", bad_start);
-		if (nul_key)
+		case UNREP_NUL_KEY:
 			return sm_error_set(err, SM_ERR_DATA,
 					    "object key at byte %zu contains \\u0000", bad_start);
+		case UNREP_SURROGATE:
+			return sm_error_set(err, SM_ERR_DATA,
+					    "invalid JSON at byte %zu: %.*s is a lone UTF-16 surrogate",
+					    bad_start, (int)n, text + bad_start);
+		default:
+			break;
+		}
 		if (n > 60)
 			return sm_error_set(err, SM_ERR_DATA,
 					    "integer %.*s... (%zu digits) does not fit in 64 bits",
@@ -256,10 +395,8 @@ static const char *type_word(json_object *obj)
 	return "value";
 }
 
-int sm_json_parse_object(const char *text, size_t len, json_object **out, sm_error *err)
+static int require_object(int rc, json_object **out, sm_error *err)
 {
-	int rc = sm_json_parse(text, len, out, err);
-
 	if (rc != SM_OK)
 		return rc;
 	if (!json_object_is_type(*out, json_type_object)) {
@@ -269,6 +406,17 @@ int sm_json_parse_object(const char *text, size_t len, json_object **out, sm_err
 		return SM_ERR_DATA;
 	}
 	return SM_OK;
+}
+
+int sm_json_parse_object(const char *text, size_t len, json_object **out, sm_error *err)
+{
+	return require_object(sm_json_parse(text, len, out, err), out, err);
+}
+
+int sm_json_reader_parse_object(sm_json_reader *r, const char *text, size_t len,
+				json_object **out, sm_error *err)
+{
+	return require_object(sm_json_reader_parse(r, text, len, out, err), out, err);
 }
 
 const char *sm_json_type_name(json_object *obj)
@@ -291,12 +439,18 @@ const char *sm_json_print(json_object *obj, size_t *len)
  * Shortest digits: the smallest precision whose %e text reads back as the
  * same double.  digits gets the significant digits without trailing zeros,
  * *exp10 the decimal exponent of the first digit.
+ * Starting at 15 digits gives the same result as trying 1, 2, ... 15: any
+ * decimal of at most 15 significant digits (DBL_DIG) survives the trip
+ * through a double, so when a shorter text reads back as v, the 15-digit
+ * text of v is that text padded with zeros, which are stripped below.
+ * (v is positive here.)
  */
 static void shortest_digits(double v, char *digits, size_t size, int *exp10)
 {
 	char buf[64];
 
-	for (int prec = 1; prec <= 17; prec++) {
+	/* Subnormals carry fewer digits: the argument does not hold there. */
+	for (int prec = v < DBL_MIN ? 1 : DBL_DIG; prec <= 17; prec++) {
 		snprintf(buf, sizeof buf, "%.*e", prec - 1, v);
 		if (strtod(buf, NULL) == v)
 			break;

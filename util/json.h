@@ -34,6 +34,21 @@ int sm_json_parse(const char *text, size_t len, json_object **out, sm_error *err
  * ("expected a JSON object, got array"). */
 int sm_json_parse_object(const char *text, size_t len, json_object **out, sm_error *err);
 
+/* A parser to reuse for many texts, with the same results as sm_json_parse.
+ * json-c's tokener allocates and clears its parse stack (SM_JSON_MAX_DEPTH
+ * levels) whenever one is created, which costs more than parsing a typical
+ * event; a rebuild worker keeps one reader for all its events.  One reader
+ * must not be used by two threads at once. */
+typedef struct sm_json_reader sm_json_reader;
+
+/* NULL when out of memory.  Free with sm_json_reader_free (NULL is fine). */
+sm_json_reader *sm_json_reader_new(void);
+void sm_json_reader_free(sm_json_reader *r);
+int sm_json_reader_parse(sm_json_reader *r, const char *text, size_t len, json_object **out,
+			 sm_error *err);
+int sm_json_reader_parse_object(sm_json_reader *r, const char *text, size_t len,
+				json_object **out, sm_error *err);
+
 /* Compact JSON text of obj; the pointer is owned by obj and valid until obj
  * changes or is freed (json_object_to_json_string_length semantics).
  * *len receives the length. */

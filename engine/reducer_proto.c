@@ -1,0 +1,231 @@
+/*
+ * The external reducer protocol (version 1, man/snapmig-reducer.7): what a
+ * line from the reducer means, decided without a process.  reducer_exec.c
+ * reads the lines and acts on the outcome (crash, give up, drop, fail the
+ * instance); keeping the judgement here lets tests and the fuzzer
+ * (tests/fuzz_protocol.c) feed it any bytes at all.
+ *
+ * A line is len bytes, not NUL-terminated, without its newline; it may hold
+ * anything a misbehaving program writes (NUL bytes, invalid UTF-8).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/reducer_exec.h"
+#include "util/alloc.h"
+#include "util/json.h"
+
+static const char *str_member(json_object *obj, const char *key)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static bool int_member(json_object *obj, const char *key, long long *out)
+{
+	json_object *v;
+
+	if (json_object_object_get_ex(obj, key, &v) && json_object_is_type(v, json_type_int)) {
+		*out = (long long)json_object_get_int64(v);
+		return true;
+	}
+	return false;
+}
+
+void sm_exec_excerpt(const char *line, size_t len, char *buf, size_t size)
+{
+	size_t n = len < 80 ? len : 80;
+
+	if (n >= size)
+		n = size - 1;
+	while (n > 0 && n < len && ((unsigned char)line[n] & 0xC0) == 0x80)
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)line[i];
+
+		buf[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+	}
+	buf[n] = '\0';
+	if (n < len && n + 4 < size)
+		strcat(buf, "...");
+}
+
+void sm_exec_hello_clear(sm_exec_hello *h)
+{
+	for (size_t i = 0; i < h->n_types; i++)
+		free(h->types[i]);
+	free(h->types);
+	h->types = NULL;
+	h->n_types = 0;
+	h->any = false;
+}
+
+int sm_exec_parse_hello(const char *line, size_t len, const char *agg_type,
+			sm_exec_hello *out, char *why, size_t size)
+{
+	json_object *msg = NULL, *aggs, *mine, *events;
+	const char *op;
+	long long proto;
+	sm_error perr;
+
+	memset(out, 0, sizeof *out);
+	why[0] = '\0';
+	sm_error_clear(&perr);
+	if (sm_json_parse_object(line, len, &msg, &perr) < 0) {
+		snprintf(why, size, "%s", perr.message);
+		return SM_EXEC_NOT_PROTOCOL;
+	}
+	op = str_member(msg, "op");
+	if (op && strcmp(op, "error") == 0) {
+		const char *m = str_member(msg, "message");
+
+		snprintf(why, size, "refused the handshake: %s", m ? m : "(no message)");
+		json_object_put(msg);
+		return SM_EXEC_GIVE_UP;
+	}
+	if (!op || strcmp(op, "hello") != 0) {
+		json_object_put(msg);
+		snprintf(why, size, "did not answer the handshake with {\"op\":\"hello\",...}");
+		return SM_EXEC_CRASH;
+	}
+	if (!int_member(msg, "protocol", &proto) || proto != SM_EXEC_PROTOCOL) {
+		snprintf(why, size, "speaks protocol %lld, snapmig speaks %d",
+			 int_member(msg, "protocol", &proto) ? proto : 0LL, SM_EXEC_PROTOCOL);
+		json_object_put(msg);
+		return SM_EXEC_GIVE_UP;
+	}
+	if (!json_object_object_get_ex(msg, "aggregates", &aggs) ||
+	    !json_object_is_type(aggs, json_type_object)) {
+		json_object_put(msg);
+		snprintf(why, size, "hello without an \"aggregates\" object");
+		return SM_EXEC_CRASH;
+	}
+	if (!json_object_object_get_ex(aggs, agg_type, &mine)) {
+		size_t used;
+
+		used = (size_t)snprintf(why, size, "does not handle %s (it handles:", agg_type);
+		json_object_object_foreach(aggs, key, val) {
+			(void)val;
+			if (used < size)
+				used += (size_t)snprintf(why + used, size - used, " %s", key);
+		}
+		if (used < size)
+			snprintf(why + used, size - used, ")");
+		json_object_put(msg);
+		return SM_EXEC_GIVE_UP;
+	}
+	if (!json_object_object_get_ex(mine, "events", &events)) {
+		json_object_put(msg);
+		snprintf(why, size, "hello: the aggregate has no \"events\" (a list or \"any\")");
+		return SM_EXEC_CRASH;
+	}
+	if (json_object_is_type(events, json_type_string) &&
+	    strcmp(json_object_get_string(events), "any") == 0) {
+		out->any = true;
+		out->types = sm_xcalloc(1, sizeof *out->types);
+	} else if (json_object_is_type(events, json_type_array)) {
+		size_t n = json_object_array_length(events);
+
+		out->types = sm_xcalloc(n + 1, sizeof *out->types);
+		for (size_t i = 0; i < n; i++) {
+			json_object *t = json_object_array_get_idx(events, i);
+
+			if (!json_object_is_type(t, json_type_string)) {
+				json_object_put(msg);
+				sm_exec_hello_clear(out);
+				snprintf(why, size, "hello: an event type is not a string");
+				return SM_EXEC_CRASH;
+			}
+			out->types[out->n_types++] = sm_xstrdup(json_object_get_string(t));
+		}
+	} else {
+		json_object_put(msg);
+		snprintf(why, size, "hello: \"events\" is neither a list nor \"any\"");
+		return SM_EXEC_CRASH;
+	}
+	json_object_put(msg);
+	return SM_OK;
+}
+
+int sm_exec_parse_reply(const char *line, size_t len, long long cur_id, json_object **reply,
+			char *why, size_t size)
+{
+	json_object *msg = NULL;
+	sm_error perr;
+	const char *op;
+	long long id;
+
+	*reply = NULL;
+	why[0] = '\0';
+	sm_error_clear(&perr);
+	if (sm_json_parse_object(line, len, &msg, &perr) < 0) {
+		snprintf(why, size, "%s", perr.message);
+		return SM_EXEC_NOT_PROTOCOL;
+	}
+	op = str_member(msg, "op");
+	if (!op || (strcmp(op, "state") != 0 && strcmp(op, "error") != 0)) {
+		json_object_put(msg);
+		snprintf(why, size, "expected op \"state\" or \"error\"");
+		return SM_EXEC_NOT_PROTOCOL;
+	}
+	if (!int_member(msg, "id", &id) || id > cur_id || id <= 0) {
+		json_object_put(msg);
+		snprintf(why, size, "reply without the id of the instance");
+		return SM_EXEC_NOT_PROTOCOL;
+	}
+	if (id < cur_id) {
+		json_object_put(msg);
+		return SM_EXEC_STALE;
+	}
+	*reply = msg;
+	return SM_OK;
+}
+
+bool sm_exec_reply_is_error(json_object *reply)
+{
+	const char *op = str_member(reply, "op");
+
+	return op && strcmp(op, "error") == 0;
+}
+
+void sm_exec_reply_failure(json_object *msg, sm_reduce_failure *fail)
+{
+	const char *kind = str_member(msg, "kind");
+	const char *type = str_member(msg, "event_type");
+	const char *m = str_member(msg, "message");
+	enum sm_failure_kind k = SM_FAIL_REDUCER;
+	long long version = 0;
+
+	if (kind && strcmp(kind, "unknown_event") == 0)
+		k = SM_FAIL_UNKNOWN_EVENT;
+	else if (kind && strcmp(kind, "no_match") == 0)
+		k = SM_FAIL_NO_MATCH;
+	int_member(msg, "version", &version);
+	fail->kind = k;
+	fail->version = version;
+	snprintf(fail->event_type, sizeof fail->event_type, "%s", type ? type : "");
+	if (m && m[0])
+		snprintf(fail->message, sizeof fail->message, "%s", m);
+	else if (k == SM_FAIL_UNKNOWN_EVENT)
+		snprintf(fail->message, sizeof fail->message, "unknown event");
+	else if (k == SM_FAIL_NO_MATCH)
+		snprintf(fail->message, sizeof fail->message, "no clause matched");
+	else
+		snprintf(fail->message, sizeof fail->message, "reducer error");
+}
+
+json_object *sm_exec_reply_state(json_object *reply)
+{
+	json_object *state;
+
+	if (!json_object_object_get_ex(reply, "state", &state) ||
+	    !json_object_is_type(state, json_type_object))
+		return NULL;
+	return state;
+}

@@ -1,0 +1,216 @@
+/*
+ * Fuzz target: decoding event data (engine/event_data.h) in each storage
+ * variant of the column, and the stability of what snapmig prints back.
+ *
+ * Input: the first byte selects the variant (modulo 3), the rest is the
+ * column's content as stored:
+ *  0  bytea: the rest is the stored bytes, handed over as they are;
+ *  1  jsonb: the rest is the JSON text the value was inserted as; only
+ *     valid JSON can be stored (our parser stands in for PostgreSQL's), and
+ *     the read expression hands over a string's content or else the text;
+ *  2  double-encoded jsonb: the rest is the JSON text a serializer wrote,
+ *     stored as a jsonb string (printed and read back as one here).
+ * Whatever decodes must print back to text that parses to the same value
+ * and prints the same again: a decimal keeps its exact text, an integer
+ * its exact value.  A mismatch abort()s so that libFuzzer reports it.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/event_data.h"
+#include "tests/fuzz.h"
+#include "util/json.h"
+
+static void fail(const char *what, const char *a, const char *b)
+{
+	fprintf(stderr, "fuzz_json: %s\n  first:  %.300s\n  second: %.300s\n", what,
+		a ? a : "", b ? b : "");
+	abort();
+}
+
+/* Same shape, and every number with the same decimal text. */
+static void same_numbers(json_object *a, json_object *b)
+{
+	enum json_type t = json_object_get_type(a);
+
+	if (t != json_object_get_type(b))
+		fail("type changed in the round trip", sm_json_type_name(a), sm_json_type_name(b));
+	switch (t) {
+	case json_type_int:
+	case json_type_double: {
+		char ta[128], tb[128];
+
+		sm_json_number_text(a, ta, sizeof ta);
+		sm_json_number_text(b, tb, sizeof tb);
+		if (strcmp(ta, tb) != 0)
+			fail("number text changed in the round trip", ta, tb);
+		break;
+	}
+	case json_type_array: {
+		size_t n = json_object_array_length(a);
+
+		if (n != json_object_array_length(b))
+			fail("array length changed", NULL, NULL);
+		for (size_t i = 0; i < n; i++)
+			same_numbers(json_object_array_get_idx(a, i), json_object_array_get_idx(b, i));
+		break;
+	}
+	case json_type_object: {
+		if (json_object_object_length(a) != json_object_object_length(b))
+			fail("number of keys changed", NULL, NULL);
+		json_object_object_foreach(a, key, va) {
+			json_object *vb;
+
+			if (!json_object_object_get_ex(b, key, &vb))
+				fail("key lost in the round trip", key, NULL);
+			same_numbers(va, vb);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* Prints obj, reads the text back, prints again: all must agree. */
+static void round_trip(json_object *obj)
+{
+	size_t n1, n2;
+	const char *p1 = sm_json_print(obj, &n1);
+	char *first = malloc(n1 + 1);
+	json_object *again = NULL, *copy;
+	sm_error err;
+
+	if (!first)
+		abort();
+	memcpy(first, p1, n1 + 1);
+	sm_error_clear(&err);
+	if (sm_json_parse(first, n1, &again, &err) != SM_OK)
+		fail("printed JSON does not parse again", first, err.message);
+	{
+		const char *p2 = sm_json_print(again, &n2);
+
+		if (n1 != n2 || memcmp(first, p2, n1) != 0)
+			fail("printed JSON is not stable", first, p2);
+	}
+	same_numbers(obj, again);
+	if (!sm_json_equal(obj, again))
+		fail("round trip changed the value", first, NULL);
+	if (sm_json_has_nul(obj) != sm_json_has_nul(again))
+		fail("round trip changed NUL characters", first, NULL);
+	copy = sm_json_copy(obj);
+	if (!sm_json_equal(obj, copy))
+		fail("copy differs", first, NULL);
+	json_object_put(copy);
+	json_object_put(again);
+	free(first);
+}
+
+static void decode(const char *text, size_t len)
+{
+	json_object *data = NULL, *meta = NULL;
+	sm_error err;
+
+	sm_error_clear(&err);
+	if (sm_decode_event_data(NULL, text, len, &data, &err) == SM_OK) {
+		if (!json_object_is_type(data, json_type_object))
+			fail("event data decoded to something else than an object", NULL, NULL);
+		round_trip(data);
+	} else if (data || err.code == SM_OK || !err.message[0]) {
+		fail("failed decoding without a reason", err.message, NULL);
+	}
+	sm_error_clear(&err);
+	if (sm_decode_event_metadata(NULL, text, len, &meta, &err) == SM_OK) {
+		if (meta && !json_object_is_type(meta, json_type_object))
+			fail("metadata decoded to something else than an object", NULL, NULL);
+		if (!!meta != !!data)
+			fail("data and metadata decoding disagree on an object", NULL, NULL);
+		if (meta)
+			round_trip(meta);
+	} else if (data) {
+		fail("metadata refused what data accepted", err.message, NULL);
+	}
+	json_object_put(data);
+	json_object_put(meta);
+}
+
+/* What a jsonb read expression hands over for a stored value. */
+static void decode_jsonb(json_object *stored)
+{
+	if (json_object_is_type(stored, json_type_string)) {
+		decode(json_object_get_string(stored), (size_t)json_object_get_string_len(stored));
+	} else {
+		size_t n;
+		const char *s = sm_json_print(stored, &n);
+
+		decode(s, n);
+	}
+}
+
+int sm_fuzz_json(const uint8_t *data, size_t size)
+{
+	const char *rest;
+	size_t len;
+	json_object *stored = NULL;
+	sm_error err;
+
+	if (size == 0)
+		return 0;
+	/* An exact-size copy, so that reading past the end is caught. */
+	len = size - 1;
+	{
+		char *buf = malloc(len ? len : 1);
+
+		if (!buf)
+			abort();
+		memcpy(buf, data + 1, len);
+		rest = buf;
+	}
+	sm_error_clear(&err);
+	switch (data[0] % 3) {
+	case 0:
+		decode(rest, len);
+		break;
+	case 1:
+		if (sm_json_parse(rest, len, &stored, &err) == SM_OK)
+			decode_jsonb(stored);
+		break;
+	default: {
+		/* PostgreSQL text holds neither NUL nor invalid UTF-8: such
+		 * input cannot be stored, which the read-back below detects
+		 * for UTF-8. */
+		json_object *wrap;
+		size_t n;
+		const char *printed;
+
+		if (memchr(rest, '\0', len))
+			break;
+		wrap = json_object_new_string_len(rest, (int)len);
+		printed = sm_json_print(wrap, &n);
+		if (sm_json_parse(printed, n, &stored, &err) == SM_OK) {
+			if (!json_object_is_type(stored, json_type_string) ||
+			    (size_t)json_object_get_string_len(stored) != len ||
+			    memcmp(json_object_get_string(stored), rest, len) != 0)
+				fail("a JSON string does not read back as itself", printed, NULL);
+			decode_jsonb(stored);
+		}
+		json_object_put(wrap);
+		break;
+	}
+	}
+	json_object_put(stored);
+	free((void *)rest);
+	return 0;
+}
+
+#ifndef SM_FUZZ_NO_MAIN
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return sm_fuzz_json(data, size);
+}
+#endif
