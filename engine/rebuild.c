@@ -102,13 +102,68 @@ static json_object *details_json(const sm_run *run, bool with_counts)
 	return d;
 }
 
+/* One row of the planning query into run->inst. */
+static void add_instance(sm_run *run, const PGresult *res, size_t *cap)
+{
+	sm_instance *x;
+	const char *type = PQgetvalue(res, 0, 1);
+
+	run->inst = sm_xgrow(run->inst, cap, run->n_inst + 1, sizeof *run->inst);
+	x = &run->inst[run->n_inst++];
+	memset(x, 0, sizeof *x);
+	x->uuid = sm_xstrdup(PQgetvalue(res, 0, 0));
+	x->stream_id = sm_db_ll(res, 0, 2);
+	x->start_version = sm_db_ll(res, 0, 5);
+	x->end_version = sm_db_ll(res, 0, 6);
+	x->start_kind = (int)sm_db_ll(res, 0, 7);
+	x->prefail = -1;
+	for (size_t k = 0; k < run->n_types; k++)
+		if (strcmp(run->types[k].agg->type, type) == 0)
+			x->type_index = (int)k;
+	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
+		x->prefail = SM_FAIL_MISSING_STREAM;
+		x->prefail_msg = "the snapshot's stream is missing or deleted";
+		x->start_version = x->end_version = 0;
+	} else if (sm_db_ll(res, 0, 4) < 0) {
+		x->prefail = SM_FAIL_BAD_SNAPSHOT;
+		x->prefail_msg = "snapshot metadata is not valid JSON";
+		x->start_version = x->end_version = 0;
+	} else if (x->end_version < x->start_version) {
+		/* A snapshot newer than its stream: nothing to fold. */
+		x->end_version = x->start_version;
+	}
+}
+
+/* Reads the plan's rows one at a time (single-row mode): with millions of
+ * aggregates the whole result would cost more memory than the plan. */
+static int read_plan_rows(sm_run *run, PGconn *conn, const char *sql,
+			  const char *const *params, int nparams, sm_error *err)
+{
+	PGresult *res;
+	size_t cap = 0;
+	int rc = SM_OK;
+
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) ||
+	    !PQsetSingleRowMode(conn))
+		rc = sm_db_error(conn, NULL, "query failed", err);
+	while ((res = PQgetResult(conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (rc == SM_OK && st == PGRES_SINGLE_TUPLE)
+			add_instance(run, res, &cap);
+		else if (rc == SM_OK && st != PGRES_TUPLES_OK)
+			rc = sm_db_error(conn, res, "query failed", err);
+		PQclear(res);
+	}
+	return rc;
+}
+
 static int plan(sm_run *run, PGconn *conn, sm_error *err)
 {
 	const sm_settings *set = &run->eng->env->settings;
 	const char **types = sm_xcalloc(run->n_types + 1, sizeof *types);
 	long long *targets = sm_xcalloc(run->n_types + 1, sizeof *targets);
 	char *a_types, *a_targets, *a_uuids = NULL, *inst = NULL, *sql = NULL, *t;
-	PGresult *res = NULL;
 	size_t cap_chunks = 0;
 	int rc = SM_ERR_DB;
 
@@ -135,40 +190,11 @@ static int plan(sm_run *run, PGconn *conn, sm_error *err)
 		const char *params[] = { set->metadata_key, a_types, a_targets, a_uuids,
 					 run->only_failed ? "true" : "false" };
 
-		res = sm_db_query(conn, sql, 5, params, err);
+		if (read_plan_rows(run, conn, sql, params, 5, err) != SM_OK)
+			goto out;
 	}
-	if (!res)
-		goto out;
-	run->n_inst = (size_t)PQntuples(res);
-	run->inst = sm_xcalloc(run->n_inst + 1, sizeof *run->inst);
-	for (size_t i = 0; i < run->n_inst; i++) {
-		sm_instance *x = &run->inst[i];
-		int r = (int)i;
-		const char *type = PQgetvalue(res, r, 1);
-
-		x->uuid = sm_xstrdup(PQgetvalue(res, r, 0));
-		x->stream_id = sm_db_ll(res, r, 2);
-		x->start_version = sm_db_ll(res, r, 5);
-		x->end_version = sm_db_ll(res, r, 6);
-		x->start_kind = (int)sm_db_ll(res, r, 7);
-		x->prefail = -1;
-		for (size_t k = 0; k < run->n_types; k++)
-			if (strcmp(run->types[k].agg->type, type) == 0)
-				x->type_index = (int)k;
-		if (strcmp(PQgetvalue(res, r, 3), "t") == 0) {
-			x->prefail = SM_FAIL_MISSING_STREAM;
-			x->prefail_msg = "the snapshot's stream is missing or deleted";
-			x->start_version = x->end_version = 0;
-		} else if (sm_db_ll(res, r, 4) < 0) {
-			x->prefail = SM_FAIL_BAD_SNAPSHOT;
-			x->prefail_msg = "snapshot metadata is not valid JSON";
-			x->start_version = x->end_version = 0;
-		} else if (x->end_version < x->start_version) {
-			/* A snapshot newer than its stream: nothing to fold. */
-			x->end_version = x->start_version;
-		}
-	}
-	qsort(run->inst, run->n_inst, sizeof *run->inst, cmp_instance);
+	if (run->n_inst)
+		qsort(run->inst, run->n_inst, sizeof *run->inst, cmp_instance);
 	pthread_mutex_lock(&run->lock);
 	for (size_t i = 0; i < run->n_inst; i++) {
 		sm_type_counters *c = &run->types[run->inst[i].type_index];
@@ -195,7 +221,6 @@ static int plan(sm_run *run, PGconn *conn, sm_error *err)
 	}
 	rc = SM_OK;
 out:
-	PQclear(res);
 	free(types);
 	free(targets);
 	free(a_types);

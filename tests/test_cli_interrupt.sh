@@ -3,8 +3,9 @@
 # snapshots kept; running rebuild again resumes and completes.
 . "${SNAPMIG_SRCDIR:?}/tests/cli_lib.sh"
 
-STREAMS=60
-EVENTS=1000
+# Big enough that the run takes seconds, so the interrupt lands in its middle.
+STREAMS=200
+EVENTS=2000
 
 new_db cli_interrupt
 mkstore bytea big "$STREAMS" "$EVENTS"

@@ -147,7 +147,7 @@ START_TEST(test_server_stopped_mid_rebuild_is_a_database_error_and_resumes)
 	int rc;
 
 	setup(&f);
-	many_streams(&f, 40, 3000);
+	many_streams(&f, 40, 10000);  /* seconds of work, so the stop lands mid-run */
 	PQfinish(f.conn);
 	f.conn = NULL;
 	sm_error_clear(&e);
@@ -184,7 +184,7 @@ START_TEST(test_terminated_backends_are_retried_and_the_run_completes)
 	char *n;
 
 	setup(&f);
-	many_streams(&f, 40, 3000);
+	many_streams(&f, 40, 10000);
 	sm_error_clear(&e);
 	ck_assert(sm_rebuild_start(f.eng, NULL, &run, &e) == SM_OK);
 	for (;;) {
@@ -213,7 +213,7 @@ START_TEST(test_sigkill_during_rebuild_then_rerun_gives_consistent_rows)
 	sm_error e;
 
 	setup(&f);
-	many_streams(&f, 30, 2000);
+	many_streams(&f, 30, 10000);
 	srand((unsigned)getpid());
 	for (int round = 0; round < 4; round++) {
 		pid_t pid = fork();
