@@ -240,9 +240,47 @@ void sm_run_list_free(sm_run_list *list);
 /* One snapshot's data as JSON text, from the live (source) schema or, with
  * generated, the target schema: *json_out (caller frees) is NULL when there
  * is no such row (or no snapshots table); *version_out its source_version.
- * Read-only; used to inspect generated snapshots before copying them. */
+ * metadata_out may be NULL; otherwise *metadata_out (caller frees) receives
+ * the row's metadata as JSON text, NULL when there is no row, no metadata
+ * column or SQL NULL.  Read-only; used to inspect generated snapshots
+ * before copying them. */
 int sm_snapshot_read(sm_engine *eng, const char *source_uuid, bool generated,
-		     char **json_out, long long *version_out, sm_error *err);
+		     char **json_out, char **metadata_out, long long *version_out,
+		     sm_error *err);
+
+/* How an instance's generated snapshot compares with its live one. */
+enum sm_instance_state {
+	SM_INSTANCE_SAME = 0,      /* data equal as JSON (key order, spacing ignored) */
+	SM_INSTANCE_DIFFERENT,     /* data differ */
+	SM_INSTANCE_NOT_GENERATED, /* no row in the target schema */
+	SM_INSTANCE_UNREADABLE,    /* a side's data is not JSON (or NULL) */
+};
+
+typedef struct sm_instance_row {
+	char *source_uuid;
+	long long live_version;        /* source_version of the live snapshot */
+	long long live_module_version; /* module version in its metadata (missing key = 1,
+	                                  not a number = 0, metadata not JSON = -1) */
+	long long gen_version;         /* the generated row's; 0 when not generated */
+	long long gen_module_version;
+	enum sm_instance_state state;
+} sm_instance_row;
+
+typedef struct sm_instance_list {
+	sm_instance_row *items;        /* ordered by source_uuid */
+	size_t n;
+	long long offset;              /* index of items[0] among the matching instances */
+	long long total;               /* instances of the type matching the filter */
+} sm_instance_list;
+
+/* One page of the instances (live snapshots) of the aggregate type type
+ * (the full type name), ordered by source_uuid: rows offset .. offset +
+ * limit - 1 of those whose source_uuid contains uuid_filter (case
+ * insensitive; NULL or "" = all), each with its generated row when there
+ * is one.  Read-only.  Free *out with sm_instance_list_free. */
+int sm_instances_list(sm_engine *eng, const char *type, const char *uuid_filter,
+		      long long offset, int limit, sm_instance_list **out, sm_error *err);
+void sm_instance_list_free(sm_instance_list *list);
 
 /* ------------------------------------------------------ copy and rollback */
 

@@ -137,6 +137,7 @@ extern const tui_view_ops tui_view_rebuild;
 extern const tui_view_ops tui_view_failures;
 extern const tui_view_ops tui_view_copy;
 extern const tui_view_ops tui_view_snapshot;
+extern const tui_view_ops tui_view_instances;
 extern const tui_view_ops tui_view_help;
 
 /* Constructors of view states. */
@@ -146,6 +147,8 @@ void *tui_failures_new(tui_app *app, const char *type);
 /* types: labels/types to copy (copied); n_types 0 = all configured. */
 void *tui_copy_new(tui_app *app, const char *const *types, size_t n_types);
 void *tui_snapshot_new(tui_app *app, const char *source_uuid);
+/* type: the full aggregate type; label: what to show (NULL: the type). */
+void *tui_instances_new(tui_app *app, const char *type, const char *label);
 void *tui_help_new(tui_app *app, const tui_view_ops *below);
 
 /* Shared: the failure kind as words ("unknown event"). */

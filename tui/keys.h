@@ -32,6 +32,7 @@
 	X(RERUN,      'R',  0,   0, "R",      "re-run",   "Re-run only the failed instances of the group under the cursor") \
 	X(SAVE,       's',  0,   0, "s",      "save",     "Save the failure list to a file") \
 	X(INSPECT,    'i',  0,   0, "i",      "inspect",  "Inspect one instance: live and generated snapshot side by side") \
+	X(INSTANCES,  'l',  0,   0, "l",      "instances","List the instances of the type under the cursor (Enter does too)") \
 	X(COPY,       'c',  0,   0, "c",      "copy",     "Copy generated snapshots into the live table (shows the plan first)") \
 	X(OVERRIDE,   'o',  0,   0, "o",      "override", "Override the copy guards that tripped") \
 	X(REMOVE_STALE,'d', 0,   0, "d",      "stale rows","Toggle removing stale live rows that have no replacement") \

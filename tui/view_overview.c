@@ -3,8 +3,9 @@
  * config order, then types found only in the store, greyed), with what a
  * rebuild would do and the state of the target schema; a detail panel for
  * the row under the cursor shows every number of it, so nothing is lost
- * when the table drops columns on a narrow terminal.  The inventory and
- * the pre-flight are read on background tasks.
+ * when the table drops columns on a narrow terminal; l or Enter lists the
+ * row's instances.  The inventory and the pre-flight are read on background
+ * tasks.
  */
 #include "config.h"
 
@@ -44,8 +45,9 @@ typedef struct overview_state {
 static const int overview_cmds[] = {
 	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
 	TUI_CMD_END, TUI_CMD_SELECT, TUI_CMD_SELECT_ALL, TUI_CMD_REBUILD,
-	TUI_CMD_FAILURES, TUI_CMD_COPY, TUI_CMD_INSPECT, TUI_CMD_PROGRESS,
-	TUI_CMD_REFRESH, TUI_CMD_FILTER, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
+	TUI_CMD_FAILURES, TUI_CMD_COPY, TUI_CMD_INSTANCES, TUI_CMD_INSPECT,
+	TUI_CMD_PROGRESS, TUI_CMD_REFRESH, TUI_CMD_FILTER, TUI_CMD_HELP, TUI_CMD_BACK,
+	TUI_CMD_OPEN, TUI_CMD_NONE,
 };
 
 static int inv_fn(void *p, sm_error *err)
@@ -598,6 +600,11 @@ static unsigned overview_key(tui_app *app, tui_view *v, int cmd, int key)
 		free(types);
 		return TUI_REDRAW;
 	}
+	case TUI_CMD_INSTANCES:
+	case TUI_CMD_OPEN:
+		if (cur)
+			tui_push(app, &tui_view_instances, tui_instances_new(app, cur->type, cur->label));
+		return TUI_REDRAW;
 	case TUI_CMD_INSPECT:
 		tui_prompt(app, "Inspect an instance",
 			   "source_uuid of the aggregate instance (its stream_uuid):",

@@ -1,8 +1,9 @@
 /*
  * Inspecting one instance: its live snapshot and its generated one side by
  * side, pretty-printed, top-level keys aligned, the keys whose values
- * differ highlighted.  This is how a developer checks generated snapshots
- * before copying them.  Both are read on one background task.
+ * differ highlighted, each side's metadata on one line under its header.
+ * This is how a developer checks generated snapshots before copying them.
+ * Both are read on one background task.
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@ typedef struct snap_ctx {
 	sm_engine *eng;
 	char *uuid;
 	char *live, *gen;              /* out: JSON text or NULL (no row) */
+	char *live_meta, *gen_meta;    /* out: metadata JSON text or NULL */
 	long long live_ver, gen_ver;   /* out */
 } snap_ctx;
 
@@ -33,6 +35,7 @@ typedef struct snapshot_state {
 	char error[1024];
 	bool loaded, live_found, gen_found;
 	long long live_ver, gen_ver;
+	char *live_meta, *gen_meta;    /* compact one-line JSON, or NULL */
 	size_t n_diff;
 	sline *lines;
 	size_t n_lines, cap;
@@ -48,10 +51,12 @@ static const int snapshot_cmds[] = {
 static int snap_fn(void *p, sm_error *err)
 {
 	snap_ctx *c = p;
-	int rc = sm_snapshot_read(c->eng, c->uuid, false, &c->live, &c->live_ver, err);
+	int rc = sm_snapshot_read(c->eng, c->uuid, false, &c->live, &c->live_meta,
+				  &c->live_ver, err);
 
 	if (rc == SM_OK)
-		rc = sm_snapshot_read(c->eng, c->uuid, true, &c->gen, &c->gen_ver, err);
+		rc = sm_snapshot_read(c->eng, c->uuid, true, &c->gen, &c->gen_meta,
+				      &c->gen_ver, err);
 	return rc;
 }
 
@@ -62,6 +67,8 @@ static void snap_free(void *p)
 	free(c->uuid);
 	free(c->live);
 	free(c->gen);
+	free(c->live_meta);
+	free(c->gen_meta);
 	free(c);
 }
 
@@ -208,6 +215,24 @@ static void build(snapshot_state *s, const char *live, const char *gen)
 	s->scroll.n = (int)s->n_lines;
 }
 
+/* Metadata as compact JSON on one line (the text as it is when it is not
+ * JSON); NULL stays NULL.  Caller frees. */
+static char *compact(const char *text)
+{
+	json_object *o = NULL;
+	sm_error err;
+	char *out;
+
+	if (!text)
+		return NULL;
+	if (sm_json_parse(text, strlen(text), &o, &err) != SM_OK)
+		return sm_xasprintf("(not valid JSON) %s", text);
+	out = sm_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return out;
+}
+
 static void start(tui_app *app, snapshot_state *s)
 {
 	if (s->task || !app->eng)
@@ -247,6 +272,10 @@ static void snapshot_poll(tui_app *app, tui_view *v)
 		s->gen_found = s->ctx->gen != NULL;
 		s->live_ver = s->ctx->live_ver;
 		s->gen_ver = s->ctx->gen_ver;
+		free(s->live_meta);
+		free(s->gen_meta);
+		s->live_meta = compact(s->ctx->live_meta);
+		s->gen_meta = compact(s->ctx->gen_meta);
 		build(s, s->ctx->live, s->ctx->gen);
 	} else {
 		snprintf(s->error, sizeof s->error, "%s", err.message);
@@ -287,6 +316,13 @@ static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
 	else
 		snprintf(buf, sizeof buf, "generated %s: no snapshot", env->settings.target_schema);
 	tui_put(y++, xr, half, ST_HEADER, buf);
+	/* Metadata decides validity (the module version): always shown. */
+	if (s->live_found)
+		tui_putf(y, xl, half, ST_DIM, "metadata %s", s->live_meta ? s->live_meta : "-");
+	if (s->gen_found)
+		tui_putf(y, xr, half, ST_DIM, "metadata %s", s->gen_meta ? s->gen_meta : "-");
+	if (s->live_found || s->gen_found)
+		y++;
 	s->page = r.y + r.h - y;
 	if (s->page < 1)
 		s->page = 1;
@@ -344,6 +380,8 @@ static void snapshot_leave(tui_app *app, tui_view *v)
 	tui_task_abandon(app, s->task);
 	clear_lines(s);
 	free(s->lines);
+	free(s->live_meta);
+	free(s->gen_meta);
 	free(s->uuid);
 	free(s);
 }

@@ -1,0 +1,307 @@
+/*
+ * The instance browser: the instances (live snapshots) of one aggregate
+ * type, by source_uuid, with the live and generated versions and whether
+ * the generated snapshot differs; Enter opens the side-by-side view of the
+ * instance under the cursor.  A type may have millions of instances, so
+ * only a window around the visible rows is held: the list is as long as
+ * the count the engine reports, and a background task reads the window
+ * again whenever the visible rows leave it.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tui/app.h"
+#include "util/alloc.h"
+
+typedef struct inst_ctx {
+	sm_engine *eng;
+	char *type, *filter;
+	long long offset;
+	int limit;
+	sm_instance_list *list;      /* out */
+} inst_ctx;
+
+typedef struct instances_state {
+	char *type, *label;
+	char filter[256];
+	sm_instance_list *list;      /* the window read last, NULL before */
+	tui_list lst;                /* over all matching instances */
+	int page;
+	tui_task *task;
+	inst_ctx *ctx;
+	bool want_reload;            /* filter, refresh or data changed */
+	bool failed;                 /* no automatic retry after an error: r retries */
+	char error[1024];
+	unsigned generation;
+} instances_state;
+
+static const int instances_cmds[] = {
+	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
+	TUI_CMD_END, TUI_CMD_OPEN, TUI_CMD_FILTER, TUI_CMD_REFRESH, TUI_CMD_HELP,
+	TUI_CMD_BACK, TUI_CMD_NONE,
+};
+
+static int inst_fn(void *p, sm_error *err)
+{
+	inst_ctx *c = p;
+
+	return sm_instances_list(c->eng, c->type, c->filter, c->offset, c->limit,
+				 &c->list, err);
+}
+
+static void inst_free(void *p)
+{
+	inst_ctx *c = p;
+
+	sm_instance_list_free(c->list);
+	free(c->type);
+	free(c->filter);
+	free(c);
+}
+
+/* The loaded row at list index i, NULL when outside the window. */
+static const sm_instance_row *row_at(const instances_state *s, int i)
+{
+	long long k;
+
+	if (!s->list)
+		return NULL;
+	k = i - s->list->offset;
+	return k >= 0 && k < (long long)s->list->n ? &s->list->items[k] : NULL;
+}
+
+/* Whether the rows on screen are all in the window read. */
+static bool window_covers(const instances_state *s)
+{
+	int end = s->lst.top + (s->page > 0 ? s->page : 1);
+
+	if (!s->list)
+		return false;
+	if (end > s->lst.n)
+		end = s->lst.n;
+	for (int i = s->lst.top; i < end; i++)
+		if (!row_at(s, i))
+			return false;
+	return true;
+}
+
+/* Where the window for the visible rows starts: a page above them. */
+static long long window_offset(const instances_state *s)
+{
+	long long offset = (long long)s->lst.top - (s->page > 0 ? s->page : 20);
+
+	return offset < 0 ? 0 : offset;
+}
+
+/* Reads a window of three pages around the visible rows. */
+static void fetch(tui_app *app, instances_state *s)
+{
+	int page = s->page > 0 ? s->page : 20;
+
+	if (s->task || !app->eng)
+		return;
+	s->ctx = sm_xcalloc(1, sizeof *s->ctx);
+	s->ctx->eng = app->eng;
+	s->ctx->type = sm_xstrdup(s->type);
+	s->ctx->filter = sm_xstrdup(s->filter);
+	s->ctx->offset = window_offset(s);
+	s->ctx->limit = page * 3 < 60 ? 60 : page * 3;
+	s->want_reload = false;
+	s->task = tui_task_start(inst_fn, s->ctx, inst_free);
+}
+
+void *tui_instances_new(tui_app *app, const char *type, const char *label)
+{
+	instances_state *s = sm_xcalloc(1, sizeof *s);
+
+	(void)app;
+	s->type = sm_xstrdup(type);
+	s->label = sm_xstrdup(label ? label : type);
+	return s;
+}
+
+static void instances_enter(tui_app *app, tui_view *v)
+{
+	instances_state *s = v->state;
+
+	s->generation = app->data_generation;
+	fetch(app, s);
+}
+
+static void instances_poll(tui_app *app, tui_view *v)
+{
+	instances_state *s = v->state;
+
+	if (s->task && tui_task_done(s->task)) {
+		sm_error err;
+		int rc = tui_task_finish(s->task, &err);
+
+		s->task = NULL;
+		if (rc != SM_OK) {
+			snprintf(s->error, sizeof s->error, "%s", err.message);
+			s->failed = true;
+		} else if (strcmp(s->ctx->filter, s->filter) == 0) {
+			/* (A window read for an older filter is dropped: the new
+			 * one is read next.) */
+			sm_instance_list_free(s->list);
+			s->list = s->ctx->list;
+			s->ctx->list = NULL;
+			s->error[0] = 0;
+			s->failed = false;
+			s->lst.n = s->list->total > 0x7fffffff ? 0x7fffffff : (int)s->list->total;
+			tui_list_fit(&s->lst, s->page);
+		}
+		inst_free(s->ctx);
+		s->ctx = NULL;
+	}
+	if (s->generation != app->data_generation) {
+		s->generation = app->data_generation;
+		s->want_reload = true;
+	}
+	/* The same window again only when asked: rows that vanished since the
+	 * count would otherwise be read in a loop. */
+	if (!s->task && !s->failed &&
+	    (s->want_reload || !s->list ||
+	     (!window_covers(s) && window_offset(s) != s->list->offset)))
+		fetch(app, s);
+}
+
+static const char *state_text(enum sm_instance_state st, enum tui_style *style)
+{
+	switch (st) {
+	case SM_INSTANCE_SAME: *style = ST_GOOD; return "same";
+	case SM_INSTANCE_DIFFERENT: *style = ST_DIFF; return "differs";
+	case SM_INSTANCE_NOT_GENERATED: *style = ST_DIM; return "not generated";
+	default: *style = ST_BAD; return "unreadable";
+	}
+}
+
+static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
+{
+	instances_state *s = v->state;
+	tui_col cols[] = {
+		{ "source_uuid", 0, 16, false, 0, 0, 0 },
+		{ "Live", 10, 10, true, 0, 0, 0 },
+		{ "Live mv", 8, 8, true, 2, 0, 0 },
+		{ "Generated", 10, 10, true, 0, 0, 0 },
+		{ "Gen mv", 7, 7, true, 1, 0, 0 },
+		{ "Compared", 14, 14, false, 0, 0, 0 },
+	};
+	const size_t nc = sizeof cols / sizeof cols[0];
+	int y = r.y, list_h;
+	char a[32];
+
+	tui_putf(y, r.x + 1, r.w - 2, ST_HEADER, "%s  %s: %s instance%s%s%s", s->label, s->type,
+		 s->list ? tui_num(s->list->total, a) : "?",
+		 s->list && s->list->total == 1 ? "" : "s",
+		 s->filter[0] ? "  filter: " : "", s->filter);
+	if (s->task)
+		tui_putf(y, r.x + r.w - 16, 15, ST_WARN, "%s reading", tui_spinner(app->tick));
+	y++;
+	if (s->error[0])
+		tui_putf(y, r.x + 1, r.w - 2, ST_BAD, "Cannot read the instances: %s (r: retry)",
+			 s->error);
+	y++;
+	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
+	tui_cols_header(cols, nc, y++);
+	list_h = r.y + r.h - y;
+	s->page = list_h > 1 ? list_h : 1;
+	tui_list_fit(&s->lst, s->page);
+	for (int i = s->lst.top; i < s->lst.n && i < s->lst.top + list_h; i++, y++) {
+		const sm_instance_row *row = row_at(s, i);
+		bool cur = i == s->lst.cur;
+		enum tui_style base = cur ? ST_CURSOR : ST_NORMAL, st;
+		char b[32];
+		const char *txt;
+		bool gen;
+
+		if (cur)
+			tui_fill(y, r.x + 1, r.w - 2, ST_CURSOR);
+		if (!row) {
+			tui_cell(&cols[0], y, cur ? ST_CURSOR : ST_DIM, tui_draw_utf8() ? "\u2026" : "...");
+			continue;
+		}
+		gen = row->state != SM_INSTANCE_NOT_GENERATED;
+		tui_cell(&cols[0], y, base, row->source_uuid);
+		snprintf(b, sizeof b, "%lld", row->live_version);
+		tui_cell(&cols[1], y, base, b);
+		snprintf(b, sizeof b, "v%lld", row->live_module_version);
+		tui_cell(&cols[2], y, base, b);
+		snprintf(b, sizeof b, "%lld", row->gen_version);
+		tui_cell(&cols[3], y, base, gen ? b : "-");
+		snprintf(b, sizeof b, "v%lld", row->gen_module_version);
+		tui_cell(&cols[4], y, base, gen ? b : "-");
+		txt = state_text(row->state, &st);
+		tui_cell(&cols[5], y, cur ? ST_CURSOR : st, txt);
+	}
+	if (s->list && !s->task && s->lst.n == 0)
+		tui_put(y, r.x + 2, r.w - 4, ST_WARN, s->filter[0] ?
+			"No instance matches the filter." : "No instances of this type.");
+}
+
+static void set_filter(tui_app *app, void *ctx, const char *text)
+{
+	instances_state *s = ctx;
+
+	(void)app;
+	snprintf(s->filter, sizeof s->filter, "%s", text);
+	s->lst.cur = s->lst.top = 0;
+	s->want_reload = true;
+	s->failed = false;
+}
+
+static unsigned instances_key(tui_app *app, tui_view *v, int cmd, int key)
+{
+	instances_state *s = v->state;
+	const sm_instance_row *row = s->lst.n > 0 ? row_at(s, s->lst.cur) : NULL;
+
+	(void)key;
+	if (tui_list_key(&s->lst, cmd, s->page))
+		return TUI_REDRAW;
+	switch (cmd) {
+	case TUI_CMD_OPEN:
+		if (row)
+			tui_push(app, &tui_view_snapshot, tui_snapshot_new(app, row->source_uuid));
+		return TUI_REDRAW;
+	case TUI_CMD_FILTER:
+		tui_prompt(app, "Filter", "Show the instances whose source_uuid contains:",
+			   s->filter, set_filter, s);
+		return TUI_REDRAW;
+	case TUI_CMD_REFRESH:
+		s->want_reload = true;
+		s->failed = false;
+		return TUI_REDRAW;
+	case TUI_CMD_BACK:
+		if (s->filter[0]) {
+			set_filter(app, s, "");
+			return TUI_REDRAW;
+		}
+		return TUI_POP;
+	default:
+		return TUI_NONE;
+	}
+}
+
+static void instances_leave(tui_app *app, tui_view *v)
+{
+	instances_state *s = v->state;
+
+	tui_task_abandon(app, s->task);
+	sm_instance_list_free(s->list);
+	free(s->type);
+	free(s->label);
+	free(s);
+}
+
+const tui_view_ops tui_view_instances = {
+	.title = "Instances",
+	.cmds = instances_cmds,
+	.enter = instances_enter,
+	.draw = instances_draw,
+	.key = instances_key,
+	.poll = instances_poll,
+	.leave = instances_leave,
+};
