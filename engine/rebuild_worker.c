@@ -57,6 +57,8 @@ typedef struct current {
 	sm_reducer *reducer;
 	bool started;               /* start row seen */
 	bool failed;
+	bool superseded;            /* the live snapshot moved past the plan: nothing to write */
+	long long skip_through;     /* events up to this version are in the start snapshot */
 	long long next_version;
 	json_object *metadata;      /* the live snapshot's metadata (owned) */
 	long long events;
@@ -259,7 +261,9 @@ static int finish_instance(worker *w, current *c, sm_error *err)
 			    "the snapshot disappeared while rebuilding");
 		c->failed = true;
 	}
-	if (!c->failed) {
+	if (c->superseded) {
+		w->done_instances[c->inst->type_index]++;
+	} else if (!c->failed) {
 		rc = sm_reducer_end(c->reducer, &state, &fail, err);
 		if (rc == 1) {
 			add_failure(w, c->inst, (int)fail.kind, fail.version, fail.event_type, fail.message);
@@ -492,6 +496,21 @@ static void fail_simple(worker *w, current *c, int kind, long long version,
 	}
 }
 
+/* Whether the live snapshot's metadata (c->metadata) names the target
+ * module version, as the planner decided for a live start (a missing key
+ * is version 1). */
+static bool live_at_target_version(const worker *w, const current *c)
+{
+	const sm_aggregate *agg = w->run->types[c->inst->type_index].agg;
+	json_object *v;
+
+	if (!c->metadata || !json_object_is_type(c->metadata, json_type_object) ||
+	    !json_object_object_get_ex(c->metadata, w->run->eng->env->settings.metadata_key, &v))
+		return agg->snapshot_version == 1;
+	return json_object_is_type(v, json_type_int) &&
+	       json_object_get_int64(v) == agg->snapshot_version;
+}
+
 /* One row of the chunk query. */
 static int handle_row(worker *w, current *c, const PGresult *res, sm_error *err)
 {
@@ -504,6 +523,7 @@ static int handle_row(worker *w, current *c, const PGresult *res, sm_error *err)
 	sm_error_clear(&perr);
 	if (k == 0) {
 		json_object *start = NULL;
+		long long start_version = c->inst->start_version, now;
 
 		c->started = true;
 		c->next_version = c->inst->start_version + 1;
@@ -521,18 +541,32 @@ static int handle_row(worker *w, current *c, const PGresult *res, sm_error *err)
 					    "the start snapshot disappeared while rebuilding");
 				return SM_OK;
 			}
-			/* The application may have written a newer snapshot since
-			 * planning: its data already holds events that the plan
-			 * folds again from start_version. */
-			if (PQgetisnull(res, 0, 2) || be64(PQgetvalue(res, 0, 2)) != c->inst->start_version) {
-				char msg[200];
+			now = PQgetisnull(res, 0, 2) ? -1 : be64(PQgetvalue(res, 0, 2));
+			if (now != start_version) {
+				/* Commanded keeps snapshotting while the rebuild runs.  A
+				 * newer valid snapshot is a better start (its events are
+				 * skipped below); one at or past the planned end leaves
+				 * nothing to generate, and the copy keeps that live row.
+				 * Anything else (older, or another module version) is
+				 * not a state to continue from. */
+				if (now < start_version ||
+				    (c->inst->start_kind == 1 && !live_at_target_version(w, c))) {
+					char msg[200];
 
-				snprintf(msg, sizeof msg, "the start snapshot changed while rebuilding"
-					 " (planned at version %lld, now %lld); run the rebuild again",
-					 c->inst->start_version,
-					 PQgetisnull(res, 0, 2) ? 0 : be64(PQgetvalue(res, 0, 2)));
-				fail_simple(w, c, SM_FAIL_BAD_SNAPSHOT, 0, NULL, "%s", msg);
-				return SM_OK;
+					snprintf(msg, sizeof msg, "the start snapshot changed while rebuilding"
+						 " (planned at version %lld, now %lld); run the rebuild again",
+						 start_version, now < 0 ? 0 : now);
+					fail_simple(w, c, SM_FAIL_BAD_SNAPSHOT, 0, NULL, "%s", msg);
+					return SM_OK;
+				}
+				if (now >= c->inst->end_version) {
+					c->superseded = true;
+					c->next_version = c->inst->end_version + 1;
+					return SM_OK;
+				}
+				start_version = now;
+				c->next_version = now + 1;
+				c->skip_through = now;
 			}
 			if (sm_json_parse_object(PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4),
 						 &start, &perr) != SM_OK) {
@@ -543,14 +577,14 @@ static int handle_row(worker *w, current *c, const PGresult *res, sm_error *err)
 			}
 		}
 		rc = sm_reducer_begin(c->reducer, c->inst->uuid, start,
-				      c->inst->start_version, &fail, err);
+				      start_version, &fail, err);
 		json_object_put(start);
 		if (rc == 1)
 			instance_fail(w, c, &fail);
 		return rc < 0 ? rc : SM_OK;
 	}
 
-	if (c->failed)
+	if (c->failed || c->superseded)
 		return SM_OK;
 	{
 		long long version = be64(PQgetvalue(res, 0, 2));
@@ -564,6 +598,8 @@ static int handle_row(worker *w, current *c, const PGresult *res, sm_error *err)
 				    "the snapshot disappeared while rebuilding");
 			return SM_OK;
 		}
+		if (version <= c->skip_through)
+			return SM_OK;  /* already in the newer start snapshot */
 		if (version != c->next_version) {
 			char msg[100];
 
