@@ -36,7 +36,9 @@ double sm_run_elapsed(const sm_run *run)
 void sm_run_fail(sm_run *run, const sm_error *err)
 {
 	pthread_mutex_lock(&run->lock);
-	if (run->error.code == SM_OK)
+	/* After a cancel, errors are mostly its own doing (an interrupted
+	 * query): the run was cancelled, not failed. */
+	if (run->error.code == SM_OK && !atomic_load(&run->user_cancel))
 		run->error = *err;
 	pthread_mutex_unlock(&run->lock);
 	atomic_store(&run->cancel, true);
@@ -311,10 +313,17 @@ static void *coordinator_main(void *arg)
 		sm_run_fail(run, &err);
 		goto done;
 	}
+	sm_run_watch_conn(run, 0, conn);
 	if (prepare(run, conn, &err) || plan(run, conn, &err)) {
+		sm_run_watch_conn(run, 0, NULL);
 		sm_run_fail(run, &err);
+		/* A cancelled query leaves no usable plan and maybe no journal
+		 * row; the journal gets a fresh connection. */
+		PQfinish(conn);
+		conn = NULL;
 		goto finish;
 	}
+	sm_run_watch_conn(run, 0, NULL);
 	/* The journal connection is not needed while the workers run; a
 	 * fresh one records the outcome (it may be a long run). */
 	PQfinish(conn);
@@ -404,6 +413,7 @@ int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
 	run->eng = eng;
 	pthread_mutex_init(&run->lock, NULL);
 	atomic_init(&run->cancel, false);
+	atomic_init(&run->user_cancel, false);
 	run->jobs = opts && opts->jobs > 0 ? opts->jobs : eng->env->settings.jobs;
 	if (run->jobs < 1)
 		run->jobs = 1;
@@ -495,9 +505,30 @@ void sm_progress_clear(sm_progress *p)
 	memset(p, 0, sizeof *p);
 }
 
+void sm_run_watch_conn(sm_run *run, int slot, PGconn *conn)
+{
+	PGcancel *c = conn ? PQgetCancel(conn) : NULL;
+
+	pthread_mutex_lock(&run->lock);
+	if (run->cancels[slot])
+		PQfreeCancel(run->cancels[slot]);
+	run->cancels[slot] = c;
+	pthread_mutex_unlock(&run->lock);
+}
+
 void sm_run_cancel(sm_run *run)
 {
+	char buf[256];
+
+	atomic_store(&run->user_cancel, true);
 	atomic_store(&run->cancel, true);
+	/* Loops notice the flag within a batch of rows; a query blocked on a
+	 * lock or a slow server only ends when the server cancels it. */
+	pthread_mutex_lock(&run->lock);
+	for (size_t i = 0; i < sizeof run->cancels / sizeof run->cancels[0]; i++)
+		if (run->cancels[i])
+			(void)PQcancel(run->cancels[i], buf, sizeof buf);
+	pthread_mutex_unlock(&run->lock);
 }
 
 bool sm_run_finished(sm_run *run)
@@ -541,6 +572,9 @@ void sm_run_free(sm_run *run)
 	free(run->uuids);
 	free(run->types);
 	free(run->log_path);
+	for (size_t i = 0; i < sizeof run->cancels / sizeof run->cancels[0]; i++)
+		if (run->cancels[i])
+			PQfreeCancel(run->cancels[i]);
 	pthread_mutex_destroy(&run->lock);
 	free(run);
 }

@@ -11,6 +11,8 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include <libpq-fe.h>
+
 #include "engine/engine_internal.h"
 
 /* One aggregate instance to rebuild, fixed at planning time. */
@@ -41,7 +43,12 @@ struct sm_run {
 	pthread_t coordinator;
 	bool joined;
 	pthread_mutex_t lock;      /* guards everything below marked (L) */
-	atomic_bool cancel;
+	atomic_bool cancel;        /* stop: asked for, or after an error */
+	atomic_bool user_cancel;   /* sm_run_cancel was called */
+	/* (L) Cancel handles of the connections in use: slot 0 the
+	 * coordinator's, 2*id-1 and 2*id worker id's reader and writer.
+	 * sm_run_cancel interrupts whatever query they are waiting in. */
+	PGcancel *cancels[2 * 64 + 1];
 
 	/* Options, copied. */
 	char **uuids;
@@ -69,6 +76,10 @@ struct sm_run {
 	double finished_elapsed;   /* (L) elapsed at the end, < 0 while running */
 	char *log_path;            /* external reducers' stderr, or NULL */
 };
+
+/* Registers conn (NULL: none) as the connection of slot, so that a cancel
+ * interrupts a query blocked on it (a lock, a slow server). */
+void sm_run_watch_conn(sm_run *run, int slot, PGconn *conn);
 
 /* Worker thread body; arg is a struct sm_worker_arg. */
 typedef struct sm_worker_arg {

@@ -113,6 +113,8 @@ static void report_events(worker *w, current *c)
 
 static void close_conns(worker *w)
 {
+	sm_run_watch_conn(w->run, 2 * w->id - 1, NULL);
+	sm_run_watch_conn(w->run, 2 * w->id, NULL);
 	if (w->reader)
 		PQfinish(w->reader);
 	if (w->writer)
@@ -134,6 +136,8 @@ static int open_conns(worker *w, sm_error *err)
 	w->writer = sm_engine_connect(run->eng, err);
 	if (!w->writer)
 		return SM_ERR_DB;
+	sm_run_watch_conn(run, 2 * w->id - 1, w->reader);
+	sm_run_watch_conn(run, 2 * w->id, w->writer);
 	/* The reading query must walk the (stream_id, stream_version) index
 	 * stream by stream; a hash or merge join would read whole tables. */
 	/* JIT compiling each chunk's query costs more than it saves, and

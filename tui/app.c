@@ -26,6 +26,9 @@
 #include "tui/tui.h"
 #include "util/alloc.h"
 
+/* How long quitting waits for database calls still in progress. */
+#define QUIT_GRACE_MS 3000
+
 static volatile sig_atomic_t pending_signal;
 
 static void on_signal(int sig)
@@ -563,14 +566,32 @@ int sm_tui_run(const sm_config *cfg, const char *env_name, sm_error *err)
 		sm_run_cancel(app.run);
 	while (app.depth > 0)
 		tui_pop(&app);
-	/* A connection attempt to an unreachable host can take a while; say
-	 * why we are still here rather than look hung. */
+	/* A connection attempt to an unreachable host or a query waiting for a
+	 * lock held elsewhere can take long; say why we are still here rather
+	 * than look hung, and do not keep a user who quit waiting: the run's
+	 * queries were interrupted by its cancel, and after a few seconds the
+	 * process leaves without the other calls (closing their connections
+	 * ends their queries on the server). */
 	if (tui_tasks_reap(&app, false) > 0 || (app.run && !sm_run_finished(app.run))) {
 		erase();
 		tui_put(LINES / 2, 2, COLS - 4, ST_WARN,
 			"Waiting for database calls in progress to finish ...");
 		wnoutrefresh(stdscr);
 		doupdate();
+		for (int i = 0; i < QUIT_GRACE_MS / 100; i++) {
+			if (tui_tasks_reap(&app, false) == 0 && !(app.run && !sm_run_finished(app.run)))
+				break;
+			napms(100);
+		}
+		if (tui_tasks_reap(&app, false) > 0 || (app.run && !sm_run_finished(app.run))) {
+			/* Their threads still use the engine and the configuration,
+			 * so nothing is freed: restore the terminal and leave. */
+			endwin();
+			for (size_t i = 0; i < N_SIGNALS; i++)
+				sigaction(handled_signals[i], &old[i], NULL);
+			fflush(stdout);
+			_exit(app.exit_code);
+		}
 	}
 	tui_tasks_reap(&app, true);
 	tui_close_engine(&app);
