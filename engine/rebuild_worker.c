@@ -532,8 +532,9 @@ static int handle_row(worker *w, current *c, const PGresult *res, sm_error *err)
 		c->started = true;
 		c->next_version = c->inst->start_version + 1;
 		if (!PQgetisnull(res, 0, 5)) {
-			if (sm_json_parse(PQgetvalue(res, 0, 5), (size_t)PQgetlength(res, 0, 5),
-					  &c->metadata, &perr) != SM_OK) {
+			if (sm_json_reader_parse(w->json, PQgetvalue(res, 0, 5),
+						 (size_t)PQgetlength(res, 0, 5),
+						 &c->metadata, &perr) != SM_OK) {
 				fail_simple(w, c, SM_FAIL_BAD_SNAPSHOT, 0, NULL,
 					    "snapshot metadata: %s", perr.message);
 				return SM_OK;
@@ -572,8 +573,9 @@ static int handle_row(worker *w, current *c, const PGresult *res, sm_error *err)
 				c->next_version = now + 1;
 				c->skip_through = now;
 			}
-			if (sm_json_parse_object(PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4),
-						 &start, &perr) != SM_OK) {
+			if (sm_json_reader_parse_object(w->json, PQgetvalue(res, 0, 4),
+							(size_t)PQgetlength(res, 0, 4),
+							&start, &perr) != SM_OK) {
 				fail_simple(w, c, SM_FAIL_BAD_SNAPSHOT, 0, NULL,
 					    c->inst->start_kind == 2 ? "generated snapshot data: %s"
 								     : "snapshot data: %s", perr.message);
