@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "engine/db.h"
+#include "engine/event_data.h"
 #include "engine/reducer.h"
 #include "util/alloc.h"
 #include "util/json.h"
@@ -53,7 +54,8 @@ typedef struct counts {
 } counts;
 
 /* Folds one aggregate the old way; 0, 1 (instance failed) or negative. */
-static int fold_one(PGconn *conn, sm_reducer *red, const char *ev_sql, const char *up_sql,
+static int fold_one(PGconn *conn, sm_reducer *red, sm_json_reader *rd, const char *ev_sql,
+		    const char *up_sql,
 		    const char *uuid, const char *type, long long start_version,
 		    json_object *start, const char *metadata, counts *n, sm_error *err)
 {
@@ -101,14 +103,19 @@ static int fold_one(PGconn *conn, sm_reducer *red, const char *ev_sql, const cha
 			char *created = sm_xstrndup(PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4));
 			sm_error perr;
 
+			const sm_event_reads *reads = sm_reducer_reads(red, etype);
+
 			version = atoll(vtext);
-			if (sm_json_parse_object(PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2),
-						 &data, &perr)) {
+			/* Decoded as snapmig decodes events: the comparison is
+			 * about the access pattern, not the JSON code. */
+			if (sm_decode_event_data(rd, PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2),
+						 reads->all_data ? NULL : &reads->data, &data, &perr)) {
 				rc = 1;
 			} else {
 				if (!PQgetisnull(res, i, 3))
-					sm_json_parse_object(PQgetvalue(res, i, 3),
-							     (size_t)PQgetlength(res, i, 3), &meta, &perr);
+					sm_decode_event_metadata(rd, PQgetvalue(res, i, 3),
+								 (size_t)PQgetlength(res, i, 3),
+								 reads->metadata, &meta, &perr);
 				ev.type = etype;
 				ev.version = version;
 				ev.stream_uuid = uuid;
@@ -173,6 +180,7 @@ int main(int argc, char **argv)
 	bool dbl = false, stopped = false;
 	char *ev_sql, *up_sql, *snap_sql, *t;
 	sm_reducer **reducers;
+	sm_json_reader *rd;
 	counts n = { 0 };
 	const char *only[16];
 	int n_only = 0, c;
@@ -263,6 +271,10 @@ int main(int argc, char **argv)
 	}
 
 	reducers = sm_xcalloc(cfg->n_aggs, sizeof *reducers);
+	rd = sm_json_reader_new();
+	if (!rd)
+		return die(&(sm_error){ .code = SM_ERR_NOMEM, .message = "out of memory" });
+	sm_json_reader_keep_last_duplicate(rd, env->settings.last_duplicate_wins);
 	for (size_t i = 0; i < cfg->n_aggs; i++)
 		if (sm_reducer_open(cfg, &cfg->aggs[i], 0, NULL, &reducers[i], &err))
 			return die(&err);
@@ -305,7 +317,7 @@ int main(int argc, char **argv)
 		json_object_object_add(meta, env->settings.metadata_key,
 				       json_object_new_int64(agg->snapshot_version));
 		new_meta = sm_xstrdup(sm_json_print(meta, &(size_t){ 0 }));
-		rc = fold_one(conn, reducers[agg - cfg->aggs], ev_sql, up_sql, uuid, agg->type,
+		rc = fold_one(conn, reducers[agg - cfg->aggs], rd, ev_sql, up_sql, uuid, agg->type,
 			      start_version, data, new_meta, &n, &err);
 		json_object_put(data);
 		json_object_put(meta);
@@ -327,6 +339,7 @@ int main(int argc, char **argv)
 	PQclear(snaps);
 	for (size_t i = 0; i < cfg->n_aggs; i++)
 		sm_reducer_close(reducers[i]);
+	sm_json_reader_free(rd);
 	free(reducers);
 	free(ev_sql);
 	free(up_sql);

@@ -23,6 +23,8 @@ typedef struct sm_settings {
 	int batch_size;         /* instances written per transaction (default 500) */
 	long long copy_max_lag; /* copy guard: events a generated row may be behind
 	                           its live stream before copy refuses (default 1000) */
+	bool last_duplicate_wins; /* duplicate_keys = "last" (Poison); default "first",
+	                             as Jason (Commanded 1.x) decodes a key given twice */
 } sm_settings;
 
 typedef struct sm_environment {

@@ -211,7 +211,8 @@ static int get_int(loader *ld, const config_setting_t *m, const char *where,
 
 /* Keys shared by `defaults` and environments. */
 static const char *const settings_keys[] = {
-	"jobs", "source_schema", "target_schema", "metadata_key", "batch_size", "copy_max_lag", NULL
+	"jobs", "source_schema", "target_schema", "metadata_key", "batch_size", "copy_max_lag",
+	"duplicate_keys", NULL
 };
 
 /* Applies the settings keys present in group s onto *st (which already
@@ -245,6 +246,16 @@ static int read_settings(loader *ld, const config_setting_t *s, const char *wher
 			target = &st->target_schema;
 		} else if (strcmp(name, "metadata_key") == 0) {
 			target = &st->metadata_key;
+		} else if (strcmp(name, "duplicate_keys") == 0) {
+			if (get_string(ld, m, where, name, true, &str))
+				return SM_ERR_CONFIG;
+			if (strcmp(str, "first") == 0)
+				st->last_duplicate_wins = false;
+			else if (strcmp(str, "last") == 0)
+				st->last_duplicate_wins = true;
+			else
+				return fail_at(ld, m, "%s.duplicate_keys: \"%s\" is not \"first\" or \"last\"",
+					       where, str);
 		}
 		if (target) {
 			if (get_string(ld, m, where, name, true, &str))
@@ -361,7 +372,8 @@ static void add_warning(loader *ld, const config_setting_t *s, const char *text)
 
 static const char *const env_keys[] = {
 	"name", "conninfo", "password_env", "protected",
-	"jobs", "source_schema", "target_schema", "metadata_key", "batch_size", "copy_max_lag", NULL
+	"jobs", "source_schema", "target_schema", "metadata_key", "batch_size", "copy_max_lag",
+	"duplicate_keys", NULL
 };
 
 static int read_environment(loader *ld, const config_setting_t *s, size_t index)
@@ -809,7 +821,8 @@ int sm_config_load(const char *path, sm_config **out, sm_error *err)
 			goto done;
 		}
 		if ((rc = check_keys(&ld, defaults, "defaults", settings_keys,
-				     "jobs, source_schema, target_schema, metadata_key, batch_size, copy_max_lag")))
+				     "jobs, source_schema, target_schema, metadata_key, batch_size, copy_max_lag,"
+				     " duplicate_keys")))
 			goto done;
 		if ((rc = read_settings(&ld, defaults, "defaults", &cfg->defaults)))
 			goto done;

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "util/error.h"
+#include "util/json.h"
 
 typedef struct sm_rules sm_rules;
 
@@ -48,6 +49,20 @@ bool sm_rules_handles(const sm_rules *rules, const char *event_type);
 
 /* Distinct handled event types, in config order; borrowed strings. */
 size_t sm_rules_event_types(const sm_rules *rules, const char *const **types);
+
+/* What the entries of one event type read of an event, so that a rebuild
+ * builds only that of each event's data (util/json.h's field selection
+ * still checks all of it).  Found by walking the compiled entries:
+ * `event.x` and `event["x"]` name member x; `event` on its own or with a
+ * computed key needs the whole object. */
+typedef struct sm_event_reads {
+	bool all_data;           /* the whole data object */
+	sm_json_fields data;     /* otherwise these members (maybe none) */
+	bool metadata;           /* meta is read at all */
+} sm_event_reads;
+
+/* NULL when no entry handles event_type.  Borrowed from rules. */
+const sm_event_reads *sm_rules_reads(const sm_rules *rules, const char *event_type);
 
 /* What an event looks like to a reducer.  All borrowed. */
 typedef struct sm_event_view {

@@ -133,6 +133,8 @@ typedef struct rl_type {
 	char *name;
 	size_t *entries;
 	size_t n_entries;
+	sm_event_reads reads;    /* what the entries read of an event */
+	char **read_names;       /* owns reads.data.names */
 } rl_type;
 
 struct sm_rules {
@@ -147,6 +149,10 @@ struct sm_rules {
 
 /* Looks up the type record for an event type; NULL when not handled. */
 const rl_type *rl_find_type(const sm_rules *rules, const char *event_type);
+
+/* Fills each type's reads from its entries (config/rules_reads.c). */
+void rl_compute_reads(sm_rules *rules);
+void rl_reads_free(rl_type *type);
 
 void rl_expr_free(rl_expr *e);
 void rl_cond_free(rl_cond *c);

@@ -914,6 +914,7 @@ static int group_types(sm_rules *r, const sm_rule_source *entries, const char *f
 	for (size_t i = 0; i < r->n_types; i++)
 		r->type_names[i] = r->types[i].name;
 	sort_types(r);
+	rl_compute_reads(r);
 	return SM_OK;
 }
 
@@ -966,6 +967,7 @@ void sm_rules_free(sm_rules *rules)
 	for (size_t i = 0; i < rules->n_types; i++) {
 		free(rules->types[i].name);
 		free(rules->types[i].entries);
+		rl_reads_free(&rules->types[i]);
 	}
 	free(rules->types);
 	free(rules->sorted);

@@ -7,6 +7,33 @@
 #include "engine/db.h"
 #include "util/alloc.h"
 
+/* libpq's messages span lines ("...failed: Connection refused\n\tIs the
+ * server running...?\n"); every front end shows errors on one line, so
+ * each run of white space that holds a line break becomes one space. */
+static void one_line(char *msg)
+{
+	char *in = msg, *out = msg;
+
+	while (*in) {
+		size_t run = strspn(in, " \t\r\n");
+
+		if (run == 0) {
+			*out++ = *in++;
+			continue;
+		}
+		if (strcspn(in, "\r\n") >= run) {
+			memmove(out, in, run);  /* spaces within a line stay */
+			out += run;
+		} else if (out != msg && in[run]) {
+			*out++ = ' ';
+		}
+		in += run;
+	}
+	while (out > msg && (out[-1] == ' ' || out[-1] == '\t'))
+		out--;
+	*out = '\0';
+}
+
 PGconn *sm_db_connect(const char *conninfo, const char *password, sm_error *err)
 {
 	const char *keys[] = { "dbname", "application_name", "password", NULL };
@@ -22,12 +49,9 @@ PGconn *sm_db_connect(const char *conninfo, const char *password, sm_error *err)
 		return sm_error_set(err, SM_ERR_NOMEM, "cannot allocate a connection"), NULL;
 	if (PQstatus(conn) != CONNECTION_OK) {
 		char msg[900];
-		size_t n;
 
 		snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
-		n = strlen(msg);
-		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-			msg[--n] = '\0';
+		one_line(msg);
 		sm_error_set(err, SM_ERR_DB, "cannot connect: %s", msg);
 		snprintf(err->sqlstate, sizeof err->sqlstate, "08001");
 		PQfinish(conn);
@@ -41,14 +65,11 @@ int sm_db_error(PGconn *conn, const PGresult *res, const char *what, sm_error *e
 	const char *msg = res ? PQresultErrorMessage(res) : "";
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	char buf[900];
-	size_t n;
 
 	if (!msg || !*msg)
 		msg = PQerrorMessage(conn);
 	snprintf(buf, sizeof buf, "%s", msg && *msg ? msg : "unknown error");
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
+	one_line(buf);
 	if (strncmp(buf, "ERROR:  ", 8) == 0)
 		memmove(buf, buf + 8, strlen(buf + 8) + 1);
 	sm_error_set(err, SM_ERR_DB, "%s: %s", what, buf);

@@ -18,6 +18,7 @@
 #ifndef SM_ENGINE_EVENT_DATA_H
 #define SM_ENGINE_EVENT_DATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <json-c/json.h>
@@ -26,14 +27,18 @@
 #include "util/json.h"
 
 /* Event data (and snapshot data): a JSON object, or an error.  *out: caller
- * owns.  r: a reader to reuse (a worker keeps one), or NULL. */
-int sm_decode_event_data(sm_json_reader *r, const char *text, size_t len, json_object **out,
-			 sm_error *err);
+ * owns.  r: a reader to reuse (a worker keeps one), or NULL.  fields: build
+ * only these members (what the reducer reads, sm_event_reads), NULL for
+ * all; the whole text is checked either way, so an event is accepted or
+ * refused whatever its reducer reads. */
+int sm_decode_event_data(sm_json_reader *r, const char *text, size_t len,
+			 const sm_json_fields *fields, json_object **out, sm_error *err);
 
 /* Event metadata: any JSON text is accepted, but only an object is kept;
  * anything else decodes to *out = NULL (the event is folded without
- * metadata).  Invalid JSON is an error. */
-int sm_decode_event_metadata(sm_json_reader *r, const char *text, size_t len,
+ * metadata).  Invalid JSON is an error (EventStore decodes metadata too
+ * when it loads an aggregate).  keep false: only checked, *out = NULL. */
+int sm_decode_event_metadata(sm_json_reader *r, const char *text, size_t len, bool keep,
 			     json_object **out, sm_error *err);
 
 #endif

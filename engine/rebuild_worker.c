@@ -596,6 +596,7 @@ static int handle_row(worker *w, current *c, const PGresult *res, sm_error *err)
 		long long version = be64(PQgetvalue(res, 0, 2));
 		const char *type = PQgetvalue(res, 0, 3);
 		json_object *data = NULL, *meta = NULL;
+		const sm_event_reads *reads;
 		char created[64];
 		sm_event_view ev;
 
@@ -615,14 +616,15 @@ static int handle_row(worker *w, current *c, const PGresult *res, sm_error *err)
 		}
 		c->next_version++;
 		c->events++;
+		reads = sm_reducer_reads(c->reducer, type);
 		if (sm_decode_event_data(w->json, PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4),
-					 &data, &perr) != SM_OK) {
+					 reads->all_data ? NULL : &reads->data, &data, &perr) != SM_OK) {
 			fail_simple(w, c, SM_FAIL_BAD_EVENT, version, type, "event data: %s", perr.message);
 			return SM_OK;
 		}
 		if (!PQgetisnull(res, 0, 5) &&
 		    sm_decode_event_metadata(w->json, PQgetvalue(res, 0, 5), (size_t)PQgetlength(res, 0, 5),
-					     &meta, &perr) != SM_OK) {
+					     reads->metadata, &meta, &perr) != SM_OK) {
 			json_object_put(data);
 			fail_simple(w, c, SM_FAIL_BAD_EVENT, version, type, "event metadata: %s", perr.message);
 			return SM_OK;
@@ -953,6 +955,8 @@ void *sm_rebuild_worker_main(void *arg)
 	w.json = sm_json_reader_new();
 	if (!w.json)
 		rc = sm_error_set(&wa->err, SM_ERR_NOMEM, "out of memory");
+	else
+		sm_json_reader_keep_last_duplicate(w.json, run->eng->env->settings.last_duplicate_wins);
 	while (rc == SM_OK && next_chunk(run, &idx)) {
 		int attempt = 0;
 

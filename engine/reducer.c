@@ -137,6 +137,18 @@ int sm_reducer_event(sm_reducer *r, const sm_event_view *ev,
 	}
 }
 
+const sm_event_reads *sm_reducer_reads(const sm_reducer *r, const char *event_type)
+{
+	static const sm_event_reads whole = { true, { NULL, 0 }, true };
+	static const sm_event_reads nothing = { false, { NULL, 0 }, false };
+	const sm_event_reads *reads;
+
+	if (r->exec)
+		return &whole;
+	reads = sm_rules_reads(r->agg->rules, event_type);
+	return reads ? reads : &nothing;
+}
+
 int sm_reducer_end(sm_reducer *r, json_object **state_out,
 		   sm_reduce_failure *fail, sm_error *err)
 {

@@ -47,6 +47,14 @@ int sm_reducer_begin(sm_reducer *r, const char *stream_uuid,
 		     sm_reduce_failure *fail, sm_error *err);
 int sm_reducer_event(sm_reducer *r, const sm_event_view *ev,
 		     sm_reduce_failure *fail, sm_error *err);
+/* What the reducer reads of an event of event_type, so that the worker
+ * builds only that of its data and metadata (borrowed, valid while the
+ * reducer is open).  An external program gets every event whole; the
+ * rules read what their entries name (sm_rules_reads), and nothing of a
+ * type they do not handle (the event then fails its instance as unknown,
+ * after its data was checked as always). */
+const sm_event_reads *sm_reducer_reads(const sm_reducer *r, const char *event_type);
+
 /* *state_out: the final state (caller owns). */
 int sm_reducer_end(sm_reducer *r, json_object **state_out,
 		   sm_reduce_failure *fail, sm_error *err);

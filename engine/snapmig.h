@@ -240,6 +240,9 @@ void sm_run_list_free(sm_run_list *list);
 /* One snapshot's data as JSON text, from the live (source) schema or, with
  * generated, the target schema: *json_out (caller frees) is NULL when there
  * is no such row (or no snapshots table); *version_out its source_version.
+ * Data that is JSON comes back compact and as Commanded decodes it (a key
+ * given twice once, by the environment's duplicate_keys); anything else
+ * as stored.
  * metadata_out may be NULL; otherwise *metadata_out (caller frees) receives
  * the row's metadata as JSON text, NULL when there is no row, no metadata
  * column or SQL NULL.  Read-only; used to inspect generated snapshots

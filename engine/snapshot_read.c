@@ -25,6 +25,30 @@ static char *json_read_expr(enum sm_column_type type, bool dbl, const char *col)
 	return sm_xasprintf(sm_db_json_read_fmt(type, dbl), col);
 }
 
+/* The data as Commanded decodes it: a key given twice counts once, by the
+ * environment's duplicate_keys rule.  Text that is not JSON is returned
+ * as stored, for the caller to show as such. */
+static char *as_loaded(const sm_engine *eng, const char *text, size_t len)
+{
+	sm_json_reader *rd = sm_json_reader_new();
+	json_object *o = NULL;
+	char *out;
+
+	if (rd) {
+		sm_error perr;
+
+		sm_json_reader_keep_last_duplicate(rd, eng->env->settings.last_duplicate_wins);
+		if (sm_json_reader_parse(rd, text, len, &o, &perr) != SM_OK)
+			o = NULL;
+		sm_json_reader_free(rd);
+	}
+	if (!o)
+		return sm_xstrndup(text, len);
+	out = sm_xstrdup(sm_json_print(o, NULL));
+	json_object_put(o);
+	return out;
+}
+
 int sm_snapshot_read(sm_engine *eng, const char *source_uuid, bool generated,
 		     char **json_out, char **metadata_out, long long *version_out,
 		     sm_error *err)
@@ -72,8 +96,7 @@ int sm_snapshot_read(sm_engine *eng, const char *source_uuid, bool generated,
 		*version_out = strtoll(ver, NULL, 10);
 		free(ver);
 		if (!PQgetisnull(res, 0, 1))
-			*json_out = sm_xstrndup(PQgetvalue(res, 0, 1),
-						(size_t)PQgetlength(res, 0, 1));
+			*json_out = as_loaded(eng, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 		if (metadata_out && !PQgetisnull(res, 0, 2))
 			*metadata_out = sm_xstrndup(PQgetvalue(res, 0, 2),
 						    (size_t)PQgetlength(res, 0, 2));
@@ -254,6 +277,7 @@ int sm_instances_list(sm_engine *eng, const char *type, const char *uuid_filter,
 		rc = sm_error_set(err, SM_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	sm_json_reader_keep_last_duplicate(rd, eng->env->settings.last_duplicate_wins);
 	list->items = sm_xcalloc((size_t)PQntuples(res) + 1, sizeof *list->items);
 	for (int i = 0; i < PQntuples(res); i++) {
 		sm_instance_row *r = &list->items[list->n++];

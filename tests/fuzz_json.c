@@ -12,7 +12,10 @@
  *     stored as a jsonb string (printed and read back as one here).
  * Whatever decodes must print back to text that parses to the same value
  * and prints the same again: a decimal keeps its exact text, an integer
- * its exact value.  A mismatch abort()s so that libFuzzer reports it.
+ * its exact value.  Decoding only some members (what a rule reads) must
+ * accept exactly the same texts and give those members of the whole
+ * decode, and checking without building must agree too.  A mismatch
+ * abort()s so that libFuzzer reports it.
  */
 #include "config.h"
 
@@ -109,13 +112,49 @@ static void round_trip(json_object *obj)
 	free(first);
 }
 
+/* Decoding only some members agrees with the whole decode. */
+static void selected(const char *text, size_t len, json_object *whole)
+{
+	static const char *const names[] = { "a", "id", "x" };
+	const sm_json_fields fields = { names, 3 };
+	json_object *part = NULL, *meta = NULL;
+	sm_error err;
+	int rc;
+
+	sm_error_clear(&err);
+	rc = sm_decode_event_data(NULL, text, len, &fields, &part, &err);
+	if ((rc == SM_OK) != (whole != NULL))
+		fail("decoding some members accepts other texts than decoding all", err.message, NULL);
+	if (part) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < 3; i++) {
+			json_object *a, *b;
+			bool in_whole = json_object_object_get_ex(whole, names[i], &a);
+
+			if (in_whole != json_object_object_get_ex(part, names[i], &b) ||
+			    (in_whole && !sm_json_equal(a, b)))
+				fail("a selected member differs from the whole decode", names[i], NULL);
+			n += in_whole;
+		}
+		if (json_object_object_length(part) != (int)n)
+			fail("members that were not asked for were built", NULL, NULL);
+	}
+	json_object_put(part);
+	rc = sm_decode_event_metadata(NULL, text, len, false, &meta, &err);
+	if (meta)
+		fail("checking metadata built a value", NULL, NULL);
+	if (whole && rc != SM_OK)
+		fail("checking refused what decoding accepted", err.message, NULL);
+}
+
 static void decode(const char *text, size_t len)
 {
 	json_object *data = NULL, *meta = NULL;
 	sm_error err;
 
 	sm_error_clear(&err);
-	if (sm_decode_event_data(NULL, text, len, &data, &err) == SM_OK) {
+	if (sm_decode_event_data(NULL, text, len, NULL, &data, &err) == SM_OK) {
 		if (!json_object_is_type(data, json_type_object))
 			fail("event data decoded to something else than an object", NULL, NULL);
 		round_trip(data);
@@ -123,7 +162,7 @@ static void decode(const char *text, size_t len)
 		fail("failed decoding without a reason", err.message, NULL);
 	}
 	sm_error_clear(&err);
-	if (sm_decode_event_metadata(NULL, text, len, &meta, &err) == SM_OK) {
+	if (sm_decode_event_metadata(NULL, text, len, true, &meta, &err) == SM_OK) {
 		if (meta && !json_object_is_type(meta, json_type_object))
 			fail("metadata decoded to something else than an object", NULL, NULL);
 		if (!!meta != !!data)
@@ -133,6 +172,7 @@ static void decode(const char *text, size_t len)
 	} else if (data) {
 		fail("metadata refused what data accepted", err.message, NULL);
 	}
+	selected(text, len, data);
 	json_object_put(data);
 	json_object_put(meta);
 }

@@ -158,6 +158,7 @@ START_TEST(test_defaults_apply_when_nothing_is_set)
 	ck_assert_str_eq(cfg->defaults.metadata_key, "snapshot_module_version");
 	ck_assert_int_eq(cfg->defaults.batch_size, 500);
 	ck_assert_int_eq(cfg->defaults.copy_max_lag, 1000);
+	ck_assert(!cfg->defaults.last_duplicate_wins);
 	ck_assert_int_eq(cfg->envs[0].settings.batch_size, 500);
 	ck_assert_str_eq(cfg->envs[0].settings.target_schema, "migration");
 	sm_config_free(cfg);
@@ -171,7 +172,7 @@ START_TEST(test_every_key_of_defaults_can_be_overridden_per_environment)
 		"environments = (\n"
 		" { name = \"a\"; conninfo = \"dbname=a\"; },\n"
 		" { name = \"b\"; conninfo = \"dbname=b\"; jobs = 64; source_schema = \"live\"; target_schema = \"gen\";\n"
-		"   metadata_key = \"v\"; batch_size = 7; copy_max_lag = 0; }\n"
+		"   metadata_key = \"v\"; batch_size = 7; copy_max_lag = 0; duplicate_keys = \"last\"; }\n"
 		");\n");
 	const sm_settings *a = &cfg->envs[0].settings, *b = &cfg->envs[1].settings;
 
@@ -185,6 +186,8 @@ START_TEST(test_every_key_of_defaults_can_be_overridden_per_environment)
 	ck_assert_str_eq(b->metadata_key, "v");
 	ck_assert_int_eq(b->batch_size, 7);
 	ck_assert_int_eq(b->copy_max_lag, 0);
+	ck_assert(!a->last_duplicate_wins);
+	ck_assert(b->last_duplicate_wins);
 	sm_config_free(cfg);
 }
 END_TEST
@@ -430,7 +433,8 @@ START_TEST(test_unknown_keys_are_errors_everywhere)
 	expect_error("defaults = { jobs = 2; };\nenvironmnets = ();\n", 2,
 		     "environmnets: unknown key (allowed: defaults, environments, aggregates)");
 	expect_error("defaults = {\n  job = 2;\n};\n", 2,
-		     "defaults.job: unknown key (allowed: jobs, source_schema, target_schema, metadata_key, batch_size, copy_max_lag)");
+		     "defaults.job: unknown key (allowed: jobs, source_schema, target_schema, metadata_key, batch_size, copy_max_lag,"
+		     " duplicate_keys)");
 	expect_error("environments = (\n { name = \"a\"; conninfo = \"\";\n   protect = true; }\n);\n", 3,
 		     "environments[0].protect: unknown key (allowed: name, conninfo, password_env, protected and the keys of defaults)");
 	expect_error("aggregates = (\n { type = \"A\"; snapshot_version = 1; events = ();\n   snapshot_every = 5; }\n);\n", 3,
@@ -447,6 +451,8 @@ START_TEST(test_wrong_types_and_ranges_are_errors)
 	expect_error("defaults = {\n  jobs = \"2\";\n};\n", 2, "defaults.jobs: expected an integer, got a string");
 	expect_error("defaults = {\n  jobs = 65;\n};\n", 2, "defaults.jobs: 65 is out of range (1..64)");
 	expect_error("defaults = {\n  jobs = 0;\n};\n", 2, "defaults.jobs: 0 is out of range (1..64)");
+	expect_error("defaults = {\n  duplicate_keys = \"last-wins\";\n};\n", 2,
+		     "defaults.duplicate_keys: \"last-wins\" is not \"first\" or \"last\"");
 	expect_error("environments = (\n { name = \"a\"; conninfo = \"\"; protected = \"yes\"; }\n);\n", 2,
 		     "environments[0].protected: expected true or false, got a string");
 	expect_error("defaults = { source_schema = \"s\";\n  target_schema = \"s\"; };\n", 1,

@@ -344,11 +344,12 @@ START_TEST(test_hostile_event_data_fails_only_its_instance)
 	ck_assert_ptr_null(failure_of(&f, "ok"));
 	ck_assert_ptr_null(failure_of(&f, "nul-escape"));
 	ck_assert_ptr_null(failure_of(&f, "huge-string"));
-	/* Duplicate keys: the last wins and the output has the key once. */
+	/* Duplicate keys: the first counts, as Jason decodes the event, and
+	 * the output has the key once. */
 	ck_assert_ptr_null(failure_of(&f, "dupkeys"));
 	v = tl_query_value(f.conn, "SELECT convert_from(data, 'UTF8') FROM migration.snapshots WHERE source_uuid = 'dupkeys'");
-	ck_assert_msg(strstr(v, "\"count\":2") != NULL, "%s", v);
-	ck_assert_msg(strstr(v, "\"n\":2") != NULL && strstr(v, "\"n\":1") == NULL, "%s", v);
+	ck_assert_msg(strstr(v, "\"count\":1") != NULL, "%s", v);
+	ck_assert_msg(strstr(v, "\"n\":1") != NULL && strstr(v, "\"n\":2") == NULL, "%s", v);
 	free(v);
 	v = tl_query_value(f.conn, "SELECT octet_length(data) > 100000000 FROM migration.snapshots WHERE source_uuid = 'huge-string'");
 	ck_assert_str_eq(v, "t");
@@ -363,6 +364,54 @@ START_TEST(test_hostile_event_data_fails_only_its_instance)
 			free(v);
 		}
 	}
+	teardown(&f);
+}
+END_TEST
+
+/* A key given twice: Jason (Commanded 1.x) keeps the first, in event data
+ * and in a start snapshot alike; duplicate_keys = "last" keeps the last,
+ * as Poison did. */
+START_TEST(test_duplicate_keys_follow_the_duplicate_keys_setting)
+{
+	fixture f;
+	sm_config *cfg;
+	sm_engine *eng;
+	sm_run *run;
+	sm_error e;
+	char err[1024], *text, *path, *v;
+	const char *types[] = { "Elixir.Counter.Added" }, *datas[] = { "{\"n\":10}" };
+
+	setup(&f);
+	append_raw(&f, "dup-event", "{\"n\":1,\"n\":2}");
+	ck_assert(sm_fixture_append(f.conn, "public", SM_FIXTURE_BYTEA, "dup-snapshot", 1, types, datas,
+				    NULL, err, sizeof err) == 0);
+	ck_assert(sm_fixture_snapshot(f.conn, "public", SM_FIXTURE_BYTEA, "dup-snapshot", 0, "Elixir.Counter",
+				      "{\"count\":1,\"count\":100}", "{\"snapshot_module_version\":2}",
+				      err, sizeof err) == 0);
+	ck_assert_msg(rebuild_env(&f, "t", &e) == SM_OK, "%s", e.message);
+	v = tl_query_value(f.conn, "SELECT string_agg(source_uuid || '=' || (convert_from(data, 'UTF8')::jsonb->>'count'), ' ' ORDER BY 1) FROM migration.snapshots");
+	ck_assert_str_eq(v, "dup-event=1 dup-snapshot=11");
+	free(v);
+
+	ck_assert(asprintf(&text,
+		"environments = ( { name = \"last\"; conninfo = \"%s\"; target_schema = \"lastwins\"; duplicate_keys = \"last\"; } );\n"
+		"aggregates = ( { type = \"Elixir.Counter\"; snapshot_version = 2; initial = \"{count: 0, last: null}\";\n"
+		"  events = ( { on = \"Elixir.Counter.Added\"; do = \"count += event.n; last = event\"; } ); } );\n",
+		f.conninfo) > 0);
+	path = tl_write_file(NULL, "last.conf", text);
+	sm_error_clear(&e);
+	ck_assert_msg(sm_config_load(path, &cfg, &e) == SM_OK, "%s:%d: %s", e.file, e.line, e.message);
+	ck_assert_msg(sm_engine_open(cfg, "last", &eng, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_rebuild_start(eng, NULL, &run, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_run_wait(run, &e) == SM_OK, "%s", e.message);
+	sm_run_free(run);
+	v = tl_query_value(f.conn, "SELECT string_agg(source_uuid || '=' || (convert_from(data, 'UTF8')::jsonb->>'count'), ' ' ORDER BY 1) FROM lastwins.snapshots");
+	ck_assert_str_eq(v, "dup-event=2 dup-snapshot=110");
+	free(v);
+	sm_engine_close(eng);
+	sm_config_free(cfg);
+	free(text);
+	free(path);
 	teardown(&f);
 }
 END_TEST
@@ -412,6 +461,7 @@ int main(void)
 	tcase_add_test(tc, test_quoted_schema_names_work_everywhere);
 	tcase_add_test(tc, test_passwords_never_appear_in_errors_or_the_journal);
 	tcase_add_test(tc, test_hostile_event_data_fails_only_its_instance);
+	tcase_add_test(tc, test_duplicate_keys_follow_the_duplicate_keys_setting);
 	tcase_add_test(tc, test_terminated_backends_are_retried_and_the_run_completes);
 	tcase_add_test(tc, test_sigkill_during_rebuild_then_rerun_gives_consistent_rows);
 	tcase_add_test(tc, test_server_stopped_mid_rebuild_is_a_database_error_and_resumes);

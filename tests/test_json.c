@@ -68,10 +68,24 @@ START_TEST(test_big_digit_strings_inside_strings_are_text)
 }
 END_TEST
 
-START_TEST(test_duplicate_keys_last_wins_and_print_once)
+/* Jason (Commanded 1.x) keeps the first of a key given twice; Poison kept
+ * the last.  Either way the key is printed once. */
+START_TEST(test_duplicate_keys_first_wins_and_print_once)
 {
+	sm_json_reader *r = sm_json_reader_new();
+	json_object *o = NULL;
+	sm_error err;
+
 	ck_assert_int_eq(roundtrip("{\"a\":1,\"b\":2,\"a\":3}", 19), 0);
-	ck_assert_str_eq(printed, "{\"a\":3,\"b\":2}");
+	ck_assert_str_eq(printed, "{\"a\":1,\"b\":2}");
+	ck_assert_int_eq(roundtrip("{\"o\":{\"k\":[1],\"k\":{\"x\":2}},\"o\":0}", 33), 0);
+	ck_assert_str_eq(printed, "{\"o\":{\"k\":[1]}}");
+	sm_error_clear(&err);
+	sm_json_reader_keep_last_duplicate(r, true);
+	ck_assert_int_eq(sm_json_reader_parse(r, "{\"a\":1,\"b\":2,\"a\":3}", 19, &o, &err), 0);
+	ck_assert_str_eq(sm_json_print(o, NULL), "{\"a\":3,\"b\":2}");
+	json_object_put(o);
+	sm_json_reader_free(r);
 }
 END_TEST
 
@@ -176,6 +190,11 @@ START_TEST(test_new_double_prints_shortest_elixir_form)
 		{ 1.5e-5, "1.5e-5" }, { -0.0, "-0.0" }, { 0.1 + 0.2, "0.30000000000000004" },
 		{ 5e-324, "5.0e-324" }, { 1.7976931348623157e308, "1.7976931348623157e308" },
 		{ 123456789012.0, "123456789012.0" }, { -2.5, "-2.5" },
+		/* From 2^53 on, integral values take the exponent form. */
+		{ 9007199254740991.0, "9007199254740991.0" }, { 9007199254740992.0, "9.007199254740992e15" },
+		{ -18014398509481984.0, "-1.8014398509481984e16" }, { 1e15, "1.0e15" },
+		{ 1200.0, "1.2e3" }, { 120.0, "120.0" }, { 12340.0, "12340.0" }, { 0.001234, "0.001234" },
+		{ 1.5e-4, "1.5e-4" }, { 0.0012, "0.0012" }, { 99.99, "99.99" }, { 9.9e100, "9.9e100" },
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -401,6 +420,123 @@ START_TEST(test_a_reused_reader_is_not_affected_by_earlier_texts)
 }
 END_TEST
 
+/* json-c 0.16 kept a pending high surrogate across json_tokener_reset: after
+ * one event cut off after "\ud83d\u", the next text read by the same
+ * worker got a U+FFFD before its first \u escape (found by fuzzing the
+ * parser against the json-c based one it replaced). */
+START_TEST(test_a_cut_off_surrogate_does_not_leak_into_the_next_text)
+{
+	sm_json_reader *r = sm_json_reader_new();
+	json_object *o = NULL;
+	sm_error err;
+
+	sm_error_clear(&err);
+	ck_assert_int_eq(sm_json_reader_parse(r, "\"\\ud83d\\u", 9, &o, &err), SM_ERR_DATA);
+	ck_assert_int_eq(sm_json_reader_parse(r, "{\"a\":\"x\\u0000y\"}", 16, &o, &err), SM_OK);
+	ck_assert_str_eq(sm_json_print(o, NULL), "{\"a\":\"x\\u0000y\"}");
+	json_object_put(o);
+	sm_json_reader_free(r);
+}
+END_TEST
+
+/* What json-c took but JSON, PostgreSQL's jsonb and Elixir's Jason refuse. */
+START_TEST(test_leading_zeros_bare_dots_and_raw_control_characters_are_refused)
+{
+	REFUSED("[01]", "invalid JSON at byte 2: invalid number (leading zero)");
+	REFUSED("{\"a\":-00}", "invalid JSON at byte 7: invalid number (leading zero)");
+	REFUSED("[7.]", "invalid JSON at byte 3: invalid number (no digit after the point)");
+	REFUSED("[1e]", "invalid JSON at byte 3: invalid number (no digit in the exponent)");
+	REFUSED("[-]", "invalid JSON at byte 2: invalid number (no digit after '-')");
+	REFUSED("[1 2]", "invalid JSON at byte 3: expected ',' or ']'");
+	REFUSED("{\"a\" 1}", "invalid JSON at byte 5: expected ':' after the object key");
+	REFUSED("{\"a\":1 \"b\":2}", "invalid JSON at byte 7: expected ',' or '}'");
+	REFUSED("{\"a\":1,}", "invalid JSON at byte 7: expected a quoted object key");
+	REFUSED("[\"a\tb\"]", "invalid JSON at byte 3: control character in string");
+	REFUSED("[\"\\x\"]", "invalid JSON at byte 2: invalid escape in string");
+	REFUSED("[\"\\u12\"]", "invalid JSON at byte 2: invalid \\u escape");
+	SAME("[0,-0.5,1.0e-7,0e0,\"a\\tb\"]");
+}
+END_TEST
+
+START_TEST(test_overlong_and_surrogate_utf8_is_refused)
+{
+	REFUSED("[\"\xc0\xaf\"]", "invalid JSON at byte 2: invalid UTF-8");
+	REFUSED("[\"\xe0\x80\xaf\"]", "invalid JSON at byte 3: invalid UTF-8");
+	REFUSED("[\"\xed\xa0\x80\"]", "invalid JSON at byte 3: invalid UTF-8");
+	REFUSED("[\"\xf4\x90\x80\x80\"]", "invalid JSON at byte 3: invalid UTF-8");
+	REFUSED("[\"\xe2\x82\"]", "invalid JSON at byte 4: invalid UTF-8");
+	SAME("[\"\xed\x9f\xbf\xf4\x8f\xbf\xbf\xc2\x80\"]");
+}
+END_TEST
+
+/* Only the named members are built, the rest is checked as strictly. */
+START_TEST(test_field_selection_builds_only_the_named_members)
+{
+	static const char *const names[] = { "a", "z" };
+	const sm_json_fields f = { names, 2 };
+	sm_json_reader *r = sm_json_reader_new();
+	json_object *o = NULL;
+	sm_error err;
+	const char *text = "{\"a\":{\"n\":[1,2.50]},\"b\":{\"deep\":[true,null,\"\\u00e9\"]},"
+			   "\"a\":{\"n\":[3]},\"c\":7}";
+
+	sm_error_clear(&err);
+	ck_assert_int_eq(sm_json_reader_parse_object_fields(r, text, strlen(text), &f, &o, &err), SM_OK);
+	ck_assert_str_eq(sm_json_print(o, NULL), "{\"a\":{\"n\":[1,2.50]}}");
+	json_object_put(o);
+	sm_json_reader_keep_last_duplicate(r, true);
+	ck_assert_int_eq(sm_json_reader_parse_object_fields(r, text, strlen(text), &f, &o, &err), SM_OK);
+	ck_assert_str_eq(sm_json_print(o, NULL), "{\"a\":{\"n\":[3]}}");
+	json_object_put(o);
+	sm_json_reader_keep_last_duplicate(r, false);
+	/* What is not built is still checked: a bad member fails the text. */
+	text = "{\"a\":1,\"b\":[18446744073709551616]}";
+	ck_assert_int_eq(sm_json_reader_parse_object_fields(r, text, strlen(text), &f, &o, &err),
+			 SM_ERR_DATA);
+	ck_assert_str_eq(err.message, "integer 18446744073709551616 does not fit in 64 bits");
+	text = "{\"b\":\"\\udc00\",\"a\":1}";
+	ck_assert_int_eq(sm_json_reader_parse_object_fields(r, text, strlen(text), &f, &o, &err),
+			 SM_ERR_DATA);
+	text = "{\"b\":{\"k\\u0000\":1}}";
+	ck_assert_int_eq(sm_json_reader_parse_object_fields(r, text, strlen(text), &f, &o, &err),
+			 SM_ERR_DATA);
+	ck_assert_str_eq(err.message, "object key at byte 6 contains \\u0000");
+	/* No names: an empty object, after checking everything. */
+	{
+		const sm_json_fields none = { NULL, 0 };
+
+		text = "{\"a\":1,\"b\":[]}";
+		ck_assert_int_eq(sm_json_reader_parse_object_fields(r, text, strlen(text), &none, &o,
+								    &err), SM_OK);
+		ck_assert_str_eq(sm_json_print(o, NULL), "{}");
+		json_object_put(o);
+	}
+	sm_json_reader_free(r);
+}
+END_TEST
+
+START_TEST(test_check_accepts_and_refuses_exactly_what_parse_does)
+{
+	static const char *const texts[] = {
+		"{\"a\":[1,{\"b\":null}]}", "[1,]", "{\"a\":\"\\ud800\"}", "12", "\"s\"", "[-0.0e+1]",
+		"{\"a\":1}x", "[18446744073709551615]", "[-9223372036854775809]", "{\"\xff\":1}",
+	};
+	sm_json_reader *r = sm_json_reader_new();
+
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		json_object *o = NULL;
+		sm_error e1, e2;
+		int parsed = sm_json_reader_parse(r, texts[i], strlen(texts[i]), &o, &e1);
+
+		json_object_put(o);
+		ck_assert_int_eq(sm_json_reader_check(r, texts[i], strlen(texts[i]), &e2), parsed);
+		if (parsed)
+			ck_assert_str_eq(e1.message, e2.message);
+	}
+	sm_json_reader_free(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("json");
@@ -412,7 +548,7 @@ int main(void)
 	tcase_add_test(tc, test_64_bit_integers_stay_exact);
 	tcase_add_test(tc, test_integers_beyond_64_bits_are_refused);
 	tcase_add_test(tc, test_big_digit_strings_inside_strings_are_text);
-	tcase_add_test(tc, test_duplicate_keys_last_wins_and_print_once);
+	tcase_add_test(tc, test_duplicate_keys_first_wins_and_print_once);
 	tcase_add_test(tc, test_invalid_utf8_is_refused);
 	tcase_add_test(tc, test_lone_surrogates_are_refused_pairs_are_kept);
 	tcase_add_test(tc, test_nesting_is_limited_to_2000_levels);
@@ -431,6 +567,11 @@ int main(void)
 	tcase_add_test(tc, test_add_keeps_integers_exact_and_refuses_overflow);
 	tcase_add_test(tc, test_number_text_does_not_depend_on_printing);
 	tcase_add_test(tc, test_a_reused_reader_is_not_affected_by_earlier_texts);
+	tcase_add_test(tc, test_a_cut_off_surrogate_does_not_leak_into_the_next_text);
+	tcase_add_test(tc, test_leading_zeros_bare_dots_and_raw_control_characters_are_refused);
+	tcase_add_test(tc, test_overlong_and_surrogate_utf8_is_refused);
+	tcase_add_test(tc, test_field_selection_builds_only_the_named_members);
+	tcase_add_test(tc, test_check_accepts_and_refuses_exactly_what_parse_does);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1009,9 +1009,11 @@ START_TEST(test_jsonb_deep_nesting_and_duplicate_keys)
 	rebuild_ok(&f, &prog);
 	ck_assert_int_eq(prog.state, SM_RUN_DONE);
 	sm_progress_clear(&prog);
-	/* Duplicate keys: the last one wins, as in Elixir's decoders. */
+	/* Duplicate keys.  A jsonb value keeps the last (PostgreSQL drops the
+	 * others when it stores the value); JSON text inside a jsonb string
+	 * is decoded as Jason does, keeping the first. */
 	v = generated_field(&f, "dup", "count");
-	ck_assert_str_eq(v, "2");
+	ck_assert_str_eq(v, f.mode == SM_FIXTURE_JSONB ? "2" : "1");
 	free(v);
 	ck_assert_ptr_null(failure_of(&f, "dup"));
 	v = generated_field(&f, "ok", "count");

@@ -739,6 +739,100 @@ START_TEST(test_one_compiled_rules_serves_many_threads)
 }
 END_TEST
 
+/* Names of what the entries for T read, as "a,b" or "*" for the whole
+ * data, plus "+meta". */
+static const char *reads_of(const char *when, const char *dos)
+{
+	static char buf[256];
+	sm_rules *r = compile1("{}", when, dos);
+	const sm_event_reads *rd = sm_rules_reads(r, T);
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (rd->all_data)
+		n += (size_t)snprintf(buf, sizeof buf, "*");
+	for (size_t i = 0; !rd->all_data && i < rd->data.n; i++)
+		n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", i ? "," : "", rd->data.names[i]);
+	if (rd->metadata)
+		snprintf(buf + n, sizeof buf - n, "+meta");
+	ck_assert_ptr_null(sm_rules_reads(r, "Elixir.Not.Handled"));
+	sm_rules_free(r);
+	return buf;
+}
+
+START_TEST(test_reads_name_the_event_members_that_entries_use)
+{
+	ck_assert_str_eq(reads_of(NULL, "id = event.id"), "id");
+	ck_assert_str_eq(reads_of("exists event.x", "a.b[event.k] = [event.v, event['w'], $version]"),
+			 "k,v,w,x");
+	ck_assert_str_eq(reads_of(NULL, "n += event.a.b.c; remove l where it == event.z"), "a,z");
+	ck_assert_str_eq(reads_of(NULL, "who = meta.user ~ event.id"), "id+meta");
+	ck_assert_str_eq(reads_of(NULL, "reset"), "");
+	ck_assert_str_eq(reads_of(NULL, NULL), "");
+	/* The whole object, or a key only known when the event is applied. */
+	ck_assert_str_eq(reads_of(NULL, "merge s event"), "*");
+	ck_assert_str_eq(reads_of(NULL, "x = event[event.key]"), "*");
+	ck_assert_str_eq(reads_of(NULL, "x = event[1]"), "*");
+	ck_assert_str_eq(reads_of("event.k in state.seen", "last = meta"), "k+meta");
+}
+END_TEST
+
+/* Whatever the rules do, applying an event built with only the members
+ * they read gives the same state as applying the whole event. */
+START_TEST(test_an_event_restricted_to_its_reads_applies_the_same)
+{
+	static const char *const programs[][2] = {
+		{ NULL, "id = event.id; tags[event.k] ?= event.v; n += event.n" },
+		{ "exists event.opt", "o = event.opt" },
+		{ NULL, "o = event.opt" },
+		{ NULL, "merge s event; delete s.id" },
+		{ "not (event.v in state.vs)", "append vs event.v; c = {x: event.n, y: [event['id']]}" },
+		{ NULL, "x = event[event.k]" },
+		{ NULL, "s = event.id ~ '-' ~ event.missing" },
+	};
+	static const char *const events[] = {
+		"{\"id\":\"a\",\"k\":\"v\",\"v\":2.50,\"n\":3,\"opt\":null,\"big\":{\"deep\":[1,[2]]}}",
+		"{\"id\":\"\\u00e9\",\"k\":\"id\",\"v\":[1],\"n\":-7,\"id\":\"dup\"}",
+		"{}",
+	};
+	sm_json_reader *reader = sm_json_reader_new();
+
+	for (size_t p = 0; p < sizeof programs / sizeof programs[0]; p++) {
+		sm_rules *r = compile1("{\"vs\":[],\"n\":0}", programs[p][0], programs[p][1]);
+		const sm_event_reads *rd = sm_rules_reads(r, T);
+
+		for (size_t e = 0; e < sizeof events / sizeof events[0]; e++) {
+			json_object *whole = NULL, *part = NULL;
+			json_object *s1 = parse("{\"vs\":[],\"n\":0}"), *s2 = parse("{\"vs\":[],\"n\":0}");
+			sm_event_view ev = { T, 3, "stream-1", NULL, NULL, NULL };
+			sm_error err;
+			int rc1, rc2;
+
+			sm_error_clear(&err);
+			ck_assert_int_eq(sm_json_reader_parse_object_fields(reader, events[e], strlen(events[e]),
+									    NULL, &whole, &err), 0);
+			ck_assert_int_eq(sm_json_reader_parse_object_fields(reader, events[e], strlen(events[e]),
+									    rd->all_data ? NULL : &rd->data,
+									    &part, &err), 0);
+			ev.data = whole;
+			rc1 = sm_rules_apply(r, &s1, &ev, &err);
+			ev.data = part;
+			rc2 = sm_rules_apply(r, &s2, &ev, &err);
+			ck_assert_int_eq(rc1, rc2);
+			if (rc1 == SM_APPLY_OK)
+				ck_assert_msg(sm_json_equal(s1, s2), "program %zu event %zu: %s vs %s", p, e,
+					      sm_json_print(s1, NULL), sm_json_print(s2, NULL));
+			json_object_put(whole);
+			json_object_put(part);
+			json_object_put(s1);
+			json_object_put(s2);
+		}
+		sm_rules_free(r);
+	}
+	sm_json_reader_free(reader);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rules");
@@ -805,6 +899,8 @@ int main(void)
 	tcase_add_test(sy, test_deep_nesting_is_a_syntax_error_not_a_crash);
 	tcase_add_test(sy, test_entry_after_one_without_when_never_applies);
 	tcase_add_test(sy, test_empty_statements_and_trailing_semicolons_are_fine);
+	tcase_add_test(en, test_reads_name_the_event_members_that_entries_use);
+	tcase_add_test(en, test_an_event_restricted_to_its_reads_applies_the_same);
 	suite_add_tcase(s, sy);
 
 	sr = srunner_create(s);

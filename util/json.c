@@ -1,9 +1,7 @@
 /*
- * JSON reading and writing on top of json-c 0.16, with the guarantees of
- * json.h.  json-c already keeps the text of parsed decimals (so 0.1 and 1.50
- * print back unchanged) and lets the last duplicate key win; what it does
- * not do is refuse integers beyond 64 bits (it clamps them), so the text is
- * pre-scanned for integer literals before it is trusted.
+ * JSON values on top of json-c 0.16, with the guarantees of json.h:
+ * printing, Elixir-style doubles, numbers, equality, copies.  Parsing is
+ * util/json_parse.c.
  *
  * Nothing here keeps global state; every function is reentrant as long as
  * the json_object it is given is not changed by another thread.  The
@@ -23,363 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/printbuf.h>
+
 #include "util/alloc.h"
 #include "util/json.h"
-
-/* What find_unrepresentable found. */
-enum unrepresentable {
-	UNREP_NONE,
-	UNREP_INTEGER,       /* beyond 64 bits */
-	UNREP_NUL_KEY,       /* an object key containing \u0000 */
-	UNREP_SINGLE_QUOTE,  /* a single-quoted string */
-	UNREP_BAD_WORD,      /* NaN, Infinity and the like */
-	UNREP_SURROGATE,     /* a \u escape of a lone UTF-16 surrogate */
-};
-
-/* The value of 4 hex digits, or -1. */
-static long hex4(const char *p)
-{
-	long v = 0;
-
-	for (int k = 0; k < 4; k++) {
-		char h = p[k];
-
-		v <<= 4;
-		if (h >= '0' && h <= '9')
-			v |= h - '0';
-		else if (h >= 'a' && h <= 'f')
-			v |= h - 'a' + 10;
-		else if (h >= 'A' && h <= 'F')
-			v |= h - 'A' + 10;
-		else
-			return -1;
-	}
-	return v;
-}
-
-/* Length of a lone surrogate escape at text[i] ("\uD800" not followed by a
- * low surrogate escape, or a low one on its own), else 0. */
-static size_t lone_surrogate(const char *text, size_t len, size_t i)
-{
-	long hi, lo;
-
-	if (i + 6 > len || text[i + 1] != 'u')
-		return 0;
-	hi = hex4(text + i + 2);
-	if (hi >= 0xDC00 && hi <= 0xDFFF)
-		return 6;
-	if (hi < 0xD800 || hi > 0xDBFF)
-		return 0;
-	if (i + 12 > len || text[i + 6] != '\\' || text[i + 7] != 'u')
-		return 6;
-	lo = hex4(text + i + 8);
-	return lo >= 0xDC00 && lo <= 0xDFFF ? 0 : 6;
-}
-
-/* Whether text[i] starts a high surrogate escape followed by a low one. */
-static bool surrogate_pair(const char *text, size_t len, size_t i)
-{
-	long hi, lo;
-
-	if (i + 12 > len || text[i + 1] != 'u' || text[i + 6] != '\\' || text[i + 7] != 'u')
-		return false;
-	hi = hex4(text + i + 2);
-	lo = hex4(text + i + 8);
-	return hi >= 0xD800 && hi <= 0xDBFF && lo >= 0xDC00 && lo <= 0xDFFF;
-}
-
-/*
- * Finds the first thing that json-c accepts but that is not JSON or cannot
- * be kept exactly: an integer literal outside strings that does not fit in
- * int64 (negative) or uint64 (positive), an object key containing \u0000,
- * single quotes, words other than true/false/null, a lone surrogate (which
- * json-c would silently turn into U+FFFD).  The text has already been
- * accepted by the tokener, so the only job is to classify tokens.  Sets
- * *start and *end when one is found.
- */
-static enum unrepresentable find_unrepresentable(const char *text, size_t len, size_t *start,
-						 size_t *end)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		char c = text[i];
-
-		if (c == '"') {
-			size_t s = i;
-			bool has_nul = false;
-
-			i++;
-			while (i < len && text[i] != '"') {
-				if (text[i] == '\\') {
-					size_t lone = lone_surrogate(text, len, i);
-
-					if (lone) {
-						*start = i;
-						*end = i + lone;
-						return UNREP_SURROGATE;
-					}
-					if (surrogate_pair(text, len, i)) {
-						i += 12;
-						continue;
-					}
-					if (i + 5 < len && memcmp(text + i + 1, "u0000", 5) == 0)
-						has_nul = true;
-					i++;
-				}
-				i++;
-			}
-			i++;
-			if (has_nul) {
-				/* json-c keys are C strings and would be cut at the
-				 * NUL: refuse rather than change the key. */
-				size_t j = i;
-
-				while (j < len && (text[j] == ' ' || text[j] == '\t' ||
-						   text[j] == '\n' || text[j] == '\r'))
-					j++;
-				if (j < len && text[j] == ':') {
-					*start = s;
-					*end = i;
-					return UNREP_NUL_KEY;
-				}
-			}
-			continue;
-		}
-		if (c == '\'') {
-			/* json-c accepts single-quoted strings even in strict
-			 * mode; JSON does not. */
-			*start = i;
-			*end = i + 1;
-			return UNREP_SINGLE_QUOTE;
-		}
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
-			/* json-c also takes NaN and Infinity; JSON only has
-			 * these three words. */
-			size_t s = i;
-
-			while (i < len && ((text[i] >= 'a' && text[i] <= 'z') ||
-					   (text[i] >= 'A' && text[i] <= 'Z')))
-				i++;
-			if (!((i - s == 4 && memcmp(text + s, "true", 4) == 0) ||
-			      (i - s == 5 && memcmp(text + s, "false", 5) == 0) ||
-			      (i - s == 4 && memcmp(text + s, "null", 4) == 0))) {
-				*start = s;
-				*end = i;
-				return UNREP_BAD_WORD;
-			}
-			continue;
-		}
-		if (c == '-' || (c >= '0' && c <= '9')) {
-			size_t s = i, digits_start, ndigits;
-			bool negative = c == '-', integral = true;
-
-			if (negative)
-				i++;
-			digits_start = i;
-			while (i < len && text[i] >= '0' && text[i] <= '9')
-				i++;
-			ndigits = i - digits_start;
-			if (ndigits == 0) {
-				/* "-Infinity", "-NaN" */
-				while (i < len && ((text[i] >= 'a' && text[i] <= 'z') ||
-						   (text[i] >= 'A' && text[i] <= 'Z')))
-					i++;
-				*start = s;
-				*end = i;
-				return UNREP_BAD_WORD;
-			}
-			while (i < len && (text[i] == '.' || text[i] == 'e' || text[i] == 'E' ||
-					   text[i] == '+' || text[i] == '-' ||
-					   (text[i] >= '0' && text[i] <= '9'))) {
-				integral = false;
-				i++;
-			}
-			if (integral && ndigits >= 19) {
-				/* 19 digits may or may not fit; decide exactly. */
-				const char *limit = negative ? "9223372036854775808" : "18446744073709551615";
-				size_t limit_len = strlen(limit);
-				size_t skip = 0;
-
-				/* JSON forbids leading zeros, but be safe. */
-				while (skip + 1 < ndigits && text[digits_start + skip] == '0')
-					skip++;
-				ndigits -= skip;
-				if (ndigits > limit_len ||
-				    (ndigits == limit_len &&
-				     memcmp(text + digits_start + skip, limit, limit_len) > 0)) {
-					*start = s;
-					*end = i;
-					return UNREP_INTEGER;
-				}
-			}
-			continue;
-		}
-		i++;
-	}
-	return UNREP_NONE;
-}
-
-static const char *tokener_reason(enum json_tokener_error jerr)
-{
-	switch (jerr) {
-	case json_tokener_error_depth:
-		return NULL; /* handled by the caller with the limit in the text */
-	case json_tokener_error_parse_utf8_string:
-		return "invalid UTF-8";
-	case json_tokener_continue:
-	case json_tokener_error_parse_eof:
-		return "unexpected end of JSON";
-	default:
-		return json_tokener_error_desc(jerr);
-	}
-}
-
-struct sm_json_reader {
-	json_tokener *tok;
-};
-
-/* Texts above this size get a tokener of their own: the tokener's string
- * buffer keeps the size of the longest string it has seen, and a worker
- * should not hold on to 100 MB after one huge event. */
-#define READER_KEEP_LIMIT ((size_t)1 << 20)
-
-static json_tokener *new_tokener(void)
-{
-	json_tokener *tok = json_tokener_new_ex(SM_JSON_MAX_DEPTH);
-
-	if (tok)
-		json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	return tok;
-}
-
-sm_json_reader *sm_json_reader_new(void)
-{
-	sm_json_reader *r = calloc(1, sizeof *r);
-
-	if (!r)
-		return NULL;
-	r->tok = new_tokener();
-	if (!r->tok) {
-		free(r);
-		return NULL;
-	}
-	return r;
-}
-
-void sm_json_reader_free(sm_json_reader *r)
-{
-	if (!r)
-		return;
-	json_tokener_free(r->tok);
-	free(r);
-}
-
-int sm_json_parse(const char *text, size_t len, json_object **out, sm_error *err)
-{
-	sm_json_reader *r = sm_json_reader_new();
-	int rc;
-
-	*out = NULL;
-	if (!r)
-		return sm_error_set(err, SM_ERR_NOMEM, "out of memory");
-	rc = sm_json_reader_parse(r, text, len, out, err);
-	sm_json_reader_free(r);
-	return rc;
-}
-
-int sm_json_reader_parse(sm_json_reader *r, const char *text, size_t len, json_object **out,
-			 sm_error *err)
-{
-	json_tokener *tok = r->tok, *own = NULL;
-	json_object *obj;
-	enum json_tokener_error jerr;
-	size_t end, bad_start, bad_end;
-	enum unrepresentable kind;
-
-	*out = NULL;
-	if (len > INT_MAX)
-		return sm_error_set(err, SM_ERR_DATA, "JSON text too large (%zu bytes)", len);
-	if (len == 0)
-		return sm_error_set(err, SM_ERR_DATA, "empty JSON text");
-	{
-		const char *nul = memchr(text, '\0', len);
-
-		if (nul)
-			return sm_error_set(err, SM_ERR_DATA, "NUL byte in JSON text at byte %zu",
-					    (size_t)(nul - text));
-	}
-	if (len > READER_KEEP_LIMIT) {
-		own = new_tokener();
-		if (!own)
-			return sm_error_set(err, SM_ERR_NOMEM, "out of memory");
-		tok = own;
-	}
-	json_tokener_reset(tok);
-	obj = json_tokener_parse_ex(tok, text, (int)len);
-	jerr = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	if (jerr == json_tokener_continue) {
-		/* A bare number at the very end is only complete once the tokener
-		 * sees a character that cannot continue it; whitespace is
-		 * harmless. */
-		obj = json_tokener_parse_ex(tok, " ", 1);
-		jerr = json_tokener_get_error(tok);
-		if (jerr == json_tokener_success)
-			end = len;
-	}
-	if (own)
-		json_tokener_free(own);
-	if (jerr != json_tokener_success) {
-		const char *why = tokener_reason(jerr);
-
-		json_object_put(obj);
-		if (!why)
-			return sm_error_set(err, SM_ERR_DATA, "nesting deeper than %d levels",
-					    SM_JSON_MAX_DEPTH);
-		return sm_error_set(err, SM_ERR_DATA, "invalid JSON at byte %zu: %s", end, why);
-	}
-	/* Trailing whitespace is fine, anything else is not. */
-	while (end < len && (text[end] == ' ' || text[end] == '\t' ||
-			     text[end] == '\n' || text[end] == '\r'))
-		end++;
-	if (end < len) {
-		json_object_put(obj);
-		return sm_error_set(err, SM_ERR_DATA, "invalid JSON at byte %zu: trailing characters", end);
-	}
-	kind = find_unrepresentable(text, len, &bad_start, &bad_end);
-	if (kind != UNREP_NONE) {
-		size_t n = bad_end - bad_start;
-
-		json_object_put(obj);
-		switch (kind) {
-		case UNREP_BAD_WORD:
-			return sm_error_set(err, SM_ERR_DATA,
-					    "invalid JSON at byte %zu: %.*s is not a JSON value",
-					    bad_start, (int)(n > 20 ? 20 : n), text + bad_start);
-		case UNREP_SINGLE_QUOTE:
-			return sm_error_set(err, SM_ERR_DATA,
-					    "invalid JSON at byte %zu: single-quoted string", bad_start);
-		case UNREP_NUL_KEY:
-			return sm_error_set(err, SM_ERR_DATA,
-					    "object key at byte %zu contains \\u0000", bad_start);
-		case UNREP_SURROGATE:
-			return sm_error_set(err, SM_ERR_DATA,
-					    "invalid JSON at byte %zu: %.*s is a lone UTF-16 surrogate",
-					    bad_start, (int)n, text + bad_start);
-		default:
-			break;
-		}
-		if (n > 60)
-			return sm_error_set(err, SM_ERR_DATA,
-					    "integer %.*s... (%zu digits) does not fit in 64 bits",
-					    30, text + bad_start, n);
-		return sm_error_set(err, SM_ERR_DATA, "integer %.*s does not fit in 64 bits",
-				    (int)n, text + bad_start);
-	}
-	*out = obj;
-	return SM_OK;
-}
 
 static const char *type_word(json_object *obj)
 {
@@ -417,6 +62,14 @@ int sm_json_reader_parse_object(sm_json_reader *r, const char *text, size_t len,
 				json_object **out, sm_error *err)
 {
 	return require_object(sm_json_reader_parse(r, text, len, out, err), out, err);
+}
+
+int sm_json_reader_parse_object_fields(sm_json_reader *r, const char *text, size_t len,
+				       const sm_json_fields *fields, json_object **out,
+				       sm_error *err)
+{
+	return require_object(sm_json_reader_parse_fields(r, text, len, fields, out, err),
+			      out, err);
 }
 
 const char *sm_json_type_name(json_object *obj)
@@ -470,9 +123,10 @@ static void shortest_digits(double v, char *digits, size_t size, int *exp10)
 }
 
 /*
- * Formats like Erlang's io_lib_format:fwrite_g (what Elixir's Float.to_string
- * and Jason use): the shortest round-trip digits, in plain notation unless
- * the exponent form is shorter.
+ * Formats like Erlang's float_to_binary(F, [short]) (what Jason writes on
+ * current OTP; io_lib_format:fwrite_g gives the same): the shortest
+ * round-trip digits, in plain notation unless the exponent form is shorter
+ * or the value is integral and at least 2^53.
  */
 static void format_elixir_double(double v, char *out, size_t size)
 {
@@ -499,7 +153,9 @@ static void format_elixir_double(double v, char *out, size_t size)
 		memset(zeros, '0', (size_t)-place);
 		zeros[-place] = '\0';
 		snprintf(out, size, "%s0.%s%s", sign, zeros, digits);
-	} else if (place >= len && place - len + 2 <= cost) {
+	} else if (place >= len && place - len + 2 <= cost && fabs(v) < 9007199254740992.0) {
+		/* Integral values from 2^53 on are always in exponent form
+		 * (OTP: "there could be loss in precision when adding 1"). */
 		memset(zeros, '0', (size_t)(place - len));
 		zeros[place - len] = '\0';
 		snprintf(out, size, "%s%s%s.0", sign, digits, zeros);
@@ -510,14 +166,29 @@ static void format_elixir_double(double v, char *out, size_t size)
 	}
 }
 
-json_object *sm_json_new_double(double value)
+/* json-c serializer of a computed double: its shortest Elixir text is made
+ * when the tree is printed, not at every `+=` (formatting costs more than
+ * the addition, and only the last value of a running sum is printed). */
+static int print_elixir_double(json_object *obj, struct printbuf *pb, int level, int flags)
 {
 	char text[64];
 
+	(void)level;
+	(void)flags;
+	format_elixir_double(json_object_get_double(obj), text, sizeof text);
+	return printbuf_memappend(pb, text, (int)strlen(text));
+}
+
+json_object *sm_json_new_double(double value)
+{
+	json_object *o;
+
 	if (!isfinite(value))
 		return NULL;
-	format_elixir_double(value, text, sizeof text);
-	return json_object_new_double_s(value, text);
+	o = json_object_new_double(value);
+	if (o)
+		json_object_set_serializer(o, print_elixir_double, NULL, NULL);
+	return o;
 }
 
 /* Reads the decimal text of a number without touching json-c's print buffer
@@ -662,15 +333,64 @@ bool sm_json_equal(json_object *a, json_object *b)
 	}
 }
 
+/* Our own deep copy: json_object_deep_copy would print a computed double
+ * (which has a serializer but no kept text) the json-c way. */
+static json_object *copy_value(json_object *obj)
+{
+	json_object *dst;
+
+	switch (json_object_get_type(obj)) {
+	case json_type_null:
+		return NULL;
+	case json_type_boolean:
+		return json_object_new_boolean(json_object_get_boolean(obj));
+	case json_type_int: {
+		int64_t i = json_object_get_int64(obj);
+
+		if (i == INT64_MAX && json_object_get_uint64(obj) > (uint64_t)INT64_MAX)
+			return json_object_new_uint64(json_object_get_uint64(obj));
+		return json_object_new_int64(i);
+	}
+	case json_type_double: {
+		/* Parsed doubles keep their text as userdata (see
+		 * sm_json_number_text); computed ones have none. */
+		const char *kept = json_object_get_userdata(obj);
+		double d = json_object_get_double(obj);
+
+		return kept ? json_object_new_double_s(d, kept) : sm_json_new_double(d);
+	}
+	case json_type_string:
+		return json_object_new_string_len(json_object_get_string(obj),
+						  json_object_get_string_len(obj));
+	case json_type_array: {
+		size_t n = json_object_array_length(obj);
+
+		dst = json_object_new_array_ext((int)n);
+		for (size_t i = 0; dst && i < n; i++)
+			json_object_array_add(dst, copy_value(json_object_array_get_idx(obj, i)));
+		return dst;
+	}
+	case json_type_object:
+		dst = json_object_new_object();
+		if (!dst)
+			return NULL;
+		json_object_object_foreach(obj, key, val)
+			/* The source has no duplicate keys: skip the lookup. */
+			json_object_object_add_ex(dst, key, copy_value(val),
+						  JSON_C_OBJECT_ADD_KEY_IS_NEW);
+		return dst;
+	}
+	return NULL;
+}
+
 json_object *sm_json_copy(json_object *obj)
 {
-	json_object *dst = NULL;
+	json_object *dst;
 
 	if (!obj)
 		return NULL;
-	/* json_object_deep_copy copies the kept decimal text too and only reads
-	 * the source. */
-	if (json_object_deep_copy(obj, &dst, NULL) != 0) {
+	dst = copy_value(obj);
+	if (!dst) {
 		fprintf(stderr, "snapmig: out of memory (copying JSON)\n");
 		abort();
 	}

@@ -4,7 +4,8 @@
  *  - decimals keep their exact text (json-c keeps it for parsed doubles);
  *  - 64-bit integers stay exact; an integer that does not fit in 64 bits is
  *    an error (json-c would silently clamp it, so the text is pre-scanned);
- *  - duplicate keys: the last occurrence wins (as Elixir's decoder does) and
+ *  - duplicate keys: the first occurrence counts, as Elixir's Jason decodes
+ *    them (a reader can be told to keep the last, as Poison did), and
  *    nothing printed ever contains a duplicate key;
  *  - invalid UTF-8, nesting deeper than SM_JSON_MAX_DEPTH, trailing garbage
  *    are errors with a short reason;
@@ -34,11 +35,10 @@ int sm_json_parse(const char *text, size_t len, json_object **out, sm_error *err
  * ("expected a JSON object, got array"). */
 int sm_json_parse_object(const char *text, size_t len, json_object **out, sm_error *err);
 
-/* A parser to reuse for many texts, with the same results as sm_json_parse.
- * json-c's tokener allocates and clears its parse stack (SM_JSON_MAX_DEPTH
- * levels) whenever one is created, which costs more than parsing a typical
- * event; a rebuild worker keeps one reader for all its events.  One reader
- * must not be used by two threads at once. */
+/* A parser to reuse for many texts, with the same results as sm_json_parse:
+ * it keeps its buffers (and a "C" numeric locale) between texts, so a
+ * rebuild worker keeps one reader for all its events.  One reader must not
+ * be used by two threads at once. */
 typedef struct sm_json_reader sm_json_reader;
 
 /* NULL when out of memory.  Free with sm_json_reader_free (NULL is fine). */
@@ -48,6 +48,33 @@ int sm_json_reader_parse(sm_json_reader *r, const char *text, size_t len, json_o
 			 sm_error *err);
 int sm_json_reader_parse_object(sm_json_reader *r, const char *text, size_t len,
 				json_object **out, sm_error *err);
+
+/* Which occurrence of a key given twice in one object counts.  Jason,
+ * which Commanded 1.x and EventStore 1.x decode with, keeps the first;
+ * Poison (Commanded 0.x) kept the last.  (PostgreSQL's jsonb keeps the
+ * last when a value is stored, so jsonb values never have duplicates.)
+ * A new reader keeps the first; sm_json_parse always does. */
+void sm_json_reader_keep_last_duplicate(sm_json_reader *r, bool last);
+
+/* Names of members of a top-level object, sorted by strcmp, distinct. */
+typedef struct sm_json_fields {
+	const char *const *names;
+	size_t n;
+} sm_json_fields;
+
+/* Like sm_json_reader_parse, but when the text is an object only the
+ * members named in fields are built (all when fields is NULL); the others
+ * are checked just as strictly, so the text is accepted or refused exactly
+ * as by sm_json_reader_parse.  The _object form also requires an object. */
+int sm_json_reader_parse_fields(sm_json_reader *r, const char *text, size_t len,
+				const sm_json_fields *fields, json_object **out, sm_error *err);
+int sm_json_reader_parse_object_fields(sm_json_reader *r, const char *text, size_t len,
+				       const sm_json_fields *fields, json_object **out,
+				       sm_error *err);
+
+/* Only checks the text: SM_OK exactly when sm_json_reader_parse would
+ * accept it, without building anything. */
+int sm_json_reader_check(sm_json_reader *r, const char *text, size_t len, sm_error *err);
 
 /* Compact JSON text of obj; the pointer is owned by obj and valid until obj
  * changes or is freed (json_object_to_json_string_length semantics).
