@@ -800,8 +800,11 @@ START_TEST(test_snapshots_written_during_a_rebuild_do_not_corrupt_it)
 }
 END_TEST
 
-/* The rebuild's reading is held up (a lock on stream_events) after it has
- * planned; meanwhile the application writes newer snapshots at the target
+/* The rebuild is held up after it has planned and before it reads (a
+ * SHARE lock on the target table: planning only reads it, the workers'
+ * writes wait; a lock on the store's tables would hold the chunk query
+ * after it took its MVCC snapshot, which is not the case to test), and
+ * meanwhile the application writes newer snapshots at the target
  * module version: one between the planned start and end (the rebuild
  * continues from it, skipping the events it holds), one at the stream's
  * end (nothing to generate; the live row stays), and one at an older
@@ -816,7 +819,7 @@ static void *locker_main(void *arg)
 	struct locker *l = arg;
 	PGconn *conn = tl_connect(l->conninfo);
 
-	PQclear(PQexec(conn, "BEGIN; LOCK TABLE public.stream_events IN ACCESS EXCLUSIVE MODE"));
+	PQclear(PQexec(conn, "BEGIN; LOCK TABLE migration.snapshots IN SHARE MODE"));
 	atomic_store(&l->locked, true);
 	while (!atomic_load(&l->release))
 		usleep(10000);
@@ -845,6 +848,8 @@ START_TEST(test_newer_live_snapshots_written_during_a_rebuild_are_used_or_kept)
 			"'Elixir.Counter.Added'", "json_build_object('n', i)::text", err, sizeof err) == 0);
 		snapshot(&f, uuid, 10, "Elixir.Counter", "{\"count\":55}", "{\"snapshot_module_version\":2}");
 	}
+	tl_exec(f.conn, "CREATE SCHEMA migration;"
+		" CREATE TABLE migration.snapshots (LIKE public.snapshots INCLUDING ALL)");
 	memset(&l, 0, sizeof l);
 	l.conninfo = f.conninfo;
 	ck_assert_int_eq(pthread_create(&th, NULL, locker_main, &l), 0);
@@ -852,8 +857,8 @@ START_TEST(test_newer_live_snapshots_written_during_a_rebuild_are_used_or_kept)
 		usleep(10000);
 	sm_error_clear(&e);
 	ck_assert(sm_rebuild_start(f.eng, NULL, &run, &e) == SM_OK);
-	/* Planned (3 catch-ups from version 10 to 100); the chunk query now
-	 * waits for the lock. */
+	/* Planned (3 catch-ups from version 10 to 100); the workers now
+	 * wait for the lock before they read. */
 	for (;;) {
 		enum sm_run_state st;
 

@@ -24,6 +24,10 @@ wait_for "Read the data again from the database"
 keys q
 pgctl start
 keys r
+# The old numbers stay on screen while the refresh runs: wait for its end
+# (the spinner takes the place of the error as soon as it starts).
+wait_gone "Inventory failed"
+wait_gone "reading the inventory"
 wait_line "Cart +6 +6 +0 +22"
 not_on_screen "Inventory failed"
 

@@ -172,6 +172,21 @@ wait_line() {
 	done
 }
 
+# wait_gone TEXT [SECONDS]: waits until the screen no longer shows TEXT
+# (a spinner: the screen keeps showing the old data while it turns).
+wait_gone() {
+	deadline=$(( $(date +%s) + ${2:-20} ))
+	while screen | grep -qF -- "$1"; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			fail "screen still shows: $1"
+			screen
+			return 1
+		fi
+		sleep 0.1
+	done
+	ok "screen no longer shows: $1"
+}
+
 # not_on_screen TEXT: the screen does not show TEXT right now.
 not_on_screen() {
 	if screen | grep -qF -- "$1"; then
