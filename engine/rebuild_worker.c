@@ -384,6 +384,16 @@ static char *read_fmt(enum sm_column_type type, const char *col)
 			    " ELSE %1$s::text END, 'UTF8')", col);
 }
 
+/* Only an external reducer is sent an event's created_at (the rules have
+ * no use for it): without one, the server need not send it. */
+static bool wants_created_at(const sm_run *run)
+{
+	for (size_t i = 0; i < run->n_types; i++)
+		if (run->types[i].agg->exec)
+			return true;
+	return false;
+}
+
 /* COPY, binary: one CopyData message per row and no result object per
  * row (single-row mode built one, a fifth of the client's time).  COPY
  * takes no parameters, so the chunk's arrays go in as literals escaped by
@@ -413,12 +423,12 @@ static char *chunk_query(worker *w)
 		"    ON p.sk = 2 AND t.source_uuid = s.source_uuid"
 		"   WHERE s.source_uuid = p.uuid)"
 		"  UNION ALL"
-		"  (SELECT 1, se.stream_version, e.event_type, %6$s, %7$s, e.created_at"
+		"  (SELECT 1, se.stream_version, e.event_type, %6$s, %7$s, %8$s"
 		"   FROM %1$s.stream_events se JOIN %1$s.events e ON e.event_id = se.event_id"
 		"   WHERE se.stream_id = p.sid AND se.stream_version > p.fv AND se.stream_version <= p.tv"
 		"   ORDER BY se.stream_version)"
 		" ) x) TO STDOUT (FORMAT binary)",
-		s, t, sd, sm, td, ed, em);
+		s, t, sd, sm, td, ed, em, wants_created_at(run) ? "e.created_at" : "NULL::timestamptz");
 
 	free(s);
 	free(t);
@@ -677,13 +687,14 @@ static int handle_row(worker *w, current *c, const row *res, sm_error *err)
 			fail_simple(w, c, SM_FAIL_BAD_EVENT, version, type, "event metadata: %s", perr.message);
 			return SM_OK;
 		}
-		format_timestamp(be64(row_value(res, 6)), created, sizeof created);
+		if (!row_isnull(res, 6))
+			format_timestamp(be64(row_value(res, 6)), created, sizeof created);
 		ev.type = type;
 		ev.version = version;
 		ev.stream_uuid = c->inst->uuid;
 		ev.data = data;
 		ev.metadata = meta;
-		ev.created_at = created;
+		ev.created_at = row_isnull(res, 6) ? NULL : created;
 		rc = sm_reducer_event(c->reducer, &ev, &fail, err);
 		json_object_put(data);
 		json_object_put(meta);
