@@ -227,24 +227,24 @@ static void set_guards(const sm_copy_ctx *ctx, sm_copy_type_plan *tp,
 	 * copying "all types" must not stop on it. */
 	if (tp->generated == 0 && tp->untouched + tp->stale_without_replacement > 0)
 		add_guard(tp, SM_GUARD_EMPTY, force,
-			  "nothing generated in schema %s: run a rebuild first, or override with --force-%s",
+			  "nothing generated in schema %s: run a rebuild first, or override the %s guard",
 			  ctx->tgt_name, sm_copy_guard_name(SM_GUARD_EMPTY));
 	if (tp->off_version > 0)
 		add_guard(tp, SM_GUARD_VERSION, force,
 			  "%lld of %lld generated rows are not at the configured snapshot version %lld "
 			  "(the configuration changed since the rebuild): rebuild again, or override "
-			  "with --force-%s", tp->off_version, tp->generated, target,
+			  "the %s guard", tp->off_version, tp->generated, target,
 			  sm_copy_guard_name(SM_GUARD_VERSION));
 	if (failures > 0)
 		add_guard(tp, SM_GUARD_FAILURES, force,
 			  "%lld failure%s recorded by the last run: fix and rebuild the failed "
-			  "instances, or override with --force-%s", failures, failures == 1 ? "" : "s",
+			  "instances, or override the %s guard", failures, failures == 1 ? "" : "s",
 			  sm_copy_guard_name(SM_GUARD_FAILURES));
 	if (st->copy_max_lag >= 0 && tp->lag_events > st->copy_max_lag)
 		add_guard(tp, SM_GUARD_LAG, force,
 			  "generated rows are %lld events behind the live streams (limit %lld): "
-			  "run a catch-up rebuild first (it resumes and is quick), or override with "
-			  "--force-%s", tp->lag_events, st->copy_max_lag,
+			  "run a catch-up rebuild first (it resumes and is quick), or override "
+			  "the %s guard", tp->lag_events, st->copy_max_lag,
 			  sm_copy_guard_name(SM_GUARD_LAG));
 }
 
