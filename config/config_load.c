@@ -4,7 +4,7 @@
  * or a duplicate is an error naming file:line, because a typo in this file
  * must never be silently ignored.  Rule strings are compiled here, once.
  */
-#include <config.h>  /* autoconf's; "config.h" would find config/config.h */
+#include "config.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config/config.h"
+#include "config/snapmig_conf.h"
 #include "config/rules.h"
 #include "util/alloc.h"
 

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "config/config.h"
+#include "config/snapmig_conf.h"
 
 const sm_environment *sm_config_find_env(const sm_config *cfg, const char *name)
 {

@@ -7,7 +7,7 @@
  * Any value of an unexpected kind ends in SM_APPLY_ERROR with a message,
  * never in a crash.
  */
-#include <config.h>  /* autoconf's; "config.h" would find config/config.h */
+#include "config.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

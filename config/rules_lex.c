@@ -3,7 +3,7 @@
  * cannot read becomes a T_ERROR token with a message, and the parser turns
  * that into a config error at the token's column.
  */
-#include <config.h>  /* autoconf's; "config.h" would find config/config.h */
+#include "config.h"
 
 #include <stdint.h>
 #include <stdio.h>

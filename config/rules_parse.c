@@ -4,7 +4,7 @@
  * time.  The first error stops parsing and is reported with the column of
  * the token where it was found.
  */
-#include <config.h>  /* autoconf's; "config.h" would find config/config.h */
+#include "config.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -14,7 +14,7 @@
 
 #include <json-c/json.h>
 
-#include "config/config.h"
+#include "config/snapmig_conf.h"
 #include "config/rules.h"
 #include "engine/snapmig.h"
 

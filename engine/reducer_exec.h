@@ -31,7 +31,7 @@
 
 #include <json-c/json.h>
 
-#include "config/config.h"
+#include "config/snapmig_conf.h"
 #include "engine/reducer.h"
 
 #define SM_EXEC_PROTOCOL 1

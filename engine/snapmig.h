@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/config.h"
+#include "config/snapmig_conf.h"
 #include "util/error.h"
 
 /* ---------------------------------------------------------------- engine */

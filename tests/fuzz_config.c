@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/config.h"
+#include "config/snapmig_conf.h"
 #include "tests/fuzz.h"
 
 static char dir[64];

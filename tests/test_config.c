@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config/config.h"
+#include "config/snapmig_conf.h"
 #include "config/rules.h"
 #include "tests/testlib.h"
 

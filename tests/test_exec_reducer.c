@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config/config.h"
+#include "config/snapmig_conf.h"
 #include "engine/reducer.h"
 #include "engine/reducer_exec.h"
 #include "engine/snapmig.h"

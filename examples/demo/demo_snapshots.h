@@ -17,7 +17,7 @@
 
 #include <libpq-fe.h>
 
-#include "config/config.h"
+#include "config/snapmig_conf.h"
 #include "examples/demo/demo_store.h"
 #include "util/error.h"
 

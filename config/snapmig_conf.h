@@ -4,8 +4,8 @@
  * plain structs and compiled rules; nothing here knows about PostgreSQL.
  * A loaded sm_config is immutable and may be shared by threads.
  */
-#ifndef SM_CONFIG_CONFIG_H
-#define SM_CONFIG_CONFIG_H
+#ifndef SM_CONFIG_SNAPMIG_CONF_H
+#define SM_CONFIG_SNAPMIG_CONF_H
 
 #include <stdbool.h>
 #include <stddef.h>
