@@ -41,6 +41,20 @@ int sm_rules_compile(const char *initial, int initial_line,
 		     const char *file, sm_rules **out, sm_error *err);
 void sm_rules_free(sm_rules *rules);
 
+/*
+ * The canonical text of the rules: `initial` and the entries written from
+ * their compiled form, so that it stays the same under changes of
+ * whitespace, comments, quoting, string splitting and the order of entries
+ * of different event types, and differs whenever the rules could produce
+ * another state (also when a new snapmig gives the same rules another
+ * meaning: its first line names the version of the language's meaning).
+ * Meant to be hashed into a fingerprint of the reducer; settings outside
+ * the rules that change output (duplicate_keys) are not part of it.
+ * The text is rules source, one part per line ("initial ...", "on ...",
+ * "when ...", "do ...").  Borrowed; valid while rules lives.
+ */
+const char *sm_rules_canonical(const sm_rules *rules);
+
 /* A new copy of the initial state (caller owns). */
 json_object *sm_rules_initial(const sm_rules *rules);
 

@@ -19,8 +19,6 @@
 #include "util/alloc.h"
 #include "util/json.h"
 
-int rl_eval_const(const rl_expr *e, json_object **out, char *msg, size_t size);
-
 /* A value during evaluation: borrowed (from the state, the event, a
  * constant) or owned by the evaluator. */
 typedef struct val {

@@ -145,6 +145,7 @@ struct sm_rules {
 	size_t n_types;
 	size_t *sorted;          /* indexes into types, sorted by name */
 	const char **type_names; /* for sm_rules_event_types */
+	char *canonical;         /* sm_rules_canonical (config/rules_print.c) */
 };
 
 /* Looks up the type record for an event type; NULL when not handled. */
@@ -156,5 +157,13 @@ void rl_reads_free(rl_type *type);
 
 void rl_expr_free(rl_expr *e);
 void rl_cond_free(rl_cond *c);
+
+/* Evaluates a constant expression (config/rules_eval.c); msg receives the
+ * reason on failure. */
+int rl_eval_const(const rl_expr *e, json_object **out, char *msg, size_t size);
+
+/* The canonical text of compiled rules (config/rules_print.c); caller
+ * frees.  Called once by sm_rules_compile, before the rules are shared. */
+char *rl_canonical(const sm_rules *rules);
 
 #endif

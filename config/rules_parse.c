@@ -19,9 +19,6 @@
  * any real rule, shallow enough that recursion cannot exhaust the stack. */
 #define MAX_NESTING 64
 
-/* Evaluates a constant expression (rules_eval.c). */
-int rl_eval_const(const rl_expr *e, json_object **out, char *msg, size_t size);
-
 typedef struct parser {
 	rl_lexer lx;
 	rl_token tok;            /* current token */
@@ -369,6 +366,21 @@ static rl_expr *parse_primary(parser *p)
 		return parse_list(p);
 	case T_LBRACE:
 		return parse_object(p);
+	case T_LPAREN: {
+		size_t open = p->tok.pos;
+
+		advance(p);
+		e = parse_expr(p);
+		if (p->failed)
+			return e;
+		if (p->tok.kind != T_RPAREN) {
+			fail(p, p->tok.pos, "expected ')' to close the '(' at col %d, got %s",
+			     rl_column(p->lx.src, open), describe(&p->tok));
+			return e;
+		}
+		advance(p);
+		return parse_postfix(p, e);
+	}
 	case T_VAR: {
 		const char *v = p->tok.str;
 
@@ -415,16 +427,9 @@ static rl_expr *parse_primary(parser *p)
 	}
 }
 
-static rl_expr *parse_expr(parser *p)
+/* The operators after a first operand (left, already parsed). */
+static rl_expr *parse_expr_rest(parser *p, rl_expr *left)
 {
-	rl_expr *left;
-
-	if (++p->depth > MAX_NESTING) {
-		fail(p, p->tok.pos, "nested deeper than %d levels", MAX_NESTING);
-		p->depth--;
-		return NULL;
-	}
-	left = parse_primary(p);
 	while (!p->failed && p->tok.kind == T_CONCAT) {
 		rl_expr *e = new_expr(E_CONCAT);
 
@@ -435,8 +440,23 @@ static rl_expr *parse_expr(parser *p)
 		e->items[1] = parse_primary(p);
 		left = e;
 	}
-	p->depth--;
 	return left;
+}
+
+static rl_expr *parse_expr(parser *p)
+{
+	rl_expr *e;
+
+	if (++p->depth > MAX_NESTING) {
+		fail(p, p->tok.pos, "nested deeper than %d levels", MAX_NESTING);
+		p->depth--;
+		return NULL;
+	}
+	e = parse_primary(p);
+	if (!p->failed)
+		e = parse_expr_rest(p, e);
+	p->depth--;
+	return e;
 }
 
 /* --------------------------------------------------------- conditions */
@@ -450,6 +470,38 @@ static rl_cond *new_cond(enum rl_cond_kind kind)
 }
 
 static rl_cond *parse_cond(parser *p);
+
+/* After a value in a condition: does an operator continue it? */
+static bool continues_value(const parser *p)
+{
+	switch (p->tok.kind) {
+	case T_DOT: case T_LBRACK: case T_CONCAT: case T_EQ: case T_NE: case T_ASSIGN:
+		return true;
+	default:
+		return is_word(p, "in");
+	}
+}
+
+/* c holds a value (C_TRUTHY); a comparison operator after it makes it
+ * a comparison. */
+static void compare(parser *p, rl_cond *c)
+{
+	enum rl_cond_kind k = C_TRUTHY;
+
+	if (p->tok.kind == T_EQ)
+		k = C_EQ;
+	else if (p->tok.kind == T_NE)
+		k = C_NE;
+	else if (is_word(p, "in"))
+		k = C_IN;
+	else if (p->tok.kind == T_ASSIGN)
+		fail(p, p->tok.pos, "'=' assigns; compare with '=='");
+	if (k != C_TRUTHY) {
+		c->kind = k;
+		advance(p);
+		c->b = parse_expr(p);
+	}
+}
 
 static rl_cond *parse_cond_atom(parser *p)
 {
@@ -474,32 +526,25 @@ static rl_cond *parse_cond_atom(parser *p)
 			     rl_column(p->lx.src, open), describe(&p->tok));
 		if (!p->failed)
 			advance(p);
+		/* `(a ~ b) == c`: the parentheses held a value, not a condition. */
+		if (!p->failed && c->kind == C_TRUTHY && continues_value(p)) {
+			rl_expr *e = c->a;
+
+			c->a = NULL;
+			e = parse_expr_rest(p, parse_postfix(p, e));
+			c->a = e;
+			if (!p->failed)
+				compare(p, c);
+		}
 	} else if (is_word(p, "exists")) {
 		advance(p);
 		c = new_cond(C_EXISTS);
 		c->a = parse_expr(p);
 	} else {
-		rl_expr *a = parse_expr(p);
-
 		c = new_cond(C_TRUTHY);
-		c->a = a;
-		if (!p->failed) {
-			enum rl_cond_kind k = C_TRUTHY;
-
-			if (p->tok.kind == T_EQ)
-				k = C_EQ;
-			else if (p->tok.kind == T_NE)
-				k = C_NE;
-			else if (is_word(p, "in"))
-				k = C_IN;
-			else if (p->tok.kind == T_ASSIGN)
-				fail(p, p->tok.pos, "'=' assigns; compare with '=='");
-			if (k != C_TRUTHY) {
-				c->kind = k;
-				advance(p);
-				c->b = parse_expr(p);
-			}
-		}
+		c->a = parse_expr(p);
+		if (!p->failed)
+			compare(p, c);
 	}
 	p->depth--;
 	return c;
@@ -945,6 +990,7 @@ int sm_rules_compile(const char *initial, int initial_line, const char *initial_
 		sm_rules_free(r);
 		return rc;
 	}
+	r->canonical = rl_canonical(r);
 	*out = r;
 	return SM_OK;
 }
@@ -972,6 +1018,7 @@ void sm_rules_free(sm_rules *rules)
 	free(rules->types);
 	free(rules->sorted);
 	free(rules->type_names);
+	free(rules->canonical);
 	free(rules);
 }
 

@@ -14,6 +14,11 @@
  * rest event data as JSON text.  Compiles and, when that works, applies. */
 int sm_fuzz_rules(const uint8_t *data, size_t size);
 
+/* Compiles the canonical text of rules again (sm_rules_canonical) and
+ * returns 0 when that gives the same canonical text. */
+struct sm_rules;
+int sm_fuzz_rules_roundtrip(const struct sm_rules *rules);
+
 /* Input: a whole configuration file. */
 int sm_fuzz_config(const uint8_t *data, size_t size);
 

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,58 @@ static char *next_line(const uint8_t *data, size_t size, size_t *pos)
 	memcpy(s, data + start, end - start);
 	s[end - start] = '\0';
 	return s;
+}
+
+/* Splits canonical text into its parts, compiles them again and compares
+ * the new canonical text with the old. */
+int sm_fuzz_rules_roundtrip(const sm_rules *rules)
+{
+	const char *text = sm_rules_canonical(rules);
+	char *copy = strdup(text), *line, *save = NULL;
+	const char *initial = NULL;
+	sm_rule_source *src = calloc(strlen(text) + 1, sizeof *src);
+	json_object **ons = calloc(strlen(text) + 1, sizeof *ons);
+	size_t n = 0;
+	sm_rules *again = NULL;
+	sm_error err;
+	int rc = -1;
+
+	if (!copy || !src || !ons)
+		abort();
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "initial ", 8) == 0) {
+			initial = line + 8;
+		} else if (strncmp(line, "on ", 3) == 0) {
+			if (sm_json_parse(line + 3, strlen(line + 3), &ons[n], &err) != 0 ||
+			    !json_object_is_type(ons[n], json_type_string))
+				goto out;
+			src[n].on = json_object_get_string(ons[n]);
+			src[n].where = "roundtrip";
+			src[n].line = (int)n + 1;
+			n++;
+		} else if (strncmp(line, "when ", 5) == 0 && n) {
+			src[n - 1].when = line + 5;
+		} else if (strncmp(line, "do ", 3) == 0 && n) {
+			src[n - 1].do_stmts = line + 3;
+		} else if (strncmp(line, "snapmig-rules ", 14) != 0) {
+			goto out;
+		}
+	}
+	sm_error_clear(&err);
+	if (sm_rules_compile(initial, 1, "initial", src, n, "roundtrip", &again, &err) == 0 &&
+	    strcmp(sm_rules_canonical(again), text) == 0)
+		rc = 0;
+	else if (getenv("SM_FUZZ_VERBOSE"))
+		fprintf(stderr, "canonical text does not compile back:\n%s\n%s\n%s\n", text,
+			again ? sm_rules_canonical(again) : "", err.message);
+out:
+	sm_rules_free(again);
+	for (size_t i = 0; i < n; i++)
+		json_object_put(ons[i]);
+	free(ons);
+	free(src);
+	free(copy);
+	return rc;
 }
 
 int sm_fuzz_rules(const uint8_t *data, size_t size)
@@ -56,6 +109,11 @@ int sm_fuzz_rules(const uint8_t *data, size_t size)
 	}
 	if (sm_rules_compile(initial[0] ? initial : NULL, 1, "initial", src, 3, "fuzz.conf", &rules, &err) == 0) {
 		json_object *state = sm_rules_initial(rules);
+
+		/* The canonical text is faithful: it compiles to rules with
+		 * the same canonical text. */
+		if (sm_fuzz_rules_roundtrip(rules) != 0)
+			abort();
 
 		for (long long v = 1; v <= 4 && state; v++) {
 			sm_event_view ev = { types[v % 2], v, "fuzz-stream", event, event };

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "config/rules.h"
+#include "tests/fuzz.h"
 #include "util/json.h"
 
 #define T "Elixir.T.Events.E"
@@ -344,6 +345,13 @@ START_TEST(test_concatenation_of_strings_numbers_and_null)
 }
 END_TEST
 
+START_TEST(test_parentheses_group_values)
+{
+	check_do("{}", "a = ('x' ~ event.y) ~ 'z'; b = (event.o).k; c = ((event.o))['k']", "{\"y\":1,\"o\":{\"k\":2}}",
+		 "{\"a\":\"x1z\",\"b\":2,\"c\":2}");
+}
+END_TEST
+
 START_TEST(test_concatenation_of_a_list_fails)
 {
 	check_do_fails("{}", "a = 'x' ~ event.l", "{\"l\":[1]}",
@@ -439,6 +447,15 @@ START_TEST(test_precedence_not_then_and_then_or)
 	FAILS("(event.t == true or event.f == true) and event.f == true", "{\"t\":true,\"f\":false}");
 	HOLDS("not (event.f == true)", "{\"t\":true,\"f\":false}");
 	HOLDS("not not event.t", "{\"t\":true}");
+}
+END_TEST
+
+START_TEST(test_parentheses_hold_a_condition_or_a_value)
+{
+	HOLDS("(event.a ~ 'x') == '1x'", "{\"a\":1}");
+	HOLDS("((event.o)).k in [2]", "{\"o\":{\"k\":2}}");
+	HOLDS("(event.a == 1) and (event.o)", "{\"a\":1,\"o\":{}}");
+	FAILS("((event.a)) != 1", "{\"a\":1}");
 }
 END_TEST
 
@@ -833,6 +850,170 @@ START_TEST(test_an_event_restricted_to_its_reads_applies_the_same)
 }
 END_TEST
 
+/* ------------------------------------------------------ canonical text */
+
+/* Rules as a test writes them: initial and up to four entries. */
+typedef struct spelling {
+	const char *initial;
+	sm_rule_source e[4];
+} spelling;
+
+/* The canonical text of a spelling (malloc'ed); also checks that the text
+ * compiles back to itself. */
+static char *canonical_of(const spelling *sp)
+{
+	size_t n = 0;
+	sm_rules *r;
+	char *text;
+
+	while (n < 4 && sp->e[n].on)
+		n++;
+	r = compile_entries(sp->initial, sp->e, n);
+	text = strdup(sm_rules_canonical(r));
+	ck_assert_msg(sm_fuzz_rules_roundtrip(r) == 0, "canonical text does not compile back:\n%s", text);
+	sm_rules_free(r);
+	return text;
+}
+
+#define E(on, when, dos) { on, when, dos, 1, "e", 0, 0 }
+
+START_TEST(test_canonical_text_is_rules_source_in_a_fixed_layout)
+{
+	spelling sp = { "{ id : null , l : [ ], n: 1.50 }", {
+		E("B", "event.n == 1 and not exists event.x", "id = event['id'] ; append l  ('a' ~ event.s)"),
+		E("A", NULL, "state['odd key'].x += 1; remove l where it == key"),
+		E("B", NULL, NULL),
+	} };
+	char *text = canonical_of(&sp);
+
+	ck_assert_str_eq(text,
+		"snapmig-rules 1\n"
+		"initial {\"id\":null,\"l\":[],\"n\":1.50}\n"
+		"on \"A\"\n"
+		"do state[\"odd key\"].x += 1; remove state.l where (it == key)\n"
+		"on \"B\"\n"
+		"when ((event.n == 1) and not exists event.x)\n"
+		"do state.id = event.id; append state.l (\"a\" ~ event.s)\n"
+		"on \"B\"\n");
+	free(text);
+}
+END_TEST
+
+/* Every spelling in a group gives the same canonical text. */
+START_TEST(test_canonical_text_is_the_same_for_every_spelling_of_the_same_rules)
+{
+	static const spelling groups[][4] = {
+		{ { "{a: null}", { E(T, NULL, "a = 'x'") } },
+		  { "{\"a\":null}", { E(T, NULL, "  state.a   =  \"x\" ; ") } },
+		  { "{ 'a' : null }", { E(T, NULL, "state['a']=\"x\"") } },
+		  { "{a:null}", { E(T, NULL, ";;state[\"a\"] = 'x';") } } },
+		{ { "{}", { E(T, "event.x == 1", "a = event.y.z") } },
+		  { "{}", { E(T, "(event.x == 1)", "a = event['y'][\"z\"]") } },
+		  { "{}", { E(T, "((event.x)) == 1", "a = (event.y).z") } },
+		  { "{}", { E(T, "( event . x == 1 )", "a = ((event.y)['z'])") } } },
+		{ { "{}", { E("X", NULL, "a = {k: [1, 2], 'q r': true}"), E("Y", NULL, NULL) } },
+		  { "{}", { E("Y", NULL, NULL), E("X", NULL, "a = {\"k\":[1,2],\"q r\":true}") } },
+		  { "{}", { E("Y", NULL, ""), E("X", NULL, "a = {k: [1,2], \"q r\": true};") } },
+		  { "{}", { E("Y", NULL, " ; "), E("X", NULL, "state.a = { 'k' : [ 1 , 2 ] , 'q r' : true }") } } },
+		{ { "{}", { E(T, "event.a and event.b or not event.c", "remove l where it.k == 'v'") } },
+		  { "{}", { E(T, "(event.a and event.b) or (not event.c)", "remove state.l where (it.k == \"v\")") } },
+		  { "{}", { E(T, "((event.a) and (event.b)) or not (event.c)", "remove l where it['k'] == 'v'") } },
+		  { "{}", { E(T, "(event['a'] and event[\"b\"]) or not event.c", "remove l where (it).k == 'v'") } } },
+	};
+
+	for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+		char *first = canonical_of(&groups[g][0]);
+
+		for (size_t k = 1; k < 4; k++) {
+			char *text = canonical_of(&groups[g][k]);
+
+			ck_assert_msg(strcmp(first, text) == 0, "group %zu spelling %zu:\n%s\nvs\n%s", g, k,
+				      first, text);
+			free(text);
+		}
+		free(first);
+	}
+}
+END_TEST
+
+/* Each variant changes one thing that can change a snapshot: all texts
+ * differ from each other. */
+START_TEST(test_canonical_text_differs_whenever_the_output_could)
+{
+	static const spelling variants[] = {
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y"), E(T, NULL, NULL) } },
+		/* initial: a value, key order, a number's text, 1 vs 1.0 */
+		{ "{a: null, n: 1}", { E(T, "event.x == 1", "a = event.y"), E(T, NULL, NULL) } },
+		{ "{n: 0, a: null}", { E(T, "event.x == 1", "a = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0.0}", { E(T, "event.x == 1", "a = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0.00}", { E(T, "event.x == 1", "a = event.y"), E(T, NULL, NULL) } },
+		/* conditions */
+		{ "{a: null, n: 0}", { E(T, "event.x == 1.0", "a = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x != 1", "a = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x in 1", "a = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "not event.x == 1", "a = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "exists event.x", "a = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x", "a = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1 and event.z", "a = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1 or event.z", "a = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "meta.x == 1", "a = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == '1'", "a = event.y"), E(T, NULL, NULL) } },
+		/* statements */
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a ?= event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a += event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "append a event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "prepend a event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "merge a event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "delete a.b"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "remove a where it == event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "remove a where key == event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y; reset"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "reset; a = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "n = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a.n = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a[event.n] = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a['event.n'] = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a[1] = event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a['1'] = event.y"), E(T, NULL, NULL) } },
+		/* values */
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y.z"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event[0]"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = meta.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = state.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = $version"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = $type"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = $stream"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = [event.y, 1]"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = [1, event.y]"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = {y: event.y}"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = {z: event.y}"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y ~ 'x'"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = 'x' ~ event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = 'event.y'"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = 'x\\u0000y'"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = 'x'"), E(T, NULL, NULL) } },
+		/* entries: order within a type, the type, when, a missing entry */
+		{ "{a: null, n: 0}", { E(T, NULL, NULL), E(T "2", "event.x == 1", "a = event.y") } },
+		{ "{a: null, n: 0}", { E(T "2", "event.x == 1", "a = event.y"), E(T "2", NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, NULL, "a = event.y") } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y") } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y"), E(T, NULL, NULL), E("Other", NULL, NULL) } },
+	};
+	size_t n = sizeof variants / sizeof variants[0];
+	char **texts = calloc(n, sizeof *texts);
+
+	for (size_t i = 0; i < n; i++) {
+		texts[i] = canonical_of(&variants[i]);
+		for (size_t k = 0; k < i; k++)
+			ck_assert_msg(strcmp(texts[i], texts[k]) != 0, "variants %zu and %zu print the same:\n%s",
+				      k, i, texts[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rules");
@@ -841,6 +1022,7 @@ int main(void)
 	TCase *co = tcase_create("conditions");
 	TCase *en = tcase_create("entries");
 	TCase *sy = tcase_create("syntax");
+	TCase *ca = tcase_create("canonical");
 	SRunner *sr;
 	int failed;
 
@@ -875,6 +1057,7 @@ int main(void)
 	tcase_add_test(ex, test_string_escapes);
 	tcase_add_test(ex, test_concatenation_of_strings_numbers_and_null);
 	tcase_add_test(ex, test_concatenation_of_a_list_fails);
+	tcase_add_test(ex, test_parentheses_group_values);
 	tcase_add_test(ex, test_decimals_and_big_integers_from_events_are_carried_unchanged);
 	suite_add_tcase(s, ex);
 
@@ -884,6 +1067,7 @@ int main(void)
 	tcase_add_test(co, test_exists_means_present_and_not_null);
 	tcase_add_test(co, test_precedence_not_then_and_then_or);
 	tcase_add_test(co, test_bare_expression_holds_unless_null_or_false);
+	tcase_add_test(co, test_parentheses_hold_a_condition_or_a_value);
 	suite_add_tcase(s, co);
 
 	tcase_add_test(en, test_first_entry_whose_when_holds_applies);
@@ -902,6 +1086,11 @@ int main(void)
 	tcase_add_test(en, test_reads_name_the_event_members_that_entries_use);
 	tcase_add_test(en, test_an_event_restricted_to_its_reads_applies_the_same);
 	suite_add_tcase(s, sy);
+
+	tcase_add_test(ca, test_canonical_text_is_rules_source_in_a_fixed_layout);
+	tcase_add_test(ca, test_canonical_text_is_the_same_for_every_spelling_of_the_same_rules);
+	tcase_add_test(ca, test_canonical_text_differs_whenever_the_output_could);
+	suite_add_tcase(s, ca);
 
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

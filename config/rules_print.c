@@ -1,0 +1,333 @@
+/*
+ * The canonical text of compiled rules (sm_rules_canonical): what the
+ * rules do, written from the syntax tree, so that whitespace, comments,
+ * quoting, the split of strings over lines and the order of entries of
+ * different event types do not change it, while any change that can change
+ * a generated snapshot does.
+ *
+ * The text is itself rules source, one part per line:
+ *
+ *     snapmig-rules 1
+ *     initial {"id":null,"l":[]}
+ *     on "Elixir.X.Events.Added"
+ *     when (event.n == 1)
+ *     do state.id = event.id; append state.l (event.a ~ "x")
+ *
+ * Event types come in strcmp order, each with its entries in config order
+ * (only the order within one type decides which entry applies).  Every
+ * operator is parenthesised, every path starts at `state`, every name that
+ * is not a plain identifier is a quoted key.  Constants are JSON as the
+ * state would hold them (a decimal keeps its text, which the snapshot
+ * keeps too).  The first line names the version of the language's
+ * meaning: it changes whenever the same rules could produce another
+ * snapshot (tests/fuzz_rules.c re-compiles this text and expects the same
+ * text back).
+ */
+#include <config.h>  /* autoconf's; "config.h" would find config/config.h */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/rules_internal.h"
+#include "util/alloc.h"
+#include "util/json.h"
+
+/* Bump whenever evaluation changes what the same rules produce. */
+#define RL_SEMANTICS_VERSION 1
+
+typedef struct buf {
+	char *s;
+	size_t len, cap;
+} buf;
+
+static void put_mem(buf *b, const char *s, size_t n)
+{
+	b->s = sm_xgrow(b->s, &b->cap, b->len + n + 1, 1);
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void put(buf *b, const char *s)
+{
+	put_mem(b, s, strlen(s));
+}
+
+static void putf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void putf(buf *b, const char *fmt, ...)
+{
+	char tmp[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	put_mem(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* A JSON string literal (the rules read JSON escapes). */
+static void put_string(buf *b, const char *s, size_t n)
+{
+	put(b, "\"");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			char esc[2] = { '\\', (char)c };
+
+			put_mem(b, esc, 2);
+		} else if (c < 0x20) {
+			putf(b, "\\u%04x", c);
+		} else {
+			put_mem(b, s + i, 1);
+		}
+	}
+	put(b, "\"");
+}
+
+static bool is_ident(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
+		      (*s >= '0' && *s <= '9')))
+			break;
+	return *s == '\0';
+}
+
+/* A member name after a value or a path: `.name` or `["any text"]`.  The
+ * two spellings read the same member, so they print the same. */
+static void put_member(buf *b, const char *name, size_t n)
+{
+	if (strlen(name) == n && is_ident(name)) {
+		put(b, ".");
+		put(b, name);
+		return;
+	}
+	put(b, "[");
+	put_string(b, name, n);
+	put(b, "]");
+}
+
+/* A constant as JSON.  Printing writes json-c's print buffer of the object
+ * printed, so a private copy is printed. */
+static void put_const(buf *b, json_object *v)
+{
+	json_object *copy = sm_json_copy(v);
+	size_t n;
+	const char *s = sm_json_print(copy, &n);
+
+	put_mem(b, s, n);
+	json_object_put(copy);
+}
+
+static const char *root_name(enum rl_root root)
+{
+	switch (root) {
+	case R_EVENT: return "event";
+	case R_META: return "meta";
+	case R_STATE: return "state";
+	case R_IT: return "it";
+	case R_KEY: return "key";
+	case R_VERSION: return "$version";
+	case R_TYPE: return "$type";
+	case R_STREAM: return "$stream";
+	}
+	return "?";
+}
+
+static bool is_const_string(const rl_expr *e)
+{
+	return e && e->kind == E_CONST && json_object_is_type(e->value, json_type_string);
+}
+
+static void put_expr(buf *b, const rl_expr *e)
+{
+	switch (e->kind) {
+	case E_CONST:
+		put_const(b, e->value);
+		return;
+	case E_ROOT:
+		put(b, root_name(e->root));
+		return;
+	case E_FIELD:
+		put_expr(b, e->base);
+		put_member(b, e->name, strlen(e->name));
+		return;
+	case E_INDEX:
+		put_expr(b, e->base);
+		if (is_const_string(e->index)) {
+			put_member(b, json_object_get_string(e->index->value),
+				   (size_t)json_object_get_string_len(e->index->value));
+		} else {
+			put(b, "[");
+			put_expr(b, e->index);
+			put(b, "]");
+		}
+		return;
+	case E_LIST:
+		put(b, "[");
+		for (size_t i = 0; i < e->n; i++) {
+			if (i)
+				put(b, ", ");
+			put_expr(b, e->items[i]);
+		}
+		put(b, "]");
+		return;
+	case E_OBJECT:
+		put(b, "{");
+		for (size_t i = 0; i < e->n; i++) {
+			if (i)
+				put(b, ", ");
+			put_string(b, e->keys[i], strlen(e->keys[i]));
+			put(b, ": ");
+			put_expr(b, e->items[i]);
+		}
+		put(b, "}");
+		return;
+	case E_CONCAT:
+		put(b, "(");
+		put_expr(b, e->items[0]);
+		put(b, " ~ ");
+		put_expr(b, e->items[1]);
+		put(b, ")");
+		return;
+	}
+	put(b, "?");
+}
+
+static void put_cond(buf *b, const rl_cond *c)
+{
+	const char *op = NULL;
+
+	switch (c->kind) {
+	case C_TRUTHY:
+		put_expr(b, c->a);
+		return;
+	case C_EXISTS:
+		put(b, "exists ");
+		put_expr(b, c->a);
+		return;
+	case C_NOT:
+		put(b, "not ");
+		put_cond(b, c->l);
+		return;
+	case C_EQ: op = " == "; break;
+	case C_NE: op = " != "; break;
+	case C_IN: op = " in "; break;
+	case C_AND:
+	case C_OR:
+		put(b, "(");
+		put_cond(b, c->l);
+		put(b, c->kind == C_AND ? " and " : " or ");
+		put_cond(b, c->r);
+		put(b, ")");
+		return;
+	}
+	put(b, "(");
+	put_expr(b, c->a);
+	put(b, op ? op : " ? ");
+	put_expr(b, c->b);
+	put(b, ")");
+}
+
+static void put_path(buf *b, const rl_path *path)
+{
+	put(b, "state");
+	for (size_t i = 0; i < path->n; i++) {
+		const rl_seg *s = &path->segs[i];
+
+		if (s->name) {
+			put_member(b, s->name, strlen(s->name));
+		} else if (is_const_string(s->key)) {
+			put_member(b, json_object_get_string(s->key->value),
+				   (size_t)json_object_get_string_len(s->key->value));
+		} else {
+			put(b, "[");
+			put_expr(b, s->key);
+			put(b, "]");
+		}
+	}
+}
+
+static void put_stmt(buf *b, const rl_stmt *s)
+{
+	const char *word = NULL, *op = NULL;
+
+	switch (s->kind) {
+	case S_SET: op = " = "; break;
+	case S_PUTNEW: op = " ?= "; break;
+	case S_ADD: op = " += "; break;
+	case S_DELETE: word = "delete "; break;
+	case S_APPEND: word = "append "; break;
+	case S_PREPEND: word = "prepend "; break;
+	case S_MERGE: word = "merge "; break;
+	case S_REMOVE: word = "remove "; break;
+	case S_RESET:
+		put(b, "reset");
+		return;
+	}
+	if (op) {
+		put_path(b, &s->path);
+		put(b, op);
+		put_expr(b, s->value);
+		return;
+	}
+	put(b, word);
+	put_path(b, &s->path);
+	if (s->kind == S_REMOVE) {
+		put(b, " where ");
+		put_cond(b, s->cond);
+	} else if (s->value) {
+		put(b, " ");
+		put_expr(b, s->value);
+	}
+}
+
+static void put_entry(buf *b, const rl_entry *en)
+{
+	put(b, "on ");
+	put_string(b, en->on, strlen(en->on));
+	put(b, "\n");
+	if (en->when) {
+		put(b, "when ");
+		put_cond(b, en->when);
+		put(b, "\n");
+	}
+	if (en->n_stmts) {
+		put(b, "do ");
+		for (size_t i = 0; i < en->n_stmts; i++) {
+			if (i)
+				put(b, "; ");
+			put_stmt(b, &en->stmts[i]);
+		}
+		put(b, "\n");
+	}
+}
+
+char *rl_canonical(const sm_rules *rules)
+{
+	buf b = { NULL, 0, 0 };
+
+	putf(&b, "snapmig-rules %d\n", RL_SEMANTICS_VERSION);
+	put(&b, "initial ");
+	put_const(&b, rules->initial);
+	put(&b, "\n");
+	for (size_t i = 0; i < rules->n_types; i++) {
+		const rl_type *t = &rules->types[rules->sorted[i]];
+
+		for (size_t k = 0; k < t->n_entries; k++)
+			put_entry(&b, &rules->entries[t->entries[k]]);
+	}
+	return b.s;
+}
+
+const char *sm_rules_canonical(const sm_rules *rules)
+{
+	return rules->canonical;
+}
