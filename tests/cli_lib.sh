@@ -1,45 +1,14 @@
 # Shared by tests/test_cli_*.sh (sourced).  They run the real snapmig binary
 # against the throwaway server of tests/with-pg and check its outputs, JSON
-# shapes and exit codes.
-#
-# Environment (from the harness and Makefile.am): SNAPMIG_BIN,
-# SNAPMIG_BUILDDIR, SNAPMIG_SRCDIR, SNAPMIG_TEST_CONNINFO, PGHOST.
+# shapes and exit codes.  The harness's helpers are tests/shell_lib.sh's.
 
-set -u
+. "${SNAPMIG_SRCDIR:?}/tests/shell_lib.sh"
 
-: "${SNAPMIG_BIN:?run through make check}"
-: "${SNAPMIG_TEST_CONNINFO:?run under tests/with-pg}"
-
+need_tools psql python3
 MKSTORE="$SNAPMIG_BUILDDIR/tests/mkstore"
-T=$(mktemp -d "${TMPDIR:-/tmp}/snapmig-cli.XXXXXX") || exit 99
-trap 'rm -rf "$T"' EXIT
-failures=0
-checks=0
-# The config may not be found through a user's own settings.
-unset SNAPMIG_CONFIG
+make_tmpdir cli
 export XDG_CONFIG_HOME="$T/xdg"
 cd "$T" || exit 99
-
-for tool in psql python3; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "SKIP: $tool is not installed"
-		exit 77
-	fi
-done
-
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
-
-ok() {
-	checks=$((checks + 1))
-}
-
-# psql against a database of the harness's server: psql_db DB SQL
-psql_db() {
-	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"
-}
 
 # new_db NAME: a fresh database; sets CONNINFO to it.
 new_db() {
@@ -52,10 +21,6 @@ new_db() {
 # mkstore MODE SCENARIO [ARGS]: fills the current database (tests/mkstore.c).
 mkstore() {
 	PGOPTIONS='-c client_min_messages=warning' "$MKSTORE" "$CONNINFO" "$@" || exit 99
-}
-
-sql() {
-	psql_db "$DB" "$1"
 }
 
 # write_config [EXTRA_ENVIRONMENTS]: $T/snapmig.conf with the environment
@@ -143,11 +108,4 @@ sys.exit(0 if eval(sys.argv[2]) else 1)
 		sed 's/^/  python: /' "$T/pyerr"
 		show_last
 	fi
-}
-
-# The result of a test script.
-finish() {
-	echo "$checks checks passed, $failures failed"
-	[ "$failures" -eq 0 ]
-	exit $?
 }

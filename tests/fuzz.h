@@ -10,6 +10,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* SM_FUZZ_TARGET(fn): the libFuzzer entry point calling fn, in a target's
+ * file; nothing in the corpus replay (built with SM_FUZZ_NO_MAIN). */
+#ifdef SM_FUZZ_NO_MAIN
+#define SM_FUZZ_TARGET(fn)
+#else
+#define SM_FUZZ_TARGET(fn)                                               \
+	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);    \
+	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)     \
+	{                                                                \
+		return fn(data, size);                                   \
+	}
+#endif
+
 /* Input: line 1 `initial`, line 2 `when` (empty: none), line 3 `do`, the
  * rest event data as JSON text.  Compiles and, when that works, applies. */
 int sm_fuzz_rules(const uint8_t *data, size_t size);

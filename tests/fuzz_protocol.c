@@ -153,11 +153,4 @@ int sm_fuzz_protocol(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef SM_FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	return sm_fuzz_protocol(data, size);
-}
-#endif
+SM_FUZZ_TARGET(sm_fuzz_protocol)

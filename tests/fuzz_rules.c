@@ -140,11 +140,4 @@ int sm_fuzz_rules(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef SM_FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	return sm_fuzz_rules(data, size);
-}
-#endif
+SM_FUZZ_TARGET(sm_fuzz_rules)

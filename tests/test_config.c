@@ -647,8 +647,6 @@ int main(void)
 	Suite *s = suite_create("config");
 	TCase *ld = tcase_create("load");
 	TCase *er = tcase_create("errors");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(ld, test_the_documented_example_loads);
 	tcase_add_test(ld, test_defaults_apply_when_nothing_is_set);
@@ -672,9 +670,5 @@ int main(void)
 	tcase_add_test(er, test_password_in_a_protected_conninfo_is_a_warning);
 	tcase_add_test(er, test_a_file_that_cannot_be_read_is_an_error);
 	suite_add_tcase(s, er);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tl_run_suite(s);
 }

@@ -1058,8 +1058,6 @@ int main(void)
 	TCase *tc = tcase_create("copy");
 	int nmodes = (int)(sizeof modes / sizeof modes[0]);
 	int nconv = (int)(sizeof conversions / sizeof conversions[0]);
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_plan_counts_match_what_the_copy_does, 0, nmodes);
@@ -1080,9 +1078,5 @@ int main(void)
 	tcase_add_loop_test(tc, test_copy_terminated_by_the_server_half_way_changes_nothing, 0, 2);
 	tcase_add_loop_test(tc, test_copy_killed_with_sigkill_half_way_changes_nothing, 0, 2);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tl_run_suite(s);
 }

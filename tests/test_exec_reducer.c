@@ -1148,8 +1148,6 @@ int main(void)
 {
 	Suite *s = suite_create("exec_reducer");
 	TCase *tc = tcase_create("protocol");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
@@ -1177,9 +1175,5 @@ int main(void)
 	tcase_add_test(tc, test_a_rebuild_with_account_py_writes_the_rules_snapshots);
 	tcase_add_test(tc, test_a_slow_reducer_shows_progress_and_cancels_within_a_second);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tl_run_suite(s);
 }

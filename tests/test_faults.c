@@ -454,8 +454,6 @@ int main(void)
 {
 	Suite *s = suite_create("faults");
 	TCase *tc = tcase_create("faults");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_quoted_schema_names_work_everywhere);
@@ -466,9 +464,5 @@ int main(void)
 	tcase_add_test(tc, test_sigkill_during_rebuild_then_rerun_gives_consistent_rows);
 	tcase_add_test(tc, test_server_stopped_mid_rebuild_is_a_database_error_and_resumes);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tl_run_suite(s);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/testlib.h"
 #include "util/json.h"
 
 static char printed[8192];
@@ -541,8 +542,6 @@ int main(void)
 {
 	Suite *s = suite_create("json");
 	TCase *tc = tcase_create("json");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_decimals_keep_their_exact_text);
 	tcase_add_test(tc, test_64_bit_integers_stay_exact);
@@ -573,9 +572,5 @@ int main(void)
 	tcase_add_test(tc, test_field_selection_builds_only_the_named_members);
 	tcase_add_test(tc, test_check_accepts_and_refuses_exactly_what_parse_does);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tl_run_suite(s);
 }

@@ -162,8 +162,6 @@ int main(void)
 {
 	Suite *s = suite_create("layout");
 	TCase *tc = tcase_create("fixtures");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_bytea_store_has_the_documented_columns);
@@ -172,9 +170,5 @@ int main(void)
 	tcase_add_test(tc, test_append_links_events_into_stream_and_all_jsonb);
 	tcase_add_test(tc, test_append_links_events_into_stream_and_all_double_encoded);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tl_run_suite(s);
 }

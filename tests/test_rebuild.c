@@ -659,8 +659,6 @@ int main(void)
 	Suite *s = suite_create("rebuild");
 	TCase *tc = tcase_create("rebuild");
 	TCase *big = tcase_create("memory");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 300);
 	tcase_set_timeout(big, 600);
@@ -676,9 +674,5 @@ int main(void)
 	tcase_add_test(big, test_million_event_stream_rebuilds_in_bounded_memory);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, big);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tl_run_suite(s);
 }

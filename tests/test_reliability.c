@@ -1291,8 +1291,6 @@ int main(void)
 	TCase *conc = tcase_create("concurrency");
 	TCase *hostile = tcase_create("hostile");
 	TCase *mem = tcase_create("memory");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(kill_tc, 600);
 	tcase_set_timeout(conc, 300);
@@ -1314,9 +1312,5 @@ int main(void)
 	suite_add_tcase(s, conc);
 	suite_add_tcase(s, hostile);
 	suite_add_tcase(s, mem);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tl_run_suite(s);
 }

@@ -14,6 +14,7 @@
 
 #include "config/rules.h"
 #include "tests/fuzz.h"
+#include "tests/testlib.h"
 #include "util/json.h"
 
 #define T "Elixir.T.Events.E"
@@ -1023,8 +1024,6 @@ int main(void)
 	TCase *en = tcase_create("entries");
 	TCase *sy = tcase_create("syntax");
 	TCase *ca = tcase_create("canonical");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(st, test_set_creates_missing_objects_along_the_path);
 	tcase_add_test(st, test_set_replaces_an_existing_value_in_place);
@@ -1092,9 +1091,5 @@ int main(void)
 	tcase_add_test(ca, test_canonical_text_differs_whenever_the_output_could);
 	suite_add_tcase(s, ca);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tl_run_suite(s);
 }

@@ -9,6 +9,17 @@
 
 #include "tests/testlib.h"
 
+int tl_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
+
 const char *tl_server_conninfo(void)
 {
 	const char *c = getenv("SNAPMIG_TEST_CONNINFO");

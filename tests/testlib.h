@@ -1,6 +1,7 @@
 /*
- * Helpers for the Check suites: the harness's server (tests/with-pg), a fresh
- * database per test, and a config file written from a string.
+ * Helpers for the Check suites: running a suite, the harness's server
+ * (tests/with-pg), a fresh database per test, and a config file written
+ * from a string.
  */
 #ifndef SM_TESTS_TESTLIB_H
 #define SM_TESTS_TESTLIB_H
@@ -14,7 +15,12 @@
 #endif
 #endif
 
+#include <check.h>
 #include <libpq-fe.h>
+
+/* Runs every test of s (CK_NORMAL output); main's exit status: 0 when all
+ * passed.  Needs no server: a pure suite calls nothing else here. */
+int tl_run_suite(Suite *s);
 
 /* Conninfo of the harness's server; fails the test when not run under
  * tests/with-pg. */

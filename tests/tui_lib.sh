@@ -1,28 +1,15 @@
 # Shared by tests/test_tui_*.sh (sourced): drive the real snapmig binary in
 # a private tmux server (send-keys / capture-pane) against the throwaway
 # PostgreSQL of tests/with-pg.  Every wait polls the screen for the expected
-# text until a deadline; nothing sleeps a fixed time.
-#
-# Environment (from the harness and Makefile.am): SNAPMIG_BIN,
-# SNAPMIG_BUILDDIR, SNAPMIG_TEST_CONNINFO, PGHOST.
+# text until a deadline; nothing sleeps a fixed time.  The harness's helpers
+# are tests/shell_lib.sh's.
 
-set -u
+. "${SNAPMIG_SRCDIR:?}/tests/shell_lib.sh"
 
-: "${SNAPMIG_BIN:?run through make check}"
-: "${SNAPMIG_TEST_CONNINFO:?run under tests/with-pg}"
-
-for tool in tmux psql; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "SKIP: $tool is not installed"
-		exit 77
-	fi
-done
-
-T=$(mktemp -d "${TMPDIR:-/tmp}/snapmig-tui.XXXXXX") || exit 99
+need_tools tmux psql
+make_tmpdir tui
 SOCK="$T/tmux.sock"
-failures=0
-checks=0
-unset SNAPMIG_CONFIG TMUX
+unset TMUX
 export XDG_CONFIG_HOME="$T/xdg"
 
 tm() {
@@ -31,33 +18,12 @@ tm() {
 
 cleanup() {
 	tm kill-server >/dev/null 2>&1
-	rm -rf "$T"
+	rm_tmpdir
 }
-trap cleanup EXIT
 # A signal (e.g. the harness's timeout) must still stop the tmux server.
 trap 'exit 143' TERM
 trap 'exit 130' INT
 trap 'exit 129' HUP
-
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
-
-ok() {
-	checks=$((checks + 1))
-	echo "ok: $*"
-}
-
-finish() {
-	echo "$checks checks passed, $failures failed"
-	[ "$failures" -eq 0 ] || exit 1
-	exit 0
-}
-
-psql_db() {
-	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"
-}
 
 # new_store NAME: a fresh database filled by tests/tui_fixture; sets DB and
 # CONNINFO.
@@ -67,10 +33,6 @@ new_store() {
 	CONNINFO="host=$PGHOST dbname=$DB user=postgres"
 	PGOPTIONS='-c client_min_messages=warning' \
 		"$SNAPMIG_BUILDDIR/tests/tui_fixture" "$CONNINFO" || exit 99
-}
-
-sql() {
-	psql_db "$DB" "$1"
 }
 
 # write_config: dev and prod (protected) both on the store, broken on a
@@ -133,17 +95,18 @@ has_colour() {
 		grep -qE "$esc\\[([0-9;]*;)?([34][0-7]|[34]8;5;[0-9]+)(;[0-9;]*)?m"
 }
 
-# wait_for TEXT [SECONDS]: polls the screen until it shows TEXT (fixed
-# string); a failure prints the screen.
-wait_for() {
-	deadline=$(( $(date +%s) + ${2:-20} ))
+# wait_screen GREP_MODE PATTERN SECONDS PASSED FAILED: polls the screen
+# until grep -q$GREP_MODE (F: fixed string, E: extended regex) finds
+# PATTERN; a failure prints the screen.
+wait_screen() {
+	deadline=$(( $(date +%s) + $3 ))
 	while :; do
-		if screen | grep -qF -- "$1"; then
-			ok "screen shows: $1"
+		if screen | grep -q"$1" -- "$2"; then
+			ok "$4"
 			return 0
 		fi
 		if [ "$(date +%s)" -ge "$deadline" ]; then
-			fail "screen never showed: $1"
+			fail "$5"
 			echo "----- screen -----"
 			screen
 			echo "------------------"
@@ -153,23 +116,14 @@ wait_for() {
 	done
 }
 
-# wait_line REGEX [SECONDS]: like wait_for with an extended regex for one line.
+# wait_for TEXT [SECONDS]: until the screen shows TEXT (fixed string).
+wait_for() {
+	wait_screen F "$1" "${2:-20}" "screen shows: $1" "screen never showed: $1"
+}
+
+# wait_line REGEX [SECONDS]: until one line matches the extended regex.
 wait_line() {
-	deadline=$(( $(date +%s) + ${2:-20} ))
-	while :; do
-		if screen | grep -qE -- "$1"; then
-			ok "screen has a line matching: $1"
-			return 0
-		fi
-		if [ "$(date +%s)" -ge "$deadline" ]; then
-			fail "no line matching: $1"
-			echo "----- screen -----"
-			screen
-			echo "------------------"
-			return 1
-		fi
-		sleep 0.1
-	done
+	wait_screen E "$1" "${2:-20}" "screen has a line matching: $1" "no line matching: $1"
 }
 
 # wait_gone TEXT [SECONDS]: waits until the screen no longer shows TEXT
