@@ -27,6 +27,7 @@ typedef struct val {
 } val;
 
 typedef struct ctx {
+	const sm_rules *rules;
 	const sm_event_view *ev;
 	json_object *state;
 	json_object *it;         /* element of remove ... where */
@@ -81,6 +82,23 @@ static int key_text(ctx *c, json_object *k, const char **out, char *buf, size_t 
 		return 0;
 	}
 	return problem(c, "a key must be a string or a number, got %s", sm_json_type_name(k));
+}
+
+const char *rl_const_key(const rl_expr *e, char *buf, size_t size)
+{
+	json_object *k;
+
+	if (!e || e->kind != E_CONST)
+		return NULL;
+	k = e->value;
+	if (json_object_is_type(k, json_type_string)) {
+		const char *s = json_object_get_string(k);
+
+		return strlen(s) == (size_t)json_object_get_string_len(k) ? s : NULL;
+	}
+	if (json_object_is_type(k, json_type_int) || json_object_is_type(k, json_type_double))
+		return sm_json_number_text(k, buf, size);
+	return NULL;
 }
 
 static int eval(ctx *c, const rl_expr *e, val *out);
@@ -398,6 +416,15 @@ static int resolve(ctx *c, const rl_path *path, bool create, json_object **paren
 				return -1;
 			}
 		}
+		/* The state's top-level keys are the fields of initial (see
+		 * rules_compile.c); literal keys were checked at load. */
+		if (i == 0 && !s->name && c->rules &&
+		    !json_object_object_get_ex(c->rules->initial, k, NULL)) {
+			problem(c, "%s is not a field of initial (the state's top-level keys are the "
+				"aggregate struct's fields)", k);
+			val_free(&kv);
+			return -1;
+		}
 		if (i + 1 == path->n) {
 			*parent = cur;
 			*key = sm_xstrdup(k);
@@ -493,6 +520,10 @@ static int do_delete(ctx *c, const rl_stmt *s)
 
 	if (resolve(c, &s->path, false, &parent, &key))
 		return -1;
+	if (s->path.n == 1 && c->rules) {
+		free(key);
+		return problem(c, "a field of the aggregate struct cannot be deleted (set it to null)");
+	}
 	if (parent)
 		json_object_object_del(parent, key);
 	free(key);
@@ -709,6 +740,7 @@ int sm_rules_apply(const sm_rules *rules, json_object **state,
 		return SM_APPLY_ERROR;
 	}
 	memset(&c, 0, sizeof c);
+	c.rules = rules;
 	c.ev = event;
 	c.state = *state;
 	for (size_t i = 0; i < t->n_entries; i++) {

@@ -101,6 +101,7 @@ struct rl_cond {
 typedef struct rl_seg {
 	char *name;              /* NULL when computed */
 	rl_expr *key;
+	size_t pos;              /* byte offset in the source, for errors */
 } rl_seg;
 
 typedef struct rl_path {
@@ -115,6 +116,7 @@ enum rl_stmt_kind {
 typedef struct rl_stmt {
 	enum rl_stmt_kind kind;
 	char *text;              /* the statement as written, for messages */
+	size_t pos;              /* byte offset of its first token in the source */
 	rl_path path;
 	rl_expr *value;          /* S_SET..S_ADD, S_APPEND, S_PREPEND, S_MERGE */
 	rl_cond *cond;           /* S_REMOVE */
@@ -126,6 +128,8 @@ typedef struct rl_entry {
 	char *when_text;
 	rl_stmt *stmts;
 	size_t n_stmts;
+	char *where;             /* "aggregates[0].events[3]", for messages */
+	int line, when_line, do_line;  /* config lines of the entry, its when and do */
 } rl_entry;
 
 /* An event type and the entries for it, in config order. */
@@ -139,6 +143,8 @@ typedef struct rl_type {
 
 struct sm_rules {
 	json_object *initial;    /* an object; only ever deep-copied */
+	char *file;              /* config file, for messages */
+	int initial_line;
 	rl_entry *entries;
 	size_t n_entries;
 	rl_type *types;          /* distinct, config order */
@@ -147,6 +153,38 @@ struct sm_rules {
 	const char **type_names; /* for sm_rules_event_types */
 	char *canonical;         /* sm_rules_canonical (config/rules_print.c) */
 };
+
+/* ------------------------------------------------------------ parser */
+
+/* One rule string being parsed (config/rules_parse.c).  The first error
+ * stops parsing: failed is set, with the message and its byte offset. */
+typedef struct rl_parser {
+	rl_lexer lx;
+	rl_token tok;            /* current token */
+	size_t prev_end;         /* end of the last consumed token */
+	int depth;
+	bool in_where;           /* `it` and `key` are defined */
+	bool constant;           /* `initial`: no event, state or variables */
+	bool failed;
+	size_t err_pos;
+	char msg[256];
+} rl_parser;
+
+/* Reads the first token of src (which must outlive the parser). */
+void rl_parser_init(rl_parser *p, const char *src);
+/* Frees the current token. */
+void rl_parser_done(rl_parser *p);
+void rl_parser_fail(rl_parser *p, size_t pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* "a name", "'('", "end of text" ... */
+const char *rl_describe(const rl_token *t);
+
+rl_expr *rl_parse_expr(rl_parser *p);
+rl_cond *rl_parse_cond(rl_parser *p);
+/* Statements separated by ';' up to the end of the text; *stmts grows. */
+void rl_parse_stmts(rl_parser *p, rl_stmt **stmts, size_t *n);
+
+void rl_stmt_free(rl_stmt *s);
 
 /* Looks up the type record for an event type; NULL when not handled. */
 const rl_type *rl_find_type(const sm_rules *rules, const char *event_type);
@@ -161,6 +199,10 @@ void rl_cond_free(rl_cond *c);
 /* Evaluates a constant expression (config/rules_eval.c); msg receives the
  * reason on failure. */
 int rl_eval_const(const rl_expr *e, json_object **out, char *msg, size_t size);
+
+/* The key a constant names in a path (a string, or a number's text);
+ * NULL when e is not a constant string or number.  May return buf. */
+const char *rl_const_key(const rl_expr *e, char *buf, size_t size);
 
 /* The canonical text of compiled rules (config/rules_print.c); caller
  * frees.  Called once by sm_rules_compile, before the rules are shared. */

@@ -1,8 +1,8 @@
 /*
- * Parser and compiler of the rules language (grammar in man/snapmig.conf.5):
- * `initial`, `when` and `do` strings become a syntax tree once, at load
- * time.  The first error stops parsing and is reported with the column of
- * the token where it was found.
+ * Parser of the rules language (grammar in man/snapmig.conf.5): `initial`,
+ * `when` and `do` strings become a syntax tree once, at load time
+ * (config/rules_compile.c puts the trees together).  The first error stops
+ * parsing and is kept with the byte offset of the token where it was found.
  */
 #include "config.h"
 
@@ -19,21 +19,9 @@
  * any real rule, shallow enough that recursion cannot exhaust the stack. */
 #define MAX_NESTING 64
 
-typedef struct parser {
-	rl_lexer lx;
-	rl_token tok;            /* current token */
-	size_t prev_end;         /* end of the last consumed token */
-	int depth;
-	bool in_where;           /* `it` and `key` are defined */
-	bool constant;           /* `initial`: no event, state or variables */
-	bool failed;
-	size_t err_pos;
-	char msg[256];
-} parser;
+typedef rl_parser parser;
 
-static void fail(parser *p, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void fail(parser *p, size_t pos, const char *fmt, ...)
+void rl_parser_fail(parser *p, size_t pos, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -51,7 +39,7 @@ static void advance(parser *p)
 	p->prev_end = p->tok.end;
 	rl_lex_next(&p->lx, &p->tok);
 	if (p->tok.kind == T_ERROR)
-		fail(p, p->tok.pos, "%s", p->tok.str);
+		rl_parser_fail(p, p->tok.pos, "%s", p->tok.str);
 }
 
 /* The token after the current one, without consuming anything. */
@@ -72,7 +60,7 @@ static bool is_word(const parser *p, const char *word)
 	return p->tok.kind == T_IDENT && strcmp(p->tok.str, word) == 0;
 }
 
-static const char *describe(const rl_token *t)
+const char *rl_describe(const rl_token *t)
 {
 	switch (t->kind) {
 	case T_EOF: return "end of text";
@@ -144,7 +132,7 @@ static void path_free(rl_path *path)
 	path->n = 0;
 }
 
-static void stmt_free(rl_stmt *s)
+void rl_stmt_free(rl_stmt *s)
 {
 	free(s->text);
 	path_free(&s->path);
@@ -173,7 +161,7 @@ static rl_expr *parse_postfix(parser *p, rl_expr *base)
 
 			advance(p);
 			if (p->tok.kind != T_IDENT) {
-				fail(p, p->tok.pos, "expected a field name after '.', got %s", describe(&p->tok));
+				rl_parser_fail(p, p->tok.pos, "expected a field name after '.', got %s", rl_describe(&p->tok));
 				break;
 			}
 			e = new_expr(E_FIELD);
@@ -194,8 +182,8 @@ static rl_expr *parse_postfix(parser *p, rl_expr *base)
 			if (p->failed)
 				break;
 			if (p->tok.kind != T_RBRACK) {
-				fail(p, p->tok.pos, "expected ']' to close the '[' at col %d, got %s",
-				     rl_column(p->lx.src, open), describe(&p->tok));
+				rl_parser_fail(p, p->tok.pos, "expected ']' to close the '[' at col %d, got %s",
+				     rl_column(p->lx.src, open), rl_describe(&p->tok));
 				break;
 			}
 			advance(p);
@@ -212,7 +200,7 @@ static rl_expr *parse_const_number(parser *p)
 
 	sm_error_clear(&err);
 	if (sm_json_parse(p->tok.str, p->tok.len, &v, &err) != SM_OK) {
-		fail(p, p->tok.pos, "%s", err.message);
+		rl_parser_fail(p, p->tok.pos, "%s", err.message);
 		return NULL;
 	}
 	e = new_expr(E_CONST);
@@ -263,8 +251,8 @@ static rl_expr *parse_list(parser *p)
 			continue;
 		}
 		if (p->tok.kind != T_RBRACK)
-			fail(p, p->tok.pos, "expected ',' or ']' in the list opened at col %d, got %s",
-			     rl_column(p->lx.src, open), describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected ',' or ']' in the list opened at col %d, got %s",
+			     rl_column(p->lx.src, open), rl_describe(&p->tok));
 	}
 	if (p->failed)
 		return e;
@@ -287,18 +275,18 @@ static rl_expr *parse_object(parser *p)
 			key = sm_xstrdup(p->tok.str);
 		} else if (p->tok.kind == T_STRING) {
 			if (memchr(p->tok.str, '\0', p->tok.len)) {
-				fail(p, p->tok.pos, "object keys must not contain \\u0000");
+				rl_parser_fail(p, p->tok.pos, "object keys must not contain \\u0000");
 				break;
 			}
 			key = sm_xstrdup(p->tok.str);
 		} else {
-			fail(p, p->tok.pos, "expected a key (name or quoted string) in the object opened at col %d, got %s",
-			     rl_column(p->lx.src, open), describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected a key (name or quoted string) in the object opened at col %d, got %s",
+			     rl_column(p->lx.src, open), rl_describe(&p->tok));
 			break;
 		}
 		for (size_t i = 0; i < e->n; i++)
 			if (strcmp(e->keys[i], key) == 0)
-				fail(p, key_pos, "duplicate key \"%s\" in object", key);
+				rl_parser_fail(p, key_pos, "duplicate key \"%s\" in object", key);
 		e->keys = sm_xgrow(e->keys, &kcap, e->n + 1, sizeof *e->keys);
 		e->items = sm_xgrow(e->items, &cap, e->n + 1, sizeof *e->items);
 		e->keys[e->n] = key;
@@ -308,7 +296,7 @@ static rl_expr *parse_object(parser *p)
 			break;
 		advance(p);
 		if (p->tok.kind != T_COLON) {
-			fail(p, p->tok.pos, "expected ':' after key \"%s\", got %s", key, describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected ':' after key \"%s\", got %s", key, rl_describe(&p->tok));
 			break;
 		}
 		advance(p);
@@ -320,8 +308,8 @@ static rl_expr *parse_object(parser *p)
 			continue;
 		}
 		if (p->tok.kind != T_RBRACE)
-			fail(p, p->tok.pos, "expected ',' or '}' in the object opened at col %d, got %s",
-			     rl_column(p->lx.src, open), describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected ',' or '}' in the object opened at col %d, got %s",
+			     rl_column(p->lx.src, open), rl_describe(&p->tok));
 	}
 	if (p->failed)
 		return e;
@@ -334,12 +322,12 @@ static rl_expr *parse_root(parser *p, enum rl_root root, const char *word)
 	rl_expr *e;
 
 	if (p->constant) {
-		fail(p, p->tok.pos, "initial must be a constant: %s%s cannot be used here",
+		rl_parser_fail(p, p->tok.pos, "initial must be a constant: %s%s cannot be used here",
 		     p->tok.kind == T_VAR ? "$" : "", word);
 		return NULL;
 	}
 	if ((root == R_IT || root == R_KEY) && !p->in_where) {
-		fail(p, p->tok.pos, "'%s' is only defined in the condition of remove ... where", word);
+		rl_parser_fail(p, p->tok.pos, "'%s' is only defined in the condition of remove ... where", word);
 		return NULL;
 	}
 	e = new_expr(E_ROOT);
@@ -374,8 +362,8 @@ static rl_expr *parse_primary(parser *p)
 		if (p->failed)
 			return e;
 		if (p->tok.kind != T_RPAREN) {
-			fail(p, p->tok.pos, "expected ')' to close the '(' at col %d, got %s",
-			     rl_column(p->lx.src, open), describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected ')' to close the '(' at col %d, got %s",
+			     rl_column(p->lx.src, open), rl_describe(&p->tok));
 			return e;
 		}
 		advance(p);
@@ -390,7 +378,7 @@ static rl_expr *parse_primary(parser *p)
 			return parse_root(p, R_TYPE, "type");
 		if (strcmp(v, "stream") == 0)
 			return parse_root(p, R_STREAM, "stream");
-		fail(p, p->tok.pos, "unknown variable $%s ($version, $type or $stream)", v);
+		rl_parser_fail(p, p->tok.pos, "unknown variable $%s ($version, $type or $stream)", v);
 		return NULL;
 	}
 	case T_IDENT: {
@@ -417,12 +405,12 @@ static rl_expr *parse_primary(parser *p)
 			return parse_root(p, R_IT, "it");
 		if (strcmp(w, "key") == 0)
 			return parse_root(p, R_KEY, "key");
-		fail(p, p->tok.pos, "unknown name '%s' (read fields as state.%s, event.%s or meta.%s)",
+		rl_parser_fail(p, p->tok.pos, "unknown name '%s' (read fields as state.%s, event.%s or meta.%s)",
 		     w, w, w, w);
 		return NULL;
 	}
 	default:
-		fail(p, p->tok.pos, "expected a value, got %s", describe(&p->tok));
+		rl_parser_fail(p, p->tok.pos, "expected a value, got %s", rl_describe(&p->tok));
 		return NULL;
 	}
 }
@@ -448,7 +436,7 @@ static rl_expr *parse_expr(parser *p)
 	rl_expr *e;
 
 	if (++p->depth > MAX_NESTING) {
-		fail(p, p->tok.pos, "nested deeper than %d levels", MAX_NESTING);
+		rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", MAX_NESTING);
 		p->depth--;
 		return NULL;
 	}
@@ -495,7 +483,7 @@ static void compare(parser *p, rl_cond *c)
 	else if (is_word(p, "in"))
 		k = C_IN;
 	else if (p->tok.kind == T_ASSIGN)
-		fail(p, p->tok.pos, "'=' assigns; compare with '=='");
+		rl_parser_fail(p, p->tok.pos, "'=' assigns; compare with '=='");
 	if (k != C_TRUTHY) {
 		c->kind = k;
 		advance(p);
@@ -508,7 +496,7 @@ static rl_cond *parse_cond_atom(parser *p)
 	rl_cond *c;
 
 	if (++p->depth > MAX_NESTING) {
-		fail(p, p->tok.pos, "nested deeper than %d levels", MAX_NESTING);
+		rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", MAX_NESTING);
 		p->depth--;
 		return NULL;
 	}
@@ -522,8 +510,8 @@ static rl_cond *parse_cond_atom(parser *p)
 		advance(p);
 		c = parse_cond(p);
 		if (!p->failed && p->tok.kind != T_RPAREN)
-			fail(p, p->tok.pos, "expected ')' to close the '(' at col %d, got %s",
-			     rl_column(p->lx.src, open), describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected ')' to close the '(' at col %d, got %s",
+			     rl_column(p->lx.src, open), rl_describe(&p->tok));
 		if (!p->failed)
 			advance(p);
 		/* `(a ~ b) == c`: the parentheses held a value, not a condition. */
@@ -582,11 +570,12 @@ static rl_cond *parse_cond(parser *p)
 
 /* --------------------------------------------------------- statements */
 
-static void add_seg(rl_path *path, size_t *cap, char *name, rl_expr *key)
+static void add_seg(rl_path *path, size_t *cap, char *name, rl_expr *key, size_t pos)
 {
 	path->segs = sm_xgrow(path->segs, cap, path->n + 1, sizeof *path->segs);
 	path->segs[path->n].name = name;
 	path->segs[path->n].key = key;
+	path->segs[path->n].pos = pos;
 	path->n++;
 }
 
@@ -596,21 +585,21 @@ static void parse_path(parser *p, rl_path *path)
 	size_t cap = 0;
 
 	if (p->tok.kind != T_IDENT) {
-		fail(p, p->tok.pos, "expected a statement (a path such as name or a.b, or delete, "
-		     "append, prepend, remove, merge, reset), got %s", describe(&p->tok));
+		rl_parser_fail(p, p->tok.pos, "expected a statement (a path such as name or a.b, or delete, "
+		     "append, prepend, remove, merge, reset), got %s", rl_describe(&p->tok));
 		return;
 	}
 	if (is_word(p, "state")) {
 		advance(p);
 		if (p->tok.kind != T_DOT && p->tok.kind != T_LBRACK) {
-			fail(p, p->tok.pos, "expected '.' or '[' after state in a path");
+			rl_parser_fail(p, p->tok.pos, "expected '.' or '[' after state in a path");
 			return;
 		}
 	} else if (is_word(p, "event") || is_word(p, "meta") || is_word(p, "it") || is_word(p, "key")) {
-		fail(p, p->tok.pos, "'%s' cannot be changed; paths are rooted at the state", p->tok.str);
+		rl_parser_fail(p, p->tok.pos, "'%s' cannot be changed; paths are rooted at the state", p->tok.str);
 		return;
 	} else {
-		add_seg(path, &cap, sm_xstrdup(p->tok.str), NULL);
+		add_seg(path, &cap, sm_xstrdup(p->tok.str), NULL, p->tok.pos);
 		advance(p);
 	}
 	/* A '[' continues the path only when nothing separates it from the
@@ -620,10 +609,10 @@ static void parse_path(parser *p, rl_path *path)
 		if (p->tok.kind == T_DOT) {
 			advance(p);
 			if (p->tok.kind != T_IDENT) {
-				fail(p, p->tok.pos, "expected a field name after '.', got %s", describe(&p->tok));
+				rl_parser_fail(p, p->tok.pos, "expected a field name after '.', got %s", rl_describe(&p->tok));
 				return;
 			}
-			add_seg(path, &cap, sm_xstrdup(p->tok.str), NULL);
+			add_seg(path, &cap, sm_xstrdup(p->tok.str), NULL, p->tok.pos);
 			advance(p);
 		} else {
 			size_t open = p->tok.pos;
@@ -631,12 +620,12 @@ static void parse_path(parser *p, rl_path *path)
 
 			advance(p);
 			key = parse_expr(p);
-			add_seg(path, &cap, NULL, key);
+			add_seg(path, &cap, NULL, key, open);
 			if (p->failed)
 				return;
 			if (p->tok.kind != T_RBRACK) {
-				fail(p, p->tok.pos, "expected ']' to close the '[' at col %d, got %s",
-				     rl_column(p->lx.src, open), describe(&p->tok));
+				rl_parser_fail(p, p->tok.pos, "expected ']' to close the '[' at col %d, got %s",
+				     rl_column(p->lx.src, open), rl_describe(&p->tok));
 				return;
 			}
 			advance(p);
@@ -685,7 +674,7 @@ static void parse_stmt(parser *p, rl_stmt *s)
 		if (p->failed)
 			return;
 		if (!is_word(p, "where")) {
-			fail(p, p->tok.pos, "expected 'where' after the path of remove, got %s", describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected 'where' after the path of remove, got %s", rl_describe(&p->tok));
 			return;
 		}
 		advance(p);
@@ -702,64 +691,11 @@ static void parse_stmt(parser *p, rl_stmt *s)
 	case T_PUTNEW: s->kind = S_PUTNEW; break;
 	case T_ADD: s->kind = S_ADD; break;
 	default:
-		fail(p, p->tok.pos, "expected '=' after path");
+		rl_parser_fail(p, p->tok.pos, "expected '=' after path");
 		return;
 	}
 	advance(p);
 	s->value = parse_expr(p);
-}
-
-static void parser_init(parser *p, const char *src)
-{
-	memset(p, 0, sizeof *p);
-	p->lx.src = src;
-	p->lx.len = strlen(src);
-	advance(p);
-}
-
-/* Is text valid UTF-8?  Rule strings end up in snapshots. */
-static bool valid_utf8(const char *s, size_t *bad)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (u[i]) {
-		unsigned c = u[i];
-		size_t n;
-		unsigned cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xC2 && c <= 0xDF) {
-			n = 1;
-			cp = c & 0x1F;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			n = 2;
-			cp = c & 0x0F;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			*bad = i;
-			return false;
-		}
-		for (size_t k = 1; k <= n; k++) {
-			if ((u[i + k] & 0xC0) != 0x80) {
-				*bad = i;
-				return false;
-			}
-			cp = (cp << 6) | (u[i + k] & 0x3F);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-		    (cp >= 0xD800 && cp <= 0xDFFF)) {
-			*bad = i;
-			return false;
-		}
-		i += n + 1;
-	}
-	return true;
 }
 
 static char *trimmed(const char *src, size_t from, size_t to)
@@ -771,269 +707,52 @@ static char *trimmed(const char *src, size_t from, size_t to)
 	return sm_xstrndup(src + from, to - from);
 }
 
-/* ----------------------------------------------------- compile & free */
-
-static int report(const parser *p, const char *src, const char *file, int line,
-		  const char *where, const char *part, sm_error *err)
+void rl_parse_stmts(parser *p, rl_stmt **stmts, size_t *n)
 {
-	return sm_error_set_at(err, SM_ERR_CONFIG, file, line, "%s%s%s, col %d: %s",
-			       where, part ? "." : "", part ? part : "",
-			       rl_column(src, p->err_pos), p->msg);
-}
+	size_t cap = *n;
 
-static int check_text(const char *src, const char *file, int line, const char *where,
-		      const char *part, sm_error *err)
-{
-	size_t bad;
-
-	if (!valid_utf8(src, &bad))
-		return sm_error_set_at(err, SM_ERR_CONFIG, file, line, "%s%s%s, col %d: invalid UTF-8",
-				       where, part ? "." : "", part ? part : "", rl_column(src, bad));
-	return SM_OK;
-}
-
-static int compile_initial(sm_rules *r, const char *src, int line, const char *where,
-			   const char *file, sm_error *err)
-{
-	parser p;
-	rl_expr *e;
-	char msg[256];
-	json_object *v = NULL;
-
-	if (check_text(src, file, line, where, NULL, err))
-		return SM_ERR_CONFIG;
-	parser_init(&p, src);
-	p.constant = true;
-	e = parse_expr(&p);
-	if (!p.failed && p.tok.kind != T_EOF)
-		fail(&p, p.tok.pos, "unexpected %s after the initial value", describe(&p.tok));
-	rl_token_clear(&p.tok);
-	if (p.failed) {
-		rl_expr_free(e);
-		return report(&p, src, file, line, where, NULL, err);
-	}
-	if (rl_eval_const(e, &v, msg, sizeof msg) != 0) {
-		rl_expr_free(e);
-		return sm_error_set_at(err, SM_ERR_CONFIG, file, line, "%s: %s", where, msg);
-	}
-	rl_expr_free(e);
-	if (!json_object_is_type(v, json_type_object)) {
-		sm_error_set_at(err, SM_ERR_CONFIG, file, line,
-				"%s: the initial state must be an object { ... }, got %s",
-				where, sm_json_type_name(v));
-		json_object_put(v);
-		return SM_ERR_CONFIG;
-	}
-	r->initial = v;
-	return SM_OK;
-}
-
-static int compile_when(rl_entry *en, const sm_rule_source *src, const char *file, sm_error *err)
-{
-	parser p;
-	int line = src->when_line ? src->when_line : src->line;
-
-	if (check_text(src->when, file, line, src->where, "when", err))
-		return SM_ERR_CONFIG;
-	parser_init(&p, src->when);
-	en->when = parse_cond(&p);
-	if (!p.failed && p.tok.kind != T_EOF)
-		fail(&p, p.tok.pos, "unexpected %s after the condition (combine conditions with and/or)",
-		     describe(&p.tok));
-	rl_token_clear(&p.tok);
-	if (p.failed)
-		return report(&p, src->when, file, line, src->where, "when", err);
-	en->when_text = trimmed(src->when, 0, strlen(src->when));
-	return SM_OK;
-}
-
-static int compile_do(rl_entry *en, const sm_rule_source *src, const char *file, sm_error *err)
-{
-	parser p;
-	size_t cap = 0;
-	int line = src->do_line ? src->do_line : src->line;
-
-	if (check_text(src->do_stmts, file, line, src->where, "do", err))
-		return SM_ERR_CONFIG;
-	parser_init(&p, src->do_stmts);
-	while (!p.failed && p.tok.kind != T_EOF) {
+	while (!p->failed && p->tok.kind != T_EOF) {
 		rl_stmt *s;
-		size_t start = p.tok.pos;
+		size_t start = p->tok.pos;
 
-		if (p.tok.kind == T_SEMI) {  /* empty statement */
-			advance(&p);
+		if (p->tok.kind == T_SEMI) {  /* empty statement */
+			advance(p);
 			continue;
 		}
-		en->stmts = sm_xgrow(en->stmts, &cap, en->n_stmts + 1, sizeof *en->stmts);
-		s = &en->stmts[en->n_stmts++];
+		*stmts = sm_xgrow(*stmts, &cap, *n + 1, sizeof **stmts);
+		s = &(*stmts)[(*n)++];
 		memset(s, 0, sizeof *s);
-		parse_stmt(&p, s);
-		if (p.failed)
+		s->pos = start;
+		parse_stmt(p, s);
+		if (p->failed)
 			break;
-		s->text = trimmed(src->do_stmts, start, p.prev_end);
-		if (p.tok.kind == T_SEMI)
-			advance(&p);
-		else if (p.tok.kind != T_EOF)
-			fail(&p, p.tok.pos, "expected ';' between statements, got %s", describe(&p.tok));
-	}
-	rl_token_clear(&p.tok);
-	if (p.failed)
-		return report(&p, src->do_stmts, file, line, src->where, "do", err);
-	return SM_OK;
-}
-
-static int cmp_type(const void *a, const void *b, void *ctx)
-{
-	const rl_type *types = ctx;
-
-	return strcmp(types[*(const size_t *)a].name, types[*(const size_t *)b].name);
-}
-
-/* A small insertion sort: qsort_r is not portable and type counts are small. */
-static void sort_types(sm_rules *r)
-{
-	for (size_t i = 0; i < r->n_types; i++)
-		r->sorted[i] = i;
-	for (size_t i = 1; i < r->n_types; i++) {
-		size_t v = r->sorted[i], j = i;
-
-		while (j > 0 && cmp_type(&r->sorted[j - 1], &v, r->types) > 0) {
-			r->sorted[j] = r->sorted[j - 1];
-			j--;
-		}
-		r->sorted[j] = v;
+		s->text = trimmed(p->lx.src, start, p->prev_end);
+		if (p->tok.kind == T_SEMI)
+			advance(p);
+		else if (p->tok.kind != T_EOF)
+			rl_parser_fail(p, p->tok.pos, "expected ';' between statements, got %s", rl_describe(&p->tok));
 	}
 }
 
-const rl_type *rl_find_type(const sm_rules *rules, const char *event_type)
+rl_expr *rl_parse_expr(parser *p)
 {
-	size_t lo = 0, hi = rules->n_types;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const rl_type *t = &rules->types[rules->sorted[mid]];
-		int c = strcmp(event_type, t->name);
-
-		if (c == 0)
-			return t;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return parse_expr(p);
 }
 
-static int group_types(sm_rules *r, const sm_rule_source *entries, const char *file, sm_error *err)
+rl_cond *rl_parse_cond(parser *p)
 {
-	size_t cap = 0;
-
-	for (size_t i = 0; i < r->n_entries; i++) {
-		rl_type *t = NULL;
-
-		for (size_t k = 0; k < r->n_types && !t; k++)
-			if (strcmp(r->types[k].name, entries[i].on) == 0)
-				t = &r->types[k];
-		if (!t) {
-			r->types = sm_xgrow(r->types, &cap, r->n_types + 1, sizeof *r->types);
-			t = &r->types[r->n_types++];
-			memset(t, 0, sizeof *t);
-			t->name = sm_xstrdup(entries[i].on);
-		} else {
-			/* An entry after one without `when` can never apply;
-			 * like an Elixir clause that cannot match, it is a
-			 * mistake worth stopping for. */
-			size_t last = t->entries[t->n_entries - 1];
-
-			if (!r->entries[last].when)
-				return sm_error_set_at(err, SM_ERR_CONFIG, file, entries[i].line,
-						       "%s: never applies: %s handles %s first and has no when",
-						       entries[i].where, entries[last].where, entries[i].on);
-		}
-		t->entries = sm_xrealloc(t->entries, (t->n_entries + 1) * sizeof *t->entries);
-		t->entries[t->n_entries++] = i;
-		r->entries[i].on = t->name;
-	}
-	r->sorted = sm_xcalloc(r->n_types + 1, sizeof *r->sorted);
-	r->type_names = sm_xcalloc(r->n_types + 1, sizeof *r->type_names);
-	for (size_t i = 0; i < r->n_types; i++)
-		r->type_names[i] = r->types[i].name;
-	sort_types(r);
-	rl_compute_reads(r);
-	return SM_OK;
+	return parse_cond(p);
 }
 
-int sm_rules_compile(const char *initial, int initial_line, const char *initial_where,
-		     const sm_rule_source *entries, size_t n_entries,
-		     const char *file, sm_rules **out, sm_error *err)
+void rl_parser_init(parser *p, const char *src)
 {
-	sm_rules *r = sm_xcalloc(1, sizeof *r);
-	int rc;
-
-	*out = NULL;
-	rc = compile_initial(r, initial ? initial : "{}", initial_line,
-			     initial_where ? initial_where : "initial", file, err);
-	r->entries = sm_xcalloc(n_entries + 1, sizeof *r->entries);
-	r->n_entries = n_entries;
-	for (size_t i = 0; rc == SM_OK && i < n_entries; i++) {
-		if (!entries[i].on || !entries[i].on[0])
-			rc = sm_error_set_at(err, SM_ERR_CONFIG, file, entries[i].line,
-					     "%s: missing on (the event type)", entries[i].where);
-		if (rc == SM_OK && entries[i].when)
-			rc = compile_when(&r->entries[i], &entries[i], file, err);
-		if (rc == SM_OK && entries[i].do_stmts)
-			rc = compile_do(&r->entries[i], &entries[i], file, err);
-	}
-	if (rc == SM_OK)
-		rc = group_types(r, entries, file, err);
-	if (rc != SM_OK) {
-		sm_rules_free(r);
-		return rc;
-	}
-	r->canonical = rl_canonical(r);
-	*out = r;
-	return SM_OK;
+	memset(p, 0, sizeof *p);
+	p->lx.src = src;
+	p->lx.len = strlen(src);
+	advance(p);
 }
 
-void sm_rules_free(sm_rules *rules)
+void rl_parser_done(parser *p)
 {
-	if (!rules)
-		return;
-	json_object_put(rules->initial);
-	for (size_t i = 0; i < rules->n_entries; i++) {
-		rl_entry *en = &rules->entries[i];
-
-		rl_cond_free(en->when);
-		free(en->when_text);
-		for (size_t k = 0; k < en->n_stmts; k++)
-			stmt_free(&en->stmts[k]);
-		free(en->stmts);
-	}
-	free(rules->entries);
-	for (size_t i = 0; i < rules->n_types; i++) {
-		free(rules->types[i].name);
-		free(rules->types[i].entries);
-		rl_reads_free(&rules->types[i]);
-	}
-	free(rules->types);
-	free(rules->sorted);
-	free(rules->type_names);
-	free(rules->canonical);
-	free(rules);
-}
-
-json_object *sm_rules_initial(const sm_rules *rules)
-{
-	return sm_json_copy(rules->initial);
-}
-
-bool sm_rules_handles(const sm_rules *rules, const char *event_type)
-{
-	return rules && event_type && rl_find_type(rules, event_type) != NULL;
-}
-
-size_t sm_rules_event_types(const sm_rules *rules, const char *const **types)
-{
-	*types = rules->type_names;
-	return rules->n_types;
+	rl_token_clear(&p->tok);
 }

@@ -92,7 +92,7 @@ int sm_fuzz_rules(const uint8_t *data, size_t size)
 	const char *types[] = { "Elixir.F.Events.A", "Elixir.F.Events.B" };
 	sm_rule_source src[] = {
 		{ types[0], when[0] ? when : NULL, dos, 1, "events[0]", 2, 3 },
-		{ types[0], NULL, "n += 1", 4, "events[1]", 0, 0 },
+		{ types[0], NULL, "reset", 4, "events[1]", 0, 0 },
 		{ types[1], NULL, dos, 5, "events[2]", 0, 0 },
 	};
 	sm_rules *rules = NULL;

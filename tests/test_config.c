@@ -236,7 +236,7 @@ END_TEST
 START_TEST(test_include_reads_files_next_to_the_main_file)
 {
 	char *inc = tl_write_file(NULL, "team-aggregates.conf",
-		"aggregates = ({ type = \"Elixir.T\"; snapshot_version = 2;\n"
+		"aggregates = ({ type = \"Elixir.T\"; snapshot_version = 2; initial = \"{n: 0}\";\n"
 		"  events = ({ on = \"E\"; do = \"n += 1\"; }); });\n");
 	char *dir = strdup(inc), *path;
 	sm_config *cfg;
@@ -523,7 +523,7 @@ END_TEST
 
 START_TEST(test_rule_errors_name_line_of_the_string_and_column)
 {
-	expect_error("aggregates = (\n { type = \"A\"; snapshot_version = 1;\n   events = (\n"
+	expect_error("aggregates = (\n { type = \"A\"; snapshot_version = 1; initial = \"{x: 0, a: 0, b: 0, c: 0}\";\n   events = (\n"
 		     "     { on = \"E1\"; do = \"x = 1\"; },\n     { on = \"E2\"; },\n     { on = \"E3\"; },\n"
 		     "     { on = \"E4\";\n       do = \"a = 1; b = 2; c 3\"; }\n   ); }\n);\n", 8,
 		     "aggregates[0].events[3].do, col 17: expected '=' after path");

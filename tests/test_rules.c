@@ -19,6 +19,15 @@
 
 #define T "Elixir.T.Events.E"
 
+/* The fields (top-level keys) the tests' rules may write: the state's
+ * top-level keys are the keys of initial.  The tests give the state to
+ * start from themselves, so the values here do not matter. */
+#define FIELDS "{a: null, b: null, c: null, d: null, e: null, f: null, g: null, h: null, " \
+	"i: null, j: null, k: null, l: null, m: null, n: null, o: null, p: null, q: null, " \
+	"r: null, s: null, t: null, u: null, v: null, w: null, x: null, y: null, z: null, " \
+	"id: null, price: null, member_ids: null, tags: null, vs: null, who: null, last: null, " \
+	"delete: null, reset: null, remove: null, 'b c': null, 'odd key': null}"
+
 /* Compiles one entry for event type T (and "Elixir.T.Events.Other" with no
  * statements), failing the test on error. */
 static sm_rules *compile_entries(const char *initial, const sm_rule_source *src, size_t n)
@@ -78,7 +87,7 @@ static int apply_ev(const sm_rules *r, const char *state, const char *type, long
  * the given resulting state. */
 static void check_do(const char *state, const char *dos, const char *data, const char *expect)
 {
-	sm_rules *r = compile1("{}", NULL, dos);
+	sm_rules *r = compile1(FIELDS, NULL, dos);
 	int rc = apply_ev(r, state, T, 7, data, "{\"user\":\"u1\"}");
 
 	ck_assert_msg(rc == SM_APPLY_OK, "%s: failed: %s", dos, msg);
@@ -90,7 +99,7 @@ static void check_do(const char *state, const char *dos, const char *data, const
 /* Expect SM_APPLY_ERROR with this exact message. */
 static void check_do_fails(const char *state, const char *dos, const char *data, const char *expect)
 {
-	sm_rules *r = compile1("{}", NULL, dos);
+	sm_rules *r = compile1(FIELDS, NULL, dos);
 	int rc = apply_ev(r, state, T, 7, data, NULL);
 
 	ck_assert_msg(rc == SM_APPLY_ERROR, "%s: expected an error, got %d (%s)", dos, rc, out);
@@ -205,7 +214,7 @@ END_TEST
 START_TEST(test_delete_removes_a_key_and_ignores_a_missing_one)
 {
 	check_do("{\"a\":{\"b\":1,\"c\":2}}", "delete a.b", "{}", "{\"a\":{\"c\":2}}");
-	check_do("{\"a\":1}", "delete z; delete q.r.s", "{}", "{\"a\":1}");
+	check_do("{\"a\":{\"k\":1}}", "delete a.z; delete q.r.s", "{}", "{\"a\":{\"k\":1}}");
 }
 END_TEST
 
@@ -387,7 +396,7 @@ static const char *first_match(const char *when, const char *data)
 		{ T, when, "r = 'when'", 10, "events[0]", 0, 0 },
 		{ T, NULL, "r = 'else'", 11, "events[1]", 0, 0 },
 	};
-	sm_rules *r = compile_entries("{}", src, 2);
+	sm_rules *r = compile_entries(FIELDS, src, 2);
 	int rc = apply_ev(r, "{\"list\":[1,{\"a\":[2]}],\"obj\":{\"k\":1},\"n\":null}", T, 1, data, NULL);
 
 	ck_assert_msg(rc == SM_APPLY_OK, "%s: %s", when, msg);
@@ -421,7 +430,7 @@ END_TEST
 
 START_TEST(test_in_on_a_string_fails)
 {
-	sm_rules *r = compile1("{}", "1 in event.s", "x = 1");
+	sm_rules *r = compile1(FIELDS, "1 in event.s", "x = 1");
 
 	ck_assert_int_eq(apply_ev(r, "{}", T, 4, "{\"s\":\"abc\"}", NULL), SM_APPLY_ERROR);
 	ck_assert_str_eq(msg, "when 1 in event.s: in: the right side must be a list or an object, got string at " T " v4");
@@ -477,7 +486,7 @@ START_TEST(test_first_entry_whose_when_holds_applies)
 		{ T, "event.n == 2", "r = 'two'", 11, "events[1]", 0, 0 },
 		{ "Elixir.T.Events.Paused", NULL, NULL, 12, "events[2]", 0, 0 },
 	};
-	sm_rules *r = compile_entries("{}", src, 3);
+	sm_rules *r = compile_entries(FIELDS, src, 3);
 
 	ck_assert_int_eq(apply_ev(r, "{}", T, 1, "{\"n\":2}", NULL), SM_APPLY_OK);
 	ck_assert_str_eq(out, "{\"r\":\"two\"}");
@@ -498,7 +507,7 @@ START_TEST(test_event_types_are_distinct_in_config_order)
 		{ "A.A", NULL, NULL, 2, "events[1]", 0, 0 },
 		{ "Z.B", NULL, NULL, 3, "events[2]", 0, 0 },
 	};
-	sm_rules *r = compile_entries("{}", src, 3);
+	sm_rules *r = compile_entries(FIELDS, src, 3);
 	const char *const *types;
 
 	ck_assert_uint_eq(sm_rules_event_types(r, &types), 2);
@@ -526,7 +535,7 @@ END_TEST
 
 START_TEST(test_state_that_is_not_an_object_fails_cleanly)
 {
-	sm_rules *r = compile1("{}", NULL, "a = 1");
+	sm_rules *r = compile1(FIELDS, NULL, "a = 1");
 
 	ck_assert_int_eq(apply_ev(r, "[1]", T, 2, "{}", NULL), SM_APPLY_ERROR);
 	ck_assert_str_eq(msg, "the state is array, not an object, at " T " v2");
@@ -666,6 +675,72 @@ START_TEST(test_syntax_errors_name_file_line_and_column)
 }
 END_TEST
 
+START_TEST(test_a_literal_top_level_key_outside_initial_is_refused_at_load)
+{
+	static const char *const writes[][2] = {
+		{ "quote = 1", "1" },
+		{ "id = 1; quote.x ?= 1", "9" },
+		{ "state.quote += 1", "7" },
+		{ "state['quote'] = 1", "6" },
+		{ "append quote 1", "8" },
+		{ "prepend quote 1", "9" },
+		{ "merge quote {}", "7" },
+		{ "remove quote where it == 1", "8" },
+		{ "delete quote.x", "8" },
+	};
+
+	for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+		char want[512];
+
+		snprintf(want, sizeof want, "snapmig.conf:12: aggregates[0].events[3].do, col %s: quote is not a "
+			 "field of initial; the state's top-level keys are the aggregate struct's fields, the keys "
+			 "of initial (id, items)", writes[i][1]);
+		check_syntax("{id: null, items: []}", NULL, writes[i][0], want);
+	}
+	check_syntax("{}", NULL, "state[7] = 1",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 6: 7 is not a field of initial; the state's "
+		     "top-level keys are the aggregate struct's fields, the keys of initial (none: initial is {})");
+	check_syntax("{'admin?': false}", NULL, "admin = true",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 1: admin is not a field of initial (did you "
+		     "mean admin? -- the field's name ends in '?'); the state's top-level keys are the aggregate "
+		     "struct's fields, the keys of initial (admin?)");
+	check_syntax("{id: null, items: []}", NULL, "delete items",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 1: delete items: a field of the aggregate "
+		     "struct cannot be deleted (set it to null)");
+}
+END_TEST
+
+START_TEST(test_writes_below_a_field_and_computed_fields_are_fine)
+{
+	sm_rules *r = compile1("{id: null, m: {}, n: 0}", NULL,
+			       "m.new.deep = 1; state[event.f] = event.v; delete m[event.f]; delete m.new");
+
+	ck_assert_int_eq(apply_ev(r, "{\"id\":null,\"m\":{\"id\":1},\"n\":0}", T, 3,
+				  "{\"f\":\"id\",\"v\":\"x\"}", NULL), SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"id\":\"x\",\"m\":{},\"n\":0}");
+	sm_rules_free(r);
+}
+END_TEST
+
+START_TEST(test_a_computed_top_level_key_outside_initial_fails_the_instance)
+{
+	sm_rules *r = compile1("{id: null, n: 0}", NULL, "state[event.f] = 1");
+
+	ck_assert_int_eq(apply_ev(r, "{\"id\":null,\"n\":0}", T, 3, "{\"f\":\"quote\"}", NULL), SM_APPLY_ERROR);
+	ck_assert_str_eq(msg, "state[event.f] = 1: quote is not a field of initial (the state's top-level keys "
+			 "are the aggregate struct's fields) at " T " v3");
+	sm_rules_free(r);
+	r = compile1("{id: null, n: 0}", NULL, "delete state[event.f]");
+	ck_assert_int_eq(apply_ev(r, "{\"id\":null,\"n\":0}", T, 4, "{\"f\":\"n\"}", NULL), SM_APPLY_ERROR);
+	ck_assert_str_eq(msg, "delete state[event.f]: a field of the aggregate struct cannot be deleted "
+			 "(set it to null) at " T " v4");
+	ck_assert_int_eq(apply_ev(r, "{\"id\":null,\"n\":0}", T, 5, "{\"f\":\"zz\"}", NULL), SM_APPLY_ERROR);
+	ck_assert_str_eq(msg, "delete state[event.f]: zz is not a field of initial (the state's top-level keys "
+			 "are the aggregate struct's fields) at " T " v5");
+	sm_rules_free(r);
+}
+END_TEST
+
 START_TEST(test_deep_nesting_is_a_syntax_error_not_a_crash)
 {
 	char dos[1000];
@@ -734,7 +809,7 @@ START_TEST(test_one_compiled_rules_serves_many_threads)
 {
 	sm_rules *r;
 
-	r = compile1("{n: 0, l: [], p: 1.50, o: {k: [1]}}", "exists event.id",
+	r = compile1("{n: 0, l: [], p: 1.50, o: {k: [1]}, price: null, m: null}", "exists event.id",
 		     "n += 1; prepend l state.o; remove l where it.k == [1] and state.n != 0; "
 		     "o.k = [1]; price = event.price; m = {k: state.p}");
 	{
@@ -762,7 +837,7 @@ END_TEST
 static const char *reads_of(const char *when, const char *dos)
 {
 	static char buf[256];
-	sm_rules *r = compile1("{}", when, dos);
+	sm_rules *r = compile1(FIELDS, when, dos);
 	const sm_event_reads *rd = sm_rules_reads(r, T);
 	size_t n = 0;
 
@@ -816,7 +891,7 @@ START_TEST(test_an_event_restricted_to_its_reads_applies_the_same)
 	sm_json_reader *reader = sm_json_reader_new();
 
 	for (size_t p = 0; p < sizeof programs / sizeof programs[0]; p++) {
-		sm_rules *r = compile1("{\"vs\":[],\"n\":0}", programs[p][0], programs[p][1]);
+		sm_rules *r = compile1(FIELDS, programs[p][0], programs[p][1]);
 		const sm_event_reads *rd = sm_rules_reads(r, T);
 
 		for (size_t e = 0; e < sizeof events / sizeof events[0]; e++) {
@@ -880,7 +955,7 @@ static char *canonical_of(const spelling *sp)
 
 START_TEST(test_canonical_text_is_rules_source_in_a_fixed_layout)
 {
-	spelling sp = { "{ id : null , l : [ ], n: 1.50 }", {
+	spelling sp = { "{ id : null , l : [ ], n: 1.50, 'odd key': {} }", {
 		E("B", "event.n == 1 and not exists event.x", "id = event['id'] ; append l  ('a' ~ event.s)"),
 		E("A", NULL, "state['odd key'].x += 1; remove l where it == key"),
 		E("B", NULL, NULL),
@@ -889,7 +964,7 @@ START_TEST(test_canonical_text_is_rules_source_in_a_fixed_layout)
 
 	ck_assert_str_eq(text,
 		"snapmig-rules 1\n"
-		"initial {\"id\":null,\"l\":[],\"n\":1.50}\n"
+		"initial {\"id\":null,\"l\":[],\"n\":1.50,\"odd key\":{}}\n"
 		"on \"A\"\n"
 		"do state[\"odd key\"].x += 1; remove state.l where (it == key)\n"
 		"on \"B\"\n"
@@ -908,18 +983,18 @@ START_TEST(test_canonical_text_is_the_same_for_every_spelling_of_the_same_rules)
 		  { "{\"a\":null}", { E(T, NULL, "  state.a   =  \"x\" ; ") } },
 		  { "{ 'a' : null }", { E(T, NULL, "state['a']=\"x\"") } },
 		  { "{a:null}", { E(T, NULL, ";;state[\"a\"] = 'x';") } } },
-		{ { "{}", { E(T, "event.x == 1", "a = event.y.z") } },
-		  { "{}", { E(T, "(event.x == 1)", "a = event['y'][\"z\"]") } },
-		  { "{}", { E(T, "((event.x)) == 1", "a = (event.y).z") } },
-		  { "{}", { E(T, "( event . x == 1 )", "a = ((event.y)['z'])") } } },
-		{ { "{}", { E("X", NULL, "a = {k: [1, 2], 'q r': true}"), E("Y", NULL, NULL) } },
-		  { "{}", { E("Y", NULL, NULL), E("X", NULL, "a = {\"k\":[1,2],\"q r\":true}") } },
-		  { "{}", { E("Y", NULL, ""), E("X", NULL, "a = {k: [1,2], \"q r\": true};") } },
-		  { "{}", { E("Y", NULL, " ; "), E("X", NULL, "state.a = { 'k' : [ 1 , 2 ] , 'q r' : true }") } } },
-		{ { "{}", { E(T, "event.a and event.b or not event.c", "remove l where it.k == 'v'") } },
-		  { "{}", { E(T, "(event.a and event.b) or (not event.c)", "remove state.l where (it.k == \"v\")") } },
-		  { "{}", { E(T, "((event.a) and (event.b)) or not (event.c)", "remove l where it['k'] == 'v'") } },
-		  { "{}", { E(T, "(event['a'] and event[\"b\"]) or not event.c", "remove l where (it).k == 'v'") } } },
+		{ { "{a: null, l: null}", { E(T, "event.x == 1", "a = event.y.z") } },
+		  { "{a: null, l: null}", { E(T, "(event.x == 1)", "a = event['y'][\"z\"]") } },
+		  { "{a: null, l: null}", { E(T, "((event.x)) == 1", "a = (event.y).z") } },
+		  { "{a: null, l: null}", { E(T, "( event . x == 1 )", "a = ((event.y)['z'])") } } },
+		{ { "{a: null, l: null}", { E("X", NULL, "a = {k: [1, 2], 'q r': true}"), E("Y", NULL, NULL) } },
+		  { "{a: null, l: null}", { E("Y", NULL, NULL), E("X", NULL, "a = {\"k\":[1,2],\"q r\":true}") } },
+		  { "{a: null, l: null}", { E("Y", NULL, ""), E("X", NULL, "a = {k: [1,2], \"q r\": true};") } },
+		  { "{a: null, l: null}", { E("Y", NULL, " ; "), E("X", NULL, "state.a = { 'k' : [ 1 , 2 ] , 'q r' : true }") } } },
+		{ { "{a: null, l: null}", { E(T, "event.a and event.b or not event.c", "remove l where it.k == 'v'") } },
+		  { "{a: null, l: null}", { E(T, "(event.a and event.b) or (not event.c)", "remove state.l where (it.k == \"v\")") } },
+		  { "{a: null, l: null}", { E(T, "((event.a) and (event.b)) or not (event.c)", "remove l where it['k'] == 'v'") } },
+		  { "{a: null, l: null}", { E(T, "(event['a'] and event[\"b\"]) or not event.c", "remove l where (it).k == 'v'") } } },
 	};
 
 	for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
@@ -1080,6 +1155,9 @@ int main(void)
 
 	tcase_add_test(sy, test_syntax_errors_name_file_line_and_column);
 	tcase_add_test(sy, test_deep_nesting_is_a_syntax_error_not_a_crash);
+	tcase_add_test(sy, test_a_literal_top_level_key_outside_initial_is_refused_at_load);
+	tcase_add_test(st, test_writes_below_a_field_and_computed_fields_are_fine);
+	tcase_add_test(st, test_a_computed_top_level_key_outside_initial_fails_the_instance);
 	tcase_add_test(sy, test_entry_after_one_without_when_never_applies);
 	tcase_add_test(sy, test_empty_statements_and_trailing_semicolons_are_fine);
 	tcase_add_test(en, test_reads_name_the_event_members_that_entries_use);
