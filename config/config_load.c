@@ -25,6 +25,8 @@
 #define MAX_BATCH_SIZE 1000000
 #define DEFAULT_COPY_MAX_LAG 1000
 #define DEFAULT_TIMEOUT_MS 30000
+/* PostgreSQL's NAMEDATALEN - 1: the longest identifier it keeps whole. */
+#define MAX_IDENTIFIER_BYTES 63
 
 /* ------------------------------------------------------------ locating */
 
@@ -260,6 +262,12 @@ static int read_settings(loader *ld, const config_setting_t *s, const char *wher
 		if (target) {
 			if (get_string(ld, m, where, name, true, &str))
 				return SM_ERR_CONFIG;
+			/* PostgreSQL cuts longer names to 63 bytes, silently in SQL:
+			 * "<63-byte schema>_migration" would be the source schema. */
+			if (target != &st->metadata_key && strlen(str) > MAX_IDENTIFIER_BYTES)
+				return fail_at(ld, m, "%s.%s: \"%s\" is %zu bytes long; PostgreSQL cuts names "
+					       "to %d bytes, so it could name another schema (choose a shorter name)",
+					       where, name, str, strlen(str), MAX_IDENTIFIER_BYTES);
 			free(*target);
 			*target = sm_xstrdup(str);
 		}

@@ -540,24 +540,30 @@ static void describe_status(int st, char *status, size_t size)
 void sm_child_stop(sm_child *c, int grace_ms, char *status, size_t size)
 {
 	long long deadline = sm_child_now_ms() + grace_ms;
-	bool reaped = false;
+	bool exited = false, gone = false;
 	int st = 0;
 
 	if (status && size)
 		status[0] = '\0';
 	close_fd(&c->in_fd);
 	if (c->pid > 0) {
+		/* Wait for the exit without reaping (WNOWAIT): while the leader
+		 * is a zombie its pid, the group's id, cannot be reused, so the
+		 * group can still be killed safely afterwards. */
 		for (;;) {
-			pid_t r = waitpid(c->pid, &st, WNOHANG);
+			siginfo_t si;
 
-			if (r == c->pid) {
-				reaped = true;
-				break;
-			}
-			if (r < 0 && errno == ECHILD) {
+			memset(&si, 0, sizeof si);
+			if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0) {
+				if (si.si_pid == c->pid) {
+					exited = true;
+					break;
+				}
+			} else if (errno == ECHILD) {
 				/* Reaped elsewhere (SIGCHLD ignored): status unknown. */
-				reaped = true;
-				st = -1;
+				gone = true;
+				break;
+			} else if (errno != EINTR) {
 				break;
 			}
 			if (sm_child_now_ms() >= deadline)
@@ -574,15 +580,17 @@ void sm_child_stop(sm_child *c, int grace_ms, char *status, size_t size)
 				nanosleep(&ts, NULL);
 			}
 		}
-		if (!reaped) {
-			/* Not reaped yet, so the group id cannot have been reused. */
+		if (!gone) {
+			/* The whole group goes, also when the reducer ended by
+			 * itself: whatever its shell started in the background
+			 * must not outlive the run. */
 			kill(-c->pid, SIGKILL);
-			kill(c->pid, SIGKILL);
+			if (!exited)
+				kill(c->pid, SIGKILL);
 			while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
 				;
-			reaped = true;
 		}
-		if (status && size && st != -1)
+		if (status && size && !gone)
 			describe_status(st, status, size);
 		else if (status && size)
 			snprintf(status, size, "exited");

@@ -4,7 +4,8 @@
  * promises:
  *  - the child runs `/bin/sh -c COMMAND` in a directory, in a process group
  *    of its own (terminal signals do not reach it; stopping it kills the
- *    whole group, also what the shell started), with default signal
+ *    whole group, also what the shell started, even when the child ended
+ *    by itself: nothing it started outlives it), with default signal
  *    dispositions and an empty signal mask;
  *  - output to its stdin is buffered and written in chunks; input from its
  *    stdout is split into lines; both are pumped by one poll() loop that also
@@ -102,7 +103,8 @@ enum sm_child_io sm_child_pump(sm_child *c, size_t drain_to, bool want_line,
 void sm_child_consume_line(sm_child *c);
 
 /* Stops the child: closes its stdin, waits up to grace_ms for it to exit
- * (draining stderr meanwhile), then kills its process group; reaps it.
+ * (draining stderr meanwhile), then kills its process group (whatever is
+ * left in it, also after a clean exit); reaps it.
  * status gets "exited with status 1", "killed by signal 11" ...
  * Buffers are emptied and kept for the next spawn. */
 void sm_child_stop(sm_child *c, int grace_ms, char *status, size_t size);

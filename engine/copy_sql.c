@@ -16,6 +16,7 @@
 
 #include "engine/copy_internal.h"
 #include "engine/db.h"
+#include "engine/target.h"
 #include "util/alloc.h"
 
 int sm_copy_ctx_open(sm_copy_ctx *ctx, const sm_engine *eng,
@@ -41,7 +42,9 @@ int sm_copy_ctx_open(sm_copy_ctx *ctx, const sm_engine *eng,
 	if (!ctx->src || !ctx->tgt)
 		return sm_db_error(ctx->conn, NULL, "quoting schema names", err);
 
-	rc = sm_db_prepare_session(ctx->conn, err);
+	rc = sm_target_check(ctx->conn, eng, err);
+	if (rc == SM_OK)
+		rc = sm_db_prepare_session(ctx->conn, err);
 	if (rc != SM_OK)
 		return rc;
 	names = sm_xcalloc(ctx->n_aggs + 1, sizeof *names);

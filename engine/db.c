@@ -6,6 +6,7 @@
 
 #include "engine/db.h"
 #include "util/alloc.h"
+#include "util/redact.h"
 
 /* libpq's messages span lines ("...failed: Connection refused\n\tIs the
  * server running...?\n"); every front end shows errors on one line, so
@@ -52,6 +53,8 @@ PGconn *sm_db_connect(const char *conninfo, const char *password, sm_error *err)
 
 		snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
 		one_line(msg);
+		/* libpq quotes a malformed URI whole, password included. */
+		sm_redact_buf(msg, sizeof msg, conninfo, password);
 		sm_error_set(err, SM_ERR_DB, "cannot connect: %s", msg);
 		snprintf(err->sqlstate, sizeof err->sqlstate, "08001");
 		PQfinish(conn);
@@ -70,6 +73,7 @@ int sm_db_error(PGconn *conn, const PGresult *res, const char *what, sm_error *e
 		msg = PQerrorMessage(conn);
 	snprintf(buf, sizeof buf, "%s", msg && *msg ? msg : "unknown error");
 	one_line(buf);
+	sm_redact_buf(buf, sizeof buf, NULL, NULL);
 	if (strncmp(buf, "ERROR:  ", 8) == 0)
 		memmove(buf, buf + 8, strlen(buf + 8) + 1);
 	sm_error_set(err, SM_ERR_DB, "%s: %s", what, buf);

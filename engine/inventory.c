@@ -12,6 +12,7 @@
 #include "engine/db.h"
 #include "engine/engine_internal.h"
 #include "engine/reducer.h"
+#include "engine/target.h"
 #include "util/alloc.h"
 
 #define START_VERSION "(CASE j.sk WHEN 2 THEN j.tgt_version WHEN 1 THEN j.snap_version ELSE 0 END)"
@@ -97,6 +98,10 @@ int sm_inventory_read(sm_engine *eng, sm_inventory **out, sm_error *err)
 	conn = sm_engine_connect(eng, err);
 	if (!conn)
 		goto out;
+	if (sm_target_check(conn, eng, err)) {
+		rc = err->code;
+		goto out;
+	}
 	if (sm_db_prepare_session(conn, err) ||
 	    sm_db_column_types(conn, set->source_schema, "snapshots",
 			       &inv->source_data, &inv->source_metadata, err) ||

@@ -17,6 +17,7 @@
 
 #include "engine/db.h"
 #include "engine/rebuild_internal.h"
+#include "engine/target.h"
 #include "util/alloc.h"
 #include "util/fs.h"
 
@@ -269,6 +270,8 @@ static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 	json_object *details;
 	int rc;
 
+	if (sm_target_check(conn, run->eng, err))
+		return err->code;
 	if (sm_db_prepare_session(conn, err) ||
 	    sm_db_column_types(conn, set->source_schema, "snapshots", &run->snap_data, &run->snap_meta, err) ||
 	    sm_db_column_types(conn, set->source_schema, "events", &run->ev_data, &run->ev_meta, err))
@@ -287,11 +290,14 @@ static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 	if (sm_db_ensure_target(conn, set->target_schema, run->snap_data, run->snap_meta, err) ||
 	    sm_db_column_types(conn, set->target_schema, "snapshots", &run->tgt_data, &run->tgt_meta, err))
 		return SM_ERR_DB;
-	run->log_path = run_log_path(run);
 	details = details_json(run, false);
 	rc = sm_db_journal_start(conn, set->target_schema, "rebuild", run->eng->env->name,
 				 json_object_to_json_string(details), &run->run_id, err);
 	json_object_put(details);
+	/* Named by the run id, which exists from here on; the journal gets
+	 * the path with the run's outcome. */
+	if (rc == SM_OK)
+		run->log_path = run_log_path(run);
 	return rc;
 }
 
