@@ -5,8 +5,10 @@
  *
  * One turn of the loop: act on signals, reap finished background tasks,
  * poll the run's progress (4 times a second), let the views poll their
- * tasks, draw everything once (wnoutrefresh + doupdate), then wait up to
- * 100 ms for a key.
+ * tasks, draw again the screen regions that changed (then one wnoutrefresh
+ * and one doupdate; nothing at all when nothing changed), then wait up to
+ * 100 ms for a key.  The regions are the title line, the views, the
+ * message line and the key bar; see the DIRTY_* bits.
  */
 #include "config.h"
 
@@ -28,6 +30,15 @@
 
 /* How long quitting waits for database calls still in progress. */
 #define QUIT_GRACE_MS 3000
+
+/* Screen regions to draw again (tui_app.dirty). */
+enum {
+	DIRTY_TITLE = 1 << 0,
+	DIRTY_BODY = 1 << 1,
+	DIRTY_MESSAGE = 1 << 2,
+	DIRTY_KEYS = 1 << 3,
+	DIRTY_ALL = DIRTY_TITLE | DIRTY_BODY | DIRTY_MESSAGE | DIRTY_KEYS,
+};
 
 static volatile sig_atomic_t pending_signal;
 
@@ -71,6 +82,7 @@ void tui_push(tui_app *app, const tui_view_ops *ops, void *state)
 	v = &app->stack[app->depth++];
 	v->ops = ops;
 	v->state = state;
+	app->dirty = DIRTY_ALL;
 	if (ops->enter)
 		ops->enter(app, v);
 }
@@ -86,6 +98,7 @@ void tui_pop(tui_app *app)
 		v->ops->leave(app, v);
 	v->ops = NULL;
 	v->state = NULL;
+	app->dirty = DIRTY_ALL;
 }
 
 tui_view *tui_top(tui_app *app)
@@ -110,6 +123,7 @@ void tui_message(tui_app *app, enum tui_style st, const char *fmt, ...)
 	va_end(ap);
 	app->message_style = st;
 	app->message_time = tui_now();
+	app->dirty |= DIRTY_MESSAGE;
 }
 
 /* ---------------------------------------------------------------- engine */
@@ -120,6 +134,7 @@ void tui_set_engine(tui_app *app, sm_engine *eng)
 	app->eng = eng;
 	app->where = sm_engine_describe(eng);
 	app->data_generation++;
+	app->dirty = DIRTY_ALL;
 }
 
 void tui_close_engine(tui_app *app)
@@ -141,6 +156,7 @@ void tui_close_engine(tui_app *app)
 	app->eng = NULL;
 	free(app->where);
 	app->where = NULL;
+	app->dirty = DIRTY_ALL;
 }
 
 /* ------------------------------------------------------------------- run */
@@ -193,6 +209,8 @@ static void poll_run(tui_app *app, bool force)
 		sm_progress_clear(&app->progress);
 	sm_run_progress(app->run, &app->progress);
 	app->have_progress = true;
+	app->progress_seq++;
+	app->dirty |= DIRTY_TITLE;
 	st = app->progress.state;
 	if ((st == SM_RUN_DONE || st == SM_RUN_CANCELLED || st == SM_RUN_FAILED) &&
 	    !app->run_finished_seen) {
@@ -200,6 +218,7 @@ static void poll_run(tui_app *app, bool force)
 
 		app->run_finished_seen = true;
 		app->data_generation++;
+		app->dirty = DIRTY_ALL;
 		if (st == SM_RUN_DONE)
 			tui_message(app, app->progress.total.failed ? ST_WARN : ST_GOOD,
 				    "Rebuild finished: %s instances, %s failed",
@@ -271,6 +290,7 @@ bool tui_run_start(tui_app *app, const char *const *types, size_t n_types,
 	app->run = run;
 	app->run_finished_seen = false;
 	app->last_progress_poll = 0;
+	app->dirty = DIRTY_ALL;
 	poll_run(app, true);
 	if (tui_top(app)->ops != &tui_view_rebuild)
 		tui_push(app, &tui_view_rebuild, NULL);
@@ -393,26 +413,65 @@ static bool too_small(void)
 	return COLS < 80 || LINES < 24;
 }
 
+/* Blanks rows y .. y + h - 1 before a region is drawn again. */
+static void clear_rows(int y, int h)
+{
+	for (int i = y; i < y + h && i < LINES; i++) {
+		move(i, 0);
+		clrtoeol();
+	}
+}
+
+/* The views from the lowest one that shows (modals draw over the views
+ * below them) to the top. */
+static int first_shown(const tui_app *app)
+{
+	int first = app->depth - 1;
+
+	while (first > 0 && app->stack[first].ops->modal)
+		first--;
+	return first < 0 ? 0 : first;
+}
+
+static bool message_shown(const tui_app *app)
+{
+	return app->message[0] && tui_now() - app->message_time < 8;
+}
+
+/* Draws the regions marked dirty, then one wnoutrefresh and one doupdate;
+ * nothing when nothing changed. */
 static void draw(tui_app *app)
 {
 	tui_view *top = tui_top(app);
 	tui_rect content = { 1, 0, LINES - 3, COLS };
-	int first;
+	unsigned d = app->dirty;
 
-	erase();
-	if (too_small()) {
-		draw_too_small();
-	} else if (top) {
-		draw_title(app, top);
-		/* Modals draw over the views below them. */
-		first = app->depth - 1;
-		while (first > 0 && app->stack[first].ops->modal)
-			first--;
-		for (int i = first; i < app->depth; i++)
-			app->stack[i].ops->draw(app, &app->stack[i], content);
-		if (app->message[0] && tui_now() - app->message_time < 8)
-			tui_put(LINES - 2, 1, COLS - 2, app->message_style, app->message);
-		draw_keybar(top);
+	if (!d)
+		return;
+	app->dirty = 0;
+	if (too_small() || !top) {
+		erase();
+		if (top)
+			draw_too_small();
+	} else {
+		if (d == DIRTY_ALL)
+			erase();
+		if (d & DIRTY_TITLE) {
+			clear_rows(0, 1);
+			draw_title(app, top);
+		}
+		if (d & DIRTY_BODY) {
+			clear_rows(content.y, content.h);
+			for (int i = first_shown(app); i < app->depth; i++)
+				app->stack[i].ops->draw(app, &app->stack[i], content);
+		}
+		if (d & DIRTY_MESSAGE) {
+			clear_rows(LINES - 2, 1);
+			if (message_shown(app))
+				tui_put(LINES - 2, 1, COLS - 2, app->message_style, app->message);
+		}
+		if (d & DIRTY_KEYS)
+			draw_keybar(top);
 	}
 	wnoutrefresh(stdscr);
 	doupdate();
@@ -457,6 +516,9 @@ static void handle_key(tui_app *app, int key)
 		return;
 	}
 	flags = top->ops->key(app, top, cmd, key);
+	/* The key bar too: what a key changed may change what is offered. */
+	if (flags & TUI_REDRAW)
+		app->dirty |= DIRTY_BODY | DIRTY_KEYS;
 	if (flags & TUI_POP) {
 		/* Esc also starts unknown escape sequences: it never quits. */
 		if (app->depth == 1 && key == 27)
@@ -468,6 +530,19 @@ static void handle_key(tui_app *app, int key)
 	}
 	if (flags & TUI_QUIT)
 		tui_request_quit(app);
+}
+
+/* Lets every view collect its finished work (tasks of views below a dialog
+ * keep finishing too); a view that changed and shows is drawn again. */
+static void poll_views(tui_app *app)
+{
+	for (int i = 0; i < app->depth; i++) {
+		tui_view *v = &app->stack[i];
+
+		if (v->ops->poll && (v->ops->poll(app, v) & TUI_REDRAW) &&
+		    i >= first_shown(app))
+			app->dirty |= DIRTY_BODY | DIRTY_KEYS;
+	}
 }
 
 static int read_key(void)
@@ -493,19 +568,23 @@ static void main_loop(tui_app *app)
 			handle_signal(app, sig);
 		}
 		tui_tasks_reap(app, false);
+		app->tick++;
 		poll_run(app, false);
-		/* Tasks of views below a dialog keep finishing too. */
-		for (int i = 0; i < app->depth; i++)
-			if (app->stack[i].ops->poll)
-				app->stack[i].ops->poll(app, &app->stack[i]);
+		poll_views(app);
+		if (app->message[0] && !message_shown(app)) {
+			app->message[0] = 0;
+			app->dirty |= DIRTY_MESSAGE;
+		}
 		if (app->quit || app->depth == 0)
 			break;
-		app->tick++;
 		draw(app);
 		key = read_key();
-		if (key == TK_FN(KEY_RESIZE) || key == 0)
-			continue;       /* LINES/COLS are updated; next turn redraws */
-		handle_key(app, key);
+		if (key == TK_FN(KEY_RESIZE)) {
+			app->dirty = DIRTY_ALL;  /* LINES/COLS are updated already */
+			continue;
+		}
+		if (key != 0)
+			handle_key(app, key);
 	}
 }
 

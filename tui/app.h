@@ -4,9 +4,12 @@
  * message, the rebuild run in progress).
  *
  * Views: each screen is a tui_view_ops with enter/draw/key/poll/leave.
- * Key handlers and polls return TUI_* flags saying what changed; the main
- * loop acts on them and redraws once per turn.  Only the UI thread touches
- * anything here.
+ * Key handlers and polls return TUI_* flags saying what changed, as htop's
+ * panels do for its ScreenManager: the main loop draws a view again only
+ * when it returned TUI_REDRAW (or the stack, the size or the run changed),
+ * redraws each screen region (title, views, message line, key bar) only when
+ * it changed, and ends every turn with at most one doupdate.  Only the UI
+ * thread touches anything here.
  */
 #ifndef SM_TUI_APP_H
 #define SM_TUI_APP_H
@@ -21,8 +24,8 @@
 #include "tui/wcurses.h"
 
 enum {
-	TUI_NONE = 0,
-	TUI_REDRAW = 1 << 0,
+	TUI_NONE = 0,        /* nothing changed: nothing is drawn again */
+	TUI_REDRAW = 1 << 0, /* what the view shows changed: draw it again */
 	TUI_POP = 1 << 1,    /* close this view */
 	TUI_QUIT = 1 << 2,   /* ask to quit (the app asks if a run is going) */
 };
@@ -42,7 +45,9 @@ typedef struct tui_view_ops {
 	/* cmd is the command bound to key (TUI_CMD_NONE if none); key is the raw
 	 * key for text input. */
 	unsigned (*key)(tui_app *app, tui_view *v, int cmd, int key);
-	void (*poll)(tui_app *app, tui_view *v);           /* may be NULL */
+	/* Collects finished background work; returns TUI_REDRAW when what the
+	 * view shows changed (new data, a spinner that turns).  May be NULL. */
+	unsigned (*poll)(tui_app *app, tui_view *v);
 	void (*leave)(tui_app *app, tui_view *v);          /* frees v->state */
 } tui_view_ops;
 
@@ -67,6 +72,7 @@ struct tui_app {
 	/* The rebuild run (continues while other screens are shown). */
 	sm_run *run;
 	sm_progress progress;
+	unsigned progress_seq;      /* bumped whenever progress is read again */
 	bool have_progress;
 	bool run_finished_seen;
 	double last_progress_poll;
@@ -85,6 +91,7 @@ struct tui_app {
 	double message_time;
 
 	unsigned tick;              /* spinner */
+	unsigned dirty;             /* screen regions to draw again (app.c) */
 	bool quit;
 	bool quit_after_cancel;     /* cancel requested on quit: leave when the run stops */
 	int exit_code;

@@ -157,14 +157,16 @@ static void copy_enter(tui_app *app, tui_view *v)
 	start_copy_task(app, v->state, false);
 }
 
-static void copy_poll(tui_app *app, tui_view *v)
+static unsigned copy_poll(tui_app *app, tui_view *v)
 {
 	copy_state *s = v->state;
 	sm_error err;
 	int rc;
 
-	if (!s->task || !tui_task_done(s->task))
-		return;
+	if (!s->task)
+		return TUI_NONE;
+	if (!tui_task_done(s->task))
+		return TUI_REDRAW;      /* the spinner turns, the lock wait counts */
 	rc = tui_task_finish(s->task, &err);
 	s->task = NULL;
 	if (s->phase == CP_ROLLING_BACK) {
@@ -180,7 +182,7 @@ static void copy_poll(tui_app *app, tui_view *v)
 		}
 		rb_ctx_free(s->rctx);
 		s->rctx = NULL;
-		return;
+		return TUI_REDRAW;
 	}
 	if (s->phase == CP_COPYING) {
 		if (rc == SM_OK) {
@@ -210,6 +212,7 @@ static void copy_poll(tui_app *app, tui_view *v)
 	}
 	copy_ctx_free(s->cctx);
 	s->cctx = NULL;
+	return TUI_REDRAW;
 }
 
 static unsigned tripped_guards(const copy_state *s)

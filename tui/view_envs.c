@@ -212,13 +212,16 @@ static void envs_enter(tui_app *app, tui_view *v)
 	start_lookups(s, app->cfg);
 }
 
-static void envs_poll(tui_app *app, tui_view *v)
+static unsigned envs_poll(tui_app *app, tui_view *v)
 {
 	envs_state *s = v->state;
+	unsigned flags = s->connect ? TUI_REDRAW : TUI_NONE;
 
 	for (size_t i = 0; i < s->n; i++) {
 		env_row *r = &s->rows[i];
 
+		if (r->lookup)
+			flags |= TUI_REDRAW;
 		if (r->lookup && tui_task_done(r->lookup)) {
 			tui_task_finish(r->lookup, NULL);
 			r->lookup = NULL;
@@ -242,7 +245,7 @@ static void envs_poll(tui_app *app, tui_view *v)
 			s->cctx = NULL;
 			tui_set_engine(app, eng);
 			tui_push(app, &tui_view_overview, tui_overview_new(app));
-			return;
+			return TUI_REDRAW;
 		}
 		snprintf(s->error, sizeof s->error,
 			 "Cannot connect to %s:\n%s\n"
@@ -260,6 +263,7 @@ static void envs_poll(tui_app *app, tui_view *v)
 		tui_close_engine(app);
 		start_lookups(s, app->cfg);
 	}
+	return flags;
 }
 
 static void envs_draw(tui_app *app, tui_view *v, tui_rect r)

@@ -222,9 +222,10 @@ static void failures_enter(tui_app *app, tui_view *v)
 	reload(app, v->state);
 }
 
-static void failures_poll(tui_app *app, tui_view *v)
+static unsigned failures_poll(tui_app *app, tui_view *v)
 {
 	failures_state *s = v->state;
+	unsigned flags = s->task ? TUI_REDRAW : TUI_NONE;
 
 	if (s->task && tui_task_done(s->task)) {
 		sm_error err;
@@ -247,8 +248,11 @@ static void failures_poll(tui_app *app, tui_view *v)
 		fail_free(s->ctx);
 		s->ctx = NULL;
 	}
-	if (s->generation != app->data_generation)
+	if (s->generation != app->data_generation) {
 		reload(app, s);
+		flags |= TUI_REDRAW;
+	}
+	return flags;
 }
 
 static const char *type_label(tui_app *app, const char *type)

@@ -131,9 +131,10 @@ static void instances_enter(tui_app *app, tui_view *v)
 	fetch(app, s);
 }
 
-static void instances_poll(tui_app *app, tui_view *v)
+static unsigned instances_poll(tui_app *app, tui_view *v)
 {
 	instances_state *s = v->state;
+	unsigned flags = s->task ? TUI_REDRAW : TUI_NONE;
 
 	if (s->task && tui_task_done(s->task)) {
 		sm_error err;
@@ -165,8 +166,11 @@ static void instances_poll(tui_app *app, tui_view *v)
 	 * count would otherwise be read in a loop. */
 	if (!s->task && !s->failed &&
 	    (s->want_reload || !s->list ||
-	     (!window_covers(s) && window_offset(s) != s->list->offset)))
+	     (!window_covers(s) && window_offset(s) != s->list->offset))) {
 		fetch(app, s);
+		flags |= TUI_REDRAW;
+	}
+	return flags;
 }
 
 static const char *state_text(enum sm_instance_state st, enum tui_style *style)

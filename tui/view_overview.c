@@ -155,9 +155,11 @@ static void overview_enter(tui_app *app, tui_view *v)
 	reload(app, v->state);
 }
 
-static void overview_poll(tui_app *app, tui_view *v)
+static unsigned overview_poll(tui_app *app, tui_view *v)
 {
 	overview_state *s = v->state;
+	/* Spinners turn while the tasks run. */
+	unsigned flags = s->inv_task || s->pf_task ? TUI_REDRAW : TUI_NONE;
 	sm_error err;
 
 	if (s->inv_task && tui_task_done(s->inv_task)) {
@@ -193,8 +195,11 @@ static void overview_poll(tui_app *app, tui_view *v)
 		pf_free(s->pctx);
 		s->pctx = NULL;
 	}
-	if (s->generation != app->data_generation && app->eng)
+	if (s->generation != app->data_generation && app->eng) {
 		reload(app, s);
+		flags |= TUI_REDRAW;
+	}
+	return flags;
 }
 
 /* Unknown event types of a type (count, and the first one). */

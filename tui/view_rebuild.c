@@ -15,6 +15,7 @@
 typedef struct rebuild_state {
 	tui_list list;     /* over the types, two lines each */
 	int page;
+	unsigned seen_seq; /* app->progress_seq drawn last */
 } rebuild_state;
 
 static const int rebuild_cmds[] = {
@@ -167,6 +168,17 @@ static void rebuild_enter(tui_app *app, tui_view *v)
 		v->state = sm_xcalloc(1, sizeof(rebuild_state));
 }
 
+/* Drawn again whenever the app has read the progress again. */
+static unsigned rebuild_poll(tui_app *app, tui_view *v)
+{
+	rebuild_state *s = v->state;
+
+	if (s->seen_seq == app->progress_seq)
+		return TUI_NONE;
+	s->seen_seq = app->progress_seq;
+	return TUI_REDRAW;
+}
+
 static void rebuild_leave(tui_app *app, tui_view *v)
 {
 	(void)app;
@@ -179,5 +191,6 @@ const tui_view_ops tui_view_rebuild = {
 	.enter = rebuild_enter,
 	.draw = rebuild_draw,
 	.key = rebuild_key,
+	.poll = rebuild_poll,
 	.leave = rebuild_leave,
 };

@@ -258,14 +258,16 @@ static void snapshot_enter(tui_app *app, tui_view *v)
 	start(app, v->state);
 }
 
-static void snapshot_poll(tui_app *app, tui_view *v)
+static unsigned snapshot_poll(tui_app *app, tui_view *v)
 {
 	snapshot_state *s = v->state;
 	sm_error err;
 
 	(void)app;
-	if (!s->task || !tui_task_done(s->task))
-		return;
+	if (!s->task)
+		return TUI_NONE;
+	if (!tui_task_done(s->task))
+		return TUI_REDRAW;      /* the spinner turns */
 	if (tui_task_finish(s->task, &err) == SM_OK) {
 		s->loaded = true;
 		s->live_found = s->ctx->live != NULL;
@@ -283,6 +285,7 @@ static void snapshot_poll(tui_app *app, tui_view *v)
 	s->task = NULL;
 	snap_free(s->ctx);
 	s->ctx = NULL;
+	return TUI_REDRAW;
 }
 
 static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
