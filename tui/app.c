@@ -3,9 +3,9 @@
  * only set a flag), the view stack, the status and key bars, the rebuild
  * run that lives across screens, and sm_tui_run.
  *
- * One turn of the loop: act on signals, reap finished background tasks,
+ * One turn of the loop: act on signals, free the dropped background calls that ended,
  * poll the run's progress (4 times a second), let the views poll their
- * tasks, draw again the screen regions that changed (then one wnoutrefresh
+ * calls, draw again the screen regions that changed (then one wnoutrefresh
  * and one doupdate; nothing at all when nothing changed), then wait up to
  * 100 ms for a key.  The regions are the title line, the views, the
  * message line and the key bar; see the DIRTY_* bits.
@@ -141,8 +141,8 @@ void tui_close_engine(tui_app *app)
 {
 	if (!app->eng)
 		return;
-	/* Abandoned tasks may still use the engine. */
-	tui_tasks_reap(app, true);
+	/* Dropped calls may still use the engine. */
+	tui_calls_reap(app, true);
 	if (app->run) {
 		if (!sm_run_finished(app->run))
 			sm_run_cancel(app->run);
@@ -532,7 +532,7 @@ static void handle_key(tui_app *app, int key)
 		tui_request_quit(app);
 }
 
-/* Lets every view collect its finished work (tasks of views below a dialog
+/* Lets every view collect its finished work (calls of views below a dialog
  * keep finishing too); a view that changed and shows is drawn again. */
 static void poll_views(tui_app *app)
 {
@@ -567,7 +567,7 @@ static void main_loop(tui_app *app)
 			pending_signal = 0;
 			handle_signal(app, sig);
 		}
-		tui_tasks_reap(app, false);
+		tui_calls_reap(app, false);
 		app->tick++;
 		poll_run(app, false);
 		poll_views(app);
@@ -651,18 +651,18 @@ int sm_tui_run(const sm_config *cfg, const char *env_name, sm_error *err)
 	 * queries were interrupted by its cancel, and after a few seconds the
 	 * process leaves without the other calls (closing their connections
 	 * ends their queries on the server). */
-	if (tui_tasks_reap(&app, false) > 0 || (app.run && !sm_run_finished(app.run))) {
+	if (tui_calls_reap(&app, false) > 0 || (app.run && !sm_run_finished(app.run))) {
 		erase();
 		tui_put(LINES / 2, 2, COLS - 4, ST_WARN,
 			"Waiting for database calls in progress to finish ...");
 		wnoutrefresh(stdscr);
 		doupdate();
 		for (int i = 0; i < QUIT_GRACE_MS / 100; i++) {
-			if (tui_tasks_reap(&app, false) == 0 && !(app.run && !sm_run_finished(app.run)))
+			if (tui_calls_reap(&app, false) == 0 && !(app.run && !sm_run_finished(app.run)))
 				break;
 			napms(100);
 		}
-		if (tui_tasks_reap(&app, false) > 0 || (app.run && !sm_run_finished(app.run))) {
+		if (tui_calls_reap(&app, false) > 0 || (app.run && !sm_run_finished(app.run))) {
 			/* Their threads still use the engine and the configuration,
 			 * so nothing is freed: restore the terminal and leave. */
 			endwin();
@@ -672,7 +672,7 @@ int sm_tui_run(const sm_config *cfg, const char *env_name, sm_error *err)
 			_exit(app.exit_code);
 		}
 	}
-	tui_tasks_reap(&app, true);
+	tui_calls_reap(&app, true);
 	tui_close_engine(&app);
 	if (app.run) {
 		if (app.have_progress)

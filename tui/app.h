@@ -20,7 +20,7 @@
 #include "engine/snapmig.h"
 #include "tui/draw.h"
 #include "tui/keys.h"
-#include "tui/task.h"
+#include "tui/call.h"
 #include "tui/wcurses.h"
 
 enum {
@@ -58,8 +58,6 @@ struct tui_view {
 
 #define TUI_MAX_VIEWS 16
 
-struct tui_task_node;
-
 struct tui_app {
 	const sm_config *cfg;
 	const char *initial_env;     /* -e NAME, or NULL */
@@ -95,7 +93,7 @@ struct tui_app {
 	bool quit;
 	bool quit_after_cancel;     /* cancel requested on quit: leave when the run stops */
 	int exit_code;
-	struct tui_task_node *orphans;
+	tui_call *dropped;          /* calls no view waits for any more (call.c) */
 };
 
 /* View stack. */

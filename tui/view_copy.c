@@ -4,7 +4,7 @@
  * guards, the options (override guards, remove stale rows), a confirmation
  * (a protected environment needs its name typed), the verified result and
  * a rollback of that copy.  Planning, copying and rolling back run on
- * background tasks.
+ * background calls.
  */
 #include "config.h"
 
@@ -18,24 +18,6 @@
 
 enum copy_phase { CP_PLANNING, CP_PLAN, CP_COPYING, CP_RESULT, CP_ROLLING_BACK, CP_ROLLED_BACK };
 
-typedef struct copy_ctx {
-	sm_engine *eng;
-	char **types;
-	size_t n_types;
-	bool remove_stale;
-	unsigned force;
-	bool execute;              /* false: plan only */
-	atomic_llong lock_wait_ms; /* written by the copying thread */
-	sm_copy_plan *plan;        /* out */
-	sm_copy_result *result;    /* out */
-} copy_ctx;
-
-typedef struct rb_ctx {
-	sm_engine *eng;
-	long long copy_id;
-	sm_rollback_result *res;   /* out */
-} rb_ctx;
-
 typedef struct copy_state {
 	char **types;
 	size_t n_types;
@@ -45,9 +27,7 @@ typedef struct copy_state {
 	sm_copy_plan *plan;
 	sm_copy_result *result;
 	sm_rollback_result *rb;
-	tui_task *task;
-	copy_ctx *cctx;
-	rb_ctx *rctx;
+	tui_call *call;            /* planning, copying or rolling back (phase says) */
 	char error[1200];
 	tui_list list;
 	int page;
@@ -61,26 +41,68 @@ static const int copy_cmds[] = {
 
 static void on_lock_wait(void *p, double waited)
 {
-	copy_ctx *c = p;
+	tui_call_args *a = p;
 
-	atomic_store(&c->lock_wait_ms, (long long)(waited * 1000));
+	atomic_store(&a->report, (long long)(waited * 1000));
 }
 
-static int copy_fn(void *p, sm_error *err)
+/* The copy options of a call: types strv, remove_stale flag, force bits. */
+static sm_copy_options copy_options(tui_call_args *a)
 {
-	copy_ctx *c = p;
 	sm_copy_options o;
 
 	memset(&o, 0, sizeof o);
-	o.types = (const char *const *)c->types;
-	o.n_types = c->n_types;
-	o.remove_stale = c->remove_stale;
-	o.force = c->force;
+	o.types = a->strv;
+	o.n_types = a->n_strv;
+	o.remove_stale = a->flag;
+	o.force = a->bits;
 	o.on_lock_wait = on_lock_wait;
-	o.ctx = c;
-	if (c->execute)
-		return sm_copy_run(c->eng, &o, &c->result, err);
-	return sm_copy_plan_read(c->eng, &o, &c->plan, err);
+	o.ctx = a;
+	return o;
+}
+
+static int plan_fn(tui_call_args *a, void **out, sm_error *err)
+{
+	sm_copy_options o = copy_options(a);
+	sm_copy_plan *plan = NULL;
+	int rc = sm_copy_plan_read(a->eng, &o, &plan, err);
+
+	*out = plan;
+	return rc;
+}
+
+static void plan_free(void *p)
+{
+	sm_copy_plan_free(p);
+}
+
+static int copy_fn(tui_call_args *a, void **out, sm_error *err)
+{
+	sm_copy_options o = copy_options(a);
+	sm_copy_result *res = NULL;
+	int rc = sm_copy_run(a->eng, &o, &res, err);
+
+	*out = res;
+	return rc;
+}
+
+static void result_free(void *p)
+{
+	sm_copy_result_free(p);
+}
+
+static int rb_fn(tui_call_args *a, void **out, sm_error *err)
+{
+	sm_rollback_result *res = NULL;
+	int rc = sm_rollback_run(a->eng, a->num, &res, err);
+
+	*out = res;
+	return rc;
+}
+
+static void rb_free(void *p)
+{
+	sm_rollback_result_free(p);
 }
 
 static void free_strings(char **v, size_t n)
@@ -90,54 +112,19 @@ static void free_strings(char **v, size_t n)
 	free(v);
 }
 
-static void copy_ctx_free(void *p)
+static void start_copy_call(tui_app *app, copy_state *s, bool execute)
 {
-	copy_ctx *c = p;
+	const tui_call_args in = {
+		.eng = app->eng, .strv = (const char *const *)s->types, .n_strv = s->n_types,
+		.flag = s->remove_stale, .bits = s->force,
+	};
 
-	if (c->plan)
-		sm_copy_plan_free(c->plan);
-	if (c->result)
-		sm_copy_result_free(c->result);
-	free_strings(c->types, c->n_types);
-	free(c);
-}
-
-static int rb_fn(void *p, sm_error *err)
-{
-	rb_ctx *c = p;
-
-	return sm_rollback_run(c->eng, c->copy_id, &c->res, err);
-}
-
-static void rb_ctx_free(void *p)
-{
-	rb_ctx *c = p;
-
-	if (c->res)
-		sm_rollback_result_free(c->res);
-	free(c);
-}
-
-static void start_copy_task(tui_app *app, copy_state *s, bool execute)
-{
-	copy_ctx *c;
-
-	if (s->task)
+	if (s->call)
 		return;
-	c = sm_xcalloc(1, sizeof *c);
-	c->eng = app->eng;
-	c->n_types = s->n_types;
-	c->types = sm_xcalloc(s->n_types + 1, sizeof *c->types);
-	for (size_t i = 0; i < s->n_types; i++)
-		c->types[i] = sm_xstrdup(s->types[i]);
-	c->remove_stale = s->remove_stale;
-	c->force = s->force;
-	c->execute = execute;
-	atomic_init(&c->lock_wait_ms, 0);
-	s->cctx = c;
 	s->error[0] = 0;
 	s->phase = execute ? CP_COPYING : CP_PLANNING;
-	s->task = tui_task_start(copy_fn, c, copy_ctx_free);
+	s->call = execute ? tui_call_start(app, copy_fn, result_free, &in) :
+			    tui_call_start(app, plan_fn, plan_free, &in);
 }
 
 void *tui_copy_new(tui_app *app, const char *const *types, size_t n_types)
@@ -154,46 +141,42 @@ void *tui_copy_new(tui_app *app, const char *const *types, size_t n_types)
 
 static void copy_enter(tui_app *app, tui_view *v)
 {
-	start_copy_task(app, v->state, false);
+	start_copy_call(app, v->state, false);
 }
 
 static unsigned copy_poll(tui_app *app, tui_view *v)
 {
 	copy_state *s = v->state;
+	unsigned flags = s->call ? TUI_REDRAW : TUI_NONE; /* the spinner turns, the lock wait counts */
 	sm_error err;
+	void *out;
 	int rc;
 
-	if (!s->task)
-		return TUI_NONE;
-	if (!tui_task_done(s->task))
-		return TUI_REDRAW;      /* the spinner turns, the lock wait counts */
-	rc = tui_task_finish(s->task, &err);
-	s->task = NULL;
+	if (!tui_call_collect(&s->call, &rc, &out, &err))
+		return flags;
 	if (s->phase == CP_ROLLING_BACK) {
 		if (rc == SM_OK) {
-			s->rb = s->rctx->res;
-			s->rctx->res = NULL;
+			s->rb = out;
 			s->phase = CP_ROLLED_BACK;
 			app->data_generation++;
 			tui_message(app, ST_GOOD, "Copy #%lld rolled back", s->rb->copy_id);
 		} else {
+			rb_free(out);
 			snprintf(s->error, sizeof s->error, "Rollback failed: %s", err.message);
 			s->phase = CP_RESULT;
 		}
-		rb_ctx_free(s->rctx);
-		s->rctx = NULL;
 		return TUI_REDRAW;
 	}
 	if (s->phase == CP_COPYING) {
 		if (rc == SM_OK) {
-			s->result = s->cctx->result;
-			s->cctx->result = NULL;
+			s->result = out;
 			s->phase = CP_RESULT;
 			app->data_generation++;
 			tui_message(app, s->result->verified ? ST_GOOD : ST_BAD,
 				    "Copy #%lld committed%s", s->result->copy_id,
 				    s->result->verified ? " and verified" : ", verification FAILED");
 		} else {
+			result_free(out);
 			snprintf(s->error, sizeof s->error, "%s: %s",
 				 rc == SM_ERR_GUARD ? "Copy refused" : "Copy failed (nothing changed)",
 				 err.message);
@@ -201,17 +184,14 @@ static unsigned copy_poll(tui_app *app, tui_view *v)
 		}
 	} else {
 		if (rc == SM_OK) {
-			if (s->plan)
-				sm_copy_plan_free(s->plan);
-			s->plan = s->cctx->plan;
-			s->cctx->plan = NULL;
+			sm_copy_plan_free(s->plan);
+			s->plan = out;
 		} else {
+			plan_free(out);
 			snprintf(s->error, sizeof s->error, "Cannot plan the copy: %s", err.message);
 		}
 		s->phase = CP_PLAN;
 	}
-	copy_ctx_free(s->cctx);
-	s->cctx = NULL;
 	return TUI_REDRAW;
 }
 
@@ -330,7 +310,7 @@ static void copy_draw(tui_app *app, tui_view *v, tui_rect r)
 		tui_putf(y, x, w, ST_WARN, "%s reading the copy plan ...", tui_spinner(app->tick));
 		break;
 	case CP_COPYING: {
-		long long ms = s->cctx ? atomic_load(&s->cctx->lock_wait_ms) : 0;
+		long long ms = tui_call_report(s->call);
 
 		if (ms > 0)
 			tui_putf(y, x, w, ST_WARN, "%s waiting for the lock on the live snapshots "
@@ -383,7 +363,7 @@ static void copy_draw(tui_app *app, tui_view *v, tui_rect r)
 
 static void run_copy(tui_app *app, void *ctx)
 {
-	start_copy_task(app, ctx, true);
+	start_copy_call(app, ctx, true);
 }
 
 static void typed_copy(tui_app *app, void *ctx, const char *text)
@@ -400,15 +380,14 @@ static void typed_copy(tui_app *app, void *ctx, const char *text)
 static void run_rollback(tui_app *app, void *ctx)
 {
 	copy_state *s = ctx;
+	tui_call_args in = { .eng = app->eng };
 
-	if (s->task || !s->result)
+	if (s->call || !s->result)
 		return;
-	s->rctx = sm_xcalloc(1, sizeof *s->rctx);
-	s->rctx->eng = app->eng;
-	s->rctx->copy_id = s->result->copy_id;
+	in.num = s->result->copy_id;
 	s->error[0] = 0;
 	s->phase = CP_ROLLING_BACK;
-	s->task = tui_task_start(rb_fn, s->rctx, rb_ctx_free);
+	s->call = tui_call_start(app, rb_fn, rb_free, &in);
 }
 
 static void typed_rollback(tui_app *app, void *ctx, const char *text)
@@ -471,18 +450,18 @@ static unsigned copy_key(tui_app *app, tui_view *v, int cmd, int key)
 	case TUI_CMD_OVERRIDE:
 		if (s->phase == CP_PLAN) {
 			s->force = s->force ? 0 : tripped_guards(s);
-			start_copy_task(app, s, false);
+			start_copy_call(app, s, false);
 		}
 		return TUI_REDRAW;
 	case TUI_CMD_REMOVE_STALE:
 		if (s->phase == CP_PLAN) {
 			s->remove_stale = !s->remove_stale;
-			start_copy_task(app, s, false);
+			start_copy_call(app, s, false);
 		}
 		return TUI_REDRAW;
 	case TUI_CMD_REFRESH:
 		if (s->phase == CP_PLAN)
-			start_copy_task(app, s, false);
+			start_copy_call(app, s, false);
 		return TUI_REDRAW;
 	case TUI_CMD_ROLLBACK:
 		if (s->phase != CP_RESULT) {
@@ -505,7 +484,7 @@ static unsigned copy_key(tui_app *app, tui_view *v, int cmd, int key)
 		}
 		return TUI_REDRAW;
 	case TUI_CMD_BACK:
-		if (s->task && (s->phase == CP_COPYING || s->phase == CP_ROLLING_BACK)) {
+		if (s->call && (s->phase == CP_COPYING || s->phase == CP_ROLLING_BACK)) {
 			tui_message(app, ST_WARN, "Wait: the transaction is running");
 			return TUI_REDRAW;
 		}
@@ -519,13 +498,10 @@ static void copy_leave(tui_app *app, tui_view *v)
 {
 	copy_state *s = v->state;
 
-	tui_task_abandon(app, s->task);
-	if (s->plan)
-		sm_copy_plan_free(s->plan);
-	if (s->result)
-		sm_copy_result_free(s->result);
-	if (s->rb)
-		sm_rollback_result_free(s->rb);
+	tui_call_drop(app, &s->call);
+	sm_copy_plan_free(s->plan);
+	sm_copy_result_free(s->result);
+	sm_rollback_result_free(s->rb);
 	free_strings(s->types, s->n_types);
 	free(s);
 }

@@ -1,8 +1,8 @@
 /*
  * The environment picker: every configured environment with where it
  * points (never a password), whether it is protected and the last run in
- * its journal (looked up in the background, one task per environment).
- * Enter connects on a task with a spinner; a failure shows libpq's message
+ * its journal (looked up in the background, one call per environment).
+ * Enter connects in the background with a spinner; a failure shows libpq's message
  * and what to check, and another environment can be picked.
  */
 #include "config.h"
@@ -14,23 +14,10 @@
 #include "tui/app.h"
 #include "util/alloc.h"
 
-typedef struct lookup_ctx {
-	const sm_config *cfg;
-	char *env;
-	char *text;        /* out: the last run, or why it is unknown */
-} lookup_ctx;
-
-typedef struct connect_ctx {
-	const sm_config *cfg;
-	char *env;
-	sm_engine *eng;    /* out */
-} connect_ctx;
-
 typedef struct env_row {
 	const sm_environment *env;
 	char *where;
-	tui_task *lookup;
-	lookup_ctx *lctx;
+	tui_call *lookup;  /* the last run, or why it is unknown */
 	char *last_run;
 } env_row;
 
@@ -41,8 +28,8 @@ typedef struct envs_state {
 	tui_list list;
 	int page;
 	char filter[256];
-	tui_task *connect;
-	connect_ctx *cctx;
+	tui_call *connect;
+	char *connecting;  /* the environment connect is for */
 	char error[2048];
 	char *autoconnect;
 } envs_state;
@@ -84,21 +71,21 @@ static char *env_where(const char *conninfo)
 	return out;
 }
 
-static int lookup_fn(void *p, sm_error *err)
+/* The last run of the environment a->str, as text: never fails. */
+static int lookup_fn(tui_call_args *a, void **out, sm_error *err)
 {
-	lookup_ctx *c = p;
 	sm_engine *eng = NULL;
 	sm_run_list *runs = NULL;
 	int rc;
 
-	rc = sm_engine_open(c->cfg, c->env, &eng, err);
+	rc = sm_engine_open(a->cfg, a->str, &eng, err);
 	if (rc != SM_OK) {
-		c->text = sm_xstrdup(rc == SM_ERR_DB ? "cannot connect" : "not available");
-		return rc;
+		*out = sm_xstrdup(rc == SM_ERR_DB ? "cannot connect" : "not available");
+		return SM_OK;
 	}
 	rc = sm_runs_read(eng, 1, &runs, err);
 	if (rc != SM_OK || !runs || runs->n == 0) {
-		c->text = sm_xstrdup("no runs yet");
+		*out = sm_xstrdup("no runs yet");
 	} else {
 		const sm_run_record *r = &runs->items[0];
 		char when[17] = "";
@@ -109,50 +96,36 @@ static int lookup_fn(void *p, sm_error *err)
 		for (char *q = when; *q; q++)
 			if (*q == 'T')
 				*q = ' ';
-		c->text = sm_xasprintf("#%lld %s %s %s", r->run_id, r->kind ? r->kind : "?",
-				       r->outcome ? r->outcome : "?", when);
+		*out = sm_xasprintf("#%lld %s %s %s", r->run_id, r->kind ? r->kind : "?",
+				    r->outcome ? r->outcome : "?", when);
 	}
 	sm_run_list_free(runs);
 	sm_engine_close(eng);
 	return SM_OK;
 }
 
-static void lookup_free(void *p)
+static int connect_fn(tui_call_args *a, void **out, sm_error *err)
 {
-	lookup_ctx *c = p;
+	sm_engine *eng = NULL;
+	int rc = sm_engine_open(a->cfg, a->str, &eng, err);
 
-	free(c->env);
-	free(c->text);
-	free(c);
-}
-
-static int connect_fn(void *p, sm_error *err)
-{
-	connect_ctx *c = p;
-
-	return sm_engine_open(c->cfg, c->env, &c->eng, err);
+	*out = eng;
+	return rc;
 }
 
 static void connect_free(void *p)
 {
-	connect_ctx *c = p;
-
-	sm_engine_close(c->eng);
-	free(c->env);
-	free(c);
+	sm_engine_close(p);
 }
 
-static void start_lookups(envs_state *s, const sm_config *cfg)
+static void start_lookups(tui_app *app, envs_state *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		env_row *r = &s->rows[i];
+		const tui_call_args in = { .cfg = app->cfg, .str = r->env->name };
 
-		if (r->lookup)
-			continue;
-		r->lctx = sm_xcalloc(1, sizeof *r->lctx);
-		r->lctx->cfg = cfg;
-		r->lctx->env = sm_xstrdup(r->env->name);
-		r->lookup = tui_task_start(lookup_fn, r->lctx, lookup_free);
+		if (!r->lookup)
+			r->lookup = tui_call_start(app, lookup_fn, free, &in);
 	}
 }
 
@@ -186,13 +159,14 @@ void *tui_envs_new(tui_app *app, const char *autoconnect)
 
 static void start_connect(tui_app *app, envs_state *s, const char *name)
 {
+	const tui_call_args in = { .cfg = app->cfg, .str = name };
+
 	if (s->connect)
 		return;
 	s->error[0] = 0;
-	s->cctx = sm_xcalloc(1, sizeof *s->cctx);
-	s->cctx->cfg = app->cfg;
-	s->cctx->env = sm_xstrdup(name);
-	s->connect = tui_task_start(connect_fn, s->cctx, connect_free);
+	free(s->connecting);
+	s->connecting = sm_xstrdup(name);
+	s->connect = tui_call_start(app, connect_fn, connect_free, &in);
 }
 
 static void envs_enter(tui_app *app, tui_view *v)
@@ -209,7 +183,7 @@ static void envs_enter(tui_app *app, tui_view *v)
 		/* The picker's own lookups only when it is actually shown. */
 		return;
 	}
-	start_lookups(s, app->cfg);
+	start_lookups(app, s);
 }
 
 static unsigned envs_poll(tui_app *app, tui_view *v)
@@ -217,51 +191,40 @@ static unsigned envs_poll(tui_app *app, tui_view *v)
 	envs_state *s = v->state;
 	unsigned flags = s->connect ? TUI_REDRAW : TUI_NONE;
 
+	sm_error err;
+	void *out;
+	int rc;
+
 	for (size_t i = 0; i < s->n; i++) {
 		env_row *r = &s->rows[i];
 
 		if (r->lookup)
 			flags |= TUI_REDRAW;
-		if (r->lookup && tui_task_done(r->lookup)) {
-			tui_task_finish(r->lookup, NULL);
-			r->lookup = NULL;
+		if (tui_call_collect(&r->lookup, &rc, &out, NULL)) {
 			free(r->last_run);
-			r->last_run = r->lctx->text;
-			r->lctx->text = NULL;
-			lookup_free(r->lctx);
-			r->lctx = NULL;
+			r->last_run = out;
 		}
 	}
-	if (s->connect && tui_task_done(s->connect)) {
-		sm_error err;
-		int rc = tui_task_finish(s->connect, &err);
-
-		s->connect = NULL;
+	if (tui_call_collect(&s->connect, &rc, &out, &err)) {
 		if (rc == SM_OK) {
-			sm_engine *eng = s->cctx->eng;
-
-			s->cctx->eng = NULL;
-			connect_free(s->cctx);
-			s->cctx = NULL;
-			tui_set_engine(app, eng);
+			tui_set_engine(app, out);
 			tui_push(app, &tui_view_overview, tui_overview_new(app));
 			return TUI_REDRAW;
 		}
+		connect_free(out);
 		snprintf(s->error, sizeof s->error,
 			 "Cannot connect to %s:\n%s\n"
 			 "Check: the host, port and dbname of its conninfo; that the server "
 			 "runs and accepts connections; the user and password "
 			 "(password_env, ~/.pgpass or a service file).",
-			 s->cctx->env, err.message);
-		connect_free(s->cctx);
-		s->cctx = NULL;
+			 s->connecting, err.message);
 		/* Shown after a failed -e connect too: look the others up now. */
-		start_lookups(s, app->cfg);
+		start_lookups(app, s);
 	}
 	/* Back on the picker: leave the environment we were connected to. */
 	if (tui_top(app) == v && app->eng && !tui_run_active(app) && !s->connect) {
 		tui_close_engine(app);
-		start_lookups(s, app->cfg);
+		start_lookups(app, s);
 	}
 	return flags;
 }
@@ -314,7 +277,7 @@ static void envs_draw(tui_app *app, tui_view *v, tui_rect r)
 	y = r.y + r.h - err_h;
 	if (s->connect) {
 		tui_putf(y + 1, r.x + 1, r.w - 2, ST_WARN, "%s Connecting to %s ...",
-			 tui_spinner(app->tick), s->cctx ? s->cctx->env : "");
+			 tui_spinner(app->tick), s->connecting);
 	} else if (s->error[0]) {
 		tui_put_wrapped(y, r.x + 1, r.w - 2, err_h, ST_BAD, s->error);
 	}
@@ -346,14 +309,12 @@ static unsigned envs_key(tui_app *app, tui_view *v, int cmd, int key)
 			   s->filter, set_filter, s);
 		return TUI_REDRAW;
 	case TUI_CMD_REFRESH:
-		start_lookups(s, app->cfg);
+		start_lookups(app, s);
 		return TUI_REDRAW;
 	case TUI_CMD_BACK:
 		if (s->connect) {
-			/* Stop waiting for it; the app finishes the task. */
-			tui_task_abandon(app, s->connect);
-			s->connect = NULL;
-			s->cctx = NULL;
+			/* Stop waiting for it; the app finishes the call. */
+			tui_call_drop(app, &s->connect);
 			return TUI_REDRAW;
 		}
 		if (s->filter[0]) {
@@ -372,11 +333,12 @@ static void envs_leave(tui_app *app, tui_view *v)
 	envs_state *s = v->state;
 
 	for (size_t i = 0; i < s->n; i++) {
-		tui_task_abandon(app, s->rows[i].lookup);
+		tui_call_drop(app, &s->rows[i].lookup);
 		free(s->rows[i].where);
 		free(s->rows[i].last_run);
 	}
-	tui_task_abandon(app, s->connect);
+	tui_call_drop(app, &s->connect);
+	free(s->connecting);
 	free(s->rows);
 	free(s->visible);
 	free(s->autoconnect);

@@ -15,12 +15,6 @@
 #include "tui/app.h"
 #include "util/alloc.h"
 
-typedef struct fail_ctx {
-	sm_engine *eng;
-	char *type;
-	sm_failure_list *list;   /* out */
-} fail_ctx;
-
 typedef struct fgroup {
 	const sm_failure *head;  /* first item: type, kind, event type */
 	size_t first, count;     /* range in the sorted items */
@@ -45,8 +39,7 @@ typedef struct failures_state {
 	char filter[256];
 	char **expanded;             /* keys of expanded groups, kept across refreshes */
 	size_t n_expanded;
-	tui_task *task;
-	fail_ctx *ctx;
+	tui_call *call;
 	char error[1024];
 	unsigned generation;
 } failures_state;
@@ -70,21 +63,18 @@ const char *tui_failure_kind_text(int kind)
 	}
 }
 
-static int fail_fn(void *p, sm_error *err)
+static int fail_fn(tui_call_args *a, void **out, sm_error *err)
 {
-	fail_ctx *c = p;
+	sm_failure_list *list = NULL;
+	int rc = sm_failures_read(a->eng, a->str, -1, &list, err);
 
-	return sm_failures_read(c->eng, c->type, -1, &c->list, err);
+	*out = list;
+	return rc;
 }
 
 static void fail_free(void *p)
 {
-	fail_ctx *c = p;
-
-	if (c->list)
-		sm_failure_list_free(c->list);
-	free(c->type);
-	free(c);
+	sm_failure_list_free(p);
 }
 
 static int strcmp0(const char *a, const char *b)
@@ -199,13 +189,11 @@ static void build_groups(failures_state *s)
 
 static void reload(tui_app *app, failures_state *s)
 {
+	const tui_call_args in = { .eng = app->eng, .str = s->type };
+
 	s->generation = app->data_generation;
-	if (s->task || !app->eng)
-		return;
-	s->ctx = sm_xcalloc(1, sizeof *s->ctx);
-	s->ctx->eng = app->eng;
-	s->ctx->type = sm_xstrdup(s->type);
-	s->task = tui_task_start(fail_fn, s->ctx, fail_free);
+	if (!s->call && app->eng)
+		s->call = tui_call_start(app, fail_fn, fail_free, &in);
 }
 
 void *tui_failures_new(tui_app *app, const char *type)
@@ -225,28 +213,24 @@ static void failures_enter(tui_app *app, tui_view *v)
 static unsigned failures_poll(tui_app *app, tui_view *v)
 {
 	failures_state *s = v->state;
-	unsigned flags = s->task ? TUI_REDRAW : TUI_NONE;
+	unsigned flags = s->call ? TUI_REDRAW : TUI_NONE;
+	sm_error err;
+	void *out;
+	int rc;
 
-	if (s->task && tui_task_done(s->task)) {
-		sm_error err;
-		int rc = tui_task_finish(s->task, &err);
-
-		s->task = NULL;
+	if (tui_call_collect(&s->call, &rc, &out, &err)) {
 		if (rc == SM_OK) {
 			remember_expanded(s);
 			free(s->items);     /* points into the old list */
 			s->items = NULL;
-			if (s->list)
-				sm_failure_list_free(s->list);
-			s->list = s->ctx->list;
-			s->ctx->list = NULL;
+			sm_failure_list_free(s->list);
+			s->list = out;
 			s->error[0] = 0;
 			build_groups(s);
 		} else {
+			fail_free(out);
 			snprintf(s->error, sizeof s->error, "%s", err.message);
 		}
-		fail_free(s->ctx);
-		s->ctx = NULL;
 	}
 	if (s->generation != app->data_generation) {
 		reload(app, s);
@@ -284,7 +268,7 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 	tui_putf(y, r.x + 1, r.w - 2, ST_NORMAL, "%s failures in %zu groups%s%s",
 		 tui_num((long long)s->n_items, a), s->n_groups,
 		 s->filter[0] ? "  filter: " : "", s->filter);
-	if (s->task)
+	if (s->call)
 		tui_putf(y, r.x + r.w - 16, 15, ST_WARN, "%s reading", tui_spinner(app->tick));
 	y++;
 	if (s->error[0])
@@ -323,7 +307,7 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 			tui_cell(&icols[3], y, cur ? ST_CURSOR : ST_DIM, f->message);
 		}
 	}
-	if (!s->task && s->list && s->n_items == 0)
+	if (!s->call && s->list && s->n_items == 0)
 		tui_put(y, r.x + 2, r.w - 4, ST_GOOD, s->filter[0] ?
 			"No failure matches the filter." : "No failures recorded.");
 }
@@ -485,9 +469,8 @@ static void failures_leave(tui_app *app, tui_view *v)
 {
 	failures_state *s = v->state;
 
-	tui_task_abandon(app, s->task);
-	if (s->list)
-		sm_failure_list_free(s->list);
+	tui_call_drop(app, &s->call);
+	sm_failure_list_free(s->list);
 	for (size_t i = 0; i < s->n_expanded; i++)
 		free(s->expanded[i]);
 	free(s->expanded);

@@ -4,7 +4,7 @@
  * the generated snapshot differs; Enter opens the side-by-side view of the
  * instance under the cursor.  A type may have millions of instances, so
  * only a window around the visible rows is held: the list is as long as
- * the count the engine reports, and a background task reads the window
+ * the count the engine reports, and a background call reads the window
  * again whenever the visible rows leave it.
  */
 #include "config.h"
@@ -16,22 +16,14 @@
 #include "tui/app.h"
 #include "util/alloc.h"
 
-typedef struct inst_ctx {
-	sm_engine *eng;
-	char *type, *filter;
-	long long offset;
-	int limit;
-	sm_instance_list *list;      /* out */
-} inst_ctx;
-
 typedef struct instances_state {
 	char *type, *label;
 	char filter[256];
 	sm_instance_list *list;      /* the window read last, NULL before */
 	tui_list lst;                /* over all matching instances */
 	int page;
-	tui_task *task;
-	inst_ctx *ctx;
+	tui_call *call;
+	char *call_filter;           /* the filter the running call reads */
 	bool want_reload;            /* filter, refresh or data changed */
 	bool failed;                 /* no automatic retry after an error: r retries */
 	char error[1024];
@@ -44,22 +36,18 @@ static const int instances_cmds[] = {
 	TUI_CMD_BACK, TUI_CMD_NONE,
 };
 
-static int inst_fn(void *p, sm_error *err)
+static int inst_fn(tui_call_args *a, void **out, sm_error *err)
 {
-	inst_ctx *c = p;
+	sm_instance_list *list = NULL;
+	int rc = sm_instances_list(a->eng, a->str, a->str2, a->num, a->limit, &list, err);
 
-	return sm_instances_list(c->eng, c->type, c->filter, c->offset, c->limit,
-				 &c->list, err);
+	*out = list;
+	return rc;
 }
 
 static void inst_free(void *p)
 {
-	inst_ctx *c = p;
-
-	sm_instance_list_free(c->list);
-	free(c->type);
-	free(c->filter);
-	free(c);
+	sm_instance_list_free(p);
 }
 
 /* The loaded row at list index i, NULL when outside the window. */
@@ -100,17 +88,17 @@ static long long window_offset(const instances_state *s)
 static void fetch(tui_app *app, instances_state *s)
 {
 	int page = s->page > 0 ? s->page : 20;
+	const tui_call_args in = {
+		.eng = app->eng, .str = s->type, .str2 = s->filter,
+		.num = window_offset(s), .limit = page * 3 < 60 ? 60 : page * 3,
+	};
 
-	if (s->task || !app->eng)
+	if (s->call || !app->eng)
 		return;
-	s->ctx = sm_xcalloc(1, sizeof *s->ctx);
-	s->ctx->eng = app->eng;
-	s->ctx->type = sm_xstrdup(s->type);
-	s->ctx->filter = sm_xstrdup(s->filter);
-	s->ctx->offset = window_offset(s);
-	s->ctx->limit = page * 3 < 60 ? 60 : page * 3;
+	free(s->call_filter);
+	s->call_filter = sm_xstrdup(s->filter);
 	s->want_reload = false;
-	s->task = tui_task_start(inst_fn, s->ctx, inst_free);
+	s->call = tui_call_start(app, inst_fn, inst_free, &in);
 }
 
 void *tui_instances_new(tui_app *app, const char *type, const char *label)
@@ -134,29 +122,27 @@ static void instances_enter(tui_app *app, tui_view *v)
 static unsigned instances_poll(tui_app *app, tui_view *v)
 {
 	instances_state *s = v->state;
-	unsigned flags = s->task ? TUI_REDRAW : TUI_NONE;
+	unsigned flags = s->call ? TUI_REDRAW : TUI_NONE;
+	sm_error err;
+	void *out;
+	int rc;
 
-	if (s->task && tui_task_done(s->task)) {
-		sm_error err;
-		int rc = tui_task_finish(s->task, &err);
-
-		s->task = NULL;
+	if (tui_call_collect(&s->call, &rc, &out, &err)) {
 		if (rc != SM_OK) {
 			snprintf(s->error, sizeof s->error, "%s", err.message);
 			s->failed = true;
-		} else if (strcmp(s->ctx->filter, s->filter) == 0) {
+		} else if (strcmp(s->call_filter, s->filter) == 0) {
 			/* (A window read for an older filter is dropped: the new
 			 * one is read next.) */
 			sm_instance_list_free(s->list);
-			s->list = s->ctx->list;
-			s->ctx->list = NULL;
+			s->list = out;
+			out = NULL;
 			s->error[0] = 0;
 			s->failed = false;
 			s->lst.n = s->list->total > 0x7fffffff ? 0x7fffffff : (int)s->list->total;
 			tui_list_fit(&s->lst, s->page);
 		}
-		inst_free(s->ctx);
-		s->ctx = NULL;
+		inst_free(out);
 	}
 	if (s->generation != app->data_generation) {
 		s->generation = app->data_generation;
@@ -164,7 +150,7 @@ static unsigned instances_poll(tui_app *app, tui_view *v)
 	}
 	/* The same window again only when asked: rows that vanished since the
 	 * count would otherwise be read in a loop. */
-	if (!s->task && !s->failed &&
+	if (!s->call && !s->failed &&
 	    (s->want_reload || !s->list ||
 	     (!window_covers(s) && window_offset(s) != s->list->offset))) {
 		fetch(app, s);
@@ -202,7 +188,7 @@ static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
 		 s->list ? tui_num(s->list->total, a) : "?",
 		 s->list && s->list->total == 1 ? "" : "s",
 		 s->filter[0] ? "  filter: " : "", s->filter);
-	if (s->task)
+	if (s->call)
 		tui_putf(y, r.x + r.w - 16, 15, ST_WARN, "%s reading", tui_spinner(app->tick));
 	y++;
 	if (s->error[0])
@@ -241,7 +227,7 @@ static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
 		txt = state_text(row->state, &st);
 		tui_cell(&cols[5], y, cur ? ST_CURSOR : st, txt);
 	}
-	if (s->list && !s->task && s->lst.n == 0)
+	if (s->list && !s->call && s->lst.n == 0)
 		tui_put(y, r.x + 2, r.w - 4, ST_WARN, s->filter[0] ?
 			"No instance matches the filter." : "No instances of this type.");
 }
@@ -293,8 +279,9 @@ static void instances_leave(tui_app *app, tui_view *v)
 {
 	instances_state *s = v->state;
 
-	tui_task_abandon(app, s->task);
+	tui_call_drop(app, &s->call);
 	sm_instance_list_free(s->list);
+	free(s->call_filter);
 	free(s->type);
 	free(s->label);
 	free(s);

@@ -5,7 +5,7 @@
  * the row under the cursor shows every number of it, so nothing is lost
  * when the table drops columns on a narrow terminal; l or Enter lists the
  * row's instances.  The inventory and the pre-flight are read on background
- * tasks.
+ * calls.
  */
 #include "config.h"
 
@@ -16,22 +16,10 @@
 #include "tui/app.h"
 #include "util/alloc.h"
 
-typedef struct inv_ctx {
-	sm_engine *eng;
-	sm_inventory *inv;     /* out */
-} inv_ctx;
-
-typedef struct pf_ctx {
-	sm_engine *eng;
-	sm_preflight *pf;      /* out */
-} pf_ctx;
-
 typedef struct overview_state {
 	sm_inventory *inv;
 	sm_preflight *pf;
-	tui_task *inv_task, *pf_task;
-	inv_ctx *ictx;
-	pf_ctx *pctx;
+	tui_call *inv_call, *pf_call;
 	char inv_error[1024], pf_error[1024];
 	char **selected;       /* selected types (full names) */
 	size_t n_selected;
@@ -50,51 +38,43 @@ static const int overview_cmds[] = {
 	TUI_CMD_OPEN, TUI_CMD_NONE,
 };
 
-static int inv_fn(void *p, sm_error *err)
+static int inv_fn(tui_call_args *a, void **out, sm_error *err)
 {
-	inv_ctx *c = p;
+	sm_inventory *inv = NULL;
+	int rc = sm_inventory_read(a->eng, &inv, err);
 
-	return sm_inventory_read(c->eng, &c->inv, err);
+	*out = inv;
+	return rc;
 }
 
 static void inv_free(void *p)
 {
-	inv_ctx *c = p;
-
-	if (c->inv)
-		sm_inventory_free(c->inv);
-	free(c);
+	sm_inventory_free(p);
 }
 
-static int pf_fn(void *p, sm_error *err)
+static int pf_fn(tui_call_args *a, void **out, sm_error *err)
 {
-	pf_ctx *c = p;
+	sm_preflight *pf = NULL;
+	int rc = sm_preflight_run(a->eng, NULL, 0, &pf, err);
 
-	return sm_preflight_run(c->eng, NULL, 0, &c->pf, err);
+	*out = pf;
+	return rc;
 }
 
 static void pf_free(void *p)
 {
-	pf_ctx *c = p;
-
-	if (c->pf)
-		sm_preflight_free(c->pf);
-	free(c);
+	sm_preflight_free(p);
 }
 
 static void reload(tui_app *app, overview_state *s)
 {
+	const tui_call_args in = { .eng = app->eng };
+
 	s->generation = app->data_generation;
-	if (!s->inv_task) {
-		s->ictx = sm_xcalloc(1, sizeof *s->ictx);
-		s->ictx->eng = app->eng;
-		s->inv_task = tui_task_start(inv_fn, s->ictx, inv_free);
-	}
-	if (!s->pf_task) {
-		s->pctx = sm_xcalloc(1, sizeof *s->pctx);
-		s->pctx->eng = app->eng;
-		s->pf_task = tui_task_start(pf_fn, s->pctx, pf_free);
-	}
+	if (!s->inv_call)
+		s->inv_call = tui_call_start(app, inv_fn, inv_free, &in);
+	if (!s->pf_call)
+		s->pf_call = tui_call_start(app, pf_fn, pf_free, &in);
 }
 
 static bool is_selected(const overview_state *s, const char *type)
@@ -158,42 +138,32 @@ static void overview_enter(tui_app *app, tui_view *v)
 static unsigned overview_poll(tui_app *app, tui_view *v)
 {
 	overview_state *s = v->state;
-	/* Spinners turn while the tasks run. */
-	unsigned flags = s->inv_task || s->pf_task ? TUI_REDRAW : TUI_NONE;
+	/* Spinners turn while the calls run. */
+	unsigned flags = s->inv_call || s->pf_call ? TUI_REDRAW : TUI_NONE;
 	sm_error err;
+	void *out;
+	int rc;
 
-	if (s->inv_task && tui_task_done(s->inv_task)) {
-		int rc = tui_task_finish(s->inv_task, &err);
-
-		s->inv_task = NULL;
+	if (tui_call_collect(&s->inv_call, &rc, &out, &err)) {
 		if (rc == SM_OK) {
-			if (s->inv)
-				sm_inventory_free(s->inv);
-			s->inv = s->ictx->inv;
-			s->ictx->inv = NULL;
+			sm_inventory_free(s->inv);
+			s->inv = out;
 			s->inv_error[0] = 0;
 			apply_filter(s);
 		} else {
+			inv_free(out);
 			snprintf(s->inv_error, sizeof s->inv_error, "%s", err.message);
 		}
-		inv_free(s->ictx);
-		s->ictx = NULL;
 	}
-	if (s->pf_task && tui_task_done(s->pf_task)) {
-		int rc = tui_task_finish(s->pf_task, &err);
-
-		s->pf_task = NULL;
+	if (tui_call_collect(&s->pf_call, &rc, &out, &err)) {
 		if (rc == SM_OK) {
-			if (s->pf)
-				sm_preflight_free(s->pf);
-			s->pf = s->pctx->pf;
-			s->pctx->pf = NULL;
+			sm_preflight_free(s->pf);
+			s->pf = out;
 			s->pf_error[0] = 0;
 		} else {
+			pf_free(out);
 			snprintf(s->pf_error, sizeof s->pf_error, "%s", err.message);
 		}
-		pf_free(s->pctx);
-		s->pctx = NULL;
 	}
 	if (s->generation != app->data_generation && app->eng) {
 		reload(app, s);
@@ -255,7 +225,7 @@ static const char *preflight_text(tui_app *app, const overview_state *s,
 		return "-";
 	if (!s->pf) {
 		*st = ST_DIM;
-		return s->pf_task ? tui_spinner(app->tick) : "?";
+		return s->pf_call ? tui_spinner(app->tick) : "?";
 	}
 	if (preflight_skipped(s, t->type)) {
 		*st = ST_DIM;
@@ -387,7 +357,7 @@ static void overview_draw(tui_app *app, tui_view *v, tui_rect r)
 			tui_putf(y, r.x + r.w - 18, 17, ST_DIM, "last run #%lld", s->inv->last_run_id);
 	}
 	y++;
-	if (s->inv_task)
+	if (s->inv_call)
 		tui_putf(y, r.x + 1, r.w - 2, ST_WARN, "%s reading the inventory ...",
 			 tui_spinner(app->tick));
 	else if (s->inv_error[0])
@@ -649,12 +619,10 @@ static void overview_leave(tui_app *app, tui_view *v)
 {
 	overview_state *s = v->state;
 
-	tui_task_abandon(app, s->inv_task);
-	tui_task_abandon(app, s->pf_task);
-	if (s->inv)
-		sm_inventory_free(s->inv);
-	if (s->pf)
-		sm_preflight_free(s->pf);
+	tui_call_drop(app, &s->inv_call);
+	tui_call_drop(app, &s->pf_call);
+	sm_inventory_free(s->inv);
+	sm_preflight_free(s->pf);
 	clear_selected(s);
 	free(s->selected);
 	free(s->visible);

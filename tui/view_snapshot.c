@@ -3,7 +3,7 @@
  * side, pretty-printed, top-level keys aligned, the keys whose values
  * differ highlighted, each side's metadata on one line under its header.
  * This is how a developer checks generated snapshots before copying them.
- * Both are read on one background task.
+ * Both are read by one background call.
  */
 #include "config.h"
 
@@ -15,13 +15,12 @@
 #include "util/alloc.h"
 #include "util/json.h"
 
-typedef struct snap_ctx {
-	sm_engine *eng;
-	char *uuid;
-	char *live, *gen;              /* out: JSON text or NULL (no row) */
-	char *live_meta, *gen_meta;    /* out: metadata JSON text or NULL */
-	long long live_ver, gen_ver;   /* out */
-} snap_ctx;
+/* What the background call reads: both sides of one instance. */
+typedef struct snap_pair {
+	char *live, *gen;              /* JSON text or NULL (no row) */
+	char *live_meta, *gen_meta;    /* metadata JSON text or NULL */
+	long long live_ver, gen_ver;
+} snap_pair;
 
 typedef struct sline {
 	char *left, *right;            /* NULL: blank */
@@ -30,8 +29,7 @@ typedef struct sline {
 
 typedef struct snapshot_state {
 	char *uuid;
-	tui_task *task;
-	snap_ctx *ctx;
+	tui_call *call;
 	char error[1024];
 	bool loaded, live_found, gen_found;
 	long long live_ver, gen_ver;
@@ -48,28 +46,30 @@ static const int snapshot_cmds[] = {
 	TUI_CMD_END, TUI_CMD_REFRESH, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
 };
 
-static int snap_fn(void *p, sm_error *err)
-{
-	snap_ctx *c = p;
-	int rc = sm_snapshot_read(c->eng, c->uuid, false, &c->live, &c->live_meta,
-				  &c->live_ver, err);
-
-	if (rc == SM_OK)
-		rc = sm_snapshot_read(c->eng, c->uuid, true, &c->gen, &c->gen_meta,
-				      &c->gen_ver, err);
-	return rc;
-}
-
 static void snap_free(void *p)
 {
-	snap_ctx *c = p;
+	snap_pair *c = p;
 
-	free(c->uuid);
+	if (!c)
+		return;
 	free(c->live);
 	free(c->gen);
 	free(c->live_meta);
 	free(c->gen_meta);
 	free(c);
+}
+
+static int snap_fn(tui_call_args *a, void **out, sm_error *err)
+{
+	snap_pair *c = sm_xcalloc(1, sizeof *c);
+	int rc = sm_snapshot_read(a->eng, a->str, false, &c->live, &c->live_meta,
+				  &c->live_ver, err);
+
+	if (rc == SM_OK)
+		rc = sm_snapshot_read(a->eng, a->str, true, &c->gen, &c->gen_meta,
+				      &c->gen_ver, err);
+	*out = c;
+	return rc;
 }
 
 static void add_line(snapshot_state *s, char *left, char *right, bool diff)
@@ -235,13 +235,12 @@ static char *compact(const char *text)
 
 static void start(tui_app *app, snapshot_state *s)
 {
-	if (s->task || !app->eng)
+	const tui_call_args in = { .eng = app->eng, .str = s->uuid };
+
+	if (s->call || !app->eng)
 		return;
-	s->ctx = sm_xcalloc(1, sizeof *s->ctx);
-	s->ctx->eng = app->eng;
-	s->ctx->uuid = sm_xstrdup(s->uuid);
 	s->error[0] = 0;
-	s->task = tui_task_start(snap_fn, s->ctx, snap_free);
+	s->call = tui_call_start(app, snap_fn, snap_free, &in);
 }
 
 void *tui_snapshot_new(tui_app *app, const char *source_uuid)
@@ -261,30 +260,31 @@ static void snapshot_enter(tui_app *app, tui_view *v)
 static unsigned snapshot_poll(tui_app *app, tui_view *v)
 {
 	snapshot_state *s = v->state;
+	unsigned flags = s->call ? TUI_REDRAW : TUI_NONE;   /* the spinner turns */
+	snap_pair *c;
 	sm_error err;
+	void *out;
+	int rc;
 
 	(void)app;
-	if (!s->task)
-		return TUI_NONE;
-	if (!tui_task_done(s->task))
-		return TUI_REDRAW;      /* the spinner turns */
-	if (tui_task_finish(s->task, &err) == SM_OK) {
+	if (!tui_call_collect(&s->call, &rc, &out, &err))
+		return flags;
+	c = out;
+	if (rc == SM_OK) {
 		s->loaded = true;
-		s->live_found = s->ctx->live != NULL;
-		s->gen_found = s->ctx->gen != NULL;
-		s->live_ver = s->ctx->live_ver;
-		s->gen_ver = s->ctx->gen_ver;
+		s->live_found = c->live != NULL;
+		s->gen_found = c->gen != NULL;
+		s->live_ver = c->live_ver;
+		s->gen_ver = c->gen_ver;
 		free(s->live_meta);
 		free(s->gen_meta);
-		s->live_meta = compact(s->ctx->live_meta);
-		s->gen_meta = compact(s->ctx->gen_meta);
-		build(s, s->ctx->live, s->ctx->gen);
+		s->live_meta = compact(c->live_meta);
+		s->gen_meta = compact(c->gen_meta);
+		build(s, c->live, c->gen);
 	} else {
 		snprintf(s->error, sizeof s->error, "%s", err.message);
 	}
-	s->task = NULL;
-	snap_free(s->ctx);
-	s->ctx = NULL;
+	snap_free(c);
 	return TUI_REDRAW;
 }
 
@@ -296,7 +296,7 @@ static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
 	char buf[256];
 
 	tui_putf(y++, r.x + 1, r.w - 2, ST_HEADER, "Instance %s", s->uuid);
-	if (s->task) {
+	if (s->call) {
 		tui_putf(y, r.x + 1, r.w - 2, ST_WARN, "%s reading its snapshots ...",
 			 tui_spinner(app->tick));
 		return;
@@ -380,7 +380,7 @@ static void snapshot_leave(tui_app *app, tui_view *v)
 {
 	snapshot_state *s = v->state;
 
-	tui_task_abandon(app, s->task);
+	tui_call_drop(app, &s->call);
 	clear_lines(s);
 	free(s->lines);
 	free(s->live_meta);

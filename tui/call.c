@@ -1,0 +1,151 @@
+/* Background engine calls of the UI: see call.h. */
+#include "config.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "tui/app.h"
+#include "tui/call.h"
+#include "util/alloc.h"
+
+struct tui_call {
+	pthread_t thread;
+	bool threaded;             /* false: ran on the UI thread (no thread) */
+	tui_call_fn fn;
+	tui_call_free_fn free_out;
+	tui_call_args args;        /* strings owned */
+	void *out;
+	int status;
+	sm_error err;
+	atomic_bool done;
+	struct tui_call *next;     /* in the app's list of dropped calls */
+};
+
+static void *call_main(void *arg)
+{
+	tui_call *c = arg;
+
+	sm_error_clear(&c->err);
+	c->out = NULL;
+	c->status = c->fn(&c->args, &c->out, &c->err);
+	/* Release: what fn wrote is visible to whoever sees done. */
+	atomic_store_explicit(&c->done, true, memory_order_release);
+	return NULL;
+}
+
+static bool call_done(const tui_call *c)
+{
+	return atomic_load_explicit(&((tui_call *)c)->done, memory_order_acquire);
+}
+
+/* Joins the thread (it has ended or is about to) and frees the call and its
+ * copies; the result stays with whoever took it. */
+static void call_free(tui_call *c)
+{
+	if (c->threaded)
+		pthread_join(c->thread, NULL);
+	free((char *)c->args.str);
+	free((char *)c->args.str2);
+	for (size_t i = 0; i < c->args.n_strv; i++)
+		free((char *)c->args.strv[i]);
+	free((char **)c->args.strv);
+	free(c);
+}
+
+tui_call *tui_call_start(tui_app *app, tui_call_fn fn, tui_call_free_fn free_out,
+			 const tui_call_args *in)
+{
+	tui_call *c = sm_xcalloc(1, sizeof *c);
+	char **strv = NULL;
+	sigset_t block, old;
+
+	(void)app;
+	c->fn = fn;
+	c->free_out = free_out;
+	c->args.eng = in->eng;
+	c->args.cfg = in->cfg;
+	c->args.str = sm_xstrdup(in->str);
+	c->args.str2 = sm_xstrdup(in->str2);
+	if (in->n_strv) {
+		strv = sm_xcalloc(in->n_strv + 1, sizeof *strv);
+		for (size_t i = 0; i < in->n_strv; i++)
+			strv[i] = sm_xstrdup(in->strv[i]);
+	}
+	c->args.strv = (const char *const *)strv;
+	c->args.n_strv = in->n_strv;
+	c->args.num = in->num;
+	c->args.limit = in->limit;
+	c->args.flag = in->flag;
+	c->args.bits = in->bits;
+	atomic_init(&c->args.report, 0);
+	atomic_init(&c->done, false);
+	/* The new thread inherits this mask: terminal signals must reach the
+	 * UI thread, whose handler only sets a flag. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGWINCH);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	c->threaded = pthread_create(&c->thread, NULL, call_main, c) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!c->threaded)
+		call_main(c);   /* no thread: run it here; the UI blocks once */
+	return c;
+}
+
+bool tui_call_collect(tui_call **cp, int *rc, void **out, sm_error *err)
+{
+	tui_call *c = *cp;
+
+	if (!c || !call_done(c))
+		return false;
+	*rc = c->status;
+	*out = c->out;
+	if (err)
+		*err = c->err;
+	call_free(c);
+	*cp = NULL;
+	return true;
+}
+
+void tui_call_drop(tui_app *app, tui_call **cp)
+{
+	tui_call *c = *cp;
+
+	if (!c)
+		return;
+	c->next = app->dropped;
+	app->dropped = c;
+	*cp = NULL;
+}
+
+long long tui_call_report(const tui_call *c)
+{
+	return c ? atomic_load(&((tui_call *)c)->args.report) : 0;
+}
+
+int tui_calls_reap(tui_app *app, bool wait)
+{
+	tui_call **p = &app->dropped;
+	int running = 0;
+
+	while (*p) {
+		tui_call *c = *p;
+
+		if (wait || call_done(c)) {
+			*p = c->next;
+			if (c->threaded)
+				pthread_join(c->thread, NULL);
+			c->threaded = false;
+			if (c->out && c->free_out)
+				c->free_out(c->out);
+			call_free(c);
+		} else {
+			running++;
+			p = &c->next;
+		}
+	}
+	return running;
+}

@@ -1,0 +1,70 @@
+/*
+ * Background engine calls of the UI: the one way a view talks to the
+ * database without blocking the UI thread.
+ *
+ * A view starts a call (one synchronous engine function on a thread of its
+ * own), its poll collects the result once the call has finished, and a view
+ * that goes away drops its call: the app frees the result when the call
+ * ends.  Inputs are copied into the call's tui_call_args, so the view may go
+ * away at any time; the output is one pointer with its free function.  The
+ * call function runs on the call's thread and never touches curses.
+ */
+#ifndef SM_TUI_CALL_H
+#define SM_TUI_CALL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine/snapmig.h"
+
+typedef struct tui_app tui_app;
+typedef struct tui_call tui_call;
+
+/* The inputs of a call.  tui_call_start copies the strings (the call owns
+ * the copies); eng and cfg are borrowed and stay valid while the call runs
+ * (the app keeps them until every call using them has ended). */
+typedef struct tui_call_args {
+	sm_engine *eng;
+	const sm_config *cfg;
+	const char *str;           /* a type, a source_uuid, an environment name */
+	const char *str2;          /* a second string (a filter) */
+	const char *const *strv;   /* a list of strings (types) */
+	size_t n_strv;
+	long long num;             /* an id, an offset */
+	int limit;
+	bool flag;
+	unsigned bits;
+	/* Written by the call function while it runs (e.g. milliseconds waited
+	 * for a lock); the view reads it with tui_call_report. */
+	atomic_llong report;
+} tui_call_args;
+
+/* Runs on the call's thread: *out receives the result (freed with the
+ * call's free function if nobody collects it). */
+typedef int (*tui_call_fn)(tui_call_args *a, void **out, sm_error *err);
+typedef void (*tui_call_free_fn)(void *out);
+
+/* Starts fn with copies of in's strings on a new thread (terminal signals
+ * blocked there: they are for the UI thread). */
+tui_call *tui_call_start(tui_app *app, tui_call_fn fn, tui_call_free_fn free_out,
+			 const tui_call_args *in);
+
+/* When *cp has finished: frees the call (*cp = NULL), stores fn's status in
+ * *rc, its result in *out (the caller owns it; may be NULL) and its error in
+ * err (may be NULL), and returns true.  False while it runs or when *cp is
+ * NULL. */
+bool tui_call_collect(tui_call **cp, int *rc, void **out, sm_error *err);
+
+/* The view no longer waits for *cp (*cp = NULL): the app frees it and its
+ * result once it has ended.  Nothing when *cp is NULL. */
+void tui_call_drop(tui_app *app, tui_call **cp);
+
+/* The call's args->report as last written. */
+long long tui_call_report(const tui_call *c);
+
+/* App side: frees the dropped calls that have ended (waits for all of them
+ * when wait is true).  Returns how many are still running. */
+int tui_calls_reap(tui_app *app, bool wait);
+
+#endif
