@@ -82,9 +82,12 @@ void tui_push(tui_app *app, const tui_view_ops *ops, void *state)
 	v = &app->stack[app->depth++];
 	v->ops = ops;
 	v->state = state;
+	v->generation = app->data_generation;
 	app->dirty = DIRTY_ALL;
 	if (ops->enter)
 		ops->enter(app, v);
+	else if (ops->reload)
+		ops->reload(app, v);
 }
 
 void tui_pop(tui_app *app)
@@ -515,7 +518,15 @@ static void handle_key(tui_app *app, int key)
 		tui_push(app, &tui_view_help, tui_help_new(app, top->ops));
 		return;
 	}
-	flags = top->ops->key(app, top, cmd, key);
+	flags = top->ops->key ? top->ops->key(app, top, cmd, key) : TUI_NONE;
+	if (flags == TUI_NONE && top->ops->list)
+		flags = tui_list_key(app, top->state, cmd);
+	if (flags == TUI_NONE && cmd == TUI_CMD_REFRESH && top->ops->reload) {
+		top->ops->reload(app, top);
+		flags = TUI_REDRAW;
+	}
+	if (flags == TUI_NONE && cmd == TUI_CMD_BACK)
+		flags = TUI_POP;
 	/* The key bar too: what a key changed may change what is offered. */
 	if (flags & TUI_REDRAW)
 		app->dirty |= DIRTY_BODY | DIRTY_KEYS;
@@ -533,14 +544,22 @@ static void handle_key(tui_app *app, int key)
 }
 
 /* Lets every view collect its finished work (calls of views below a dialog
- * keep finishing too); a view that changed and shows is drawn again. */
+ * keep finishing too) and read data that changed again; a view that changed
+ * and shows is drawn again. */
 static void poll_views(tui_app *app)
 {
 	for (int i = 0; i < app->depth; i++) {
 		tui_view *v = &app->stack[i];
+		unsigned flags = TUI_NONE;
 
-		if (v->ops->poll && (v->ops->poll(app, v) & TUI_REDRAW) &&
-		    i >= first_shown(app))
+		if (v->ops->reload && v->generation != app->data_generation && app->eng) {
+			v->generation = app->data_generation;
+			v->ops->reload(app, v);
+			flags = TUI_REDRAW;
+		}
+		if (v->ops->poll)
+			flags |= v->ops->poll(app, v);
+		if ((flags & TUI_REDRAW) && i >= first_shown(app))
 			app->dirty |= DIRTY_BODY | DIRTY_KEYS;
 	}
 }

@@ -20,6 +20,7 @@
 #include "engine/snapmig.h"
 #include "tui/draw.h"
 #include "tui/keys.h"
+#include "tui/list.h"
 #include "tui/call.h"
 #include "tui/wcurses.h"
 
@@ -40,11 +41,18 @@ typedef struct tui_view_ops {
 	const char *title;
 	const int *cmds;         /* commands working here, TUI_CMD_NONE-terminated */
 	bool modal;              /* a dialog: the view below is drawn first */
+	/* The view's state begins with a tui_list: the keys the view leaves
+	 * (TUI_NONE) go to the list (moving, paging, the filter). */
+	bool list;
 	void (*enter)(tui_app *app, tui_view *v);          /* may be NULL */
+	/* Reads the view's data again: on r, when the data changed (a run
+	 * finished, a copy), and when it is entered unless it has an enter.
+	 * May be NULL. */
+	void (*reload)(tui_app *app, tui_view *v);
 	void (*draw)(tui_app *app, tui_view *v, tui_rect r);
 	/* cmd is the command bound to key (TUI_CMD_NONE if none); key is the raw
-	 * key for text input. */
-	unsigned (*key)(tui_app *app, tui_view *v, int cmd, int key);
+	 * key for text input.  Back that no view or list takes pops the view. */
+	unsigned (*key)(tui_app *app, tui_view *v, int cmd, int key); /* may be NULL */
 	/* Collects finished background work; returns TUI_REDRAW when what the
 	 * view shows changed (new data, a spinner that turns).  May be NULL. */
 	unsigned (*poll)(tui_app *app, tui_view *v);
@@ -54,6 +62,7 @@ typedef struct tui_view_ops {
 struct tui_view {
 	const tui_view_ops *ops;
 	void *state;
+	unsigned generation;     /* the app's data_generation it has read */
 };
 
 #define TUI_MAX_VIEWS 16

@@ -169,12 +169,8 @@ static unsigned dialog_key(tui_app *app, tui_view *v, int cmd, int key)
 }
 
 static const tui_view_ops dialog_ops = {
-	.title = "Confirm",
-	.cmds = confirm_cmds,
-	.modal = true,
-	.draw = dialog_draw,
-	.key = dialog_key,
-	.leave = dialog_leave,
+	.title = "Confirm", .cmds = confirm_cmds, .modal = true,
+	.draw = dialog_draw, .key = dialog_key, .leave = dialog_leave,
 };
 
 void tui_confirm(tui_app *app, const char *title, const char *text,

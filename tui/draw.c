@@ -7,7 +7,6 @@
 #include <wchar.h>
 
 #include "tui/draw.h"
-#include "tui/keys.h"
 
 static bool utf8;
 
@@ -301,41 +300,6 @@ void tui_cell(const tui_col *col, int y, enum tui_style st, const char *s)
 		tui_put_right(y, col->x, col->width, st, s);
 	else
 		tui_put(y, col->x, col->width, st, s);
-}
-
-bool tui_list_key(tui_list *l, int cmd, int page)
-{
-	if (page < 1)
-		page = 1;
-	switch (cmd) {
-	case TUI_CMD_UP: l->cur--; break;
-	case TUI_CMD_DOWN: l->cur++; break;
-	case TUI_CMD_PGUP: l->cur -= page; l->top -= page; break;
-	case TUI_CMD_PGDN: l->cur += page; l->top += page; break;
-	case TUI_CMD_HOME: l->cur = 0; break;
-	case TUI_CMD_END: l->cur = l->n - 1; break;
-	default: return false;
-	}
-	tui_list_fit(l, page);
-	return true;
-}
-
-void tui_list_fit(tui_list *l, int page)
-{
-	if (page < 1)
-		page = 1;
-	if (l->cur >= l->n)
-		l->cur = l->n - 1;
-	if (l->cur < 0)
-		l->cur = 0;
-	if (l->top > l->n - page)
-		l->top = l->n - page;
-	if (l->top < 0)
-		l->top = 0;
-	if (l->cur < l->top)
-		l->top = l->cur;
-	if (l->cur >= l->top + page)
-		l->top = l->cur - page + 1;
 }
 
 int tui_put_wrapped(int y, int x, int w, int max_lines, enum tui_style st, const char *s)

@@ -63,15 +63,4 @@ void tui_cols_header(const tui_col *cols, size_t n, int y);
 /* Draws one cell (nothing when the column is hidden). */
 void tui_cell(const tui_col *col, int y, enum tui_style st, const char *s);
 
-/* A scrolling list cursor. */
-typedef struct tui_list {
-	int cur, top, n;
-} tui_list;
-
-/* Moves for UP/DOWN/PGUP/PGDN/HOME/END; returns true when cmd was one of
- * them.  page = visible rows. */
-bool tui_list_key(tui_list *l, int cmd, int page);
-/* Keeps cur in [0, n) and visible within page rows. */
-void tui_list_fit(tui_list *l, int page);
-
 #endif

@@ -19,6 +19,7 @@
 enum copy_phase { CP_PLANNING, CP_PLAN, CP_COPYING, CP_RESULT, CP_ROLLING_BACK, CP_ROLLED_BACK };
 
 typedef struct copy_state {
+	tui_list list;             /* over the plan's types */
 	char **types;
 	size_t n_types;
 	bool remove_stale;
@@ -29,8 +30,6 @@ typedef struct copy_state {
 	sm_rollback_result *rb;
 	tui_call *call;            /* planning, copying or rolling back (phase says) */
 	char error[1200];
-	tui_list list;
-	int page;
 } copy_state;
 
 static const int copy_cmds[] = {
@@ -139,9 +138,13 @@ void *tui_copy_new(tui_app *app, const char *const *types, size_t n_types)
 	return s;
 }
 
-static void copy_enter(tui_app *app, tui_view *v)
+/* Plans again (only while the plan is shown). */
+static void copy_reload(tui_app *app, tui_view *v)
 {
-	start_copy_call(app, v->state, false);
+	copy_state *s = v->state;
+
+	if (s->phase == CP_PLAN || s->phase == CP_PLANNING)
+		start_copy_call(app, s, false);
 }
 
 static unsigned copy_poll(tui_app *app, tui_view *v)
@@ -229,26 +232,21 @@ static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
 	};
 	const size_t nc = sizeof cols / sizeof cols[0];
 	const sm_copy_plan *p = s->plan;
-	int list_h, bottom = r.y + r.h;
+	int bottom = r.y + r.h;
 	char n[32], g[64];
 	unsigned tripped = tripped_guards(s);
 
 	(void)app;
 	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
 	tui_cols_header(cols, nc, y++);
-	list_h = bottom - y - 7;
-	if (list_h < 1)
-		list_h = 1;
-	s->page = list_h;
 	s->list.n = (int)p->n_types;
-	tui_list_fit(&s->list, s->page);
-	for (int i = s->list.top; i < s->list.n && i < s->list.top + list_h; i++, y++) {
+	tui_list_area(&s->list, y, bottom - y - 7);
+	for (int i = s->list.top; i < s->list.n && i < s->list.top + s->list.page; i++) {
 		const sm_copy_type_plan *t = &p->types[i];
-		bool cur = i == s->list.cur;
+		bool cur = tui_list_row(&s->list, i, r.x + 1, r.w - 2);
 		enum tui_style st = cur ? ST_CURSOR : ST_NORMAL;
 
-		if (cur)
-			tui_fill(y, r.x + 1, r.w - 2, ST_CURSOR);
+		y = tui_list_y(&s->list, i);
 		tui_cell(&cols[0], y, st, t->label ? t->label : t->type);
 		tui_cell(&cols[1], y, st, tui_num(t->generated, n));
 		tui_cell(&cols[2], y, st, tui_num(t->replace, n));
@@ -440,9 +438,8 @@ static unsigned copy_key(tui_app *app, tui_view *v, int cmd, int key)
 	copy_state *s = v->state;
 	const sm_environment *env = sm_engine_env(app->eng);
 
+
 	(void)key;
-	if (tui_list_key(&s->list, cmd, s->page))
-		return TUI_REDRAW;
 	switch (cmd) {
 	case TUI_CMD_COPY:
 		confirm_copy(app, s);
@@ -458,10 +455,6 @@ static unsigned copy_key(tui_app *app, tui_view *v, int cmd, int key)
 			s->remove_stale = !s->remove_stale;
 			start_copy_call(app, s, false);
 		}
-		return TUI_REDRAW;
-	case TUI_CMD_REFRESH:
-		if (s->phase == CP_PLAN)
-			start_copy_call(app, s, false);
 		return TUI_REDRAW;
 	case TUI_CMD_ROLLBACK:
 		if (s->phase != CP_RESULT) {
@@ -507,11 +500,7 @@ static void copy_leave(tui_app *app, tui_view *v)
 }
 
 const tui_view_ops tui_view_copy = {
-	.title = "Copy",
-	.cmds = copy_cmds,
-	.enter = copy_enter,
-	.draw = copy_draw,
-	.key = copy_key,
-	.poll = copy_poll,
+	.title = "Copy", .list = true, .cmds = copy_cmds, .reload = copy_reload,
+	.draw = copy_draw, .key = copy_key, .poll = copy_poll,
 	.leave = copy_leave,
 };

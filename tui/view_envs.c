@@ -22,12 +22,10 @@ typedef struct env_row {
 } env_row;
 
 typedef struct envs_state {
+	tui_list list;            /* over visible */
 	env_row *rows;
 	size_t n;
 	int *visible;
-	tui_list list;
-	int page;
-	char filter[256];
 	tui_call *connect;
 	char *connecting;  /* the environment connect is for */
 	char error[2048];
@@ -129,16 +127,18 @@ static void start_lookups(tui_app *app, envs_state *s)
 	}
 }
 
-static void apply_filter(envs_state *s)
+static void apply_filter(tui_app *app, void *ctx)
 {
+	envs_state *s = ctx;
+	const char *f = s->list.filter;
 	int n = 0;
 
+	(void)app;
 	for (size_t i = 0; i < s->n; i++)
-		if (!s->filter[0] || strcasestr(s->rows[i].env->name, s->filter) ||
-		    strcasestr(s->rows[i].where, s->filter))
+		if (!f[0] || strcasestr(s->rows[i].env->name, f) || strcasestr(s->rows[i].where, f))
 			s->visible[n++] = (int)i;
 	s->list.n = n;
-	tui_list_fit(&s->list, s->page ? s->page : 1);
+	tui_list_fit(&s->list);
 }
 
 void *tui_envs_new(tui_app *app, const char *autoconnect)
@@ -153,7 +153,10 @@ void *tui_envs_new(tui_app *app, const char *autoconnect)
 		s->rows[i].where = env_where(app->cfg->envs[i].conninfo);
 	}
 	s->autoconnect = sm_xstrdup(autoconnect);
-	apply_filter(s);
+	s->list.filter_what = "Show environments whose name or address contains:";
+	s->list.on_change = apply_filter;
+	s->list.ctx = s;
+	apply_filter(app, s);
 	return s;
 }
 
@@ -167,6 +170,12 @@ static void start_connect(tui_app *app, envs_state *s, const char *name)
 	free(s->connecting);
 	s->connecting = sm_xstrdup(name);
 	s->connect = tui_call_start(app, connect_fn, connect_free, &in);
+}
+
+/* r: the last runs again. */
+static void envs_reload(tui_app *app, tui_view *v)
+{
+	start_lookups(app, v->state);
 }
 
 static void envs_enter(tui_app *app, tui_view *v)
@@ -238,12 +247,12 @@ static void envs_draw(tui_app *app, tui_view *v, tui_rect r)
 		{ "Protected", 9, 9, false, 3, 0, 0 },
 		{ "Last run", 28, 28, false, 2, 0, 0 },
 	};
-	int y = r.y, list_h, err_h = 0;
+	int y = r.y, err_h = 0;
 
 	tui_putf(y++, r.x + 1, r.w - 2, ST_NORMAL, "Pick an environment (config %s)",
 		 app->cfg->path ? app->cfg->path : "");
-	if (s->filter[0])
-		tui_putf(y - 1, r.x + r.w - 30, 29, ST_WARN, "filter: %s", s->filter);
+	if (s->list.filter[0])
+		tui_putf(y - 1, r.x + r.w - 30, 29, ST_WARN, "filter: %s", s->list.filter);
 	y++;
 	tui_cols_layout(cols, 4, r.x + 3, r.w - 4);
 	tui_cols_header(cols, 4, y++);
@@ -251,16 +260,13 @@ static void envs_draw(tui_app *app, tui_view *v, tui_rect r)
 		err_h = 7;
 	else if (s->connect)
 		err_h = 2;
-	list_h = r.y + r.h - y - err_h;
-	s->page = list_h > 1 ? list_h : 1;
-	tui_list_fit(&s->list, s->page);
-	for (int i = s->list.top; i < s->list.n && i < s->list.top + list_h; i++) {
+	tui_list_area(&s->list, y, r.y + r.h - y - err_h);
+	for (int i = s->list.top; i < s->list.n && i < s->list.top + s->list.page; i++) {
 		const env_row *row = &s->rows[s->visible[i]];
-		bool cur = i == s->list.cur;
+		bool cur = tui_list_row(&s->list, i, r.x + 1, r.w - 2);
 		enum tui_style st = cur ? ST_CURSOR : ST_NORMAL;
 
-		if (cur)
-			tui_fill(y, r.x + 1, r.w - 2, ST_CURSOR);
+		y = tui_list_y(&s->list, i);
 		tui_put(y, r.x + 1, 1, cur ? ST_CURSOR : ST_MARK, row->env->protected_env ? "!" : " ");
 		tui_cell(&cols[0], y, st, row->env->name);
 		tui_cell(&cols[1], y, st, row->where);
@@ -270,10 +276,9 @@ static void envs_draw(tui_app *app, tui_view *v, tui_rect r)
 			tui_cell(&cols[3], y, cur ? ST_CURSOR : ST_DIM, row->last_run);
 		else if (row->lookup)
 			tui_cell(&cols[3], y, cur ? ST_CURSOR : ST_DIM, tui_spinner(app->tick));
-		y++;
 	}
 	if (s->n == 0)
-		tui_put(y, r.x + 3, r.w - 4, ST_WARN, "No environments in the configuration.");
+		tui_put(s->list.y0, r.x + 3, r.w - 4, ST_WARN, "No environments in the configuration.");
 	y = r.y + r.h - err_h;
 	if (s->connect) {
 		tui_putf(y + 1, r.x + 1, r.w - 2, ST_WARN, "%s Connecting to %s ...",
@@ -283,46 +288,23 @@ static void envs_draw(tui_app *app, tui_view *v, tui_rect r)
 	}
 }
 
-static void set_filter(tui_app *app, void *ctx, const char *text)
-{
-	envs_state *s = ctx;
-
-	(void)app;
-	snprintf(s->filter, sizeof s->filter, "%s", text);
-	apply_filter(s);
-}
-
 static unsigned envs_key(tui_app *app, tui_view *v, int cmd, int key)
 {
 	envs_state *s = v->state;
 
 	(void)key;
-	if (tui_list_key(&s->list, cmd, s->page))
-		return TUI_REDRAW;
 	switch (cmd) {
+	case TUI_CMD_BACK:
+		/* Back first stops waiting for a connection (the app finishes
+		 * the call), then clears the filter. */
+		if (!s->connect)
+			return TUI_NONE;
+		tui_call_drop(app, &s->connect);
+		return TUI_REDRAW;
 	case TUI_CMD_OPEN:
 		if (s->list.n > 0 && !s->connect)
 			start_connect(app, s, s->rows[s->visible[s->list.cur]].env->name);
 		return TUI_REDRAW;
-	case TUI_CMD_FILTER:
-		tui_prompt(app, "Filter", "Show environments whose name or address contains:",
-			   s->filter, set_filter, s);
-		return TUI_REDRAW;
-	case TUI_CMD_REFRESH:
-		start_lookups(app, s);
-		return TUI_REDRAW;
-	case TUI_CMD_BACK:
-		if (s->connect) {
-			/* Stop waiting for it; the app finishes the call. */
-			tui_call_drop(app, &s->connect);
-			return TUI_REDRAW;
-		}
-		if (s->filter[0]) {
-			s->filter[0] = 0;
-			apply_filter(s);
-			return TUI_REDRAW;
-		}
-		return TUI_POP;
 	default:
 		return TUI_NONE;
 	}
@@ -346,11 +328,7 @@ static void envs_leave(tui_app *app, tui_view *v)
 }
 
 const tui_view_ops tui_view_envs = {
-	.title = "Environments",
-	.cmds = envs_cmds,
-	.enter = envs_enter,
-	.draw = envs_draw,
-	.key = envs_key,
-	.poll = envs_poll,
-	.leave = envs_leave,
+	.title = "Environments", .list = true, .cmds = envs_cmds,
+	.enter = envs_enter, .reload = envs_reload, .draw = envs_draw,
+	.key = envs_key, .poll = envs_poll, .leave = envs_leave,
 };

@@ -27,6 +27,7 @@ typedef struct frow {
 } frow;
 
 typedef struct failures_state {
+	tui_list lst;                /* over rows */
 	char *type;
 	sm_failure_list *list;
 	const sm_failure **items;    /* filtered, sorted */
@@ -34,14 +35,10 @@ typedef struct failures_state {
 	fgroup *groups;
 	size_t n_groups;
 	frow *rows;
-	tui_list lst;
-	int page;
-	char filter[256];
 	char **expanded;             /* keys of expanded groups, kept across refreshes */
 	size_t n_expanded;
 	tui_call *call;
 	char error[1024];
-	unsigned generation;
 } failures_state;
 
 static const int failures_cmds[] = {
@@ -154,7 +151,7 @@ static void build_rows(failures_state *s)
 				s->rows[n++] = (frow){ (int)g, (int)(s->groups[g].first + i) };
 	}
 	s->lst.n = n;
-	tui_list_fit(&s->lst, s->page ? s->page : 1);
+	tui_list_fit(&s->lst);
 }
 
 static void build_groups(failures_state *s)
@@ -170,7 +167,7 @@ static void build_groups(failures_state *s)
 	}
 	s->items = sm_xcalloc(s->list->n + 1, sizeof *s->items);
 	for (size_t i = 0; i < s->list->n; i++)
-		if (matches(&s->list->items[i], s->filter))
+		if (matches(&s->list->items[i], s->lst.filter))
 			s->items[s->n_items++] = &s->list->items[i];
 	qsort(s->items, s->n_items, sizeof *s->items, cmp_failure);
 	s->groups = sm_xcalloc(s->n_items + 1, sizeof *s->groups);
@@ -187,11 +184,21 @@ static void build_groups(failures_state *s)
 	build_rows(s);
 }
 
-static void reload(tui_app *app, failures_state *s)
+/* The filter changed: the groups again, expanded as they were. */
+static void refilter(tui_app *app, void *ctx)
 {
+	failures_state *s = ctx;
+
+	(void)app;
+	remember_expanded(s);
+	build_groups(s);
+}
+
+static void failures_reload(tui_app *app, tui_view *v)
+{
+	failures_state *s = v->state;
 	const tui_call_args in = { .eng = app->eng, .str = s->type };
 
-	s->generation = app->data_generation;
 	if (!s->call && app->eng)
 		s->call = tui_call_start(app, fail_fn, fail_free, &in);
 }
@@ -202,12 +209,9 @@ void *tui_failures_new(tui_app *app, const char *type)
 
 	(void)app;
 	s->type = sm_xstrdup(type);
+	tui_list_init(&s->lst, "Show failures whose type, event, uuid or message contains:",
+		      refilter, s);
 	return s;
-}
-
-static void failures_enter(tui_app *app, tui_view *v)
-{
-	reload(app, v->state);
 }
 
 static unsigned failures_poll(tui_app *app, tui_view *v)
@@ -218,6 +222,7 @@ static unsigned failures_poll(tui_app *app, tui_view *v)
 	void *out;
 	int rc;
 
+	(void)app;
 	if (tui_call_collect(&s->call, &rc, &out, &err)) {
 		if (rc == SM_OK) {
 			remember_expanded(s);
@@ -231,10 +236,6 @@ static unsigned failures_poll(tui_app *app, tui_view *v)
 			fail_free(out);
 			snprintf(s->error, sizeof s->error, "%s", err.message);
 		}
-	}
-	if (s->generation != app->data_generation) {
-		reload(app, s);
-		flags |= TUI_REDRAW;
 	}
 	return flags;
 }
@@ -262,12 +263,12 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 		{ "version", 9, 9, true, 0, 0, 0 },
 		{ "message", 0, 24, false, 0, 0, 0 },
 	};
-	int y = r.y, list_h;
+	int y = r.y;
 	char a[32], b[32];
 
 	tui_putf(y, r.x + 1, r.w - 2, ST_NORMAL, "%s failures in %zu groups%s%s",
 		 tui_num((long long)s->n_items, a), s->n_groups,
-		 s->filter[0] ? "  filter: " : "", s->filter);
+		 s->lst.filter[0] ? "  filter: " : "", s->lst.filter);
 	if (s->call)
 		tui_putf(y, r.x + r.w - 16, 15, ST_WARN, "%s reading", tui_spinner(app->tick));
 	y++;
@@ -277,17 +278,14 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 	tui_cols_layout(gcols, 5, r.x + 1, r.w - 2);
 	tui_cols_layout(icols, 4, r.x + 1, r.w - 2);
 	tui_cols_header(gcols, 5, y++);
-	list_h = r.y + r.h - y;
-	s->page = list_h > 1 ? list_h : 1;
-	tui_list_fit(&s->lst, s->page);
-	for (int i = s->lst.top; i < s->lst.n && i < s->lst.top + list_h; i++, y++) {
+	tui_list_area(&s->lst, y, r.y + r.h - y);
+	for (int i = s->lst.top; i < s->lst.n && i < s->lst.top + s->lst.page; i++) {
 		const frow *row = &s->rows[i];
 		const fgroup *g = &s->groups[row->group];
-		bool cur = i == s->lst.cur;
+		bool cur = tui_list_row(&s->lst, i, r.x + 1, r.w - 2);
 		enum tui_style st = cur ? ST_CURSOR : ST_NORMAL;
 
-		if (cur)
-			tui_fill(y, r.x + 1, r.w - 2, ST_CURSOR);
+		y = tui_list_y(&s->lst, i);
 		if (row->item < 0) {
 			tui_cell(&gcols[0], y, cur ? ST_CURSOR : ST_MARK,
 				 g->expanded ? "-" : "+");
@@ -308,7 +306,7 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 		}
 	}
 	if (!s->call && s->list && s->n_items == 0)
-		tui_put(y, r.x + 2, r.w - 4, ST_GOOD, s->filter[0] ?
+		tui_put(s->lst.y0, r.x + 2, r.w - 4, ST_GOOD, s->lst.filter[0] ?
 			"No failure matches the filter." : "No failures recorded.");
 }
 
@@ -396,24 +394,12 @@ static void save_list(tui_app *app, void *ctx, const char *path)
 		tui_message(app, ST_GOOD, "Saved %zu failures to %s", s->n_items, path);
 }
 
-static void set_filter(tui_app *app, void *ctx, const char *text)
-{
-	failures_state *s = ctx;
-
-	(void)app;
-	snprintf(s->filter, sizeof s->filter, "%s", text);
-	remember_expanded(s);
-	build_groups(s);
-}
-
 static unsigned failures_key(tui_app *app, tui_view *v, int cmd, int key)
 {
 	failures_state *s = v->state;
 	const frow *row = s->lst.n > 0 ? &s->rows[s->lst.cur] : NULL;
 
 	(void)key;
-	if (tui_list_key(&s->lst, cmd, s->page))
-		return TUI_REDRAW;
 	switch (cmd) {
 	case TUI_CMD_OPEN:
 		if (row) {
@@ -425,7 +411,7 @@ static unsigned failures_key(tui_app *app, tui_view *v, int cmd, int key)
 			for (int i = 0; i < s->lst.n; i++)
 				if (s->rows[i].group == g && s->rows[i].item < 0)
 					s->lst.cur = i;
-			tui_list_fit(&s->lst, s->page);
+			tui_list_fit(&s->lst);
 		}
 		return TUI_REDRAW;
 	case TUI_CMD_RERUN:
@@ -447,19 +433,6 @@ static unsigned failures_key(tui_app *app, tui_view *v, int cmd, int key)
 		else
 			tui_message(app, ST_DIM, "Expand a group (Enter) and pick an instance");
 		return TUI_REDRAW;
-	case TUI_CMD_FILTER:
-		tui_prompt(app, "Filter", "Show failures whose type, event, uuid or message contains:",
-			   s->filter, set_filter, s);
-		return TUI_REDRAW;
-	case TUI_CMD_REFRESH:
-		reload(app, s);
-		return TUI_REDRAW;
-	case TUI_CMD_BACK:
-		if (s->filter[0]) {
-			set_filter(app, s, "");
-			return TUI_REDRAW;
-		}
-		return TUI_POP;
 	default:
 		return TUI_NONE;
 	}
@@ -482,11 +455,7 @@ static void failures_leave(tui_app *app, tui_view *v)
 }
 
 const tui_view_ops tui_view_failures = {
-	.title = "Failures",
-	.cmds = failures_cmds,
-	.enter = failures_enter,
-	.draw = failures_draw,
-	.key = failures_key,
-	.poll = failures_poll,
-	.leave = failures_leave,
+	.title = "Failures", .list = true, .cmds = failures_cmds,
+	.reload = failures_reload, .draw = failures_draw, .key = failures_key,
+	.poll = failures_poll, .leave = failures_leave,
 };

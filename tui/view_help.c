@@ -7,9 +7,8 @@
 #include "util/alloc.h"
 
 typedef struct help_state {
+	tui_list list;               /* a pager over the commands */
 	const tui_view_ops *below;   /* the screen help was asked on */
-	tui_list list;
-	int page;
 } help_state;
 
 static const int help_cmds[] = {
@@ -24,6 +23,7 @@ void *tui_help_new(tui_app *app, const tui_view_ops *below)
 	(void)app;
 	s->below = below;
 	s->list.n = TUI_CMD__COUNT;
+	s->list.pager = true;
 	return s;
 }
 
@@ -46,8 +46,7 @@ static void help_draw(tui_app *app, tui_view *v, tui_rect r)
 	tui_putf(y++, r.x + 1, r.w - 2, ST_HEADER, "Keys  (* = works on the %s screen)",
 		 s->below ? s->below->title : "previous");
 	y++;
-	s->page = r.h - 3;
-	tui_list_fit(&s->list, s->page);
+	tui_list_area(&s->list, y, r.h - 3);
 	for (int i = s->list.top; i < s->list.n && y < r.y + r.h; i++, y++) {
 		const tui_command_info *ci = tui_command(i);
 		bool here = works_here(s->below, i);
@@ -60,21 +59,10 @@ static void help_draw(tui_app *app, tui_view *v, tui_rect r)
 
 static unsigned help_key(tui_app *app, tui_view *v, int cmd, int key)
 {
-	help_state *s = v->state;
-
 	(void)app;
+	(void)v;
 	(void)key;
-	/* Scrolling moves the window, not a cursor. */
-	if (cmd == TUI_CMD_DOWN || cmd == TUI_CMD_UP) {
-		s->list.cur = cmd == TUI_CMD_DOWN ? s->list.top + s->page : s->list.top - 1;
-		tui_list_fit(&s->list, s->page);
-		return TUI_REDRAW;
-	}
-	if (tui_list_key(&s->list, cmd, s->page))
-		return TUI_REDRAW;
-	if (cmd == TUI_CMD_BACK || cmd == TUI_CMD_HELP)
-		return TUI_POP;
-	return TUI_NONE;
+	return cmd == TUI_CMD_HELP ? TUI_POP : TUI_NONE;
 }
 
 static void help_leave(tui_app *app, tui_view *v)
@@ -84,9 +72,6 @@ static void help_leave(tui_app *app, tui_view *v)
 }
 
 const tui_view_ops tui_view_help = {
-	.title = "Help",
-	.cmds = help_cmds,
-	.draw = help_draw,
-	.key = help_key,
-	.leave = help_leave,
+	.title = "Help", .list = true, .cmds = help_cmds, .draw = help_draw,
+	.key = help_key, .leave = help_leave,
 };

@@ -17,17 +17,14 @@
 #include "util/alloc.h"
 
 typedef struct instances_state {
-	char *type, *label;
-	char filter[256];
-	sm_instance_list *list;      /* the window read last, NULL before */
 	tui_list lst;                /* over all matching instances */
-	int page;
+	char *type, *label;
+	sm_instance_list *list;      /* the window read last, NULL before */
 	tui_call *call;
 	char *call_filter;           /* the filter the running call reads */
 	bool want_reload;            /* filter, refresh or data changed */
 	bool failed;                 /* no automatic retry after an error: r retries */
 	char error[1024];
-	unsigned generation;
 } instances_state;
 
 static const int instances_cmds[] = {
@@ -64,7 +61,7 @@ static const sm_instance_row *row_at(const instances_state *s, int i)
 /* Whether the rows on screen are all in the window read. */
 static bool window_covers(const instances_state *s)
 {
-	int end = s->lst.top + (s->page > 0 ? s->page : 1);
+	int end = s->lst.top + (s->lst.page > 0 ? s->lst.page : 1);
 
 	if (!s->list)
 		return false;
@@ -79,7 +76,7 @@ static bool window_covers(const instances_state *s)
 /* Where the window for the visible rows starts: a page above them. */
 static long long window_offset(const instances_state *s)
 {
-	long long offset = (long long)s->lst.top - (s->page > 0 ? s->page : 20);
+	long long offset = (long long)s->lst.top - (s->lst.page > 0 ? s->lst.page : 20);
 
 	return offset < 0 ? 0 : offset;
 }
@@ -87,18 +84,29 @@ static long long window_offset(const instances_state *s)
 /* Reads a window of three pages around the visible rows. */
 static void fetch(tui_app *app, instances_state *s)
 {
-	int page = s->page > 0 ? s->page : 20;
+	int page = s->lst.page > 0 ? s->lst.page : 20;
 	const tui_call_args in = {
-		.eng = app->eng, .str = s->type, .str2 = s->filter,
+		.eng = app->eng, .str = s->type, .str2 = s->lst.filter,
 		.num = window_offset(s), .limit = page * 3 < 60 ? 60 : page * 3,
 	};
 
 	if (s->call || !app->eng)
 		return;
 	free(s->call_filter);
-	s->call_filter = sm_xstrdup(s->filter);
+	s->call_filter = sm_xstrdup(s->lst.filter);
 	s->want_reload = false;
 	s->call = tui_call_start(app, inst_fn, inst_free, &in);
+}
+
+/* The filter changed: read the first window of the new list. */
+static void refilter(tui_app *app, void *ctx)
+{
+	instances_state *s = ctx;
+
+	(void)app;
+	s->lst.cur = s->lst.top = 0;
+	s->want_reload = true;
+	s->failed = false;
 }
 
 void *tui_instances_new(tui_app *app, const char *type, const char *label)
@@ -108,15 +116,18 @@ void *tui_instances_new(tui_app *app, const char *type, const char *label)
 	(void)app;
 	s->type = sm_xstrdup(type);
 	s->label = sm_xstrdup(label ? label : type);
+	tui_list_init(&s->lst, "Show the instances whose source_uuid contains:", refilter, s);
 	return s;
 }
 
-static void instances_enter(tui_app *app, tui_view *v)
+/* Asks for the window again (poll reads it). */
+static void instances_reload(tui_app *app, tui_view *v)
 {
 	instances_state *s = v->state;
 
-	s->generation = app->data_generation;
-	fetch(app, s);
+	(void)app;
+	s->want_reload = true;
+	s->failed = false;
 }
 
 static unsigned instances_poll(tui_app *app, tui_view *v)
@@ -131,7 +142,7 @@ static unsigned instances_poll(tui_app *app, tui_view *v)
 		if (rc != SM_OK) {
 			snprintf(s->error, sizeof s->error, "%s", err.message);
 			s->failed = true;
-		} else if (strcmp(s->call_filter, s->filter) == 0) {
+		} else if (strcmp(s->call_filter, s->lst.filter) == 0) {
 			/* (A window read for an older filter is dropped: the new
 			 * one is read next.) */
 			sm_instance_list_free(s->list);
@@ -140,13 +151,9 @@ static unsigned instances_poll(tui_app *app, tui_view *v)
 			s->error[0] = 0;
 			s->failed = false;
 			s->lst.n = s->list->total > 0x7fffffff ? 0x7fffffff : (int)s->list->total;
-			tui_list_fit(&s->lst, s->page);
+			tui_list_fit(&s->lst);
 		}
 		inst_free(out);
-	}
-	if (s->generation != app->data_generation) {
-		s->generation = app->data_generation;
-		s->want_reload = true;
 	}
 	/* The same window again only when asked: rows that vanished since the
 	 * count would otherwise be read in a loop. */
@@ -181,13 +188,13 @@ static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
 		{ "Compared", 14, 14, false, 0, 0, 0 },
 	};
 	const size_t nc = sizeof cols / sizeof cols[0];
-	int y = r.y, list_h;
+	int y = r.y;
 	char a[32];
 
 	tui_putf(y, r.x + 1, r.w - 2, ST_HEADER, "%s  %s: %s instance%s%s%s", s->label, s->type,
 		 s->list ? tui_num(s->list->total, a) : "?",
 		 s->list && s->list->total == 1 ? "" : "s",
-		 s->filter[0] ? "  filter: " : "", s->filter);
+		 s->lst.filter[0] ? "  filter: " : "", s->lst.filter);
 	if (s->call)
 		tui_putf(y, r.x + r.w - 16, 15, ST_WARN, "%s reading", tui_spinner(app->tick));
 	y++;
@@ -197,19 +204,16 @@ static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
 	y++;
 	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
 	tui_cols_header(cols, nc, y++);
-	list_h = r.y + r.h - y;
-	s->page = list_h > 1 ? list_h : 1;
-	tui_list_fit(&s->lst, s->page);
-	for (int i = s->lst.top; i < s->lst.n && i < s->lst.top + list_h; i++, y++) {
+	tui_list_area(&s->lst, y, r.y + r.h - y);
+	for (int i = s->lst.top; i < s->lst.n && i < s->lst.top + s->lst.page; i++) {
 		const sm_instance_row *row = row_at(s, i);
-		bool cur = i == s->lst.cur;
+		bool cur = tui_list_row(&s->lst, i, r.x + 1, r.w - 2);
 		enum tui_style base = cur ? ST_CURSOR : ST_NORMAL, st;
 		char b[32];
 		const char *txt;
 		bool gen;
 
-		if (cur)
-			tui_fill(y, r.x + 1, r.w - 2, ST_CURSOR);
+		y = tui_list_y(&s->lst, i);
 		if (!row) {
 			tui_cell(&cols[0], y, cur ? ST_CURSOR : ST_DIM, tui_draw_utf8() ? "\u2026" : "...");
 			continue;
@@ -228,19 +232,8 @@ static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
 		tui_cell(&cols[5], y, cur ? ST_CURSOR : st, txt);
 	}
 	if (s->list && !s->call && s->lst.n == 0)
-		tui_put(y, r.x + 2, r.w - 4, ST_WARN, s->filter[0] ?
+		tui_put(s->lst.y0, r.x + 2, r.w - 4, ST_WARN, s->lst.filter[0] ?
 			"No instance matches the filter." : "No instances of this type.");
-}
-
-static void set_filter(tui_app *app, void *ctx, const char *text)
-{
-	instances_state *s = ctx;
-
-	(void)app;
-	snprintf(s->filter, sizeof s->filter, "%s", text);
-	s->lst.cur = s->lst.top = 0;
-	s->want_reload = true;
-	s->failed = false;
 }
 
 static unsigned instances_key(tui_app *app, tui_view *v, int cmd, int key)
@@ -249,27 +242,11 @@ static unsigned instances_key(tui_app *app, tui_view *v, int cmd, int key)
 	const sm_instance_row *row = s->lst.n > 0 ? row_at(s, s->lst.cur) : NULL;
 
 	(void)key;
-	if (tui_list_key(&s->lst, cmd, s->page))
-		return TUI_REDRAW;
 	switch (cmd) {
 	case TUI_CMD_OPEN:
 		if (row)
 			tui_push(app, &tui_view_snapshot, tui_snapshot_new(app, row->source_uuid));
 		return TUI_REDRAW;
-	case TUI_CMD_FILTER:
-		tui_prompt(app, "Filter", "Show the instances whose source_uuid contains:",
-			   s->filter, set_filter, s);
-		return TUI_REDRAW;
-	case TUI_CMD_REFRESH:
-		s->want_reload = true;
-		s->failed = false;
-		return TUI_REDRAW;
-	case TUI_CMD_BACK:
-		if (s->filter[0]) {
-			set_filter(app, s, "");
-			return TUI_REDRAW;
-		}
-		return TUI_POP;
 	default:
 		return TUI_NONE;
 	}
@@ -288,11 +265,7 @@ static void instances_leave(tui_app *app, tui_view *v)
 }
 
 const tui_view_ops tui_view_instances = {
-	.title = "Instances",
-	.cmds = instances_cmds,
-	.enter = instances_enter,
-	.draw = instances_draw,
-	.key = instances_key,
-	.poll = instances_poll,
-	.leave = instances_leave,
+	.title = "Instances", .list = true, .cmds = instances_cmds,
+	.reload = instances_reload, .draw = instances_draw,
+	.key = instances_key, .poll = instances_poll, .leave = instances_leave,
 };

@@ -17,6 +17,7 @@
 #include "util/alloc.h"
 
 typedef struct overview_state {
+	tui_list list;         /* over visible */
 	sm_inventory *inv;
 	sm_preflight *pf;
 	tui_call *inv_call, *pf_call;
@@ -24,10 +25,6 @@ typedef struct overview_state {
 	char **selected;       /* selected types (full names) */
 	size_t n_selected;
 	int *visible;
-	tui_list list;
-	int page;
-	char filter[256];
-	unsigned generation;
 } overview_state;
 
 static const int overview_cmds[] = {
@@ -66,11 +63,11 @@ static void pf_free(void *p)
 	sm_preflight_free(p);
 }
 
-static void reload(tui_app *app, overview_state *s)
+static void overview_reload(tui_app *app, tui_view *v)
 {
+	overview_state *s = v->state;
 	const tui_call_args in = { .eng = app->eng };
 
-	s->generation = app->data_generation;
 	if (!s->inv_call)
 		s->inv_call = tui_call_start(app, inv_fn, inv_free, &in);
 	if (!s->pf_call)
@@ -105,21 +102,23 @@ static void clear_selected(overview_state *s)
 	s->n_selected = 0;
 }
 
-static void apply_filter(overview_state *s)
+static void apply_filter(tui_app *app, void *ctx)
 {
+	overview_state *s = ctx;
+	const char *f = s->list.filter;
 	int n = 0;
 
+	(void)app;
 	free(s->visible);
 	s->visible = sm_xcalloc(s->inv ? s->inv->n_types + 1 : 1, sizeof *s->visible);
 	for (size_t i = 0; s->inv && i < s->inv->n_types; i++) {
 		const sm_type_inventory *t = &s->inv->types[i];
 
-		if (!s->filter[0] || strcasestr(t->type, s->filter) ||
-		    (t->label && strcasestr(t->label, s->filter)))
+		if (!f[0] || strcasestr(t->type, f) || (t->label && strcasestr(t->label, f)))
 			s->visible[n++] = (int)i;
 	}
 	s->list.n = n;
-	tui_list_fit(&s->list, s->page ? s->page : 1);
+	tui_list_fit(&s->list);
 }
 
 void *tui_overview_new(tui_app *app)
@@ -127,12 +126,8 @@ void *tui_overview_new(tui_app *app)
 	overview_state *s = sm_xcalloc(1, sizeof *s);
 
 	(void)app;
+	tui_list_init(&s->list, "Show the aggregate types whose name contains:", apply_filter, s);
 	return s;
-}
-
-static void overview_enter(tui_app *app, tui_view *v)
-{
-	reload(app, v->state);
 }
 
 static unsigned overview_poll(tui_app *app, tui_view *v)
@@ -149,7 +144,7 @@ static unsigned overview_poll(tui_app *app, tui_view *v)
 			sm_inventory_free(s->inv);
 			s->inv = out;
 			s->inv_error[0] = 0;
-			apply_filter(s);
+			apply_filter(app, s);
 		} else {
 			inv_free(out);
 			snprintf(s->inv_error, sizeof s->inv_error, "%s", err.message);
@@ -164,10 +159,6 @@ static unsigned overview_poll(tui_app *app, tui_view *v)
 			pf_free(out);
 			snprintf(s->pf_error, sizeof s->pf_error, "%s", err.message);
 		}
-	}
-	if (s->generation != app->data_generation && app->eng) {
-		reload(app, s);
-		flags |= TUI_REDRAW;
 	}
 	return flags;
 }
@@ -342,7 +333,7 @@ static void overview_draw(tui_app *app, tui_view *v, tui_rect r)
 		{ "Target schema", 0, 13, false, 0, 0, 0 },
 	};
 	const size_t nc = sizeof cols / sizeof cols[0];
-	int y = r.y, detail_h = 6, list_h;
+	int y = r.y, detail_h = 6;
 	char buf[256];
 
 	if (env && s->inv) {
@@ -362,28 +353,23 @@ static void overview_draw(tui_app *app, tui_view *v, tui_rect r)
 			 tui_spinner(app->tick));
 	else if (s->inv_error[0])
 		tui_putf(y, r.x + 1, r.w - 2, ST_BAD, "Inventory failed: %s (r: retry)", s->inv_error);
-	else if (s->filter[0])
-		tui_putf(y, r.x + 1, r.w - 2, ST_WARN, "filter: %s", s->filter);
+	else if (s->list.filter[0])
+		tui_putf(y, r.x + 1, r.w - 2, ST_WARN, "filter: %s", s->list.filter);
 	else if (s->n_selected)
 		tui_putf(y, r.x + 1, r.w - 2, ST_MARK, "%zu selected", s->n_selected);
 	y++;
 	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
 	tui_cols_header(cols, nc, y++);
-	list_h = r.y + r.h - y - detail_h - 1;
-	if (list_h < 1)
-		list_h = 1;
-	s->page = list_h;
-	tui_list_fit(&s->list, s->page);
-	for (int i = s->list.top; s->inv && i < s->list.n && i < s->list.top + list_h; i++, y++) {
+	tui_list_area(&s->list, y, r.y + r.h - y - detail_h - 1);
+	for (int i = s->list.top; s->inv && i < s->list.n && i < s->list.top + s->list.page; i++) {
 		const sm_type_inventory *t = &s->inv->types[s->visible[i]];
-		bool cur = i == s->list.cur;
+		bool cur = tui_list_row(&s->list, i, r.x + 1, r.w - 2);
 		enum tui_style base = cur ? ST_CURSOR : t->configured ? ST_NORMAL : ST_DIM;
 		enum tui_style st;
 		char n[32], vers[256], pfb[32], tb[64];
 		const char *txt;
 
-		if (cur)
-			tui_fill(y, r.x + 1, r.w - 2, ST_CURSOR);
+		y = tui_list_y(&s->list, i);
 		tui_cell(&cols[0], y, cur ? ST_CURSOR : ST_MARK,
 			 is_selected(s, t->type) ? "[x]" : t->configured ? "[ ]" : "");
 		tui_cell(&cols[1], y, base, t->label ? t->label : t->type);
@@ -401,7 +387,7 @@ static void overview_draw(tui_app *app, tui_view *v, tui_rect r)
 		tui_cell(&cols[9], y, cur ? ST_CURSOR : st, txt);
 	}
 	if (s->inv && s->inv->n_types == 0)
-		tui_put(y, r.x + 2, r.w - 4, ST_WARN,
+		tui_put(s->list.y0, r.x + 2, r.w - 4, ST_WARN,
 			"No aggregate types: none configured and no snapshots in the store.");
 	if (s->inv && s->list.n > 0)
 		draw_detail(app, s, &s->inv->types[s->visible[s->list.cur]],
@@ -510,15 +496,6 @@ static void confirm_rebuild(tui_app *app, overview_state *s)
 	free(types);
 }
 
-static void set_filter(tui_app *app, void *ctx, const char *text)
-{
-	overview_state *s = ctx;
-
-	(void)app;
-	snprintf(s->filter, sizeof s->filter, "%s", text);
-	apply_filter(s);
-}
-
 static void inspect_uuid(tui_app *app, void *ctx, const char *text)
 {
 	(void)ctx;
@@ -532,14 +509,13 @@ static unsigned overview_key(tui_app *app, tui_view *v, int cmd, int key)
 	const sm_type_inventory *cur = s->inv && s->list.n > 0 ?
 		&s->inv->types[s->visible[s->list.cur]] : NULL;
 
+
 	(void)key;
-	if (tui_list_key(&s->list, cmd, s->page))
-		return TUI_REDRAW;
 	switch (cmd) {
 	case TUI_CMD_SELECT:
 		if (cur && cur->configured) {
 			toggle_selected(s, cur->type);
-			tui_list_key(&s->list, TUI_CMD_DOWN, s->page);
+			tui_list_key(app, &s->list, TUI_CMD_DOWN);
 		}
 		return TUI_REDRAW;
 	case TUI_CMD_SELECT_ALL: {
@@ -591,25 +567,14 @@ static unsigned overview_key(tui_app *app, tui_view *v, int cmd, int key)
 		else
 			tui_message(app, ST_WARN, "No rebuild in this session yet (b starts one)");
 		return TUI_REDRAW;
-	case TUI_CMD_REFRESH:
-		reload(app, s);
-		return TUI_REDRAW;
-	case TUI_CMD_FILTER:
-		tui_prompt(app, "Filter", "Show the aggregate types whose name contains:",
-			   s->filter, set_filter, s);
-		return TUI_REDRAW;
 	case TUI_CMD_BACK:
-		if (s->filter[0]) {
-			s->filter[0] = 0;
-			apply_filter(s);
-			return TUI_REDRAW;
-		}
-		if (app->depth > 1 && tui_run_active(app)) {
+		/* (Back with a filter set clears it: the list does.) */
+		if (!s->list.filter[0] && app->depth > 1 && tui_run_active(app)) {
 			tui_message(app, ST_WARN, "A rebuild is running in this environment: "
 				    "cancel it (p, then x) before leaving it");
 			return TUI_REDRAW;
 		}
-		return TUI_POP;
+		return TUI_NONE;
 	default:
 		return TUI_NONE;
 	}
@@ -630,11 +595,7 @@ static void overview_leave(tui_app *app, tui_view *v)
 }
 
 const tui_view_ops tui_view_overview = {
-	.title = "Aggregates",
-	.cmds = overview_cmds,
-	.enter = overview_enter,
-	.draw = overview_draw,
-	.key = overview_key,
-	.poll = overview_poll,
-	.leave = overview_leave,
+	.title = "Aggregates", .list = true, .cmds = overview_cmds,
+	.reload = overview_reload, .draw = overview_draw, .key = overview_key,
+	.poll = overview_poll, .leave = overview_leave,
 };

@@ -13,8 +13,7 @@
 #include "util/alloc.h"
 
 typedef struct rebuild_state {
-	tui_list list;     /* over the types, two lines each */
-	int page;
+	tui_list list;     /* scrolls over the types, two lines each */
 	unsigned seen_seq; /* app->progress_seq drawn last */
 } rebuild_state;
 
@@ -60,7 +59,7 @@ static void rebuild_draw(tui_app *app, tui_view *v, tui_rect r)
 	rebuild_state *s = v->state;
 	const sm_progress *p = &app->progress;
 	char el[32], a[32], b[32];
-	int y = r.y, x = r.x + 1, w = r.w - 2, list_h;
+	int y = r.y, x = r.x + 1, w = r.w - 2;
 	enum tui_style st;
 
 	if (!app->run || !app->have_progress) {
@@ -104,13 +103,9 @@ static void rebuild_draw(tui_app *app, tui_view *v, tui_rect r)
 	y += 2;
 	draw_type(app, &p->total, "All types", y, x, w, true);
 	y += 3;
-	list_h = (r.y + r.h - y) / 2;
-	if (list_h < 1)
-		list_h = 1;
-	s->page = list_h;
 	s->list.n = (int)p->n_types;
-	tui_list_fit(&s->list, s->page);
-	for (int i = s->list.top; i < s->list.n && i < s->list.top + list_h; i++, y += 2) {
+	tui_list_area(&s->list, y, (r.y + r.h - y) / 2);
+	for (int i = s->list.top; i < s->list.n && i < s->list.top + s->list.page; i++, y += 2) {
 		const sm_type_progress *t = &p->types[i];
 
 		draw_type(app, t, t->label ? t->label : t->type, y, x, w, false);
@@ -128,11 +123,8 @@ static void cancel_run(tui_app *app, void *ctx)
 
 static unsigned rebuild_key(tui_app *app, tui_view *v, int cmd, int key)
 {
-	rebuild_state *s = v->state;
-
+	(void)v;
 	(void)key;
-	if (tui_list_key(&s->list, cmd, s->page))
-		return TUI_REDRAW;
 	switch (cmd) {
 	case TUI_CMD_CANCEL:
 		if (tui_run_active(app))
@@ -154,8 +146,6 @@ static unsigned rebuild_key(tui_app *app, tui_view *v, int cmd, int key)
 		tui_push(app, &tui_view_copy, tui_copy_new(app, app->run_types,
 							    app->n_run_types));
 		return TUI_REDRAW;
-	case TUI_CMD_BACK:
-		return TUI_POP;
 	default:
 		return TUI_NONE;
 	}
@@ -163,9 +153,14 @@ static unsigned rebuild_key(tui_app *app, tui_view *v, int cmd, int key)
 
 static void rebuild_enter(tui_app *app, tui_view *v)
 {
+	rebuild_state *s;
+
 	(void)app;
-	if (!v->state)
-		v->state = sm_xcalloc(1, sizeof(rebuild_state));
+	if (v->state)
+		return;
+	s = sm_xcalloc(1, sizeof *s);
+	s->list.pager = true;
+	v->state = s;
 }
 
 /* Drawn again whenever the app has read the progress again. */
@@ -186,11 +181,7 @@ static void rebuild_leave(tui_app *app, tui_view *v)
 }
 
 const tui_view_ops tui_view_rebuild = {
-	.title = "Rebuild",
-	.cmds = rebuild_cmds,
-	.enter = rebuild_enter,
-	.draw = rebuild_draw,
-	.key = rebuild_key,
-	.poll = rebuild_poll,
-	.leave = rebuild_leave,
+	.title = "Rebuild", .list = true, .cmds = rebuild_cmds,
+	.enter = rebuild_enter, .draw = rebuild_draw, .key = rebuild_key,
+	.poll = rebuild_poll, .leave = rebuild_leave,
 };

@@ -28,6 +28,7 @@ typedef struct sline {
 } sline;
 
 typedef struct snapshot_state {
+	tui_list scroll;               /* a pager over lines */
 	char *uuid;
 	tui_call *call;
 	char error[1024];
@@ -37,8 +38,6 @@ typedef struct snapshot_state {
 	size_t n_diff;
 	sline *lines;
 	size_t n_lines, cap;
-	tui_list scroll;
-	int page;
 } snapshot_state;
 
 static const int snapshot_cmds[] = {
@@ -233,8 +232,9 @@ static char *compact(const char *text)
 	return out;
 }
 
-static void start(tui_app *app, snapshot_state *s)
+static void snapshot_reload(tui_app *app, tui_view *v)
 {
+	snapshot_state *s = v->state;
 	const tui_call_args in = { .eng = app->eng, .str = s->uuid };
 
 	if (s->call || !app->eng)
@@ -249,12 +249,8 @@ void *tui_snapshot_new(tui_app *app, const char *source_uuid)
 
 	(void)app;
 	s->uuid = sm_xstrdup(source_uuid);
+	s->scroll.pager = true;
 	return s;
-}
-
-static void snapshot_enter(tui_app *app, tui_view *v)
-{
-	start(app, v->state);
 }
 
 static unsigned snapshot_poll(tui_app *app, tui_view *v)
@@ -326,10 +322,7 @@ static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
 		tui_putf(y, xr, half, ST_DIM, "metadata %s", s->gen_meta ? s->gen_meta : "-");
 	if (s->live_found || s->gen_found)
 		y++;
-	s->page = r.y + r.h - y;
-	if (s->page < 1)
-		s->page = 1;
-	tui_list_fit(&s->scroll, s->page);
+	tui_list_area(&s->scroll, y, r.y + r.h - y);
 	for (int i = s->scroll.top; i < (int)s->n_lines && y < r.y + r.h; i++, y++) {
 		const sline *l = &s->lines[i];
 		enum tui_style st = l->diff ? ST_DIFF : ST_NORMAL;
@@ -341,38 +334,6 @@ static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
 		attrset(A_NORMAL);
 		if (l->right)
 			tui_put(y, xr, half, st, l->right);
-	}
-}
-
-static unsigned snapshot_key(tui_app *app, tui_view *v, int cmd, int key)
-{
-	snapshot_state *s = v->state;
-
-	(void)key;
-	/* Scrolling moves the window: the cursor is its top line. */
-	if (cmd == TUI_CMD_DOWN || cmd == TUI_CMD_UP || cmd == TUI_CMD_PGDN ||
-	    cmd == TUI_CMD_PGUP || cmd == TUI_CMD_HOME || cmd == TUI_CMD_END) {
-		int max_top = s->scroll.n - s->page;
-		int step = cmd == TUI_CMD_DOWN ? 1 : cmd == TUI_CMD_UP ? -1 :
-			   cmd == TUI_CMD_PGDN ? s->page : cmd == TUI_CMD_PGUP ? -s->page :
-			   cmd == TUI_CMD_HOME ? -s->scroll.n : s->scroll.n;
-
-		s->scroll.top += step;
-		if (s->scroll.top > max_top)
-			s->scroll.top = max_top;
-		if (s->scroll.top < 0)
-			s->scroll.top = 0;
-		s->scroll.cur = s->scroll.top;
-		return TUI_REDRAW;
-	}
-	switch (cmd) {
-	case TUI_CMD_REFRESH:
-		start(app, s);
-		return TUI_REDRAW;
-	case TUI_CMD_BACK:
-		return TUI_POP;
-	default:
-		return TUI_NONE;
 	}
 }
 
@@ -390,11 +351,7 @@ static void snapshot_leave(tui_app *app, tui_view *v)
 }
 
 const tui_view_ops tui_view_snapshot = {
-	.title = "Instance",
-	.cmds = snapshot_cmds,
-	.enter = snapshot_enter,
-	.draw = snapshot_draw,
-	.key = snapshot_key,
-	.poll = snapshot_poll,
+	.title = "Instance", .list = true, .cmds = snapshot_cmds,
+	.reload = snapshot_reload, .draw = snapshot_draw, .poll = snapshot_poll,
 	.leave = snapshot_leave,
 };
