@@ -1,16 +1,21 @@
 /*
  * The command-line front end: what its modules share.  A thin client of
- * engine/snapmig.h; every command parses its own options (the global ones
- * are accepted after the command too), opens the environment through
- * cli_open and returns a process exit code (man/snapmig.1, EXIT STATUS).
+ * engine/snapmig.h.  The commands and their options are the tables of
+ * cli/commands.h; parse.c parses argv against them, help.c prints the
+ * usage and the completion scripts from them, main.c runs the command.
+ * Every command opens the environment through cli_open and returns a
+ * process exit code (man/snapmig.1, EXIT STATUS).
  */
 #ifndef SM_CLI_CLI_H
 #define SM_CLI_CLI_H
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
+#include <json-c/json.h>
+
+#include "cli/commands.h"
 #include "engine/snapmig.h"
 
 enum cli_exit {
@@ -21,51 +26,87 @@ enum cli_exit {
 	CLI_EXIT_INTERRUPTED = 130,
 };
 
-/* Options valid before and after the command. */
+/* The global options, as the commands use them (from ctx->opt). */
 typedef struct cli_globals {
 	const char *config_path;  /* -c, borrowed from argv */
 	const char *env_name;     /* -e, borrowed from argv */
-	const char **types;       /* -a (repeatable); array owned, strings from argv */
+	const char *const *types; /* -a (repeatable), borrowed from ctx->opt */
 	size_t n_types;
 	int jobs;                 /* -j; 0 = the environment's setting */
 	bool json, quiet, verbose;
 } cli_globals;
 
+/* Every occurrence of one option. */
+typedef struct cli_opt_values {
+	const char **args;        /* owned array; strings borrowed from argv */
+	size_t n;                 /* times given */
+} cli_opt_values;
+
 typedef struct cli_ctx {
 	cli_globals g;
+	cli_opt_values opt[CLI_OPT__COUNT];
 	sm_config *cfg;           /* owned; loaded by cli_load_config */
 	sm_engine *eng;           /* owned; opened by cli_open */
 	const sm_environment *env;/* borrowed from cfg */
 } cli_ctx;
 
-/* ---------------------------------------------------------- main.c */
+/* ---------------------------------------------------------- the tables */
 
-/* Long options shared by every command; a command appends its own.  The
- * val of each is a CLI_OPT_* code or a short option letter. */
-enum {
-	CLI_OPT_JSON = 0x100,
-	CLI_OPT_VERSION,
-	CLI_OPT__COMMAND = 0x200, /* first code free for commands */
-};
-#define CLI_GLOBAL_SHORTOPTS "c:e:a:j:qvh"
-#define CLI_GLOBAL_LONGOPTS                                          \
-	{ "config", required_argument, NULL, 'c' },                  \
-	{ "env", required_argument, NULL, 'e' },                     \
-	{ "aggregate", required_argument, NULL, 'a' },               \
-	{ "jobs", required_argument, NULL, 'j' },                    \
-	{ "quiet", no_argument, NULL, 'q' },                         \
-	{ "verbose", no_argument, NULL, 'v' },                       \
-	{ "json", no_argument, NULL, CLI_OPT_JSON },                 \
-	{ "help", no_argument, NULL, 'h' },                          \
-	{ "version", no_argument, NULL, CLI_OPT_VERSION }
+/* A row of CLI_OPTIONS (commands.h). */
+typedef struct cli_option {
+	const char *name;         /* long name, without "--" */
+	int letter;               /* short option, 0 when none */
+	const char *arg;          /* argument name, NULL for a flag */
+	unsigned where;           /* CLI_GLOBAL / CLI_FOR(...) bits, CLI_REPEAT */
+	const char *help;
+} cli_option;
+
+/* A row of CLI_COMMANDS. */
+typedef struct cli_command {
+	const char *name;
+	int (*run)(cli_ctx *ctx, int argc, char **argv);
+	const char *operands;
+	int max_operands;
+	const char *help;         /* NULL: hidden */
+} cli_command;
+
+const cli_option *cli_option_info(int id);
+const cli_command *cli_command_info(int id);
+/* Does command cmd take option id?  cmd < 0: before any command. */
+bool cli_option_applies(int id, int cmd);
+/* The command called name (hidden ones too), or -1. */
+int cli_command_find(const char *name);
+
+/* The options given: whether, the last argument (NULL when not given),
+ * every argument in order (borrowed from argv). */
+bool cli_opt_given(const cli_ctx *ctx, enum cli_option_id id);
+const char *cli_opt_arg(const cli_ctx *ctx, enum cli_option_id id);
+const char *const *cli_opt_args(const cli_ctx *ctx, enum cli_option_id id, size_t *n);
+
+/* ------------------------------------------------------------ parse.c */
 
 /*
- * Handles a global option returned by getopt_long.  Returns 0 when it was
- * one and was applied, -1 when opt is not a global option, or an exit code
- * (> 0, or CLI_EXIT_OK after --help/--version printed) through *exit_code
- * with 1 returned when the program should stop now.
+ * Parses argv against the tables: global options, the command, then its
+ * own options and the global ones again, in any order with its operands.
+ * Fills ctx->opt and ctx->g, *cmd (-1 when there is none) and the operands
+ * (*operands points into argv).  Returns -1 to go on, or the exit code to
+ * stop with: 0 after --help or --version, 2 after a usage error (printed,
+ * with "did you mean" when a name is close).
  */
-int cli_global_option(cli_globals *g, int opt, const char *arg, int *exit_code);
+int cli_parse(cli_ctx *ctx, int argc, char **argv, int *cmd,
+	      int *n_operands, char ***operands);
+void cli_ctx_free(cli_ctx *ctx);
+
+/* "; did you mean status?" when a visible command is close to name, else
+ * "".  Caller frees. */
+char *cli_command_suggest(const char *name);
+
+/* ------------------------------------------------------------- help.c */
+
+/* The usage (cmd < 0) or a command's usage and options. */
+void cli_usage(FILE *f, int cmd);
+
+/* ------------------------------------------------------------- main.c */
 
 /* Loads the configuration (once) and prints its warnings unless -q. */
 int cli_load_config(cli_ctx *ctx);
@@ -99,26 +140,9 @@ const char *cli_type_label(const cli_ctx *ctx, const char *type);
 
 /* ---------------------------------------------------------- commands */
 
-typedef int (*cli_command_fn)(cli_ctx *ctx, int argc, char **argv);
-
-int cli_cmd_status(cli_ctx *ctx, int argc, char **argv);
-int cli_cmd_preflight(cli_ctx *ctx, int argc, char **argv);
-int cli_cmd_rebuild(cli_ctx *ctx, int argc, char **argv);
-int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv);
-int cli_cmd_rollback(cli_ctx *ctx, int argc, char **argv);
-int cli_cmd_failures(cli_ctx *ctx, int argc, char **argv);
-int cli_cmd_runs(cli_ctx *ctx, int argc, char **argv);
-
-/*
- * Runs getopt_long over a command's arguments (argv[0] is the command's
- * name) with the global options added to the command's own.  For each
- * command option calls on_opt(opt, optarg, data) (NULL when the command has
- * none), which returns 0 or an exit code.  Non-option arguments are left in argv[*first_arg .. argc).  Returns
- * -1 to go on, or an exit code to stop with.
- */
-int cli_parse_command(cli_ctx *ctx, int argc, char **argv,
-		      const char *shortopts, const struct option *longopts,
-		      int (*on_opt)(int opt, const char *arg, void *data),
-		      void *data, int *first_arg);
+#define CLI_X_DECLARE(id, name, fn, operands, max, help) \
+	int fn(cli_ctx *ctx, int argc, char **argv);
+CLI_COMMANDS(CLI_X_DECLARE)
+#undef CLI_X_DECLARE
 
 #endif

@@ -22,36 +22,36 @@ static const unsigned all_guards[] = {
 };
 #define N_GUARDS (sizeof all_guards / sizeof all_guards[0])
 
-enum {
-	OPT_DRY_RUN = CLI_OPT__COMMAND,
-	OPT_YES,
-	OPT_CONFIRM_ENV,
-	OPT_REMOVE_STALE,
-	OPT_FORCE,              /* OPT_FORCE + i: --force-<guard i> */
-};
-
 typedef struct copy_args {
 	bool dry_run, yes, remove_stale;
 	const char *confirm_env;
 	unsigned force;
 } copy_args;
 
-static int copy_option(int opt, const char *arg, void *data)
+/* The options, and the guards to override: every --force-GUARD row of the
+ * option table that was given names an engine guard.  Returns an exit
+ * code. */
+static int read_args(const cli_ctx *ctx, copy_args *a)
 {
-	copy_args *a = data;
+	memset(a, 0, sizeof *a);
+	a->dry_run = cli_opt_given(ctx, CLI_OPT_DRY_RUN);
+	a->yes = cli_opt_given(ctx, CLI_OPT_YES);
+	a->remove_stale = cli_opt_given(ctx, CLI_OPT_REMOVE_STALE);
+	a->confirm_env = cli_opt_arg(ctx, CLI_OPT_CONFIRM_ENV);
+	for (int i = 0; i < CLI_OPT__COUNT; i++) {
+		const char *name = cli_option_info(i)->name;
+		int guard;
 
-	switch (opt) {
-	case OPT_DRY_RUN: a->dry_run = true; return 0;
-	case 'y':
-	case OPT_YES: a->yes = true; return 0;
-	case OPT_CONFIRM_ENV: a->confirm_env = arg; return 0;
-	case OPT_REMOVE_STALE: a->remove_stale = true; return 0;
+		if (strncmp(name, "force-", 6) != 0 || !cli_opt_given(ctx, (enum cli_option_id)i))
+			continue;
+		if ((guard = sm_copy_guard_parse(name + 6)) == 0) {
+			/* A row of commands.h that the engine does not know. */
+			cli_errorf("internal error: --%s names no copy guard", name);
+			return CLI_EXIT_DB;
+		}
+		a->force |= (unsigned)guard;
 	}
-	if (opt >= OPT_FORCE && opt < OPT_FORCE + (int)N_GUARDS) {
-		a->force |= all_guards[opt - OPT_FORCE];
-		return 0;
-	}
-	return CLI_EXIT_USAGE;
+	return CLI_EXIT_OK;
 }
 
 /* "failures, lag" */
@@ -260,34 +260,16 @@ static json_object *result_json(const sm_copy_result *r)
 
 int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 {
-	struct option longopts[5 + N_GUARDS + 1];
-	char *force_names[N_GUARDS];
-	copy_args args = { 0 };
+	copy_args args;
 	sm_copy_options opts;
 	sm_copy_plan *plan = NULL;
 	sm_copy_result *res = NULL;
 	sm_error err;
-	int first, rc;
-	size_t n = 0;
+	int rc;
 
-	/* The --force-GUARD options come from the engine's guard names. */
-	memset(longopts, 0, sizeof longopts);
-	longopts[n++] = (struct option){ "dry-run", no_argument, NULL, OPT_DRY_RUN };
-	longopts[n++] = (struct option){ "yes", no_argument, NULL, OPT_YES };
-	longopts[n++] = (struct option){ "confirm-env", required_argument, NULL, OPT_CONFIRM_ENV };
-	longopts[n++] = (struct option){ "remove-stale", no_argument, NULL, OPT_REMOVE_STALE };
-	for (size_t i = 0; i < N_GUARDS; i++) {
-		force_names[i] = sm_xasprintf("force-%s", sm_copy_guard_name(all_guards[i]));
-		longopts[n++] = (struct option){ force_names[i], no_argument, NULL, OPT_FORCE + (int)i };
-	}
-	rc = cli_parse_command(ctx, argc, argv, "y", longopts, copy_option, &args, &first);
-	for (size_t i = 0; i < N_GUARDS; i++)
-		free(force_names[i]);
-	if (rc < 0 && first < argc)
-		rc = cli_usage_errorf("copy: unexpected argument \"%s\" (types go with -a)", argv[first]);
-	if (rc < 0)
-		rc = cli_open(ctx);
-	if (rc != CLI_EXIT_OK)
+	(void)argc;
+	(void)argv;
+	if ((rc = read_args(ctx, &args)) != CLI_EXIT_OK || (rc = cli_open(ctx)) != CLI_EXIT_OK)
 		return rc;
 
 	memset(&opts, 0, sizeof opts);
@@ -381,19 +363,13 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 
 int cli_cmd_rollback(cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = { { NULL, 0, NULL, 0 } };
 	sm_rollback_result *res = NULL;
 	long long copy_id = 0;
 	sm_error err;
-	int first, rc;
+	int rc;
 
-	rc = cli_parse_command(ctx, argc, argv, "", longopts, NULL, NULL, &first);
-	if (rc >= 0)
-		return rc;
-	if (argc - first > 1)
-		return cli_usage_errorf("rollback: one copy id at most");
-	if (argc - first == 1 && !cli_parse_ll(argv[first], 1, 0x7fffffffffffffffLL, &copy_id))
-		return cli_usage_errorf("rollback: \"%s\" is not a copy id", argv[first]);
+	if (argc == 1 && !cli_parse_ll(argv[0], 1, 0x7fffffffffffffffLL, &copy_id))
+		return cli_usage_errorf("rollback: \"%s\" is not a copy id", argv[0]);
 	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
 		return rc;
 	sm_error_clear(&err);

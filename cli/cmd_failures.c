@@ -11,26 +11,6 @@
 
 #define DETAILS_COLS 60     /* display columns of a run's details in the table */
 
-enum { OPT_KIND = CLI_OPT__COMMAND, OPT_TYPE, OPT_LIMIT };
-
-typedef struct failures_args {
-	const char *kind;
-	const char *type;
-} failures_args;
-
-static int failures_option(int opt, const char *arg, void *data)
-{
-	failures_args *a = data;
-
-	if (opt == OPT_KIND)
-		a->kind = arg;
-	else if (opt == OPT_TYPE)
-		a->type = arg;
-	else
-		return CLI_EXIT_USAGE;
-	return 0;
-}
-
 static json_object *failure_json(const cli_ctx *ctx, const sm_failure *f)
 {
 	json_object *o = json_object_new_object();
@@ -66,29 +46,22 @@ static bool failure_selected(const cli_ctx *ctx, const sm_failure *f, bool filte
 
 int cli_cmd_failures(cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "kind", required_argument, NULL, OPT_KIND },
-		{ "type", required_argument, NULL, OPT_TYPE },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char *const headers[] = {
 		"SOURCE UUID", "TYPE", "KIND", "VERSION", "EVENT TYPE", "MESSAGE",
 	};
-	failures_args args = { 0 };
+	const char *kind_name = cli_opt_arg(ctx, CLI_OPT_KIND);
+	const char *type_name = cli_opt_arg(ctx, CLI_OPT_TYPE);
 	sm_failure_list *list = NULL;
 	const char *type;
 	bool filter_here;
 	size_t shown = 0;
-	int first, rc, kind = -1;
+	int rc, kind = -1;
 	sm_error err;
 
-	rc = cli_parse_command(ctx, argc, argv, "", longopts, failures_option, &args, &first);
-	if (rc >= 0)
-		return rc;
-	if (first < argc)
-		return cli_usage_errorf("failures: unexpected argument \"%s\"", argv[first]);
-	if (args.kind && (kind = sm_failure_kind_parse(args.kind)) < 0) {
-		cli_errorf("--kind %s: unknown kind; one of:", args.kind);
+	(void)argc;
+	(void)argv;
+	if (kind_name && (kind = sm_failure_kind_parse(kind_name)) < 0) {
+		cli_errorf("--kind %s: unknown kind; one of:", kind_name);
 		for (int k = 0; k < SM_FAIL__COUNT; k++)
 			fprintf(stderr, "%s%s", k ? ", " : "  ", sm_failure_kind_name((enum sm_failure_kind)k));
 		fputc('\n', stderr);
@@ -96,8 +69,8 @@ int cli_cmd_failures(cli_ctx *ctx, int argc, char **argv)
 	}
 	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
 		return rc;
-	type = args.type ? args.type : ctx->g.n_types == 1 ? ctx->g.types[0] : NULL;
-	filter_here = !args.type && ctx->g.n_types > 1;
+	type = type_name ? type_name : ctx->g.n_types == 1 ? ctx->g.types[0] : NULL;
+	filter_here = !type_name && ctx->g.n_types > 1;
 	for (size_t i = 0; filter_here && i < ctx->g.n_types; i++)
 		if (!sm_config_find_aggregate(ctx->cfg, ctx->g.types[i]))
 			return cli_usage_errorf("-a %s: no such aggregate type in the configuration",
@@ -148,17 +121,6 @@ int cli_cmd_failures(cli_ctx *ctx, int argc, char **argv)
 
 /* ----------------------------------------------------------------- runs */
 
-static int runs_option(int opt, const char *arg, void *data)
-{
-	long long *limit = data;
-
-	if (opt != OPT_LIMIT)
-		return CLI_EXIT_USAGE;
-	if (!cli_parse_ll(arg, 1, 1000000, limit))
-		return cli_usage_errorf("--limit: expected a positive number, got \"%s\"", arg);
-	return 0;
-}
-
 static json_object *run_json(const sm_run_record *r)
 {
 	json_object *o = json_object_new_object();
@@ -185,23 +147,19 @@ static json_object *run_json(const sm_run_record *r)
 
 int cli_cmd_runs(cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "limit", required_argument, NULL, OPT_LIMIT },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char *const headers[] = {
 		"RUN", "KIND", "OUTCOME", "STARTED", "FINISHED", "BY", "DETAILS",
 	};
 	sm_run_list *list = NULL;
+	const char *limit_arg = cli_opt_arg(ctx, CLI_OPT_LIMIT);
 	long long limit = 20;
-	int first, rc;
+	int rc;
 	sm_error err;
 
-	rc = cli_parse_command(ctx, argc, argv, "", longopts, runs_option, &limit, &first);
-	if (rc >= 0)
-		return rc;
-	if (first < argc)
-		return cli_usage_errorf("runs: unexpected argument \"%s\"", argv[first]);
+	(void)argc;
+	(void)argv;
+	if (limit_arg && !cli_parse_ll(limit_arg, 1, 1000000, &limit))
+		return cli_usage_errorf("--limit: expected a positive number, got \"%s\"", limit_arg);
 	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
 		return rc;
 	sm_error_clear(&err);

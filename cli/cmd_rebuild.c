@@ -23,35 +23,11 @@
 
 #define POLL_MS 200
 
-enum { OPT_ONLY_FAILED = CLI_OPT__COMMAND, OPT_UUID };
-
-typedef struct rebuild_args {
-	bool only_failed;
-	const char **uuids;       /* strings borrowed from argv */
-	size_t n_uuids;
-} rebuild_args;
-
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
 {
 	interrupted = sig;
-}
-
-static int rebuild_option(int opt, const char *arg, void *data)
-{
-	rebuild_args *a = data;
-
-	switch (opt) {
-	case OPT_ONLY_FAILED:
-		a->only_failed = true;
-		return 0;
-	case OPT_UUID:
-		a->uuids = sm_xrealloc(a->uuids, (a->n_uuids + 1) * sizeof *a->uuids);
-		a->uuids[a->n_uuids++] = arg;
-		return 0;
-	}
-	return CLI_EXIT_USAGE;
 }
 
 /* The handlers stay installed only while the run is polled. */
@@ -191,38 +167,25 @@ static void watch(sm_run *run, progress_view *view)
 
 int cli_cmd_rebuild(cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "only-failed", no_argument, NULL, OPT_ONLY_FAILED },
-		{ "uuid", required_argument, NULL, OPT_UUID },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct sigaction old_int, old_term;
 	sigset_t block, old_mask;
-	rebuild_args args = { 0 };
 	sm_rebuild_options opts;
 	progress_view view;
 	sm_progress p;
 	sm_run *run = NULL;
 	sm_error err;
-	int first, rc, status, start;
+	int rc, status, start;
 
-	rc = cli_parse_command(ctx, argc, argv, "", longopts, rebuild_option, &args, &first);
-	if (rc < 0 && first < argc)
-		rc = cli_usage_errorf("rebuild: unexpected argument \"%s\" (types go with -a, "
-				      "instances with --uuid)", argv[first]);
-	if (rc < 0)
-		rc = cli_open(ctx);
-	if (rc != CLI_EXIT_OK) {
-		free(args.uuids);
+	(void)argc;
+	(void)argv;
+	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
 		return rc;
-	}
 
 	memset(&opts, 0, sizeof opts);
 	opts.types = ctx->g.types;
 	opts.n_types = ctx->g.n_types;
-	opts.uuids = args.uuids;
-	opts.n_uuids = args.n_uuids;
-	opts.only_failed = args.only_failed;
+	opts.uuids = cli_opt_args(ctx, CLI_OPT_UUID, &opts.n_uuids);
+	opts.only_failed = cli_opt_given(ctx, CLI_OPT_ONLY_FAILED);
 	opts.jobs = ctx->g.jobs;
 
 	progress_init(&view, choose_mode(ctx), stderr);
@@ -240,7 +203,6 @@ int cli_cmd_rebuild(cli_ctx *ctx, int argc, char **argv)
 	if (start != SM_OK) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
-		free(args.uuids);
 		return cli_report(&err);
 	}
 	watch(run, &view);
@@ -265,6 +227,5 @@ int cli_cmd_rebuild(cli_ctx *ctx, int argc, char **argv)
 		rc = cli_report(err.code ? &err : &p.error);
 	sm_progress_clear(&p);
 	sm_run_free(run);
-	free(args.uuids);
 	return rc;
 }

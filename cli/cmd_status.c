@@ -189,16 +189,12 @@ static void status_table(const cli_ctx *ctx, const sm_inventory *inv)
 
 int cli_cmd_status(cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = { { NULL, 0, NULL, 0 } };
 	sm_inventory *inv = NULL;
 	sm_error err;
-	int first, rc;
+	int rc;
 
-	rc = cli_parse_command(ctx, argc, argv, "", longopts, NULL, NULL, &first);
-	if (rc >= 0)
-		return rc;
-	if (first < argc)
-		return cli_usage_errorf("status: unexpected argument \"%s\"", argv[first]);
+	(void)argc;
+	(void)argv;
 	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
 		return rc;
 	sm_error_clear(&err);
@@ -291,16 +287,12 @@ static void preflight_table(const cli_ctx *ctx, const sm_preflight *pf)
 
 int cli_cmd_preflight(cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = { { NULL, 0, NULL, 0 } };
 	sm_preflight *pf = NULL;
 	sm_error err;
-	int first, rc;
+	int rc;
 
-	rc = cli_parse_command(ctx, argc, argv, "", longopts, NULL, NULL, &first);
-	if (rc >= 0)
-		return rc;
-	if (first < argc)
-		return cli_usage_errorf("preflight: unexpected argument \"%s\"", argv[first]);
+	(void)argc;
+	(void)argv;
 	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
 		return rc;
 	sm_error_clear(&err);

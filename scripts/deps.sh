@@ -10,7 +10,7 @@ pkgs="build-essential autoconf autoconf-archive automake pkg-config
       libncurses-dev libpq-dev libconfig-dev libjson-c-dev
       postgresql postgresql-client"
 case "$what" in
-test) pkgs="$pkgs check tmux python3 clang libclang-rt-14-dev valgrind" ;;
+test) pkgs="$pkgs check tmux python3 clang libclang-rt-14-dev valgrind zsh" ;;
 demo) pkgs="$pkgs python3" ;;
 build) ;;
 esac
