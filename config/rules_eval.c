@@ -65,8 +65,10 @@ static int problem(ctx *c, const char *fmt, ...)
 	return -1;
 }
 
-/* Text of a key: strings as they are, numbers as their decimal text.
- * *tmp receives an allocation to free when one was needed. */
+/* Text of a key: strings as they are, numbers as Elixir's to_string/1
+ * writes them (an integer as it is, a float in its shortest form: 1e2 is
+ * "100.0", 1.50 is "1.5"), whatever text they were read from.  *out points
+ * into k or buf. */
 static int key_text(ctx *c, json_object *k, const char **out, char *buf, size_t size)
 {
 	if (json_object_is_type(k, json_type_string)) {
@@ -78,7 +80,10 @@ static int key_text(ctx *c, json_object *k, const char **out, char *buf, size_t 
 		return 0;
 	}
 	if (json_object_is_type(k, json_type_int) || json_object_is_type(k, json_type_double)) {
-		*out = sm_json_number_text(k, buf, size);
+		*out = sm_json_number_elixir(k, buf, size);
+		if (!*out)
+			return problem(c, "a key must be a finite number, got %s",
+				       sm_json_number_text(k, buf, size));
 		return 0;
 	}
 	return problem(c, "a key must be a string or a number, got %s", sm_json_type_name(k));
@@ -97,7 +102,7 @@ const char *rl_const_key(const rl_expr *e, char *buf, size_t size)
 		return strlen(s) == (size_t)json_object_get_string_len(k) ? s : NULL;
 	}
 	if (json_object_is_type(k, json_type_int) || json_object_is_type(k, json_type_double))
-		return sm_json_number_text(k, buf, size);
+		return sm_json_number_elixir(k, buf, size);
 	return NULL;
 }
 
@@ -173,7 +178,11 @@ static int concat_part(ctx *c, json_object *v, char **buf, size_t *len, size_t *
 		break;
 	case json_type_int:
 	case json_type_double:
-		s = sm_json_number_text(v, num, sizeof num);
+		/* As Elixir's to_string/1 (`<>` joins what it gives). */
+		s = sm_json_number_elixir(v, num, sizeof num);
+		if (!s)
+			return problem(c, "~ joins finite numbers, not %s",
+				       sm_json_number_text(v, num, sizeof num));
 		n = strlen(s);
 		break;
 	case json_type_boolean:

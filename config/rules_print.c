@@ -7,7 +7,7 @@
  *
  * The text is itself rules source, one part per line:
  *
- *     snapmig-rules 1
+ *     snapmig-rules 2
  *     initial {"id":null,"l":[]}
  *     on "Elixir.X.Events.Added"
  *     when (event.n == 1)
@@ -34,8 +34,9 @@
 #include "util/alloc.h"
 #include "util/json.h"
 
-/* Bump whenever evaluation changes what the same rules produce. */
-#define RL_SEMANTICS_VERSION 1
+/* Bump whenever evaluation changes what the same rules produce.
+ * 2: keys made from numbers and `~` write numbers as Elixir's to_string/1. */
+#define RL_SEMANTICS_VERSION 2
 
 typedef struct buf {
 	char *s;

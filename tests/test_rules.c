@@ -317,9 +317,25 @@ END_TEST
 START_TEST(test_computed_keys_and_list_indexes)
 {
 	check_do("{}", "a[event.n] = 1; a[event.d] = 2; a[event.s ~ '!'] = 3", "{\"n\":42,\"d\":1.50,\"s\":\"k\"}",
-		 "{\"a\":{\"42\":1,\"1.50\":2,\"k!\":3}}");
+		 "{\"a\":{\"42\":1,\"1.5\":2,\"k!\":3}}");
 	check_do("{}", "a = event[event.which]; b = event.l[1]; c = event.l[9]", "{\"which\":\"w\",\"w\":true,\"l\":[5,6]}",
 		 "{\"a\":true,\"b\":6,\"c\":null}");
+}
+END_TEST
+
+/* Issue 16.8, 18: a key made from a number is what Elixir's to_string/1
+ * gives (Map.put(m, to_string(n), v)), not the number's source text. */
+START_TEST(test_number_keys_are_written_as_elixir_writes_numbers)
+{
+	check_do("{}", "m[event.a] = 1; m[event.b] = 2; m[event.c] = 3; m[event.d] = 4; m[event.e] = 5; "
+		 "m[event.f] = 6; m[event.g] = 7",
+		 "{\"a\":1e2,\"b\":1.50,\"c\":1e20,\"d\":-0.0,\"e\":7,\"f\":-0,\"g\":1.0}",
+		 "{\"m\":{\"100.0\":1,\"1.5\":2,\"1.0e20\":3,\"-0.0\":4,\"7\":5,\"0\":6,\"1.0\":7}}");
+	/* Constant keys too, and reading with a number key. */
+	check_do("{\"m\":{\"100.0\":\"x\"}}", "m[1.5e0] = 1; a = state.m[1e2]", "{}",
+		 "{\"m\":{\"100.0\":\"x\",\"1.5\":1},\"a\":\"x\"}");
+	check_do_fails("{}", "m[event.k] = 1", "{\"k\":1e400}",
+		       "m[event.k] = 1: a key must be a finite number, got 1e400 at " T " v7");
 }
 END_TEST
 
@@ -351,7 +367,10 @@ END_TEST
 START_TEST(test_concatenation_of_strings_numbers_and_null)
 {
 	check_do("{}", "a = 'n=' ~ event.n ~ ' d=' ~ event.d ~ ' z=' ~ event.z ~ ' b=' ~ true", "{\"n\":-3,\"d\":0.10}",
-		 "{\"a\":\"n=-3 d=0.10 z= b=true\"}");
+		 "{\"a\":\"n=-3 d=0.1 z= b=true\"}");
+	/* Numbers as Elixir's to_string/1 writes them: "x" <> to_string(1.0e2). */
+	check_do("{}", "a = event.f ~ '|' ~ event.g ~ '|' ~ event.i ~ '|' ~ 1.0", "{\"f\":1e2,\"g\":2.50e-3,\"i\":18446744073709551615}",
+		 "{\"a\":\"100.0|0.0025|18446744073709551615|1.0\"}");
 }
 END_TEST
 
@@ -425,6 +444,10 @@ START_TEST(test_in_checks_list_elements_and_object_keys)
 	HOLDS("'k' in state.obj", "{}");
 	FAILS("'z' in state.obj", "{}");
 	FAILS("1 in state.missing", "{}");
+	/* A number names the key Elixir's to_string/1 gives it. */
+	HOLDS("event.k in {'100.0': 1}", "{\"k\":1e2}");
+	FAILS("event.k in {'1e2': 1}", "{\"k\":1e2}");
+	FAILS("100 in {'100.0': 1}", "{}");
 }
 END_TEST
 
@@ -963,7 +986,7 @@ START_TEST(test_canonical_text_is_rules_source_in_a_fixed_layout)
 	char *text = canonical_of(&sp);
 
 	ck_assert_str_eq(text,
-		"snapmig-rules 1\n"
+		"snapmig-rules 2\n"
 		"initial {\"id\":null,\"l\":[],\"n\":1.50,\"odd key\":{}}\n"
 		"on \"A\"\n"
 		"do state[\"odd key\"].x += 1; remove state.l where (it == key)\n"
@@ -1127,6 +1150,7 @@ int main(void)
 	tcase_add_test(ex, test_event_meta_state_and_variables);
 	tcase_add_test(ex, test_computed_keys_and_list_indexes);
 	tcase_add_test(ex, test_computed_key_of_wrong_kind_fails);
+	tcase_add_test(ex, test_number_keys_are_written_as_elixir_writes_numbers);
 	tcase_add_test(ex, test_literals_strings_numbers_lists_objects);
 	tcase_add_test(ex, test_string_escapes);
 	tcase_add_test(ex, test_concatenation_of_strings_numbers_and_null);

@@ -88,25 +88,76 @@ const char *sm_json_print(json_object *obj, size_t *len)
 	return s;
 }
 
+/* The decimal of prec significant digits next to text (a "%.*e" text of
+ * that precision), one unit of the last digit up or down, into out. */
+static void next_decimal(const char *text, int up, char *out, size_t size)
+{
+	char digits[40];
+	const char *e = strchr(text, 'e');
+	size_t n = 0;
+	int exp10 = e ? atoi(e + 1) : 0, i;
+
+	for (const char *p = text; p < e && n + 2 < sizeof digits; p++)
+		if (*p >= '0' && *p <= '9')
+			digits[n++] = *p;
+	/* Add or take one unit of the last digit, carrying. */
+	for (i = (int)n - 1; i >= 0; i--) {
+		if (up && digits[i] < '9') {
+			digits[i]++;
+			break;
+		}
+		if (!up && digits[i] > '0') {
+			digits[i]--;
+			break;
+		}
+		digits[i] = up ? '0' : '9';
+	}
+	if (i < 0 && up) {  /* 9.99 up: 10.00, one more digit */
+		memmove(digits + 1, digits, n);
+		digits[0] = '1';
+		exp10++;
+	}
+	digits[n] = '\0';
+	snprintf(out, size, "%c.%se%d", digits[0], digits + 1, exp10);
+}
+
 /*
- * Shortest digits: the smallest precision whose %e text reads back as the
- * same double.  digits gets the significant digits without trailing zeros,
- * *exp10 the decimal exponent of the first digit.
- * Starting at 15 digits gives the same result as trying 1, 2, ... 15: any
- * decimal of at most 15 significant digits (DBL_DIG) survives the trip
- * through a double, so when a shorter text reads back as v, the 15-digit
- * text of v is that text padded with zeros, which are stripped below.
- * (v is positive here.)
+ * Shortest digits as Erlang's float_to_binary(F, [short]) finds them (the
+ * Ryu algorithm): the fewest significant digits that read back as v, and
+ * of those the decimal nearest to v.  digits gets them without trailing
+ * zeros, *exp10 the decimal exponent of the first digit.  (v is positive.)
+ *
+ * The nearest decimal of a precision is the "%.*e" text; when it does not
+ * read back, its neighbour on v's side may still do so, because the
+ * interval of texts that read back as v is not centred on v when v is a
+ * power of two (the gap to the next smaller double is half the gap to the
+ * next larger one).  Everywhere else the interval is centred, and starting
+ * at 15 digits gives the same result as trying 1, 2, ... 15: a decimal of
+ * at most 15 significant digits (DBL_DIG) survives the trip through a
+ * double, so when a shorter text reads back as v, the 15-digit text of v is
+ * that text padded with zeros, which are stripped below.  Subnormals carry
+ * fewer digits: the argument does not hold there either.
  */
 static void shortest_digits(double v, char *digits, size_t size, int *exp10)
 {
-	char buf[64];
+	char buf[64], other[64];
+	int mant_exp;
+	bool power_of_two = frexp(v, &mant_exp) == 0.5;
 
-	/* Subnormals carry fewer digits: the argument does not hold there. */
-	for (int prec = v < DBL_MIN ? 1 : DBL_DIG; prec <= 17; prec++) {
+	for (int prec = v < DBL_MIN || power_of_two ? 1 : DBL_DIG; prec <= 17; prec++) {
+		double c;
+
 		snprintf(buf, sizeof buf, "%.*e", prec - 1, v);
-		if (strtod(buf, NULL) == v)
+		c = strtod(buf, NULL);
+		if (c == v)
 			break;
+		if (power_of_two) {
+			next_decimal(buf, c < v, other, sizeof other);
+			if (strtod(other, NULL) == v) {
+				memcpy(buf, other, sizeof buf);
+				break;
+			}
+		}
 	}
 	{
 		char *e = strchr(buf, 'e');
@@ -217,6 +268,21 @@ const char *sm_json_number_text(json_object *obj, char *buf, size_t size)
 	}
 	if (size)
 		buf[0] = '\0';
+	return buf;
+}
+
+const char *sm_json_number_elixir(json_object *obj, char *buf, size_t size)
+{
+	double d;
+
+	if (json_object_is_type(obj, json_type_int))
+		return sm_json_number_text(obj, buf, size);
+	if (!json_object_is_type(obj, json_type_double))
+		return NULL;
+	d = json_object_get_double(obj);
+	if (!isfinite(d))
+		return NULL;
+	format_elixir_double(d, buf, size);
 	return buf;
 }
 

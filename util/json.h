@@ -105,6 +105,13 @@ const char *sm_json_type_name(json_object *obj);
  * double in its shortest Elixir form.  Returns buf. */
 const char *sm_json_number_text(json_object *obj, char *buf, size_t size);
 
+/* The text Elixir's to_string/1 gives a number: an integer as it is, a
+ * float as Erlang's float_to_binary(F, [short]) writes it ("100.0" for 1e2,
+ * "1.5" for 1.50, "1.0e20" for 1e20), whatever text it was read from.
+ * Returns buf, or NULL when obj is not a finite number.  Never writes into
+ * obj. */
+const char *sm_json_number_elixir(json_object *obj, char *buf, size_t size);
+
 /* a + b for two numbers (caller owns the result): two integers give an
  * integer, exact, or NULL with *why set when the sum leaves the 64-bit
  * range; otherwise a double (sm_json_new_double), NULL when not finite. */
