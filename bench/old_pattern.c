@@ -15,7 +15,8 @@
  *
  * Prints one JSON object: instances, events, failed, seconds (and whether
  * it stopped at --max-seconds).  A bench tool: it uses the engine's
- * internal reducer and database helpers (engine/reducer.h, engine/db.h).
+ * internal reducer, database and store helpers (engine/reducer.h,
+ * engine/db.h, engine/store.h).
  */
 #include "config.h"
 
@@ -28,6 +29,7 @@
 #include "engine/db.h"
 #include "engine/event_data.h"
 #include "engine/reducer.h"
+#include "engine/store.h"
 #include "util/alloc.h"
 #include "util/json.h"
 
@@ -176,8 +178,8 @@ int main(int argc, char **argv)
 	sm_error err;
 	PGconn *conn;
 	PGresult *snaps;
-	enum sm_column_type ed, em, sd, sm;
-	bool dbl = false, stopped = false;
+	sm_store_layout layout;
+	bool stopped = false;
 	char *ev_sql, *up_sql, *snap_sql, *t;
 	sm_reducer **reducers;
 	sm_json_reader *rd;
@@ -223,10 +225,7 @@ int main(int argc, char **argv)
 		free(sql);
 		free(s);
 	}
-	if (sm_db_column_types(conn, env->settings.source_schema, "events", &ed, &em, &err) ||
-	    sm_db_column_types(conn, env->settings.source_schema, "snapshots", &sd, &sm, &err))
-		return die(&err);
-	if (ed == SM_COL_JSONB && sm_db_double_encoded(conn, env->settings.source_schema, &dbl, &err))
+	if (sm_store_layout_read(conn, &env->settings, &layout, &err))
 		return die(&err);
 
 	t = sm_db_ident(conn, target);
@@ -239,10 +238,10 @@ int main(int argc, char **argv)
 		free(sql);
 	}
 	{
-		char *d = sm_xasprintf(sm_db_json_read_fmt(ed, dbl), "e.data");
-		char *m = sm_xasprintf(sm_db_json_read_fmt(em, dbl), "e.metadata");
-		char *wd = sm_xasprintf(sm_db_json_write_fmt(sd, dbl), "$4");
-		char *wm = sm_xasprintf(sm_db_json_write_fmt(sm, dbl), "$5");
+		char *d = sm_store_json_bytes(layout.ev_data, "e.data");
+		char *m = sm_store_json_bytes(layout.ev_meta, "e.metadata");
+		char *wd = sm_store_json_write(layout.snap_data, layout.double_encoded, "$4");
+		char *wm = sm_store_json_write(layout.snap_meta, layout.double_encoded, "$5");
 
 		/* EventStore's read_stream_forward, 1,000 events per query. */
 		ev_sql = sm_xasprintf(
@@ -262,8 +261,8 @@ int main(int argc, char **argv)
 		free(m);
 		free(wd);
 		free(wm);
-		d = sm_xasprintf(sm_db_json_read_fmt(sd, dbl), "data");
-		m = sm_xasprintf(sm_db_json_read_fmt(sm, dbl), "metadata");
+		d = sm_store_json_bytes(layout.snap_data, "data");
+		m = sm_store_json_bytes(layout.snap_meta, "metadata");
 		snap_sql = sm_xasprintf("SELECT source_uuid, source_type, source_version, %s, %s"
 					" FROM snapshots ORDER BY source_uuid", d, m);
 		free(d);

@@ -16,7 +16,6 @@
 #include <json-c/json.h>
 
 #include "engine/copy_internal.h"
-#include "engine/db.h"
 #include "util/alloc.h"
 
 static const unsigned all_guards[] = { SM_GUARD_VERSION, SM_GUARD_FAILURES,
@@ -191,12 +190,12 @@ static int verify(sm_copy_ctx *ctx, sm_copy_result *r, sm_error *err)
 static int write_rows(sm_copy_ctx *ctx, const sm_copy_options *opts,
 		      sm_copy_result *r, sm_error *err)
 {
-	char *wd = sm_copy_write_expr(ctx, "g.data", ctx->tgt_data, ctx->src_data);
-	char *wm = sm_copy_write_expr(ctx, "g.metadata", ctx->tgt_meta, ctx->src_meta);
+	char *wd = sm_copy_write_expr(ctx, "g.data", ctx->layout.tgt_data, ctx->layout.snap_data);
+	char *wm = sm_copy_write_expr(ctx, "g.metadata", ctx->layout.tgt_meta, ctx->layout.snap_meta);
 	char *fp = sm_copy_fingerprint_expr(ctx, "g.source_version", "g.source_type", wd, wm);
 	char id[32];
 	const char *p[] = { id, opts->remove_stale ? "t" : "f", ctx->eng->env->name,
-			    ctx->types_param };
+			    ctx->params.types };
 	char *sql;
 	int rc;
 
@@ -274,8 +273,8 @@ static int write_rows(sm_copy_ctx *ctx, const sm_copy_options *opts,
 static int copy_transaction(sm_copy_ctx *ctx, const sm_copy_options *opts,
 			    sm_copy_result *r, sm_error *err)
 {
-	const char *p[] = { ctx->eng->env->settings.metadata_key, ctx->types_param,
-			    ctx->versions_param };
+	const char *p[] = { ctx->eng->env->settings.metadata_key, ctx->params.types,
+			    ctx->params.versions };
 	char *classify, *sql;
 	sm_copy_plan *plan = NULL;
 	int rc;
@@ -349,16 +348,10 @@ int sm_copy_run(sm_engine *eng, const sm_copy_options *opts,
 	if (!opts)
 		opts = &none;
 	rc = sm_copy_ctx_open(&ctx, eng, opts->types, opts->n_types, err);
-	if (rc == SM_OK && (ctx.tgt_data == SM_COL_MISSING || ctx.tgt_meta == SM_COL_MISSING)) {
-		/* Nothing generated yet: create the target so that the journal
-		 * can record the attempt (the empty guard then refuses). */
-		rc = sm_db_ensure_target(ctx.conn, ctx.tgt_name, ctx.src_data, ctx.src_meta, err);
-		if (rc == SM_OK)
-			rc = sm_db_column_types(ctx.conn, ctx.tgt_name, "snapshots",
-						&ctx.tgt_data, &ctx.tgt_meta, err);
-	} else if (rc == SM_OK) {
-		rc = sm_db_ensure_target(ctx.conn, ctx.tgt_name, ctx.tgt_data, ctx.tgt_meta, err);
-	}
+	/* Nothing generated yet: the target is created so that the journal
+	 * can record the attempt (the empty guard then refuses). */
+	if (rc == SM_OK)
+		rc = sm_store_ensure_target(ctx.conn, &eng->env->settings, &ctx.layout, err);
 	if (rc == SM_OK) {
 		ctx.have_failures = true;
 		rc = sm_copy_ensure_tables(&ctx, err);

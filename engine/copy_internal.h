@@ -14,21 +14,21 @@
 
 #include <libpq-fe.h>
 
+#include "engine/db.h"
 #include "engine/engine_internal.h"
+#include "engine/store.h"
 
 typedef struct sm_copy_ctx {
 	const sm_engine *eng;           /* borrowed */
 	PGconn *conn;                   /* owned (PQfinish in sm_copy_ctx_close) */
 	char *src, *tgt;                /* quoted schema names */
 	const char *src_name, *tgt_name;/* unquoted, borrowed from the settings */
-	enum sm_column_type src_data, src_meta;  /* live snapshots columns */
-	enum sm_column_type tgt_data, tgt_meta;  /* generated; MISSING: no table */
-	bool src_double;                /* live jsonb values are JSON text in a string */
+	sm_store_layout layout;         /* snap_*: the live table; tgt_*: the
+	                                   generated one (MISSING: no table) */
 	bool have_failures;             /* <target>.snapmig_failures exists */
 	const sm_aggregate **aggs;      /* selected types (borrowed pointers) */
 	size_t n_aggs;
-	char *types_param;              /* text[] literal of the selected types */
-	char *versions_param;           /* bigint[] literal of their target versions */
+	sm_type_params params;          /* of the selected types */
 } sm_copy_ctx;
 
 /* Connects, selects the types and reads the column types of both tables.
@@ -39,8 +39,8 @@ void sm_copy_ctx_close(sm_copy_ctx *ctx);
 
 /* Expressions (malloc'ed) over a column `col`. */
 /* Module version in the metadata, key = text parameter $1 (see
- * sm_db_prepare_session, which sm_copy_ctx_open has run). */
-char *sm_copy_version_expr(const char *col);
+ * sm_store_module_version; sm_copy_ctx_open has prepared the session). */
+char *sm_copy_version_expr(const sm_copy_ctx *ctx, const char *col);
 /* A generated column converted into the live table's form. */
 char *sm_copy_write_expr(const sm_copy_ctx *ctx, const char *col,
 			 enum sm_column_type gen_type, enum sm_column_type live_type);

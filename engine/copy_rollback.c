@@ -14,7 +14,6 @@
 #include <json-c/json.h>
 
 #include "engine/copy_internal.h"
-#include "engine/db.h"
 #include "util/alloc.h"
 
 void sm_rollback_result_free(sm_rollback_result *res)

@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "engine/copy_internal.h"
-#include "engine/db.h"
 #include "engine/target.h"
 #include "util/alloc.h"
 
@@ -23,8 +22,6 @@ int sm_copy_ctx_open(sm_copy_ctx *ctx, const sm_engine *eng,
 		     const char *const *types, size_t n_types, sm_error *err)
 {
 	const sm_settings *st = &eng->env->settings;
-	const char **names;
-	long long *versions;
 	int rc;
 
 	memset(ctx, 0, sizeof *ctx);
@@ -44,36 +41,19 @@ int sm_copy_ctx_open(sm_copy_ctx *ctx, const sm_engine *eng,
 
 	rc = sm_target_check(ctx->conn, eng, err);
 	if (rc == SM_OK)
-		rc = sm_db_prepare_session(ctx->conn, err);
+		rc = sm_store_prepare_session(ctx->conn, err);
 	if (rc != SM_OK)
 		return rc;
-	names = sm_xcalloc(ctx->n_aggs + 1, sizeof *names);
-	versions = sm_xcalloc(ctx->n_aggs + 1, sizeof *versions);
-	for (size_t i = 0; i < ctx->n_aggs; i++) {
-		names[i] = ctx->aggs[i]->type;
-		versions[i] = ctx->aggs[i]->snapshot_version;
-	}
-	ctx->types_param = sm_db_text_array(names, ctx->n_aggs);
-	ctx->versions_param = sm_db_ll_array(versions, ctx->n_aggs);
-	free(names);
-	free(versions);
-
-	rc = sm_db_column_types(ctx->conn, ctx->src_name, "snapshots",
-				&ctx->src_data, &ctx->src_meta, err);
+	sm_type_params_init(&ctx->params, ctx->aggs, ctx->n_aggs);
+	rc = sm_store_layout_read(ctx->conn, st, &ctx->layout, err);
 	if (rc != SM_OK)
 		return rc;
-	if (ctx->src_data == SM_COL_MISSING || ctx->src_meta == SM_COL_MISSING)
+	if (ctx->layout.snap_data == SM_COL_MISSING || ctx->layout.snap_meta == SM_COL_MISSING)
 		return sm_error_set(err, SM_ERR_DB,
 				    "no snapshots table with data/metadata columns of type bytea or jsonb "
 				    "in the live schema %s", ctx->src_name);
-	rc = sm_db_column_types(ctx->conn, ctx->tgt_name, "snapshots",
-				&ctx->tgt_data, &ctx->tgt_meta, err);
-	if (rc == SM_OK && (ctx->src_data == SM_COL_JSONB || ctx->src_meta == SM_COL_JSONB))
-		rc = sm_db_double_encoded(ctx->conn, ctx->src_name, &ctx->src_double, err);
-	if (rc == SM_OK)
-		rc = sm_db_table_exists(ctx->conn, ctx->tgt_name, "snapmig_failures",
-					&ctx->have_failures, err);
-	return rc;
+	return sm_db_table_exists(ctx->conn, ctx->tgt_name, "snapmig_failures",
+				  &ctx->have_failures, err);
 }
 
 void sm_copy_ctx_close(sm_copy_ctx *ctx)
@@ -83,62 +63,24 @@ void sm_copy_ctx_close(sm_copy_ctx *ctx)
 	free(ctx->src);
 	free(ctx->tgt);
 	free(ctx->aggs);
-	free(ctx->types_param);
-	free(ctx->versions_param);
+	sm_type_params_clear(&ctx->params);
 	memset(ctx, 0, sizeof *ctx);
 }
 
-/* The column's value as jsonb, whatever its encoding. */
-static char *jsonb_of(const char *col, enum sm_column_type type)
+char *sm_copy_version_expr(const sm_copy_ctx *ctx, const char *col)
 {
-	if (type == SM_COL_BYTEA)
-		return sm_xasprintf("convert_from(%s, 'UTF8')::jsonb", col);
-	return sm_xasprintf("(CASE jsonb_typeof(%1$s) WHEN 'string' THEN (%1$s #>> '{}')::jsonb "
-			    "ELSE %1$s END)", col);
-}
-
-/* The column's value as JSON text (type text). */
-static char *text_of(const char *col, enum sm_column_type type)
-{
-	if (type == SM_COL_BYTEA)
-		return sm_xasprintf("convert_from(%s, 'UTF8')", col);
-	return sm_xasprintf("(CASE jsonb_typeof(%1$s) WHEN 'string' THEN %1$s #>> '{}' "
-			    "ELSE %1$s::text END)", col);
-}
-
-char *sm_copy_version_expr(const char *col)
-{
-	/* The same definition as the inventory and the rebuild use
-	 * (sm_db_prepare_session): missing key = 1, not a number = 0,
-	 * undecodable = -1, so only a real match equals a target. */
-	return sm_xasprintf("pg_temp.sm_mv(%s, $1::text)", col);
+	/* The same definition as the inventory and the rebuild use:
+	 * missing key = 1, not a number = 0, undecodable = -1, so only a
+	 * real match equals a target. */
+	return sm_store_module_version(ctx->layout.snap_meta, col, "$1::text");
 }
 
 char *sm_copy_write_expr(const sm_copy_ctx *ctx, const char *col,
 			 enum sm_column_type gen_type, enum sm_column_type live_type)
 {
-	char *t, *s;
-
-	if (live_type == SM_COL_BYTEA) {
-		if (gen_type == SM_COL_BYTEA)
-			return sm_xstrdup(col);
-		t = text_of(col, gen_type);
-		s = sm_xasprintf("convert_to(%s, 'UTF8')", t);
-		free(t);
-		return s;
-	}
-	/* A jsonb live table: keep its own form, object or JSON text in a
+	/* A jsonb live table keeps its own form, object or JSON text in a
 	 * string (double encoding), value by value. */
-	if (gen_type == SM_COL_JSONB) {
-		if (ctx->src_double)
-			return sm_xasprintf("(CASE WHEN jsonb_typeof(%1$s) = 'string' THEN %1$s "
-					    "ELSE to_jsonb(%1$s::text) END)", col);
-		return jsonb_of(col, SM_COL_JSONB);
-	}
-	t = text_of(col, gen_type);
-	s = ctx->src_double ? sm_xasprintf("to_jsonb(%s)", t) : sm_xasprintf("(%s)::jsonb", t);
-	free(t);
-	return s;
+	return sm_store_json_convert(gen_type, live_type, ctx->layout.double_encoded, col);
 }
 
 static char *digest_of(const char *expr, enum sm_column_type type)
@@ -151,8 +93,8 @@ static char *digest_of(const char *expr, enum sm_column_type type)
 char *sm_copy_fingerprint_expr(const sm_copy_ctx *ctx, const char *version,
 			       const char *type, const char *data, const char *meta)
 {
-	char *d = digest_of(data, ctx->src_data);
-	char *m = digest_of(meta, ctx->src_meta);
+	char *d = digest_of(data, ctx->layout.snap_data);
+	char *m = digest_of(meta, ctx->layout.snap_meta);
 	char *s = sm_xasprintf("md5(concat_ws('|', (%s)::text, %s, %s, COALESCE(%s, '-')))",
 			       version, type, d, m);
 
@@ -163,12 +105,12 @@ char *sm_copy_fingerprint_expr(const sm_copy_ctx *ctx, const char *version,
 
 char *sm_copy_classify_sql(const sm_copy_ctx *ctx)
 {
-	bool have_target = ctx->tgt_data != SM_COL_MISSING && ctx->tgt_meta != SM_COL_MISSING;
+	bool have_target = ctx->layout.tgt_data != SM_COL_MISSING && ctx->layout.tgt_meta != SM_COL_MISSING;
 	char *gen = have_target ? sm_xasprintf("%s.snapshots", ctx->tgt)
 		: sm_xstrdup("(SELECT NULL::text AS source_uuid, NULL::bigint AS source_version, "
 			     "NULL::text AS source_type, NULL::jsonb AS metadata WHERE false)");
-	char *gver = sm_copy_version_expr("g.metadata");
-	char *lver = sm_copy_version_expr("l.metadata");
+	char *gver = sm_copy_version_expr(ctx, "g.metadata");
+	char *lver = sm_copy_version_expr(ctx, "l.metadata");
 	char *sql = sm_xasprintf(
 		"WITH sel(type, target) AS (SELECT * FROM unnest($2::text[], $3::bigint[])) "
 		"SELECT g.source_uuid, g.source_type,"
@@ -254,8 +196,8 @@ static void set_guards(const sm_copy_ctx *ctx, sm_copy_type_plan *tp,
 int sm_copy_plan_from(sm_copy_ctx *ctx, const char *relation, int nparams,
 		      unsigned force, sm_copy_plan **out, sm_error *err)
 {
-	const char *params[] = { ctx->eng->env->settings.metadata_key, ctx->types_param,
-				 ctx->versions_param };
+	const char *params[] = { ctx->eng->env->settings.metadata_key, ctx->params.types,
+				 ctx->params.versions };
 	char *sql = sm_xasprintf(
 		"SELECT c.source_type,"
 		" count(*) FILTER (WHERE c.action IN ('replace', 'insert', 'keep')),"
@@ -278,7 +220,7 @@ int sm_copy_plan_from(sm_copy_ctx *ctx, const char *relation, int nparams,
 		return SM_ERR_DB;
 	}
 	if (ctx->have_failures) {
-		const char *fp[] = { ctx->types_param };
+		const char *fp[] = { ctx->params.types };
 
 		sql = sm_xasprintf("SELECT source_type, count(*) FROM %s.snapmig_failures"
 				   " WHERE source_type = ANY($1::text[]) GROUP BY 1", ctx->tgt);
@@ -382,11 +324,6 @@ int sm_copy_exec_waiting(PGconn *conn, const char *sql,
 	return rc;
 }
 
-static const char *type_sql(enum sm_column_type t)
-{
-	return t == SM_COL_JSONB ? "jsonb" : "bytea";
-}
-
 int sm_copy_ensure_tables(sm_copy_ctx *ctx, sm_error *err)
 {
 	char *sql = sm_xasprintf(
@@ -412,7 +349,8 @@ int sm_copy_ensure_tables(sm_copy_ctx *ctx, sm_error *err)
 		" written_fp text,"
 		" PRIMARY KEY (copy_id, source_uuid));"
 		"COMMIT",
-		ctx->tgt, type_sql(ctx->src_data), type_sql(ctx->src_meta));
+		ctx->tgt, sm_store_column_sql(ctx->layout.snap_data),
+		sm_store_column_sql(ctx->layout.snap_meta));
 	enum sm_column_type d, m;
 	int rc = sm_db_exec(ctx->conn, sql, err);
 
@@ -422,13 +360,13 @@ int sm_copy_ensure_tables(sm_copy_ctx *ctx, sm_error *err)
 		sm_error_prefix(err, "creating the backup tables in %s", ctx->tgt_name);
 		return rc;
 	}
-	rc = sm_db_column_types(ctx->conn, ctx->tgt_name, "snapmig_backup", &d, &m, err);
-	if (rc == SM_OK && (d != ctx->src_data || m != ctx->src_meta))
+	rc = sm_store_table_columns(ctx->conn, ctx->tgt_name, "snapmig_backup", &d, &m, err);
+	if (rc == SM_OK && (d != ctx->layout.snap_data || m != ctx->layout.snap_meta))
 		rc = sm_error_set(err, SM_ERR_DATA,
 				  "%s.snapmig_backup stores data as %s but the live snapshots table "
 				  "uses %s: rename the old backup table before copying",
 				  ctx->tgt_name, sm_column_type_name(d),
-				  sm_column_type_name(ctx->src_data));
+				  sm_column_type_name(ctx->layout.snap_data));
 	return rc;
 }
 

@@ -145,40 +145,6 @@ long long sm_db_ll(const PGresult *res, int row, int col)
 	return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-static enum sm_column_type column_type_of(const char *t)
-{
-	if (strcmp(t, "bytea") == 0)
-		return SM_COL_BYTEA;
-	if (strcmp(t, "jsonb") == 0)
-		return SM_COL_JSONB;
-	return SM_COL_MISSING;
-}
-
-int sm_db_column_types(PGconn *conn, const char *schema, const char *table,
-		       enum sm_column_type *data, enum sm_column_type *metadata,
-		       sm_error *err)
-{
-	const char *params[] = { schema, table };
-	PGresult *res = sm_db_query(conn,
-		"SELECT column_name, data_type FROM information_schema.columns "
-		"WHERE table_schema = $1 AND table_name = $2 "
-		"AND column_name IN ('data', 'metadata')", 2, params, err);
-
-	if (!res)
-		return SM_ERR_DB;
-	*data = *metadata = SM_COL_MISSING;
-	for (int i = 0; i < PQntuples(res); i++) {
-		enum sm_column_type t = column_type_of(PQgetvalue(res, i, 1));
-
-		if (strcmp(PQgetvalue(res, i, 0), "data") == 0)
-			*data = t;
-		else
-			*metadata = t;
-	}
-	PQclear(res);
-	return SM_OK;
-}
-
 int sm_db_table_exists(PGconn *conn, const char *schema, const char *table,
 		       bool *out, sm_error *err)
 {
@@ -192,92 +158,6 @@ int sm_db_table_exists(PGconn *conn, const char *schema, const char *table,
 	*out = PQntuples(res) > 0;
 	PQclear(res);
 	return SM_OK;
-}
-
-int sm_db_double_encoded(PGconn *conn, const char *schema, bool *out, sm_error *err)
-{
-	static const char *const tables[] = { "snapshots", "events" };
-	char *s = sm_db_ident(conn, schema);
-	int rc = SM_OK;
-
-	*out = false;
-	for (size_t i = 0; i < 2; i++) {
-		char *sql = sm_xasprintf(
-			"SELECT jsonb_typeof(data) FROM %s.%s LIMIT 1", s, tables[i]);
-		PGresult *res = sm_db_query(conn, sql, 0, NULL, err);
-
-		free(sql);
-		if (!res) {
-			rc = SM_ERR_DB;
-			break;
-		}
-		if (PQntuples(res) > 0) {
-			*out = strcmp(PQgetvalue(res, 0, 0), "string") == 0;
-			PQclear(res);
-			break;
-		}
-		PQclear(res);
-	}
-	free(s);
-	return rc;
-}
-
-static const char *type_sql(enum sm_column_type t)
-{
-	return t == SM_COL_JSONB ? "jsonb" : "bytea";
-}
-
-int sm_db_ensure_target(PGconn *conn, const char *target_schema,
-			enum sm_column_type data, enum sm_column_type metadata,
-			sm_error *err)
-{
-	char *t = sm_db_ident(conn, target_schema);
-	char *sql = sm_xasprintf(
-		"CREATE SCHEMA IF NOT EXISTS %s;"
-		"CREATE TABLE IF NOT EXISTS %s.snapshots ("
-		" source_uuid text PRIMARY KEY NOT NULL,"
-		" source_version bigint NOT NULL,"
-		" source_type text NOT NULL,"
-		" data %s NOT NULL,"
-		" metadata %s NULL,"
-		" created_at timestamp with time zone DEFAULT now() NOT NULL);"
-		"CREATE TABLE IF NOT EXISTS %s.snapmig_runs ("
-		" run_id bigserial PRIMARY KEY,"
-		" kind text NOT NULL,"
-		" environment text NOT NULL,"
-		" os_user text,"
-		" db_user text NOT NULL DEFAULT current_user,"
-		" started_at timestamp with time zone NOT NULL DEFAULT now(),"
-		" finished_at timestamp with time zone,"
-		" outcome text NOT NULL DEFAULT 'running',"
-		" details jsonb);"
-		"CREATE TABLE IF NOT EXISTS %s.snapmig_failures ("
-		" source_uuid text PRIMARY KEY,"
-		" source_type text NOT NULL,"
-		" kind text NOT NULL,"
-		" stream_version bigint,"
-		" event_type text,"
-		" message text NOT NULL,"
-		" run_id bigint,"
-		" recorded_at timestamp with time zone NOT NULL DEFAULT now());"
-		"CREATE INDEX IF NOT EXISTS snapmig_failures_type ON %s.snapmig_failures (source_type);",
-		t, t, type_sql(data), type_sql(metadata), t, t, t);
-	int rc;
-
-	/* Two sessions creating the same objects concurrently can still collide
-	 * on the catalog; a transaction-level advisory lock serialises them. */
-	rc = sm_db_exec(conn, "BEGIN; SELECT pg_advisory_xact_lock(7365616, 1)", err);
-	if (rc == SM_OK)
-		rc = sm_db_exec(conn, sql, err);
-	if (rc == SM_OK)
-		rc = sm_db_exec(conn, "COMMIT", err);
-	else
-		sm_db_exec(conn, "ROLLBACK", NULL);
-	if (rc != SM_OK)
-		sm_error_prefix(err, "preparing target schema %s", target_schema);
-	free(sql);
-	free(t);
-	return rc;
 }
 
 int sm_db_journal_start(PGconn *conn, const char *target_schema, const char *kind,
@@ -323,64 +203,6 @@ int sm_db_journal_finish(PGconn *conn, const char *target_schema, long long run_
 	return SM_OK;
 }
 
-const char *sm_db_json_read_fmt(enum sm_column_type type, bool double_encoded)
-{
-	if (type == SM_COL_BYTEA)
-		return "%s";
-	if (double_encoded)
-		return "(CASE jsonb_typeof(%1$s) WHEN 'string' THEN %1$s #>> '{}' ELSE %1$s::text END)";
-	/* A jsonb store may still hold the odd double-encoded value. */
-	return "(CASE jsonb_typeof(%1$s) WHEN 'string' THEN %1$s #>> '{}' ELSE %1$s::text END)";
-}
-
-const char *sm_db_json_write_fmt(enum sm_column_type type, bool double_encoded)
-{
-	if (type == SM_COL_BYTEA)
-		return "convert_to(%s, 'UTF8')";
-	if (double_encoded)
-		return "to_jsonb(%s::text)";
-	return "(%s)::jsonb";
-}
-
-int sm_db_prepare_session(PGconn *conn, sm_error *err)
-{
-	/* Temporary functions (pg_temp, gone with the session, nothing is
-	 * changed in the database) reading the module version from snapshot
-	 * metadata the way Commanded compares it: missing key = 1, a number
-	 * compares by value (4.0 == 4), anything else never matches (0), and
-	 * metadata that is not JSON at all is -1 (the instance fails). */
-	static const char sql[] =
-		"SET client_min_messages = warning;"
-		"CREATE OR REPLACE FUNCTION pg_temp.sm_mv_json(j jsonb, k text) RETURNS bigint"
-		" LANGUAGE plpgsql IMMUTABLE AS $f$"
-		" DECLARE v jsonb; n numeric;"
-		" BEGIN"
-		"  IF j IS NULL THEN RETURN 1; END IF;"
-		"  IF jsonb_typeof(j) = 'string' THEN j := (j #>> '{}')::jsonb; END IF;"
-		"  IF jsonb_typeof(j) <> 'object' THEN RETURN 1; END IF;"
-		"  IF NOT (j ? k) THEN RETURN 1; END IF;"
-		"  v := j -> k;"
-		"  IF jsonb_typeof(v) <> 'number' THEN RETURN 0; END IF;"
-		"  n := v::text::numeric;"
-		"  IF n <> trunc(n) OR n < -9223372036854775808 OR n > 9223372036854775807 THEN RETURN 0; END IF;"
-		"  RETURN n::bigint;"
-		" EXCEPTION WHEN others THEN RETURN -1;"
-		" END $f$;"
-		"CREATE OR REPLACE FUNCTION pg_temp.sm_mv(m jsonb, k text) RETURNS bigint"
-		" LANGUAGE sql IMMUTABLE AS $f$ SELECT pg_temp.sm_mv_json(m, k) $f$;"
-		"CREATE OR REPLACE FUNCTION pg_temp.sm_mv(m bytea, k text) RETURNS bigint"
-		" LANGUAGE plpgsql IMMUTABLE AS $f$"
-		" DECLARE j jsonb;"
-		" BEGIN"
-		"  IF m IS NULL THEN RETURN 1; END IF;"
-		"  BEGIN j := convert_from(m, 'UTF8')::jsonb;"
-		"  EXCEPTION WHEN others THEN RETURN -1; END;"
-		"  RETURN pg_temp.sm_mv_json(j, k);"
-		" END $f$;";
-
-	return sm_db_exec(conn, sql, err);
-}
-
 char *sm_db_text_array(const char *const *items, size_t n)
 {
 	size_t cap = 0, len = 0;
@@ -421,41 +243,77 @@ char *sm_db_ll_array(const long long *items, size_t n)
 	return out;
 }
 
-char *sm_db_instances_sql(PGconn *conn, const char *source_schema,
-			  const char *target_schema, bool target_exists,
-			  bool only_configured)
+void sm_type_params_init(sm_type_params *p, const sm_aggregate *const *aggs, size_t n)
 {
-	char *s = sm_db_ident(conn, source_schema);
-	char *t = sm_db_ident(conn, target_schema);
-	char *sql;
+	const char **types = sm_xcalloc(n + 1, sizeof *types);
+	long long *versions = sm_xcalloc(n + 1, sizeof *versions);
 
-	if (target_exists)
-		sql = sm_xasprintf(
-			"SELECT i.*,"
-			" CASE WHEN i.tmv = i.target AND (i.mv IS DISTINCT FROM i.target OR i.tgt_version >= i.snap_version) THEN 2"
-			"      WHEN i.mv = i.target THEN 1 ELSE 0 END AS sk"
-			" FROM (SELECT s.source_uuid, s.source_type, s.source_version AS snap_version,"
-			"  pg_temp.sm_mv(s.metadata, $1) AS mv, st.stream_id, st.stream_version AS end_version,"
-			"  (st.stream_id IS NULL OR st.deleted_at IS NOT NULL) AS missing, c.target,"
+	for (size_t i = 0; i < n; i++) {
+		types[i] = aggs[i]->type;
+		versions[i] = aggs[i]->snapshot_version;
+	}
+	p->types = sm_db_text_array(types, n);
+	p->versions = sm_db_ll_array(versions, n);
+	free(types);
+	free(versions);
+}
+
+void sm_type_params_clear(sm_type_params *p)
+{
+	free(p->types);
+	free(p->versions);
+	p->types = p->versions = NULL;
+}
+
+char *sm_db_instances_sql(PGconn *conn, const sm_settings *set,
+			  const sm_store_layout *layout, bool only_configured)
+{
+	char *s = sm_db_ident(conn, set->source_schema);
+	char *t = sm_db_ident(conn, set->target_schema);
+	char *mv = sm_store_module_version(layout->snap_meta, "s.metadata", "$1");
+	char *tmv = sm_store_module_version(layout->tgt_meta, "t.metadata", "$1");
+	char *target, *kind, *sql;
+
+	if (layout->tgt_data != SM_COL_MISSING) {
+		target = sm_xasprintf(
 			"  t.source_version AS tgt_version,"
-			"  CASE WHEN t.source_uuid IS NULL THEN NULL ELSE pg_temp.sm_mv(t.metadata, $1) END AS tmv"
-			"  FROM %1$s.snapshots s"
-			"  %3$s JOIN unnest($2::text[], $3::bigint[]) AS c(type, target) ON c.type = s.source_type"
-			"  LEFT JOIN %1$s.streams st ON st.stream_uuid = s.source_uuid"
-			"  LEFT JOIN %2$s.snapshots t ON t.source_uuid = s.source_uuid) i",
-			s, t, only_configured ? "" : "LEFT");
-	else
-		sql = sm_xasprintf(
-			"SELECT i.*, CASE WHEN i.mv = i.target THEN 1 ELSE 0 END AS sk"
-			" FROM (SELECT s.source_uuid, s.source_type, s.source_version AS snap_version,"
-			"  pg_temp.sm_mv(s.metadata, $1) AS mv, st.stream_id, st.stream_version AS end_version,"
-			"  (st.stream_id IS NULL OR st.deleted_at IS NOT NULL) AS missing, c.target,"
+			"  CASE WHEN t.source_uuid IS NULL THEN NULL ELSE %s END AS tmv"
+			"  FROM %s.snapshots s"
+			"  %s JOIN unnest($2::text[], $3::bigint[]) AS c(type, target) ON c.type = s.source_type"
+			"  LEFT JOIN %s.streams st ON st.stream_uuid = s.source_uuid"
+			"  LEFT JOIN %s.snapshots t ON t.source_uuid = s.source_uuid",
+			tmv, s, only_configured ? "" : "LEFT", s, t);
+		/* The target row is a start when it is at the target version and,
+		 * unless the live snapshot is not a valid start, at least as new. */
+		kind = sm_xasprintf(
+			"CASE WHEN i.tmv = i.target AND (i.mv IS DISTINCT FROM i.target"
+			" OR i.tgt_version >= i.snap_version) THEN %d"
+			" WHEN i.mv = i.target THEN %d ELSE %d END",
+			SM_START_GENERATED, SM_START_LIVE, SM_START_INITIAL);
+	} else {
+		target = sm_xasprintf(
 			"  NULL::bigint AS tgt_version, NULL::bigint AS tmv"
-			"  FROM %1$s.snapshots s"
-			"  %2$s JOIN unnest($2::text[], $3::bigint[]) AS c(type, target) ON c.type = s.source_type"
-			"  LEFT JOIN %1$s.streams st ON st.stream_uuid = s.source_uuid) i",
-			s, only_configured ? "" : "LEFT");
+			"  FROM %s.snapshots s"
+			"  %s JOIN unnest($2::text[], $3::bigint[]) AS c(type, target) ON c.type = s.source_type"
+			"  LEFT JOIN %s.streams st ON st.stream_uuid = s.source_uuid",
+			s, only_configured ? "" : "LEFT", s);
+		kind = sm_xasprintf("CASE WHEN i.mv = i.target THEN %d ELSE %d END",
+				    SM_START_LIVE, SM_START_INITIAL);
+	}
+	sql = sm_xasprintf(
+		"SELECT k.*, CASE k.sk WHEN %d THEN k.tgt_version WHEN %d THEN k.snap_version"
+		" ELSE 0 END AS start_version"
+		" FROM (SELECT i.*, %s AS sk"
+		" FROM (SELECT s.source_uuid, s.source_type, s.source_version AS snap_version,"
+		"  %s AS mv, st.stream_id, st.stream_version AS end_version,"
+		"  (st.stream_id IS NULL OR st.deleted_at IS NOT NULL) AS missing, c.target,"
+		"%s) i) k",
+		SM_START_GENERATED, SM_START_LIVE, kind, mv, target);
 	free(s);
 	free(t);
+	free(mv);
+	free(tmv);
+	free(target);
+	free(kind);
 	return sql;
 }

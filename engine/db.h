@@ -1,7 +1,8 @@
 /*
  * Internal database helpers shared by the engine modules: connecting,
  * running statements with errors turned into sm_error, quoting identifiers,
- * reading column types and creating the target schema's tables.
+ * array parameters, the instances query and the run journal.  The store's
+ * layout and its JSON expressions are engine/store.h's.
  * Every function works on a connection the caller owns.
  */
 #ifndef SM_ENGINE_DB_H
@@ -12,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "engine/snapmig.h"
+#include "engine/store.h"
 
 /* Connects with application_name=snapmig; password may be NULL (then libpq
  * uses the conninfo, PGPASSWORD, .pgpass or a service file). NULL + err on
@@ -30,53 +32,50 @@ int sm_db_error(PGconn *conn, const PGresult *res, const char *what, sm_error *e
  * the connection is bad), i.e. worth a retry after reconnecting. */
 bool sm_db_is_connection_error(PGconn *conn, const sm_error *err);
 
-/* Creates the session's temporary helper functions used in engine
- * queries: pg_temp.sm_mv(metadata, key) gives the snapshot module version
- * (missing key = 1, not a number = 0, undecodable metadata = -1), for bytea
- * and jsonb metadata.  Call once per connection before such queries. */
-int sm_db_prepare_session(PGconn *conn, sm_error *err);
-
 /* PostgreSQL array literals for text / bigint parameters (caller frees). */
 char *sm_db_text_array(const char *const *items, size_t n);
 char *sm_db_ll_array(const long long *items, size_t n);
+
+/* Parameters $2 (text[]: the types) and $3 (bigint[]: their configured
+ * snapshot versions) of sm_db_instances_sql and of the copy's queries,
+ * for n aggregates.  Built once per operation; clear frees them. */
+typedef struct sm_type_params {
+	char *types;
+	char *versions;
+} sm_type_params;
+
+void sm_type_params_init(sm_type_params *p, const sm_aggregate *const *aggs, size_t n);
+void sm_type_params_clear(sm_type_params *p);
+
+/* Where the rebuild of an instance starts (column sk of
+ * sm_db_instances_sql). */
+enum sm_start_kind {
+	SM_START_INITIAL = 0,      /* the initial state: full replay */
+	SM_START_LIVE = 1,         /* the valid live snapshot */
+	SM_START_GENERATED = 2,    /* the target row of an earlier run: resume */
+};
 
 /*
  * The one definition of "what a rebuild starts from", shared by inventory,
  * pre-flight and planning.  A SELECT over <source>.snapshots with columns
  *   source_uuid, source_type, snap_version, mv (module version, see
- *   sm_db_prepare_session), stream_id, end_version (the stream's version),
+ *   sm_store_module_version), stream_id, end_version (the stream's version),
  *   missing (stream gone or soft-deleted), target (configured version, NULL
  *   for unconfigured types unless only_configured), tgt_version and tmv (the
- *   target row's source_version and module version, NULL when none),
- *   sk: the start kind: 2 = the target row (resume), 1 = the valid live
- *   snapshot, 0 = the initial state (full replay).
- * Parameters: $1 metadata key, $2 text[] types, $3 bigint[] target versions.
- * Use it as a subquery.  Caller frees.
+ *   target row's source_version and module version, NULL when none, and
+ *   always when layout has no target table), sk (an sm_start_kind) and
+ *   start_version (the version sk starts after: 0 for the initial state).
+ * Parameters: $1 metadata key, $2 and $3 an sm_type_params.  The session
+ * must be prepared (sm_store_prepare_session).  Use it as a subquery.
+ * Caller frees.
  */
-char *sm_db_instances_sql(PGconn *conn, const char *source_schema,
-			  const char *target_schema, bool target_exists,
-			  bool only_configured);
+char *sm_db_instances_sql(PGconn *conn, const sm_settings *set,
+			  const sm_store_layout *layout, bool only_configured);
 
 /* "quoted" identifier (malloc'ed, caller frees). */
 char *sm_db_ident(PGconn *conn, const char *name);
 
 long long sm_db_ll(const PGresult *res, int row, int col); /* 0 when NULL */
-
-/* Column types of <schema>.<table>.data and .metadata (MISSING when absent). */
-int sm_db_column_types(PGconn *conn, const char *schema, const char *table,
-		       enum sm_column_type *data, enum sm_column_type *metadata,
-		       sm_error *err);
-
-/* For jsonb stores: whether values are JSON text inside a jsonb string
- * (double encoding), sampled from snapshots, then events. */
-int sm_db_double_encoded(PGconn *conn, const char *schema, bool *out, sm_error *err);
-
-/* Creates (if missing) the target schema, its snapshots table with the
- * given column types, and snapmig's tables snapmig_runs and
- * snapmig_failures. */
-int sm_db_ensure_target(PGconn *conn, const char *target_schema,
-			enum sm_column_type data, enum sm_column_type metadata,
-			sm_error *err);
 
 /* Does <schema>.<table> exist? */
 int sm_db_table_exists(PGconn *conn, const char *schema, const char *table,
@@ -89,13 +88,5 @@ int sm_db_journal_start(PGconn *conn, const char *target_schema, const char *kin
 int sm_db_journal_finish(PGconn *conn, const char *target_schema, long long run_id,
 			 const char *outcome, const char *details_json, sm_error *err);
 
-/* SQL expression format (one "%s" = the column) turning a column (bytea, jsonb or double-encoded jsonb)
- * into JSON text (type text for jsonb, bytea for bytea: read it in binary
- * format to get the raw bytes without a decoding step that could fail the
- * whole query).  Static string. */
-const char *sm_db_json_read_fmt(enum sm_column_type type, bool double_encoded);
-/* Expression turning a text parameter/column holding JSON text into the
- * column's form, with "%s" where the text goes.  Static string. */
-const char *sm_db_json_write_fmt(enum sm_column_type type, bool double_encoded);
 
 #endif

@@ -3,7 +3,7 @@
  * query hands them over (engine/rebuild_worker.c).
  *
  * Every storage variant of a JSON column arrives in the same form: the
- * query's read expression (read_fmt in rebuild_worker.c) asks PostgreSQL
+ * query's read expression (sm_store_json_bytes, engine/store.h) asks PostgreSQL
  * for the UTF-8 bytes of a JSON text, in binary.  For a bytea column those
  * are the stored bytes as they are (anything an application wrote: invalid
  * UTF-8, NUL bytes, any number); for jsonb, the value's text; for a

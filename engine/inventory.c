@@ -15,35 +15,6 @@
 #include "engine/target.h"
 #include "util/alloc.h"
 
-#define START_VERSION "(CASE j.sk WHEN 2 THEN j.tgt_version WHEN 1 THEN j.snap_version ELSE 0 END)"
-
-/* Parameters $1..$3 of sm_db_instances_sql for the given aggregates. */
-struct type_params {
-	char *types;
-	char *targets;
-};
-
-static void type_params_init(struct type_params *p, const sm_aggregate *const *aggs, size_t n)
-{
-	const char **types = sm_xcalloc(n + 1, sizeof *types);
-	long long *targets = sm_xcalloc(n + 1, sizeof *targets);
-
-	for (size_t i = 0; i < n; i++) {
-		types[i] = aggs[i]->type;
-		targets[i] = aggs[i]->snapshot_version;
-	}
-	p->types = sm_db_text_array(types, n);
-	p->targets = sm_db_ll_array(targets, n);
-	free(types);
-	free(targets);
-}
-
-static void type_params_free(struct type_params *p)
-{
-	free(p->types);
-	free(p->targets);
-}
-
 static const char *label_of(const char *type)
 {
 	const char *dot = strrchr(type, '.');
@@ -83,9 +54,10 @@ int sm_inventory_read(sm_engine *eng, sm_inventory **out, sm_error *err)
 	const sm_config *cfg = eng->cfg;
 	sm_inventory *inv = sm_xcalloc(1, sizeof *inv);
 	const sm_aggregate **aggs = sm_xcalloc(cfg->n_aggs + 1, sizeof *aggs);
-	struct type_params tp;
+	sm_type_params tp;
+	sm_store_layout layout;
 	size_t cap = 0, n_configured;
-	bool target_exists = false, failures_exist = false, runs_exist = false;
+	bool failures_exist = false, runs_exist = false;
 	PGconn *conn;
 	PGresult *res = NULL;
 	char *inst = NULL, *sql = NULL;
@@ -94,7 +66,7 @@ int sm_inventory_read(sm_engine *eng, sm_inventory **out, sm_error *err)
 	*out = NULL;
 	for (size_t i = 0; i < cfg->n_aggs; i++)
 		aggs[i] = &cfg->aggs[i];
-	type_params_init(&tp, aggs, cfg->n_aggs);
+	sm_type_params_init(&tp, aggs, cfg->n_aggs);
 	conn = sm_engine_connect(eng, err);
 	if (!conn)
 		goto out;
@@ -102,21 +74,18 @@ int sm_inventory_read(sm_engine *eng, sm_inventory **out, sm_error *err)
 		rc = err->code;
 		goto out;
 	}
-	if (sm_db_prepare_session(conn, err) ||
-	    sm_db_column_types(conn, set->source_schema, "snapshots",
-			       &inv->source_data, &inv->source_metadata, err) ||
-	    sm_db_column_types(conn, set->target_schema, "snapshots",
-			       &inv->target_data, &inv->target_metadata, err))
+	if (sm_store_prepare_session(conn, err) || sm_store_layout_read(conn, set, &layout, err))
 		goto out;
+	inv->source_data = layout.snap_data;
+	inv->source_metadata = layout.snap_meta;
+	inv->target_data = layout.tgt_data;
+	inv->target_metadata = layout.tgt_meta;
+	inv->source_double_encoded = layout.double_encoded;
 	if (inv->source_data == SM_COL_MISSING) {
 		sm_error_set(err, SM_ERR_DB, "%s.snapshots not found (or not readable): is this an EventStore database?",
 			     set->source_schema);
 		goto out;
 	}
-	if (inv->source_data == SM_COL_JSONB &&
-	    sm_db_double_encoded(conn, set->source_schema, &inv->source_double_encoded, err))
-		goto out;
-	target_exists = inv->target_data != SM_COL_MISSING;
 	if (sm_db_table_exists(conn, set->target_schema, "snapmig_failures", &failures_exist, err) ||
 	    sm_db_table_exists(conn, set->target_schema, "snapmig_runs", &runs_exist, err))
 		goto out;
@@ -132,20 +101,20 @@ int sm_inventory_read(sm_engine *eng, sm_inventory **out, sm_error *err)
 	}
 	n_configured = inv->n_types;
 
-	inst = sm_db_instances_sql(conn, set->source_schema, set->target_schema, target_exists, false);
+	inst = sm_db_instances_sql(conn, set, &layout, false);
 	sql = sm_xasprintf(
 		"SELECT j.source_type, j.mv, count(*),"
 		" count(*) FILTER (WHERE j.target IS NOT NULL AND j.mv IS DISTINCT FROM j.target),"
 		" count(*) FILTER (WHERE j.mv = j.target AND NOT j.missing AND j.end_version > j.snap_version),"
 		" COALESCE(sum(CASE WHEN j.target IS NULL OR j.missing THEN 0"
-		"   ELSE greatest(j.end_version - " START_VERSION ", 0) END), 0),"
+		"   ELSE greatest(j.end_version - j.start_version, 0) END), 0),"
 		" count(*) FILTER (WHERE j.missing),"
 		" count(j.tgt_version),"
 		" count(*) FILTER (WHERE j.tmv = j.target),"
 		" count(*) FILTER (WHERE j.tmv = j.target AND j.tgt_version >= j.end_version)"
 		" FROM (%s) j GROUP BY j.source_type, j.mv", inst);
 	{
-		const char *params[] = { set->metadata_key, tp.types, tp.targets };
+		const char *params[] = { set->metadata_key, tp.types, tp.versions };
 
 		res = sm_db_query(conn, sql, 3, params, err);
 	}
@@ -216,7 +185,7 @@ out:
 	free(inst);
 	free(sql);
 	free(aggs);
-	type_params_free(&tp);
+	sm_type_params_clear(&tp);
 	if (rc == SM_OK)
 		*out = inv;
 	else
@@ -258,12 +227,11 @@ int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
 	const char **checked = NULL;
 	size_t n_checked = 0;
 	sm_preflight *pf = sm_xcalloc(1, sizeof *pf);
-	struct type_params tp = { NULL, NULL };
+	sm_type_params tp = { NULL, NULL };
+	sm_store_layout layout;
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
 	char *inst = NULL, *sql = NULL, *s = NULL, *a_agg = NULL, *a_ev = NULL, *a_checked = NULL;
-	bool target_exists = false;
-	enum sm_column_type td, tm;
 	int rc;
 
 	*out = NULL;
@@ -300,23 +268,21 @@ int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
 		}
 		free(known);
 	}
-	type_params_init(&tp, aggs, n_aggs);
+	sm_type_params_init(&tp, aggs, n_aggs);
 	rc = SM_ERR_DB;
 	conn = sm_engine_connect(eng, err);
 	if (!conn)
 		goto out;
-	if (sm_db_prepare_session(conn, err) ||
-	    sm_db_column_types(conn, set->target_schema, "snapshots", &td, &tm, err))
+	if (sm_store_prepare_session(conn, err) || sm_store_layout_read(conn, set, &layout, err))
 		goto out;
-	target_exists = td != SM_COL_MISSING;
 	s = sm_db_ident(conn, set->source_schema);
-	inst = sm_db_instances_sql(conn, set->source_schema, set->target_schema, target_exists, true);
+	inst = sm_db_instances_sql(conn, set, &layout, true);
 	sql = sm_xasprintf(
 		"SELECT j.source_type, e.event_type, count(*), count(DISTINCT j.stream_id),"
 		" array_to_json((array_agg(DISTINCT j.source_uuid))[1:5])::text"
 		" FROM (%s) j"
 		" JOIN %s.stream_events se ON se.stream_id = j.stream_id"
-		"  AND se.stream_version > " START_VERSION " AND se.stream_version <= j.end_version"
+		"  AND se.stream_version > j.start_version AND se.stream_version <= j.end_version"
 		" JOIN %s.events e ON e.event_id = se.event_id"
 		" WHERE NOT j.missing AND j.mv >= 0 AND j.source_type = ANY($6::text[])"
 		" AND NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::text[]) AS k(agg, ev)"
@@ -326,7 +292,7 @@ int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
 	a_ev = sm_db_text_array(pair_event, n_pairs);
 	a_checked = sm_db_text_array(checked, n_checked);
 	{
-		const char *params[] = { set->metadata_key, tp.types, tp.targets, a_agg, a_ev, a_checked };
+		const char *params[] = { set->metadata_key, tp.types, tp.versions, a_agg, a_ev, a_checked };
 
 		res = sm_db_query(conn, sql, 6, params, err);
 	}
@@ -368,7 +334,7 @@ out:
 	free(a_agg);
 	free(a_ev);
 	free(a_checked);
-	type_params_free(&tp);
+	sm_type_params_clear(&tp);
 	if (rc == SM_OK)
 		*out = pf;
 	else

@@ -15,7 +15,6 @@
 
 #include <json-c/json.h>
 
-#include "engine/db.h"
 #include "engine/rebuild_internal.h"
 #include "engine/target.h"
 #include "util/alloc.h"
@@ -118,8 +117,7 @@ static void add_instance(sm_run *run, const PGresult *res, size_t *cap)
 	x->stream_id = sm_db_ll(res, 0, 2);
 	x->start_version = sm_db_ll(res, 0, 5);
 	x->end_version = sm_db_ll(res, 0, 6);
-	x->start_kind = (int)sm_db_ll(res, 0, 7);
-	x->prefail = -1;
+	x->start_kind = (enum sm_start_kind)sm_db_ll(res, 0, 7);
 	for (size_t k = 0; k < run->n_types; k++)
 		if (strcmp(run->types[k].agg->type, type) == 0)
 			x->type_index = (int)k;
@@ -164,38 +162,35 @@ static int read_plan_rows(sm_run *run, PGconn *conn, const char *sql,
 static int plan(sm_run *run, PGconn *conn, sm_error *err)
 {
 	const sm_settings *set = &run->eng->env->settings;
-	const char **types = sm_xcalloc(run->n_types + 1, sizeof *types);
-	long long *targets = sm_xcalloc(run->n_types + 1, sizeof *targets);
-	char *a_types, *a_targets, *a_uuids = NULL, *inst = NULL, *sql = NULL, *t;
+	char *a_uuids = NULL, *inst, *sql, *t;
 	size_t cap_chunks = 0;
-	int rc = SM_ERR_DB;
+	int rc;
 
-	for (size_t i = 0; i < run->n_types; i++) {
-		types[i] = run->types[i].agg->type;
-		targets[i] = run->types[i].agg->snapshot_version;
-	}
-	a_types = sm_db_text_array(types, run->n_types);
-	a_targets = sm_db_ll_array(targets, run->n_types);
 	if (run->n_uuids)
 		a_uuids = sm_db_text_array((const char *const *)run->uuids, run->n_uuids);
 	t = sm_db_ident(conn, set->target_schema);
-	inst = sm_db_instances_sql(conn, set->source_schema, set->target_schema, true, true);
+	inst = sm_db_instances_sql(conn, set, &run->layout, true);
 	sql = sm_xasprintf(
 		"SELECT j.source_uuid, j.source_type, COALESCE(j.stream_id, 0), j.missing, j.mv,"
-		" (CASE j.sk WHEN 2 THEN j.tgt_version WHEN 1 THEN j.snap_version ELSE 0 END),"
-		" COALESCE(j.end_version, 0), j.sk"
+		" j.start_version, COALESCE(j.end_version, 0), j.sk"
 		" FROM (%s) j"
-		" WHERE NOT (j.sk = 2 AND NOT j.missing AND j.tgt_version >= j.end_version)"
+		" WHERE NOT (j.sk = %d AND NOT j.missing AND j.tgt_version >= j.end_version)"
 		" AND ($4::text[] IS NULL OR j.source_uuid = ANY($4::text[]))"
 		" AND (NOT $5::bool OR j.source_uuid IN (SELECT source_uuid FROM %s.snapmig_failures))",
-		inst, t);
+		inst, SM_START_GENERATED, t);
 	{
-		const char *params[] = { set->metadata_key, a_types, a_targets, a_uuids,
+		const char *params[] = { set->metadata_key, run->type_params.types,
+					 run->type_params.versions, a_uuids,
 					 run->only_failed ? "true" : "false" };
 
-		if (read_plan_rows(run, conn, sql, params, 5, err) != SM_OK)
-			goto out;
+		rc = read_plan_rows(run, conn, sql, params, 5, err);
 	}
+	free(a_uuids);
+	free(inst);
+	free(sql);
+	free(t);
+	if (rc != SM_OK)
+		return rc;
 	if (run->n_inst)
 		qsort(run->inst, run->n_inst, sizeof *run->inst, cmp_instance);
 	pthread_mutex_lock(&run->lock);
@@ -222,17 +217,7 @@ static int plan(sm_run *run, PGconn *conn, sm_error *err)
 		run->n_chunks++;
 		i += n;
 	}
-	rc = SM_OK;
-out:
-	free(types);
-	free(targets);
-	free(a_types);
-	free(a_targets);
-	free(a_uuids);
-	free(inst);
-	free(sql);
-	free(t);
-	return rc;
+	return SM_OK;
 }
 
 /* Where external reducers' stderr goes: one file per run under
@@ -267,28 +252,23 @@ static char *run_log_path(const sm_run *run)
 static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 {
 	const sm_settings *set = &run->eng->env->settings;
+	sm_store_layout *l = &run->layout;
 	json_object *details;
 	int rc;
 
 	if (sm_target_check(conn, run->eng, err))
 		return err->code;
-	if (sm_db_prepare_session(conn, err) ||
-	    sm_db_column_types(conn, set->source_schema, "snapshots", &run->snap_data, &run->snap_meta, err) ||
-	    sm_db_column_types(conn, set->source_schema, "events", &run->ev_data, &run->ev_meta, err))
+	if (sm_store_prepare_session(conn, err) || sm_store_layout_read(conn, set, l, err))
 		return SM_ERR_DB;
-	if (run->snap_data == SM_COL_MISSING || run->ev_data == SM_COL_MISSING)
+	if (l->snap_data == SM_COL_MISSING || l->ev_data == SM_COL_MISSING)
 		return sm_error_set(err, SM_ERR_DB,
 				    "%s.snapshots or %s.events not found (or not readable): is this an EventStore database?",
 				    set->source_schema, set->source_schema);
-	if (run->snap_meta == SM_COL_MISSING)
-		run->snap_meta = run->snap_data;
-	if (run->ev_meta == SM_COL_MISSING)
-		run->ev_meta = run->ev_data;
-	if (run->snap_data == SM_COL_JSONB &&
-	    sm_db_double_encoded(conn, set->source_schema, &run->double_encoded, err))
-		return SM_ERR_DB;
-	if (sm_db_ensure_target(conn, set->target_schema, run->snap_data, run->snap_meta, err) ||
-	    sm_db_column_types(conn, set->target_schema, "snapshots", &run->tgt_data, &run->tgt_meta, err))
+	if (l->snap_meta == SM_COL_MISSING)
+		l->snap_meta = l->snap_data;
+	if (l->ev_meta == SM_COL_MISSING)
+		l->ev_meta = l->ev_data;
+	if (sm_store_ensure_target(conn, set, l, err))
 		return SM_ERR_DB;
 	details = details_json(run, false);
 	rc = sm_db_journal_start(conn, set->target_schema, "rebuild", run->eng->env->name,
@@ -436,6 +416,7 @@ int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
 	for (size_t i = 0; i < n_aggs; i++)
 		run->types[i].agg = aggs[i];
 	run->n_types = n_aggs;
+	sm_type_params_init(&run->type_params, aggs, n_aggs);
 	free(aggs);
 	run->state = SM_RUN_PLANNING;
 	run->finished_elapsed = -1;
@@ -577,6 +558,7 @@ void sm_run_free(sm_run *run)
 		free(run->uuids[i]);
 	free(run->uuids);
 	free(run->types);
+	sm_type_params_clear(&run->type_params);
 	free(run->log_path);
 	for (size_t i = 0; i < sizeof run->cancels / sizeof run->cancels[0]; i++)
 		if (run->cancels[i])

@@ -13,7 +13,9 @@
 
 #include <libpq-fe.h>
 
+#include "engine/db.h"
 #include "engine/engine_internal.h"
+#include "engine/store.h"
 
 /* One aggregate instance to rebuild, fixed at planning time. */
 typedef struct sm_instance {
@@ -21,10 +23,12 @@ typedef struct sm_instance {
 	long long stream_id;
 	long long start_version;   /* events after this are folded */
 	long long end_version;     /* the stream's version at planning time */
-	int start_kind;            /* 0 initial, 1 live snapshot, 2 target row */
+	enum sm_start_kind start_kind;
 	int type_index;            /* into sm_run.types */
-	int prefail;               /* -1, or an sm_failure_kind decided at planning */
-	const char *prefail_msg;   /* static text for prefail */
+	/* Failed at planning: prefail_msg (static text) is not NULL, prefail
+	 * says how. */
+	const char *prefail_msg;
+	enum sm_failure_kind prefail;
 } sm_instance;
 
 typedef struct sm_chunk {
@@ -56,9 +60,9 @@ struct sm_run {
 	bool only_failed;
 	int jobs;
 
-	/* Store layout, set while planning. */
-	enum sm_column_type snap_data, snap_meta, ev_data, ev_meta, tgt_data, tgt_meta;
-	bool double_encoded;
+	/* Store layout, read while planning. */
+	sm_store_layout layout;
+	sm_type_params type_params; /* of types, built at the start */
 
 	/* Plan, immutable once the workers start. */
 	sm_type_counters *types;   /* counters are (L) */

@@ -125,8 +125,6 @@ static void close_conns(worker *w)
 static int open_conns(worker *w, sm_error *err)
 {
 	sm_run *run = w->run;
-	const char *write_data = sm_db_json_write_fmt(run->tgt_data, run->double_encoded);
-	const char *write_meta = sm_db_json_write_fmt(run->tgt_meta, run->double_encoded);
 	char *t, *sql, *wd, *wm;
 	int rc;
 
@@ -151,8 +149,8 @@ static int open_conns(worker *w, sm_error *err)
 	if (rc)
 		return rc;
 	t = sm_db_ident(w->writer, run->eng->env->settings.target_schema);
-	wd = sm_xasprintf(write_data, "o.data");
-	wm = sm_xasprintf(write_meta, "o.metadata");
+	wd = sm_store_json_write(run->layout.tgt_data, run->layout.double_encoded, "o.data");
+	wm = sm_store_json_write(run->layout.tgt_meta, run->layout.double_encoded, "o.metadata");
 	sql = sm_xasprintf(
 		"SET client_min_messages = warning;"
 		"CREATE TEMP TABLE sm_out (source_uuid text, source_version bigint,"
@@ -274,7 +272,7 @@ static int finish_instance(worker *w, current *c, sm_error *err)
 			c->failed = true;
 			rc = SM_OK;
 		} else if (rc == SM_OK) {
-			bool jsonb_target = w->run->tgt_data == SM_COL_JSONB && !w->run->double_encoded;
+			bool jsonb_target = w->run->layout.tgt_data == SM_COL_JSONB && !w->run->layout.double_encoded;
 
 			if (!state || !json_object_is_type(state, json_type_object)) {
 				add_failure(w, c->inst, SM_FAIL_REDUCER, 0, NULL,
@@ -374,16 +372,6 @@ static void format_timestamp(long long usec, char *buf, size_t size)
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
-/* Every variant as the UTF-8 bytes of a JSON text (engine/event_data.h):
- * bytea as stored, jsonb as text, a jsonb string unwrapped. */
-static char *read_fmt(enum sm_column_type type, const char *col)
-{
-	if (type == SM_COL_BYTEA)
-		return sm_xstrdup(col);
-	return sm_xasprintf("convert_to(CASE jsonb_typeof(%1$s) WHEN 'string' THEN %1$s #>> '{}'"
-			    " ELSE %1$s::text END, 'UTF8')", col);
-}
-
 /* Only an external reducer is sent an event's created_at (the rules have
  * no use for it): without one, the server need not send it. */
 static bool wants_created_at(const sm_run *run)
@@ -406,21 +394,21 @@ static char *chunk_query(worker *w)
 	PGconn *conn = w->reader;
 	char *s = sm_db_ident(conn, run->eng->env->settings.source_schema);
 	char *t = sm_db_ident(conn, run->eng->env->settings.target_schema);
-	char *sd = read_fmt(run->snap_data, "s.data");
-	char *sm = read_fmt(run->snap_meta, "s.metadata");
-	char *td = read_fmt(run->tgt_data, "t.data");
-	char *ed = read_fmt(run->ev_data, "e.data");
-	char *em = read_fmt(run->ev_meta, "e.metadata");
+	char *sd = sm_store_json_bytes(run->layout.snap_data, "s.data");
+	char *sm = sm_store_json_bytes(run->layout.snap_meta, "s.metadata");
+	char *td = sm_store_json_bytes(run->layout.tgt_data, "t.data");
+	char *ed = sm_store_json_bytes(run->layout.ev_data, "e.data");
+	char *em = sm_store_json_bytes(run->layout.ev_meta, "e.metadata");
 	/* The part of the statement after the chunk's arrays (COPY_HEAD and
 	 * the arrays come first, see send_chunk_query). */
 	char *sql = sm_xasprintf(		"  WITH ORDINALITY AS p(uuid, sid, fv, tv, sk, ord)"
 		" CROSS JOIN LATERAL ("
-		"  (SELECT 0 AS k, CASE p.sk WHEN 1 THEN s.source_version WHEN 2 THEN t.source_version END AS v,"
+		"  (SELECT 0 AS k, CASE p.sk WHEN %9$d THEN s.source_version WHEN %10$d THEN t.source_version END AS v,"
 		"    NULL::text AS t,"
-		"    CASE p.sk WHEN 1 THEN %3$s WHEN 2 THEN %5$s END AS d, %4$s AS m,"
+		"    CASE p.sk WHEN %9$d THEN %3$s WHEN %10$d THEN %5$s END AS d, %4$s AS m,"
 		"    NULL::timestamptz AS c"
 		"   FROM %1$s.snapshots s LEFT JOIN %2$s.snapshots t"
-		"    ON p.sk = 2 AND t.source_uuid = s.source_uuid"
+		"    ON p.sk = %10$d AND t.source_uuid = s.source_uuid"
 		"   WHERE s.source_uuid = p.uuid)"
 		"  UNION ALL"
 		"  (SELECT 1, se.stream_version, e.event_type, %6$s, %7$s, %8$s"
@@ -428,7 +416,8 @@ static char *chunk_query(worker *w)
 		"   WHERE se.stream_id = p.sid AND se.stream_version > p.fv AND se.stream_version <= p.tv"
 		"   ORDER BY se.stream_version)"
 		" ) x) TO STDOUT (FORMAT binary)",
-		s, t, sd, sm, td, ed, em, wants_created_at(run) ? "e.created_at" : "NULL::timestamptz");
+		s, t, sd, sm, td, ed, em, wants_created_at(run) ? "e.created_at" : "NULL::timestamptz",
+		SM_START_LIVE, SM_START_GENERATED);
 
 	free(s);
 	free(t);
@@ -459,7 +448,7 @@ static int send_chunk_query(worker *w, const sm_chunk *ch, const char *tail,
 	for (size_t i = 0; i < ch->count; i++) {
 		const sm_instance *x = &run->inst[ch->first + i];
 
-		if (x->prefail >= 0)
+		if (x->prefail_msg)
 			continue;
 		map[n] = ch->first + i;
 		uuids[n] = x->uuid;
@@ -598,7 +587,7 @@ static int handle_row(worker *w, current *c, const row *res, sm_error *err)
 				return SM_OK;
 			}
 		}
-		if (c->inst->start_kind != 0) {
+		if (c->inst->start_kind != SM_START_INITIAL) {
 			if (row_isnull(res, 4)) {
 				fail_simple(w, c, SM_FAIL_BAD_SNAPSHOT, 0, NULL, "%s",
 					    "the start snapshot disappeared while rebuilding");
@@ -613,7 +602,7 @@ static int handle_row(worker *w, current *c, const row *res, sm_error *err)
 				 * Anything else (older, or another module version) is
 				 * not a state to continue from. */
 				if (now < start_version ||
-				    (c->inst->start_kind == 1 && !live_at_target_version(w, c))) {
+				    (c->inst->start_kind == SM_START_LIVE && !live_at_target_version(w, c))) {
 					char msg[200];
 
 					snprintf(msg, sizeof msg, "the start snapshot changed while rebuilding"
@@ -635,7 +624,7 @@ static int handle_row(worker *w, current *c, const row *res, sm_error *err)
 							row_length(res, 4),
 							&start, &perr) != SM_OK) {
 				fail_simple(w, c, SM_FAIL_BAD_SNAPSHOT, 0, NULL,
-					    c->inst->start_kind == 2 ? "generated snapshot data: %s"
+					    c->inst->start_kind == SM_START_GENERATED ? "generated snapshot data: %s"
 								     : "snapshot data: %s", perr.message);
 				return SM_OK;
 			}
@@ -927,8 +916,8 @@ static int process_chunk(worker *w, const sm_chunk *ch, sm_error *err)
 	for (size_t i = 0; i < ch->count; i++) {
 		const sm_instance *x = &run->inst[ch->first + i];
 
-		if (x->prefail >= 0) {
-			add_failure(w, x, x->prefail, 0, NULL, x->prefail_msg);
+		if (x->prefail_msg) {
+			add_failure(w, x, (int)x->prefail, 0, NULL, x->prefail_msg);
 			w->done_instances[x->type_index]++;
 		}
 	}

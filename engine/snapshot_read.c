@@ -13,17 +13,9 @@
 
 #include "engine/db.h"
 #include "engine/engine_internal.h"
+#include "engine/store.h"
 #include "util/alloc.h"
 #include "util/json.h"
-
-/* SQL expression reading column col as JSON text (see sm_db_json_read_fmt),
- * or a NULL of type text when the column does not exist.  Caller frees. */
-static char *json_read_expr(enum sm_column_type type, bool dbl, const char *col)
-{
-	if (type == SM_COL_MISSING)
-		return sm_xstrdup("NULL::text");
-	return sm_xasprintf(sm_db_json_read_fmt(type, dbl), col);
-}
 
 /* The data as Commanded decodes it: a key given twice counts once, by the
  * environment's duplicate_keys rule.  Text that is not JSON is returned
@@ -55,9 +47,10 @@ int sm_snapshot_read(sm_engine *eng, const char *source_uuid, bool generated,
 {
 	const sm_settings *set = &eng->env->settings;
 	const char *schema = generated ? set->target_schema : set->source_schema;
-	enum sm_column_type data = SM_COL_MISSING, meta = SM_COL_MISSING;
+	sm_store_layout layout;
+	enum sm_column_type data, meta;
 	const char *params[1] = { source_uuid };
-	bool exists = false, dbl = false;
+	bool exists = false;
 	char *ident = NULL, *expr = NULL, *mexpr = NULL, *sql = NULL;
 	PGresult *res = NULL;
 	PGconn *conn;
@@ -73,14 +66,14 @@ int sm_snapshot_read(sm_engine *eng, const char *source_uuid, bool generated,
 	rc = sm_db_table_exists(conn, schema, "snapshots", &exists, err);
 	if (rc != SM_OK || !exists)
 		goto out;
-	rc = sm_db_column_types(conn, schema, "snapshots", &data, &meta, err);
-	if (rc == SM_OK && data == SM_COL_JSONB)
-		rc = sm_db_double_encoded(conn, schema, &dbl, err);
+	rc = sm_store_layout_read(conn, set, &layout, err);
 	if (rc != SM_OK)
 		goto out;
+	data = generated ? layout.tgt_data : layout.snap_data;
+	meta = generated ? layout.tgt_meta : layout.snap_meta;
 	ident = sm_db_ident(conn, schema);
-	expr = json_read_expr(data, dbl, "data");
-	mexpr = json_read_expr(meta, dbl, "metadata");
+	expr = sm_store_json_bytes(data, "data");
+	mexpr = sm_store_json_bytes(meta, "metadata");
 	sql = sm_xasprintf("SELECT source_version::text, %s, %s FROM %s.snapshots"
 			   " WHERE source_uuid = $1", expr, mexpr, ident);
 	/* Binary results: the raw bytes of bytea and text alike, no decoding
@@ -109,33 +102,6 @@ out:
 	free(ident);
 	PQfinish(conn);
 	return rc;
-}
-
-/* One schema's snapshots table as the list query needs it. */
-typedef struct snap_table {
-	bool exists;
-	enum sm_column_type data, meta;
-	bool dbl;
-} snap_table;
-
-static int table_read(PGconn *conn, const char *schema, snap_table *t, sm_error *err)
-{
-	int rc = sm_db_table_exists(conn, schema, "snapshots", &t->exists, err);
-
-	if (rc == SM_OK && t->exists)
-		rc = sm_db_column_types(conn, schema, "snapshots", &t->data, &t->meta, err);
-	if (rc == SM_OK && t->exists && t->data == SM_COL_JSONB)
-		rc = sm_db_double_encoded(conn, schema, &t->dbl, err);
-	return rc;
-}
-
-/* The module version expression of alias a (pg_temp.sm_mv, see
- * sm_db_prepare_session; no metadata column = missing key = 1). */
-static char *module_version_expr(const snap_table *t, const char *a)
-{
-	if (t->meta == SM_COL_MISSING)
-		return sm_xstrdup("1::bigint");
-	return sm_xasprintf("pg_temp.sm_mv(%s.metadata, $2)", a);
 }
 
 static long long text_ll(const PGresult *res, int row, int col)
@@ -178,7 +144,8 @@ int sm_instances_list(sm_engine *eng, const char *type, const char *uuid_filter,
 		      long long offset, int limit, sm_instance_list **out, sm_error *err)
 {
 	const sm_settings *set = &eng->env->settings;
-	snap_table src = { 0 }, tgt = { 0 };
+	sm_store_layout layout;
+	bool src_exists = false, tgt_exists = false;
 	char off_s[32], lim_s[32];
 	/* text (pg_type.h's TEXTOID, not in libpq's headers) */
 	static const Oid param_types[5] = { 25, 25, 25, 25, 25 };
@@ -205,14 +172,16 @@ int sm_instances_list(sm_engine *eng, const char *type, const char *uuid_filter,
 		free(list);
 		return SM_ERR_DB;
 	}
-	rc = table_read(conn, set->source_schema, &src, err);
-	if (rc == SM_OK && src.exists)
-		rc = table_read(conn, set->target_schema, &tgt, err);
-	if (rc != SM_OK || !src.exists)
+	rc = sm_db_table_exists(conn, set->source_schema, "snapshots", &src_exists, err);
+	if (rc == SM_OK && src_exists)
+		rc = sm_db_table_exists(conn, set->target_schema, "snapshots", &tgt_exists, err);
+	if (rc == SM_OK && src_exists)
+		rc = sm_store_layout_read(conn, set, &layout, err);
+	if (rc != SM_OK || !src_exists)
 		goto out;
 	/* Session-local helper functions first; then one read-only snapshot
 	 * so that the count and the page agree. */
-	rc = sm_db_prepare_session(conn, err);
+	rc = sm_store_prepare_session(conn, err);
 	if (rc == SM_OK)
 		rc = sm_db_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
 	if (rc != SM_OK)
@@ -226,8 +195,8 @@ int sm_instances_list(sm_engine *eng, const char *type, const char *uuid_filter,
 	params[3] = off_s;
 	params[4] = lim_s;
 	s_ident = sm_db_ident(conn, set->source_schema);
-	s_data = json_read_expr(src.data, src.dbl, "s.data");
-	s_mv = module_version_expr(&src, "s");
+	s_data = sm_store_json_bytes(layout.snap_data, "s.data");
+	s_mv = sm_store_module_version(layout.snap_meta, "s.metadata", "$2");
 	count_sql = sm_xasprintf("SELECT count(*)::text FROM %s.snapshots s"
 				 " WHERE s.source_type = $1"
 				 " AND ($3 = '' OR strpos(lower(s.source_uuid), lower($3)) > 0)",
@@ -245,10 +214,10 @@ int sm_instances_list(sm_engine *eng, const char *type, const char *uuid_filter,
 	PQclear(res);
 	res = NULL;
 
-	if (tgt.exists) {
+	if (tgt_exists) {
 		t_ident = sm_db_ident(conn, set->target_schema);
-		t_data = json_read_expr(tgt.data, tgt.dbl, "t.data");
-		t_mv = module_version_expr(&tgt, "t");
+		t_data = sm_store_json_bytes(layout.tgt_data, "t.data");
+		t_mv = sm_store_module_version(layout.tgt_meta, "t.metadata", "$2");
 		sql = sm_xasprintf(
 			"SELECT s.source_uuid, s.source_version::text, %s::text, %s,"
 			" (t.source_uuid IS NOT NULL)::text, t.source_version::text,"

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "engine/db.h"
+#include "engine/store.h"
 #include "engine/snapmig.h"
 #include "tests/fixture.h"
 #include "tests/testlib.h"
@@ -306,7 +307,7 @@ static void copy_scenario(fixture *f, int n)
 	sm_error e;
 
 	ck_assert_int_eq(f->mode, SM_FIXTURE_BYTEA);
-	ck_assert_msg(sm_db_ensure_target(f->conn, f->target, SM_COL_BYTEA, SM_COL_BYTEA, &e) == SM_OK,
+	ck_assert_msg(sm_store_create_target(f->conn, f->target, SM_COL_BYTEA, SM_COL_BYTEA, &e) == SM_OK,
 		      "%s", e.message);
 	sql = sqlf(
 		"INSERT INTO streams (stream_uuid, stream_version)"
