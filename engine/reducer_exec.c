@@ -53,6 +53,9 @@ struct sm_exec_proc {
 	bool any;
 	char **types;
 	size_t n_types;
+	char *fingerprint;            /* the hello's, NULL when none */
+	bool expect_set;              /* every hello must report expect_fp */
+	char *expect_fp;
 
 	/* current instance */
 	bool in_instance;
@@ -244,7 +247,16 @@ void sm_exec_close(sm_exec_proc *p)
 		free(p->envp[i]);
 	free(p->envp);
 	free_types(p->types, p->n_types);
+	free(p->fingerprint);
+	free(p->expect_fp);
 	free(p);
+}
+
+void sm_exec_expect_fingerprint(sm_exec_proc *p, const char *fingerprint)
+{
+	free(p->expect_fp);
+	p->expect_fp = fingerprint ? sm_xstrdup(fingerprint) : NULL;
+	p->expect_set = true;
 }
 
 /* ------------------------------------------------- failures, restarts */
@@ -402,10 +414,27 @@ static int read_hello(sm_exec_proc *p, sm_reduce_failure *fail, sm_error *err)
 	p->types = hello.types;
 	p->n_types = hello.n_types;
 	p->any = hello.any;
+	free(p->fingerprint);
+	p->fingerprint = hello.fingerprint;
 	if (rc == SM_EXEC_GIVE_UP)
 		return give_up(p, why, fail);
 	if (rc == SM_EXEC_CRASH)
 		return crash(p, 0, why, fail);
+	if (p->expect_set && (p->fingerprint == NULL) != (p->expect_fp == NULL))
+		rc = 1;
+	else if (p->expect_set && p->fingerprint && strcmp(p->fingerprint, p->expect_fp) != 0)
+		rc = 1;
+	if (rc == 1) {
+		/* Its rows would be labelled with what the run was planned
+		 * with: stop the run rather than write them. */
+		sm_child_stop(&p->child, 0, NULL, 0);
+		sm_child_log(&p->child, "the reducer's fingerprint changed during the run");
+		return sm_error_set(err, SM_ERR_DATA,
+				    "the reducer for %s now reports fingerprint \"%.100s\", the run was "
+				    "planned with \"%.100s\": its code changed during the run; run the "
+				    "rebuild again", p->agg->type, p->fingerprint ? p->fingerprint : "(none)",
+				    p->expect_fp ? p->expect_fp : "(none)");
+	}
 	return SM_OK;
 }
 
@@ -640,32 +669,65 @@ void sm_exec_abort(sm_exec_proc *p)
 	sm_child_append_str(&p->child, "}\n");
 }
 
-/* ----------------------------------------------------------- preflight */
+/* -------------------------------------------- preflight, fingerprints */
 
-int sm_exec_known_types(const sm_config *cfg, const sm_aggregate *agg, char ***types,
-			size_t *n, bool *any, sm_error *err)
+/* Starts a reducer for agg and reads its handshake: SM_OK with *out
+ * (sm_exec_close it), or an error. */
+static int probe(const sm_config *cfg, const sm_aggregate *agg, sm_exec_proc **out, sm_error *err)
 {
 	sm_exec_proc *p;
 	sm_reduce_failure fail;
 	int rc;
 
-	*types = NULL;
-	*n = 0;
-	*any = false;
+	*out = NULL;
 	rc = sm_exec_open(cfg, agg, 0, NULL, &p, err);
 	if (rc < 0)
 		return rc;
 	memset(&fail, 0, sizeof fail);
 	rc = start(p, &fail, err);
-	if (rc == 1) {
+	if (rc == 1)
 		rc = sm_error_set(err, p->gave_up ? SM_ERR_CONFIG : SM_ERR_IO, "%s", fail.message);
-	} else if (rc == 0) {
+	if (rc != SM_OK) {
+		sm_exec_close(p);
+		return rc;
+	}
+	*out = p;
+	return SM_OK;
+}
+
+int sm_exec_known_types(const sm_config *cfg, const sm_aggregate *agg, char ***types,
+			size_t *n, bool *any, sm_error *err)
+{
+	sm_exec_proc *p;
+	int rc;
+
+	*types = NULL;
+	*n = 0;
+	*any = false;
+	rc = probe(cfg, agg, &p, err);
+	if (rc == SM_OK) {
 		*types = p->types;
 		*n = p->n_types;
 		*any = p->any;
 		p->types = NULL;
 		p->n_types = 0;
+		sm_exec_close(p);
 	}
-	sm_exec_close(p);
+	return rc;
+}
+
+int sm_exec_fingerprint(const sm_config *cfg, const sm_aggregate *agg, char **fingerprint,
+			sm_error *err)
+{
+	sm_exec_proc *p;
+	int rc;
+
+	*fingerprint = NULL;
+	rc = probe(cfg, agg, &p, err);
+	if (rc == SM_OK) {
+		*fingerprint = p->fingerprint;
+		p->fingerprint = NULL;
+		sm_exec_close(p);
+	}
 	return rc;
 }

@@ -68,6 +68,20 @@ int sm_exec_end(sm_exec_proc *p, json_object **state_out,
  * worker stops).  Never blocks. */
 void sm_exec_abort(sm_exec_proc *p);
 
+/* For fingerprints (engine/fingerprint.h): starts the reducer, reads its
+ * handshake and stops it.  *fingerprint: the "fingerprint" it reports for
+ * agg->type (caller frees), NULL when it reports none.  Errors as for
+ * sm_exec_known_types. */
+int sm_exec_fingerprint(const sm_config *cfg, const sm_aggregate *agg, char **fingerprint,
+			sm_error *err);
+
+/* Every handshake from now on (also after a restart) must report this
+ * "fingerprint" (NULL: none): the one the run was planned with.  A reducer
+ * reporting another has changed since, and its rows would carry the wrong
+ * fingerprint: begin then fails with a negative status (err says so),
+ * which stops the run. */
+void sm_exec_expect_fingerprint(sm_exec_proc *p, const char *fingerprint);
+
 /* For the pre-flight: starts the reducer, reads its handshake and stops it.
  * *types: the event types it knows for agg->type (caller frees each and
  * the array, which has a NULL after the last); *any: it handles any type.
@@ -94,7 +108,11 @@ typedef struct sm_exec_hello {
 	bool any;                   /* "events": "any" */
 	char **types;               /* the listed event types, NULL after the last */
 	size_t n_types;
+	char *fingerprint;          /* the aggregate's "fingerprint", NULL when none */
 } sm_exec_hello;
+
+/* The longest "fingerprint" a reducer may report (snapmig-reducer(7)). */
+#define SM_EXEC_MAX_FINGERPRINT 256
 
 /* The handshake reply for aggregate agg_type.  SM_OK: *out filled (free
  * with sm_exec_hello_clear); otherwise *out is empty and the result is

@@ -64,6 +64,8 @@ void sm_exec_hello_clear(sm_exec_hello *h)
 	h->types = NULL;
 	h->n_types = 0;
 	h->any = false;
+	free(h->fingerprint);
+	h->fingerprint = NULL;
 }
 
 int sm_exec_parse_hello(const char *line, size_t len, const char *agg_type,
@@ -148,6 +150,20 @@ int sm_exec_parse_hello(const char *line, size_t len, const char *agg_type,
 		json_object_put(msg);
 		snprintf(why, size, "hello: \"events\" is neither a list nor \"any\"");
 		return SM_EXEC_CRASH;
+	}
+	if (json_object_object_get_ex(mine, "fingerprint", &events)) {
+		/* Folded into every generated row's fingerprint (issue 16): a
+		 * value that cannot be one is wrong at every start. */
+		if (!json_object_is_type(events, json_type_string) ||
+		    json_object_get_string_len(events) > SM_EXEC_MAX_FINGERPRINT ||
+		    strlen(json_object_get_string(events)) != (size_t)json_object_get_string_len(events)) {
+			json_object_put(msg);
+			sm_exec_hello_clear(out);
+			snprintf(why, size, "hello: \"fingerprint\" must be a string of at most %d bytes (no NUL)",
+				 SM_EXEC_MAX_FINGERPRINT);
+			return SM_EXEC_GIVE_UP;
+		}
+		out->fingerprint = sm_xstrdup(json_object_get_string(events));
 	}
 	json_object_put(msg);
 	return SM_OK;

@@ -47,6 +47,27 @@ char *sm_conninfo_masked(const char *conninfo);
 /* Where the environment points, for display: "db1:5432/es" (caller frees). */
 char *sm_engine_describe(const sm_engine *eng);
 
+/* -------------------------------------------------------------- activity */
+
+/* An operation holding the target schema (one at a time per target:
+ * rebuild, copy, rollback, discard).  Another one is refused at once with
+ * SM_ERR_BUSY naming it. */
+typedef struct sm_activity {
+	bool busy;                 /* false: nothing runs; the rest is empty */
+	char operation[32];        /* "rebuild", "copy", "rollback", "discard"; "" unknown */
+	char environment[128];
+	char host[256];
+	long pid;                  /* of the snapmig process; 0 when unknown */
+	char os_user[64];
+	char started_at[32];       /* ISO 8601 UTC */
+	long long run_id;          /* its journal id, 0 when none yet */
+	int backend_pid;           /* the server session that holds the lock */
+} sm_activity;
+
+/* "rebuild started 2026-12-06T07:10:02Z by alice on host1 (pid 4242,
+ * environment prod, run 17; server session 999)" into buf. */
+const char *sm_activity_describe(const sm_activity *a, char *buf, size_t size);
+
 /* ------------------------------------------------------------- inventory */
 
 enum sm_column_type { SM_COL_MISSING = 0, SM_COL_BYTEA, SM_COL_JSONB };

@@ -21,7 +21,6 @@
 #include "engine/snapmig.h"
 #include "tests/fixture.h"
 #include "tests/testlib.h"
-#include "util/redact.h"
 
 #define COUNTER "Elixir.Counter"
 #define ACCOUNT "Elixir.Account"
@@ -309,60 +308,6 @@ END_TEST
 
 /* ----------------------------------------------------------- passwords */
 
-static void assert_redacted(const char *text, const char *conninfo, const char *password,
-			    const char *want)
-{
-	char *got = sm_redact(text, conninfo, password);
-
-	ck_assert_msg(strcmp(got, want) == 0, "\n  text     %s\n  got      %s\n  expected %s",
-		      text, got, want);
-	free(got);
-}
-
-START_TEST(test_passwords_are_masked_in_texts_quoting_a_conninfo)
-{
-	/* libpq's own messages for malformed URIs, quoting them whole. */
-	assert_redacted("unexpected character \"x\" at position 32 in URI (expected \":\" or \"/\"):"
-			" \"postgresql://app:S3cretPW@[::1]x/prod\"",
-			"postgresql://app:S3cretPW@[::1]x/prod", NULL,
-			"unexpected character \"x\" at position 32 in URI (expected \":\" or \"/\"):"
-			" \"postgresql://app:********@[::1]x/prod\"");
-	/* ... or a piece of it. */
-	assert_redacted("invalid percent-encoded token: \"S3cret%zzPW\"",
-			"postgresql://app:S3cret%zzPW@localhost/prod", NULL,
-			"invalid percent-encoded token: \"********\"");
-	/* Percent-decoded as well as raw. */
-	assert_redacted("password authentication failed: S3cret!PW / S3cret%21PW",
-			"postgres://app:S3cret%21PW@db/prod", NULL,
-			"password authentication failed: ******** / ********");
-	/* In the query part. */
-	assert_redacted("bad: \"postgresql://db/prod?sslmode=x&password=S3cretPW&port=1\"",
-			"postgresql://db/prod?sslmode=x&password=S3cretPW&port=1", NULL,
-			"bad: \"postgresql://db/prod?sslmode=x&password=********&port=1\"");
-	/* key = value, quoted with escapes. */
-	assert_redacted("missing \"=\" after \"x\" in connection info string host=db password='S3 cr\\'t' x",
-			"host=db password='S3 cr\\'t' x", NULL,
-			"missing \"=\" after \"x\" in connection info string host=db password=******** x");
-	/* A password from password_env, wherever it shows. */
-	assert_redacted("FATAL: role \"Hunter2x\" does not exist", "host=db", "Hunter2x",
-			"FATAL: role \"********\" does not exist");
-	/* Whatever still looks like one, without knowing the conninfo. */
-	assert_redacted("see postgres://u:guess@h/d and password = 'a b' or PASSWORD=zz,",
-			NULL, NULL,
-			"see postgres://u:********@h/d and password = ******** or PASSWORD=********,");
-	/* Nothing else changes. */
-	assert_redacted("connection to server on socket \"/tmp/.s.PGSQL.5432\" failed: No such file",
-			"host=/tmp dbname=x", NULL,
-			"connection to server on socket \"/tmp/.s.PGSQL.5432\" failed: No such file");
-	{
-		char buf[16] = "password=abc";
-
-		sm_redact_buf(buf, sizeof buf, NULL, NULL);
-		ck_assert_str_eq(buf, "password=******");
-	}
-}
-END_TEST
-
 START_TEST(test_a_malformed_uri_does_not_show_its_password)
 {
 	static const char *const uris[] = {
@@ -548,7 +493,6 @@ int main(void)
 	tcase_add_test(names, test_a_target_that_is_the_source_schema_is_refused_before_anything_is_written);
 	tcase_add_test(names, test_a_target_snapshots_that_is_not_a_table_is_refused);
 	suite_add_tcase(s, names);
-	tcase_add_test(secrets, test_passwords_are_masked_in_texts_quoting_a_conninfo);
 	tcase_add_test(secrets, test_a_malformed_uri_does_not_show_its_password);
 	suite_add_tcase(s, secrets);
 	tcase_set_timeout(reducers, 120);

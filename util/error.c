@@ -87,6 +87,7 @@ const char *sm_status_name(int code)
 	case SM_ERR_CANCELLED: return "cancelled";
 	case SM_ERR_GUARD: return "refused by a guard";
 	case SM_ERR_DATA: return "bad data";
+	case SM_ERR_BUSY: return "in use";
 	default: return "internal error";
 	}
 }

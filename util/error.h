@@ -24,6 +24,7 @@ enum sm_status {
 	SM_ERR_GUARD = -7,     /* a safety guard refused the operation */
 	SM_ERR_DATA = -8,      /* input data that cannot be processed */
 	SM_ERR_INTERNAL = -9,
+	SM_ERR_BUSY = -10,     /* another operation holds the target (it is named) */
 };
 
 typedef struct sm_error {

@@ -69,17 +69,21 @@ def struct_decode(initial, snapshot):
 
 class Aggregate:
     def __init__(self, initial, handlers=None, apply=None, events="any",
-                 decode_start=struct_decode):
+                 decode_start=struct_decode, fingerprint=None):
         """initial: the empty state (a dict, copied for every instance, or a
         function returning a fresh one).  decode_start(initial, snapshot)
         turns a start state from a snapshot into the state to fold into;
-        None keeps the snapshot as it is."""
+        None keeps the snapshot as it is.  fingerprint: a string (at most
+        256 bytes) that changes whenever this code would fold differently,
+        e.g. a version or a hash of the source; snapmig then treats the
+        snapshots made before the change as stale."""
         if (handlers is None) == (apply is None):
             raise ValueError("give either handlers or apply")
         self._initial = initial
         self._handlers = handlers
         self._apply = apply
         self._decode = decode_start
+        self.fingerprint = fingerprint
         if handlers is not None:
             self.events = list(handlers)
         elif events == "any":
@@ -188,9 +192,12 @@ def run(aggregates, stdin=None, stdout=None):
                     send({"op": "error", "kind": "error",
                           "message": "this reducer speaks protocol %d" % PROTOCOL})
                     return
-                send({"op": "hello", "protocol": PROTOCOL,
-                      "aggregates": {name: {"events": agg.events}
-                                     for name, agg in aggregates.items()}})
+                hello = {}
+                for name, agg in aggregates.items():
+                    hello[name] = {"events": agg.events}
+                    if agg.fingerprint is not None:
+                        hello[name]["fingerprint"] = agg.fingerprint
+                send({"op": "hello", "protocol": PROTOCOL, "aggregates": hello})
             # Unknown ops are ignored, as the protocol asks.
     except BrokenPipeError:
         pass
