@@ -58,10 +58,16 @@ const char *sm_rules_canonical(const sm_rules *rules);
 /* A new copy of the initial state (caller owns). */
 json_object *sm_rules_initial(const sm_rules *rules);
 
-/* Does any entry have `on` == event_type? */
+/* Does an entry apply to event_type: one with `on` == event_type, or a
+ * catch-all (on = "*")? */
 bool sm_rules_handles(const sm_rules *rules, const char *event_type);
 
-/* Distinct handled event types, in config order; borrowed strings. */
+/* Do the rules have a catch-all entry (on = "*"), so that every event
+ * type is handled? */
+bool sm_rules_handles_any(const sm_rules *rules);
+
+/* Distinct handled event types, in config order, without "*"; borrowed
+ * strings. */
 size_t sm_rules_event_types(const sm_rules *rules, const char *const **types);
 
 /* What the entries of one event type read of an event, so that a rebuild
@@ -75,7 +81,8 @@ typedef struct sm_event_reads {
 	bool metadata;           /* meta is read at all */
 } sm_event_reads;
 
-/* NULL when no entry handles event_type.  Borrowed from rules. */
+/* NULL when no entry handles event_type (the catch-all's reads for a type
+ * without entries of its own).  Borrowed from rules. */
 const sm_event_reads *sm_rules_reads(const sm_rules *rules, const char *event_type);
 
 /* What an event looks like to a reducer.  All borrowed. */

@@ -199,11 +199,16 @@ static void field_list(json_object *initial, char *out, size_t size)
 		snprintf(out, size, "none: initial is {}");
 }
 
+static int check_block_fields(const sm_rules *r, const rl_block *b, const place *pl, sm_error *err);
+
 static int check_stmt_fields(const sm_rules *r, const rl_stmt *s, const place *pl, sm_error *err)
 {
 	char buf[64], fields[300], hint[160];
 	const char *k;
 
+	if (s->kind == S_IF)
+		return check_block_fields(r, &s->then_b, pl, err) ? SM_ERR_CONFIG
+			: check_block_fields(r, &s->else_b, pl, err);
 	if (s->path.n == 0)
 		return SM_OK;
 	k = literal_key(&s->path.segs[0], buf, sizeof buf);
@@ -227,6 +232,14 @@ static int check_stmt_fields(const sm_rules *r, const rl_stmt *s, const place *p
 	return SM_OK;
 }
 
+static int check_block_fields(const sm_rules *r, const rl_block *b, const place *pl, sm_error *err)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (check_stmt_fields(r, &b->stmts[i], pl, err))
+			return SM_ERR_CONFIG;
+	return SM_OK;
+}
+
 static int compile_do(const sm_rules *r, rl_entry *en, const place *pl, sm_error *err)
 {
 	rl_parser p;
@@ -234,14 +247,11 @@ static int compile_do(const sm_rules *r, rl_entry *en, const place *pl, sm_error
 	if (check_text(pl, err))
 		return SM_ERR_CONFIG;
 	rl_parser_init(&p, pl->src);
-	rl_parse_stmts(&p, &en->stmts, &en->n_stmts);
+	rl_parse_block(&p, &en->body);
 	rl_parser_done(&p);
 	if (p.failed)
 		return report(pl, p.err_pos, err, "%s", p.msg);
-	for (size_t i = 0; i < en->n_stmts; i++)
-		if (check_stmt_fields(r, &en->stmts[i], pl, err))
-			return SM_ERR_CONFIG;
-	return SM_OK;
+	return check_block_fields(r, &en->body, pl, err);
 }
 
 /* -------------------------------------------------------- event types */
@@ -288,13 +298,41 @@ const rl_type *rl_find_type(const sm_rules *rules, const char *event_type)
 	return NULL;
 }
 
+static void add_entry(rl_type *t, size_t i)
+{
+	t->entries = sm_xrealloc(t->entries, (t->n_entries + 1) * sizeof *t->entries);
+	t->entries[t->n_entries++] = i;
+}
+
+/*
+ * Groups the entries by event type.  Entries for on = "*" (catch-all, like
+ * Elixir's `def apply(state, _event)`) come after all others in the file,
+ * as the last clauses of apply/2 do: for a type, its own entries are tried
+ * first, then the catch-all ones; a type without entries gets the
+ * catch-all ones alone.
+ */
 static int group_types(sm_rules *r, const sm_rule_source *entries, const char *file, sm_error *err)
 {
 	size_t cap = 0;
+	const sm_rule_source *first_any = NULL;
 
 	for (size_t i = 0; i < r->n_entries; i++) {
+		bool any = strcmp(entries[i].on, RL_ANY_TYPE) == 0;
 		rl_type *t = NULL;
 
+		if (any) {
+			if (!r->any) {
+				r->any = sm_xcalloc(1, sizeof *r->any);
+				r->any->name = sm_xstrdup(RL_ANY_TYPE);
+				first_any = &entries[i];
+			}
+			t = r->any;
+		} else if (first_any) {
+			return sm_error_set_at(err, SM_ERR_CONFIG, file, entries[i].line,
+					       "%s: comes after the catch-all %s (on = \"*\"); Elixir tries "
+					       "apply/2 clauses in order, so put the catch-all entries last",
+					       entries[i].where, first_any->where);
+		}
 		for (size_t k = 0; k < r->n_types && !t; k++)
 			if (strcmp(r->types[k].name, entries[i].on) == 0)
 				t = &r->types[k];
@@ -303,7 +341,7 @@ static int group_types(sm_rules *r, const sm_rule_source *entries, const char *f
 			t = &r->types[r->n_types++];
 			memset(t, 0, sizeof *t);
 			t->name = sm_xstrdup(entries[i].on);
-		} else {
+		} else if (t->n_entries) {
 			/* An entry after one without `when` can never apply;
 			 * like an Elixir clause that cannot match, it is a
 			 * mistake worth stopping for. */
@@ -314,10 +352,13 @@ static int group_types(sm_rules *r, const sm_rule_source *entries, const char *f
 						       "%s: never applies: %s handles %s first and has no when",
 						       entries[i].where, entries[last].where, entries[i].on);
 		}
-		t->entries = sm_xrealloc(t->entries, (t->n_entries + 1) * sizeof *t->entries);
-		t->entries[t->n_entries++] = i;
+		add_entry(t, i);
 		r->entries[i].on = t->name;
 	}
+	/* The catch-all entries follow each type's own. */
+	for (size_t k = 0; r->any && k < r->n_types; k++)
+		for (size_t i = 0; i < r->any->n_entries; i++)
+			add_entry(&r->types[k], r->any->entries[i]);
 	r->sorted = sm_xcalloc(r->n_types + 1, sizeof *r->sorted);
 	r->type_names = sm_xcalloc(r->n_types + 1, sizeof *r->type_names);
 	for (size_t i = 0; i < r->n_types; i++)
@@ -396,9 +437,7 @@ void sm_rules_free(sm_rules *rules)
 
 		rl_cond_free(en->when);
 		free(en->when_text);
-		for (size_t k = 0; k < en->n_stmts; k++)
-			rl_stmt_free(&en->stmts[k]);
-		free(en->stmts);
+		rl_block_free(&en->body);
 		free(en->where);
 	}
 	free(rules->entries);
@@ -408,6 +447,12 @@ void sm_rules_free(sm_rules *rules)
 		rl_reads_free(&rules->types[i]);
 	}
 	free(rules->types);
+	if (rules->any) {
+		free(rules->any->name);
+		free(rules->any->entries);
+		rl_reads_free(rules->any);
+		free(rules->any);
+	}
 	free(rules->sorted);
 	free(rules->type_names);
 	free(rules->canonical);
@@ -422,7 +467,12 @@ json_object *sm_rules_initial(const sm_rules *rules)
 
 bool sm_rules_handles(const sm_rules *rules, const char *event_type)
 {
-	return rules && event_type && rl_find_type(rules, event_type) != NULL;
+	return rules && event_type && (rules->any || rl_find_type(rules, event_type) != NULL);
+}
+
+bool sm_rules_handles_any(const sm_rules *rules)
+{
+	return rules && rules->any;
 }
 
 size_t sm_rules_event_types(const sm_rules *rules, const char *const **types)

@@ -31,6 +31,9 @@ enum rl_tok {
 	T_EQ,        /* == */
 	T_NE,        /* != */
 	T_CONCAT,    /* ~  */
+	T_LISTCAT,   /* ++ */
+	T_LISTSUB,   /* -- */
+	T_COALESCE,  /* ?? */
 	T_ERROR,     /* message in str */
 };
 
@@ -69,8 +72,18 @@ enum rl_expr_kind {
 	E_INDEX,     /* base [ index ] */
 	E_LIST,      /* items */
 	E_OBJECT,    /* keys, items */
-	E_CONCAT,    /* items[0] ~ items[1] */
+	/* The binary operators: items[0] OP items[1]. */
+	E_CONCAT,    /* ~  */
+	E_LISTCAT,   /* ++ */
+	E_LISTSUB,   /* -- */
+	E_COALESCE,  /* ?? */
+	E_CALL,      /* fn(items...) */
 };
+
+/* The functions of values (E_CALL); RL_FUNCTIONS lists their names. */
+enum rl_fn { F_LENGTH, F_UNIQ, F_MAX, F_MIN };
+#define RL_FUNCTIONS "length, uniq, max, min"
+const char *rl_fn_name(enum rl_fn fn);
 
 typedef struct rl_expr rl_expr;
 struct rl_expr {
@@ -80,9 +93,11 @@ struct rl_expr {
 	rl_expr *base;           /* E_FIELD, E_INDEX */
 	char *name;              /* E_FIELD */
 	rl_expr *index;          /* E_INDEX */
-	rl_expr **items;         /* E_LIST, E_OBJECT values, E_CONCAT operands */
+	rl_expr **items;         /* E_LIST, E_OBJECT values, operands, arguments */
 	char **keys;             /* E_OBJECT */
 	size_t n;
+	enum rl_fn fn;           /* E_CALL */
+	size_t pos;              /* byte offset of its first token, for messages */
 };
 
 enum rl_cond_kind {
@@ -111,28 +126,41 @@ typedef struct rl_path {
 
 enum rl_stmt_kind {
 	S_SET, S_PUTNEW, S_ADD, S_DELETE, S_APPEND, S_PREPEND, S_REMOVE, S_MERGE, S_RESET,
+	S_IF, S_FAIL,
 };
 
-typedef struct rl_stmt {
+typedef struct rl_stmt rl_stmt;
+
+/* Statements applied in order. */
+typedef struct rl_block {
+	rl_stmt *stmts;
+	size_t n;
+} rl_block;
+
+struct rl_stmt {
 	enum rl_stmt_kind kind;
-	char *text;              /* the statement as written, for messages */
+	char *text;              /* the statement as written (for S_IF: "if COND"), for messages */
 	size_t pos;              /* byte offset of its first token in the source */
-	rl_path path;
-	rl_expr *value;          /* S_SET..S_ADD, S_APPEND, S_PREPEND, S_MERGE */
-	rl_cond *cond;           /* S_REMOVE */
-} rl_stmt;
+	rl_path path;            /* all but S_RESET, S_IF, S_FAIL */
+	rl_expr *value;          /* S_SET..S_ADD, S_APPEND, S_PREPEND, S_MERGE, S_FAIL */
+	rl_cond *cond;           /* S_REMOVE, S_IF */
+	rl_block then_b, else_b; /* S_IF; `elif` is an S_IF alone in else_b */
+};
+
+/* The event type of a catch-all entry. */
+#define RL_ANY_TYPE "*"
 
 typedef struct rl_entry {
-	const char *on;          /* points into sm_rules.types */
+	const char *on;          /* points into sm_rules.types or sm_rules.any */
 	rl_cond *when;           /* NULL: always */
 	char *when_text;
-	rl_stmt *stmts;
-	size_t n_stmts;
+	rl_block body;
 	char *where;             /* "aggregates[0].events[3]", for messages */
 	int line, when_line, do_line;  /* config lines of the entry, its when and do */
 } rl_entry;
 
-/* An event type and the entries for it, in config order. */
+/* An event type and the entries for it, in config order, followed by the
+ * catch-all entries (on = "*"), which come last in the file. */
 typedef struct rl_type {
 	char *name;
 	size_t *entries;
@@ -151,6 +179,7 @@ struct sm_rules {
 	size_t n_types;
 	size_t *sorted;          /* indexes into types, sorted by name */
 	const char **type_names; /* for sm_rules_event_types */
+	rl_type *any;            /* the catch-all entries alone; NULL when none */
 	char *canonical;         /* sm_rules_canonical (config/rules_print.c) */
 };
 
@@ -178,13 +207,24 @@ void rl_parser_fail(rl_parser *p, size_t pos, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* "a name", "'('", "end of text" ... */
 const char *rl_describe(const rl_token *t);
+/* Consumes the current token. */
+void rl_advance(rl_parser *p);
+/* The kind of the token after the current one, consuming nothing. */
+enum rl_tok rl_peek_kind(rl_parser *p);
+/* Is the current token the name word? */
+bool rl_is_word(const rl_parser *p, const char *word);
+
+/* Nesting limit for lists, objects, parentheses, operators, `not` and
+ * `if`: deep enough for any real rule, shallow enough that recursion (in
+ * the parser, the evaluator and the printer) cannot exhaust the stack. */
+#define RL_MAX_NESTING 64
 
 rl_expr *rl_parse_expr(rl_parser *p);
 rl_cond *rl_parse_cond(rl_parser *p);
-/* Statements separated by ';' up to the end of the text; *stmts grows. */
-void rl_parse_stmts(rl_parser *p, rl_stmt **stmts, size_t *n);
+/* Statements separated by ';' up to the end of the text. */
+void rl_parse_block(rl_parser *p, rl_block *b);
 
-void rl_stmt_free(rl_stmt *s);
+void rl_block_free(rl_block *b);
 
 /* Looks up the type record for an event type; NULL when not handled. */
 const rl_type *rl_find_type(const sm_rules *rules, const char *event_type);
@@ -195,6 +235,51 @@ void rl_reads_free(rl_type *type);
 
 void rl_expr_free(rl_expr *e);
 void rl_cond_free(rl_cond *c);
+
+/* -------------------------------------------------------- evaluation */
+
+/* A value during evaluation: borrowed (from the state, the event, a
+ * constant) or owned by the evaluator. */
+typedef struct rl_val {
+	json_object *o;
+	bool owned;
+} rl_val;
+
+/* One application of rules to one event (config/rules_eval.c,
+ * rules_apply.c).  A failing step returns -1 with the reason in msg. */
+typedef struct rl_ctx {
+	const sm_rules *rules;   /* NULL for constants */
+	const sm_event_view *ev;
+	json_object *state;
+	json_object *it;         /* element of remove ... where */
+	json_object *key;        /* its key (string) or index (integer) */
+	const char *failed_text; /* the statement that failed, for the message */
+	bool failed_by_rule;     /* the failure is a `fail` statement's */
+	char msg[512];
+} rl_ctx;
+
+void rl_val_free(rl_val *v);
+/* Takes ownership of v's object: moves it when owned, copies when borrowed. */
+json_object *rl_val_take(rl_val *v);
+int rl_problem(rl_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Text of a key (a string, or a number as Elixir's to_string/1 writes it);
+ * *out points into k or buf. */
+int rl_key_text(rl_ctx *c, json_object *k, const char **out, char *buf, size_t size);
+int rl_eval(rl_ctx *c, const rl_expr *e, rl_val *out);
+/* Appends to_string(v) to *buf (a string as it is, a number as Elixir
+ * writes it, null as "", a boolean as its word); a list or an object is
+ * a failure. */
+int rl_text_of(rl_ctx *c, json_object *v, char **buf, size_t *len, size_t *cap);
+/* 1 when the condition holds, 0 when not, -1 on failure. */
+int rl_eval_cond(rl_ctx *c, const rl_cond *k);
+
+/* Elixir's semantics of values (config/rules_value.c). */
+int rl_term_compare(json_object *a, json_object *b);       /* <0, 0, >0 */
+bool rl_strict_equal(json_object *a, json_object *b);      /* === */
+json_object *rl_uniq(json_object *list);                    /* new list */
+json_object *rl_extreme(json_object *const *values, size_t n, bool max);  /* borrowed */
+json_object *rl_list_concat(json_object *a, json_object *b);   /* a ++ b, new */
+json_object *rl_list_subtract(json_object *a, json_object *b); /* a -- b, new */
 
 /* Evaluates a constant expression (config/rules_eval.c); msg receives the
  * reason on failure. */

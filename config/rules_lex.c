@@ -267,6 +267,33 @@ void rl_lex_next(rl_lexer *lx, rl_token *tok)
 
 			while (i < lx->len && is_ident_char(s[i]))
 				i++;
+			/* A name may end in '?' (Elixir's admin?), unless '?=' or
+			 * '??' follows, which are ambiguous without a space. */
+			if (i < lx->len && s[i] == '?') {
+				char a1 = i + 1 < lx->len ? s[i + 1] : '\0';
+				char a2 = i + 2 < lx->len ? s[i + 2] : '\0';
+
+				if ((a1 == '=' && a2 != '=') || a1 == '?') {
+					char msg[300];
+					int w = (int)(i - lx->pos);
+
+					if (a1 == '=')
+						snprintf(msg, sizeof msg, "'%.*s?=' is ambiguous: write '%.*s? = ...' to set "
+							 "the field %.*s?, or '%.*s ?= ...' to set %.*s only when it is absent",
+							 w, s + lx->pos, w, s + lx->pos, w, s + lx->pos, w, s + lx->pos,
+							 w, s + lx->pos);
+					else
+						snprintf(msg, sizeof msg, "'%.*s?\?' is ambiguous: write '%.*s? ?\? ...' for the "
+							 "field %.*s?, or '%.*s ?? ...'", w, s + lx->pos, w, s + lx->pos,
+							 w, s + lx->pos, w, s + lx->pos);
+					tok->pos = i;
+					set_error(tok, msg);
+					lx->pos = lx->len;
+					tok->end = lx->pos;
+					return;
+				}
+				i++;
+			}
 			tok->kind = T_IDENT;
 			tok->str = sm_xstrndup(s + lx->pos, i - lx->pos);
 			tok->len = i - lx->pos;
@@ -287,6 +314,9 @@ void rl_lex_next(rl_lexer *lx, rl_token *tok)
 			}
 		} else if (c == '"' || c == '\'') {
 			lex_string(lx, tok);
+		} else if (c == '-' && next == '-') {
+			tok->kind = T_LISTSUB;
+			lx->pos += 2;
 		} else if (is_digit(c) || c == '-') {
 			lex_number(lx, tok);
 		} else {
@@ -314,14 +344,14 @@ void rl_lex_next(rl_lexer *lx, rl_token *tok)
 				}
 				break;
 			case '?':
-				if (next == '=') {
-					k = T_PUTNEW;
+				if (next == '=' || next == '?') {
+					k = next == '=' ? T_PUTNEW : T_COALESCE;
 					w = 2;
 				}
 				break;
 			case '+':
-				if (next == '=') {
-					k = T_ADD;
+				if (next == '=' || next == '+') {
+					k = next == '=' ? T_ADD : T_LISTCAT;
 					w = 2;
 				}
 				break;

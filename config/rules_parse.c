@@ -1,6 +1,7 @@
 /*
- * Parser of the rules language (grammar in man/snapmig.conf.5): `initial`,
- * `when` and `do` strings become a syntax tree once, at load time
+ * Parser of the rules language (grammar in man/snapmig.conf.5): values and
+ * conditions; statements are config/rules_stmt.c.  `initial`, `when` and
+ * `do` strings become a syntax tree once, at load time
  * (config/rules_compile.c puts the trees together).  The first error stops
  * parsing and is kept with the byte offset of the token where it was found.
  */
@@ -14,10 +15,6 @@
 #include "config/rules_internal.h"
 #include "util/alloc.h"
 #include "util/json.h"
-
-/* Nesting limit for lists, objects, parentheses and `not`: deep enough for
- * any real rule, shallow enough that recursion cannot exhaust the stack. */
-#define MAX_NESTING 64
 
 typedef rl_parser parser;
 
@@ -34,7 +31,7 @@ void rl_parser_fail(parser *p, size_t pos, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void advance(parser *p)
+void rl_advance(parser *p)
 {
 	p->prev_end = p->tok.end;
 	rl_lex_next(&p->lx, &p->tok);
@@ -42,8 +39,7 @@ static void advance(parser *p)
 		rl_parser_fail(p, p->tok.pos, "%s", p->tok.str);
 }
 
-/* The token after the current one, without consuming anything. */
-static enum rl_tok peek_kind(parser *p)
+enum rl_tok rl_peek_kind(parser *p)
 {
 	rl_lexer copy = p->lx;
 	rl_token t = { 0 };
@@ -55,7 +51,7 @@ static enum rl_tok peek_kind(parser *p)
 	return k;
 }
 
-static bool is_word(const parser *p, const char *word)
+bool rl_is_word(const parser *p, const char *word)
 {
 	return p->tok.kind == T_IDENT && strcmp(p->tok.str, word) == 0;
 }
@@ -84,6 +80,9 @@ const char *rl_describe(const rl_token *t)
 	case T_EQ: return "'=='";
 	case T_NE: return "'!='";
 	case T_CONCAT: return "'~'";
+	case T_LISTCAT: return "'++'";
+	case T_LISTSUB: return "'--'";
+	case T_COALESCE: return "'?\?'";
 	case T_ERROR: return "an error";
 	}
 	return "a token";
@@ -121,34 +120,19 @@ void rl_cond_free(rl_cond *c)
 	free(c);
 }
 
-static void path_free(rl_path *path)
-{
-	for (size_t i = 0; i < path->n; i++) {
-		free(path->segs[i].name);
-		rl_expr_free(path->segs[i].key);
-	}
-	free(path->segs);
-	path->segs = NULL;
-	path->n = 0;
-}
-
-void rl_stmt_free(rl_stmt *s)
-{
-	free(s->text);
-	path_free(&s->path);
-	rl_expr_free(s->value);
-	rl_cond_free(s->cond);
-}
-
 /* -------------------------------------------------------- expressions */
 
-static rl_expr *new_expr(enum rl_expr_kind kind)
+static rl_expr *new_expr_at(enum rl_expr_kind kind, size_t pos)
 {
 	rl_expr *e = sm_xcalloc(1, sizeof *e);
 
 	e->kind = kind;
+	e->pos = pos;
 	return e;
 }
+
+/* A node that starts at the current token. */
+#define new_expr(kind) new_expr_at((kind), p->tok.pos)
 
 static rl_expr *parse_expr(parser *p);
 
@@ -159,23 +143,23 @@ static rl_expr *parse_postfix(parser *p, rl_expr *base)
 		if (p->tok.kind == T_DOT) {
 			rl_expr *e;
 
-			advance(p);
+			rl_advance(p);
 			if (p->tok.kind != T_IDENT) {
 				rl_parser_fail(p, p->tok.pos, "expected a field name after '.', got %s", rl_describe(&p->tok));
 				break;
 			}
-			e = new_expr(E_FIELD);
+			e = new_expr_at(E_FIELD, base->pos);
 			e->base = base;
 			e->name = sm_xstrdup(p->tok.str);
 			base = e;
-			advance(p);
+			rl_advance(p);
 		} else {
 			rl_expr *e, *idx;
 			size_t open = p->tok.pos;
 
-			advance(p);
+			rl_advance(p);
 			idx = parse_expr(p);
-			e = new_expr(E_INDEX);
+			e = new_expr_at(E_INDEX, base ? base->pos : open);
 			e->base = base;
 			e->index = idx;
 			base = e;
@@ -186,7 +170,7 @@ static rl_expr *parse_postfix(parser *p, rl_expr *base)
 				     rl_column(p->lx.src, open), rl_describe(&p->tok));
 				break;
 			}
-			advance(p);
+			rl_advance(p);
 		}
 	}
 	return base;
@@ -205,7 +189,7 @@ static rl_expr *parse_const_number(parser *p)
 	}
 	e = new_expr(E_CONST);
 	e->value = v;
-	advance(p);
+	rl_advance(p);
 	return e;
 }
 
@@ -226,8 +210,12 @@ static rl_expr *fold(rl_expr *e)
 		for (size_t i = 0; i < e->n; i++)
 			json_object_object_add(v, e->keys[i], sm_json_copy(e->items[i]->value));
 	}
-	rl_expr_free(e);
-	e = new_expr(E_CONST);
+	{
+		size_t pos = e->pos;
+
+		rl_expr_free(e);
+		e = new_expr_at(E_CONST, pos);
+	}
 	e->value = v;
 	return e;
 }
@@ -238,7 +226,7 @@ static rl_expr *parse_list(parser *p)
 	size_t cap = 0;
 	size_t open = p->tok.pos;
 
-	advance(p);
+	rl_advance(p);
 	while (!p->failed && p->tok.kind != T_RBRACK) {
 		rl_expr *item = parse_expr(p);
 
@@ -247,7 +235,7 @@ static rl_expr *parse_list(parser *p)
 		if (p->failed)
 			break;
 		if (p->tok.kind == T_COMMA) {
-			advance(p);
+			rl_advance(p);
 			continue;
 		}
 		if (p->tok.kind != T_RBRACK)
@@ -256,7 +244,7 @@ static rl_expr *parse_list(parser *p)
 	}
 	if (p->failed)
 		return e;
-	advance(p);
+	rl_advance(p);
 	return fold(e);
 }
 
@@ -266,7 +254,7 @@ static rl_expr *parse_object(parser *p)
 	size_t cap = 0, kcap = 0;
 	size_t open = p->tok.pos;
 
-	advance(p);
+	rl_advance(p);
 	while (!p->failed && p->tok.kind != T_RBRACE) {
 		char *key;
 		size_t key_pos = p->tok.pos;
@@ -294,17 +282,17 @@ static rl_expr *parse_object(parser *p)
 		e->n++;
 		if (p->failed)
 			break;
-		advance(p);
+		rl_advance(p);
 		if (p->tok.kind != T_COLON) {
 			rl_parser_fail(p, p->tok.pos, "expected ':' after key \"%s\", got %s", key, rl_describe(&p->tok));
 			break;
 		}
-		advance(p);
+		rl_advance(p);
 		e->items[e->n - 1] = parse_expr(p);
 		if (p->failed)
 			break;
 		if (p->tok.kind == T_COMMA) {
-			advance(p);
+			rl_advance(p);
 			continue;
 		}
 		if (p->tok.kind != T_RBRACE)
@@ -313,7 +301,7 @@ static rl_expr *parse_object(parser *p)
 	}
 	if (p->failed)
 		return e;
-	advance(p);
+	rl_advance(p);
 	return fold(e);
 }
 
@@ -332,9 +320,77 @@ static rl_expr *parse_root(parser *p, enum rl_root root, const char *word)
 	}
 	e = new_expr(E_ROOT);
 	e->root = root;
-	advance(p);
+	rl_advance(p);
 	if (root == R_VERSION || root == R_TYPE || root == R_STREAM)
 		return e;
+	return parse_postfix(p, e);
+}
+
+static const struct {
+	const char *name;
+	enum rl_fn fn;
+	size_t min_args, max_args;
+} functions[] = {
+	{ "length", F_LENGTH, 1, 1 },
+	{ "uniq", F_UNIQ, 1, 1 },
+	{ "max", F_MAX, 1, 256 },
+	{ "min", F_MIN, 1, 256 },
+};
+
+const char *rl_fn_name(enum rl_fn fn)
+{
+	for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++)
+		if (functions[i].fn == fn)
+			return functions[i].name;
+	return "?";
+}
+
+/* NAME ( EXPR, ... ) with NAME one of the functions. */
+static rl_expr *parse_call(parser *p)
+{
+	const char *w = p->tok.str;
+	size_t k, cap = 0, open;
+	rl_expr *e;
+
+	for (k = 0; k < sizeof functions / sizeof functions[0]; k++)
+		if (strcmp(functions[k].name, w) == 0)
+			break;
+	if (k == sizeof functions / sizeof functions[0]) {
+		if (strcmp(w, "exists") == 0 || strcmp(w, "not") == 0)
+			rl_parser_fail(p, p->tok.pos, "'%s' makes a condition, not a value: use it in when, "
+				       "if or where (%s event.x)", w, w);
+		else
+			rl_parser_fail(p, p->tok.pos, "unknown function '%s' (the functions are %s)",
+				       w, RL_FUNCTIONS);
+		return NULL;
+	}
+	e = new_expr(E_CALL);
+	e->fn = functions[k].fn;
+	rl_advance(p);
+	open = p->tok.pos;
+	rl_advance(p);  /* ( */
+	while (!p->failed && p->tok.kind != T_RPAREN) {
+		e->items = sm_xgrow(e->items, &cap, e->n + 1, sizeof *e->items);
+		e->items[e->n++] = parse_expr(p);
+		if (p->failed)
+			break;
+		if (p->tok.kind == T_COMMA)
+			rl_advance(p);
+		else if (p->tok.kind != T_RPAREN)
+			rl_parser_fail(p, p->tok.pos, "expected ',' or ')' in the call of %s opened at col %d, got %s",
+				       functions[k].name, rl_column(p->lx.src, open), rl_describe(&p->tok));
+	}
+	if (p->failed)
+		return e;
+	if (e->n < functions[k].min_args || e->n > functions[k].max_args) {
+		if (functions[k].max_args == 1)
+			rl_parser_fail(p, e->pos, "%s takes one value, got %zu", functions[k].name, e->n);
+		else
+			rl_parser_fail(p, e->pos, "%s takes a list, or 2 to %zu values to compare, got %zu",
+				       functions[k].name, functions[k].max_args, e->n);
+		return e;
+	}
+	rl_advance(p);
 	return parse_postfix(p, e);
 }
 
@@ -346,7 +402,7 @@ static rl_expr *parse_primary(parser *p)
 	case T_STRING:
 		e = new_expr(E_CONST);
 		e->value = json_object_new_string_len(p->tok.str, (int)p->tok.len);
-		advance(p);
+		rl_advance(p);
 		return e;
 	case T_NUMBER:
 		return parse_const_number(p);
@@ -357,16 +413,17 @@ static rl_expr *parse_primary(parser *p)
 	case T_LPAREN: {
 		size_t open = p->tok.pos;
 
-		advance(p);
+		rl_advance(p);
 		e = parse_expr(p);
 		if (p->failed)
 			return e;
+		e->pos = open;
 		if (p->tok.kind != T_RPAREN) {
 			rl_parser_fail(p, p->tok.pos, "expected ')' to close the '(' at col %d, got %s",
 			     rl_column(p->lx.src, open), rl_describe(&p->tok));
 			return e;
 		}
-		advance(p);
+		rl_advance(p);
 		return parse_postfix(p, e);
 	}
 	case T_VAR: {
@@ -387,12 +444,12 @@ static rl_expr *parse_primary(parser *p)
 		if (strcmp(w, "true") == 0 || strcmp(w, "false") == 0) {
 			e = new_expr(E_CONST);
 			e->value = json_object_new_boolean(w[0] == 't');
-			advance(p);
+			rl_advance(p);
 			return e;
 		}
 		if (strcmp(w, "null") == 0) {
 			e = new_expr(E_CONST);
-			advance(p);
+			rl_advance(p);
 			return e;
 		}
 		if (strcmp(w, "event") == 0)
@@ -405,6 +462,8 @@ static rl_expr *parse_primary(parser *p)
 			return parse_root(p, R_IT, "it");
 		if (strcmp(w, "key") == 0)
 			return parse_root(p, R_KEY, "key");
+		if (rl_peek_kind(p) == T_LPAREN)
+			return parse_call(p);
 		rl_parser_fail(p, p->tok.pos, "unknown name '%s' (read fields as state.%s, event.%s or meta.%s)",
 		     w, w, w, w);
 		return NULL;
@@ -415,19 +474,63 @@ static rl_expr *parse_primary(parser *p)
 	}
 }
 
-/* The operators after a first operand (left, already parsed). */
+static rl_expr *binary(enum rl_expr_kind kind, rl_expr *a, rl_expr *b)
+{
+	rl_expr *e = new_expr_at(kind, a ? a->pos : 0);
+
+	e->items = sm_xcalloc(2, sizeof *e->items);
+	e->n = 2;
+	e->items[0] = a;
+	e->items[1] = b;
+	return e;
+}
+
+static enum rl_expr_kind chain_op(const parser *p)
+{
+	switch (p->tok.kind) {
+	case T_CONCAT: return E_CONCAT;
+	case T_LISTCAT: return E_LISTCAT;
+	case T_LISTSUB: return E_LISTSUB;
+	default: return E_CONST;  /* none */
+	}
+}
+
+/*
+ * The operators after a first operand (left, already parsed), right
+ * associative as in Elixir: `~`, `++` and `--` bind alike (as `<>`, `++`
+ * and `--` do), `??` looser.  a -- b -- c is a -- (b -- c).  Each operator
+ * counts as a level of nesting.
+ */
 static rl_expr *parse_expr_rest(parser *p, rl_expr *left)
 {
-	while (!p->failed && p->tok.kind == T_CONCAT) {
-		rl_expr *e = new_expr(E_CONCAT);
+	rl_expr **operands = NULL;
+	enum rl_expr_kind *ops = NULL;
+	size_t n = 1, cap = 0, ocap = 0;
+	int depth = p->depth;
 
-		advance(p);
-		e->items = sm_xcalloc(2, sizeof *e->items);
-		e->n = 2;
-		e->items[0] = left;
-		e->items[1] = parse_primary(p);
-		left = e;
+	operands = sm_xgrow(operands, &cap, 1, sizeof *operands);
+	operands[0] = left;
+	while (!p->failed && chain_op(p) != E_CONST) {
+		ops = sm_xgrow(ops, &ocap, n, sizeof *ops);
+		ops[n - 1] = chain_op(p);
+		if (++p->depth > RL_MAX_NESTING) {
+			rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", RL_MAX_NESTING);
+			break;
+		}
+		rl_advance(p);
+		operands = sm_xgrow(operands, &cap, n + 1, sizeof *operands);
+		operands[n++] = parse_primary(p);
 	}
+	left = operands[n - 1];
+	for (size_t i = n - 1; i-- > 0;)
+		left = binary(ops[i], operands[i], left);
+	free(operands);
+	free(ops);
+	if (!p->failed && p->tok.kind == T_COALESCE) {
+		rl_advance(p);
+		left = binary(E_COALESCE, left, parse_expr(p));
+	}
+	p->depth = depth;
 	return left;
 }
 
@@ -435,8 +538,8 @@ static rl_expr *parse_expr(parser *p)
 {
 	rl_expr *e;
 
-	if (++p->depth > MAX_NESTING) {
-		rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", MAX_NESTING);
+	if (++p->depth > RL_MAX_NESTING) {
+		rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", RL_MAX_NESTING);
 		p->depth--;
 		return NULL;
 	}
@@ -463,10 +566,11 @@ static rl_cond *parse_cond(parser *p);
 static bool continues_value(const parser *p)
 {
 	switch (p->tok.kind) {
-	case T_DOT: case T_LBRACK: case T_CONCAT: case T_EQ: case T_NE: case T_ASSIGN:
+	case T_DOT: case T_LBRACK: case T_CONCAT: case T_LISTCAT: case T_LISTSUB: case T_COALESCE:
+	case T_EQ: case T_NE: case T_ASSIGN:
 		return true;
 	default:
-		return is_word(p, "in");
+		return rl_is_word(p, "in");
 	}
 }
 
@@ -480,13 +584,13 @@ static void compare(parser *p, rl_cond *c)
 		k = C_EQ;
 	else if (p->tok.kind == T_NE)
 		k = C_NE;
-	else if (is_word(p, "in"))
+	else if (rl_is_word(p, "in"))
 		k = C_IN;
 	else if (p->tok.kind == T_ASSIGN)
 		rl_parser_fail(p, p->tok.pos, "'=' assigns; compare with '=='");
 	if (k != C_TRUTHY) {
 		c->kind = k;
-		advance(p);
+		rl_advance(p);
 		c->b = parse_expr(p);
 	}
 }
@@ -495,25 +599,25 @@ static rl_cond *parse_cond_atom(parser *p)
 {
 	rl_cond *c;
 
-	if (++p->depth > MAX_NESTING) {
-		rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", MAX_NESTING);
+	if (++p->depth > RL_MAX_NESTING) {
+		rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", RL_MAX_NESTING);
 		p->depth--;
 		return NULL;
 	}
-	if (is_word(p, "not")) {
-		advance(p);
+	if (rl_is_word(p, "not")) {
+		rl_advance(p);
 		c = new_cond(C_NOT);
 		c->l = parse_cond_atom(p);
 	} else if (p->tok.kind == T_LPAREN) {
 		size_t open = p->tok.pos;
 
-		advance(p);
+		rl_advance(p);
 		c = parse_cond(p);
 		if (!p->failed && p->tok.kind != T_RPAREN)
 			rl_parser_fail(p, p->tok.pos, "expected ')' to close the '(' at col %d, got %s",
 			     rl_column(p->lx.src, open), rl_describe(&p->tok));
 		if (!p->failed)
-			advance(p);
+			rl_advance(p);
 		/* `(a ~ b) == c`: the parentheses held a value, not a condition. */
 		if (!p->failed && c->kind == C_TRUTHY && continues_value(p)) {
 			rl_expr *e = c->a;
@@ -524,8 +628,8 @@ static rl_cond *parse_cond_atom(parser *p)
 			if (!p->failed)
 				compare(p, c);
 		}
-	} else if (is_word(p, "exists")) {
-		advance(p);
+	} else if (rl_is_word(p, "exists")) {
+		rl_advance(p);
 		c = new_cond(C_EXISTS);
 		c->a = parse_expr(p);
 	} else {
@@ -542,10 +646,10 @@ static rl_cond *parse_and(parser *p)
 {
 	rl_cond *left = parse_cond_atom(p);
 
-	while (!p->failed && is_word(p, "and")) {
+	while (!p->failed && rl_is_word(p, "and")) {
 		rl_cond *c = new_cond(C_AND);
 
-		advance(p);
+		rl_advance(p);
 		c->l = left;
 		c->r = parse_cond_atom(p);
 		left = c;
@@ -557,181 +661,15 @@ static rl_cond *parse_cond(parser *p)
 {
 	rl_cond *left = parse_and(p);
 
-	while (!p->failed && is_word(p, "or")) {
+	while (!p->failed && rl_is_word(p, "or")) {
 		rl_cond *c = new_cond(C_OR);
 
-		advance(p);
+		rl_advance(p);
 		c->l = left;
 		c->r = parse_and(p);
 		left = c;
 	}
 	return left;
-}
-
-/* --------------------------------------------------------- statements */
-
-static void add_seg(rl_path *path, size_t *cap, char *name, rl_expr *key, size_t pos)
-{
-	path->segs = sm_xgrow(path->segs, cap, path->n + 1, sizeof *path->segs);
-	path->segs[path->n].name = name;
-	path->segs[path->n].key = key;
-	path->segs[path->n].pos = pos;
-	path->n++;
-}
-
-/* PATH := name seg* | state seg+ ; seg := .name | [expr] */
-static void parse_path(parser *p, rl_path *path)
-{
-	size_t cap = 0;
-
-	if (p->tok.kind != T_IDENT) {
-		rl_parser_fail(p, p->tok.pos, "expected a statement (a path such as name or a.b, or delete, "
-		     "append, prepend, remove, merge, reset), got %s", rl_describe(&p->tok));
-		return;
-	}
-	if (is_word(p, "state")) {
-		advance(p);
-		if (p->tok.kind != T_DOT && p->tok.kind != T_LBRACK) {
-			rl_parser_fail(p, p->tok.pos, "expected '.' or '[' after state in a path");
-			return;
-		}
-	} else if (is_word(p, "event") || is_word(p, "meta") || is_word(p, "it") || is_word(p, "key")) {
-		rl_parser_fail(p, p->tok.pos, "'%s' cannot be changed; paths are rooted at the state", p->tok.str);
-		return;
-	} else {
-		add_seg(path, &cap, sm_xstrdup(p->tok.str), NULL, p->tok.pos);
-		advance(p);
-	}
-	/* A '[' continues the path only when nothing separates it from the
-	 * path: `append l [1]` appends a list, `append l[1] x` is a key. */
-	while (!p->failed && (p->tok.kind == T_DOT ||
-			      (p->tok.kind == T_LBRACK && p->tok.pos == p->prev_end))) {
-		if (p->tok.kind == T_DOT) {
-			advance(p);
-			if (p->tok.kind != T_IDENT) {
-				rl_parser_fail(p, p->tok.pos, "expected a field name after '.', got %s", rl_describe(&p->tok));
-				return;
-			}
-			add_seg(path, &cap, sm_xstrdup(p->tok.str), NULL, p->tok.pos);
-			advance(p);
-		} else {
-			size_t open = p->tok.pos;
-			rl_expr *key;
-
-			advance(p);
-			key = parse_expr(p);
-			add_seg(path, &cap, NULL, key, open);
-			if (p->failed)
-				return;
-			if (p->tok.kind != T_RBRACK) {
-				rl_parser_fail(p, p->tok.pos, "expected ']' to close the '[' at col %d, got %s",
-				     rl_column(p->lx.src, open), rl_describe(&p->tok));
-				return;
-			}
-			advance(p);
-		}
-	}
-}
-
-static bool keyword_statement(parser *p, const char *word)
-{
-	enum rl_tok next;
-
-	if (!is_word(p, word))
-		return false;
-	/* `delete = 1` sets a field called delete. */
-	next = peek_kind(p);
-	return next != T_ASSIGN && next != T_PUTNEW && next != T_ADD &&
-	       next != T_DOT && next != T_LBRACK;
-}
-
-static void parse_stmt(parser *p, rl_stmt *s)
-{
-	if (keyword_statement(p, "reset")) {
-		s->kind = S_RESET;
-		advance(p);
-		return;
-	}
-	if (keyword_statement(p, "delete")) {
-		s->kind = S_DELETE;
-		advance(p);
-		parse_path(p, &s->path);
-		return;
-	}
-	if (keyword_statement(p, "append") || keyword_statement(p, "prepend") ||
-	    keyword_statement(p, "merge")) {
-		s->kind = is_word(p, "append") ? S_APPEND : is_word(p, "prepend") ? S_PREPEND : S_MERGE;
-		advance(p);
-		parse_path(p, &s->path);
-		if (!p->failed)
-			s->value = parse_expr(p);
-		return;
-	}
-	if (keyword_statement(p, "remove")) {
-		s->kind = S_REMOVE;
-		advance(p);
-		parse_path(p, &s->path);
-		if (p->failed)
-			return;
-		if (!is_word(p, "where")) {
-			rl_parser_fail(p, p->tok.pos, "expected 'where' after the path of remove, got %s", rl_describe(&p->tok));
-			return;
-		}
-		advance(p);
-		p->in_where = true;
-		s->cond = parse_cond(p);
-		p->in_where = false;
-		return;
-	}
-	parse_path(p, &s->path);
-	if (p->failed)
-		return;
-	switch (p->tok.kind) {
-	case T_ASSIGN: s->kind = S_SET; break;
-	case T_PUTNEW: s->kind = S_PUTNEW; break;
-	case T_ADD: s->kind = S_ADD; break;
-	default:
-		rl_parser_fail(p, p->tok.pos, "expected '=' after path");
-		return;
-	}
-	advance(p);
-	s->value = parse_expr(p);
-}
-
-static char *trimmed(const char *src, size_t from, size_t to)
-{
-	while (from < to && (src[from] == ' ' || src[from] == '\t' || src[from] == '\n' || src[from] == '\r'))
-		from++;
-	while (to > from && (src[to - 1] == ' ' || src[to - 1] == '\t' || src[to - 1] == '\n' || src[to - 1] == '\r'))
-		to--;
-	return sm_xstrndup(src + from, to - from);
-}
-
-void rl_parse_stmts(parser *p, rl_stmt **stmts, size_t *n)
-{
-	size_t cap = *n;
-
-	while (!p->failed && p->tok.kind != T_EOF) {
-		rl_stmt *s;
-		size_t start = p->tok.pos;
-
-		if (p->tok.kind == T_SEMI) {  /* empty statement */
-			advance(p);
-			continue;
-		}
-		*stmts = sm_xgrow(*stmts, &cap, *n + 1, sizeof **stmts);
-		s = &(*stmts)[(*n)++];
-		memset(s, 0, sizeof *s);
-		s->pos = start;
-		parse_stmt(p, s);
-		if (p->failed)
-			break;
-		s->text = trimmed(p->lx.src, start, p->prev_end);
-		if (p->tok.kind == T_SEMI)
-			advance(p);
-		else if (p->tok.kind != T_EOF)
-			rl_parser_fail(p, p->tok.pos, "expected ';' between statements, got %s", rl_describe(&p->tok));
-	}
 }
 
 rl_expr *rl_parse_expr(parser *p)
@@ -749,7 +687,7 @@ void rl_parser_init(parser *p, const char *src)
 	memset(p, 0, sizeof *p);
 	p->lx.src = src;
 	p->lx.len = strlen(src);
-	advance(p);
+	rl_advance(p);
 }
 
 void rl_parser_done(parser *p)

@@ -90,6 +90,7 @@ static void put_string(buf *b, const char *s, size_t n)
 	put(b, "\"");
 }
 
+/* A name as the lexer reads it: [A-Za-z_][A-Za-z0-9_]*, maybe ending in '?'. */
 static bool is_ident(const char *s)
 {
 	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
@@ -98,6 +99,8 @@ static bool is_ident(const char *s)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
 		      (*s >= '0' && *s <= '9')))
 			break;
+	if (*s == '?')
+		s++;
 	return *s == '\0';
 }
 
@@ -192,10 +195,24 @@ static void put_expr(buf *b, const rl_expr *e)
 		put(b, "}");
 		return;
 	case E_CONCAT:
+	case E_LISTCAT:
+	case E_LISTSUB:
+	case E_COALESCE:
 		put(b, "(");
 		put_expr(b, e->items[0]);
-		put(b, " ~ ");
+		put(b, e->kind == E_CONCAT ? " ~ " : e->kind == E_LISTCAT ? " ++ "
+		       : e->kind == E_LISTSUB ? " -- " : " ?? ");
 		put_expr(b, e->items[1]);
+		put(b, ")");
+		return;
+	case E_CALL:
+		put(b, rl_fn_name(e->fn));
+		put(b, "(");
+		for (size_t i = 0; i < e->n; i++) {
+			if (i)
+				put(b, ", ");
+			put_expr(b, e->items[i]);
+		}
 		put(b, ")");
 		return;
 	}
@@ -256,11 +273,38 @@ static void put_path(buf *b, const rl_path *path)
 	}
 }
 
+static void put_stmt(buf *b, const rl_stmt *s);
+
+static void put_block(buf *b, const rl_block *blk)
+{
+	for (size_t i = 0; i < blk->n; i++) {
+		if (i)
+			put(b, "; ");
+		put_stmt(b, &blk->stmts[i]);
+	}
+}
+
 static void put_stmt(buf *b, const rl_stmt *s)
 {
 	const char *word = NULL, *op = NULL;
 
 	switch (s->kind) {
+	case S_IF:
+		/* elif is else if: the same tree, so the same text */
+		put(b, "if ");
+		put_cond(b, s->cond);
+		put(b, " then ");
+		put_block(b, &s->then_b);
+		if (s->else_b.n) {
+			put(b, s->then_b.n ? " else " : "else ");
+			put_block(b, &s->else_b);
+		}
+		put(b, s->then_b.n || s->else_b.n ? " end" : "end");
+		return;
+	case S_FAIL:
+		put(b, "fail ");
+		put_expr(b, s->value);
+		return;
 	case S_SET: op = " = "; break;
 	case S_PUTNEW: op = " ?= "; break;
 	case S_ADD: op = " += "; break;
@@ -300,13 +344,9 @@ static void put_entry(buf *b, const rl_entry *en)
 		put_cond(b, en->when);
 		put(b, "\n");
 	}
-	if (en->n_stmts) {
+	if (en->body.n) {
 		put(b, "do ");
-		for (size_t i = 0; i < en->n_stmts; i++) {
-			if (i)
-				put(b, "; ");
-			put_stmt(b, &en->stmts[i]);
-		}
+		put_block(b, &en->body);
 		put(b, "\n");
 	}
 }
@@ -322,9 +362,15 @@ char *rl_canonical(const sm_rules *rules)
 	for (size_t i = 0; i < rules->n_types; i++) {
 		const rl_type *t = &rules->types[rules->sorted[i]];
 
-		for (size_t k = 0; k < t->n_entries; k++)
-			put_entry(&b, &rules->entries[t->entries[k]]);
+		for (size_t k = 0; k < t->n_entries; k++) {
+			const rl_entry *en = &rules->entries[t->entries[k]];
+
+			if (en->on == t->name)  /* not the catch-all entries that follow */
+				put_entry(&b, en);
+		}
 	}
+	for (size_t k = 0; rules->any && k < rules->any->n_entries; k++)
+		put_entry(&b, &rules->entries[rules->any->entries[k]]);
 	return b.s;
 }
 

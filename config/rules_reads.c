@@ -79,6 +79,10 @@ static void walk_expr(reads_acc *a, const rl_expr *e)
 	case E_LIST:
 	case E_OBJECT:
 	case E_CONCAT:
+	case E_LISTCAT:
+	case E_LISTSUB:
+	case E_COALESCE:
+	case E_CALL:
 		for (size_t i = 0; i < e->n; i++)
 			walk_expr(a, e->items[i]);
 		return;
@@ -86,12 +90,22 @@ static void walk_expr(reads_acc *a, const rl_expr *e)
 	a->all_data = true;  /* an expression kind this walk does not know */
 }
 
+static void walk_block(reads_acc *a, const rl_block *b);
+
 static void walk_stmt(reads_acc *a, const rl_stmt *s)
 {
 	for (size_t i = 0; i < s->path.n; i++)
 		walk_expr(a, s->path.segs[i].key);
 	walk_expr(a, s->value);
 	walk_cond(a, s->cond);
+	walk_block(a, &s->then_b);
+	walk_block(a, &s->else_b);
+}
+
+static void walk_block(reads_acc *a, const rl_block *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		walk_stmt(a, &b->stmts[i]);
 }
 
 static int cmp_name(const void *x, const void *y)
@@ -99,28 +113,32 @@ static int cmp_name(const void *x, const void *y)
 	return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
+static void compute_type(const sm_rules *rules, rl_type *type)
+{
+	reads_acc a;
+
+	memset(&a, 0, sizeof a);
+	for (size_t k = 0; k < type->n_entries; k++) {
+		const rl_entry *en = &rules->entries[type->entries[k]];
+
+		walk_cond(&a, en->when);
+		walk_block(&a, &en->body);
+	}
+	if (a.n)
+		qsort(a.names, a.n, sizeof *a.names, cmp_name);
+	type->read_names = a.names;
+	type->reads.all_data = a.all_data;
+	type->reads.metadata = a.metadata;
+	type->reads.data.names = (const char *const *)a.names;
+	type->reads.data.n = a.n;
+}
+
 void rl_compute_reads(sm_rules *rules)
 {
-	for (size_t t = 0; t < rules->n_types; t++) {
-		rl_type *type = &rules->types[t];
-		reads_acc a;
-
-		memset(&a, 0, sizeof a);
-		for (size_t k = 0; k < type->n_entries; k++) {
-			const rl_entry *en = &rules->entries[type->entries[k]];
-
-			walk_cond(&a, en->when);
-			for (size_t i = 0; i < en->n_stmts; i++)
-				walk_stmt(&a, &en->stmts[i]);
-		}
-		if (a.n)
-			qsort(a.names, a.n, sizeof *a.names, cmp_name);
-		type->read_names = a.names;
-		type->reads.all_data = a.all_data;
-		type->reads.metadata = a.metadata;
-		type->reads.data.names = (const char *const *)a.names;
-		type->reads.data.n = a.n;
-	}
+	for (size_t t = 0; t < rules->n_types; t++)
+		compute_type(rules, &rules->types[t]);
+	if (rules->any)
+		compute_type(rules, rules->any);
 }
 
 void rl_reads_free(rl_type *type)
@@ -136,5 +154,7 @@ const sm_event_reads *sm_rules_reads(const sm_rules *rules, const char *event_ty
 {
 	const rl_type *t = rules && event_type ? rl_find_type(rules, event_type) : NULL;
 
+	if (!t && rules && event_type)
+		t = rules->any;
 	return t ? &t->reads : NULL;
 }

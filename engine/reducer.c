@@ -177,7 +177,7 @@ int sm_reducer_known_types(const sm_config *cfg, const sm_aggregate *agg,
 
 	if (agg->exec)
 		return sm_exec_known_types(cfg, agg, types, n, any, err);
-	*any = false;
+	*any = sm_rules_handles_any(agg->rules);  /* a catch-all entry, on = "*" */
 	count = sm_rules_event_types(agg->rules, &list);
 	*types = sm_xcalloc(count + 1, sizeof **types);
 	for (size_t i = 0; i < count; i++)

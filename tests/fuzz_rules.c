@@ -89,16 +89,23 @@ int sm_fuzz_rules(const uint8_t *data, size_t size)
 	char *initial = next_line(data, size, &pos);
 	char *when = next_line(data, size, &pos);
 	char *dos = next_line(data, size, &pos);
-	const char *types[] = { "Elixir.F.Events.A", "Elixir.F.Events.B" };
-	sm_rule_source src[] = {
-		{ types[0], when[0] ? when : NULL, dos, 1, "events[0]", 2, 3 },
-		{ types[0], NULL, "reset", 4, "events[1]", 0, 0 },
-		{ types[1], NULL, dos, 5, "events[2]", 0, 0 },
-	};
+	/* C has no entry of its own: the catch-all takes it. */
+	const char *types[] = { "Elixir.F.Events.A", "Elixir.F.Events.B", "Elixir.F.Events.C" };
+	sm_rule_source src[4];
+	size_t n = 0;
 	sm_rules *rules = NULL;
 	sm_error err;
 	json_object *event = NULL;
 
+	/* A: the input's when and do, then (when there is a when) an entry
+	 * that resets; B: the input's do; any other type: a catch-all that
+	 * runs the input's do when the input's when holds. */
+	memset(src, 0, sizeof src);
+	src[n++] = (sm_rule_source){ types[0], when[0] ? when : NULL, dos, 1, "events[0]", 2, 3 };
+	if (when[0])
+		src[n++] = (sm_rule_source){ types[0], NULL, "reset", 4, "events[1]", 0, 0 };
+	src[n++] = (sm_rule_source){ types[1], NULL, dos, 5, "events[2]", 0, 0 };
+	src[n++] = (sm_rule_source){ "*", when[0] ? when : NULL, dos, 6, "events[3]", 0, 0 };
 	sm_error_clear(&err);
 	/* The rest is event data; also a test of the JSON decoder. */
 	if (sm_json_parse((const char *)data + pos, size - pos, &event, &err) == 0) {
@@ -107,7 +114,7 @@ int sm_fuzz_rules(const uint8_t *data, size_t size)
 		sm_json_print(event, &len);
 		(void)sm_json_has_nul(event);
 	}
-	if (sm_rules_compile(initial[0] ? initial : NULL, 1, "initial", src, 3, "fuzz.conf", &rules, &err) == 0) {
+	if (sm_rules_compile(initial[0] ? initial : NULL, 1, "initial", src, n, "fuzz.conf", &rules, &err) == 0) {
 		json_object *state = sm_rules_initial(rules);
 
 		/* The canonical text is faithful: it compiles to rules with
@@ -115,8 +122,8 @@ int sm_fuzz_rules(const uint8_t *data, size_t size)
 		if (sm_fuzz_rules_roundtrip(rules) != 0)
 			abort();
 
-		for (long long v = 1; v <= 4 && state; v++) {
-			sm_event_view ev = { types[v % 2], v, "fuzz-stream", event, event };
+		for (long long v = 1; v <= 6 && state; v++) {
+			sm_event_view ev = { types[v % 3], v, "fuzz-stream", event, event };
 
 			if (sm_rules_apply(rules, &state, &ev, &err) != SM_APPLY_OK)
 				break;

@@ -26,7 +26,8 @@
 	"i: null, j: null, k: null, l: null, m: null, n: null, o: null, p: null, q: null, " \
 	"r: null, s: null, t: null, u: null, v: null, w: null, x: null, y: null, z: null, " \
 	"id: null, price: null, member_ids: null, tags: null, vs: null, who: null, last: null, " \
-	"delete: null, reset: null, remove: null, 'b c': null, 'odd key': null}"
+	"delete: null, reset: null, remove: null, 'b c': null, 'odd key': null, " \
+	"if: null, then: null, else: null, end: null, elif: null}"
 
 /* Compiles one entry for event type T (and "Elixir.T.Events.Other" with no
  * statements), failing the test on error. */
@@ -774,7 +775,7 @@ START_TEST(test_deep_nesting_is_a_syntax_error_not_a_crash)
 		dos[n++] = '[';
 	dos[n] = '\0';
 	check_syntax("{}", NULL, dos,
-		     "snapmig.conf:12: aggregates[0].events[3].do, col 69: nested deeper than 64 levels");
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 68: nested deeper than 64 levels");
 }
 END_TEST
 
@@ -905,6 +906,8 @@ START_TEST(test_an_event_restricted_to_its_reads_applies_the_same)
 		{ "not (event.v in state.vs)", "append vs event.v; c = {x: event.n, y: [event['id']]}" },
 		{ NULL, "x = event[event.k]" },
 		{ NULL, "s = event.id ~ '-' ~ event.missing" },
+		{ NULL, "if exists event.opt then o = event.opt elif event.n == 3 then o = event.k ?? 'x' else fail event.id end" },
+		{ "exists event.v or length([]) == 0", "vs = uniq((state.vs ?? []) ++ [event.v] -- [null]); n = max(event.n ?? 0, 1)" },
 	};
 	static const char *const events[] = {
 		"{\"id\":\"a\",\"k\":\"v\",\"v\":2.50,\"n\":3,\"opt\":null,\"big\":{\"deep\":[1,[2]]}}",
@@ -946,6 +949,341 @@ START_TEST(test_an_event_restricted_to_its_reads_applies_the_same)
 		sm_rules_free(r);
 	}
 	sm_json_reader_free(reader);
+}
+END_TEST
+
+/* ---------------------------------------------------- if ... then ... end */
+
+START_TEST(test_if_elif_else_applies_one_branch)
+{
+	const char *dos = "if event.x == 1 then a = 'one' elif event.x == 2 then a = 'two'; b = 2 "
+			  "else a = 'other' end; c = 'after'";
+
+	check_do("{}", dos, "{\"x\":1}", "{\"a\":\"one\",\"c\":\"after\"}");
+	check_do("{}", dos, "{\"x\":2}", "{\"a\":\"two\",\"b\":2,\"c\":\"after\"}");
+	check_do("{}", dos, "{\"x\":3}", "{\"a\":\"other\",\"c\":\"after\"}");
+	check_do("{}", dos, "{}", "{\"a\":\"other\",\"c\":\"after\"}");
+	/* Without else nothing happens; branches may be empty; ifs nest. */
+	check_do("{}", "if event.x then a = 1 end", "{\"x\":false}", "{}");
+	check_do("{}", "if event.x then else a = 1 end", "{\"x\":null}", "{\"a\":1}");
+	check_do("{}", "if exists event.x then if event.x == 0 then end end", "{\"x\":0}", "{}");
+	check_do("{}", "if exists event.x then if event.y then a = 1 else a = 2 end; b = 3 end", "{\"x\":0}",
+		 "{\"a\":2,\"b\":3}");
+	{
+		sm_rules *r = compile1("{a: null, n: 0}", NULL, "if true then reset; a = 1 end");
+
+		ck_assert_int_eq(apply_ev(r, "{\"a\":null,\"n\":5}", T, 2, "{}", NULL), SM_APPLY_OK);
+		ck_assert_str_eq(out, "{\"a\":1,\"n\":0}");
+		sm_rules_free(r);
+	}
+}
+END_TEST
+
+START_TEST(test_if_words_are_still_field_names)
+{
+	check_do("{}", "if = 1; then = 2; else.x = 3; end = 4; elif ?= 5", "{}",
+		 "{\"if\":1,\"then\":2,\"else\":{\"x\":3},\"end\":4,\"elif\":5}");
+	check_do("{}", "if true then end = 1; else = 2 end", "{}", "{\"end\":1,\"else\":2}");
+}
+END_TEST
+
+START_TEST(test_a_failure_inside_if_names_the_statement)
+{
+	check_do_fails("{\"a\":3}", "if true then b = 1; append a 1 end", "{}",
+		       "append a 1: not a list (number) at " T " v7");
+	check_do_fails("{}", "if 1 in event.s then a = 1 end", "{\"s\":\"x\"}",
+		       "if 1 in event.s: in: the right side must be a list or an object, got string at " T " v7");
+}
+END_TEST
+
+START_TEST(test_if_syntax_errors)
+{
+	check_syntax(FIELDS, NULL, "if event.x a = 1 end",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 12: expected 'then' after the condition of if, got a name");
+	check_syntax(FIELDS, NULL, "a = 1; if event.x then a = 1",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 29: expected 'end' to close the 'if' at col 8, got end of text");
+	check_syntax(FIELDS, NULL, "a = 1; else a = 2",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 8: 'else' without 'if'");
+	check_syntax(FIELDS, NULL, "end",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 1: 'end' without 'if'");
+	check_syntax(FIELDS, NULL, "if true then a = 1 end b = 2",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 24: expected ';' between statements, got a name");
+	check_syntax("{a: 1}", NULL, "if true then quote = 1 end",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 14: quote is not a field of initial; the state's "
+		     "top-level keys are the aggregate struct's fields, the keys of initial (a)");
+}
+END_TEST
+
+/* -------------------------------------------------------------- ?? */
+
+START_TEST(test_coalesce_takes_the_right_side_only_for_null)
+{
+	/* if is_nil(a), do: b, else: a -- unlike ||, false stays false. */
+	check_do("{}", "a = event.x ?? 'd'; b = event.n ?? 'd'; c = event.f ?? 'd'; d = event.z ?? 'd'",
+		 "{\"n\":null,\"f\":false,\"z\":0}", "{\"a\":\"d\",\"b\":\"d\",\"c\":false,\"d\":0}");
+	check_do("{}", "a = event.x ?? event.y ?? 3; b = event.x ?? 'p' ~ 'q'; c = (event.x ?? []) ++ [1]",
+		 "{}", "{\"a\":3,\"b\":\"pq\",\"c\":[1]}");
+	/* The right side is evaluated only when needed. */
+	check_do("{}", "a = event.x ?? ('x' ~ event.l)", "{\"x\":1,\"l\":[1]}", "{\"a\":1}");
+	check_do_fails("{}", "a = event.x ?? ('x' ~ event.l)", "{\"l\":[1]}",
+		       "a = event.x ?? ('x' ~ event.l): ~ joins strings, numbers, booleans and null, not array at " T " v7");
+}
+END_TEST
+
+/* ----------------------------------------------------------- ++ and -- */
+
+START_TEST(test_list_concatenation_appends_or_prepends_every_element)
+{
+	check_do("{\"l\":[1]}", "l = state.l ++ event.ids; m = event.ids ++ state.l", "{\"ids\":[2,[3],{\"k\":4}]}",
+		 "{\"l\":[1,2,[3],{\"k\":4}],\"m\":[2,[3],{\"k\":4},1,2,[3],{\"k\":4}]}");
+	check_do_fails("{}", "l = state.l ++ [1]", "{}",
+		       "l = state.l ++ [1]: ++: the left side is null, not a list at " T " v7");
+	check_do_fails("{\"l\":[]}", "l = state.l ++ event.x", "{\"x\":1}",
+		       "l = state.l ++ event.x: ++: the right side is number, not a list at " T " v7");
+}
+END_TEST
+
+START_TEST(test_list_subtraction_removes_first_strictly_equal_occurrences)
+{
+	/* List.delete(l, x) is l -- [x]; both use ===: 1 and 1.0 differ,
+	 * 0.0 and -0.0 do not (OTP 25), maps compare their values strictly. */
+	check_do("{\"l\":[1,2,1,3]}", "l = state.l -- [1, 3, 9]", "{}", "{\"l\":[2,1]}");
+	check_do("{\"l\":[1,1.0,1]}", "l = state.l -- [1]", "{}", "{\"l\":[1.0,1]}");
+	check_do("{\"l\":[1.0]}", "l = state.l -- [1]", "{}", "{\"l\":[1.0]}");
+	check_do("{\"l\":[-0.0,1]}", "l = state.l -- [0.0]", "{}", "{\"l\":[1]}");
+	check_do("{\"l\":[{\"a\":1},1,1.0,\"x\",null,false]}", "l = state.l -- [1.0, null, 'x', 'y']", "{}",
+		 "{\"l\":[{\"a\":1},1,false]}");
+	check_do("{\"l\":[{\"a\":1}]}", "l = state.l -- [{a: 1.0}]", "{}", "{\"l\":[{\"a\":1}]}");
+	/* Right associative as in Elixir: [1, 2] -- ([2] -- [2]). */
+	check_do("{}", "l = [1, 2] -- [2] -- [2]", "{}", "{\"l\":[1,2]}");
+	check_do_fails("{}", "l = state.l -- [1]", "{}",
+		       "l = state.l -- [1]: --: the left side is null, not a list at " T " v7");
+}
+END_TEST
+
+/* ------------------------------------------------------------- fail */
+
+START_TEST(test_fail_fails_the_instance_with_the_message)
+{
+	check_do_fails("{}", "a = 1; if event.expired then fail 'card ' ~ event.id ~ ' expired' end", "{\"id\":\"c1\",\"expired\":true}",
+		       "fail: card c1 expired at " T " v7");
+	check_do("{}", "a = 1; if event.expired then fail 'card expired' end", "{\"expired\":false}", "{\"a\":1}");
+	check_do_fails("{}", "fail event.n", "{\"n\":1.50}", "fail: 1.5 at " T " v7");
+	check_do_fails("{}", "fail event.l", "{\"l\":[1]}", "fail event.l: the message is array, not text at " T " v7");
+}
+END_TEST
+
+/* ---------------------------------------------------- functions */
+
+START_TEST(test_length_counts_the_elements_of_a_list)
+{
+	check_do("{}", "a = length(event.l); b = length([]); c = length(event.l) ~ ''", "{\"l\":[null,[1,2],{}]}",
+		 "{\"a\":3,\"b\":0,\"c\":\"3\"}");
+	check_do_fails("{}", "a = length(event.l)", "{}", "a = length(event.l): length: not a list (null) at " T " v7");
+	check_do_fails("{}", "a = length(event.l)", "{\"l\":{}}", "a = length(event.l): length: not a list (object) at " T " v7");
+	check_do_fails("{}", "a = length(event.l)", "{\"l\":\"abc\"}", "a = length(event.l): length: not a list (string) at " T " v7");
+}
+END_TEST
+
+START_TEST(test_uniq_keeps_the_first_of_strictly_equal_elements)
+{
+	/* Enum.uniq: 1 and 1.0 are both kept, so are maps that differ so. */
+	check_do("{}", "a = uniq(event.l)", "{\"l\":[1,1.0,1,\"x\",\"x\",null,false,null,true,false]}",
+		 "{\"a\":[1,1.0,\"x\",null,false,true]}");
+	check_do("{}", "a = uniq(event.l)", "{\"l\":[{\"a\":[1]},{\"a\":[1.0]},{\"a\":[1]},-0.0,0.0]}",
+		 "{\"a\":[{\"a\":[1]},{\"a\":[1.0]},-0.0]}");
+	check_do("{}", "a = uniq([])", "{}", "{\"a\":[]}");
+	check_do_fails("{}", "a = uniq(event.l)", "{}", "a = uniq(event.l): uniq: not a list (null) at " T " v7");
+}
+END_TEST
+
+START_TEST(test_max_and_min_follow_elixir_term_order)
+{
+	/* Ties keep the first: Enum.max([1, 1.0]) is 1, Enum.max([1.0, 1]) 1.0. */
+	check_do("{}", "a = max(event.l); b = max(event.r); c = min([2, 1.0, 1]); d = max(1, 1.0); e = min(1.0, 1)",
+		 "{\"l\":[1,1.0],\"r\":[1.0,1]}", "{\"a\":1,\"b\":1.0,\"c\":1.0,\"d\":1,\"e\":1.0}");
+	/* number < atom (false < nil < true) < map < list < string */
+	check_do("{}", "a = max(event.l); b = min(event.l)", "{\"l\":[\"a\",1,null,true,false,{},[]]}",
+		 "{\"a\":\"a\",\"b\":1}");
+	check_do("{}", "a = min(true, null, false); b = max(true, null, false)", "{}", "{\"a\":false,\"b\":true}");
+	/* maps: by size, then keys, then values; lists element by element;
+	 * strings byte by byte */
+	check_do("{}", "a = max(event.m); b = max(event.n); c = min(event.s); d = max(event.l)",
+		 "{\"m\":[{\"b\":1},{\"a\":9,\"c\":0},{\"a\":2}],\"n\":[{\"a\":1,\"b\":2},{\"a\":1,\"b\":3},{\"a\":0,\"c\":0}],"
+		 "\"s\":[\"b\",\"B\",\"ab\",\"a\"],\"l\":[[1,2],[1,2,0],[0,9]]}",
+		 "{\"a\":{\"a\":9,\"c\":0},\"b\":{\"a\":0,\"c\":0},\"c\":\"B\",\"d\":[1,2,0]}");
+	/* integers and floats compare by exact value */
+	check_do("{}", "a = max(9007199254740993, 9007199254740992.0); b = max(18446744073709551615, 1.8446744073709552e19)",
+		 "{}", "{\"a\":9007199254740993,\"b\":1.8446744073709552e19}");
+	check_do("{}", "a = max(event.n, state.x ?? 0)", "{\"n\":-1}", "{\"a\":0}");
+	check_do_fails("{}", "a = max(event.l)", "{\"l\":[]}", "a = max(event.l): max: the list is empty at " T " v7");
+	check_do_fails("{}", "a = min(event.l)", "{}", "a = min(event.l): min: not a list (null) at " T " v7");
+}
+END_TEST
+
+START_TEST(test_calls_that_are_not_functions_are_named)
+{
+	check_syntax(FIELDS, NULL, "a = size(event.l)",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 5: unknown function 'size' (the functions are length, uniq, max, min)");
+	check_syntax(FIELDS, NULL, "a = exists(event.l)",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 5: 'exists' makes a condition, not a value: use it in when, if or where (exists event.x)");
+	check_syntax(FIELDS, NULL, "a = length(event.l, 2)",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 5: length takes one value, got 2");
+	check_syntax(FIELDS, NULL, "a = max()",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 5: max takes a list, or 2 to 256 values to compare, got 0");
+	check_syntax(FIELDS, NULL, "a = uniq(event.l",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 17: expected ',' or ')' in the call of uniq opened at col 9, got end of text");
+	/* In a condition, exists(x) is exists (x). */
+	HOLDS("exists(event.t)", "{\"t\":1}");
+	FAILS("exists(event.t) and true", "{}");
+	HOLDS("length(event.l) == 2", "{\"l\":[1,1]}");
+}
+END_TEST
+
+/* -------------------------------------------------------- catch-all */
+
+START_TEST(test_a_catch_all_entry_takes_every_other_event)
+{
+	sm_rule_source src[] = {
+		{ T, "event.n == 1", "r = 'one'", 10, "events[0]", 0, 0 },
+		{ "Elixir.T.Events.Other", NULL, "r = 'other'", 11, "events[1]", 0, 0 },
+		{ "*", "event.n == 2", "r = 'any two'", 12, "events[2]", 0, 0 },
+		{ "*", NULL, NULL, 13, "events[3]", 0, 0 },
+	};
+	sm_rules *r = compile_entries(FIELDS, src, 4);
+	const char *const *types;
+
+	ck_assert_int_eq(apply_ev(r, "{}", T, 1, "{\"n\":1}", NULL), SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"r\":\"one\"}");
+	/* Like apply(state, _event) as the last clause: it also takes an
+	 * event of a handled type whose clauses did not match. */
+	ck_assert_int_eq(apply_ev(r, "{}", T, 2, "{\"n\":2}", NULL), SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"r\":\"any two\"}");
+	ck_assert_int_eq(apply_ev(r, "{\"k\":1}", T, 3, "{\"n\":3}", NULL), SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"k\":1}");
+	ck_assert_int_eq(apply_ev(r, "{}", "Elixir.T.Events.New", 4, "{\"n\":2}", NULL), SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"r\":\"any two\"}");
+	ck_assert_int_eq(apply_ev(r, "{\"k\":1}", "Elixir.T.Events.New", 5, "{}", NULL), SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"k\":1}");
+	ck_assert(sm_rules_handles(r, "Elixir.Anything"));
+	ck_assert(sm_rules_handles_any(r));
+	ck_assert_uint_eq(sm_rules_event_types(r, &types), 2);
+	/* An unhandled type reads what the catch-all entries read. */
+	ck_assert_uint_eq(sm_rules_reads(r, "Elixir.Anything")->data.n, 1);
+	ck_assert_str_eq(sm_rules_reads(r, "Elixir.Anything")->data.names[0], "n");
+	sm_rules_free(r);
+}
+END_TEST
+
+START_TEST(test_catch_all_entries_come_last)
+{
+	sm_rule_source after[] = {
+		{ "*", "event.x", NULL, 20, "aggregates[1].events[0]", 0, 0 },
+		{ T, NULL, NULL, 21, "aggregates[1].events[1]", 0, 0 },
+	};
+	sm_rule_source twice[] = {
+		{ "*", NULL, NULL, 20, "aggregates[1].events[0]", 0, 0 },
+		{ "*", "event.x", NULL, 21, "aggregates[1].events[1]", 0, 0 },
+	};
+	sm_rules *r = NULL;
+	sm_error err;
+	char buf[1400];
+
+	sm_error_clear(&err);
+	ck_assert_int_eq(sm_rules_compile("{}", 1, "initial", after, 2, "f.conf", &r, &err), SM_ERR_CONFIG);
+	ck_assert_str_eq(sm_error_format(&err, buf, sizeof buf),
+			 "f.conf:21: aggregates[1].events[1]: comes after the catch-all aggregates[1].events[0] "
+			 "(on = \"*\"); Elixir tries apply/2 clauses in order, so put the catch-all entries last");
+	ck_assert_int_eq(sm_rules_compile("{}", 1, "initial", twice, 2, "f.conf", &r, &err), SM_ERR_CONFIG);
+	ck_assert_str_eq(sm_error_format(&err, buf, sizeof buf),
+			 "f.conf:21: aggregates[1].events[1]: never applies: aggregates[1].events[0] handles * first and has no when");
+}
+END_TEST
+
+/* -------------------------------------------------- names ending in ? */
+
+START_TEST(test_names_may_end_in_a_question_mark)
+{
+	sm_rules *r = compile1("{'admin?': false, 'ok?': null, a: null}", NULL,
+			       "admin? = event.admin?; state.ok? ?= {ready?: true}; "
+			       "if state.admin?==true then a = state.ok?.ready? end");
+
+	ck_assert_int_eq(apply_ev(r, "{\"admin?\":false,\"a\":null}", T, 1, "{\"admin?\":true}", NULL), SM_APPLY_OK);
+	ck_assert_str_eq(out, "{\"admin?\":true,\"a\":true,\"ok?\":{\"ready?\":true}}");
+	sm_rules_free(r);
+	/* Without a space, ?= and ?? after a name are ambiguous. */
+	check_syntax("{'admin?': false}", NULL, "admin?= true",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 6: 'admin?=' is ambiguous: write 'admin? = ...' "
+		     "to set the field admin?, or 'admin ?= ...' to set admin only when it is absent");
+	check_syntax("{'a?': false}", NULL, "a? = state.x??1",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 13: 'x??' is ambiguous: write 'x? ?\? ...' for the "
+		     "field x?, or 'x ?? ...'");
+	check_syntax("{'admin?': false}", NULL, "admin = true",
+		     "snapmig.conf:12: aggregates[0].events[3].do, col 1: admin is not a field of initial (did you "
+		     "mean admin? -- the field's name ends in '?'); the state's top-level keys are the aggregate "
+		     "struct's fields, the keys of initial (admin?)");
+}
+END_TEST
+
+/* Against Elixir itself: tests/data/elixir-values.txt holds what Elixir
+ * 1.14 on OTP 25 gives for 2,400 random JSON-shaped values (made by
+ * tests/data/elixir-values.exs): Enum.max/min, Enum.uniq, length, --, ++,
+ * == and ===.  Each line is applied here through the rules. */
+START_TEST(test_functions_and_operators_give_what_elixir_gives)
+{
+	static const char *const ops[][2] = {
+		{ "max", "r = max(event.a)" },
+		{ "min", "r = min(event.a)" },
+		{ "uniq", "r = uniq(event.a)" },
+		{ "length", "r = length(event.a)" },
+		{ "sub", "r = event.a -- event.b" },
+		{ "cat", "r = event.a ++ event.b" },
+		{ "eq", "if event.a == event.b then r = true else r = false end" },
+		/* === as uniq sees it */
+		{ "strict", "if length(uniq([event.a, event.b])) == 1 then r = true else r = false end" },
+	};
+	sm_rules *rules[8];
+	const char *srcdir = getenv("SNAPMIG_SRCDIR");
+	char path[4096], *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+	int n = 0;
+
+	for (size_t i = 0; i < 8; i++)
+		rules[i] = compile1("{r: null}", NULL, ops[i][1]);
+	snprintf(path, sizeof path, "%s/tests/data/elixir-values.txt", srcdir ? srcdir : ".");
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot read %s", path);
+	while (getline(&line, &cap, f) > 0) {
+		char *op = strtok(line, "\t"), *a = strtok(NULL, "\t"), *b = strtok(NULL, "\t");
+		char *want = strtok(NULL, "\t\n"), *data;
+		size_t k;
+		int rc;
+
+		ck_assert_ptr_nonnull(want);
+		for (k = 0; k < 8 && strcmp(ops[k][0], op) != 0; k++)
+			;
+		ck_assert_msg(k < 8, "unknown op %s", op);
+		ck_assert(asprintf(&data, "{\"a\":%s,\"b\":%s}", a, b) > 0);
+		rc = apply_ev(rules[k], "{\"r\":null}", T, 1, data, NULL);
+		if (strcmp(want, "error") == 0) {
+			ck_assert_msg(rc == SM_APPLY_ERROR, "%s %s: expected a failure, got %s", op, a, out);
+		} else {
+			char expect[8192];
+
+			ck_assert_msg(rc == SM_APPLY_OK, "%s %s %s: %s", op, a, b, msg);
+			snprintf(expect, sizeof expect, "{\"r\":%s}", want);
+			ck_assert_msg(strcmp(out, expect) == 0, "%s of %s and %s\n  got      %s\n  Elixir   %s",
+				      op, a, b, out, expect);
+		}
+		free(data);
+		n++;
+	}
+	free(line);
+	fclose(f);
+	for (size_t i = 0; i < 8; i++)
+		sm_rules_free(rules[i]);
+	ck_assert_int_ge(n, 2400);
 }
 END_TEST
 
@@ -1018,6 +1356,19 @@ START_TEST(test_canonical_text_is_the_same_for_every_spelling_of_the_same_rules)
 		  { "{a: null, l: null}", { E(T, "(event.a and event.b) or (not event.c)", "remove state.l where (it.k == \"v\")") } },
 		  { "{a: null, l: null}", { E(T, "((event.a) and (event.b)) or not (event.c)", "remove l where it['k'] == 'v'") } },
 		  { "{a: null, l: null}", { E(T, "(event['a'] and event[\"b\"]) or not event.c", "remove l where (it).k == 'v'") } } },
+		/* elif is else if; operators are right associative */
+		{ { "{a: null, l: null}", { E(T, NULL, "if event.x then a = 1 elif event.y then a = 2 else fail 'no' end"),
+					    E("*", NULL, NULL) } },
+		  { "{a: null, l: null}", { E(T, NULL, "if event.x then a = 1 else if event.y then a = 2 else fail \"no\" end end;"),
+					    E("*", NULL, "") } },
+		  { "{a: null, l: null}", { E(T, NULL, "if (event.x) then state.a = 1; elif event['y'] then a = 2; else fail 'no'; end"),
+					    E("*", NULL, ";") } },
+		  { "{a: null, l: null}", { E(T, NULL, "if event.x then a = 1 else if event.y then a = 2 else fail ('no') end end"),
+					    E("*", NULL, NULL) } } },
+		{ { "{a: null, l: null}", { E(T, NULL, "l = event.a ?? event.b ?? state.l -- [1] ++ [2]; a = max(length(state.l), 1)") } },
+		  { "{a: null, l: null}", { E(T, NULL, "l = event.a ?? (event.b ?? (state.l -- ([1] ++ [2]))); a = max(length(state.l),1)") } },
+		  { "{a: null, l: null}", { E(T, NULL, "l=event.a ?? event.b ?? state.l--[1]++[2];a=max(length(state.l),1)") } },
+		  { "{a: null, l: null}", { E(T, NULL, "state.l = (event.a) ?? event['b'] ?? (state.l) -- [1] ++ [2]; a = max((length(state.l)), 1)") } } },
 	};
 
 	for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
@@ -1097,6 +1448,30 @@ START_TEST(test_canonical_text_differs_whenever_the_output_could)
 		{ "{a: null, n: 0}", { E(T, NULL, "a = event.y") } },
 		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y") } },
 		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y"), E(T, NULL, NULL), E("Other", NULL, NULL) } },
+		/* the additions */
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y"), E("*", NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y"), E("*", "event.x", NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y"), E("*", NULL, "fail 'x'") } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y"), E(T, NULL, NULL), E("*", NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "fail event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "if event.y then a = 1 end"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "if event.y then else a = 1 end"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "if not event.y then a = 1 end"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "if event.y then a = 1 end; n = 1"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "if event.y then a = 1; n = 1 end"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y ?? 1"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = 1 ?? event.y"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y ++ [1]"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y -- [1]"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = (event.y -- [1]) -- [1]"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y -- [1] -- [1]"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = length(event.y)"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = uniq(event.y)"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = max(event.y)"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = min(event.y)"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = max(event.y, 1)"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = max(1, event.y)"), E(T, NULL, NULL) } },
+		{ "{a: null, n: 0}", { E(T, "event.x == 1", "a = event.y?"), E(T, NULL, NULL) } },
 	};
 	size_t n = sizeof variants / sizeof variants[0];
 	char **texts = calloc(n, sizeof *texts);
@@ -1122,6 +1497,7 @@ int main(void)
 	TCase *en = tcase_create("entries");
 	TCase *sy = tcase_create("syntax");
 	TCase *ca = tcase_create("canonical");
+	TCase *ad = tcase_create("additions");
 
 	tcase_add_test(st, test_set_creates_missing_objects_along_the_path);
 	tcase_add_test(st, test_set_replaces_an_existing_value_in_place);
@@ -1187,6 +1563,24 @@ int main(void)
 	tcase_add_test(en, test_reads_name_the_event_members_that_entries_use);
 	tcase_add_test(en, test_an_event_restricted_to_its_reads_applies_the_same);
 	suite_add_tcase(s, sy);
+
+	tcase_add_test(ad, test_if_elif_else_applies_one_branch);
+	tcase_add_test(ad, test_if_words_are_still_field_names);
+	tcase_add_test(ad, test_a_failure_inside_if_names_the_statement);
+	tcase_add_test(ad, test_if_syntax_errors);
+	tcase_add_test(ad, test_coalesce_takes_the_right_side_only_for_null);
+	tcase_add_test(ad, test_list_concatenation_appends_or_prepends_every_element);
+	tcase_add_test(ad, test_list_subtraction_removes_first_strictly_equal_occurrences);
+	tcase_add_test(ad, test_fail_fails_the_instance_with_the_message);
+	tcase_add_test(ad, test_length_counts_the_elements_of_a_list);
+	tcase_add_test(ad, test_uniq_keeps_the_first_of_strictly_equal_elements);
+	tcase_add_test(ad, test_max_and_min_follow_elixir_term_order);
+	tcase_add_test(ad, test_calls_that_are_not_functions_are_named);
+	tcase_add_test(ad, test_a_catch_all_entry_takes_every_other_event);
+	tcase_add_test(ad, test_catch_all_entries_come_last);
+	tcase_add_test(ad, test_names_may_end_in_a_question_mark);
+	tcase_add_test(ad, test_functions_and_operators_give_what_elixir_gives);
+	suite_add_tcase(s, ad);
 
 	tcase_add_test(ca, test_canonical_text_is_rules_source_in_a_fixed_layout);
 	tcase_add_test(ca, test_canonical_text_is_the_same_for_every_spelling_of_the_same_rules);

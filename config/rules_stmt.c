@@ -1,0 +1,306 @@
+/*
+ * Statements of the rules language (the `do` strings): paths, the
+ * statement words, `if ... then ... else ... end` blocks and `fail`.
+ * Values and conditions come from config/rules_parse.c.
+ *
+ * A statement word is a plain field name when what follows it makes it a
+ * path (`delete = 1`, `end.x = 2`), so no word is reserved.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/rules_internal.h"
+#include "util/alloc.h"
+
+typedef rl_parser parser;
+
+static void path_free(rl_path *path)
+{
+	for (size_t i = 0; i < path->n; i++) {
+		free(path->segs[i].name);
+		rl_expr_free(path->segs[i].key);
+	}
+	free(path->segs);
+	path->segs = NULL;
+	path->n = 0;
+}
+
+static void stmt_free(rl_stmt *s)
+{
+	free(s->text);
+	path_free(&s->path);
+	rl_expr_free(s->value);
+	rl_cond_free(s->cond);
+	rl_block_free(&s->then_b);
+	rl_block_free(&s->else_b);
+}
+
+void rl_block_free(rl_block *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		stmt_free(&b->stmts[i]);
+	free(b->stmts);
+	b->stmts = NULL;
+	b->n = 0;
+}
+
+static void add_seg(rl_path *path, size_t *cap, char *name, rl_expr *key, size_t pos)
+{
+	path->segs = sm_xgrow(path->segs, cap, path->n + 1, sizeof *path->segs);
+	path->segs[path->n].name = name;
+	path->segs[path->n].key = key;
+	path->segs[path->n].pos = pos;
+	path->n++;
+}
+
+/* PATH := name seg* | state seg+ ; seg := .name | [expr] */
+static void parse_path(parser *p, rl_path *path)
+{
+	size_t cap = 0;
+
+	if (p->tok.kind != T_IDENT) {
+		rl_parser_fail(p, p->tok.pos, "expected a statement (a path such as name or a.b, or delete, "
+			       "append, prepend, remove, merge, reset, if, fail), got %s", rl_describe(&p->tok));
+		return;
+	}
+	if (rl_is_word(p, "state")) {
+		rl_advance(p);
+		if (p->tok.kind != T_DOT && p->tok.kind != T_LBRACK) {
+			rl_parser_fail(p, p->tok.pos, "expected '.' or '[' after state in a path");
+			return;
+		}
+	} else if (rl_is_word(p, "event") || rl_is_word(p, "meta") || rl_is_word(p, "it") ||
+		   rl_is_word(p, "key")) {
+		rl_parser_fail(p, p->tok.pos, "'%s' cannot be changed; paths are rooted at the state",
+			       p->tok.str);
+		return;
+	} else {
+		add_seg(path, &cap, sm_xstrdup(p->tok.str), NULL, p->tok.pos);
+		rl_advance(p);
+	}
+	/* A '[' continues the path only when nothing separates it from the
+	 * path: `append l [1]` appends a list, `append l[1] x` is a key. */
+	while (!p->failed && (p->tok.kind == T_DOT ||
+			      (p->tok.kind == T_LBRACK && p->tok.pos == p->prev_end))) {
+		if (p->tok.kind == T_DOT) {
+			rl_advance(p);
+			if (p->tok.kind != T_IDENT) {
+				rl_parser_fail(p, p->tok.pos, "expected a field name after '.', got %s",
+					       rl_describe(&p->tok));
+				return;
+			}
+			add_seg(path, &cap, sm_xstrdup(p->tok.str), NULL, p->tok.pos);
+			rl_advance(p);
+		} else {
+			size_t open = p->tok.pos;
+			rl_expr *key;
+
+			rl_advance(p);
+			key = rl_parse_expr(p);
+			add_seg(path, &cap, NULL, key, open);
+			if (p->failed)
+				return;
+			if (p->tok.kind != T_RBRACK) {
+				rl_parser_fail(p, p->tok.pos, "expected ']' to close the '[' at col %d, got %s",
+					       rl_column(p->lx.src, open), rl_describe(&p->tok));
+				return;
+			}
+			rl_advance(p);
+		}
+	}
+}
+
+/* Is the current name used as a word, rather than as the start of a path
+ * (`delete = 1` sets a field called delete)? */
+static bool word_here(parser *p, const char *word)
+{
+	enum rl_tok next;
+
+	if (!rl_is_word(p, word))
+		return false;
+	next = rl_peek_kind(p);
+	return next != T_ASSIGN && next != T_PUTNEW && next != T_ADD &&
+	       next != T_DOT && next != T_LBRACK;
+}
+
+/* Does a block end here (`elif`, `else` or `end` used as a word)? */
+static bool block_end(parser *p)
+{
+	return word_here(p, "end") || word_here(p, "else") || word_here(p, "elif");
+}
+
+static char *trimmed(const char *src, size_t from, size_t to)
+{
+	while (from < to && strchr(" \t\n\r", src[from]))
+		from++;
+	while (to > from && strchr(" \t\n\r", src[to - 1]))
+		to--;
+	return sm_xstrndup(src + from, to - from);
+}
+
+static void parse_stmts(parser *p, rl_block *b, bool nested);
+
+/* After `if` or `elif`: COND then BLOCK, then elif/else/end. */
+static void parse_if(parser *p, rl_stmt *s, size_t open)
+{
+	size_t start = p->tok.pos;
+
+	s->kind = S_IF;
+	s->cond = rl_parse_cond(p);
+	if (p->failed)
+		return;
+	{
+		char *cond = trimmed(p->lx.src, start, p->prev_end);
+
+		s->text = sm_xasprintf("if %s", cond);
+		free(cond);
+	}
+	if (!word_here(p, "then")) {
+		rl_parser_fail(p, p->tok.pos, "expected 'then' after the condition of if, got %s",
+			       rl_describe(&p->tok));
+		return;
+	}
+	rl_advance(p);
+	parse_stmts(p, &s->then_b, true);
+	if (p->failed)
+		return;
+	if (word_here(p, "elif")) {
+		/* elif C then ... is else if C then ... end, sharing one end. */
+		size_t pos = p->tok.pos;
+		rl_stmt *inner;
+
+		rl_advance(p);
+		s->else_b.stmts = sm_xcalloc(1, sizeof *s->else_b.stmts);
+		s->else_b.n = 1;
+		inner = &s->else_b.stmts[0];
+		inner->pos = pos;
+		parse_if(p, inner, open);
+		return;
+	}
+	if (word_here(p, "else")) {
+		rl_advance(p);
+		parse_stmts(p, &s->else_b, true);
+		if (p->failed)
+			return;
+	}
+	if (!word_here(p, "end")) {
+		rl_parser_fail(p, p->tok.pos, "expected 'end' to close the 'if' at col %d, got %s",
+			       rl_column(p->lx.src, open), rl_describe(&p->tok));
+		return;
+	}
+	rl_advance(p);
+}
+
+static void parse_stmt(parser *p, rl_stmt *s)
+{
+	if (word_here(p, "reset")) {
+		s->kind = S_RESET;
+		rl_advance(p);
+		return;
+	}
+	if (word_here(p, "if")) {
+		size_t open = p->tok.pos;
+
+		rl_advance(p);
+		parse_if(p, s, open);
+		return;
+	}
+	if (word_here(p, "fail")) {
+		s->kind = S_FAIL;
+		rl_advance(p);
+		s->value = rl_parse_expr(p);
+		return;
+	}
+	if (word_here(p, "delete")) {
+		s->kind = S_DELETE;
+		rl_advance(p);
+		parse_path(p, &s->path);
+		return;
+	}
+	if (word_here(p, "append") || word_here(p, "prepend") || word_here(p, "merge")) {
+		s->kind = rl_is_word(p, "append") ? S_APPEND : rl_is_word(p, "prepend") ? S_PREPEND : S_MERGE;
+		rl_advance(p);
+		parse_path(p, &s->path);
+		if (!p->failed)
+			s->value = rl_parse_expr(p);
+		return;
+	}
+	if (word_here(p, "remove")) {
+		s->kind = S_REMOVE;
+		rl_advance(p);
+		parse_path(p, &s->path);
+		if (p->failed)
+			return;
+		if (!rl_is_word(p, "where")) {
+			rl_parser_fail(p, p->tok.pos, "expected 'where' after the path of remove, got %s",
+				       rl_describe(&p->tok));
+			return;
+		}
+		rl_advance(p);
+		p->in_where = true;
+		s->cond = rl_parse_cond(p);
+		p->in_where = false;
+		return;
+	}
+	if (word_here(p, "end") || word_here(p, "else") || word_here(p, "elif") || word_here(p, "then")) {
+		rl_parser_fail(p, p->tok.pos, "'%s' without 'if'", p->tok.str);
+		return;
+	}
+	parse_path(p, &s->path);
+	if (p->failed)
+		return;
+	switch (p->tok.kind) {
+	case T_ASSIGN: s->kind = S_SET; break;
+	case T_PUTNEW: s->kind = S_PUTNEW; break;
+	case T_ADD: s->kind = S_ADD; break;
+	default:
+		rl_parser_fail(p, p->tok.pos, "expected '=' after path");
+		return;
+	}
+	rl_advance(p);
+	s->value = rl_parse_expr(p);
+}
+
+/* Statements separated by ';' until the end of the text, or, nested in
+ * an if, until elif/else/end. */
+static void parse_stmts(parser *p, rl_block *b, bool nested)
+{
+	size_t cap = b->n;
+
+	if (++p->depth > RL_MAX_NESTING) {
+		rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", RL_MAX_NESTING);
+		p->depth--;
+		return;
+	}
+	while (!p->failed && p->tok.kind != T_EOF && !(nested && block_end(p))) {
+		rl_stmt *s;
+		size_t start = p->tok.pos;
+
+		if (p->tok.kind == T_SEMI) {  /* empty statement */
+			rl_advance(p);
+			continue;
+		}
+		b->stmts = sm_xgrow(b->stmts, &cap, b->n + 1, sizeof *b->stmts);
+		s = &b->stmts[b->n++];
+		memset(s, 0, sizeof *s);
+		s->pos = start;
+		parse_stmt(p, s);
+		if (p->failed)
+			break;
+		if (!s->text)
+			s->text = trimmed(p->lx.src, start, p->prev_end);
+		if (p->tok.kind == T_SEMI)
+			rl_advance(p);
+		else if (p->tok.kind != T_EOF && !(nested && block_end(p)))
+			rl_parser_fail(p, p->tok.pos, "expected ';' between statements, got %s",
+				       rl_describe(&p->tok));
+	}
+	p->depth--;
+}
+
+void rl_parse_block(parser *p, rl_block *b)
+{
+	parse_stmts(p, b, false);
+}
