@@ -10,8 +10,8 @@ pkgs="build-essential autoconf autoconf-archive automake pkg-config
       libncurses-dev libpq-dev libconfig-dev libjson-c-dev
       postgresql postgresql-client"
 case "$what" in
-test) pkgs="$pkgs check tmux python3 clang libclang-rt-14-dev valgrind zsh" ;;
-demo) pkgs="$pkgs python3" ;;
+test) pkgs="$pkgs check tmux python3 clang libclang-rt-14-dev valgrind zsh elixir" ;;
+demo) pkgs="$pkgs python3 elixir" ;;
 build) ;;
 esac
 
