@@ -281,104 +281,121 @@ static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 	return rc;
 }
 
-static void *coordinator_main(void *arg)
+/* Connects, prepares and plans on the coordinator's connection; false
+ * when the run cannot go on (sm_run_fail has the reason). */
+static bool plan_run(sm_run *run)
 {
-	sm_run *run = arg;
-	const sm_settings *set = &run->eng->env->settings;
-	sm_worker_arg *workers = NULL;
-	pthread_t *threads = NULL;
-	int n_workers = 0;
-	PGconn *conn;
 	sm_error err;
-	const char *outcome;
-	enum sm_run_state final;
+	PGconn *conn;
+	bool ok;
 
 	sm_error_clear(&err);
 	conn = sm_engine_connect(run->eng, &err);
 	if (!conn) {
 		sm_run_fail(run, &err);
-		goto done;
+		return false;
 	}
 	sm_run_watch_conn(run, 0, conn);
-	if (prepare(run, conn, &err) || plan(run, conn, &err)) {
-		sm_run_watch_conn(run, 0, NULL);
-		sm_run_fail(run, &err);
-		/* A cancelled query leaves no usable plan and maybe no journal
-		 * row; the journal gets a fresh connection. */
-		PQfinish(conn);
-		conn = NULL;
-		goto finish;
-	}
+	ok = prepare(run, conn, &err) == SM_OK && plan(run, conn, &err) == SM_OK;
 	sm_run_watch_conn(run, 0, NULL);
-	/* The journal connection is not needed while the workers run; a
-	 * fresh one records the outcome (it may be a long run). */
+	if (!ok)
+		sm_run_fail(run, &err);
+	/* The connection is not kept: a cancelled query may leave it
+	 * unusable, and the workers may run for hours; the journal gets a
+	 * fresh one. */
 	PQfinish(conn);
-	conn = NULL;
-	set_state(run, atomic_load(&run->cancel) ? SM_RUN_CANCELLING : SM_RUN_RUNNING);
+	return ok;
+}
 
-	n_workers = run->jobs < (int)run->n_chunks ? run->jobs : (int)run->n_chunks;
-	workers = sm_xcalloc((size_t)n_workers + 1, sizeof *workers);
-	threads = sm_xcalloc((size_t)n_workers + 1, sizeof *threads);
-	for (int i = 0; i < n_workers; i++) {
+/* Starts one worker per chunk up to jobs and waits for them all. */
+static void run_workers(sm_run *run)
+{
+	int n = run->jobs < (int)run->n_chunks ? run->jobs : (int)run->n_chunks;
+	sm_worker_arg *workers = sm_xcalloc((size_t)n + 1, sizeof *workers);
+	pthread_t *threads = sm_xcalloc((size_t)n + 1, sizeof *threads);
+
+	for (int i = 0; i < n; i++) {
 		workers[i].run = run;
 		workers[i].id = i + 1;
 		if (pthread_create(&threads[i], NULL, sm_rebuild_worker_main, &workers[i]) != 0) {
+			sm_error err;
+
 			sm_error_set(&err, SM_ERR_INTERNAL, "cannot start worker thread");
 			sm_run_fail(run, &err);
-			n_workers = i;
+			n = i;
 			break;
 		}
 	}
-	for (int i = 0; i < n_workers; i++)
+	for (int i = 0; i < n; i++)
 		pthread_join(threads[i], NULL);
-
-finish:
-	if (!conn)
-		conn = sm_engine_connect(run->eng, &err);
-	pthread_mutex_lock(&run->lock);
-	if (run->error.code != SM_OK) {
-		final = SM_RUN_FAILED;
-		outcome = "failed";
-	} else if (atomic_load(&run->cancel)) {
-		final = SM_RUN_CANCELLED;
-		outcome = "cancelled";
-	} else {
-		long long failed = 0;
-
-		for (size_t i = 0; i < run->n_types; i++)
-			for (int k = 0; k < SM_FAIL__COUNT; k++)
-				failed += run->types[i].failures[k];
-		final = SM_RUN_DONE;
-		outcome = failed ? "done with failures" : "done";
-	}
-	pthread_mutex_unlock(&run->lock);
-	if (conn && run->run_id) {
-		json_object *details;
-		sm_error jerr;
-
-		pthread_mutex_lock(&run->lock);
-		details = details_json(run, true);
-		if (run->error.code != SM_OK)
-			json_object_object_add(details, "error", json_object_new_string(run->error.message));
-		pthread_mutex_unlock(&run->lock);
-		sm_error_clear(&jerr);
-		/* Best effort: the journal must not turn a finished run into a
-		 * failed one (the server may be the reason the run failed). */
-		sm_db_journal_finish(conn, set->target_schema, run->run_id, outcome,
-				     json_object_to_json_string(details), &jerr);
-		json_object_put(details);
-	}
-	if (conn)
-		PQfinish(conn);
-done:
 	free(workers);
 	free(threads);
+}
+
+/* How the run ended, and the journal's word for it. */
+static enum sm_run_state final_state(sm_run *run, const char **outcome)
+{
+	enum sm_run_state final;
+	long long failed = 0;
+
+	pthread_mutex_lock(&run->lock);
+	for (size_t i = 0; i < run->n_types; i++)
+		for (int k = 0; k < SM_FAIL__COUNT; k++)
+			failed += run->types[i].failures[k];
+	if (run->error.code != SM_OK) {
+		final = SM_RUN_FAILED;
+		*outcome = "failed";
+	} else if (atomic_load(&run->cancel)) {
+		final = SM_RUN_CANCELLED;
+		*outcome = "cancelled";
+	} else {
+		final = SM_RUN_DONE;
+		*outcome = failed ? "done with failures" : "done";
+	}
+	pthread_mutex_unlock(&run->lock);
+	return final;
+}
+
+/* Records the outcome in the journal, on a connection of its own.  Best
+ * effort: the journal must not turn a finished run into a failed one (the
+ * server may be the reason the run failed). */
+static void journal_finish(sm_run *run, const char *outcome)
+{
+	json_object *details;
+	sm_error jerr;
+	PGconn *conn;
+
+	if (!run->run_id || !(conn = sm_engine_connect(run->eng, &jerr)))
+		return;
+	pthread_mutex_lock(&run->lock);
+	details = details_json(run, true);
+	if (run->error.code != SM_OK)
+		json_object_object_add(details, "error", json_object_new_string(run->error.message));
+	pthread_mutex_unlock(&run->lock);
+	sm_db_journal_finish(conn, run->eng->env->settings.target_schema, run->run_id, outcome,
+			     json_object_to_json_string(details), &jerr);
+	json_object_put(details);
+	PQfinish(conn);
+}
+
+static void *coordinator_main(void *arg)
+{
+	sm_run *run = arg;
+	enum sm_run_state final;
+	const char *outcome;
+
+	if (plan_run(run)) {
+		set_state(run, atomic_load(&run->cancel) ? SM_RUN_CANCELLING : SM_RUN_RUNNING);
+		run_workers(run);
+	}
+	/* The journal and the state say the same, even when a cancel comes
+	 * in while the journal is written. */
+	final = final_state(run, &outcome);
+	journal_finish(run, outcome);
 	pthread_mutex_lock(&run->lock);
 	run->finished_elapsed = sm_run_elapsed(run);
-	run->state = run->error.code != SM_OK ? SM_RUN_FAILED
-		   : atomic_load(&run->cancel) ? SM_RUN_CANCELLED : SM_RUN_DONE;
+	run->state = final;
 	pthread_mutex_unlock(&run->lock);
-	(void)final;
 	return NULL;
 }
 

@@ -56,13 +56,14 @@ void sm_reducer_close(sm_reducer *r)
 	free(r);
 }
 
-static void set_failure(sm_reduce_failure *fail, enum sm_failure_kind kind,
-			long long version, const char *event_type, const char *message)
+int sm_reduce_fail(sm_reduce_failure *fail, enum sm_failure_kind kind, long long version,
+		   const char *event_type, const char *message)
 {
 	fail->kind = kind;
 	fail->version = version;
 	snprintf(fail->event_type, sizeof fail->event_type, "%s", event_type ? event_type : "");
 	snprintf(fail->message, sizeof fail->message, "%s", message);
+	return SM_REDUCE_FAILED;
 }
 
 /* The struct semantics of Commanded's snapshot decoding: the initial
@@ -94,9 +95,8 @@ int sm_reducer_begin(sm_reducer *r, const char *stream_uuid,
 		json_object *merged;
 
 		if (!json_object_is_type(start_state, json_type_object)) {
-			set_failure(fail, SM_FAIL_BAD_SNAPSHOT, 0, NULL,
-				    "snapshot data is not a JSON object");
-			return 1;
+			return sm_reduce_fail(fail, SM_FAIL_BAD_SNAPSHOT, 0, NULL,
+					      "snapshot data is not a JSON object");
 		}
 		if (json_object_is_type(r->state, json_type_object)) {
 			merged = struct_from(r->state, start_state);
@@ -123,17 +123,14 @@ int sm_reducer_event(sm_reducer *r, const sm_event_view *ev,
 	case SM_APPLY_OK:
 		return SM_OK;
 	case SM_APPLY_UNKNOWN_EVENT:
-		set_failure(fail, SM_FAIL_UNKNOWN_EVENT, ev->version, ev->type,
-			    e.message[0] ? e.message : "unknown event");
-		return 1;
+		return sm_reduce_fail(fail, SM_FAIL_UNKNOWN_EVENT, ev->version, ev->type,
+				      e.message[0] ? e.message : "unknown event");
 	case SM_APPLY_NO_MATCH:
-		set_failure(fail, SM_FAIL_NO_MATCH, ev->version, ev->type,
-			    e.message[0] ? e.message : "no handler matched");
-		return 1;
+		return sm_reduce_fail(fail, SM_FAIL_NO_MATCH, ev->version, ev->type,
+				      e.message[0] ? e.message : "no handler matched");
 	default:
-		set_failure(fail, SM_FAIL_REDUCER, ev->version, ev->type,
-			    e.message[0] ? e.message : "reducer error");
-		return 1;
+		return sm_reduce_fail(fail, SM_FAIL_REDUCER, ev->version, ev->type,
+				      e.message[0] ? e.message : "reducer error");
 	}
 }
 

@@ -4,9 +4,10 @@
  * program (engine/reducer_exec.c, protocol in man/snapmig-reducer.7).
  *
  * Per aggregate instance the worker calls begin, event for each event in
- * order, then end.  An instance failure (unknown event, no match, reducer
- * error ...) is reported through sm_reduce_failure and returns 1; the worker
- * then calls sm_reducer_abort and goes on with the next instance.  A negative
+ * order, then end.  Each returns an sm_reduce_status: SM_OK; an instance
+ * failure (unknown event, no match, reducer error ...) is reported through
+ * sm_reduce_failure and returns SM_REDUCE_FAILED, after which the worker
+ * calls sm_reducer_abort and goes on with the next instance; a negative
  * return is an error that stops the worker (err filled).
  */
 #ifndef SM_ENGINE_REDUCER_H
@@ -24,6 +25,16 @@ typedef struct sm_reduce_failure {
 	char event_type[512];      /* "" when none */
 	char message[1024];
 } sm_reduce_failure;
+
+enum sm_reduce_status {
+	SM_REDUCE_OK = SM_OK,
+	SM_REDUCE_FAILED = 1,      /* this instance failed: see sm_reduce_failure */
+	/* negative: an sm_error code */
+};
+
+/* Fills fail (event_type NULL: none) and returns SM_REDUCE_FAILED. */
+int sm_reduce_fail(sm_reduce_failure *fail, enum sm_failure_kind kind, long long version,
+		   const char *event_type, const char *message);
 
 typedef struct sm_reducer sm_reducer;
 

@@ -132,15 +132,6 @@ static void append_ll(sm_child *c, long long v)
 	sm_child_append(c, buf, (size_t)n);
 }
 
-static void set_fail(sm_reduce_failure *fail, enum sm_failure_kind kind, long long version,
-		     const char *event_type, const char *message)
-{
-	fail->kind = kind;
-	fail->version = version;
-	snprintf(fail->event_type, sizeof fail->event_type, "%s", event_type ? event_type : "");
-	snprintf(fail->message, sizeof fail->message, "%s", message);
-}
-
 /* "...; stderr: a | b" when the reducer said something on stderr. */
 static void add_tail(const sm_exec_proc *p, char *msg, size_t size)
 {
@@ -263,7 +254,8 @@ void sm_exec_expect_fingerprint(sm_exec_proc *p, const char *fingerprint)
 
 /*
  * The process failed while working on the current instance (or on its
- * handshake): stop it, count the crash, fill fail.  Returns 1.
+ * handshake): stop it, count the crash, fill fail.  Returns
+ * SM_REDUCE_FAILED.
  */
 static int crash(sm_exec_proc *p, int grace_ms, const char *what, sm_reduce_failure *fail)
 {
@@ -288,8 +280,7 @@ static int crash(sm_exec_proc *p, int grace_ms, const char *what, sm_reduce_fail
 			 p->agg->type, p->crashes, msg);
 		sm_child_log(&p->child, "%s", p->gave_up_why);
 	}
-	set_fail(fail, SM_FAIL_REDUCER, 0, NULL, msg);
-	return 1;
+	return sm_reduce_fail(fail, SM_FAIL_REDUCER, 0, NULL, msg);
 }
 
 /* A handshake that can never succeed: give up at once. */
@@ -304,8 +295,7 @@ static int give_up(sm_exec_proc *p, const char *why, sm_reduce_failure *fail)
 	snprintf(p->gave_up_why, sizeof p->gave_up_why, "reducer for %s: %s", p->agg->type, why);
 	add_tail(p, p->gave_up_why, sizeof p->gave_up_why);
 	sm_child_log(&p->child, "giving up: %s", p->gave_up_why);
-	set_fail(fail, SM_FAIL_REDUCER, 0, NULL, p->gave_up_why);
-	return 1;
+	return sm_reduce_fail(fail, SM_FAIL_REDUCER, 0, NULL, p->gave_up_why);
 }
 
 /* The caller asked to stop: stop the process, not counted as a crash. */
@@ -472,16 +462,20 @@ static int start(sm_exec_proc *p, sm_reduce_failure *fail, sm_error *err)
  * current instance, 2 for a stale reply (dropped), 1 when the line is not
  * protocol (process crashed, fail filled).  Consumes the line.
  */
-static int parse_reply(sm_exec_proc *p, char *line, size_t len, json_object **reply,
-		       sm_reduce_failure *fail)
+/* A reply line: SM_EXEC_REPLY (*reply set), SM_EXEC_STALE (dropped) or
+ * SM_EXEC_NOT_PROTOCOL (the process is stopped as crashed, fail filled). */
+static enum sm_exec_verdict parse_reply(sm_exec_proc *p, char *line, size_t len,
+					json_object **reply, sm_reduce_failure *fail)
 {
 	char why[sizeof ((sm_error *)0)->message + 64];
-	int rc = sm_exec_parse_reply(line, len, p->cur_id, reply, why, sizeof why);
+	enum sm_exec_verdict v = sm_exec_parse_reply(line, len, p->cur_id, reply, why, sizeof why);
 
-	if (rc == SM_EXEC_NOT_PROTOCOL)
-		return not_protocol(p, line, len, why, fail);
+	if (v == SM_EXEC_NOT_PROTOCOL) {
+		not_protocol(p, line, len, why, fail);
+		return v;
+	}
 	sm_child_consume_line(&p->child);
-	return rc == SM_EXEC_STALE ? 2 : 0;
+	return v;
 }
 
 /* An error reply into fail. */
@@ -503,17 +497,17 @@ static int flush(sm_exec_proc *p, size_t drain_to, sm_reduce_failure *fail, sm_e
 		json_object *reply;
 		enum sm_child_io io = sm_child_pump(&p->child, drain_to, false, p->timeout_ms,
 						    &line, &len);
-		int rc;
+		enum sm_exec_verdict v;
 
 		if (io == SM_CHILD_OK)
 			return SM_OK;
 		if (io != SM_CHILD_LINE)
 			return pump_failed(p, io, p->timeout_ms, fail, err);
-		rc = parse_reply(p, line, len, &reply, fail);
-		if (rc == 2)
+		v = parse_reply(p, line, len, &reply, fail);
+		if (v == SM_EXEC_STALE)
 			continue;
-		if (rc == 1)
-			return 1;
+		if (v == SM_EXEC_NOT_PROTOCOL)
+			return SM_REDUCE_FAILED;
 		if (!sm_exec_reply_is_error(reply) || !p->in_instance) {
 			json_object_put(reply);
 			return not_protocol(p, "{\"op\":\"state\",...}", 18,
@@ -525,7 +519,7 @@ static int flush(sm_exec_proc *p, size_t drain_to, sm_reduce_failure *fail, sm_e
 		p->replied = true;
 		p->early = *fail;
 		p->crashes = 0;
-		return 1;
+		return SM_REDUCE_FAILED;
 	}
 }
 
@@ -536,10 +530,8 @@ int sm_exec_begin(sm_exec_proc *p, const char *stream_uuid, json_object *start_s
 
 	if (p->in_instance)
 		sm_exec_abort(p);
-	if (p->gave_up) {
-		set_fail(fail, SM_FAIL_REDUCER, 0, NULL, p->gave_up_why);
-		return 1;
-	}
+	if (p->gave_up)
+		return sm_reduce_fail(fail, SM_FAIL_REDUCER, 0, NULL, p->gave_up_why);
 	if (p->child.pid == 0) {
 		rc = start(p, fail, err);
 		if (rc != 0)
@@ -581,7 +573,7 @@ int sm_exec_event(sm_exec_proc *p, const sm_event_view *ev, sm_reduce_failure *f
 		return sm_error_set(err, SM_ERR_USAGE, "reducer event outside an instance");
 	if (p->replied) {
 		*fail = p->early;
-		return 1;
+		return SM_REDUCE_FAILED;
 	}
 	p->last_version = ev->version;
 	snprintf(p->last_type, sizeof p->last_type, "%s", ev->type ? ev->type : "");
@@ -608,14 +600,13 @@ int sm_exec_end(sm_exec_proc *p, json_object **state_out, sm_reduce_failure *fai
 		sm_error *err)
 {
 	json_object *reply = NULL, *state;
-	int rc;
 
 	*state_out = NULL;
 	if (!p->in_instance)
 		return sm_error_set(err, SM_ERR_USAGE, "reducer end outside an instance");
 	if (p->replied) {
 		*fail = p->early;
-		return 1;
+		return SM_REDUCE_FAILED;
 	}
 	sm_child_append_str(&p->child, "{\"op\":\"end\",\"id\":");
 	append_ll(&p->child, p->cur_id);
@@ -624,14 +615,15 @@ int sm_exec_end(sm_exec_proc *p, json_object **state_out, sm_reduce_failure *fai
 		char *line;
 		size_t len;
 		enum sm_child_io io = sm_child_pump(&p->child, 0, true, p->timeout_ms, &line, &len);
+		enum sm_exec_verdict v;
 
 		if (io != SM_CHILD_LINE)
 			return pump_failed(p, io, p->timeout_ms, fail, err);
-		rc = parse_reply(p, line, len, &reply, fail);
-		if (rc == 2)
+		v = parse_reply(p, line, len, &reply, fail);
+		if (v == SM_EXEC_STALE)
 			continue;
-		if (rc == 1)
-			return 1;
+		if (v == SM_EXEC_NOT_PROTOCOL)
+			return SM_REDUCE_FAILED;
 		break;
 	}
 	p->in_instance = false;
@@ -639,7 +631,7 @@ int sm_exec_end(sm_exec_proc *p, json_object **state_out, sm_reduce_failure *fai
 		error_reply(p, reply, fail);
 		json_object_put(reply);
 		p->crashes = 0;
-		return 1;
+		return SM_REDUCE_FAILED;
 	}
 	state = sm_exec_reply_state(reply);
 	if (!state) {
@@ -685,7 +677,7 @@ static int probe(const sm_config *cfg, const sm_aggregate *agg, sm_exec_proc **o
 		return rc;
 	memset(&fail, 0, sizeof fail);
 	rc = start(p, &fail, err);
-	if (rc == 1)
+	if (rc == SM_REDUCE_FAILED)
 		rc = sm_error_set(err, p->gave_up ? SM_ERR_CONFIG : SM_ERR_IO, "%s", fail.message);
 	if (rc != SM_OK) {
 		sm_exec_close(p);

@@ -5,10 +5,10 @@
  * over stdin/stdout in JSON lines (protocol version 1, documented in
  * man/snapmig-reducer.7).
  *
- * The functions mirror engine/reducer.h and their return values mean the
- * same: 0 ok; 1 = this instance failed (fail filled: kind, version,
- * event_type, message); negative = an error that stops the worker (err
- * filled).  A reducer process that exits, writes something that is not
+ * The functions mirror engine/reducer.h and return the same
+ * sm_reduce_status: SM_OK; SM_REDUCE_FAILED, this instance failed (fail
+ * filled: kind, version, event_type, message); negative, an error that
+ * stops the worker (err filled).  A reducer process that exits, writes something that is not
  * protocol or exceeds its timeout fails only the instance it was working on
  * (SM_FAIL_REDUCER); it is restarted with back-off at the next begin, and
  * after SM_EXEC_MAX_CRASHES such failures in a row every later begin fails
@@ -94,10 +94,12 @@ int sm_exec_known_types(const sm_config *cfg, const sm_aggregate *agg, char ***t
 /*
  * The protocol's lines judged without a process (engine/reducer_proto.c;
  * also the fuzz target tests/fuzz_protocol.c).  line: len bytes as the
- * reducer wrote them, without the newline, not NUL-terminated.  why gets
- * a one-line reason for every outcome but SM_OK and SM_EXEC_STALE.
+ * reducer wrote them, without the newline, not NUL-terminated.  Each
+ * returns an sm_exec_verdict; why gets a one-line reason for every one but
+ * SM_EXEC_REPLY and SM_EXEC_STALE.
  */
-enum {
+enum sm_exec_verdict {
+	SM_EXEC_REPLY = SM_OK,      /* a well-formed message */
 	SM_EXEC_NOT_PROTOCOL = 1,   /* not a protocol message: a crash */
 	SM_EXEC_STALE = 2,          /* a reply to an earlier instance: dropped */
 	SM_EXEC_CRASH = 3,          /* a hello that is wrong: a crash */

@@ -1,6 +1,6 @@
 /*
- * Fuzz targets of the config module, of event data decoding and of the
- * external reducer protocol.  Each is a libFuzzer target when built
+ * Fuzz targets of the config module, of event data decoding, of the
+ * external reducer protocol and of the binary COPY decoder.  Each is a libFuzzer target when built
  * by `make fuzz` (LLVMFuzzerTestOneInput), and a plain function that
  * tests/test_fuzz_corpus calls on the committed corpus in `make check`.
  */
@@ -21,6 +21,10 @@
 	{                                                                \
 		return fn(data, size);                                   \
 	}
+/* Input: a field count, then CopyData messages as a server could send
+ * them (tests/fuzz_pgcopy.c). */
+int sm_fuzz_pgcopy(const uint8_t *data, size_t size);
+
 #endif
 
 /* Input: line 1 `initial`, line 2 `when` (empty: none), line 3 `do`, the
@@ -43,5 +47,9 @@ int sm_fuzz_json(const uint8_t *data, size_t size);
 /* Input: lines from an external reducer: the first as its handshake, each
  * as a reply (tests/fuzz_protocol.c). */
 int sm_fuzz_protocol(const uint8_t *data, size_t size);
+
+/* Input: a field count, then CopyData messages as a server could send
+ * them (tests/fuzz_pgcopy.c). */
+int sm_fuzz_pgcopy(const uint8_t *data, size_t size);
 
 #endif

@@ -1,7 +1,6 @@
 /*
  * Replays the committed fuzz corpus (tests/fuzz-corpus/rules, /config,
- * /json and /protocol)
- * through the same target functions that `make fuzz` builds for libFuzzer,
+ * /json, /protocol and /pgcopy) through the same target functions that `make fuzz` builds for libFuzzer,
  * so the targets compile and run in every `make check`, and every input
  * that once found a bug stays a regression test.
  */
@@ -63,7 +62,7 @@ static int replay(const char *srcdir, const char *sub, int (*target)(const uint8
 int main(void)
 {
 	const char *srcdir = getenv("SNAPMIG_SRCDIR");
-	int a, b, c, d;
+	int a, b, c, d, e;
 
 	if (!srcdir)
 		srcdir = ".";
@@ -71,6 +70,7 @@ int main(void)
 	b = replay(srcdir, "config", sm_fuzz_config);
 	c = replay(srcdir, "json", sm_fuzz_json);
 	d = replay(srcdir, "protocol", sm_fuzz_protocol);
+	e = replay(srcdir, "pgcopy", sm_fuzz_pgcopy);
 	/* An empty or missing corpus would make this test pass vacuously. */
-	return a > 0 && b > 0 && c > 0 && d > 0 ? 0 : 1;
+	return a > 0 && b > 0 && c > 0 && d > 0 && e > 0 ? 0 : 1;
 }

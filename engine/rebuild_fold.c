@@ -1,0 +1,355 @@
+/* Folding one instance from its rows; see rebuild_fold.h. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/event_data.h"
+#include "engine/rebuild_fold.h"
+#include "engine/rebuild_read.h"
+
+void sm_fold_init(sm_fold *f, const sm_run *run, sm_json_reader *json, sm_writer *out)
+{
+	memset(f, 0, sizeof *f);
+	f->run = run;
+	f->json = json;
+	f->out = out;
+}
+
+void sm_fold_begin(sm_fold *f, const sm_instance *inst, sm_reducer *reducer)
+{
+	f->state = SM_FOLD_AWAIT_START;
+	f->inst = inst;
+	f->reducer = reducer;
+	f->skip_through = 0;
+	f->next_version = 0;
+	f->metadata = NULL;
+	f->events = f->events_reported = 0;
+}
+
+static const sm_aggregate *agg_of(const sm_fold *f)
+{
+	return f->run->types[f->inst->type_index].agg;
+}
+
+/* The reducer's (or our) verdict on the instance: recorded, reducer
+ * stopped, the rest of its rows skipped. */
+static void fail(sm_fold *f, const sm_reduce_failure *why)
+{
+	sm_writer_fail(f->out, f->inst, why->kind, why->version, why->event_type, why->message);
+	f->state = SM_FOLD_FAILED;
+	sm_reducer_abort(f->reducer);
+}
+
+static void failf(sm_fold *f, enum sm_failure_kind kind, long long version,
+		  const char *event_type, const char *fmt, const char *detail)
+{
+	sm_reduce_failure why;
+
+	memset(&why, 0, sizeof why);
+	why.kind = kind;
+	why.version = version;
+	snprintf(why.event_type, sizeof why.event_type, "%s", event_type ? event_type : "");
+	snprintf(why.message, sizeof why.message, fmt, detail);
+	fail(f, &why);
+}
+
+static int bad_row(sm_error *err)
+{
+	return sm_error_set(err, SM_ERR_INTERNAL, "unexpected data from the event query (COPY)");
+}
+
+/* A reducer call's status: its failure recorded, or an error. */
+static int reduced(sm_fold *f, int rc, const sm_reduce_failure *why)
+{
+	if (rc == SM_REDUCE_FAILED) {
+		fail(f, why);
+		return SM_OK;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------ start row */
+
+/* Whether the live snapshot's metadata names the target module version,
+ * as the planner decided for a live start (a missing key is version 1). */
+static bool live_at_target_version(const sm_fold *f)
+{
+	json_object *v;
+
+	if (!f->metadata || !json_object_is_type(f->metadata, json_type_object) ||
+	    !json_object_object_get_ex(f->metadata, f->run->eng->env->settings.metadata_key, &v))
+		return agg_of(f)->snapshot_version == 1;
+	return json_object_is_type(v, json_type_int) &&
+	       json_object_get_int64(v) == agg_of(f)->snapshot_version;
+}
+
+/*
+ * Commanded keeps snapshotting while the rebuild runs.  A newer valid
+ * snapshot is a better start (its events are skipped); one at or past the
+ * planned end leaves nothing to generate, and the copy keeps that live
+ * row.  Anything else (older, or another module version) is not a state
+ * to continue from.  *start_version: where the fold starts.
+ */
+static bool moved_start(sm_fold *f, long long now, long long *start_version)
+{
+	char msg[200];
+
+	if (now < *start_version ||
+	    (f->inst->start_kind == SM_START_LIVE && !live_at_target_version(f))) {
+		snprintf(msg, sizeof msg, "the start snapshot changed while rebuilding"
+			 " (planned at version %lld, now %lld); run the rebuild again",
+			 *start_version, now < 0 ? 0 : now);
+		failf(f, SM_FAIL_BAD_SNAPSHOT, 0, NULL, "%s", msg);
+		return false;
+	}
+	if (now >= f->inst->end_version) {
+		f->state = SM_FOLD_SUPERSEDED;
+		f->next_version = f->inst->end_version + 1;
+		return false;
+	}
+	*start_version = now;
+	f->next_version = now + 1;
+	f->skip_through = now;
+	return true;
+}
+
+/* The state to start from: NULL for the initial state; false when the
+ * instance failed or is superseded instead. */
+static bool start_state(sm_fold *f, const sm_pgcopy_row *row, long long *start_version,
+			json_object **start, int *rc, sm_error *err)
+{
+	long long now = -1;
+	sm_error perr;
+
+	*start = NULL;
+	if (f->inst->start_kind == SM_START_INITIAL)
+		return true;
+	if (sm_pgcopy_isnull(row, SM_CHUNK_DATA)) {
+		failf(f, SM_FAIL_BAD_SNAPSHOT, 0, NULL, "%s",
+		      "the start snapshot disappeared while rebuilding");
+		return false;
+	}
+	if (!sm_pgcopy_isnull(row, SM_CHUNK_VERSION) && !sm_pgcopy_int64(row, SM_CHUNK_VERSION, &now)) {
+		*rc = bad_row(err);
+		return false;
+	}
+	if (now != *start_version && !moved_start(f, now, start_version))
+		return false;
+	sm_error_clear(&perr);
+	if (sm_json_reader_parse_object(f->json, row->val[SM_CHUNK_DATA],
+					sm_pgcopy_length(row, SM_CHUNK_DATA), start, &perr) != SM_OK) {
+		failf(f, SM_FAIL_BAD_SNAPSHOT, 0, NULL,
+		      f->inst->start_kind == SM_START_GENERATED ? "generated snapshot data: %s"
+								 : "snapshot data: %s", perr.message);
+		return false;
+	}
+	return true;
+}
+
+static int start_row(sm_fold *f, const sm_pgcopy_row *row, sm_error *err)
+{
+	long long start_version = f->inst->start_version;
+	json_object *start = NULL;
+	sm_reduce_failure why;
+	sm_error perr;
+	int rc = SM_OK;
+
+	/* From here on the instance has started: a failure stops its reducer. */
+	f->state = SM_FOLD_FOLDING;
+	f->next_version = f->inst->start_version + 1;
+	sm_error_clear(&perr);
+	if (!sm_pgcopy_isnull(row, SM_CHUNK_META) &&
+	    sm_json_reader_parse(f->json, row->val[SM_CHUNK_META], sm_pgcopy_length(row, SM_CHUNK_META),
+				 &f->metadata, &perr) != SM_OK) {
+		failf(f, SM_FAIL_BAD_SNAPSHOT, 0, NULL, "snapshot metadata: %s", perr.message);
+		return SM_OK;
+	}
+	if (!start_state(f, row, &start_version, &start, &rc, err))
+		return rc;
+	memset(&why, 0, sizeof why);
+	rc = sm_reducer_begin(f->reducer, f->inst->uuid, start, start_version, &why, err);
+	json_object_put(start);
+	return reduced(f, rc, &why);
+}
+
+/* ------------------------------------------------------------ event row */
+
+/* Decodes what the reducer reads of the event; false when it failed the
+ * instance. */
+static bool decode_event(sm_fold *f, const sm_pgcopy_row *row, const char *type, long long version,
+			 json_object **data, json_object **meta)
+{
+	const sm_event_reads *reads = sm_reducer_reads(f->reducer, type);
+	sm_error perr;
+
+	sm_error_clear(&perr);
+	if (sm_decode_event_data(f->json, row->val[SM_CHUNK_DATA], sm_pgcopy_length(row, SM_CHUNK_DATA),
+				 reads->all_data ? NULL : &reads->data, data, &perr) != SM_OK) {
+		failf(f, SM_FAIL_BAD_EVENT, version, type, "event data: %s", perr.message);
+		return false;
+	}
+	if (!sm_pgcopy_isnull(row, SM_CHUNK_META) &&
+	    sm_decode_event_metadata(f->json, row->val[SM_CHUNK_META], sm_pgcopy_length(row, SM_CHUNK_META),
+				     reads->metadata, meta, &perr) != SM_OK) {
+		json_object_put(*data);
+		*data = NULL;
+		failf(f, SM_FAIL_BAD_EVENT, version, type, "event metadata: %s", perr.message);
+		return false;
+	}
+	return true;
+}
+
+static int event_row(sm_fold *f, const sm_pgcopy_row *row, sm_error *err)
+{
+	const char *type = row->val[SM_CHUNK_TYPE];
+	json_object *data = NULL, *meta = NULL;
+	long long version, created_usec;
+	char created[64], msg[100];
+	sm_reduce_failure why;
+	sm_event_view ev;
+	int rc;
+
+	if (!sm_pgcopy_int64(row, SM_CHUNK_VERSION, &version))
+		return bad_row(err);
+	if (f->state == SM_FOLD_AWAIT_START) {
+		failf(f, SM_FAIL_BAD_SNAPSHOT, 0, NULL, "%s", "the snapshot disappeared while rebuilding");
+		return SM_OK;
+	}
+	if (version <= f->skip_through)
+		return SM_OK;  /* already in the newer start snapshot */
+	if (version != f->next_version) {
+		snprintf(msg, sizeof msg, "expected stream version %lld", f->next_version);
+		failf(f, SM_FAIL_BAD_EVENT, version, type, "%s", msg);
+		return SM_OK;
+	}
+	f->next_version++;
+	f->events++;
+	if (!decode_event(f, row, type, version, &data, &meta))
+		return SM_OK;
+	memset(&ev, 0, sizeof ev);
+	ev.type = type;
+	ev.version = version;
+	ev.stream_uuid = f->inst->uuid;
+	ev.data = data;
+	ev.metadata = meta;
+	if (sm_pgcopy_int64(row, SM_CHUNK_CREATED, &created_usec)) {
+		sm_pgcopy_timestamp(created_usec, created, sizeof created);
+		ev.created_at = created;
+	}
+	memset(&why, 0, sizeof why);
+	rc = sm_reducer_event(f->reducer, &ev, &why, err);
+	json_object_put(data);
+	json_object_put(meta);
+	return reduced(f, rc, &why);
+}
+
+int sm_fold_row(sm_fold *f, const sm_pgcopy_row *row, sm_error *err)
+{
+	int kind;
+
+	if (!sm_pgcopy_int32(row, SM_CHUNK_KIND, &kind))
+		return bad_row(err);
+	if (kind == SM_ROW_START)  /* the first row of an instance, and only then */
+		return f->state == SM_FOLD_AWAIT_START ? start_row(f, row, err) : bad_row(err);
+	if (kind != SM_ROW_EVENT)
+		return bad_row(err);
+	if (f->state == SM_FOLD_FAILED || f->state == SM_FOLD_SUPERSEDED)
+		return SM_OK;
+	return event_row(f, row, err);
+}
+
+/* --------------------------------------------------------------- finish */
+
+/* The snapshot's metadata: the live one's (an object), else a new one,
+ * with the target module version under the configured key. */
+static json_object *metadata_to_write(sm_fold *f)
+{
+	json_object *meta = f->metadata;
+
+	if (meta && json_object_is_type(meta, json_type_object))
+		f->metadata = NULL;
+	else
+		meta = json_object_new_object();
+	json_object_object_add(meta, f->run->eng->env->settings.metadata_key,
+			       json_object_new_int64(agg_of(f)->snapshot_version));
+	return meta;
+}
+
+/* The reducer's final state, when it is one that can be written. */
+static int final_state(sm_fold *f, json_object **state, sm_error *err)
+{
+	const sm_store_layout *l = &f->run->layout;
+	sm_reduce_failure why;
+	int rc;
+
+	memset(&why, 0, sizeof why);
+	rc = sm_reducer_end(f->reducer, state, &why, err);
+	if (rc == SM_REDUCE_FAILED) {
+		sm_writer_fail(f->out, f->inst, why.kind, why.version, why.event_type, why.message);
+		f->state = SM_FOLD_FAILED;
+		return SM_OK;
+	}
+	if (rc != SM_OK)
+		return rc;
+	if (!*state || !json_object_is_type(*state, json_type_object)) {
+		sm_writer_fail(f->out, f->inst, SM_FAIL_REDUCER, 0, NULL,
+			       "the reducer's final state is not a JSON object");
+	} else if (l->tgt_data == SM_COL_JSONB && !l->double_encoded && sm_json_has_nul(*state)) {
+		sm_writer_fail(f->out, f->inst, SM_FAIL_BAD_EVENT, 0, NULL,
+			       "the state contains a NUL character (\\u0000), which a jsonb column cannot store");
+	} else {
+		return SM_OK;
+	}
+	f->state = SM_FOLD_FAILED;
+	json_object_put(*state);
+	*state = NULL;
+	return SM_OK;
+}
+
+int sm_fold_finish(sm_fold *f, json_object **state, json_object **metadata, sm_error *err)
+{
+	char msg[200];
+	int rc = SM_OK;
+
+	*state = *metadata = NULL;
+	if (f->state == SM_FOLD_FOLDING && f->next_version != f->inst->end_version + 1) {
+		snprintf(msg, sizeof msg, "events %lld..%lld of the stream are missing",
+			 f->next_version, f->inst->end_version);
+		sm_writer_fail(f->out, f->inst, SM_FAIL_BAD_EVENT, f->next_version, NULL, msg);
+		f->state = SM_FOLD_FAILED;
+		sm_reducer_abort(f->reducer);
+	}
+	if (f->state == SM_FOLD_AWAIT_START) {
+		sm_writer_fail(f->out, f->inst, SM_FAIL_MISSING_STREAM, 0, NULL,
+			       "the snapshot disappeared while rebuilding");
+		f->state = SM_FOLD_FAILED;
+	}
+	if (f->state == SM_FOLD_FOLDING)
+		rc = final_state(f, state, err);
+	if (*state)
+		*metadata = metadata_to_write(f);
+	json_object_put(f->metadata);
+	f->metadata = NULL;
+	f->state = SM_FOLD_IDLE;
+	return rc;
+}
+
+void sm_fold_drop(sm_fold *f)
+{
+	if (f->state == SM_FOLD_FOLDING)
+		sm_reducer_abort(f->reducer);
+	json_object_put(f->metadata);
+	f->metadata = NULL;
+	f->state = SM_FOLD_IDLE;
+}
+
+long long sm_fold_take_events(sm_fold *f, long long min)
+{
+	long long delta = f->events - f->events_reported;
+
+	if (delta < min || delta == 0)
+		return 0;
+	f->events_reported = f->events;
+	return delta;
+}
