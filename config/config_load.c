@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/config_origin.h"
 #include "config/snapmig_conf.h"
 #include "config/rules.h"
 #include "util/alloc.h"
@@ -101,6 +102,7 @@ int sm_config_locate(const char *explicit_path, char **path_out, sm_error *err)
 typedef struct loader {
 	sm_config *cfg;
 	sm_error *err;
+	sm_source_files *sources;  /* file texts, for where rule strings are */
 } loader;
 
 /* The name of a file read, owned by cfg->files.  libconfig names an
@@ -548,11 +550,15 @@ static int read_events(loader *ld, const config_setting_t *list, const char *agg
 			if (get_string(ld, m, wheres[i], "when", true, &r->when))
 				return SM_ERR_CONFIG;
 			r->when_line = line_of(m);
+			r->when_origin = sm_text_origin_in(ld->sources, file_of(ld, m), r->when_line,
+							   "when", r->when);
 		}
 		if ((m = config_setting_get_member(e, "do"))) {
 			if (get_string(ld, m, wheres[i], "do", false, &r->do_stmts))
 				return SM_ERR_CONFIG;
 			r->do_line = line_of(m);
+			r->do_origin = sm_text_origin_in(ld->sources, file_of(ld, m), r->do_line,
+							 "do", r->do_stmts);
 		}
 	}
 	return SM_OK;
@@ -632,6 +638,7 @@ static int read_aggregate(loader *ld, const config_setting_t *s, size_t index)
 		char initial_where[80];
 		const char *init_text = "{}";
 		int init_line = agg->line;
+		sm_text_origin *init_origin = NULL;
 		int rc;
 
 		if (config_setting_type(events) != CONFIG_TYPE_LIST)
@@ -641,6 +648,8 @@ static int read_aggregate(loader *ld, const config_setting_t *s, size_t index)
 			if (get_string(ld, initial, where, "initial", true, &init_text))
 				return SM_ERR_CONFIG;
 			init_line = line_of(initial);
+			init_origin = sm_text_origin_in(ld->sources, file_of(ld, initial), init_line,
+							"initial", init_text);
 		}
 		n = config_setting_length(events);
 		srcs = sm_xcalloc((size_t)n + 1, sizeof *srcs);
@@ -648,12 +657,16 @@ static int read_aggregate(loader *ld, const config_setting_t *s, size_t index)
 		snprintf(initial_where, sizeof initial_where, "%s.initial", where);
 		rc = read_events(ld, events, where, srcs, wheres);
 		if (rc == SM_OK) {
-			const char *file = file_of(ld, events);
+			sm_rules_input in = { init_text, init_line, initial_where, init_origin,
+					      srcs, (size_t)n, file_of(ld, events) };
 
-			rc = sm_rules_compile(init_text, init_line, initial_where, srcs, (size_t)n,
-					      file, &agg->rules, ld->err);
-			/* The rules keep err->file pointing at their own copy;
-			 * what the caller sees is the file it knows. */
+			rc = sm_rules_compile_input(&in, &agg->rules, ld->err);
+		}
+		/* The origins were made here (read_events), for the compile only. */
+		sm_text_origin_free(init_origin);
+		for (int i = 0; i < n; i++) {
+			sm_text_origin_free((sm_text_origin *)srcs[i].when_origin);
+			sm_text_origin_free((sm_text_origin *)srcs[i].do_origin);
 		}
 		free(srcs);
 		free(wheres);
@@ -786,6 +799,7 @@ int sm_config_load(const char *path, sm_config **out, sm_error *err)
 	cfg->defaults.copy_max_lag = DEFAULT_COPY_MAX_LAG;
 	ld.cfg = cfg;
 	ld.err = err;
+	ld.sources = NULL;
 	own_file(&ld, path);
 
 	{
@@ -803,6 +817,7 @@ int sm_config_load(const char *path, sm_config **out, sm_error *err)
 		sm_config_free(cfg);
 		return rc;
 	}
+	ld.sources = sm_source_files_new();
 	config_init(&lc);
 	/* libconfig 1.5 resolves every @include against one directory: the
 	 * main file's. */
@@ -842,6 +857,7 @@ int sm_config_load(const char *path, sm_config **out, sm_error *err)
 	rc = read_list(&ld, root, "aggregates");
 done:
 	config_destroy(&lc);
+	sm_source_files_free(ld.sources);
 	if (rc) {
 		sm_config_free(cfg);
 		return rc;

@@ -18,23 +18,51 @@
 
 typedef struct sm_rules sm_rules;
 
+/* Where the bytes of a rule string are in the configuration file, when
+ * known (a rule split over several lines): byte i is on line[i], at
+ * column col[i] counted in characters from the piece's opening quote
+ * (1 = the first character inside it); index len is just past the end. */
+typedef struct sm_text_origin {
+	const int *line;
+	const int *col;
+	size_t len;
+} sm_text_origin;
+
 /* One handler entry of the config: `on`, optional `when`, optional `do`. */
 typedef struct sm_rule_source {
-	const char *on;
+	const char *on;          /* an event type, or "*" for a catch-all entry */
 	const char *when;        /* NULL when absent */
 	const char *do_stmts;    /* NULL when absent */
 	int line;                /* config line of the entry, for errors */
 	const char *where;       /* e.g. "aggregates[0].events[3]" for errors */
 	int when_line;           /* config line of `when`; 0: use line */
 	int do_line;             /* config line of `do`; 0: use line */
+	const sm_text_origin *when_origin;  /* NULL: unknown */
+	const sm_text_origin *do_origin;    /* NULL: unknown */
 } sm_rule_source;
+
+/* What a rules reducer is compiled from. */
+typedef struct sm_rules_input {
+	const char *initial;     /* NULL: "{}" */
+	int initial_line;
+	const char *initial_where;  /* e.g. "aggregates[0].initial"; NULL: "initial" */
+	const sm_text_origin *initial_origin;  /* NULL: unknown */
+	const sm_rule_source *entries;
+	size_t n_entries;
+	const char *file;        /* for messages */
+} sm_rules_input;
 
 /*
  * Compiles `initial` and the handler entries.  On a syntax error returns
- * SM_ERR_CONFIG with err->file/line set from the entry and a message like
- * "aggregates[0].events[3].do, col 17: expected '=' after path".
+ * SM_ERR_CONFIG with err->file/line set and a message like
+ * "aggregates[0].events[3].do, col 17: expected '=' after path": the line
+ * and column of the error itself when the string's origin is known, else
+ * the setting's line and the column in the string.
  * The caller owns *out (sm_rules_free).
  */
+int sm_rules_compile_input(const sm_rules_input *in, sm_rules **out, sm_error *err);
+
+/* The same without origins for initial: a shorthand for tests and tools. */
 int sm_rules_compile(const char *initial, int initial_line,
 		     const char *initial_where,
 		     const sm_rule_source *entries, size_t n_entries,

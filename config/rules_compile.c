@@ -20,10 +20,17 @@
 typedef struct place {
 	const char *src;
 	const char *file;
-	int line;
+	int line;                /* of the setting */
 	const char *where;
 	const char *part;        /* "when", "do" or NULL */
+	const sm_text_origin *origin;  /* of each byte of src; NULL: unknown */
 } place;
+
+/* The origin of pl's text, when it matches the text. */
+static const sm_text_origin *origin_of(const place *pl)
+{
+	return pl->origin && pl->origin->len == strlen(pl->src) ? pl->origin : NULL;
+}
 
 static int report(const place *pl, size_t pos, sm_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -33,12 +40,20 @@ static int report(const place *pl, size_t pos, sm_error *err, const char *fmt, .
 	char msg[768];
 	va_list ap;
 
+	const sm_text_origin *o = origin_of(pl);
+	int line = pl->line, col;
+
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	return sm_error_set_at(err, SM_ERR_CONFIG, pl->file, pl->line, "%s%s%s, col %d: %s",
-			       pl->where, pl->part ? "." : "", pl->part ? pl->part : "",
-			       rl_column(pl->src, pos), msg);
+	if (o && pos <= o->len) {
+		line = o->line[pos];
+		col = o->col[pos];
+	} else {
+		col = rl_column(pl->src, pos);
+	}
+	return sm_error_set_at(err, SM_ERR_CONFIG, pl->file, line, "%s%s%s, col %d: %s",
+			       pl->where, pl->part ? "." : "", pl->part ? pl->part : "", col, msg);
 }
 
 /* Is text valid UTF-8?  Rule strings end up in snapshots. */
@@ -104,7 +119,7 @@ static int compile_initial(sm_rules *r, const place *pl, sm_error *err)
 
 	if (check_text(pl, err))
 		return SM_ERR_CONFIG;
-	rl_parser_init(&p, pl->src);
+	rl_parser_init(&p, pl->src, origin_of(pl));
 	p.constant = true;
 	e = rl_parse_expr(&p);
 	if (!p.failed && p.tok.kind != T_EOF)
@@ -147,7 +162,7 @@ static int compile_when(rl_entry *en, const place *pl, sm_error *err)
 
 	if (check_text(pl, err))
 		return SM_ERR_CONFIG;
-	rl_parser_init(&p, pl->src);
+	rl_parser_init(&p, pl->src, origin_of(pl));
 	en->when = rl_parse_cond(&p);
 	if (!p.failed && p.tok.kind != T_EOF)
 		rl_parser_fail(&p, p.tok.pos, "unexpected %s after the condition (combine conditions with and/or)",
@@ -246,7 +261,7 @@ static int compile_do(const sm_rules *r, rl_entry *en, const place *pl, sm_error
 
 	if (check_text(pl, err))
 		return SM_ERR_CONFIG;
-	rl_parser_init(&p, pl->src);
+	rl_parser_init(&p, pl->src, origin_of(pl));
 	rl_parse_block(&p, &en->body);
 	rl_parser_done(&p);
 	if (p.failed)
@@ -373,7 +388,7 @@ static int group_types(sm_rules *r, const sm_rule_source *entries, const char *f
 static int compile_entry(sm_rules *r, rl_entry *en, const sm_rule_source *src, const char *file,
 			 sm_error *err)
 {
-	place pl = { NULL, file, 0, src->where, NULL };
+	place pl = { NULL, file, 0, src->where, NULL, NULL };
 
 	en->where = sm_xstrdup(src->where);
 	en->line = src->line;
@@ -386,6 +401,7 @@ static int compile_entry(sm_rules *r, rl_entry *en, const sm_rule_source *src, c
 		pl.src = src->when;
 		pl.line = en->when_line;
 		pl.part = "when";
+		pl.origin = src->when_origin;
 		if (compile_when(en, &pl, err))
 			return SM_ERR_CONFIG;
 	}
@@ -393,6 +409,7 @@ static int compile_entry(sm_rules *r, rl_entry *en, const sm_rule_source *src, c
 		pl.src = src->do_stmts;
 		pl.line = en->do_line;
 		pl.part = "do";
+		pl.origin = src->do_origin;
 		if (compile_do(r, en, &pl, err))
 			return SM_ERR_CONFIG;
 	}
@@ -403,14 +420,25 @@ int sm_rules_compile(const char *initial, int initial_line, const char *initial_
 		     const sm_rule_source *entries, size_t n_entries,
 		     const char *file, sm_rules **out, sm_error *err)
 {
+	sm_rules_input in = { initial, initial_line, initial_where, NULL, entries, n_entries, file };
+
+	return sm_rules_compile_input(&in, out, err);
+}
+
+int sm_rules_compile_input(const sm_rules_input *in, sm_rules **out, sm_error *err)
+{
 	sm_rules *r = sm_xcalloc(1, sizeof *r);
-	place pl = { initial ? initial : "{}", file, initial_line,
-		     initial_where ? initial_where : "initial", NULL };
+	const sm_rule_source *entries = in->entries;
+	size_t n_entries = in->n_entries;
+	const char *file = in->file ? in->file : "";
+	place pl = { in->initial ? in->initial : "{}", file, in->initial_line,
+		     in->initial_where ? in->initial_where : "initial", NULL,
+		     in->initial ? in->initial_origin : NULL };
 	int rc;
 
 	*out = NULL;
-	r->file = sm_xstrdup(file ? file : "");
-	r->initial_line = initial_line;
+	r->file = sm_xstrdup(file);
+	r->initial_line = in->initial_line;
 	rc = compile_initial(r, &pl, err);
 	r->entries = sm_xcalloc(n_entries + 1, sizeof *r->entries);
 	r->n_entries = n_entries;

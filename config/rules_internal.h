@@ -197,10 +197,18 @@ typedef struct rl_parser {
 	bool failed;
 	size_t err_pos;
 	char msg[256];
+	const sm_text_origin *origin;  /* where the text is in the file; NULL: unknown */
+	char at[48];             /* rl_at's text */
 } rl_parser;
 
-/* Reads the first token of src (which must outlive the parser). */
-void rl_parser_init(rl_parser *p, const char *src);
+/* "col 7", or "line 42, col 7" in a rule split over several lines: where
+ * byte offset pos is, for messages that point at another place.  Valid
+ * until the next call. */
+const char *rl_at(rl_parser *p, size_t pos);
+
+/* Reads the first token of src (which, like origin, must outlive the
+ * parser); origin may be NULL. */
+void rl_parser_init(rl_parser *p, const char *src, const sm_text_origin *origin);
 /* Frees the current token. */
 void rl_parser_done(rl_parser *p);
 void rl_parser_fail(rl_parser *p, size_t pos, const char *fmt, ...)

@@ -31,6 +31,19 @@ void rl_parser_fail(parser *p, size_t pos, const char *fmt, ...)
 	va_end(ap);
 }
 
+const char *rl_at(parser *p, size_t pos)
+{
+	const sm_text_origin *o = p->origin;
+
+	if (o && pos <= o->len && o->line[0] != o->line[o->len])
+		snprintf(p->at, sizeof p->at, "line %d, col %d", o->line[pos], o->col[pos]);
+	else if (o && pos <= o->len)
+		snprintf(p->at, sizeof p->at, "col %d", o->col[pos]);
+	else
+		snprintf(p->at, sizeof p->at, "col %d", rl_column(p->lx.src, pos));
+	return p->at;
+}
+
 void rl_advance(parser *p)
 {
 	p->prev_end = p->tok.end;
@@ -166,8 +179,8 @@ static rl_expr *parse_postfix(parser *p, rl_expr *base)
 			if (p->failed)
 				break;
 			if (p->tok.kind != T_RBRACK) {
-				rl_parser_fail(p, p->tok.pos, "expected ']' to close the '[' at col %d, got %s",
-				     rl_column(p->lx.src, open), rl_describe(&p->tok));
+				rl_parser_fail(p, p->tok.pos, "expected ']' to close the '[' at %s, got %s",
+				     rl_at(p, open), rl_describe(&p->tok));
 				break;
 			}
 			rl_advance(p);
@@ -239,8 +252,8 @@ static rl_expr *parse_list(parser *p)
 			continue;
 		}
 		if (p->tok.kind != T_RBRACK)
-			rl_parser_fail(p, p->tok.pos, "expected ',' or ']' in the list opened at col %d, got %s",
-			     rl_column(p->lx.src, open), rl_describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected ',' or ']' in the list opened at %s, got %s",
+			     rl_at(p, open), rl_describe(&p->tok));
 	}
 	if (p->failed)
 		return e;
@@ -268,8 +281,8 @@ static rl_expr *parse_object(parser *p)
 			}
 			key = sm_xstrdup(p->tok.str);
 		} else {
-			rl_parser_fail(p, p->tok.pos, "expected a key (name or quoted string) in the object opened at col %d, got %s",
-			     rl_column(p->lx.src, open), rl_describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected a key (name or quoted string) in the object opened at %s, got %s",
+			     rl_at(p, open), rl_describe(&p->tok));
 			break;
 		}
 		for (size_t i = 0; i < e->n; i++)
@@ -296,8 +309,8 @@ static rl_expr *parse_object(parser *p)
 			continue;
 		}
 		if (p->tok.kind != T_RBRACE)
-			rl_parser_fail(p, p->tok.pos, "expected ',' or '}' in the object opened at col %d, got %s",
-			     rl_column(p->lx.src, open), rl_describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected ',' or '}' in the object opened at %s, got %s",
+			     rl_at(p, open), rl_describe(&p->tok));
 	}
 	if (p->failed)
 		return e;
@@ -377,8 +390,8 @@ static rl_expr *parse_call(parser *p)
 		if (p->tok.kind == T_COMMA)
 			rl_advance(p);
 		else if (p->tok.kind != T_RPAREN)
-			rl_parser_fail(p, p->tok.pos, "expected ',' or ')' in the call of %s opened at col %d, got %s",
-				       functions[k].name, rl_column(p->lx.src, open), rl_describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected ',' or ')' in the call of %s opened at %s, got %s",
+				       functions[k].name, rl_at(p, open), rl_describe(&p->tok));
 	}
 	if (p->failed)
 		return e;
@@ -419,8 +432,8 @@ static rl_expr *parse_primary(parser *p)
 			return e;
 		e->pos = open;
 		if (p->tok.kind != T_RPAREN) {
-			rl_parser_fail(p, p->tok.pos, "expected ')' to close the '(' at col %d, got %s",
-			     rl_column(p->lx.src, open), rl_describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected ')' to close the '(' at %s, got %s",
+			     rl_at(p, open), rl_describe(&p->tok));
 			return e;
 		}
 		rl_advance(p);
@@ -614,8 +627,8 @@ static rl_cond *parse_cond_atom(parser *p)
 		rl_advance(p);
 		c = parse_cond(p);
 		if (!p->failed && p->tok.kind != T_RPAREN)
-			rl_parser_fail(p, p->tok.pos, "expected ')' to close the '(' at col %d, got %s",
-			     rl_column(p->lx.src, open), rl_describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected ')' to close the '(' at %s, got %s",
+			     rl_at(p, open), rl_describe(&p->tok));
 		if (!p->failed)
 			rl_advance(p);
 		/* `(a ~ b) == c`: the parentheses held a value, not a condition. */
@@ -682,9 +695,10 @@ rl_cond *rl_parse_cond(parser *p)
 	return parse_cond(p);
 }
 
-void rl_parser_init(parser *p, const char *src)
+void rl_parser_init(parser *p, const char *src, const sm_text_origin *origin)
 {
 	memset(p, 0, sizeof *p);
+	p->origin = origin && origin->len == strlen(src) ? origin : NULL;
 	p->lx.src = src;
 	p->lx.len = strlen(src);
 	rl_advance(p);

@@ -103,8 +103,8 @@ static void parse_path(parser *p, rl_path *path)
 			if (p->failed)
 				return;
 			if (p->tok.kind != T_RBRACK) {
-				rl_parser_fail(p, p->tok.pos, "expected ']' to close the '[' at col %d, got %s",
-					       rl_column(p->lx.src, open), rl_describe(&p->tok));
+				rl_parser_fail(p, p->tok.pos, "expected ']' to close the '[' at %s, got %s",
+					       rl_at(p, open), rl_describe(&p->tok));
 				return;
 			}
 			rl_advance(p);
@@ -186,8 +186,8 @@ static void parse_if(parser *p, rl_stmt *s, size_t open)
 			return;
 	}
 	if (!word_here(p, "end")) {
-		rl_parser_fail(p, p->tok.pos, "expected 'end' to close the 'if' at col %d, got %s",
-			       rl_column(p->lx.src, open), rl_describe(&p->tok));
+		rl_parser_fail(p, p->tok.pos, "expected 'end' to close the 'if' at %s, got %s",
+			       rl_at(p, open), rl_describe(&p->tok));
 		return;
 	}
 	rl_advance(p);

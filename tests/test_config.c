@@ -535,6 +535,48 @@ START_TEST(test_rule_errors_name_line_of_the_string_and_column)
 }
 END_TEST
 
+/* issue 18.6: a rule split over several lines names the line the error
+ * is on, and the column in that line's piece of the string. */
+START_TEST(test_errors_in_a_rule_split_over_lines_name_the_real_line_and_column)
+{
+	static const char head[] =
+		"aggregates = (\n"
+		" { type = \"A\"; snapshot_version = 1; initial = \"{x: 0, l: []}\";\n"
+		"   events = (\n";
+	static const char tail[] = "   ); }\n);\n";
+	char text[2048];
+
+	snprintf(text, sizeof text, "%s"
+		 "     { on = \"E\";\n"
+		 "       do = \"x = 1; \"            # the first piece\n"
+		 "            \"append l 2; \"\n"
+		 "            /* a comment */ \"x = 1 ~ ; \"\n"
+		 "            \"l = []\"; }\n%s", head, tail);
+	expect_error(text, 7, "aggregates[0].events[0].do, col 9: expected a value, got ';'");
+	/* A place referred to on another line names its line too. */
+	snprintf(text, sizeof text, "%s"
+		 "     { on = \"E\"; do = \"x = (\"\n"
+		 "                      \"1; \"; }\n%s", head, tail);
+	expect_error(text, 5, "aggregates[0].events[0].do, col 2: expected ')' to close the '(' at line 4, col 5, got ';'");
+	/* when, and two entries on one line: the second's own column. */
+	snprintf(text, sizeof text, "%s"
+		 "     { on = \"E1\"; do = \"x = 1\"; }, { on = \"E2\"; do = \"x = ;\"; },\n"
+		 "     { on = \"E3\"; when = \"exists event.x and\"\n"
+		 "                    \" event.y = 1\"; }\n%s", head, tail);
+	expect_error(text, 4, "aggregates[0].events[1].do, col 5: expected a value, got ';'");
+	snprintf(text, sizeof text, "%s"
+		 "     { on = \"E3\"; when = \"exists event.x and\"\n"
+		 "                    \" event.y = 1\"; }\n%s", head, tail);
+	expect_error(text, 5, "aggregates[0].events[0].when, col 10: '=' assigns; compare with '=='");
+	/* initial, and escapes counted as written in the file. */
+	expect_error("aggregates = (\n { type = \"A\"; snapshot_version = 1;\n"
+		     "   initial = \"{x: 0,\"\n             \" l: [1 2]}\";\n   events = (); }\n);\n", 4,
+		     "aggregates[0].initial, col 8: expected ',' or ']' in the list opened at line 4, col 5, got a number");
+	snprintf(text, sizeof text, "%s     { on = \"E\"; do = \"x = \\\"a\\\" ~ #\"; }\n%s", head, tail);
+	expect_error(text, 4, "aggregates[0].events[0].do, col 13: unexpected character '#'");
+}
+END_TEST
+
 START_TEST(test_password_in_a_protected_conninfo_is_a_warning)
 {
 	sm_config *cfg = NULL;
@@ -667,6 +709,7 @@ int main(void)
 	tcase_add_test(er, test_duplicates_are_errors_at_the_second_definition);
 	tcase_add_test(er, test_missing_required_keys_are_errors);
 	tcase_add_test(er, test_rule_errors_name_line_of_the_string_and_column);
+	tcase_add_test(er, test_errors_in_a_rule_split_over_lines_name_the_real_line_and_column);
 	tcase_add_test(er, test_password_in_a_protected_conninfo_is_a_warning);
 	tcase_add_test(er, test_a_file_that_cannot_be_read_is_an_error);
 	suite_add_tcase(s, er);
