@@ -48,6 +48,7 @@ typedef struct cli_ctx {
 	sm_config *cfg;           /* owned; loaded by cli_load_config */
 	sm_engine *eng;           /* owned; opened by cli_open */
 	const sm_environment *env;/* borrowed from cfg */
+	bool json_printed;        /* the run's JSON document is out */
 } cli_ctx;
 
 /* ---------------------------------------------------------- the tables */
@@ -121,13 +122,25 @@ int cli_open(cli_ctx *ctx);
 int cli_report(const sm_error *err);
 int cli_exit_code(int status);
 
-/* "snapmig: <message>" on stderr. */
+/* "snapmig: <message>" on stderr; the first error of the run is also the
+ * message of the JSON error document (--json). */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, plus a hint to --help; returns CLI_EXIT_USAGE. */
 int cli_usage_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Informational line on stderr unless -q. */
 void cli_notef(const cli_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* A new JSON document holding the environment's name (or null). */
+json_object *cli_json_doc(const cli_ctx *ctx);
+/* Prints doc as the run's JSON document on stdout and frees it.  With
+ * --json, a run that fails without one gets an error document instead. */
+void cli_json_emit(cli_ctx *ctx, json_object *doc);
+
+/* A command line that reaches the same environment again:
+ * "snapmig -c FILE -e NAME <rest>" (-c when it was given), words quoted
+ * for the shell where needed.  Caller frees. */
+char *cli_command_line(const cli_ctx *ctx, const char *rest);
 
 /* Parses a decimal integer in [min, max]; false when it is not one. */
 bool cli_parse_ll(const char *s, long long min, long long max, long long *out);

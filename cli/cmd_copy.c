@@ -182,7 +182,7 @@ static int confirm(const cli_ctx *ctx, const copy_args *a, const sm_copy_plan *p
 	const sm_environment *env = ctx->env;
 	bool terminal = isatty(STDIN_FILENO) != 0;
 	bool name_ok = !env->protected_env;
-	char answer[256];
+	char answer[256], num[32];
 	long long rows = 0;
 	char *name = out_sanitize(env->name);
 	int rc = CLI_EXIT_OK;
@@ -211,8 +211,9 @@ static int confirm(const cli_ctx *ctx, const copy_args *a, const sm_copy_plan *p
 	}
 	fflush(stdout);
 	if (!name_ok) {
-		fprintf(stderr, "Environment %s is protected. Type its name to copy %lld "
-			"snapshot%s into the live table: ", name, rows, rows == 1 ? "" : "s");
+		fprintf(stderr, "Environment %s is protected. Type its name to copy %s "
+			"snapshot%s into the live table: ", name, out_count(num, sizeof num, rows),
+			rows == 1 ? "" : "s");
 		fflush(stderr);
 		if (!read_answer(answer, sizeof answer) || strcmp(answer, env->name) != 0) {
 			cli_errorf("the name does not match: nothing copied");
@@ -220,8 +221,8 @@ static int confirm(const cli_ctx *ctx, const copy_args *a, const sm_copy_plan *p
 		}
 		goto out;
 	}
-	fprintf(stderr, "Copy %lld snapshot%s into the live table of %s? [y/N] ",
-		rows, rows == 1 ? "" : "s", name);
+	fprintf(stderr, "Copy %s snapshot%s into the live table of %s? [y/N] ",
+		out_count(num, sizeof num, rows), rows == 1 ? "" : "s", name);
 	fflush(stderr);
 	if (!read_answer(answer, sizeof answer) ||
 	    (strcmp(answer, "y") != 0 && strcmp(answer, "yes") != 0)) {
@@ -256,6 +257,18 @@ static json_object *result_json(const sm_copy_result *r)
 	out_json_add(o, "verified", json_object_new_boolean(r->verified));
 	out_json_add(o, "checksum", out_json_string(r->checksum));
 	return o;
+}
+
+/* "snapmig -c FILE -e prod rollback 5", printable (caller frees). */
+static char *undo_line(const cli_ctx *ctx, long long copy_id)
+{
+	char rest[64], *line, *clean;
+
+	snprintf(rest, sizeof rest, "rollback %lld", copy_id);
+	line = cli_command_line(ctx, rest);
+	clean = out_sanitize(line);
+	free(line);
+	return clean;
 }
 
 int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
@@ -318,15 +331,13 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 	}
 
 	if (ctx->g.json) {
-		json_object *doc = json_object_new_object();
+		json_object *doc = cli_json_doc(ctx);
 
-		out_json_add(doc, "environment", out_json_string(ctx->env->name));
 		out_json_add(doc, "dry_run", json_object_new_boolean(args.dry_run));
 		out_json_add(doc, "remove_stale", json_object_new_boolean(args.remove_stale));
 		out_json_add(doc, "plan", plan_json(plan));
 		out_json_add(doc, "result", res ? result_json(res) : NULL);
-		out_json_print(stdout, doc, true);
-		json_object_put(doc);
+		cli_json_emit(ctx, doc);
 	} else if (res) {
 		char a[32], b[32], c[32], d[32], e[32];
 
@@ -338,20 +349,22 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 		if (res->stale_kept)
 			printf("%s stale live snapshots without a replacement were kept\n",
 			       out_count(a, sizeof a, res->stale_kept));
-		char *name = out_sanitize(ctx->env->name);
 		char *sum = out_sanitize(res->checksum);
+		char *undo = undo_line(ctx, res->copy_id);
 
 		if (res->verified)
 			printf("verified: counts and checksum read back match%s%s%s\n",
 			       *sum ? " (" : "", sum, *sum ? ")" : "");
-		printf("undo with: snapmig -e %s rollback %lld\n", name, res->copy_id);
-		free(name);
+		printf("undo with: %s\n", undo);
+		free(undo);
 		free(sum);
 	}
 	if (res && !res->verified) {
+		char *undo = undo_line(ctx, res->copy_id);
+
 		cli_errorf("copy %lld committed but its verification did not match; "
-			   "check it, and roll back with: snapmig rollback %lld",
-			   res->copy_id, res->copy_id);
+			   "check it, and roll back with: %s", res->copy_id, undo);
+		free(undo);
 		rc = CLI_EXIT_FINDINGS;
 	}
 	sm_copy_result_free(res);
@@ -376,10 +389,9 @@ int cli_cmd_rollback(cli_ctx *ctx, int argc, char **argv)
 	if (sm_rollback_run(ctx->eng, copy_id, &res, &err) != SM_OK)
 		return cli_report(&err);
 	if (ctx->g.json) {
-		json_object *doc = json_object_new_object();
+		json_object *doc = cli_json_doc(ctx);
 		json_object *uuids = json_object_new_array();
 
-		out_json_add(doc, "environment", out_json_string(ctx->env->name));
 		out_json_add(doc, "copy_id", json_object_new_int64(res->copy_id));
 		out_json_add(doc, "rollback_id", json_object_new_int64(res->rollback_id));
 		out_json_add(doc, "restored", json_object_new_int64(res->restored));
@@ -388,8 +400,7 @@ int cli_cmd_rollback(cli_ctx *ctx, int argc, char **argv)
 		for (size_t i = 0; i < res->n_drifted_uuids; i++)
 			json_object_array_add(uuids, out_json_string(res->drifted_uuids[i]));
 		out_json_add(doc, "drifted_examples", uuids);
-		out_json_print(stdout, doc, true);
-		json_object_put(doc);
+		cli_json_emit(ctx, doc);
 	} else {
 		char a[32], b[32], c[32];
 

@@ -4,12 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "util/alloc.h"
 
-#define DETAILS_COLS 60     /* display columns of a run's details in the table */
+#define DETAILS_COLS 60     /* display columns of a run's details on a terminal */
 
 static json_object *failure_json(const cli_ctx *ctx, const sm_failure *f)
 {
@@ -80,16 +81,14 @@ int cli_cmd_failures(cli_ctx *ctx, int argc, char **argv)
 		return cli_report(&err);
 
 	if (ctx->g.json) {
-		json_object *doc = json_object_new_object();
+		json_object *doc = cli_json_doc(ctx);
 		json_object *items = json_object_new_array();
 
-		out_json_add(doc, "environment", out_json_string(ctx->env->name));
 		for (size_t i = 0; i < list->n; i++)
 			if (failure_selected(ctx, &list->items[i], filter_here))
 				json_object_array_add(items, failure_json(ctx, &list->items[i]));
 		out_json_add(doc, "failures", items);
-		out_json_print(stdout, doc, true);
-		json_object_put(doc);
+		cli_json_emit(ctx, doc);
 	} else {
 		out_table *t = out_table_new(6, headers, "lllrll");
 
@@ -152,6 +151,7 @@ int cli_cmd_runs(cli_ctx *ctx, int argc, char **argv)
 	};
 	sm_run_list *list = NULL;
 	const char *limit_arg = cli_opt_arg(ctx, CLI_OPT_LIMIT);
+	bool wide = !isatty(STDOUT_FILENO);
 	long long limit = 20;
 	int rc;
 	sm_error err;
@@ -167,15 +167,13 @@ int cli_cmd_runs(cli_ctx *ctx, int argc, char **argv)
 		return cli_report(&err);
 
 	if (ctx->g.json) {
-		json_object *doc = json_object_new_object();
+		json_object *doc = cli_json_doc(ctx);
 		json_object *items = json_object_new_array();
 
-		out_json_add(doc, "environment", out_json_string(ctx->env->name));
 		for (size_t i = 0; i < list->n; i++)
 			json_object_array_add(items, run_json(&list->items[i]));
 		out_json_add(doc, "runs", items);
-		out_json_print(stdout, doc, true);
-		json_object_put(doc);
+		cli_json_emit(ctx, doc);
 	} else if (list->n == 0) {
 		printf("no runs recorded\n");
 	} else {
@@ -183,7 +181,9 @@ int cli_cmd_runs(cli_ctx *ctx, int argc, char **argv)
 
 		for (size_t i = 0; i < list->n; i++) {
 			const sm_run_record *r = &list->items[i];
-			char *details = out_truncate(r->details ? r->details : "", DETAILS_COLS);
+			/* Cut for a person at a terminal, whole for a pipe. */
+			char *details = wide ? out_sanitize(r->details)
+					     : out_truncate(r->details ? r->details : "", DETAILS_COLS);
 
 			out_table_cellf(t, "%lld", r->run_id);
 			out_table_cell(t, r->kind);

@@ -51,12 +51,11 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static void summary_json(const cli_ctx *ctx, const sm_progress *p, int status)
+static void summary_json(cli_ctx *ctx, const sm_progress *p, int status)
 {
-	json_object *doc = json_object_new_object();
+	json_object *doc = cli_json_doc(ctx);
 	json_object *types = json_object_new_array();
 
-	out_json_add(doc, "environment", out_json_string(ctx->env->name));
 	out_json_add(doc, "run_id", p->run_id ? json_object_new_int64(p->run_id) : NULL);
 	out_json_add(doc, "state", json_object_new_string(sm_run_state_name(p->state)));
 	out_json_add(doc, "jobs", json_object_new_int(p->jobs));
@@ -71,8 +70,7 @@ static void summary_json(const cli_ctx *ctx, const sm_progress *p, int status)
 
 		out_json_add(doc, "error", out_json_string(sm_error_format(&p->error, buf, sizeof buf)));
 	}
-	out_json_print(stdout, doc, true);
-	json_object_put(doc);
+	cli_json_emit(ctx, doc);
 }
 
 static char *kinds_text(const sm_type_progress *t)

@@ -69,16 +69,15 @@ static json_object *schema_json(const char *schema, enum sm_column_type data,
 	return o;
 }
 
-static void status_json(const cli_ctx *ctx, const sm_inventory *inv)
+static void status_json(cli_ctx *ctx, const sm_inventory *inv)
 {
 	const sm_settings *s = &ctx->env->settings;
-	json_object *doc = json_object_new_object();
+	json_object *doc = cli_json_doc(ctx);
 	json_object *types = json_object_new_array();
 	json_object *src = schema_json(s->source_schema, inv->source_data, inv->source_metadata);
 	char *where = sm_engine_describe(ctx->eng);
 
 	out_json_add(src, "double_encoded", json_object_new_boolean(inv->source_double_encoded));
-	out_json_add(doc, "environment", out_json_string(ctx->env->name));
 	out_json_add(doc, "database", out_json_string(where));
 	out_json_add(doc, "protected", json_object_new_boolean(ctx->env->protected_env));
 	out_json_add(doc, "source", src);
@@ -90,8 +89,7 @@ static void status_json(const cli_ctx *ctx, const sm_inventory *inv)
 		if (cli_type_selected(ctx, inv->types[i].type, inv->types[i].label))
 			json_object_array_add(types, type_json(&inv->types[i]));
 	out_json_add(doc, "types", types);
-	out_json_print(stdout, doc, true);
-	json_object_put(doc);
+	cli_json_emit(ctx, doc);
 	free(where);
 }
 
@@ -213,13 +211,12 @@ int cli_cmd_status(cli_ctx *ctx, int argc, char **argv)
 
 /* ----------------------------------------------------------- preflight */
 
-static void preflight_json(const cli_ctx *ctx, const sm_preflight *pf)
+static void preflight_json(cli_ctx *ctx, const sm_preflight *pf)
 {
-	json_object *doc = json_object_new_object();
+	json_object *doc = cli_json_doc(ctx);
 	json_object *unknown = json_object_new_array();
 	json_object *skipped = json_object_new_array();
 
-	out_json_add(doc, "environment", out_json_string(ctx->env->name));
 	out_json_add(doc, "ok", json_object_new_boolean(pf->n_unknown == 0));
 	for (size_t i = 0; i < pf->n_unknown; i++) {
 		const sm_unknown_event *u = &pf->unknown[i];
@@ -240,8 +237,7 @@ static void preflight_json(const cli_ctx *ctx, const sm_preflight *pf)
 	for (size_t i = 0; i < pf->n_skipped; i++)
 		json_object_array_add(skipped, out_json_string(pf->skipped_types[i]));
 	out_json_add(doc, "skipped_types", skipped);
-	out_json_print(stdout, doc, true);
-	json_object_put(doc);
+	cli_json_emit(ctx, doc);
 }
 
 static void preflight_table(const cli_ctx *ctx, const sm_preflight *pf)

@@ -25,10 +25,33 @@
 
 /* ----------------------------------------------------------- messages */
 
-static void vmessage(const char *prefix, const char *fmt, va_list ap)
+/* The first error of the run: the JSON error document says it (--json). */
+static struct {
+	char message[1024];
+	char sqlstate[6];
+} first_error;
+
+static void remember(const char *message, const char *sqlstate)
 {
+	if (first_error.message[0])
+		return;
+	snprintf(first_error.message, sizeof first_error.message, "%s", message);
+	snprintf(first_error.sqlstate, sizeof first_error.sqlstate, "%s", sqlstate ? sqlstate : "");
+}
+
+static void vmessage(bool error, const char *fmt, va_list ap)
+{
+	if (error && !first_error.message[0]) {
+		char buf[sizeof first_error.message];
+		va_list copy;
+
+		va_copy(copy, ap);
+		vsnprintf(buf, sizeof buf, fmt, copy);
+		va_end(copy);
+		remember(buf, NULL);
+	}
 	fflush(stdout);
-	fprintf(stderr, "snapmig: %s", prefix);
+	fputs("snapmig: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
@@ -38,7 +61,7 @@ void cli_errorf(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmessage("", fmt, ap);
+	vmessage(true, fmt, ap);
 	va_end(ap);
 }
 
@@ -47,10 +70,22 @@ int cli_usage_errorf(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmessage("", fmt, ap);
+	vmessage(true, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "Try 'snapmig --help' for more information.\n");
 	return CLI_EXIT_USAGE;
+}
+
+/* A line on stderr that is not an error (warnings, -v). */
+static void infof(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void infof(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmessage(false, fmt, ap);
+	va_end(ap);
 }
 
 void cli_notef(const cli_ctx *ctx, const char *fmt, ...)
@@ -60,8 +95,45 @@ void cli_notef(const cli_ctx *ctx, const char *fmt, ...)
 	if (ctx->g.quiet)
 		return;
 	va_start(ap, fmt);
-	vmessage("", fmt, ap);
+	vmessage(false, fmt, ap);
 	va_end(ap);
+}
+
+json_object *cli_json_doc(const cli_ctx *ctx)
+{
+	json_object *doc = json_object_new_object();
+
+	out_json_add(doc, "environment", out_json_string(ctx->env ? ctx->env->name
+									: ctx->g.env_name));
+	return doc;
+}
+
+void cli_json_emit(cli_ctx *ctx, json_object *doc)
+{
+	out_json_print(stdout, doc, true);
+	json_object_put(doc);
+	ctx->json_printed = true;
+}
+
+/* With --json, a run that failed before its command printed a document
+ * (no configuration, no connection, a usage error) prints this one. */
+static void json_error_document(cli_ctx *ctx, int rc)
+{
+	static const char *const what[] = {
+		[CLI_EXIT_FINDINGS] = "completed with findings",
+		[CLI_EXIT_USAGE] = "usage or configuration error",
+		[CLI_EXIT_DB] = "database error",
+	};
+	const char *msg = first_error.message;
+	json_object *doc = cli_json_doc(ctx);
+
+	if (!*msg)
+		msg = rc > 0 && rc <= CLI_EXIT_DB ? what[rc] : "interrupted";
+	out_json_add(doc, "error", out_json_string(msg));
+	out_json_add(doc, "sqlstate", first_error.sqlstate[0]
+		     ? json_object_new_string(first_error.sqlstate) : NULL);
+	out_json_add(doc, "exit_status", json_object_new_int(rc));
+	cli_json_emit(ctx, doc);
 }
 
 int cli_exit_code(int status)
@@ -90,6 +162,7 @@ int cli_report(const sm_error *err)
 
 	/* Messages may quote database text (type names, stream ids). */
 	clean = out_sanitize(sm_error_format(err, buf, sizeof buf));
+	remember(clean, err->sqlstate);
 	if (err->sqlstate[0])
 		cli_errorf("%s (SQLSTATE %s)", clean, err->sqlstate);
 	else
@@ -139,7 +212,7 @@ int cli_load_config(cli_ctx *ctx)
 	}
 	if (!ctx->g.quiet)
 		for (size_t i = 0; i < ctx->cfg->n_warnings; i++)
-			cli_errorf("warning: %s", ctx->cfg->warnings[i]);
+			infof("warning: %s", ctx->cfg->warnings[i]);
 	return CLI_EXIT_OK;
 }
 
@@ -184,10 +257,49 @@ int cli_open(cli_ctx *ctx)
 	if (ctx->g.verbose) {
 		char *where = sm_engine_describe(ctx->eng);
 
-		cli_errorf("config %s, environment %s (%s)", ctx->cfg->path, name, where);
+		infof("config %s, environment %s (%s)", ctx->cfg->path, name, where);
 		free(where);
 	}
 	return CLI_EXIT_OK;
+}
+
+/* s as one word for a POSIX shell (caller frees). */
+static char *shell_word(const char *s)
+{
+	static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "0123456789_./:=@%+,-";
+	size_t n = 2;
+	char *out, *o;
+
+	if (*s && strspn(s, plain) == strlen(s))
+		return sm_xstrdup(s);
+	for (const char *p = s; *p; p++)
+		n += *p == '\'' ? 4 : 1;
+	o = out = sm_xmalloc(n + 1);
+	*o++ = '\'';
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return out;
+}
+
+char *cli_command_line(const cli_ctx *ctx, const char *rest)
+{
+	char *conf = ctx->g.config_path ? shell_word(ctx->g.config_path) : NULL;
+	char *env = shell_word(ctx->env->name);
+	char *line = sm_xasprintf("snapmig%s%s -e %s %s", conf ? " -c " : "", conf ? conf : "",
+				  env, rest);
+
+	free(conf);
+	free(env);
+	return line;
 }
 
 bool cli_type_selected(const cli_ctx *ctx, const char *type, const char *label)
@@ -265,6 +377,10 @@ int main(int argc, char **argv)
 			rc = CLI_EXIT_USAGE;
 		}
 	}
+	/* One JSON document, also when the run failed before its own. */
+	if (rc != CLI_EXIT_OK && cmd >= 0 && cli_opt_given(&ctx, CLI_OPT_JSON) &&
+	    !ctx.json_printed)
+		json_error_document(&ctx, rc);
 	sm_engine_close(ctx.eng);
 	if (ctx.cfg)
 		sm_config_free(ctx.cfg);

@@ -37,7 +37,8 @@ static void one_line(char *msg)
 
 PGconn *sm_db_connect(const char *conninfo, const char *password, sm_error *err)
 {
-	const char *keys[] = { "dbname", "application_name", "password", NULL };
+	/* fallback_: PGAPPNAME or the conninfo's application_name win. */
+	const char *keys[] = { "dbname", "fallback_application_name", "password", NULL };
 	const char *vals[] = { conninfo, "snapmig", password, NULL };
 	PGconn *conn;
 

@@ -15,9 +15,10 @@
 #include "engine/snapmig.h"
 #include "engine/store.h"
 
-/* Connects with application_name=snapmig; password may be NULL (then libpq
- * uses the conninfo, PGPASSWORD, .pgpass or a service file). NULL + err on
- * failure (message from libpq, password never included). */
+/* Connects with application_name=snapmig unless PGAPPNAME or the conninfo
+ * sets one; password may be NULL (then libpq uses the conninfo, PGPASSWORD,
+ * .pgpass or a service file). NULL + err on failure (message from libpq,
+ * password never included). */
 PGconn *sm_db_connect(const char *conninfo, const char *password, sm_error *err);
 
 /* Runs a statement that returns no rows. */

@@ -52,6 +52,10 @@ int sm_engine_open(const sm_config *cfg, const char *env_name,
 		sm_engine_close(eng);
 		return SM_ERR_DB;
 	}
+	/* After service files, PG* variables and defaults: what was reached,
+	 * not what the conninfo says.  A Unix socket's host is its directory. */
+	eng->where = sm_xasprintf("%s%s%s/%s", *PQhost(conn) ? PQhost(conn) : "localhost",
+				  *PQport(conn) ? ":" : "", PQport(conn), PQdb(conn));
 	PQfinish(conn);
 	*out = eng;
 	return SM_OK;
@@ -62,6 +66,7 @@ void sm_engine_close(sm_engine *eng)
 	if (!eng)
 		return;
 	free(eng->conninfo);
+	free(eng->where);
 	if (eng->password) {
 		/* Not a guarantee against every copy, but the one we own goes. */
 		memset(eng->password, 0, strlen(eng->password));
@@ -113,31 +118,7 @@ char *sm_conninfo_masked(const char *conninfo)
 
 char *sm_engine_describe(const sm_engine *eng)
 {
-	PQconninfoOption *opts = PQconninfoParse(eng->conninfo, NULL);
-	const char *host = NULL, *port = NULL, *db = NULL, *service = NULL;
-	char *s;
-
-	if (!opts)
-		return sm_xstrdup("?");
-	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (!o->val || !*o->val)
-			continue;
-		if (strcmp(o->keyword, "host") == 0)
-			host = o->val;
-		else if (strcmp(o->keyword, "port") == 0)
-			port = o->val;
-		else if (strcmp(o->keyword, "dbname") == 0)
-			db = o->val;
-		else if (strcmp(o->keyword, "service") == 0)
-			service = o->val;
-	}
-	if (service && !host)
-		s = sm_xasprintf("service %s%s%s", service, db ? "/" : "", db ? db : "");
-	else
-		s = sm_xasprintf("%s%s%s/%s", host ? host : "localhost",
-				 port ? ":" : "", port ? port : "", db ? db : "(default db)");
-	PQconninfoFree(opts);
-	return s;
+	return sm_xstrdup(eng->where);
 }
 
 int sm_engine_select_types(const sm_engine *eng, const char *const *types,

@@ -11,6 +11,7 @@ struct sm_engine {
 	const sm_environment *env;  /* borrowed from cfg */
 	char *conninfo;             /* as configured */
 	char *password;             /* from password_env, or NULL */
+	char *where;                /* what libpq connected to: host:port/db */
 };
 
 /* A new connection to the environment (caller PQfinish'es). */

@@ -44,7 +44,10 @@ const sm_config *sm_engine_config(const sm_engine *eng);
  * "********"; caller frees. */
 char *sm_conninfo_masked(const char *conninfo);
 
-/* Where the environment points, for display: "db1:5432/es" (caller frees). */
+/* Where the environment's connection went, for display: "db1:5432/es",
+ * from libpq (PQhost/PQport/PQdb) when sm_engine_open connected, so
+ * service files and PG* variables count; a Unix socket shows as its
+ * directory ("/run/postgresql:5432/es").  Caller frees. */
 char *sm_engine_describe(const sm_engine *eng);
 
 /* -------------------------------------------------------------- activity */

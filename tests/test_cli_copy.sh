@@ -58,7 +58,8 @@ run -c "$CONF" -e prod copy --yes --force-failures --confirm-env prod --remove-s
 expect_rc 0
 expect_line '^copy [0-9]+: 6 replaced, 0 inserted, 0 newer live kept, 1 removed; 7 live rows backed up$'
 expect_out "verified: counts and checksum read back match"
-expect_line '^undo with: snapmig -e prod rollback [0-9]+$'
+# The undo hint reaches the same environment: it keeps the -c given.
+expect_line "^undo with: snapmig -c $CONF -e prod rollback [0-9]+\$"
 copy_id=$(sed -n 's/^copy \([0-9]*\):.*/\1/p' "$T/out")
 if [ "$(live counter-1)" = "4 2 6" ]; then ok; else fail "counter-1 after copy: $(live counter-1)"; fi
 if [ -z "$(live counter-6)" ]; then ok; else fail "--remove-stale kept counter-6"; fi
@@ -74,12 +75,21 @@ json_check "d['copy_id'] == $copy_id and d['restored'] == 7 and d['drifted'] == 
 if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "counter-1 after rollback: $(live counter-1)"; fi
 if [ "$(live counter-6)" = "1 1 0" ]; then ok; else fail "counter-6 after rollback: $(live counter-6)"; fi
 
-# On a terminal, the protected environment's name is typed at the prompt.
-# script(1) gives snapmig a terminal; its input comes from the pipe.
-if command -v script >/dev/null 2>&1; then
-	printf 'prod\n' | script -qec "'$SNAPMIG_BIN' -c '$CONF' -e prod copy --force-failures" /dev/null >"$T/out" 2>&1
+# typed ANSWER ARGS...: snapmig on a terminal (script(1)) with ANSWER
+# typed at its prompt; output in $T/out.
+typed() {
+	_answer=$1
+	shift
+	_cmd="'$SNAPMIG_BIN'"
+	for _a in "$@"; do _cmd="$_cmd '$_a'"; done
+	printf '%s\n' "$_answer" | script -qec "$_cmd" /dev/null >"$T/out" 2>&1
 	rc=$?
-	LAST="(terminal) snapmig -e prod copy --force-failures, typing prod"
+	LAST="(terminal, typing $_answer) snapmig $*"
+}
+
+# On a terminal, the protected environment's name is typed at the prompt.
+if command -v script >/dev/null 2>&1; then
+	typed prod -c "$CONF" -e prod copy --force-failures
 	expect_rc 0
 	expect_out "Type its name"
 	expect_line '^copy [0-9]+: 6 replaced'
@@ -88,18 +98,47 @@ if command -v script >/dev/null 2>&1; then
 	expect_rc 0
 	expect_line '^rolled back copy [0-9]+ \(journal run [0-9]+\): 6 rows restored, 0 inserted rows deleted$'
 
-	printf 'prd\n' | script -qec "'$SNAPMIG_BIN' -c '$CONF' -e prod copy --force-failures" /dev/null >"$T/out" 2>&1
-	rc=$?
-	LAST="(terminal) snapmig -e prod copy --force-failures, typing prd"
+	typed prd -c "$CONF" -e prod copy --force-failures
 	expect_rc 2
 	expect_out "the name does not match: nothing copied"
 
-	printf 'n\n' | script -qec "'$SNAPMIG_BIN' -c '$CONF' -e local copy --force-failures" /dev/null >"$T/out" 2>&1
-	rc=$?
-	LAST="(terminal) snapmig -e local copy --force-failures, answering n"
+	typed n -c "$CONF" -e local copy --force-failures
 	expect_rc 2
 	expect_out "[y/N]"
 	if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "an unconfirmed copy changed counter-1"; fi
+fi
+
+# The undo hint is a command line that works as printed, from anywhere,
+# also with a configuration path that needs quoting.
+mkdir "$T/it's here" && cp "$CONF" "$T/it's here/snap mig.conf"
+run -c "$T/it's here/snap mig.conf" -e local copy --yes --force-failures
+expect_rc 0
+hint=$(sed -n 's/^undo with: //p' "$T/out")
+case $hint in
+"snapmig -c '$T/it'\\''s here/snap mig.conf' -e local rollback "[0-9]*) ok ;;
+*) fail "undo hint: $hint" ;;
+esac
+(cd / && snapmig() { "$SNAPMIG_BIN" "$@"; } && eval "$hint") >"$T/out" 2>"$T/err"
+rc=$?
+LAST="(from /) $hint"
+expect_rc 0
+expect_line '^rolled back copy [0-9]+ '
+if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "the hint did not roll back counter-1"; fi
+
+# Counts in the confirmation prompts have thousands separators.
+if command -v script >/dev/null 2>&1; then
+	new_db cli_copy_big
+	mkstore bytea big 1234 2
+	write_config ',
+  { name = "prod"; conninfo = "'"$CONNINFO"'"; protected = true; }'
+	run -c "$CONF" -e local -a Counter rebuild
+	expect_rc 0
+	typed n -c "$CONF" -e local -a Counter copy
+	expect_rc 2
+	expect_out "Copy 1,234 snapshots into the live table of local? [y/N]"
+	typed no -c "$CONF" -e prod -a Counter copy
+	expect_rc 2
+	expect_out "Type its name to copy 1,234 snapshots into the live table:"
 fi
 
 finish

@@ -125,6 +125,17 @@ run -c "$CONF" runs
 expect_rc 0
 expect_line '^RUN +KIND +OUTCOME +STARTED +FINISHED +BY +DETAILS$'
 expect_line '^ *[0-9]+ +rebuild +'
+# Piped, DETAILS is whole (a rebuild's details are longer than the 60
+# columns a terminal gets): the JSON text up to its closing brace.
+if grep -q '…' "$T/out"; then fail "runs cut DETAILS in a pipe"; show_last; else ok; fi
+expect_line '^ *[0-9]+ +rebuild .*\{.{60,}\}$'
+if command -v script >/dev/null 2>&1; then
+	script -qec "'$SNAPMIG_BIN' -c '$CONF' runs" /dev/null </dev/null >"$T/out" 2>&1
+	rc=$?
+	LAST="(terminal) snapmig runs"
+	expect_rc 0
+	expect_out '…'
+fi
 run -c "$CONF" runs --json --limit 2
 expect_rc 0
 json_check "len(d['runs']) == 2 and all(r['kind'] == 'rebuild' for r in d['runs'])"
