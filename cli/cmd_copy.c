@@ -17,10 +17,9 @@
 #include "cli/output.h"
 #include "util/alloc.h"
 
-static const unsigned all_guards[] = {
-	SM_GUARD_VERSION, SM_GUARD_FAILURES, SM_GUARD_LAG, SM_GUARD_EMPTY,
-};
-#define N_GUARDS (sizeof all_guards / sizeof all_guards[0])
+/* The engine's guards, in its order (SM_COPY_GUARDS). */
+#define N_GUARDS SM_GUARD__COUNT
+#define GUARD(i) (1u << (i))
 
 typedef struct copy_args {
 	bool dry_run, yes, remove_stale;
@@ -62,9 +61,9 @@ static char *guard_names(unsigned bits)
 	for (size_t i = 0; i < N_GUARDS; i++) {
 		char *next;
 
-		if (!(bits & all_guards[i]))
+		if (!(bits & GUARD(i)))
 			continue;
-		next = sm_xasprintf("%s%s%s", s, *s ? ", " : "", sm_copy_guard_name(all_guards[i]));
+		next = sm_xasprintf("%s%s%s", s, *s ? ", " : "", sm_copy_guard_name(GUARD(i)));
 		free(s);
 		s = next;
 	}
@@ -76,8 +75,8 @@ static json_object *guards_json(unsigned bits)
 	json_object *a = json_object_new_array();
 
 	for (size_t i = 0; i < N_GUARDS; i++)
-		if (bits & all_guards[i])
-			json_object_array_add(a, json_object_new_string(sm_copy_guard_name(all_guards[i])));
+		if (bits & GUARD(i))
+			json_object_array_add(a, json_object_new_string(sm_copy_guard_name(GUARD(i))));
 	return a;
 }
 
@@ -305,10 +304,10 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 		for (size_t i = 0; i < N_GUARDS; i++) {
 			char *next;
 
-			if (!(plan->guards & all_guards[i]))
+			if (!(plan->guards & GUARD(i)))
 				continue;
 			next = sm_xasprintf("%s%s--force-%s", flags, *flags ? " " : "",
-					    sm_copy_guard_name(all_guards[i]));
+					    sm_copy_guard_name(GUARD(i)));
 			free(flags);
 			flags = next;
 		}

@@ -66,7 +66,7 @@
 	X(AGGREGATE,    "aggregate",      'a', "TYPE", CLI_GLOBAL | CLI_REPEAT, \
 	  "only this aggregate type or label (repeatable)") \
 	X(JOBS,         "jobs",           'j', "N",    CLI_GLOBAL, \
-	  "parallel workers for rebuild (1-64)") \
+	  "parallel workers for rebuild (1-" SM_MAX_JOBS_TEXT ")") \
 	X(JSON,         "json",           0,   NULL,   CLI_GLOBAL, \
 	  "machine-readable output (one JSON document on stdout)") \
 	X(QUIET,        "quiet",          'q', NULL,   CLI_GLOBAL, \

@@ -393,8 +393,9 @@ static int apply_globals(cli_ctx *ctx)
 	if (jobs) {
 		long long n;
 
-		if (!cli_parse_ll(jobs, 1, 64, &n))
-			return cli_usage_errorf("-j: expected a number of workers from 1 to 64, got \"%s\"", jobs);
+		if (!cli_parse_ll(jobs, 1, SM_MAX_JOBS, &n))
+			return cli_usage_errorf("-j: expected a number of workers from 1 to %d, got \"%s\"",
+						SM_MAX_JOBS, jobs);
 		g->jobs = (int)n;
 	}
 	return -1;

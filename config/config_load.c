@@ -21,7 +21,6 @@
 #include "util/alloc.h"
 
 #define DEFAULT_JOBS 2
-#define MAX_JOBS 64
 #define DEFAULT_BATCH_SIZE 500
 #define MAX_BATCH_SIZE 1000000
 #define DEFAULT_COPY_MAX_LAG 1000
@@ -233,7 +232,7 @@ static int read_settings(loader *ld, const config_setting_t *s, const char *wher
 		char **target = NULL;
 
 		if (strcmp(name, "jobs") == 0) {
-			if (get_int(ld, m, where, name, 1, MAX_JOBS, &v))
+			if (get_int(ld, m, where, name, 1, SM_MAX_JOBS, &v))
 				return SM_ERR_CONFIG;
 			st->jobs = (int)v;
 		} else if (strcmp(name, "batch_size") == 0) {

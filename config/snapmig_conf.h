@@ -14,9 +14,15 @@
 
 typedef struct sm_rules sm_rules;  /* config/rules.h */
 
+/* The most parallel workers of a rebuild (jobs, -j), and as text. */
+#define SM_MAX_JOBS 64
+#define SM_MAX_JOBS_TEXT SM_STRINGIFY(SM_MAX_JOBS)
+#define SM_STRINGIFY(x) SM_STRINGIFY_(x)
+#define SM_STRINGIFY_(x) #x
+
 /* Keys of `defaults`, overridable per environment. */
 typedef struct sm_settings {
-	int jobs;               /* parallel workers, 1..64 (default 2) */
+	int jobs;               /* parallel workers, 1..SM_MAX_JOBS (default 2) */
 	char *source_schema;    /* default "public" */
 	char *target_schema;    /* default "migration" */
 	char *metadata_key;     /* default "snapshot_module_version" */

@@ -18,8 +18,6 @@
 #include "engine/copy_internal.h"
 #include "util/alloc.h"
 
-static const unsigned all_guards[] = { SM_GUARD_VERSION, SM_GUARD_FAILURES,
-				       SM_GUARD_LAG, SM_GUARD_EMPTY };
 
 void sm_copy_plan_free(sm_copy_plan *plan)
 {
@@ -94,10 +92,9 @@ static json_object *guards_json(unsigned bits)
 {
 	json_object *a = json_object_new_array();
 
-	for (size_t i = 0; i < sizeof all_guards / sizeof all_guards[0]; i++)
-		if (bits & all_guards[i])
-			json_object_array_add(a, json_object_new_string(
-				sm_copy_guard_name(all_guards[i])));
+	for (int i = 0; i < SM_GUARD__COUNT; i++)
+		if (bits & (1u << i))
+			json_object_array_add(a, json_object_new_string(sm_copy_guard_name(1u << i)));
 	return a;
 }
 

@@ -166,20 +166,33 @@ const char *sm_column_type_name(enum sm_column_type t)
 	}
 }
 
-static const char *const failure_names[SM_FAIL__COUNT] = {
-	"unknown_event", "no_match", "bad_event", "reducer_error",
-	"missing_stream", "bad_snapshot",
+static const struct {
+	const char *name, *label, *help;
+} failure_kinds[SM_FAIL__COUNT] = {
+#define SM_X_FAILURE_ROW(id, name, label, help) [SM_FAIL_##id] = { name, label, help },
+	SM_FAILURE_KINDS(SM_X_FAILURE_ROW)
+#undef SM_X_FAILURE_ROW
 };
 
 const char *sm_failure_kind_name(enum sm_failure_kind kind)
 {
-	return (unsigned)kind < SM_FAIL__COUNT ? failure_names[kind] : "unknown";
+	return (unsigned)kind < SM_FAIL__COUNT ? failure_kinds[kind].name : "unknown";
+}
+
+const char *sm_failure_kind_label(enum sm_failure_kind kind)
+{
+	return (unsigned)kind < SM_FAIL__COUNT ? failure_kinds[kind].label : "unknown";
+}
+
+const char *sm_failure_kind_help(enum sm_failure_kind kind)
+{
+	return (unsigned)kind < SM_FAIL__COUNT ? failure_kinds[kind].help : "unknown";
 }
 
 int sm_failure_kind_parse(const char *name)
 {
 	for (int i = 0; i < SM_FAIL__COUNT; i++)
-		if (strcmp(failure_names[i], name) == 0)
+		if (strcmp(failure_kinds[i].name, name) == 0)
 			return i;
 	return -1;
 }
@@ -197,24 +210,49 @@ const char *sm_run_state_name(enum sm_run_state s)
 	return "?";
 }
 
+static const struct {
+	const char *name, *trips, *override;
+} guards[SM_GUARD__COUNT] = {
+#define SM_X_GUARD_ROW(id, name, trips, override) \
+	[SM_GUARD_INDEX_##id] = { name, trips, override },
+	SM_COPY_GUARDS(SM_X_GUARD_ROW)
+#undef SM_X_GUARD_ROW
+};
+
+/* The row of one guard bit, or -1. */
+static int guard_index(unsigned guard)
+{
+	for (int i = 0; i < SM_GUARD__COUNT; i++)
+		if (guard == 1u << i)
+			return i;
+	return -1;
+}
+
 const char *sm_copy_guard_name(unsigned guard)
 {
-	switch (guard) {
-	case SM_GUARD_VERSION: return "version";
-	case SM_GUARD_FAILURES: return "failures";
-	case SM_GUARD_LAG: return "lag";
-	case SM_GUARD_EMPTY: return "empty";
-	}
-	return "?";
+	int i = guard_index(guard);
+
+	return i < 0 ? "?" : guards[i].name;
+}
+
+const char *sm_copy_guard_trips(unsigned guard)
+{
+	int i = guard_index(guard);
+
+	return i < 0 ? "?" : guards[i].trips;
+}
+
+const char *sm_copy_guard_override(unsigned guard)
+{
+	int i = guard_index(guard);
+
+	return i < 0 ? "?" : guards[i].override;
 }
 
 int sm_copy_guard_parse(const char *name)
 {
-	static const unsigned all[] = { SM_GUARD_VERSION, SM_GUARD_FAILURES,
-					SM_GUARD_LAG, SM_GUARD_EMPTY };
-
-	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-		if (strcmp(sm_copy_guard_name(all[i]), name) == 0)
-			return (int)all[i];
+	for (int i = 0; i < SM_GUARD__COUNT; i++)
+		if (strcmp(guards[i].name, name) == 0)
+			return (int)(1u << i);
 	return 0;
 }

@@ -420,8 +420,8 @@ int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
 	run->jobs = opts && opts->jobs > 0 ? opts->jobs : eng->env->settings.jobs;
 	if (run->jobs < 1)
 		run->jobs = 1;
-	if (run->jobs > 64)
-		run->jobs = 64;
+	if (run->jobs > SM_MAX_JOBS)
+		run->jobs = SM_MAX_JOBS;
 	run->only_failed = opts && opts->only_failed;
 	if (opts && opts->n_uuids) {
 		run->uuids = sm_xcalloc(opts->n_uuids, sizeof *run->uuids);

@@ -52,7 +52,7 @@ struct sm_run {
 	/* (L) Cancel handles of the connections in use: slot 0 the
 	 * coordinator's, 2*id-1 and 2*id worker id's reader and writer.
 	 * sm_run_cancel interrupts whatever query they are waiting in. */
-	PGcancel *cancels[2 * 64 + 1];
+	PGcancel *cancels[2 * SM_MAX_JOBS + 1];
 
 	/* Options, copied. */
 	char **uuids;

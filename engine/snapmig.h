@@ -136,19 +136,36 @@ void sm_preflight_free(sm_preflight *pf);
 
 /* --------------------------------------------------------------- rebuild */
 
+/*
+ * Why an instance could not be rebuilt, one row per kind:
+ * X(ID, name, label, help): SM_FAIL_ID; the stable name of the failures
+ * table, JSON and --kind; a label for people; what it means.
+ */
+#define SM_FAILURE_KINDS(X) \
+	X(UNKNOWN_EVENT,  "unknown_event",  "unknown event", \
+	  "an event type without a handler") \
+	X(NO_MATCH,       "no_match",       "no match", \
+	  "handlers exist for the event type, none matched") \
+	X(BAD_EVENT,      "bad_event",      "bad event", \
+	  "event data not JSON, not an object or too big, or events missing") \
+	X(REDUCER,        "reducer_error",  "reducer error", \
+	  "the reducer failed: a wrong kind of value, a crash, a timeout") \
+	X(MISSING_STREAM, "missing_stream", "missing stream", \
+	  "the snapshot's stream is missing or deleted") \
+	X(BAD_SNAPSHOT,   "bad_snapshot",   "bad snapshot", \
+	  "the start snapshot's data or metadata is unreadable")
+
 enum sm_failure_kind {
-	SM_FAIL_UNKNOWN_EVENT = 0, /* event type without a handler */
-	SM_FAIL_NO_MATCH,          /* handlers exist, none matched */
-	SM_FAIL_BAD_EVENT,         /* event data not JSON / not an object / too big */
-	SM_FAIL_REDUCER,           /* reducer error (wrong kind of value, crash, timeout) */
-	SM_FAIL_MISSING_STREAM,    /* the snapshot's stream is missing or deleted */
-	SM_FAIL_BAD_SNAPSHOT,      /* snapshot data/metadata unreadable */
+#define SM_X_FAILURE_ENUM(id, name, label, help) SM_FAIL_##id,
+	SM_FAILURE_KINDS(SM_X_FAILURE_ENUM)
+#undef SM_X_FAILURE_ENUM
 	SM_FAIL__COUNT
 };
-/* Stable names used in the failures table and JSON: "unknown_event",
- * "no_match", "bad_event", "reducer_error", "missing_stream", "bad_snapshot". */
+/* The columns of SM_FAILURE_KINDS ("unknown" for a kind out of range). */
 const char *sm_failure_kind_name(enum sm_failure_kind kind);
-int sm_failure_kind_parse(const char *name); /* -1 when unknown */
+const char *sm_failure_kind_label(enum sm_failure_kind kind);
+const char *sm_failure_kind_help(enum sm_failure_kind kind);
+int sm_failure_kind_parse(const char *name); /* by name; -1 when unknown */
 
 typedef struct sm_rebuild_options {
 	const char *const *types;  /* labels or full types; NULL/0 = all configured */
@@ -311,14 +328,44 @@ void sm_instance_list_free(sm_instance_list *list);
 
 /* ------------------------------------------------------ copy and rollback */
 
-enum sm_copy_guard {
-	SM_GUARD_VERSION = 1 << 0,  /* generated rows not at the configured target version */
-	SM_GUARD_FAILURES = 1 << 1, /* failures recorded for the type */
-	SM_GUARD_LAG = 1 << 2,      /* generated rows behind the live streams */
-	SM_GUARD_EMPTY = 1 << 3,    /* nothing generated for the type */
+/*
+ * What makes a copy refuse, one row per guard, each overridable:
+ * X(ID, name, trips, override): SM_GUARD_ID; the stable name of JSON, the
+ * journal and the CLI's --force-NAME; when it trips; what overriding it
+ * does (help text).  The bits are 1u << 0 .. 1u << (SM_GUARD__COUNT - 1)
+ * in this order.
+ */
+#define SM_COPY_GUARDS(X) \
+	X(VERSION,  "version", \
+	  "generated rows are not at the configured target version", \
+	  "copy although generated rows are not at the target version") \
+	X(FAILURES, "failures", \
+	  "the last run recorded failures for the type", \
+	  "copy although the last run recorded failures") \
+	X(LAG,      "lag", \
+	  "generated rows are behind the live streams by more than copy_max_lag", \
+	  "copy although generated rows are behind the live streams") \
+	X(EMPTY,    "empty", \
+	  "nothing is generated for a type that has live rows", \
+	  "copy although nothing is generated for a type")
+
+enum sm_copy_guard_index {
+#define SM_X_GUARD_INDEX(id, name, trips, override) SM_GUARD_INDEX_##id,
+	SM_COPY_GUARDS(SM_X_GUARD_INDEX)
+#undef SM_X_GUARD_INDEX
+	SM_GUARD__COUNT
 };
-const char *sm_copy_guard_name(unsigned guard); /* "version", "failures", "lag", "empty" */
-int sm_copy_guard_parse(const char *name);      /* 0 when unknown */
+enum sm_copy_guard {
+#define SM_X_GUARD_BIT(id, name, trips, override) SM_GUARD_##id = 1u << SM_GUARD_INDEX_##id,
+	SM_COPY_GUARDS(SM_X_GUARD_BIT)
+#undef SM_X_GUARD_BIT
+};
+#define SM_GUARD_ALL ((1u << SM_GUARD__COUNT) - 1)
+/* The columns of SM_COPY_GUARDS for one guard bit ("?" for anything else). */
+const char *sm_copy_guard_name(unsigned guard);
+const char *sm_copy_guard_trips(unsigned guard);
+const char *sm_copy_guard_override(unsigned guard);
+int sm_copy_guard_parse(const char *name);      /* the bit; 0 when unknown */
 
 typedef struct sm_copy_options {
 	const char *const *types;  /* labels or full types; NULL/0 = all configured */

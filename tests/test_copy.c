@@ -308,6 +308,28 @@ static void rollback_restores(struct fx *f, char *before)
 
 /* ---------------------------------------------------------------- tests */
 
+/* The guards come from one list (SM_COPY_GUARDS): bits in list order,
+ * each name parsing back to its bit, each with its texts. */
+START_TEST(test_every_guard_has_a_bit_a_name_and_texts_from_the_list)
+{
+	unsigned seen = 0;
+
+	for (int i = 0; i < SM_GUARD__COUNT; i++) {
+		unsigned g = 1u << i;
+
+		ck_assert_int_eq(sm_copy_guard_parse(sm_copy_guard_name(g)), (int)g);
+		ck_assert_str_ne(sm_copy_guard_trips(g), "?");
+		ck_assert_str_ne(sm_copy_guard_override(g), "?");
+		seen |= g;
+	}
+	ck_assert_uint_eq(seen, SM_GUARD_ALL);
+	ck_assert_uint_eq(SM_GUARD_ALL, SM_GUARD_VERSION | SM_GUARD_FAILURES | SM_GUARD_LAG |
+			  SM_GUARD_EMPTY);
+	ck_assert_str_eq(sm_copy_guard_name(SM_GUARD_ALL + 1), "?");
+	ck_assert_int_eq(sm_copy_guard_parse("nope"), 0);
+}
+END_TEST
+
 START_TEST(test_plan_counts_match_what_the_copy_does)
 {
 	struct fx f;
@@ -1100,6 +1122,7 @@ int main(void)
 	int nconv = (int)(sizeof conversions / sizeof conversions[0]);
 
 	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_every_guard_has_a_bit_a_name_and_texts_from_the_list);
 	tcase_add_loop_test(tc, test_plan_counts_match_what_the_copy_does, 0, nmodes);
 	tcase_add_test(tc, test_copy_journals_counts_and_checksum);
 	tcase_add_test(tc, test_copy_of_all_types_includes_types_without_rows);

@@ -325,6 +325,23 @@ START_TEST(test_big_integers_decimals_and_unicode_survive)
 }
 END_TEST
 
+/* The failure kinds come from one list (SM_FAILURE_KINDS). */
+START_TEST(test_every_failure_kind_has_a_name_a_label_and_help_from_the_list)
+{
+	for (int k = 0; k < SM_FAIL__COUNT; k++) {
+		enum sm_failure_kind kind = (enum sm_failure_kind)k;
+
+		ck_assert_int_eq(sm_failure_kind_parse(sm_failure_kind_name(kind)), k);
+		ck_assert_str_ne(sm_failure_kind_label(kind), "unknown");
+		ck_assert_str_ne(sm_failure_kind_help(kind), "unknown");
+	}
+	ck_assert_str_eq(sm_failure_kind_name(SM_FAIL_REDUCER), "reducer_error");
+	ck_assert_str_eq(sm_failure_kind_label(SM_FAIL_REDUCER), "reducer error");
+	ck_assert_str_eq(sm_failure_kind_name(SM_FAIL__COUNT), "unknown");
+	ck_assert_int_eq(sm_failure_kind_parse("nope"), -1);
+}
+END_TEST
+
 START_TEST(test_every_failure_kind_is_recorded_and_others_succeed)
 {
 	fixture f;
@@ -666,6 +683,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_full_replay_of_stale_snapshot_gives_the_folded_state, 0, 3);
 	tcase_add_loop_test(tc, test_catch_up_starts_from_valid_snapshot, 0, 3);
 	tcase_add_loop_test(tc, test_big_integers_decimals_and_unicode_survive, 0, 3);
+	tcase_add_test(tc, test_every_failure_kind_has_a_name_a_label_and_help_from_the_list);
 	tcase_add_loop_test(tc, test_every_failure_kind_is_recorded_and_others_succeed, 0, 3);
 	tcase_add_loop_test(tc, test_resumed_run_after_cancel_equals_uninterrupted_run, 0, 3);
 	tcase_add_loop_test(tc, test_appends_during_rebuild_do_not_leak_beyond_planned_version, 0, 2);

@@ -212,10 +212,10 @@ static void guard_names(unsigned bits, char *buf, size_t size)
 	size_t o = 0;
 
 	buf[0] = 0;
-	for (unsigned b = 1; b && b <= SM_GUARD_EMPTY; b <<= 1)
-		if ((bits & b) && o < size)
+	for (int i = 0; i < SM_GUARD__COUNT; i++)
+		if ((bits & (1u << i)) && o < size)
 			o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? "," : "",
-					      sm_copy_guard_name(b));
+					      sm_copy_guard_name(1u << i));
 }
 
 static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)

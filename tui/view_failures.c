@@ -49,15 +49,7 @@ static const int failures_cmds[] = {
 
 const char *tui_failure_kind_text(int kind)
 {
-	switch (kind) {
-	case SM_FAIL_UNKNOWN_EVENT: return "unknown event";
-	case SM_FAIL_NO_MATCH: return "no match";
-	case SM_FAIL_BAD_EVENT: return "bad event";
-	case SM_FAIL_REDUCER: return "reducer error";
-	case SM_FAIL_MISSING_STREAM: return "missing stream";
-	case SM_FAIL_BAD_SNAPSHOT: return "bad snapshot";
-	default: return "?";
-	}
+	return sm_failure_kind_label((enum sm_failure_kind)kind);
 }
 
 static int fail_fn(tui_call_args *a, void **out, sm_error *err)
