@@ -83,6 +83,24 @@ void sm_rules_free(sm_rules *rules);
  */
 const char *sm_rules_canonical(const sm_rules *rules);
 
+/* A mistake that loads but is probably wrong (what `snapmig check` shows):
+ * an entry that can never apply, a read of state.x when x is not a field
+ * of initial, `x ?= v` on a field (always present), a statement that meets
+ * a field's initial value of the wrong kind, statements after `fail`, an
+ * event type without the Elixir. prefix ... */
+typedef struct sm_rules_warning {
+	int line;                /* config line */
+	char *text;              /* "aggregates[0].events[2].do, col 5: ..." */
+} sm_rules_warning;
+
+/* The warnings found when the rules were compiled, in the order of the
+ * file; all in the file sm_rules_file names.  Borrowed. */
+size_t sm_rules_warnings(const sm_rules *rules, const sm_rules_warning **out);
+const char *sm_rules_file(const sm_rules *rules);
+
+/* The number of entries (on = "*" ones too). */
+size_t sm_rules_entries(const sm_rules *rules);
+
 /* A new copy of the initial state (caller owns). */
 json_object *sm_rules_initial(const sm_rules *rules);
 

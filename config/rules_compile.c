@@ -40,20 +40,26 @@ static int report(const place *pl, size_t pos, sm_error *err, const char *fmt, .
 	char msg[768];
 	va_list ap;
 
-	const sm_text_origin *o = origin_of(pl);
-	int line = pl->line, col;
+	int line, col;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (o && pos <= o->len) {
-		line = o->line[pos];
-		col = o->col[pos];
-	} else {
-		col = rl_column(pl->src, pos);
-	}
+	rl_locate(pl->src, pl->origin, pl->line, pos, &line, &col);
 	return sm_error_set_at(err, SM_ERR_CONFIG, pl->file, line, "%s%s%s, col %d: %s",
 			       pl->where, pl->part ? "." : "", pl->part ? pl->part : "", col, msg);
+}
+
+void rl_locate(const char *src, const sm_text_origin *origin, int setting_line, size_t pos,
+	       int *line, int *col)
+{
+	if (origin && origin->len == strlen(src) && pos <= origin->len) {
+		*line = origin->line[pos];
+		*col = origin->col[pos];
+	} else {
+		*line = setting_line;
+		*col = rl_column(src, pos);
+	}
 }
 
 /* Is text valid UTF-8?  Rule strings end up in snapshots. */
@@ -451,6 +457,7 @@ int sm_rules_compile_input(const sm_rules_input *in, sm_rules **out, sm_error *e
 		return rc;
 	}
 	r->canonical = rl_canonical(r);
+	rl_check(r, in);
 	*out = r;
 	return SM_OK;
 }
@@ -484,6 +491,9 @@ void sm_rules_free(sm_rules *rules)
 	free(rules->sorted);
 	free(rules->type_names);
 	free(rules->canonical);
+	for (size_t i = 0; i < rules->n_warnings; i++)
+		free(rules->warnings[i].text);
+	free(rules->warnings);
 	free(rules->file);
 	free(rules);
 }
@@ -496,6 +506,22 @@ json_object *sm_rules_initial(const sm_rules *rules)
 bool sm_rules_handles(const sm_rules *rules, const char *event_type)
 {
 	return rules && event_type && (rules->any || rl_find_type(rules, event_type) != NULL);
+}
+
+size_t sm_rules_warnings(const sm_rules *rules, const sm_rules_warning **out)
+{
+	*out = rules->warnings;
+	return rules->n_warnings;
+}
+
+size_t sm_rules_entries(const sm_rules *rules)
+{
+	return rules->n_entries;
+}
+
+const char *sm_rules_file(const sm_rules *rules)
+{
+	return rules->file;
 }
 
 bool sm_rules_handles_any(const sm_rules *rules)

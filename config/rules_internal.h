@@ -181,6 +181,8 @@ struct sm_rules {
 	const char **type_names; /* for sm_rules_event_types */
 	rl_type *any;            /* the catch-all entries alone; NULL when none */
 	char *canonical;         /* sm_rules_canonical (config/rules_print.c) */
+	sm_rules_warning *warnings;  /* rl_check; texts owned */
+	size_t n_warnings;
 };
 
 /* ------------------------------------------------------------ parser */
@@ -296,6 +298,19 @@ int rl_eval_const(const rl_expr *e, json_object **out, char *msg, size_t size);
 /* The key a constant names in a path (a string, or a number's text);
  * NULL when e is not a constant string or number.  May return buf. */
 const char *rl_const_key(const rl_expr *e, char *buf, size_t size);
+
+/* The canonical text of one condition (caller frees). */
+char *rl_cond_text(const rl_cond *c);
+
+/* Line and column of byte offset pos of src, a rule string whose setting
+ * is on setting_line: from origin when known, else the setting's line and
+ * the column in src (config/rules_compile.c). */
+void rl_locate(const char *src, const sm_text_origin *origin, int setting_line, size_t pos,
+	       int *line, int *col);
+
+/* Finds the mistakes that load but are probably wrong (config/rules_check.c)
+ * and keeps them in r->warnings; called by sm_rules_compile_input. */
+void rl_check(sm_rules *r, const sm_rules_input *in);
 
 /* The canonical text of compiled rules (config/rules_print.c); caller
  * frees.  Called once by sm_rules_compile, before the rules are shared. */

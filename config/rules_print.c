@@ -351,6 +351,14 @@ static void put_entry(buf *b, const rl_entry *en)
 	}
 }
 
+char *rl_cond_text(const rl_cond *c)
+{
+	buf b = { NULL, 0, 0 };
+
+	put_cond(&b, c);
+	return b.s;
+}
+
 char *rl_canonical(const sm_rules *rules)
 {
 	buf b = { NULL, 0, 0 };

@@ -94,6 +94,18 @@ int sm_config_locate(const char *explicit_path, char **path_out, sm_error *err);
 int sm_config_load(const char *path, sm_config **out, sm_error *err);
 void sm_config_free(sm_config *cfg);
 
+/*
+ * The analysis of `snapmig check`, without a database: mistakes that load
+ * but are probably wrong (an entry that can never apply, a read of state.x
+ * when x is not a field of initial, `x ?= v` on a field, a statement that
+ * meets a field's initial value of the wrong kind, an aggregate without
+ * entries ...), each "file:line: where, col N: text", in the order of the
+ * file per aggregate.  The load's own warnings stay in cfg->warnings.
+ * Returns the count; *out is owned by the caller (sm_config_check_free).
+ */
+size_t sm_config_check(const sm_config *cfg, char ***out);
+void sm_config_check_free(char **warnings, size_t n);
+
 /* Lookups; NULL when absent.  find_aggregate accepts the type or the label. */
 const sm_environment *sm_config_find_env(const sm_config *cfg, const char *name);
 const sm_aggregate *sm_config_find_aggregate(const sm_config *cfg, const char *type_or_label);

@@ -75,8 +75,13 @@ int sm_fuzz_config(const uint8_t *data, size_t size)
 	fclose(f);
 	sm_error_clear(&err);
 	if (sm_config_load(path, &cfg, &err) == 0) {
+		char **warnings;
+		size_t n;
+
 		for (size_t i = 0; i < cfg->n_aggs; i++)
 			(void)sm_config_find_aggregate(cfg, cfg->aggs[i].label);
+		n = sm_config_check(cfg, &warnings);
+		sm_config_check_free(warnings, n);
 		sm_config_free(cfg);
 	}
 	return 0;

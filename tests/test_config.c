@@ -577,6 +577,55 @@ START_TEST(test_errors_in_a_rule_split_over_lines_name_the_real_line_and_column)
 }
 END_TEST
 
+/* issue 18.4: snapmig check's analysis, without a database. */
+START_TEST(test_check_names_file_and_line_of_each_warning)
+{
+	char *path = tl_write_file(NULL, "snapmig.conf",
+		"aggregates = (\n"
+		" { type = \"Elixir.A\"; snapshot_version = 1; initial = \"{x: 0, l: []}\";\n"
+		"   events = (\n"
+		"     { on = \"Elixir.A.E\";\n"
+		"       do = \"x = 1; \"\n"
+		"            \"append l state.y\"; },\n"
+		"     { on = \"Elixir.A.F\"; when = \"false\"; }\n"
+		"   ); },\n"
+		" { type = \"Elixir.B\"; snapshot_version = 1; events = (); }\n"
+		");\n");
+	sm_config *cfg = load_ok(path);
+	char **w, want[3][600];
+	size_t n = sm_config_check(cfg, &w);
+
+	snprintf(want[0], sizeof want[0], "%s:6: aggregates[0].events[0].do, col 10: state.y is read, but y is "
+		 "not a field of initial, so it is always null", path);
+	snprintf(want[1], sizeof want[1], "%s:7: aggregates[0].events[1].when, col 1: never holds (its value "
+		 "is known when the file is loaded), so the entry never applies", path);
+	snprintf(want[2], sizeof want[2], "%s:9: aggregates[1]: Elixir.B has no entries, so every instance "
+		 "with an event fails as an unknown event ({ on = \"*\"; } ignores any event)", path);
+	ck_assert_uint_eq(n, 3);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_str_eq(w[i], want[i]);
+	sm_config_check_free(w, n);
+	sm_config_free(cfg);
+	/* The documented example and examples/snapmig.conf are clean. */
+	cfg = load_text(example);
+	ck_assert_uint_eq(sm_config_check(cfg, &w), 0);
+	sm_config_check_free(w, 0);
+	sm_config_free(cfg);
+	free(path);
+	{
+		const char *srcdir = getenv("SNAPMIG_SRCDIR");
+
+		ck_assert(asprintf(&path, "%s/examples/snapmig.conf", srcdir ? srcdir : ".") > 0);
+		cfg = load_ok(path);
+		n = sm_config_check(cfg, &w);
+		ck_assert_msg(n == 0, "%s", n ? w[0] : "");
+		sm_config_check_free(w, n);
+		sm_config_free(cfg);
+		free(path);
+	}
+}
+END_TEST
+
 START_TEST(test_password_in_a_protected_conninfo_is_a_warning)
 {
 	sm_config *cfg = NULL;
@@ -710,6 +759,7 @@ int main(void)
 	tcase_add_test(er, test_missing_required_keys_are_errors);
 	tcase_add_test(er, test_rule_errors_name_line_of_the_string_and_column);
 	tcase_add_test(er, test_errors_in_a_rule_split_over_lines_name_the_real_line_and_column);
+	tcase_add_test(er, test_check_names_file_and_line_of_each_warning);
 	tcase_add_test(er, test_password_in_a_protected_conninfo_is_a_warning);
 	tcase_add_test(er, test_a_file_that_cannot_be_read_is_an_error);
 	suite_add_tcase(s, er);

@@ -1287,6 +1287,127 @@ START_TEST(test_functions_and_operators_give_what_elixir_gives)
 }
 END_TEST
 
+/* ---------------------------------------------------- check analysis */
+
+/* The warnings of rules as "line: text" lines. */
+static char *warnings_of(const char *initial, const sm_rule_source *src, size_t n)
+{
+	sm_rules *r = compile_entries(initial, src, n);
+	const sm_rules_warning *w;
+	size_t k = sm_rules_warnings(r, &w);
+	char *all = strdup("");
+
+	for (size_t i = 0; i < k; i++) {
+		char *next;
+
+		ck_assert(asprintf(&next, "%s%d: %s\n", all, w[i].line, w[i].text) > 0);
+		free(all);
+		all = next;
+	}
+	sm_rules_free(r);
+	return all;
+}
+
+#define W(on, when, dos, line) { on, when, dos, line, "e" #line, line, line }
+
+/* Long texts: Check cannot carry them in a failure message. */
+static void same_text(const char *got, const char *want)
+{
+	if (strcmp(got, want) != 0)
+		fprintf(stderr, "got:\n%s\nexpected:\n%s\n", got, want);
+	ck_assert_msg(strcmp(got, want) == 0, "the warnings differ (see above)");
+}
+
+START_TEST(test_check_finds_entries_that_never_apply)
+{
+	sm_rule_source src[] = {
+		W(T, "event.n == 1", "a = 1", 1),
+		W(T, "event.n == 1", NULL, 2),
+		W(T, "$type == 'Elixir.Other'", NULL, 3),
+		W(T, "not (1 == 1) or false", NULL, 4),
+		W(T, "true and $type == '" T "'", NULL, 5),
+		W(T, NULL, NULL, 6),
+		W("*", "$type == 'X'", NULL, 7),
+	};
+	char *got = warnings_of("{a: null}", src, 7);
+
+	same_text(got,
+		"2: e2: never applies: e1 handles " T " first with the same when\n"
+		"3: e3.when, col 1: never holds (its value is known when the file is loaded), so the entry never applies\n"
+		"4: e4.when, col 1: never holds (its value is known when the file is loaded), so the entry never applies\n"
+		"5: e5.when, col 1: always holds (its value is known when the file is loaded): the entry can do without it\n"
+		"6: e6: never applies: e5 handles " T " first and its when always holds\n");
+	free(got);
+}
+END_TEST
+
+START_TEST(test_check_finds_reads_of_state_that_are_not_fields)
+{
+	sm_rule_source src[] = {
+		W(T, "exists state.ok or state['zz'] == 1", "a = state.missing ?? state.a; a = state.ok?.x; "
+		  "m[state.k] = 1; a = state.m.deep", 1),
+	};
+	char *got = warnings_of("{a: null, m: {}, 'ok?': null, k: 1}", src, 1);
+
+	same_text(got,
+		"1: e1.when, col 8: state.ok is read, but ok is not a field of initial, so it is always null (did you mean ok?)\n"
+		"1: e1.when, col 20: state.zz is read, but zz is not a field of initial, so it is always null\n"
+		"1: e1.do, col 5: state.missing is read, but missing is not a field of initial, so it is always null\n");
+	free(got);
+}
+END_TEST
+
+START_TEST(test_check_finds_statements_that_cannot_work)
+{
+	sm_rule_source src[] = {
+		W(T, NULL, "id ?= event.id; m[event.k] ?= 1; n += 1; s += 1; append m 1; merge l {}; "
+		  "remove s where it == 1; s.x = 1; r = 1; append r 1", 1),
+		W("Elixir.T.Events.F", NULL, "if true then a = 1 else a = 2 end; if 1 == 2 then a = 3 end; "
+		  "fail 'no'; a = 4", 2),
+		W("T.Events.G", "event.x in 'abc'", NULL, 3),
+	};
+	char *got = warnings_of("{id: null, m: {}, n: 0, s: 'x', l: [], r: 'x', a: null}", src, 3);
+
+	same_text(got,
+		"1: e1.do, col 1: id ?= event.id never sets id: a field of the struct is always present "
+		"(Map.put_new); to set it while it is null write id = state.id ?? event.id\n"
+		"1: e1.do, col 42: s += 1: s is a string in initial, not a number, and nothing assigns it another value, so this fails\n"
+		"1: e1.do, col 50: append m 1: m is an object in initial, not a list, and nothing assigns it another value, so this fails\n"
+		"1: e1.do, col 62: merge l {}: l is a list in initial, not an object, and nothing assigns it another value, so this fails\n"
+		"1: e1.do, col 74: remove s where it == 1: s is a string in initial, not a list or an object, and nothing "
+		"assigns it another value, so this fails\n"
+		"1: e1.do, col 98: s.x = 1: s is a string in initial, not an object, and nothing assigns it another value, so this fails\n"
+		"2: e2.do, col 1: if true: the condition always holds, so the else branch never applies\n"
+		"2: e2.do, col 36: if 1 == 2: the condition never holds, so the then branch never applies\n"
+		"2: e2.do, col 73: a = 4: never applies, it comes after fail\n"
+		"3: e3: on = \"T.Events.G\": Commanded stores event types as module names with the Elixir. prefix "
+		"(\"Elixir.T.Events.G\")\n"
+		"3: e3.when, col 12: in: the right side is a string, not a list or an object, so this fails every "
+		"instance that gets here\n");
+	free(got);
+}
+END_TEST
+
+/* The examples of snapmig.conf(5) and these tests' aggregates are clean. */
+START_TEST(test_check_is_quiet_about_sound_rules)
+{
+	sm_rule_source src[] = {
+		W("Elixir.SP.Created", NULL, "id = event.id", 1),
+		W("Elixir.SP.ComponentAdded", NULL, "scraped_components[event.component_id] ?= event.component_id", 2),
+		W("Elixir.SP.SubscriptionRemoved", NULL, "remove subscriptions where it.id == event.subscription_id", 3),
+		W("Elixir.SP.Reset", NULL, "components = {}; scraped_components = {}; subscriptions = []", 4),
+		W("Elixir.SP.Added", "not (event.user_id in state.subscriptions)", "append subscriptions event.user_id", 5),
+		W("Elixir.SP.Added", NULL, NULL, 6),
+		W("Elixir.SP.Changed", NULL, "if exists state.id then id = event.id ?? state.id else fail 'no id' end", 7),
+		W("*", NULL, NULL, 8),
+	};
+	char *got = warnings_of("{id: null, components: {}, scraped_components: {}, subscriptions: []}", src, 8);
+
+	same_text(got, "");
+	free(got);
+}
+END_TEST
+
 /* ------------------------------------------------------ canonical text */
 
 /* Rules as a test writes them: initial and up to four entries. */
@@ -1498,6 +1619,7 @@ int main(void)
 	TCase *sy = tcase_create("syntax");
 	TCase *ca = tcase_create("canonical");
 	TCase *ad = tcase_create("additions");
+	TCase *ck = tcase_create("check");
 
 	tcase_add_test(st, test_set_creates_missing_objects_along_the_path);
 	tcase_add_test(st, test_set_replaces_an_existing_value_in_place);
@@ -1581,6 +1703,12 @@ int main(void)
 	tcase_add_test(ad, test_names_may_end_in_a_question_mark);
 	tcase_add_test(ad, test_functions_and_operators_give_what_elixir_gives);
 	suite_add_tcase(s, ad);
+
+	tcase_add_test(ck, test_check_finds_entries_that_never_apply);
+	tcase_add_test(ck, test_check_finds_reads_of_state_that_are_not_fields);
+	tcase_add_test(ck, test_check_finds_statements_that_cannot_work);
+	tcase_add_test(ck, test_check_is_quiet_about_sound_rules);
+	suite_add_tcase(s, ck);
 
 	tcase_add_test(ca, test_canonical_text_is_rules_source_in_a_fixed_layout);
 	tcase_add_test(ca, test_canonical_text_is_the_same_for_every_spelling_of_the_same_rules);
