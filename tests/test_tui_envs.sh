@@ -19,15 +19,24 @@ wait_line "dev .*no runs yet"
 
 has_colour && ok "colours by default" || fail "no colours without NO_COLOR"
 
-# "/" filters the list.
+# "/" filters the list as you type; Enter keeps the filter, q clears it.
 keys /
-wait_for "Show environments whose name or address contains:"
+wait_for "filter: _  (in the name or the address)"
 type_text pro
+wait_for "filter: pro_"
+not_on_screen "broken"
 keys Enter
 wait_for "filter: pro"
-not_on_screen "broken"
+not_on_screen "filter: pro_"
 keys q
 wait_for "broken"
+# Esc while typing clears it too.
+keys / b r o
+wait_for "filter: bro_"
+wait_gone "prod"
+keys Escape
+wait_gone "filter:"
+wait_for "prod"
 
 # A failed connection shows libpq's message and what to check; the picker
 # stays usable.
@@ -59,12 +68,23 @@ wait_for "Pre-flight: every event type in its streams has a handler"
 keys Down
 wait_for "not in the configuration"
 
-# Help is generated from the key table.
+# Help is generated from the key table: the keys of this screen first,
+# then the others'; "/" searches it.
 keys '?'
-wait_for "Keys  (* = works on the Aggregates screen)"
-wait_for "Rebuild the selected types"
+wait_for "Keys of the Aggregates screen"
+wait_line "^ +b +Rebuild the marked types"
+not_on_screen "Keys of the other screens"
 keys End
-wait_for "Roll back the copy just made"
+wait_for "Keys of the other screens"
+wait_line "^ +u +Roll back a copy"
+keys Home / v a l u e s Space d
+wait_for "search: values d_"
+wait_line "^ +\] +Next key whose values differ"
+keys Enter
+wait_for "search: values d"
+# q clears the search first, then leaves.
+keys q
+wait_gone "search: values d"
 keys q
 wait_line "Cart +6"
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Screen test: the instance browser.  From the overview (l, or Enter) the
+# Screen test: the instance browser.  From the overview (L, or Enter) the
 # instances of the type under the cursor with their live and generated
 # versions and how they compare; paging through a type with more instances
 # than a screen (the list holds only a window around the visible rows);
@@ -28,10 +28,10 @@ ui_start 80 24 -e dev
 wait_line "Cart +6 +"
 # The help of the overview lists the key.
 keys ?
-wait_line "^ \\* l +List the instances of the type under the cursor"
+wait_line "^ +L +List the instances of the type under the cursor"
 keys q
 # l on the first row (Cart): its 6 instances.
-keys l
+keys L
 wait_for "Cart  Elixir.Shop.Cart: 6 instances"
 wait_line "source_uuid +Live +Live mv +Generated +Gen mv +Compared"
 wait_line "cart-1 +2 +v1 +4 +v2 +differs"
@@ -49,7 +49,7 @@ keys q
 
 # Paging through Legacy: 152 instances, ordered by source_uuid.
 keys /
-wait_for "Show the aggregate types whose name contains:"
+wait_for "filter: _  (in the type or its label)"
 type_text Legacy
 keys Enter
 wait_for "filter: Legacy"
@@ -72,7 +72,7 @@ wait_line "legacy-x001 +1 +v1 "
 keys j j k
 # Filter by a source_uuid substring (case does not matter).
 keys /
-wait_for "Show the instances whose source_uuid contains:"
+wait_for "filter: _  (in the source_uuid)"
 type_text X14
 keys Enter
 wait_for "Elixir.Shop.Legacy: 10 instances  filter: X14"
@@ -90,7 +90,7 @@ wait_line "Cart +6 +"
 
 # Filter the Cart instances, open one: both sides with their metadata.
 resize 120 30
-keys Home l
+keys Home L
 wait_for "Cart  Elixir.Shop.Cart: 6 instances"
 keys /
 type_text rt-3

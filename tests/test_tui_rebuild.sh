@@ -13,7 +13,7 @@ cd "$T" || exit 99
 ui_start 80 24 -e dev
 wait_line "Cart +6 +6 +0 +22"
 keys a
-wait_for "2 selected"
+wait_for "2 marked"
 keys b
 wait_for "Rebuild into schema migration:"
 wait_for "Plan: 9 instances (6 full replays, 3 catch-ups),"
@@ -86,7 +86,7 @@ locker=$!
 deadline=$(( $(date +%s) + 10 ))
 until [ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'snapshots' AND l.mode = 'AccessExclusiveLock' AND l.granted")" -ge 1 ] ||
       [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
-wait_for "2 selected"
+wait_for "2 marked"
 keys b
 wait_for "Start the rebuild?"
 keys y

@@ -20,7 +20,7 @@ pgctl stop
 keys r
 wait_for "Inventory failed"
 keys '?'
-wait_for "Read the data again from the database"
+wait_for "Read the configuration file and the data again"
 keys q
 pgctl start
 keys r
@@ -40,7 +40,7 @@ deadline=$(( $(date +%s) + 10 ))
 until [ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'snapshots' AND l.mode = 'AccessExclusiveLock' AND l.granted")" -ge 1 ] ||
       [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
 keys a
-wait_for "2 selected"
+wait_for "2 marked"
 keys b
 wait_for "Start the rebuild?"
 keys y

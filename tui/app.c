@@ -84,6 +84,10 @@ void tui_push(tui_app *app, const tui_view_ops *ops, void *state)
 	v->state = state;
 	v->generation = app->data_generation;
 	app->dirty = DIRTY_ALL;
+	/* A message belongs to the screen it was said on (a dialog over the
+	 * screen is still that screen). */
+	if (!ops->modal)
+		app->message[0] = 0;
 	if (ops->enter)
 		ops->enter(app, v);
 	else if (ops->reload)
@@ -97,6 +101,8 @@ void tui_pop(tui_app *app)
 	if (app->depth == 0)
 		return;
 	v = &app->stack[--app->depth];
+	if (!v->ops->modal)
+		app->message[0] = 0;
 	if (v->ops->leave)
 		v->ops->leave(app, v);
 	v->ops = NULL;
@@ -129,36 +135,8 @@ void tui_message(tui_app *app, enum tui_style st, const char *fmt, ...)
 	app->dirty |= DIRTY_MESSAGE;
 }
 
-/* ---------------------------------------------------------------- engine */
-
-void tui_set_engine(tui_app *app, sm_engine *eng)
+void tui_redraw_all(tui_app *app)
 {
-	tui_close_engine(app);
-	app->eng = eng;
-	app->where = sm_engine_describe(eng);
-	app->data_generation++;
-	app->dirty = DIRTY_ALL;
-}
-
-void tui_close_engine(tui_app *app)
-{
-	if (!app->eng)
-		return;
-	/* Dropped calls may still use the engine. */
-	tui_calls_reap(app, true);
-	if (app->run) {
-		if (!sm_run_finished(app->run))
-			sm_run_cancel(app->run);
-		if (app->have_progress)
-			sm_progress_clear(&app->progress);
-		app->have_progress = false;
-		sm_run_free(app->run);
-		app->run = NULL;
-	}
-	sm_engine_close(app->eng);
-	app->eng = NULL;
-	free(app->where);
-	app->where = NULL;
 	app->dirty = DIRTY_ALL;
 }
 
@@ -262,6 +240,10 @@ bool tui_run_start(tui_app *app, const char *const *types, size_t n_types,
 		tui_message(app, ST_WARN, "A rebuild is already running (p shows it)");
 		return false;
 	}
+	if (!tui_config_current(app)) {
+		tui_message(app, ST_WARN, "Rebuild not started: %s", tui_config_stale_text(app));
+		return false;
+	}
 	if (app->run) {
 		if (app->have_progress)
 			sm_progress_clear(&app->progress);
@@ -312,28 +294,37 @@ static void cancel_and_quit(tui_app *app, void *ctx)
 	}
 }
 
-void tui_request_quit(tui_app *app)
+/* The quit dialog's text as the run is now: it may end, or be resized
+ * away and back, while the dialog waits. */
+static const char *quit_text(tui_app *app, void *ctx, char *buf, size_t size)
 {
 	char pct[32] = "";
 
+	(void)ctx;
 	if (!tui_run_active(app)) {
-		app->quit = true;
-		return;
+		snprintf(buf, size, "The rebuild has ended (%s).\n\nQuit?",
+			 app->have_progress ? sm_run_state_name(app->progress.state) : "?");
+		return buf;
 	}
 	if (app->have_progress && app->progress.total.events_planned > 0)
 		snprintf(pct, sizeof pct, " (%.0f%%)",
 			 100.0 * (double)app->progress.total.events_done /
 			 (double)app->progress.total.events_planned);
-	{
-		char text[512];
+	snprintf(buf, size,
+		 "A rebuild is running%s.\n"
+		 "Quitting cancels it: every committed batch is kept,\n"
+		 "and running the rebuild again resumes from there.\n\n"
+		 "Cancel the rebuild and quit?", pct);
+	return buf;
+}
 
-		snprintf(text, sizeof text,
-			 "A rebuild is running%s.\n"
-			 "Quitting cancels it: every committed batch is kept,\n"
-			 "and running the rebuild again resumes from there.\n\n"
-			 "Cancel the rebuild and quit?", pct);
-		tui_confirm(app, "Quit snapmig", text, cancel_and_quit, NULL);
+void tui_request_quit(tui_app *app)
+{
+	if (!tui_run_active(app)) {
+		app->quit = true;
+		return;
 	}
+	tui_confirm_live(app, "Quit snapmig", quit_text, cancel_and_quit, NULL);
 }
 
 /* --------------------------------------------------------------- drawing */
@@ -363,8 +354,18 @@ static void draw_title(tui_app *app, const tui_view *top)
 			right = COLS / 2;
 		tui_put_right(0, COLS - right, right, ST_TITLE, status);
 	}
+	/* Then whether the configuration file changed since it was read. */
+	if (app->cfg_error[0] || app->cfg_changed) {
+		const char *cs = app->cfg_error[0] ? " config error (r) " : " config changed (r) ";
+		int w = tui_text_width(cs);
+
+		if (right + w < COLS / 2) {
+			right += w;
+			tui_put(0, COLS - right, w, ST_WARN, cs);
+		}
+	}
 	/* The where goes last: it is the part that may be cut. */
-	x = tui_putf(0, 0, COLS - right, ST_TITLE, " snapmig | %s ", top->ops->title);
+	x = tui_putf(0, 0, COLS - right, ST_TITLE, " snapmig | %s ", tui_view_title(top));
 	if (env) {
 		snprintf(buf, sizeof buf, "| %s%s (%s)", env->name,
 			 env->protected_env ? " PROTECTED" : "", app->where ? app->where : "");
@@ -372,7 +373,31 @@ static void draw_title(tui_app *app, const tui_view *top)
 	}
 }
 
-static void draw_keybar(const tui_view *top)
+const char *tui_view_title(const tui_view *v)
+{
+	return v->ops->name ? v->ops->name(v) : v->ops->title;
+}
+
+bool tui_view_has(const tui_view *v, int cmd)
+{
+	if (cmd == TUI_CMD_HELP || cmd == TUI_CMD_BACK || cmd == TUI_CMD_INTERRUPT)
+		return true;
+	for (const int *c = v->ops->cmds; c && *c != TUI_CMD_NONE; c++)
+		if (*c == cmd)
+			return true;
+	return v->ops->list && tui_list_handles(v->state, cmd);
+}
+
+/* Commands a list may or may not offer (filter, state, sort). */
+static bool is_list_cmd(int cmd)
+{
+	return cmd == TUI_CMD_FILTER || cmd == TUI_CMD_STATE || cmd == TUI_CMD_SORT_NEXT ||
+	       cmd == TUI_CMD_SORT_PREV || cmd == TUI_CMD_SORT_INVERT;
+}
+
+/* The actions of the top view that do something now: moving around is in
+ * the help, the bar shows the rest. */
+static void draw_keybar(tui_app *app, tui_view *top)
 {
 	int x = 0, y = LINES - 1;
 
@@ -381,8 +406,8 @@ static void draw_keybar(const tui_view *top)
 		const tui_command_info *ci = tui_command(*c);
 		int need;
 
-		/* Moving around is in the help; the bar shows the actions. */
-		if (*c <= TUI_CMD_END)
+		if (!ci->label[0] || (top->ops->can && !top->ops->can(app, top, *c)) ||
+		    (is_list_cmd(*c) && !(top->ops->list && tui_list_handles(top->state, *c))))
 			continue;
 		need = tui_text_width(ci->key_name) + tui_text_width(ci->label) + 3;
 		if (x + need > COLS)
@@ -474,7 +499,7 @@ static void draw(tui_app *app)
 				tui_put(LINES - 2, 1, COLS - 2, app->message_style, app->message);
 		}
 		if (d & DIRTY_KEYS)
-			draw_keybar(top);
+			draw_keybar(app, top);
 	}
 	wnoutrefresh(stdscr);
 	doupdate();
@@ -501,32 +526,9 @@ static void handle_signal(tui_app *app, int sig)
 	}
 }
 
-static void handle_key(tui_app *app, int key)
+/* Acts on the flags a view or its list returned for cmd (key: the raw key). */
+static void act(tui_app *app, unsigned flags, int key)
 {
-	tui_view *top = tui_top(app);
-	int cmd = tui_key_command(key);
-	unsigned flags;
-
-	if (!top)
-		return;
-	if (too_small()) {
-		if (key == 'q')
-			tui_request_quit(app);
-		return;
-	}
-	if (cmd == TUI_CMD_HELP && !top->ops->modal && top->ops != &tui_view_help) {
-		tui_push(app, &tui_view_help, tui_help_new(app, top->ops));
-		return;
-	}
-	flags = top->ops->key ? top->ops->key(app, top, cmd, key) : TUI_NONE;
-	if (flags == TUI_NONE && top->ops->list)
-		flags = tui_list_key(app, top->state, cmd);
-	if (flags == TUI_NONE && cmd == TUI_CMD_REFRESH && top->ops->reload) {
-		top->ops->reload(app, top);
-		flags = TUI_REDRAW;
-	}
-	if (flags == TUI_NONE && cmd == TUI_CMD_BACK)
-		flags = TUI_POP;
 	/* The key bar too: what a key changed may change what is offered. */
 	if (flags & TUI_REDRAW)
 		app->dirty |= DIRTY_BODY | DIRTY_KEYS;
@@ -541,6 +543,80 @@ static void handle_key(tui_app *app, int key)
 	}
 	if (flags & TUI_QUIT)
 		tui_request_quit(app);
+}
+
+/* cmd for the top view: the view first, then its list, then what the app
+ * does for every view (r reloads, back pops). */
+static void dispatch(tui_app *app, tui_view *top, int cmd, int key)
+{
+	unsigned flags;
+
+	if (cmd == TUI_CMD_HELP && !top->ops->modal && top->ops != &tui_view_help) {
+		tui_push(app, &tui_view_help, tui_help_new(app, top));
+		return;
+	}
+	flags = top->ops->key ? top->ops->key(app, top, cmd, key) : TUI_NONE;
+	if (flags == TUI_NONE && top->ops->list)
+		flags = tui_list_key(app, top->state, cmd);
+	if (flags == TUI_NONE && cmd == TUI_CMD_REFRESH) {
+		/* r reads the configuration file again too. */
+		if (tui_config_reload(app))
+			tui_engine_follow_config(app);
+		if (top->ops->reload)
+			top->ops->reload(app, top);
+		flags = TUI_REDRAW;
+	}
+	if (flags == TUI_NONE && cmd == TUI_CMD_BACK)
+		flags = TUI_POP;
+	act(app, flags, key);
+}
+
+/* The mouse: the wheel scrolls the top view's list, a click picks a row,
+ * a second click on it opens it. */
+static void handle_mouse(tui_app *app, tui_view *top)
+{
+	MEVENT ev;
+	unsigned flags;
+	int wheel = 0, cmd;
+
+	if (getmouse(&ev) != OK || !top->ops->list)
+		return;
+	if (ev.bstate & BUTTON4_PRESSED)
+		wheel = -1;
+#ifdef BUTTON5_PRESSED
+	else if (ev.bstate & BUTTON5_PRESSED)
+		wheel = 1;
+#endif
+	cmd = tui_list_mouse(top->state, ev.y, (ev.bstate & BUTTON1_PRESSED) != 0, wheel,
+			     tui_now(), &flags);
+	act(app, flags, 0);
+	if (cmd != TUI_CMD_NONE)
+		dispatch(app, top, cmd, 0);
+}
+
+static void handle_key(tui_app *app, int key)
+{
+	tui_view *top = tui_top(app);
+	int cmd = tui_key_command(key);
+	tui_list *l;
+
+	if (!top)
+		return;
+	if (too_small()) {
+		if (key == 'q')
+			tui_request_quit(app);
+		return;
+	}
+	if (key == TK_FN(KEY_MOUSE)) {
+		handle_mouse(app, top);
+		return;
+	}
+	l = top->ops->list ? top->state : NULL;
+	if (l && l->typing) {
+		act(app, tui_list_type(app, l, key, cmd), key);
+		return;
+	}
+	dispatch(app, top, cmd, key);
 }
 
 /* Lets every view collect its finished work (calls of views below a dialog
@@ -587,6 +663,8 @@ static void main_loop(tui_app *app)
 			handle_signal(app, sig);
 		}
 		tui_calls_reap(app, false);
+		tui_engine_poll(app);
+		tui_config_watch(app);
 		app->tick++;
 		poll_run(app, false);
 		poll_views(app);
@@ -650,11 +728,18 @@ int sm_tui_run(const sm_config *cfg, const char *env_name, sm_error *err)
 	nonl();
 	keypad(stdscr, TRUE);
 	curs_set(0);
+	/* Presses, not clicks: no waiting to tell a click from a drag. */
+	mouseinterval(0);
+#ifdef BUTTON5_PRESSED
+	mousemask(BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+#else
+	mousemask(BUTTON1_PRESSED | BUTTON4_PRESSED, NULL);
+#endif
 	wtimeout(stdscr, 100);
 	tui_theme_init();
 
 	memset(&app, 0, sizeof app);
-	app.cfg = cfg;
+	tui_config_init(&app, cfg);
 	app.initial_env = env_name;
 	tui_push(&app, &tui_view_envs, tui_envs_new(&app, env_name));
 	main_loop(&app);
@@ -664,6 +749,7 @@ int sm_tui_run(const sm_config *cfg, const char *env_name, sm_error *err)
 		sm_run_cancel(app.run);
 	while (app.depth > 0)
 		tui_pop(&app);
+	tui_call_drop(&app, &app.reopen);
 	/* A connection attempt to an unreachable host or a query waiting for a
 	 * lock held elsewhere can take long; say why we are still here rather
 	 * than look hung, and do not keep a user who quit waiting: the run's
@@ -692,12 +778,7 @@ int sm_tui_run(const sm_config *cfg, const char *env_name, sm_error *err)
 		}
 	}
 	tui_calls_reap(&app, true);
-	tui_close_engine(&app);
-	if (app.run) {
-		if (app.have_progress)
-			sm_progress_clear(&app.progress);
-		sm_run_free(app.run);
-	}
+	tui_session_end(&app);
 	free_run_strings(&app);
 
 	curses_active = false;

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/snapmig.h"
 #include "tui/draw.h"
@@ -39,6 +40,7 @@ typedef struct tui_view tui_view;
 
 typedef struct tui_view_ops {
 	const char *title;
+	const char *(*name)(const tui_view *v); /* a title of its own, may be NULL */
 	const int *cmds;         /* commands working here, TUI_CMD_NONE-terminated */
 	bool modal;              /* a dialog: the view below is drawn first */
 	/* The view's state begins with a tui_list: the keys the view leaves
@@ -53,6 +55,9 @@ typedef struct tui_view_ops {
 	/* cmd is the command bound to key (TUI_CMD_NONE if none); key is the raw
 	 * key for text input.  Back that no view or list takes pops the view. */
 	unsigned (*key)(tui_app *app, tui_view *v, int cmd, int key); /* may be NULL */
+	/* Whether cmd does something now (the key bar offers only those);
+	 * NULL: every command of cmds always does. */
+	bool (*can)(tui_app *app, tui_view *v, int cmd);
 	/* Collects finished background work; returns TUI_REDRAW when what the
 	 * view shows changed (new data, a spinner that turns).  May be NULL. */
 	unsigned (*poll)(tui_app *app, tui_view *v);
@@ -68,7 +73,18 @@ struct tui_view {
 #define TUI_MAX_VIEWS 16
 
 struct tui_app {
-	const sm_config *cfg;
+	/* The configuration and the environment (session.c). */
+	const sm_config *cfg;        /* as last read */
+	unsigned cfg_generation;     /* bumped whenever it is read again */
+	uint64_t cfg_hash, cfg_stamp;/* its files' contents and stat */
+	double cfg_checked;
+	bool cfg_changed;            /* the files differ from cfg */
+	char cfg_error[1200];        /* why reading them again failed */
+	sm_config **owned_cfgs;      /* read again by the UI, freed at the end */
+	size_t n_owned_cfgs;
+	tui_call *reopen;            /* connecting with cfg read again */
+	sm_engine **retired;         /* replaced engines still used by calls */
+	size_t n_retired;
 	const char *initial_env;     /* -e NAME, or NULL */
 	sm_engine *eng;              /* the connected environment, or NULL */
 	char *where;                 /* sm_engine_describe of eng */
@@ -102,7 +118,7 @@ struct tui_app {
 	bool quit;
 	bool quit_after_cancel;     /* cancel requested on quit: leave when the run stops */
 	int exit_code;
-	tui_call *dropped;          /* calls no view waits for any more (call.c) */
+	tui_call *calls;            /* every call not collected yet (call.c) */
 };
 
 /* View stack. */
@@ -112,7 +128,9 @@ tui_view *tui_top(tui_app *app);
 /* The view below v on the stack (for modals), NULL at the bottom. */
 tui_view *tui_below(tui_app *app, const tui_view *v);
 
-/* A one-line message on the line above the bottom bar (shown ~8 s). */
+/* A one-line message on the line above the bottom bar, for the screen it
+ * is said on: shown ~8 s or until another screen opens or this one
+ * closes. */
 void tui_message(tui_app *app, enum tui_style st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -126,9 +144,28 @@ typedef void (*tui_prompt_fn)(tui_app *app, void *ctx, const char *text);
 /* Shows text (lines separated by '\n') and asks y/n; on_yes on 'y'. */
 void tui_confirm(tui_app *app, const char *title, const char *text,
 		 tui_confirm_fn on_yes, void *ctx);
+/* Like tui_confirm with a text that follows the state of things: text
+ * (buf is size bytes to write it into; it returns buf or a constant) is
+ * asked again every turn while the dialog shows. */
+typedef const char *(*tui_text_fn)(tui_app *app, void *ctx, char *buf, size_t size);
+void tui_confirm_live(tui_app *app, const char *title, tui_text_fn text,
+		      tui_confirm_fn on_yes, void *ctx);
+/* A confirmation by typing expect (a protected environment's name):
+ * on_yes when what was typed matches; otherwise says "The name does not
+ * match: <refused>" ("nothing copied"). */
+void tui_confirm_typed(tui_app *app, const char *title, const char *text,
+		       const char *expect, const char *refused, tui_confirm_fn on_yes, void *ctx);
 /* Asks for a line of text; on_submit on Enter (not on Esc). */
 void tui_prompt(tui_app *app, const char *title, const char *text,
 		const char *initial, tui_prompt_fn on_submit, void *ctx);
+
+/* Copies text to the clipboard (OSC 52) and to a file, and says so; what
+ * names it in the message ("the source_uuid"). */
+void tui_yank(tui_app *app, const char *what, const char *text);
+
+/* Line editing of s (cap bytes): Backspace, Ctrl-U (clear) and printable
+ * characters; returns whether key edited. */
+bool tui_text_edit(char *s, size_t cap, int key);
 
 /* The rebuild run. */
 bool tui_run_active(const tui_app *app);   /* started and not finished */
@@ -139,10 +176,34 @@ bool tui_run_start(tui_app *app, const char *const *types, size_t n_types,
 /* Asks for quitting: with a run in progress asks whether to cancel it. */
 void tui_request_quit(tui_app *app);
 
-/* Engine: set after connecting (the app owns it), closed when leaving the
- * environment. */
+/* Draw everything again this turn. */
+void tui_redraw_all(tui_app *app);
+
+/* Session (session.c).  Engine: set after connecting (the app owns it),
+ * closed when leaving the environment; an engine that calls still use is
+ * closed when they have ended (tui_engine_poll), never waited for. */
 void tui_set_engine(tui_app *app, sm_engine *eng);
 void tui_close_engine(tui_app *app);
+void tui_config_init(tui_app *app, const sm_config *cfg);
+/* Looks at the configuration files about once a second: cfg_changed. */
+void tui_config_watch(tui_app *app);
+/* Reads the configuration again when its files changed (not while a
+ * rebuild runs).  Returns false when it is not current afterwards (an
+ * error in the file: cfg_error, and a message). */
+bool tui_config_reload(tui_app *app);
+/* Connected with a configuration that was read again since: connect with
+ * the new one in the background. */
+void tui_engine_follow_config(tui_app *app);
+/* Each turn: closes retired engines no call uses any more, takes the
+ * engine of tui_engine_follow_config when it is connected. */
+void tui_engine_poll(tui_app *app);
+int tui_engines_reap(tui_app *app);
+/* Whether a run may start: the file is as read and the engine uses it. */
+bool tui_config_current(const tui_app *app);
+/* Why not, for a message. */
+const char *tui_config_stale_text(const tui_app *app);
+/* At the end, once no call runs: closes the engines, frees configs. */
+void tui_session_end(tui_app *app);
 
 /* Views. */
 extern const tui_view_ops tui_view_envs;
@@ -153,6 +214,8 @@ extern const tui_view_ops tui_view_copy;
 extern const tui_view_ops tui_view_snapshot;
 extern const tui_view_ops tui_view_instances;
 extern const tui_view_ops tui_view_help;
+extern const tui_view_ops tui_view_text;
+extern const tui_view_ops tui_view_runs;
 
 /* Constructors of view states. */
 void *tui_envs_new(tui_app *app, const char *autoconnect);
@@ -163,7 +226,22 @@ void *tui_copy_new(tui_app *app, const char *const *types, size_t n_types);
 void *tui_snapshot_new(tui_app *app, const char *source_uuid);
 /* type: the full aggregate type; label: what to show (NULL: the type). */
 void *tui_instances_new(tui_app *app, const char *type, const char *label);
-void *tui_help_new(tui_app *app, const tui_view_ops *below);
+/* below: the view help was asked on (it stays on the stack under help). */
+void *tui_help_new(tui_app *app, tui_view *below);
+void *tui_runs_new(tui_app *app);
+/* A text to read (copied): name for the title bar, title above the text,
+ * uuid the instance it is about (y copies it, i inspects it) or NULL. */
+void *tui_text_new(tui_app *app, const char *name, const char *title, const char *text,
+		   const char *uuid);
+/* The title of view v (its name, else its ops' title). */
+const char *tui_view_title(const tui_view *v);
+/* Whether cmd works on view v: one of its commands, or one its list
+ * handles (for the help screen). */
+bool tui_view_has(const tui_view *v, int cmd);
+
+/* Asks before rolling back copy copy_id (typing the environment's name
+ * when it is protected); on_yes when confirmed. */
+void tui_confirm_rollback(tui_app *app, long long copy_id, tui_confirm_fn on_yes, void *ctx);
 
 /* Shared: the failure kind as words ("unknown event"). */
 const char *tui_failure_kind_text(int kind);

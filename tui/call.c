@@ -19,7 +19,8 @@ struct tui_call {
 	int status;
 	sm_error err;
 	atomic_bool done;
-	struct tui_call *next;     /* in the app's list of dropped calls */
+	bool dropped;              /* no view waits for it: the app frees it */
+	struct tui_call *next;     /* in the app's list of live calls */
 };
 
 static void *call_main(void *arg)
@@ -60,7 +61,8 @@ tui_call *tui_call_start(tui_app *app, tui_call_fn fn, tui_call_free_fn free_out
 	char **strv = NULL;
 	sigset_t block, old;
 
-	(void)app;
+	c->next = app->calls;
+	app->calls = c;
 	c->fn = fn;
 	c->free_out = free_out;
 	c->args.eng = in->eng;
@@ -95,7 +97,18 @@ tui_call *tui_call_start(tui_app *app, tui_call_fn fn, tui_call_free_fn free_out
 	return c;
 }
 
-bool tui_call_collect(tui_call **cp, int *rc, void **out, sm_error *err)
+/* Takes c out of the app's list of live calls. */
+static void unlink_call(tui_app *app, tui_call *c)
+{
+	for (tui_call **p = &app->calls; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			return;
+		}
+	}
+}
+
+bool tui_call_collect(tui_app *app, tui_call **cp, int *rc, void **out, sm_error *err)
 {
 	tui_call *c = *cp;
 
@@ -105,6 +118,7 @@ bool tui_call_collect(tui_call **cp, int *rc, void **out, sm_error *err)
 	*out = c->out;
 	if (err)
 		*err = c->err;
+	unlink_call(app, c);
 	call_free(c);
 	*cp = NULL;
 	return true;
@@ -112,13 +126,18 @@ bool tui_call_collect(tui_call **cp, int *rc, void **out, sm_error *err)
 
 void tui_call_drop(tui_app *app, tui_call **cp)
 {
-	tui_call *c = *cp;
-
-	if (!c)
-		return;
-	c->next = app->dropped;
-	app->dropped = c;
+	(void)app;
+	if (*cp)
+		(*cp)->dropped = true;
 	*cp = NULL;
+}
+
+bool tui_calls_use(const tui_app *app, const sm_engine *eng, const sm_config *cfg)
+{
+	for (const tui_call *c = app->calls; c; c = c->next)
+		if ((eng && c->args.eng == eng) || (cfg && c->args.cfg == cfg))
+			return true;
+	return false;
 }
 
 long long tui_call_report(const tui_call *c)
@@ -128,13 +147,15 @@ long long tui_call_report(const tui_call *c)
 
 int tui_calls_reap(tui_app *app, bool wait)
 {
-	tui_call **p = &app->dropped;
+	tui_call **p = &app->calls;
 	int running = 0;
 
 	while (*p) {
 		tui_call *c = *p;
 
-		if (wait || call_done(c)) {
+		if (!c->dropped) {
+			p = &c->next;
+		} else if (wait || call_done(c)) {
 			*p = c->next;
 			if (c->threaded)
 				pthread_join(c->thread, NULL);

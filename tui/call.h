@@ -54,7 +54,7 @@ tui_call *tui_call_start(tui_app *app, tui_call_fn fn, tui_call_free_fn free_out
  * *rc, its result in *out (the caller owns it; may be NULL) and its error in
  * err (may be NULL), and returns true.  False while it runs or when *cp is
  * NULL. */
-bool tui_call_collect(tui_call **cp, int *rc, void **out, sm_error *err);
+bool tui_call_collect(tui_app *app, tui_call **cp, int *rc, void **out, sm_error *err);
 
 /* The view no longer waits for *cp (*cp = NULL): the app frees it and its
  * result once it has ended.  Nothing when *cp is NULL. */
@@ -64,7 +64,10 @@ void tui_call_drop(tui_app *app, tui_call **cp);
 long long tui_call_report(const tui_call *c);
 
 /* App side: frees the dropped calls that have ended (waits for all of them
- * when wait is true).  Returns how many are still running. */
+ * when wait is true).  Returns how many dropped calls are still running. */
 int tui_calls_reap(tui_app *app, bool wait);
+/* Whether a call still running or not yet collected borrows eng or cfg
+ * (NULL: not asked). */
+bool tui_calls_use(const tui_app *app, const sm_engine *eng, const sm_config *cfg);
 
 #endif

@@ -17,6 +17,9 @@
 typedef struct dialog {
 	char *title;
 	char *text;
+	tui_text_fn text_fn;       /* the text as things are now, or NULL */
+	char *expect;              /* a typed confirmation: the word to type */
+	char *refused;             /* ... and what did not happen otherwise */
 	bool prompt;
 	tui_confirm_fn on_yes;
 	tui_prompt_fn on_submit;
@@ -26,6 +29,23 @@ typedef struct dialog {
 
 static const int confirm_cmds[] = { TUI_CMD_NONE };
 
+/* A live dialog's text follows what it is about (a run that ends). */
+static unsigned dialog_poll(tui_app *app, tui_view *v)
+{
+	dialog *d = v->state;
+	char buf[2048];
+	const char *now;
+
+	if (!d->text_fn)
+		return TUI_NONE;
+	now = d->text_fn(app, d->ctx, buf, sizeof buf);
+	if (strcmp(now, d->text) == 0)
+		return TUI_NONE;
+	free(d->text);
+	d->text = sm_xstrdup(now);
+	return TUI_REDRAW;
+}
+
 static void dialog_leave(tui_app *app, tui_view *v)
 {
 	dialog *d = v->state;
@@ -33,6 +53,8 @@ static void dialog_leave(tui_app *app, tui_view *v)
 	(void)app;
 	free(d->title);
 	free(d->text);
+	free(d->expect);
+	free(d->refused);
 	free(d);
 }
 
@@ -103,31 +125,35 @@ static void dialog_draw(tui_app *app, tui_view *v, tui_rect r)
 	}
 }
 
-static void input_backspace(char *s)
-{
-	size_t n = strlen(s);
-
-	/* Drop one UTF-8 character: continuation bytes are 10xxxxxx. */
-	while (n > 0) {
-		n--;
-		if (((unsigned char)s[n] & 0xC0) != 0x80)
-			break;
-	}
-	s[n] = 0;
-}
-
-static void input_add(char *s, size_t cap, int key)
+bool tui_text_edit(char *s, size_t cap, int key)
 {
 	char mb[MB_LEN_MAX + 1];
 	mbstate_t st;
 	size_t n, len = strlen(s);
 
+	if (key == TK_FN(KEY_BACKSPACE) || key == 127 || key == 8) {
+		/* Drop one UTF-8 character: continuation bytes are 10xxxxxx. */
+		while (len > 0) {
+			len--;
+			if (((unsigned char)s[len] & 0xC0) != 0x80)
+				break;
+		}
+		s[len] = 0;
+		return true;
+	}
+	if (key == TK_CTRL('u')) {
+		s[0] = 0;
+		return true;
+	}
+	if (key < 32)
+		return false;
 	memset(&st, 0, sizeof st);
 	n = wcrtomb(mb, (wchar_t)key, &st);
 	if (n == (size_t)-1 || len + n + 1 > cap)
-		return;
+		return false;
 	memcpy(s + len, mb, n);
 	s[len + n] = 0;
+	return true;
 }
 
 static unsigned dialog_key(tui_app *app, tui_view *v, int cmd, int key)
@@ -148,7 +174,18 @@ static unsigned dialog_key(tui_app *app, tui_view *v, int cmd, int key)
 		}
 		return TUI_REDRAW;
 	}
-	if (key == '\r' || key == '\n' || key == TK_FN(KEY_ENTER)) {
+	if ((key == '\r' || key == '\n' || key == TK_FN(KEY_ENTER)) && d->expect) {
+		tui_confirm_fn fn = d->on_yes;
+		bool typed = strcmp(d->input, d->expect) == 0;
+		char *refused = sm_xstrdup(d->refused);
+
+		tui_pop(app);
+		if (!typed)
+			tui_message(app, ST_WARN, "The name does not match: %s", refused);
+		else if (fn)
+			fn(app, ctx);
+		free(refused);
+	} else if (key == '\r' || key == '\n' || key == TK_FN(KEY_ENTER)) {
 		tui_prompt_fn fn = d->on_submit;
 		char *text = sm_xstrdup(d->input);
 
@@ -158,19 +195,16 @@ static unsigned dialog_key(tui_app *app, tui_view *v, int cmd, int key)
 		free(text);
 	} else if (key == 27) {
 		tui_pop(app);
-	} else if (key == TK_FN(KEY_BACKSPACE) || key == 127 || key == 8) {
-		input_backspace(d->input);
-	} else if (key == 21) {         /* Ctrl-U: clear */
-		d->input[0] = 0;
-	} else if (key >= 32 && key != 127) {
-		input_add(d->input, sizeof d->input, key);
+	} else {
+		tui_text_edit(d->input, sizeof d->input, key);
 	}
 	return TUI_REDRAW;
 }
 
 static const tui_view_ops dialog_ops = {
 	.title = "Confirm", .cmds = confirm_cmds, .modal = true,
-	.draw = dialog_draw, .key = dialog_key, .leave = dialog_leave,
+	.draw = dialog_draw, .poll = dialog_poll, .key = dialog_key,
+	.leave = dialog_leave,
 };
 
 void tui_confirm(tui_app *app, const char *title, const char *text,
@@ -183,6 +217,28 @@ void tui_confirm(tui_app *app, const char *title, const char *text,
 	d->on_yes = on_yes;
 	d->ctx = ctx;
 	tui_push(app, &dialog_ops, d);
+}
+
+void tui_confirm_live(tui_app *app, const char *title, tui_text_fn text,
+		      tui_confirm_fn on_yes, void *ctx)
+{
+	char buf[2048];
+
+	tui_confirm(app, title, text(app, ctx, buf, sizeof buf), on_yes, ctx);
+	((dialog *)tui_top(app)->state)->text_fn = text;
+}
+
+void tui_confirm_typed(tui_app *app, const char *title, const char *text,
+		       const char *expect, const char *refused, tui_confirm_fn on_yes, void *ctx)
+{
+	tui_prompt(app, title, text, "", NULL, ctx);
+	{
+		dialog *d = tui_top(app)->state;
+
+		d->expect = sm_xstrdup(expect);
+		d->refused = sm_xstrdup(refused);
+		d->on_yes = on_yes;
+	}
 }
 
 void tui_prompt(tui_app *app, const char *title, const char *text,

@@ -3,10 +3,12 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <wchar.h>
 
 #include "tui/draw.h"
+#include "util/alloc.h"
 
 static bool utf8;
 
@@ -70,6 +72,11 @@ int tui_text_width(const char *s)
 
 int tui_put(int y, int x, int maxw, enum tui_style style, const char *s)
 {
+	return tui_put_from(y, x, maxw, style, s, 0);
+}
+
+int tui_put_from(int y, int x, int maxw, enum tui_style style, const char *s, int skip)
+{
 	wchar_t buf[MAX_COLS + 2];
 	int widths[MAX_COLS + 2];
 	size_t n = 0;
@@ -88,7 +95,31 @@ int tui_put(int y, int x, int maxw, enum tui_style style, const char *s)
 		return 0;
 	if (maxw > MAX_COLS)
 		maxw = MAX_COLS;
+	if (skip > 0) {
+		/* Scrolled only as far as the end shows. */
+		int cut = tui_text_width(s) - maxw;
+
+		skip = cut <= 0 ? 0 : skip > cut ? cut : skip;
+	}
 	memset(&st, 0, sizeof st);
+	if (skip > 0) {
+		/* Leave out skip columns; the ellipsis takes the first one. */
+		int skipped = 0;
+
+		while (skipped < skip + 1 && next_char(&s, &st, &wc, &w))
+			skipped += w;
+		if (skipped == 0)
+			return 0;
+		buf[n] = utf8 ? 0x2026 : L'~';
+		widths[n++] = 1;
+		used = 1;
+		/* A wide character cut in half: blank its second column. */
+		for (int pad = skipped - skip - 1; pad > 0 && used < maxw; pad--) {
+			buf[n] = L' ';
+			widths[n++] = 1;
+			used++;
+		}
+	}
 	while (next_char(&s, &st, &wc, &w)) {
 		if (used + w > maxw || n >= MAX_COLS) {
 			truncated = true;
@@ -161,6 +192,24 @@ void tui_bar(int y, int x, int w, double frac)
 
 		tui_put(y, x + i, 1, i < fill ? ST_BAR_FILL : ST_BAR_EMPTY, c);
 	}
+}
+
+void tui_vline(int y, int x, int h, enum tui_style st)
+{
+	if (h <= 0 || y < 0 || x < 0 || x >= COLS)
+		return;
+	attrset(tui_style(st));
+	mvvline(y, x, ACS_VLINE, h);
+	attrset(A_NORMAL);
+}
+
+void tui_hline(int y, int x, int w, enum tui_style st)
+{
+	if (w <= 0 || y < 0 || x < 0 || y >= LINES)
+		return;
+	attrset(tui_style(st));
+	mvhline(y, x, ACS_HLINE, w);
+	attrset(A_NORMAL);
 }
 
 void tui_box(int y, int x, int h, int w, enum tui_style st)
@@ -288,54 +337,92 @@ void tui_cols_layout(tui_col *cols, size_t n, int x0, int total_w)
 
 void tui_cols_header(const tui_col *cols, size_t n, int y)
 {
-	for (size_t i = 0; i < n; i++)
-		tui_cell(&cols[i], y, ST_HEADER, cols[i].title);
+	for (size_t i = 0; i < n; i++) {
+		const tui_col *c = &cols[i];
+
+		if (c->x < 0 || c->width <= 0)
+			continue;
+		if (c->right)
+			tui_put_right(y, c->x, c->width, ST_HEADER, c->title);
+		else
+			tui_put(y, c->x, c->width, ST_HEADER, c->title);
+	}
 }
 
-void tui_cell(const tui_col *col, int y, enum tui_style st, const char *s)
+void tui_cell(tui_col *col, int y, enum tui_style st, const char *s)
 {
+	int cut, skip;
+
 	if (col->x < 0 || col->width <= 0 || !s)
 		return;
-	if (col->right)
+	if (col->right) {
 		tui_put_right(y, col->x, col->width, st, s);
-	else
-		tui_put(y, col->x, col->width, st, s);
+		return;
+	}
+	/* A cut cell scrolls sideways only as far as its end shows. */
+	cut = tui_text_width(s) - col->width;
+	if (cut > col->over)
+		col->over = cut;
+	skip = col->w == 0 && cut > 0 ? col->hoff : 0;
+	if (skip > cut)
+		skip = cut;
+	tui_put_from(y, col->x, col->width, st, s, skip);
+}
+
+char **tui_wrap(const char *s, int w, size_t *n)
+{
+	char **out = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	if (w < 1)
+		w = 1;
+	while (s && *s) {
+		const char *p = s, *brk = NULL, *end;
+		mbstate_t st;
+		wchar_t wc;
+		int cw, used = 0;
+
+		/* As many characters as fit; the break after the last blank
+		 * that fits, when there is one. */
+		memset(&st, 0, sizeof st);
+		for (;;) {
+			const char *q = p;
+
+			if (!*p || *p == '\n' || !next_char(&q, &st, &wc, &cw))
+				break;
+			if (used + cw > w && used > 0)
+				break;
+			used += cw;
+			p = q;
+			if (wc == L' ')
+				brk = p;
+		}
+		end = *p && *p != '\n' && brk ? brk : p;
+		out = sm_xgrow(out, &cap, *n + 1, sizeof *out);
+		out[(*n)++] = sm_xstrndup(s, (size_t)(end - s));
+		s = end;
+		if (*s == '\n')
+			s++;
+	}
+	return out;
+}
+
+void tui_wrap_free(char **lines, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
 }
 
 int tui_put_wrapped(int y, int x, int w, int max_lines, enum tui_style st, const char *s)
 {
-	char line[2048];
-	int lines = 0;
+	size_t n;
+	char **lines = tui_wrap(s, w, &n);
+	int used = 0;
 
-	if (!s || w <= 0)
-		return 0;
-	while (*s && lines < max_lines) {
-		size_t len = 0, last_break = 0;
-		const char *p = s;
-
-		/* Grow the line word by word while it fits. */
-		while (*p && *p != '\n' && len < sizeof line - 1) {
-			line[len] = *p;
-			line[len + 1] = 0;
-			if (tui_text_width(line) > w)
-				break;
-			if (*p == ' ')
-				last_break = len;
-			len++;
-			p++;
-		}
-		if (*p && *p != '\n' && last_break > 0 && len < sizeof line - 1) {
-			len = last_break;
-			p = s + last_break + 1;
-		}
-		line[len] = 0;
-		tui_put(y + lines, x, w, st, line);
-		lines++;
-		if (*p == '\n')
-			p++;
-		if (p == s)         /* a single character wider than w */
-			p++;
-		s = p;
-	}
-	return lines;
+	for (size_t i = 0; i < n && used < max_lines; i++)
+		tui_put(y + used++, x, w, st, lines[i]);
+	tui_wrap_free(lines, n);
+	return used;
 }

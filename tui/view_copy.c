@@ -33,9 +33,8 @@ typedef struct copy_state {
 } copy_state;
 
 static const int copy_cmds[] = {
-	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
-	TUI_CMD_END, TUI_CMD_COPY, TUI_CMD_OVERRIDE, TUI_CMD_REMOVE_STALE,
-	TUI_CMD_ROLLBACK, TUI_CMD_REFRESH, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
+	TUI_CMD_COPY, TUI_CMD_OVERRIDE, TUI_CMD_REMOVE_STALE, TUI_CMD_ROLLBACK,
+	TUI_CMD_REFRESH, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
 };
 
 static void on_lock_wait(void *p, double waited)
@@ -155,7 +154,7 @@ static unsigned copy_poll(tui_app *app, tui_view *v)
 	void *out;
 	int rc;
 
-	if (!tui_call_collect(&s->call, &rc, &out, &err))
+	if (!tui_call_collect(app, &s->call, &rc, &out, &err))
 		return flags;
 	if (s->phase == CP_ROLLING_BACK) {
 		if (rc == SM_OK) {
@@ -361,18 +360,11 @@ static void copy_draw(tui_app *app, tui_view *v, tui_rect r)
 
 static void run_copy(tui_app *app, void *ctx)
 {
-	start_copy_call(app, ctx, true);
-}
-
-static void typed_copy(tui_app *app, void *ctx, const char *text)
-{
-	const sm_environment *env = sm_engine_env(app->eng);
-
-	if (strcmp(text, env->name) != 0) {
-		tui_message(app, ST_WARN, "The name does not match: nothing copied");
+	if (!tui_config_current(app)) {
+		tui_message(app, ST_WARN, "Nothing copied: %s", tui_config_stale_text(app));
 		return;
 	}
-	run_copy(app, ctx);
+	start_copy_call(app, ctx, true);
 }
 
 static void run_rollback(tui_app *app, void *ctx)
@@ -388,13 +380,21 @@ static void run_rollback(tui_app *app, void *ctx)
 	s->call = tui_call_start(app, rb_fn, rb_free, &in);
 }
 
-static void typed_rollback(tui_app *app, void *ctx, const char *text)
+void tui_confirm_rollback(tui_app *app, long long copy_id, tui_confirm_fn on_yes, void *ctx)
 {
-	if (strcmp(text, sm_engine_env(app->eng)->name) != 0) {
-		tui_message(app, ST_WARN, "The name does not match: nothing rolled back");
-		return;
-	}
-	run_rollback(app, ctx);
+	const sm_environment *env = sm_engine_env(app->eng);
+	char text[512];
+
+	snprintf(text, sizeof text,
+		 "Roll back copy #%lld: restore the live rows it replaced\n"
+		 "and delete the rows it inserted (rows changed since\n"
+		 "are reported, not overwritten).%s", copy_id,
+		 env->protected_env ? "\n\nThis environment is PROTECTED.\n"
+		 "Type its name to roll back:" : "\n\nRoll back now?");
+	if (env->protected_env)
+		tui_confirm_typed(app, "Rollback", text, env->name, "nothing rolled back", on_yes, ctx);
+	else
+		tui_confirm(app, "Rollback", text, on_yes, ctx);
 }
 
 static void confirm_copy(tui_app *app, copy_state *s)
@@ -410,6 +410,10 @@ static void confirm_copy(tui_app *app, copy_state *s)
 	}
 	if (s->plan->guards) {
 		tui_message(app, ST_BAD, "Guards tripped: fix them, or override with o");
+		return;
+	}
+	if (!tui_config_current(app)) {
+		tui_message(app, ST_WARN, "%s", tui_config_stale_text(app));
 		return;
 	}
 	for (size_t i = 0; i < s->plan->n_types; i++) {
@@ -428,7 +432,8 @@ static void confirm_copy(tui_app *app, copy_state *s)
 		 env->protected_env ? "\n\nThis environment is PROTECTED.\nType its name to copy:" :
 		 "\n\nCopy now?");
 	if (env->protected_env)
-		tui_prompt(app, "Copy into a protected environment", text, "", typed_copy, s);
+		tui_confirm_typed(app, "Copy into a protected environment", text, env->name,
+				  "nothing copied", run_copy, s);
 	else
 		tui_confirm(app, "Copy", text, run_copy, s);
 }
@@ -436,8 +441,6 @@ static void confirm_copy(tui_app *app, copy_state *s)
 static unsigned copy_key(tui_app *app, tui_view *v, int cmd, int key)
 {
 	copy_state *s = v->state;
-	const sm_environment *env = sm_engine_env(app->eng);
-
 
 	(void)key;
 	switch (cmd) {
@@ -461,20 +464,7 @@ static unsigned copy_key(tui_app *app, tui_view *v, int cmd, int key)
 			tui_message(app, ST_DIM, "Nothing to roll back on this screen yet");
 			return TUI_REDRAW;
 		}
-		{
-			char text[512];
-
-			snprintf(text, sizeof text,
-				 "Roll back copy #%lld: restore the live rows it replaced\n"
-				 "and delete the rows it inserted (rows changed since\n"
-				 "are reported, not overwritten).%s", s->result->copy_id,
-				 env->protected_env ? "\n\nThis environment is PROTECTED.\n"
-				 "Type its name to roll back:" : "\n\nRoll back now?");
-			if (env->protected_env)
-				tui_prompt(app, "Rollback", text, "", typed_rollback, s);
-			else
-				tui_confirm(app, "Rollback", text, run_rollback, s);
-		}
+		tui_confirm_rollback(app, s->result->copy_id, run_rollback, s);
 		return TUI_REDRAW;
 	case TUI_CMD_BACK:
 		if (s->call && (s->phase == CP_COPYING || s->phase == CP_ROLLING_BACK)) {
@@ -484,6 +474,24 @@ static unsigned copy_key(tui_app *app, tui_view *v, int cmd, int key)
 		return TUI_POP;
 	default:
 		return TUI_NONE;
+	}
+}
+
+static bool copy_can(tui_app *app, tui_view *v, int cmd)
+{
+	const copy_state *s = v->state;
+
+	(void)app;
+	switch (cmd) {
+	case TUI_CMD_COPY:
+	case TUI_CMD_OVERRIDE:
+	case TUI_CMD_REMOVE_STALE:
+	case TUI_CMD_REFRESH:
+		return s->phase == CP_PLAN;
+	case TUI_CMD_ROLLBACK:
+		return s->phase == CP_RESULT;
+	default:
+		return true;
 	}
 }
 
@@ -501,6 +509,6 @@ static void copy_leave(tui_app *app, tui_view *v)
 
 const tui_view_ops tui_view_copy = {
 	.title = "Copy", .list = true, .cmds = copy_cmds, .reload = copy_reload,
-	.draw = copy_draw, .key = copy_key, .poll = copy_poll,
+	.draw = copy_draw, .key = copy_key, .can = copy_can, .poll = copy_poll,
 	.leave = copy_leave,
 };

@@ -30,13 +30,15 @@ typedef struct envs_state {
 	char *connecting;  /* the environment connect is for */
 	char error[2048];
 	char *autoconnect;
+	unsigned cfg_generation;  /* the configuration the rows come from */
 } envs_state;
 
 static const int envs_cmds[] = {
-	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
-	TUI_CMD_END, TUI_CMD_OPEN, TUI_CMD_FILTER, TUI_CMD_REFRESH,
+	TUI_CMD_OPEN, TUI_CMD_FILTER, TUI_CMD_SORT_NEXT, TUI_CMD_REFRESH,
 	TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
 };
+
+static const char *const envs_sorts[] = { "config order", "name", NULL };
 
 /* "host:port/dbname" from the masked conninfo (which holds no password). */
 static char *env_where(const char *conninfo)
@@ -127,6 +129,13 @@ static void start_lookups(tui_app *app, envs_state *s)
 	}
 }
 
+static int cmp_envs(const void *ctx, int a, int b)
+{
+	const envs_state *s = ctx;
+
+	return s->list.sort == 0 ? a - b : strcmp(s->rows[a].env->name, s->rows[b].env->name);
+}
+
 static void apply_filter(tui_app *app, void *ctx)
 {
 	envs_state *s = ctx;
@@ -137,14 +146,26 @@ static void apply_filter(tui_app *app, void *ctx)
 	for (size_t i = 0; i < s->n; i++)
 		if (!f[0] || strcasestr(s->rows[i].env->name, f) || strcasestr(s->rows[i].where, f))
 			s->visible[n++] = (int)i;
+	tui_sort_index(s->visible, n, cmp_envs, s, s->list.desc);
 	s->list.n = n;
 	tui_list_fit(&s->list);
 }
 
-void *tui_envs_new(tui_app *app, const char *autoconnect)
+static void free_rows(tui_app *app, envs_state *s)
 {
-	envs_state *s = sm_xcalloc(1, sizeof *s);
+	for (size_t i = 0; i < s->n; i++) {
+		tui_call_drop(app, &s->rows[i].lookup);
+		free(s->rows[i].where);
+		free(s->rows[i].last_run);
+	}
+	free(s->rows);
+	free(s->visible);
+}
 
+/* The rows of the configuration as last read. */
+static void make_rows(tui_app *app, envs_state *s)
+{
+	s->cfg_generation = app->cfg_generation;
 	s->n = app->cfg->n_envs;
 	s->rows = sm_xcalloc(s->n + 1, sizeof *s->rows);
 	s->visible = sm_xcalloc(s->n + 1, sizeof *s->visible);
@@ -152,21 +173,51 @@ void *tui_envs_new(tui_app *app, const char *autoconnect)
 		s->rows[i].env = &app->cfg->envs[i];
 		s->rows[i].where = env_where(app->cfg->envs[i].conninfo);
 	}
-	s->autoconnect = sm_xstrdup(autoconnect);
-	s->list.filter_what = "Show environments whose name or address contains:";
-	s->list.on_change = apply_filter;
-	s->list.ctx = s;
 	apply_filter(app, s);
+}
+
+void *tui_envs_new(tui_app *app, const char *autoconnect)
+{
+	envs_state *s = sm_xcalloc(1, sizeof *s);
+
+	s->autoconnect = sm_xstrdup(autoconnect);
+	tui_list_init(&s->list, "the name or the address", apply_filter, s);
+	s->list.sorts = envs_sorts;
+	make_rows(app, s);
 	return s;
 }
 
+/* The configuration was read again: its environments. */
+static void follow_config(tui_app *app, envs_state *s)
+{
+	if (s->cfg_generation == app->cfg_generation)
+		return;
+	free_rows(app, s);
+	make_rows(app, s);
+	start_lookups(app, s);
+}
+
+/* Entering an environment reads the configuration file again first, so
+ * that the environment works as the file says now. */
 static void start_connect(tui_app *app, envs_state *s, const char *name)
 {
-	const tui_call_args in = { .cfg = app->cfg, .str = name };
+	tui_call_args in = { .str = name };
 
 	if (s->connect)
 		return;
 	s->error[0] = 0;
+	if (!tui_config_reload(app)) {
+		snprintf(s->error, sizeof s->error, "Cannot read the configuration file:\n%s\n"
+			 "Fix it and try again.", app->cfg_error);
+		return;
+	}
+	follow_config(app, s);
+	if (!sm_config_find_env(app->cfg, name)) {
+		snprintf(s->error, sizeof s->error, "There is no environment named \"%s\" in %s.",
+			 name, app->cfg->path);
+		return;
+	}
+	in.cfg = app->cfg;
 	free(s->connecting);
 	s->connecting = sm_xstrdup(name);
 	s->connect = tui_call_start(app, connect_fn, connect_free, &in);
@@ -183,14 +234,10 @@ static void envs_enter(tui_app *app, tui_view *v)
 	envs_state *s = v->state;
 
 	if (s->autoconnect) {
-		if (!sm_config_find_env(app->cfg, s->autoconnect))
-			snprintf(s->error, sizeof s->error,
-				 "There is no environment named \"%s\" in %s.",
-				 s->autoconnect, app->cfg->path);
-		else
-			start_connect(app, s, s->autoconnect);
+		start_connect(app, s, s->autoconnect);
 		/* The picker's own lookups only when it is actually shown. */
-		return;
+		if (!s->error[0])
+			return;
 	}
 	start_lookups(app, s);
 }
@@ -204,17 +251,21 @@ static unsigned envs_poll(tui_app *app, tui_view *v)
 	void *out;
 	int rc;
 
+	if (s->cfg_generation != app->cfg_generation) {
+		follow_config(app, s);
+		flags = TUI_REDRAW;
+	}
 	for (size_t i = 0; i < s->n; i++) {
 		env_row *r = &s->rows[i];
 
 		if (r->lookup)
 			flags |= TUI_REDRAW;
-		if (tui_call_collect(&r->lookup, &rc, &out, NULL)) {
+		if (tui_call_collect(app, &r->lookup, &rc, &out, NULL)) {
 			free(r->last_run);
 			r->last_run = out;
 		}
 	}
-	if (tui_call_collect(&s->connect, &rc, &out, &err)) {
+	if (tui_call_collect(app, &s->connect, &rc, &out, &err)) {
 		if (rc == SM_OK) {
 			tui_set_engine(app, out);
 			tui_push(app, &tui_view_overview, tui_overview_new(app));
@@ -248,14 +299,14 @@ static void envs_draw(tui_app *app, tui_view *v, tui_rect r)
 		{ "Last run", 28, 28, false, 2, 0, 0 },
 	};
 	int y = r.y, err_h = 0;
+	char status[320];
 
 	tui_putf(y++, r.x + 1, r.w - 2, ST_NORMAL, "Pick an environment (config %s)",
 		 app->cfg->path ? app->cfg->path : "");
-	if (s->list.filter[0])
-		tui_putf(y - 1, r.x + r.w - 30, 29, ST_WARN, "filter: %s", s->list.filter);
-	y++;
+	tui_put(y++, r.x + 1, r.w - 2, ST_WARN, tui_list_status(&s->list, status, sizeof status));
 	tui_cols_layout(cols, 4, r.x + 3, r.w - 4);
 	tui_cols_header(cols, 4, y++);
+	tui_list_cols_begin(&s->list, cols, 4);
 	if (s->error[0])
 		err_h = 7;
 	else if (s->connect)
@@ -277,6 +328,7 @@ static void envs_draw(tui_app *app, tui_view *v, tui_rect r)
 		else if (row->lookup)
 			tui_cell(&cols[3], y, cur ? ST_CURSOR : ST_DIM, tui_spinner(app->tick));
 	}
+	tui_list_cols_end(&s->list, cols, 4);
 	if (s->n == 0)
 		tui_put(s->list.y0, r.x + 3, r.w - 4, ST_WARN, "No environments in the configuration.");
 	y = r.y + r.h - err_h;
@@ -314,15 +366,9 @@ static void envs_leave(tui_app *app, tui_view *v)
 {
 	envs_state *s = v->state;
 
-	for (size_t i = 0; i < s->n; i++) {
-		tui_call_drop(app, &s->rows[i].lookup);
-		free(s->rows[i].where);
-		free(s->rows[i].last_run);
-	}
+	free_rows(app, s);
 	tui_call_drop(app, &s->connect);
 	free(s->connecting);
-	free(s->rows);
-	free(s->visible);
 	free(s->autoconnect);
 	free(s);
 }

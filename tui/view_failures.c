@@ -2,8 +2,11 @@
  * The failures screen: the current failures grouped by aggregate type,
  * kind and event type ("unknown event  Elixir...Paused  312 instances"),
  * each group expandable to its instances (source_uuid, stream version,
- * message).  From a group: re-run only its failed instances, or save the
- * list to a file; from an instance: inspect its snapshots.
+ * message).  Enter on a group expands or collapses it, on an instance opens
+ * the failure with its whole message.  From a group: re-run only its failed
+ * instances, or save the list to a file; from an instance: inspect its
+ * snapshots, copy its uuid.  The groups sort by type, by their number of
+ * failures, by age or by event type; the state filter picks one kind.
  */
 #include "config.h"
 
@@ -18,6 +21,7 @@
 typedef struct fgroup {
 	const sm_failure *head;  /* first item: type, kind, event type */
 	size_t first, count;     /* range in the sorted items */
+	const char *newest;      /* the latest recorded_at of its items */
 	bool expanded;
 } fgroup;
 
@@ -34,6 +38,7 @@ typedef struct failures_state {
 	size_t n_items;
 	fgroup *groups;
 	size_t n_groups;
+	int *order;                  /* groups in the order shown */
 	frow *rows;
 	char **expanded;             /* keys of expanded groups, kept across refreshes */
 	size_t n_expanded;
@@ -42,10 +47,15 @@ typedef struct failures_state {
 } failures_state;
 
 static const int failures_cmds[] = {
-	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
-	TUI_CMD_END, TUI_CMD_OPEN, TUI_CMD_RERUN, TUI_CMD_SAVE, TUI_CMD_INSPECT,
-	TUI_CMD_FILTER, TUI_CMD_REFRESH, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
+	TUI_CMD_OPEN, TUI_CMD_RERUN, TUI_CMD_SAVE, TUI_CMD_INSPECT, TUI_CMD_YANK,
+	TUI_CMD_FILTER, TUI_CMD_STATE, TUI_CMD_SORT_NEXT, TUI_CMD_REFRESH, TUI_CMD_HELP,
+	TUI_CMD_BACK, TUI_CMD_NONE,
 };
+
+enum { BY_TYPE, BY_COUNT, BY_AGE, BY_EVENT };
+static const char *const failures_sorts[] = { "type", "failures", "age", "event", NULL };
+/* The state filter: one failure kind (tui_failure_kind_text). */
+static const char *kind_states[SM_FAIL__COUNT + 1];
 
 const char *tui_failure_kind_text(int kind)
 {
@@ -82,6 +92,7 @@ static int same_group(const sm_failure *a, const sm_failure *b)
 	return d;
 }
 
+/* Items by group, then by source_uuid. */
 static int cmp_failure(const void *pa, const void *pb)
 {
 	const sm_failure *a = *(const sm_failure *const *)pa;
@@ -89,6 +100,40 @@ static int cmp_failure(const void *pa, const void *pb)
 	int d = same_group(a, b);
 
 	return d ? d : strcmp0(a->source_uuid, b->source_uuid);
+}
+
+/* Items by group, then the newest first (for the order by age). */
+static int cmp_failure_age(const void *pa, const void *pb)
+{
+	const sm_failure *a = *(const sm_failure *const *)pa;
+	const sm_failure *b = *(const sm_failure *const *)pb;
+	int d = same_group(a, b);
+
+	if (!d)
+		d = strcmp0(b->recorded_at, a->recorded_at);
+	return d ? d : strcmp0(a->source_uuid, b->source_uuid);
+}
+
+static int cmp_groups(const void *ctx, int a, int b)
+{
+	const failures_state *s = ctx;
+	const fgroup *x = &s->groups[a], *y = &s->groups[b];
+	int d = 0;
+
+	switch (s->lst.sort) {
+	case BY_COUNT:
+		d = x->count > y->count ? -1 : x->count < y->count;
+		break;
+	case BY_AGE:
+		d = strcmp0(y->newest, x->newest);
+		break;
+	case BY_EVENT:
+		d = strcmp0(x->head->event_type, y->head->event_type);
+		break;
+	default:
+		break;
+	}
+	return d ? d : a - b;
 }
 
 static char *group_key(const sm_failure *f)
@@ -119,8 +164,10 @@ static void remember_expanded(failures_state *s)
 			s->expanded[s->n_expanded++] = group_key(s->groups[g].head);
 }
 
-static bool matches(const sm_failure *f, const char *filter)
+static bool matches(const sm_failure *f, const char *filter, int state)
 {
+	if (state && (int)f->kind != state - 1)
+		return false;
 	return !filter[0] ||
 	       (f->source_type && strcasestr(f->source_type, filter)) ||
 	       (f->event_type && strcasestr(f->event_type, filter)) ||
@@ -136,11 +183,13 @@ static void build_rows(failures_state *s)
 
 	free(s->rows);
 	s->rows = sm_xcalloc(s->n_items + s->n_groups + 1, sizeof *s->rows);
-	for (size_t g = 0; g < s->n_groups; g++) {
-		s->rows[n++] = (frow){ (int)g, -1 };
+	for (size_t k = 0; k < s->n_groups; k++) {
+		int g = s->order[k];
+
+		s->rows[n++] = (frow){ g, -1 };
 		if (s->groups[g].expanded)
 			for (size_t i = 0; i < s->groups[g].count; i++)
-				s->rows[n++] = (frow){ (int)g, (int)(s->groups[g].first + i) };
+				s->rows[n++] = (frow){ g, (int)(s->groups[g].first + i) };
 	}
 	s->lst.n = n;
 	tui_list_fit(&s->lst);
@@ -150,8 +199,10 @@ static void build_groups(failures_state *s)
 {
 	free(s->items);
 	free(s->groups);
+	free(s->order);
 	s->items = NULL;
 	s->groups = NULL;
+	s->order = NULL;
 	s->n_items = s->n_groups = 0;
 	if (!s->list) {
 		build_rows(s);
@@ -159,20 +210,29 @@ static void build_groups(failures_state *s)
 	}
 	s->items = sm_xcalloc(s->list->n + 1, sizeof *s->items);
 	for (size_t i = 0; i < s->list->n; i++)
-		if (matches(&s->list->items[i], s->lst.filter))
+		if (matches(&s->list->items[i], s->lst.filter, s->lst.state))
 			s->items[s->n_items++] = &s->list->items[i];
-	qsort(s->items, s->n_items, sizeof *s->items, cmp_failure);
+	qsort(s->items, s->n_items, sizeof *s->items,
+	      s->lst.sort == BY_AGE ? cmp_failure_age : cmp_failure);
 	s->groups = sm_xcalloc(s->n_items + 1, sizeof *s->groups);
 	for (size_t i = 0; i < s->n_items; i++) {
-		if (i == 0 || same_group(s->items[i - 1], s->items[i]) != 0) {
-			fgroup *g = &s->groups[s->n_groups++];
+		fgroup *g;
 
+		if (i == 0 || same_group(s->items[i - 1], s->items[i]) != 0) {
+			g = &s->groups[s->n_groups++];
 			g->head = s->items[i];
 			g->first = i;
 			g->expanded = was_expanded(s, s->items[i]);
 		}
-		s->groups[s->n_groups - 1].count++;
+		g = &s->groups[s->n_groups - 1];
+		g->count++;
+		if (strcmp0(s->items[i]->recorded_at, g->newest) > 0)
+			g->newest = s->items[i]->recorded_at;
 	}
+	s->order = sm_xcalloc(s->n_groups + 1, sizeof *s->order);
+	for (size_t g = 0; g < s->n_groups; g++)
+		s->order[g] = (int)g;
+	tui_sort_index(s->order, (int)s->n_groups, cmp_groups, s, s->lst.desc);
 	build_rows(s);
 }
 
@@ -201,8 +261,11 @@ void *tui_failures_new(tui_app *app, const char *type)
 
 	(void)app;
 	s->type = sm_xstrdup(type);
-	tui_list_init(&s->lst, "Show failures whose type, event, uuid or message contains:",
-		      refilter, s);
+	tui_list_init(&s->lst, "the type, kind, event type, uuid or message", refilter, s);
+	for (int k = 0; k < SM_FAIL__COUNT; k++)
+		kind_states[k] = tui_failure_kind_text(k);
+	s->lst.states = kind_states;
+	s->lst.sorts = failures_sorts;
 	return s;
 }
 
@@ -215,7 +278,7 @@ static unsigned failures_poll(tui_app *app, tui_view *v)
 	int rc;
 
 	(void)app;
-	if (tui_call_collect(&s->call, &rc, &out, &err)) {
+	if (tui_call_collect(app, &s->call, &rc, &out, &err)) {
 		if (rc == SM_OK) {
 			remember_expanded(s);
 			free(s->items);     /* points into the old list */
@@ -255,12 +318,13 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 		{ "version", 9, 9, true, 0, 0, 0 },
 		{ "message", 0, 24, false, 0, 0, 0 },
 	};
-	int y = r.y;
-	char a[32], b[32];
+	int y = r.y, x;
+	char a[32], b[32], status[320];
 
-	tui_putf(y, r.x + 1, r.w - 2, ST_NORMAL, "%s failures in %zu groups%s%s",
-		 tui_num((long long)s->n_items, a), s->n_groups,
-		 s->lst.filter[0] ? "  filter: " : "", s->lst.filter);
+	x = r.x + 1 + tui_putf(y, r.x + 1, r.w - 2, ST_NORMAL, "%s failures in %zu groups  ",
+			       tui_num((long long)s->n_items, a), s->n_groups);
+	tui_put(y, x, r.x + r.w - 18 - x, ST_WARN,
+		tui_list_status(&s->lst, status, sizeof status));
 	if (s->call)
 		tui_putf(y, r.x + r.w - 16, 15, ST_WARN, "%s reading", tui_spinner(app->tick));
 	y++;
@@ -270,6 +334,8 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 	tui_cols_layout(gcols, 5, r.x + 1, r.w - 2);
 	tui_cols_layout(icols, 4, r.x + 1, r.w - 2);
 	tui_cols_header(gcols, 5, y++);
+	tui_list_cols_begin(&s->lst, gcols, 5);
+	tui_list_cols_begin(&s->lst, icols, 4);
 	tui_list_area(&s->lst, y, r.y + r.h - y);
 	for (int i = s->lst.top; i < s->lst.n && i < s->lst.top + s->lst.page; i++) {
 		const frow *row = &s->rows[i];
@@ -297,9 +363,43 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 			tui_cell(&icols[3], y, cur ? ST_CURSOR : ST_DIM, f->message);
 		}
 	}
+	/* Sideways as far as the widest cut cell of either table. */
+	tui_list_cols_end(&s->lst, icols, 4);
+	tui_list_cols_end(&s->lst, gcols, 5);
 	if (!s->call && s->list && s->n_items == 0)
 		tui_put(s->lst.y0, r.x + 2, r.w - 4, ST_GOOD, s->lst.filter[0] ?
 			"No failure matches the filter." : "No failures recorded.");
+}
+
+/* A failure with its whole message, to read and search. */
+static void open_failure(tui_app *app, const sm_failure *f)
+{
+	char ver[32], run[32];
+	char *title, *text;
+
+	snprintf(ver, sizeof ver, "%lld", f->stream_version);
+	snprintf(run, sizeof run, "#%lld", f->run_id);
+	title = sm_xasprintf("%s  %s", tui_failure_kind_text((int)f->kind),
+			     f->source_uuid ? f->source_uuid : "?");
+	text = sm_xasprintf("Instance     %s\n"
+			    "Type         %s (%s)\n"
+			    "Kind         %s (%s)\n"
+			    "Event type   %s\n"
+			    "Version      %s\n"
+			    "Run          %s, recorded %s\n"
+			    "\n"
+			    "%s\n",
+			    f->source_uuid ? f->source_uuid : "-",
+			    f->source_type ? f->source_type : "-",
+			    type_label(app, f->source_type),
+			    tui_failure_kind_text((int)f->kind), sm_failure_kind_name(f->kind),
+			    f->event_type ? f->event_type : "-",
+			    f->stream_version ? ver : "- (no event)",
+			    f->run_id ? run : "-", f->recorded_at ? f->recorded_at : "-",
+			    f->message ? f->message : "");
+	tui_push(app, &tui_view_text, tui_text_new(app, "Failure", title, text, f->source_uuid));
+	free(title);
+	free(text);
 }
 
 static void rerun_group(tui_app *app, void *ctx)
@@ -327,6 +427,10 @@ static void confirm_rerun(tui_app *app, failures_state *s)
 
 	if (s->lst.n == 0)
 		return;
+	if (!tui_config_current(app)) {
+		tui_message(app, ST_WARN, "%s", tui_config_stale_text(app));
+		return;
+	}
 	g = &s->groups[s->rows[s->lst.cur].group];
 	if (!g->head->source_type || !sm_config_find_aggregate(app->cfg, g->head->source_type)) {
 		tui_message(app, ST_WARN, "%s is not in the configuration: nothing to re-run",
@@ -394,7 +498,9 @@ static unsigned failures_key(tui_app *app, tui_view *v, int cmd, int key)
 	(void)key;
 	switch (cmd) {
 	case TUI_CMD_OPEN:
-		if (row) {
+		if (row && row->item >= 0) {
+			open_failure(app, s->items[row->item]);
+		} else if (row) {
 			int g = row->group;
 
 			s->groups[g].expanded = !s->groups[g].expanded;
@@ -425,8 +531,33 @@ static unsigned failures_key(tui_app *app, tui_view *v, int cmd, int key)
 		else
 			tui_message(app, ST_DIM, "Expand a group (Enter) and pick an instance");
 		return TUI_REDRAW;
+	case TUI_CMD_YANK:
+		if (row && row->item >= 0)
+			tui_yank(app, "the source_uuid", s->items[row->item]->source_uuid);
+		else
+			tui_message(app, ST_DIM, "Expand a group (Enter) and pick an instance");
+		return TUI_REDRAW;
 	default:
 		return TUI_NONE;
+	}
+}
+
+static bool failures_can(tui_app *app, tui_view *v, int cmd)
+{
+	const failures_state *s = v->state;
+	const frow *row = s->lst.n > 0 ? &s->rows[s->lst.cur] : NULL;
+
+	(void)app;
+	switch (cmd) {
+	case TUI_CMD_OPEN:
+	case TUI_CMD_RERUN:
+	case TUI_CMD_SAVE:
+		return row != NULL;
+	case TUI_CMD_INSPECT:
+	case TUI_CMD_YANK:
+		return row && row->item >= 0;
+	default:
+		return true;
 	}
 }
 
@@ -441,6 +572,7 @@ static void failures_leave(tui_app *app, tui_view *v)
 	free(s->expanded);
 	free(s->items);
 	free(s->groups);
+	free(s->order);
 	free(s->rows);
 	free(s->type);
 	free(s);
@@ -449,5 +581,5 @@ static void failures_leave(tui_app *app, tui_view *v)
 const tui_view_ops tui_view_failures = {
 	.title = "Failures", .list = true, .cmds = failures_cmds,
 	.reload = failures_reload, .draw = failures_draw, .key = failures_key,
-	.poll = failures_poll, .leave = failures_leave,
+	.can = failures_can, .poll = failures_poll, .leave = failures_leave,
 };

@@ -1,68 +1,145 @@
-/* The help screen, generated from the command table (keys.h). */
+/*
+ * The help screen, generated from the command table (keys.h) like the key
+ * bar and the KEYS section of snapmig(1): first the commands that work on
+ * the screen help was asked on, then those of the other screens, each with
+ * its keys and what it does.  "/" searches it.
+ */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tui/app.h"
 #include "util/alloc.h"
 
 typedef struct help_state {
-	tui_list list;               /* a pager over the commands */
-	const tui_view_ops *below;   /* the screen help was asked on */
+	tui_list list;               /* a pager over rows; filter = search */
+	char below_title[64];        /* the screen help was asked on */
+	int rows[TUI_CMD__COUNT + 1];/* commands, -1 for the line between */
+	int n_here;                  /* rows[0 .. n_here) work there */
+	int match;                   /* row of the current match, -1 */
 } help_state;
 
 static const int help_cmds[] = {
-	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
-	TUI_CMD_END, TUI_CMD_BACK, TUI_CMD_NONE,
+	TUI_CMD_FILTER, TUI_CMD_NEXT_MATCH, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
 };
 
-void *tui_help_new(tui_app *app, const tui_view_ops *below)
+static bool row_has(const help_state *s, int i, const char *text)
 {
-	help_state *s = sm_xcalloc(1, sizeof *s);
+	const tui_command_info *ci = s->rows[i] >= 0 ? tui_command(s->rows[i]) : NULL;
+
+	return ci && (strcasestr(ci->key_name, text) || strcasestr(ci->help, text));
+}
+
+/* The next row from `from` (wrapping around) that matches the search. */
+static int find(const help_state *s, int from)
+{
+	for (int k = 0; s->list.filter[0] && k < s->list.n; k++) {
+		int i = (from + k) % s->list.n;
+
+		if (row_has(s, i, s->list.filter))
+			return i;
+	}
+	return -1;
+}
+
+static void show_match(help_state *s, int row)
+{
+	s->match = row;
+	if (row >= 0 && (row < s->list.top || row >= s->list.top + s->list.page)) {
+		s->list.top = row;
+		tui_list_fit(&s->list);
+	}
+}
+
+static void searched(tui_app *app, void *ctx)
+{
+	help_state *s = ctx;
 
 	(void)app;
-	s->below = below;
-	s->list.n = TUI_CMD__COUNT;
+	show_match(s, find(s, 0));
+}
+
+void *tui_help_new(tui_app *app, tui_view *below)
+{
+	help_state *s = sm_xcalloc(1, sizeof *s);
+	int n = 0;
+
+	(void)app;
+	snprintf(s->below_title, sizeof s->below_title, "%s", tui_view_title(below));
+	/* The screen's own actions in its order, then moving, searching and
+	 * the rest that works there, then every other key. */
+	for (const int *c = below->ops->cmds; c && *c != TUI_CMD_NONE; c++)
+		s->rows[n++] = *c;
+	for (int c = 0; c < TUI_CMD__COUNT; c++) {
+		bool listed = false;
+
+		for (int i = 0; i < n && !listed; i++)
+			listed = s->rows[i] == c;
+		if (!listed && tui_view_has(below, c))
+			s->rows[n++] = c;
+	}
+	s->n_here = n;
+	s->rows[n++] = -1;
+	for (int c = 0; c < TUI_CMD__COUNT; c++)
+		if (!tui_view_has(below, c))
+			s->rows[n++] = c;
+	s->list.n = n;
+	s->match = -1;
+	tui_list_init(&s->list, "the keys and what they do", searched, s);
 	s->list.pager = true;
 	return s;
 }
 
-static bool works_here(const tui_view_ops *ops, int cmd)
-{
-	if (cmd == TUI_CMD_HELP)
-		return true;
-	for (const int *c = ops ? ops->cmds : NULL; c && *c != TUI_CMD_NONE; c++)
-		if (*c == cmd)
-			return true;
-	return false;
-}
+/* Columns of the key names. */
+#define KEY_W 14
 
 static void help_draw(tui_app *app, tui_view *v, tui_rect r)
 {
 	help_state *s = v->state;
-	int y = r.y;
+	int y = r.y, w = r.w - KEY_W - 4;
+	char status[320];
 
 	(void)app;
-	tui_putf(y++, r.x + 1, r.w - 2, ST_HEADER, "Keys  (* = works on the %s screen)",
-		 s->below ? s->below->title : "previous");
-	y++;
-	tui_list_area(&s->list, y, r.h - 3);
-	for (int i = s->list.top; i < s->list.n && y < r.y + r.h; i++, y++) {
-		const tui_command_info *ci = tui_command(i);
-		bool here = works_here(s->below, i);
+	tui_putf(y, r.x + 1, r.w - 2, ST_HEADER, "Keys of the %s screen", s->below_title);
+	tui_list_status(&s->list, status, sizeof status);
+	tui_put_right(y + 1, r.x + 1, r.w - 2, ST_WARN, status);
+	y += 2;
+	tui_list_area(&s->list, y, r.y + r.h - y);
+	s->list.hmax = 0;
+	for (int i = s->list.top; i < s->list.n && i < s->list.top + s->list.page; i++) {
+		const tui_command_info *ci;
+		bool here = i < s->n_here;
+		enum tui_style st = i == s->match ? ST_CURSOR : here ? ST_NORMAL : ST_DIM;
 
-		tui_put(y, r.x + 1, 2, ST_MARK, here ? "*" : " ");
-		tui_put(y, r.x + 3, 9, here ? ST_NORMAL : ST_DIM, ci->key_name);
-		tui_put(y, r.x + 13, r.w - 14, here ? ST_NORMAL : ST_DIM, ci->help);
+		y = tui_list_y(&s->list, i);
+		if (s->rows[i] < 0) {
+			tui_put(y, r.x + 1, r.w - 2, ST_HEADER, "Keys of the other screens");
+			continue;
+		}
+		ci = tui_command(s->rows[i]);
+		tui_put(y, r.x + 3, KEY_W, st, ci->key_name);
+		tui_put_from(y, r.x + 4 + KEY_W, w, st, ci->help, s->list.hoff);
+		tui_list_hmeasure(&s->list, tui_text_width(ci->help), w);
 	}
 }
 
 static unsigned help_key(tui_app *app, tui_view *v, int cmd, int key)
 {
+	help_state *s = v->state;
+
 	(void)app;
-	(void)v;
 	(void)key;
-	return cmd == TUI_CMD_HELP ? TUI_POP : TUI_NONE;
+	switch (cmd) {
+	case TUI_CMD_HELP:
+		return TUI_POP;
+	case TUI_CMD_NEXT_MATCH:
+		show_match(s, find(s, s->match + 1));
+		return TUI_REDRAW;
+	default:
+		return TUI_NONE;
+	}
 }
 
 static void help_leave(tui_app *app, tui_view *v)

@@ -28,8 +28,7 @@ typedef struct instances_state {
 } instances_state;
 
 static const int instances_cmds[] = {
-	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
-	TUI_CMD_END, TUI_CMD_OPEN, TUI_CMD_FILTER, TUI_CMD_REFRESH, TUI_CMD_HELP,
+	TUI_CMD_OPEN, TUI_CMD_YANK, TUI_CMD_FILTER, TUI_CMD_REFRESH, TUI_CMD_HELP,
 	TUI_CMD_BACK, TUI_CMD_NONE,
 };
 
@@ -116,7 +115,7 @@ void *tui_instances_new(tui_app *app, const char *type, const char *label)
 	(void)app;
 	s->type = sm_xstrdup(type);
 	s->label = sm_xstrdup(label ? label : type);
-	tui_list_init(&s->lst, "Show the instances whose source_uuid contains:", refilter, s);
+	tui_list_init(&s->lst, "the source_uuid", refilter, s);
 	return s;
 }
 
@@ -138,7 +137,7 @@ static unsigned instances_poll(tui_app *app, tui_view *v)
 	void *out;
 	int rc;
 
-	if (tui_call_collect(&s->call, &rc, &out, &err)) {
+	if (tui_call_collect(app, &s->call, &rc, &out, &err)) {
 		if (rc != SM_OK) {
 			snprintf(s->error, sizeof s->error, "%s", err.message);
 			s->failed = true;
@@ -189,12 +188,12 @@ static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
 	};
 	const size_t nc = sizeof cols / sizeof cols[0];
 	int y = r.y;
-	char a[32];
+	char a[32], status[320];
 
+	tui_list_status(&s->lst, status, sizeof status);
 	tui_putf(y, r.x + 1, r.w - 2, ST_HEADER, "%s  %s: %s instance%s%s%s", s->label, s->type,
 		 s->list ? tui_num(s->list->total, a) : "?",
-		 s->list && s->list->total == 1 ? "" : "s",
-		 s->lst.filter[0] ? "  filter: " : "", s->lst.filter);
+		 s->list && s->list->total == 1 ? "" : "s", status[0] ? "  " : "", status);
 	if (s->call)
 		tui_putf(y, r.x + r.w - 16, 15, ST_WARN, "%s reading", tui_spinner(app->tick));
 	y++;
@@ -204,6 +203,7 @@ static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
 	y++;
 	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
 	tui_cols_header(cols, nc, y++);
+	tui_list_cols_begin(&s->lst, cols, nc);
 	tui_list_area(&s->lst, y, r.y + r.h - y);
 	for (int i = s->lst.top; i < s->lst.n && i < s->lst.top + s->lst.page; i++) {
 		const sm_instance_row *row = row_at(s, i);
@@ -231,6 +231,7 @@ static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
 		txt = state_text(row->state, &st);
 		tui_cell(&cols[5], y, cur ? ST_CURSOR : st, txt);
 	}
+	tui_list_cols_end(&s->lst, cols, nc);
 	if (s->list && !s->call && s->lst.n == 0)
 		tui_put(s->lst.y0, r.x + 2, r.w - 4, ST_WARN, s->lst.filter[0] ?
 			"No instance matches the filter." : "No instances of this type.");
@@ -246,6 +247,10 @@ static unsigned instances_key(tui_app *app, tui_view *v, int cmd, int key)
 	case TUI_CMD_OPEN:
 		if (row)
 			tui_push(app, &tui_view_snapshot, tui_snapshot_new(app, row->source_uuid));
+		return TUI_REDRAW;
+	case TUI_CMD_YANK:
+		if (row)
+			tui_yank(app, "the source_uuid", row->source_uuid);
 		return TUI_REDRAW;
 	default:
 		return TUI_NONE;

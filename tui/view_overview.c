@@ -3,9 +3,10 @@
  * config order, then types found only in the store, greyed), with what a
  * rebuild would do and the state of the target schema; a detail panel for
  * the row under the cursor shows every number of it, so nothing is lost
- * when the table drops columns on a narrow terminal; l or Enter lists the
- * row's instances.  The inventory and the pre-flight are read on background
- * calls.
+ * when the table drops columns on a narrow terminal; L or Enter lists the
+ * row's instances.  The rows filter by name and by state (failed, stale,
+ * behind) and sort by name, snapshots, events or failures.  The inventory
+ * and the pre-flight are read on background calls.
  */
 #include "config.h"
 
@@ -28,11 +29,18 @@ typedef struct overview_state {
 } overview_state;
 
 static const int overview_cmds[] = {
-	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
-	TUI_CMD_END, TUI_CMD_SELECT, TUI_CMD_SELECT_ALL, TUI_CMD_REBUILD,
-	TUI_CMD_FAILURES, TUI_CMD_COPY, TUI_CMD_INSTANCES, TUI_CMD_INSPECT,
-	TUI_CMD_PROGRESS, TUI_CMD_REFRESH, TUI_CMD_FILTER, TUI_CMD_HELP, TUI_CMD_BACK,
-	TUI_CMD_OPEN, TUI_CMD_NONE,
+	TUI_CMD_SELECT, TUI_CMD_SELECT_ALL, TUI_CMD_REBUILD, TUI_CMD_FAILURES,
+	TUI_CMD_COPY, TUI_CMD_RUNS, TUI_CMD_INSTANCES, TUI_CMD_INSPECT, TUI_CMD_PROGRESS,
+	TUI_CMD_REFRESH, TUI_CMD_FILTER, TUI_CMD_STATE, TUI_CMD_SORT_NEXT, TUI_CMD_HELP,
+	TUI_CMD_BACK, TUI_CMD_OPEN, TUI_CMD_NONE,
+};
+
+/* The state filter: rows with failures recorded, with snapshots at an old
+ * version (full replays), with snapshots behind their stream (catch-ups). */
+static const char *const overview_states[] = { "failed", "stale", "behind", NULL };
+enum { BY_CONFIG, BY_NAME, BY_SNAPSHOTS, BY_EVENTS, BY_FAILURES };
+static const char *const overview_sorts[] = {
+	"config order", "name", "snapshots", "events", "failures", NULL,
 };
 
 static int inv_fn(tui_call_args *a, void **out, sm_error *err)
@@ -102,6 +110,51 @@ static void clear_selected(overview_state *s)
 	s->n_selected = 0;
 }
 
+static bool in_state(const sm_type_inventory *t, int state)
+{
+	switch (state) {
+	case 1: return t->failures > 0;
+	case 2: return t->stale > 0;
+	case 3: return t->behind > 0;
+	default: return true;
+	}
+}
+
+static long long sort_value(const sm_type_inventory *t, int sort)
+{
+	switch (sort) {
+	case BY_SNAPSHOTS: return t->snapshots;
+	case BY_EVENTS: return t->events_to_fold;
+	case BY_FAILURES: return t->failures;
+	default: return 0;
+	}
+}
+
+static const char *type_name(const sm_type_inventory *t)
+{
+	return t->label ? t->label : t->type;
+}
+
+static int cmp_types(const void *ctx, int a, int b)
+{
+	const overview_state *s = ctx;
+	const sm_type_inventory *x = &s->inv->types[a], *y = &s->inv->types[b];
+	long long vx, vy;
+
+	switch (s->list.sort) {
+	case BY_CONFIG:
+		return a - b;
+	case BY_NAME:
+		return strcasecmp(type_name(x), type_name(y));
+	default:
+		/* The largest first: that is what one looks for. */
+		vx = sort_value(x, s->list.sort);
+		vy = sort_value(y, s->list.sort);
+		return vx > vy ? -1 : vx < vy ? 1 : a - b;
+	}
+}
+
+/* The rows shown: the filter and the state, in the order chosen. */
 static void apply_filter(tui_app *app, void *ctx)
 {
 	overview_state *s = ctx;
@@ -114,9 +167,11 @@ static void apply_filter(tui_app *app, void *ctx)
 	for (size_t i = 0; s->inv && i < s->inv->n_types; i++) {
 		const sm_type_inventory *t = &s->inv->types[i];
 
-		if (!f[0] || strcasestr(t->type, f) || (t->label && strcasestr(t->label, f)))
+		if ((!f[0] || strcasestr(t->type, f) || (t->label && strcasestr(t->label, f))) &&
+		    in_state(t, s->list.state))
 			s->visible[n++] = (int)i;
 	}
+	tui_sort_index(s->visible, n, cmp_types, s, s->list.desc);
 	s->list.n = n;
 	tui_list_fit(&s->list);
 }
@@ -126,7 +181,9 @@ void *tui_overview_new(tui_app *app)
 	overview_state *s = sm_xcalloc(1, sizeof *s);
 
 	(void)app;
-	tui_list_init(&s->list, "Show the aggregate types whose name contains:", apply_filter, s);
+	tui_list_init(&s->list, "the type or its label", apply_filter, s);
+	s->list.states = overview_states;
+	s->list.sorts = overview_sorts;
 	return s;
 }
 
@@ -139,7 +196,7 @@ static unsigned overview_poll(tui_app *app, tui_view *v)
 	void *out;
 	int rc;
 
-	if (tui_call_collect(&s->inv_call, &rc, &out, &err)) {
+	if (tui_call_collect(app, &s->inv_call, &rc, &out, &err)) {
 		if (rc == SM_OK) {
 			sm_inventory_free(s->inv);
 			s->inv = out;
@@ -150,7 +207,7 @@ static unsigned overview_poll(tui_app *app, tui_view *v)
 			snprintf(s->inv_error, sizeof s->inv_error, "%s", err.message);
 		}
 	}
-	if (tui_call_collect(&s->pf_call, &rc, &out, &err)) {
+	if (tui_call_collect(app, &s->pf_call, &rc, &out, &err)) {
 		if (rc == SM_OK) {
 			sm_preflight_free(s->pf);
 			s->pf = out;
@@ -273,9 +330,7 @@ static void draw_detail(tui_app *app, const overview_state *s,
 	(void)app;
 	if (h <= 0)
 		return;
-	attrset(tui_style(ST_DIM));
-	mvhline(y - 1, x, ACS_HLINE, w);
-	attrset(A_NORMAL);
+	tui_hline(y - 1, x, w, ST_DIM);
 	tui_putf(row++, x, w, ST_HEADER, "%s  %s", t->label ? t->label : t->type, t->type);
 	if (!t->configured) {
 		tui_put_wrapped(row, x, w, h - 1, ST_DIM,
@@ -353,13 +408,18 @@ static void overview_draw(tui_app *app, tui_view *v, tui_rect r)
 			 tui_spinner(app->tick));
 	else if (s->inv_error[0])
 		tui_putf(y, r.x + 1, r.w - 2, ST_BAD, "Inventory failed: %s (r: retry)", s->inv_error);
-	else if (s->list.filter[0])
-		tui_putf(y, r.x + 1, r.w - 2, ST_WARN, "filter: %s", s->list.filter);
-	else if (s->n_selected)
-		tui_putf(y, r.x + 1, r.w - 2, ST_MARK, "%zu selected", s->n_selected);
+	else {
+		int x = r.x + 1;
+
+		if (s->n_selected)
+			x += tui_putf(y, x, r.w - 2, ST_MARK, "%zu marked  ", s->n_selected);
+		tui_put(y, x, r.x + r.w - 1 - x, ST_WARN,
+			tui_list_status(&s->list, buf, sizeof buf));
+	}
 	y++;
 	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
 	tui_cols_header(cols, nc, y++);
+	tui_list_cols_begin(&s->list, cols, nc);
 	tui_list_area(&s->list, y, r.y + r.h - y - detail_h - 1);
 	for (int i = s->list.top; s->inv && i < s->list.n && i < s->list.top + s->list.page; i++) {
 		const sm_type_inventory *t = &s->inv->types[s->visible[i]];
@@ -386,9 +446,13 @@ static void overview_draw(tui_app *app, tui_view *v, tui_rect r)
 		txt = target_text(t, tb, sizeof tb, &st);
 		tui_cell(&cols[9], y, cur ? ST_CURSOR : st, txt);
 	}
+	tui_list_cols_end(&s->list, cols, nc);
 	if (s->inv && s->inv->n_types == 0)
 		tui_put(s->list.y0, r.x + 2, r.w - 4, ST_WARN,
 			"No aggregate types: none configured and no snapshots in the store.");
+	else if (s->inv && s->list.n == 0)
+		tui_put(s->list.y0, r.x + 2, r.w - 4, ST_WARN,
+			"No aggregate type matches (Esc or q clears the filter).");
 	if (s->inv && s->list.n > 0)
 		draw_detail(app, s, &s->inv->types[s->visible[s->list.cur]],
 			    r.y + r.h - detail_h, r.x + 1, r.w - 2, detail_h);
@@ -446,18 +510,23 @@ static void confirm_rebuild(tui_app *app, overview_state *s)
 {
 	size_t n, o = 0;
 	const char **types = target_types(s, &n);
-	long long inst = 0, stale = 0, behind = 0, events = 0;
+	long long snapshots = 0, stale = 0, behind = 0, events = 0;
 	size_t unknown = 0;
 	const sm_unknown_event *first;
 	char text[4096], a[32], b[32], c[32], d[32];
 	const sm_environment *env = sm_engine_env(app->eng);
 
 	if (!types) {
-		tui_message(app, ST_WARN, "Nothing to rebuild: select configured types (Space, a)");
+		tui_message(app, ST_WARN, "Nothing to rebuild: mark configured types (m, a)");
 		return;
 	}
 	if (tui_run_active(app)) {
 		tui_message(app, ST_WARN, "A rebuild is already running (p shows it)");
+		free(types);
+		return;
+	}
+	if (!tui_config_current(app)) {
+		tui_message(app, ST_WARN, "%s", tui_config_stale_text(app));
 		free(types);
 		return;
 	}
@@ -466,7 +535,7 @@ static void confirm_rebuild(tui_app *app, overview_state *s)
 	for (size_t i = 0; i < n; i++) {
 		const sm_type_inventory *t = find_type(s, types[i]);
 
-		inst += t->snapshots;
+		snapshots += t->snapshots;
 		stale += t->stale;
 		behind += t->behind;
 		events += t->events_to_fold;
@@ -475,16 +544,23 @@ static void confirm_rebuild(tui_app *app, overview_state *s)
 			o += (size_t)snprintf(text + o, sizeof text - o,
 					      "  %-16s %s instances, %s events\n",
 					      t->label ? t->label : t->type,
-					      tui_num(t->snapshots, a), tui_num(t->events_to_fold, b));
+					      tui_num(t->stale + t->behind, a),
+					      tui_num(t->events_to_fold, b));
 	}
 	if (n > 6 && o < sizeof text)
 		o += (size_t)snprintf(text + o, sizeof text - o, "  ... and %zu more types\n", n - 6);
+	/* The instances to do are the full replays and the catch-ups; the
+	 * other snapshots need nothing (or have no stream left). */
 	if (o < sizeof text)
 		o += (size_t)snprintf(text + o, sizeof text - o,
 				      "\nPlan: %s instances (%s full replays, %s catch-ups),\n"
 				      "%s events to fold, %d workers.",
-				      tui_num(inst, a), tui_num(stale, b), tui_num(behind, c),
+				      tui_num(stale + behind, a), tui_num(stale, b), tui_num(behind, c),
 				      tui_num(events, d), env->settings.jobs);
+	if (snapshots > stale + behind && o < sizeof text)
+		o += (size_t)snprintf(text + o, sizeof text - o,
+				      "\n%s more snapshots need nothing or have no stream.",
+				      tui_num(snapshots - stale - behind, a));
 	if (unknown && o < sizeof text)
 		o += (size_t)snprintf(text + o, sizeof text - o,
 				      "\nPre-flight: %zu unknown event type%s: the streams holding\n"
@@ -539,12 +615,15 @@ static unsigned overview_key(tui_app *app, tui_view *v, int cmd, int key)
 	case TUI_CMD_FAILURES:
 		tui_push(app, &tui_view_failures, tui_failures_new(app, NULL));
 		return TUI_REDRAW;
+	case TUI_CMD_RUNS:
+		tui_push(app, &tui_view_runs, tui_runs_new(app));
+		return TUI_REDRAW;
 	case TUI_CMD_COPY: {
 		size_t n;
 		const char **types = target_types(s, &n);
 
 		if (!types) {
-			tui_message(app, ST_WARN, "Nothing to copy: select configured types (Space, a)");
+			tui_message(app, ST_WARN, "Nothing to copy: mark configured types (m, a)");
 			return TUI_REDRAW;
 		}
 		tui_push(app, &tui_view_copy, tui_copy_new(app, types, n));

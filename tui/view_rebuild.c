@@ -1,13 +1,15 @@
 /*
  * The rebuild progress screen: an overall bar and one bar per aggregate
  * type (events folded / planned, instances, failures, rate, ETA), from the
- * progress the app polls from the engine's workers.  Leaving the screen
- * leaves the run running; cancelling asks first and keeps committed work.
+ * progress the app polls from the engine's workers; the types sort by
+ * name, events or failures.  Leaving the screen leaves the run running;
+ * cancelling asks first and keeps committed work.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "tui/app.h"
 #include "util/alloc.h"
@@ -18,10 +20,41 @@ typedef struct rebuild_state {
 } rebuild_state;
 
 static const int rebuild_cmds[] = {
-	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
-	TUI_CMD_END, TUI_CMD_CANCEL, TUI_CMD_FAILURES, TUI_CMD_COPY,
+	TUI_CMD_CANCEL, TUI_CMD_FAILURES, TUI_CMD_COPY, TUI_CMD_SORT_NEXT,
 	TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
 };
+
+enum { BY_PLAN, BY_NAME, BY_EVENTS, BY_FAILURES };
+static const char *const rebuild_sorts[] = { "plan order", "name", "events", "failures", NULL };
+
+static const char *progress_name(const sm_type_progress *t)
+{
+	return t->label ? t->label : t->type;
+}
+
+static int cmp_progress(const void *ctx, int a, int b)
+{
+	const rebuild_state *s = ((const void *const *)ctx)[0];
+	const sm_progress *p = ((const void *const *)ctx)[1];
+	const sm_type_progress *x = &p->types[a], *y = &p->types[b];
+	long long vx = 0, vy = 0;
+
+	switch (s->list.sort) {
+	case BY_NAME:
+		return strcasecmp(progress_name(x), progress_name(y));
+	case BY_EVENTS:
+		vx = x->events_planned;
+		vy = y->events_planned;
+		break;
+	case BY_FAILURES:
+		vx = x->failed;
+		vy = y->failed;
+		break;
+	default:
+		break;
+	}
+	return vx > vy ? -1 : vx < vy ? 1 : a - b;
+}
 
 static double fraction(const sm_type_progress *t)
 {
@@ -58,9 +91,10 @@ static void rebuild_draw(tui_app *app, tui_view *v, tui_rect r)
 {
 	rebuild_state *s = v->state;
 	const sm_progress *p = &app->progress;
-	char el[32], a[32], b[32];
+	char el[32], a[64], b[32];
 	int y = r.y, x = r.x + 1, w = r.w - 2;
 	enum tui_style st;
+	int *order;
 
 	if (!app->run || !app->have_progress) {
 		tui_put(y + 1, x, w, ST_DIM, "No rebuild in this session.");
@@ -104,11 +138,42 @@ static void rebuild_draw(tui_app *app, tui_view *v, tui_rect r)
 	draw_type(app, &p->total, "All types", y, x, w, true);
 	y += 3;
 	s->list.n = (int)p->n_types;
+	order = sm_xcalloc(p->n_types + 1, sizeof *order);
+	for (size_t i = 0; i < p->n_types; i++)
+		order[i] = (int)i;
+	tui_sort_index(order, s->list.n, cmp_progress, (const void *[]){ s, p }, s->list.desc);
+	tui_put_right(y - 1, x + w / 2, w / 2, ST_WARN, tui_list_status(&s->list, a, sizeof a));
 	tui_list_area(&s->list, y, (r.y + r.h - y) / 2);
 	for (int i = s->list.top; i < s->list.n && i < s->list.top + s->list.page; i++, y += 2) {
-		const sm_type_progress *t = &p->types[i];
+		const sm_type_progress *t = &p->types[order[i]];
 
-		draw_type(app, t, t->label ? t->label : t->type, y, x, w, false);
+		draw_type(app, t, progress_name(t), y, x, w, false);
+	}
+	free(order);
+}
+
+/* The cancel dialog's text, as the run is now (it may end meanwhile). */
+static const char *cancel_text(tui_app *app, void *ctx, char *buf, size_t size)
+{
+	(void)ctx;
+	if (tui_run_active(app))
+		return "Stop the rebuild?\n\nEvery committed batch is kept; "
+		       "running the rebuild\nagain resumes from there.";
+	snprintf(buf, size, "The rebuild has ended (%s): there is nothing to cancel.",
+		 app->have_progress ? sm_run_state_name(app->progress.state) : "?");
+	return buf;
+}
+
+static bool rebuild_can(tui_app *app, tui_view *v, int cmd)
+{
+	(void)v;
+	switch (cmd) {
+	case TUI_CMD_CANCEL:
+		return tui_run_active(app);
+	case TUI_CMD_COPY:
+		return app->run && !tui_run_active(app);
+	default:
+		return true;
 	}
 }
 
@@ -128,10 +193,7 @@ static unsigned rebuild_key(tui_app *app, tui_view *v, int cmd, int key)
 	switch (cmd) {
 	case TUI_CMD_CANCEL:
 		if (tui_run_active(app))
-			tui_confirm(app, "Cancel the rebuild",
-				    "Stop the rebuild?\n\nEvery committed batch is kept; "
-				    "running the rebuild\nagain resumes from there.",
-				    cancel_run, NULL);
+			tui_confirm_live(app, "Cancel the rebuild", cancel_text, cancel_run, NULL);
 		else
 			tui_message(app, ST_DIM, "No rebuild is running");
 		return TUI_REDRAW;
@@ -160,6 +222,7 @@ static void rebuild_enter(tui_app *app, tui_view *v)
 		return;
 	s = sm_xcalloc(1, sizeof *s);
 	s->list.pager = true;
+	s->list.sorts = rebuild_sorts;
 	v->state = s;
 }
 
@@ -183,5 +246,5 @@ static void rebuild_leave(tui_app *app, tui_view *v)
 const tui_view_ops tui_view_rebuild = {
 	.title = "Rebuild", .list = true, .cmds = rebuild_cmds,
 	.enter = rebuild_enter, .draw = rebuild_draw, .key = rebuild_key,
-	.poll = rebuild_poll, .leave = rebuild_leave,
+	.can = rebuild_can, .poll = rebuild_poll, .leave = rebuild_leave,
 };

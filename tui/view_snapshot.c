@@ -25,6 +25,7 @@ typedef struct snap_pair {
 typedef struct sline {
 	char *left, *right;            /* NULL: blank */
 	bool diff;
+	bool head;                     /* the first line of a top-level key */
 } sline;
 
 typedef struct snapshot_state {
@@ -35,14 +36,17 @@ typedef struct snapshot_state {
 	bool loaded, live_found, gen_found;
 	long long live_ver, gen_ver;
 	char *live_meta, *gen_meta;    /* compact one-line JSON, or NULL */
+	char *live_json, *gen_json;    /* the data as read, for y and Y */
 	size_t n_diff;
+	int match;                     /* line of the current search match, -1 */
 	sline *lines;
 	size_t n_lines, cap;
 } snapshot_state;
 
 static const int snapshot_cmds[] = {
-	TUI_CMD_UP, TUI_CMD_DOWN, TUI_CMD_PGUP, TUI_CMD_PGDN, TUI_CMD_HOME,
-	TUI_CMD_END, TUI_CMD_REFRESH, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
+	TUI_CMD_NEXT_DIFF, TUI_CMD_PREV_DIFF, TUI_CMD_FILTER, TUI_CMD_NEXT_MATCH,
+	TUI_CMD_PREV_MATCH, TUI_CMD_YANK, TUI_CMD_YANK_LIVE, TUI_CMD_REFRESH, TUI_CMD_HELP,
+	TUI_CMD_BACK, TUI_CMD_NONE,
 };
 
 static void snap_free(void *p)
@@ -74,7 +78,7 @@ static int snap_fn(tui_call_args *a, void **out, sm_error *err)
 static void add_line(snapshot_state *s, char *left, char *right, bool diff)
 {
 	s->lines = sm_xgrow(s->lines, &s->cap, s->n_lines + 1, sizeof *s->lines);
-	s->lines[s->n_lines++] = (sline){ left, right, diff };
+	s->lines[s->n_lines++] = (sline){ left, right, diff, false };
 }
 
 static void clear_lines(snapshot_state *s)
@@ -141,8 +145,10 @@ static void add_block(snapshot_state *s, const char *head, json_object *l, bool 
 		add_comma(ll, nl);
 	if (comma_r)
 		add_comma(rl, nr);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		add_line(s, i < nl ? ll[i] : NULL, i < nr ? rl[i] : NULL, diff);
+		s->lines[s->n_lines - 1].head = i == 0;
+	}
 	free(ll);
 	free(rl);
 }
@@ -243,12 +249,70 @@ static void snapshot_reload(tui_app *app, tui_view *v)
 	s->call = tui_call_start(app, snap_fn, snap_free, &in);
 }
 
+static bool line_has(const sline *l, const char *text)
+{
+	return (l->left && strcasestr(l->left, text)) || (l->right && strcasestr(l->right, text));
+}
+
+/* The next line from `from` (stepping by dir, wrapping around) holding the
+ * search text; -1 when none does. */
+static int find(const snapshot_state *s, int from, int dir)
+{
+	int n = (int)s->n_lines;
+
+	if (!s->scroll.filter[0] || n == 0)
+		return -1;
+	for (int k = 0; k < n; k++) {
+		int i = ((from + dir * k) % n + n) % n;
+
+		if (line_has(&s->lines[i], s->scroll.filter))
+			return i;
+	}
+	return -1;
+}
+
+/* Scrolls so that line i shows, a few lines below the top. */
+static void show_line(snapshot_state *s, int i)
+{
+	if (i < 0 || (i >= s->scroll.top + 2 && i < s->scroll.top + s->scroll.page))
+		return;
+	s->scroll.top = i > 2 ? i - 2 : 0;
+	tui_list_fit(&s->scroll);
+}
+
+/* The search text changed: its first match from the lines shown. */
+static void searched(tui_app *app, void *ctx)
+{
+	snapshot_state *s = ctx;
+
+	(void)app;
+	s->match = find(s, s->scroll.top, 1);
+	show_line(s, s->match);
+}
+
+/* The first line of the next (dir 1) or previous (-1) key whose values
+ * differ, from the line at the top + 2 (where show_line puts it). */
+static int next_diff(const snapshot_state *s, int dir)
+{
+	int from = s->scroll.top + (s->scroll.top > 0 ? 2 : 0);
+
+	for (int i = from + dir; i >= 0 && i < (int)s->n_lines; i += dir)
+		if (s->lines[i].diff && s->lines[i].head)
+			return i;
+	/* From the very top, the first difference may be the top line. */
+	if (dir > 0 && s->scroll.top == 0 && s->n_lines > 0 && s->lines[0].diff && s->lines[0].head)
+		return 0;
+	return -1;
+}
+
 void *tui_snapshot_new(tui_app *app, const char *source_uuid)
 {
 	snapshot_state *s = sm_xcalloc(1, sizeof *s);
 
 	(void)app;
 	s->uuid = sm_xstrdup(source_uuid);
+	s->match = -1;
+	tui_list_init(&s->scroll, "either side's JSON", searched, s);
 	s->scroll.pager = true;
 	return s;
 }
@@ -263,7 +327,7 @@ static unsigned snapshot_poll(tui_app *app, tui_view *v)
 	int rc;
 
 	(void)app;
-	if (!tui_call_collect(&s->call, &rc, &out, &err))
+	if (!tui_call_collect(app, &s->call, &rc, &out, &err))
 		return flags;
 	c = out;
 	if (rc == SM_OK) {
@@ -276,7 +340,12 @@ static unsigned snapshot_poll(tui_app *app, tui_view *v)
 		free(s->gen_meta);
 		s->live_meta = compact(c->live_meta);
 		s->gen_meta = compact(c->gen_meta);
+		free(s->live_json);
+		free(s->gen_json);
+		s->live_json = sm_xstrdup(c->live);
+		s->gen_json = sm_xstrdup(c->gen);
 		build(s, c->live, c->gen);
+		s->match = find(s, 0, 1);
 	} else {
 		snprintf(s->error, sizeof s->error, "%s", err.message);
 	}
@@ -303,8 +372,13 @@ static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
 	}
 	if (!s->loaded || !env)
 		return;
-	tui_putf(y++, r.x + 1, r.w - 2, s->n_diff ? ST_DIFF : ST_GOOD, "%zu top-level key%s differ%s",
-		 s->n_diff, s->n_diff == 1 ? "" : "s", s->n_diff == 1 ? "s" : "");
+	tui_putf(y, r.x + 1, r.w - 2, s->n_diff ? ST_DIFF : ST_GOOD, "%zu top-level key%s differ%s%s",
+		 s->n_diff, s->n_diff == 1 ? "" : "s", s->n_diff == 1 ? "s" : "",
+		 s->n_diff ? "  (] and [ go to them)" : "");
+	tui_list_status(&s->scroll, buf, sizeof buf);
+	if (s->scroll.filter[0] && s->match < 0)
+		snprintf(buf + strlen(buf), sizeof buf - strlen(buf), " (no match)");
+	tui_put_right(y++, r.x + r.w / 2, r.w / 2 - 1, ST_WARN, buf);
 	if (s->live_found)
 		snprintf(buf, sizeof buf, "live %s  source_version %lld", env->settings.source_schema, s->live_ver);
 	else
@@ -323,17 +397,67 @@ static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
 	if (s->live_found || s->gen_found)
 		y++;
 	tui_list_area(&s->scroll, y, r.y + r.h - y);
+	s->scroll.hmax = 0;
 	for (int i = s->scroll.top; i < (int)s->n_lines && y < r.y + r.h; i++, y++) {
 		const sline *l = &s->lines[i];
 		enum tui_style st = l->diff ? ST_DIFF : ST_NORMAL;
 
-		if (l->left)
-			tui_put(y, xl, half, st, l->left);
-		attrset(tui_style(ST_DIM));
-		mvaddch(y, xr - 1, ACS_VLINE);
-		attrset(A_NORMAL);
-		if (l->right)
-			tui_put(y, xr, half, st, l->right);
+		if (i == s->match)
+			st = ST_CURSOR;
+		else if (s->scroll.filter[0] && line_has(l, s->scroll.filter))
+			st = ST_MARK;
+		if (l->left) {
+			tui_put_from(y, xl, half, st, l->left, s->scroll.hoff);
+			tui_list_hmeasure(&s->scroll, tui_text_width(l->left), half);
+		}
+		tui_vline(y, xr - 1, 1, ST_DIM);
+		if (l->right) {
+			tui_put_from(y, xr, half, st, l->right, s->scroll.hoff);
+			tui_list_hmeasure(&s->scroll, tui_text_width(l->right), half);
+		}
+	}
+}
+
+static unsigned snapshot_key(tui_app *app, tui_view *v, int cmd, int key)
+{
+	snapshot_state *s = v->state;
+	int from = s->match >= 0 ? s->match : s->scroll.top;
+	int line;
+
+	(void)key;
+	switch (cmd) {
+	case TUI_CMD_NEXT_DIFF:
+	case TUI_CMD_PREV_DIFF:
+		line = next_diff(s, cmd == TUI_CMD_NEXT_DIFF ? 1 : -1);
+		if (line < 0) {
+			tui_message(app, ST_DIM, s->n_diff ? "No more differences that way" :
+				    "The two snapshots do not differ");
+			return TUI_REDRAW;
+		}
+		s->scroll.top = line > 2 ? line - 2 : 0;
+		tui_list_fit(&s->scroll);
+		return TUI_REDRAW;
+	case TUI_CMD_NEXT_MATCH:
+		s->match = find(s, s->match >= 0 ? from + 1 : from, 1);
+		show_line(s, s->match);
+		return TUI_REDRAW;
+	case TUI_CMD_PREV_MATCH:
+		s->match = find(s, from - 1, -1);
+		show_line(s, s->match);
+		return TUI_REDRAW;
+	case TUI_CMD_YANK:
+	case TUI_CMD_YANK_LIVE: {
+		bool live = cmd == TUI_CMD_YANK_LIVE;
+		const char *json = live ? s->live_json : s->gen_json;
+
+		if (json)
+			tui_yank(app, live ? "the live snapshot" : "the generated snapshot", json);
+		else
+			tui_message(app, ST_DIM, "No %s snapshot to copy", live ? "live" : "generated");
+		return TUI_REDRAW;
+	}
+	default:
+		return TUI_NONE;
 	}
 }
 
@@ -344,6 +468,8 @@ static void snapshot_leave(tui_app *app, tui_view *v)
 	tui_call_drop(app, &s->call);
 	clear_lines(s);
 	free(s->lines);
+	free(s->live_json);
+	free(s->gen_json);
 	free(s->live_meta);
 	free(s->gen_meta);
 	free(s->uuid);
@@ -352,6 +478,6 @@ static void snapshot_leave(tui_app *app, tui_view *v)
 
 const tui_view_ops tui_view_snapshot = {
 	.title = "Instance", .list = true, .cmds = snapshot_cmds,
-	.reload = snapshot_reload, .draw = snapshot_draw, .poll = snapshot_poll,
-	.leave = snapshot_leave,
+	.reload = snapshot_reload, .key = snapshot_key, .draw = snapshot_draw,
+	.poll = snapshot_poll, .leave = snapshot_leave,
 };
