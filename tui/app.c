@@ -28,8 +28,11 @@
 #include "tui/tui.h"
 #include "util/alloc.h"
 
-/* How long quitting waits for database calls still in progress. */
+/* How long quitting waits for the cancelled run and for calls that write
+ * (a copy, a rollback: one transaction each), and for calls that only
+ * read, which it leaves behind (closing their connections ends them). */
 #define QUIT_GRACE_MS 3000
+#define QUIT_READ_GRACE_MS 300
 
 /* Screen regions to draw again (tui_app.dirty). */
 enum {
@@ -105,6 +108,7 @@ void tui_pop(tui_app *app)
 		app->message[0] = 0;
 	if (v->ops->leave)
 		v->ops->leave(app, v);
+	free(v->state);
 	v->ops = NULL;
 	v->state = NULL;
 	app->dirty = DIRTY_ALL;
@@ -571,27 +575,37 @@ static void dispatch(tui_app *app, tui_view *top, int cmd, int key)
 	act(app, flags, key);
 }
 
-/* The mouse: the wheel scrolls the top view's list, a click picks a row,
- * a second click on it opens it. */
-static void handle_mouse(tui_app *app, tui_view *top)
+/* One mouse event: the wheel scrolls the top view's list, a click picks a
+ * row, a second click on it opens it. */
+static void mouse_event(tui_app *app, const MEVENT *ev)
 {
-	MEVENT ev;
+	tui_view *top = tui_top(app);
 	unsigned flags;
 	int wheel = 0, cmd;
 
-	if (getmouse(&ev) != OK || !top->ops->list)
+	if (!top || !top->ops->list)
 		return;
-	if (ev.bstate & BUTTON4_PRESSED)
+	if (ev->bstate & BUTTON4_PRESSED)
 		wheel = -1;
 #ifdef BUTTON5_PRESSED
-	else if (ev.bstate & BUTTON5_PRESSED)
+	else if (ev->bstate & BUTTON5_PRESSED)
 		wheel = 1;
 #endif
-	cmd = tui_list_mouse(top->state, ev.y, (ev.bstate & BUTTON1_PRESSED) != 0, wheel,
+	cmd = tui_list_mouse(top->state, ev->y, (ev->bstate & BUTTON1_PRESSED) != 0, wheel,
 			     tui_now(), &flags);
 	act(app, flags, 0);
 	if (cmd != TUI_CMD_NONE)
 		dispatch(app, top, cmd, 0);
+}
+
+/* Every queued mouse event: with an event left queued, ncurses's next
+ * read of a key waits for input without a timeout. */
+static void handle_mouse(tui_app *app)
+{
+	MEVENT ev;
+
+	while (getmouse(&ev) == OK)
+		mouse_event(app, &ev);
 }
 
 static void handle_key(tui_app *app, int key)
@@ -608,7 +622,7 @@ static void handle_key(tui_app *app, int key)
 		return;
 	}
 	if (key == TK_FN(KEY_MOUSE)) {
-		handle_mouse(app, top);
+		handle_mouse(app);
 		return;
 	}
 	l = top->ops->list ? top->state : NULL;
@@ -728,12 +742,14 @@ int sm_tui_run(const sm_config *cfg, const char *env_name, sm_error *err)
 	nonl();
 	keypad(stdscr, TRUE);
 	curs_set(0);
-	/* Presses, not clicks: no waiting to tell a click from a drag. */
+	/* Presses, not clicks: no waiting to tell a click from a drag.  The
+	 * releases are asked for too, and ignored: a release outside the mask
+	 * stays queued, and ncurses then waits for a key without a timeout. */
 	mouseinterval(0);
 #ifdef BUTTON5_PRESSED
-	mousemask(BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+	mousemask(BUTTON1_PRESSED | BUTTON1_RELEASED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
 #else
-	mousemask(BUTTON1_PRESSED | BUTTON4_PRESSED, NULL);
+	mousemask(BUTTON1_PRESSED | BUTTON1_RELEASED | BUTTON4_PRESSED, NULL);
 #endif
 	wtimeout(stdscr, 100);
 	tui_theme_init();
@@ -753,19 +769,24 @@ int sm_tui_run(const sm_config *cfg, const char *env_name, sm_error *err)
 	/* A connection attempt to an unreachable host or a query waiting for a
 	 * lock held elsewhere can take long; say why we are still here rather
 	 * than look hung, and do not keep a user who quit waiting: the run's
-	 * queries were interrupted by its cancel, and after a few seconds the
-	 * process leaves without the other calls (closing their connections
-	 * ends their queries on the server). */
+	 * queries were interrupted by its cancel, a copy or rollback in
+	 * progress gets a few seconds, and calls that only read are left
+	 * behind at once (closing their connections ends their queries on the
+	 * server). */
 	if (tui_calls_reap(&app, false) > 0 || (app.run && !sm_run_finished(app.run))) {
 		erase();
 		tui_put(LINES / 2, 2, COLS - 4, ST_WARN,
 			"Waiting for database calls in progress to finish ...");
 		wnoutrefresh(stdscr);
 		doupdate();
-		for (int i = 0; i < QUIT_GRACE_MS / 100; i++) {
-			if (tui_calls_reap(&app, false) == 0 && !(app.run && !sm_run_finished(app.run)))
+		for (int ms = 0; ms < QUIT_GRACE_MS; ms += 20) {
+			bool run_going = app.run && !sm_run_finished(app.run);
+			int calls = tui_calls_reap(&app, false);
+
+			if (!run_going && (calls == 0 ||
+					   (ms >= QUIT_READ_GRACE_MS && !tui_calls_write(&app))))
 				break;
-			napms(100);
+			napms(20);
 		}
 		if (tui_calls_reap(&app, false) > 0 || (app.run && !sm_run_finished(app.run))) {
 			/* Their threads still use the engine and the configuration,

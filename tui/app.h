@@ -61,7 +61,9 @@ typedef struct tui_view_ops {
 	/* Collects finished background work; returns TUI_REDRAW when what the
 	 * view shows changed (new data, a spinner that turns).  May be NULL. */
 	unsigned (*poll)(tui_app *app, tui_view *v);
-	void (*leave)(tui_app *app, tui_view *v);          /* frees v->state */
+	/* Frees what v->state owns (the app frees v->state itself, a block
+	 * of memory from malloc); may be NULL. */
+	void (*leave)(tui_app *app, tui_view *v);
 } tui_view_ops;
 
 struct tui_view {
@@ -194,6 +196,9 @@ bool tui_config_reload(tui_app *app);
 /* Connected with a configuration that was read again since: connect with
  * the new one in the background. */
 void tui_engine_follow_config(tui_app *app);
+/* Opens environment env of cfg in the background; the result is an
+ * sm_engine (sm_engine_close). */
+tui_call *tui_engine_open_call(tui_app *app, const sm_config *cfg, const char *env);
 /* Each turn: closes retired engines no call uses any more, takes the
  * engine of tui_engine_follow_config when it is connected. */
 void tui_engine_poll(tui_app *app);
@@ -239,6 +244,9 @@ const char *tui_view_title(const tui_view *v);
  * handles (for the help screen). */
 bool tui_view_has(const tui_view *v, int cmd);
 
+/* Starts rolling back copy copy_id in the background; the result is an
+ * sm_rollback_result (free with sm_rollback_result_free). */
+tui_call *tui_rollback_call(tui_app *app, long long copy_id);
 /* Asks before rolling back copy copy_id (typing the environment's name
  * when it is protected); on_yes when confirmed. */
 void tui_confirm_rollback(tui_app *app, long long copy_id, tui_confirm_fn on_yes, void *ctx);

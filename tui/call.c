@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "tui/app.h"
@@ -80,6 +81,7 @@ tui_call *tui_call_start(tui_app *app, tui_call_fn fn, tui_call_free_fn free_out
 	c->args.limit = in->limit;
 	c->args.flag = in->flag;
 	c->args.bits = in->bits;
+	c->args.writes = in->writes;
 	atomic_init(&c->args.report, 0);
 	atomic_init(&c->done, false);
 	/* The new thread inherits this mask: terminal signals must reach the
@@ -108,6 +110,13 @@ static void unlink_call(tui_app *app, tui_call *c)
 	}
 }
 
+void tui_call_restart(tui_app *app, tui_call **cp, tui_call_fn fn, tui_call_free_fn free_out,
+		      const tui_call_args *in)
+{
+	tui_call_drop(app, cp);
+	*cp = tui_call_start(app, fn, free_out, in);
+}
+
 bool tui_call_collect(tui_app *app, tui_call **cp, int *rc, void **out, sm_error *err)
 {
 	tui_call *c = *cp;
@@ -124,12 +133,40 @@ bool tui_call_collect(tui_app *app, tui_call **cp, int *rc, void **out, sm_error
 	return true;
 }
 
+int tui_call_take(tui_app *app, tui_call **cp, void **out, char *errbuf, size_t size,
+		  const char *what)
+{
+	tui_call_free_fn free_out = *cp ? (*cp)->free_out : NULL;
+	sm_error err;
+	int rc;
+
+	if (!tui_call_collect(app, cp, &rc, out, &err))
+		return -1;
+	if (rc == SM_OK) {
+		errbuf[0] = 0;
+		return 1;
+	}
+	if (*out && free_out)
+		free_out(*out);
+	*out = NULL;
+	snprintf(errbuf, size, "%s%s%s", what ? what : "", what ? ": " : "", err.message);
+	return 0;
+}
+
 void tui_call_drop(tui_app *app, tui_call **cp)
 {
 	(void)app;
 	if (*cp)
 		(*cp)->dropped = true;
 	*cp = NULL;
+}
+
+bool tui_calls_write(const tui_app *app)
+{
+	for (const tui_call *c = app->calls; c; c = c->next)
+		if (c->args.writes && !call_done(c))
+			return true;
+	return false;
 }
 
 bool tui_calls_use(const tui_app *app, const sm_engine *eng, const sm_config *cfg)

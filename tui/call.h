@@ -35,6 +35,7 @@ typedef struct tui_call_args {
 	int limit;
 	bool flag;
 	unsigned bits;
+	bool writes;               /* the call changes data: quitting waits for it */
 	/* Written by the call function while it runs (e.g. milliseconds waited
 	 * for a lock); the view reads it with tui_call_report. */
 	atomic_llong report;
@@ -45,16 +46,49 @@ typedef struct tui_call_args {
 typedef int (*tui_call_fn)(tui_call_args *a, void **out, sm_error *err);
 typedef void (*tui_call_free_fn)(void *out);
 
+/*
+ * Defines the call function NAME_fn, which runs EXPR (an engine call that
+ * stores its result of type TYPE in `res`, with the args in `a` and the
+ * error in `err`: sm_runs_read(a->eng, a->limit, &res, err)) and hands res
+ * over, and NAME_free, which frees such a result with FREE.
+ */
+#define TUI_CALL_FN(name, type, expr, free_fn) \
+	static int name##_fn(tui_call_args *a, void **out, sm_error *err) \
+	{ \
+		type *res = NULL; \
+		int rc = (expr); \
+		\
+		(void)a; \
+		*out = res; \
+		return rc; \
+	} \
+	static void name##_free(void *p) \
+	{ \
+		free_fn(p); \
+	}
+
 /* Starts fn with copies of in's strings on a new thread (terminal signals
  * blocked there: they are for the UI thread). */
 tui_call *tui_call_start(tui_app *app, tui_call_fn fn, tui_call_free_fn free_out,
 			 const tui_call_args *in);
+
+/* Drops *cp if it runs (its result would be out of date) and starts
+ * another in its place. */
+void tui_call_restart(tui_app *app, tui_call **cp, tui_call_fn fn, tui_call_free_fn free_out,
+		      const tui_call_args *in);
 
 /* When *cp has finished: frees the call (*cp = NULL), stores fn's status in
  * *rc, its result in *out (the caller owns it; may be NULL) and its error in
  * err (may be NULL), and returns true.  False while it runs or when *cp is
  * NULL. */
 bool tui_call_collect(tui_app *app, tui_call **cp, int *rc, void **out, sm_error *err);
+
+/* tui_call_collect for a view that shows an error as text: when *cp has
+ * finished, 1 with its result in *out (the caller owns it) and errbuf
+ * emptied, or 0 with the error message in errbuf (prefixed by what, when
+ * not NULL) and the result freed; -1 while it runs or when *cp is NULL. */
+int tui_call_take(tui_app *app, tui_call **cp, void **out, char *errbuf, size_t size,
+		  const char *what);
 
 /* The view no longer waits for *cp (*cp = NULL): the app frees it and its
  * result once it has ended.  Nothing when *cp is NULL. */
@@ -66,6 +100,8 @@ long long tui_call_report(const tui_call *c);
 /* App side: frees the dropped calls that have ended (waits for all of them
  * when wait is true).  Returns how many dropped calls are still running. */
 int tui_calls_reap(tui_app *app, bool wait);
+/* Whether a dropped call that writes still runs. */
+bool tui_calls_write(const tui_app *app);
 /* Whether a call still running or not yet collected borrows eng or cfg
  * (NULL: not asked). */
 bool tui_calls_use(const tui_app *app, const sm_engine *eng, const sm_config *cfg);

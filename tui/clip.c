@@ -116,12 +116,13 @@ void tui_yank(tui_app *app, const char *what, const char *text)
 		free(b64);
 		sent = true;
 	}
+	/* The path last: a narrow terminal cuts it, not what happened. */
 	if (sent && filed)
 		tui_message(app, ST_GOOD, "Copied %s to the clipboard (OSC 52) and to %s", what, path);
 	else if (sent)
 		tui_message(app, ST_GOOD, "Copied %s to the clipboard (OSC 52)", what);
 	else if (filed)
-		tui_message(app, ST_GOOD, "Copied %s to %s (the terminal takes no OSC 52)", what, path);
+		tui_message(app, ST_GOOD, "Copied %s (the terminal takes no OSC 52) to %s", what, path);
 	else
 		tui_message(app, ST_BAD, "Cannot copy %s: %s: %s", what, path ? path : "no file",
 			    strerror(file_errno));

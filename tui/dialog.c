@@ -55,7 +55,6 @@ static void dialog_leave(tui_app *app, tui_view *v)
 	free(d->text);
 	free(d->expect);
 	free(d->refused);
-	free(d);
 }
 
 static void dialog_draw(tui_app *app, tui_view *v, tui_rect r)

@@ -194,22 +194,27 @@ void tui_bar(int y, int x, int w, double frac)
 	}
 }
 
-void tui_vline(int y, int x, int h, enum tui_style st)
+/* A line of n cells from (y, x), down or across, clipped to the screen. */
+static void line(int y, int x, int n, bool down, enum tui_style st)
 {
-	if (h <= 0 || y < 0 || x < 0 || x >= COLS)
+	if (n <= 0 || y < 0 || x < 0 || y >= LINES || x >= COLS)
 		return;
 	attrset(tui_style(st));
-	mvvline(y, x, ACS_VLINE, h);
+	if (down)
+		mvvline(y, x, ACS_VLINE, n);
+	else
+		mvhline(y, x, ACS_HLINE, n);
 	attrset(A_NORMAL);
+}
+
+void tui_vline(int y, int x, int h, enum tui_style st)
+{
+	line(y, x, h, true, st);
 }
 
 void tui_hline(int y, int x, int w, enum tui_style st)
 {
-	if (w <= 0 || y < 0 || x < 0 || y >= LINES)
-		return;
-	attrset(tui_style(st));
-	mvhline(y, x, ACS_HLINE, w);
-	attrset(A_NORMAL);
+	line(y, x, w, false, st);
 }
 
 void tui_box(int y, int x, int h, int w, enum tui_style st)

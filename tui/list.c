@@ -87,15 +87,60 @@ static bool move_key(tui_list *l, int cmd)
 	return true;
 }
 
-void tui_list_init(tui_list *l, const char *filter_what, tui_list_fn on_change, void *ctx)
+void tui_list_init(tui_list *l, const char *filter_what, const char *const *states,
+		   const char *const *sorts, tui_list_fn on_change, void *ctx)
 {
 	l->filter_what = filter_what;
+	l->states = states;
+	l->sorts = sorts;
 	l->on_change = on_change;
 	l->ctx = ctx;
+	l->match = -1;
+}
+
+void tui_list_init_search(tui_list *l, const char *what,
+			  bool (*has)(const void *ctx, int row, const char *text), void *ctx)
+{
+	tui_list_init(l, what, NULL, NULL, NULL, ctx);
+	l->pager = true;
+	l->has = has;
+}
+
+/* The next row from `from` (stepping by dir, wrapping around) that holds
+ * the search text; -1 when none does. */
+static int find(const tui_list *l, int from, int dir)
+{
+	for (int k = 0; l->filter[0] && k < l->n; k++) {
+		int i = ((from + dir * k) % l->n + l->n) % l->n;
+
+		if (l->has(l->ctx, i, l->filter))
+			return i;
+	}
+	return -1;
+}
+
+/* Goes to the match found from `from`: a few rows below the top when the
+ * page has to move. */
+static void go_to_match(tui_list *l, int from, int dir)
+{
+	int page = l->page < 1 ? 1 : l->page;
+
+	l->match = find(l, from, dir);
+	if (l->match >= 0 && (l->match < l->top || l->match >= l->top + page)) {
+		l->top = l->match > 2 ? l->match - 2 : 0;
+		tui_list_fit(l);
+	}
+}
+
+void tui_list_search(tui_list *l, int from)
+{
+	go_to_match(l, from, 1);
 }
 
 static void changed(tui_app *app, tui_list *l)
 {
+	if (l->has)
+		go_to_match(l, l->top, 1);
 	if (l->on_change)
 		l->on_change(app, l->ctx);
 	tui_list_fit(l);
@@ -129,6 +174,8 @@ bool tui_list_handles(const tui_list *l, int cmd)
 		return l->states != NULL;
 	case TUI_CMD_SORT_NEXT: case TUI_CMD_SORT_PREV: case TUI_CMD_SORT_INVERT:
 		return l->sorts != NULL;
+	case TUI_CMD_NEXT_MATCH: case TUI_CMD_PREV_MATCH:
+		return l->has != NULL;
 	default:
 		return false;
 	}
@@ -144,7 +191,10 @@ unsigned tui_list_key(tui_app *app, tui_list *l, int cmd)
 		return TUI_NONE;
 	switch (cmd) {
 	case TUI_CMD_FILTER:
+		/* A list's filter is edited further; a search starts afresh. */
 		l->typing = true;
+		if (l->pager && l->filter[0])
+			tui_list_set_filter(app, l, "");
 		return TUI_REDRAW;
 	case TUI_CMD_STATE:
 		l->state = (l->state + 1) % (count(l->states) + 1);
@@ -158,6 +208,12 @@ unsigned tui_list_key(tui_app *app, tui_list *l, int cmd)
 	case TUI_CMD_SORT_INVERT:
 		l->desc = !l->desc;
 		break;
+	case TUI_CMD_NEXT_MATCH:
+		go_to_match(l, l->match >= 0 ? l->match + 1 : l->top, 1);
+		return TUI_REDRAW;
+	case TUI_CMD_PREV_MATCH:
+		go_to_match(l, (l->match >= 0 ? l->match : l->top) - 1, -1);
+		return TUI_REDRAW;
 	case TUI_CMD_BACK:
 		if (!l->filter[0] && !l->state)
 			return TUI_NONE;
@@ -244,9 +300,11 @@ const char *tui_list_status(const tui_list *l, char *buf, size_t size)
 
 	buf[0] = 0;
 	if (l->filter[0] || l->typing)
-		o += (size_t)snprintf(buf + o, size - o, "%s: %s%s%s%s%s",
+		o += (size_t)snprintf(buf + o, size - o, "%s: %s%s%s%s%s%s",
 				      l->pager ? "search" : "filter", l->filter,
-				      l->typing ? "_" : "", l->typing ? "  (in " : "",
+				      l->typing ? "_" : "",
+				      l->has && l->match < 0 && l->filter[0] ? " (no match)" : "",
+				      l->typing ? "  (in " : "",
 				      l->typing ? l->filter_what : "", l->typing ? ")" : "");
 	if (l->state && o < size)
 		o += (size_t)snprintf(buf + o, size - o, "%sstate: %s", o ? "  " : "",
@@ -257,6 +315,18 @@ const char *tui_list_status(const tui_list *l, char *buf, size_t size)
 			 l->desc ? (tui_draw_utf8() ? " \u2193" : " (desc)") :
 				   (tui_draw_utf8() ? " \u2191" : ""));
 	return buf;
+}
+
+void tui_list_title(const tui_list *l, int y, int x, int w, enum tui_style st,
+		    const char *title, bool busy, unsigned tick)
+{
+	char status[320];
+	int used = tui_put(y, x, w, st, title);
+
+	tui_put(y, x + used + 2, w - used - 2 - (busy ? 16 : 0), ST_WARN,
+		tui_list_status(l, status, sizeof status));
+	if (busy)
+		tui_putf(y, x + w - 15, 15, ST_WARN, "%s reading", tui_spinner(tick));
 }
 
 int tui_list_y(const tui_list *l, int i)

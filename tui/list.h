@@ -35,8 +35,13 @@ typedef struct tui_list {
 
 	char filter[256];         /* "" = every row */
 	bool typing;              /* "/" pressed: keys edit the filter */
-	const char *filter_what;  /* what the filter matches (help, prompt);
+	const char *filter_what;  /* what the filter matches (shown while typing);
 	                             NULL: the list has no filter */
+	/* A text (pager) searches instead of filtering: has tells whether row
+	 * holds the text (ctx is the list's ctx); match is the row of the
+	 * current match, -1 when the search finds nothing. */
+	bool (*has)(const void *ctx, int row, const char *text);
+	int match;
 	const char *const *states;/* state filter names, NULL-terminated; NULL: none */
 	int state;                /* 0: every state, k: states[k - 1] */
 	const char *const *sorts; /* sort orders, NULL-terminated; NULL: fixed */
@@ -49,14 +54,23 @@ typedef struct tui_list {
 	double click_time;
 } tui_list;
 
-/* Sets up a list with a filter: what it matches (shown in the help), and
- * the view's callback for when the filter, the state or the order changes. */
-void tui_list_init(tui_list *l, const char *filter_what, tui_list_fn on_change, void *ctx);
+/* Sets up a list with a filter: what it matches (shown while typing), its
+ * states and orders (NULL: none), and the view's callback for when the
+ * filter, the state or the order changes. */
+void tui_list_init(tui_list *l, const char *filter_what, const char *const *states,
+		   const char *const *sorts, tui_list_fn on_change, void *ctx);
+
+/* A text that searches: has tells whether a row holds the search text. */
+void tui_list_init_search(tui_list *l, const char *what,
+			  bool (*has)(const void *ctx, int row, const char *text), void *ctx);
+/* The search again, from row from (the rows changed); scrolls to it. */
+void tui_list_search(tui_list *l, int from);
 
 /* Handles the commands every list shares: moving and paging, scrolling
- * sideways, "/" (starts typing the filter), the state filter, the sort
- * order, and back while a filter or state is set (clears them).  Returns
- * TUI_REDRAW when it handled cmd, TUI_NONE when the view should. */
+ * sideways, "/" (starts typing the filter or the search), n and N in a
+ * search, the state filter, the sort order, and back while a filter or
+ * state is set (clears them).  Returns TUI_REDRAW when it handled cmd,
+ * TUI_NONE when the view should. */
 unsigned tui_list_key(tui_app *app, tui_list *l, int cmd);
 /* Whether tui_list_key handles cmd in this list (for the help). */
 bool tui_list_handles(const tui_list *l, int cmd);
@@ -78,6 +92,12 @@ void tui_list_set_filter(tui_app *app, tui_list *l, const char *text);
  * sort when it is not the first, natural one); "" when nothing is set.
  * Returns buf. */
 const char *tui_list_status(const tui_list *l, char *buf, size_t size);
+
+/* A list's first line, in w columns from (y, x): title (style st), then
+ * the filter, state and order (tui_list_status), and "reading" with a
+ * spinner at the right while busy. */
+void tui_list_title(const tui_list *l, int y, int x, int w, enum tui_style st,
+		    const char *title, bool busy, unsigned tick);
 
 /* The list shows h rows from screen line y: sets page and y0 and keeps the
  * cursor within the rows and on the page. */

@@ -155,18 +155,13 @@ const char *tui_config_stale_text(const tui_app *app)
 
 /* ---------------------------------------------------------------- engine */
 
-static int open_fn(tui_call_args *a, void **out, sm_error *err)
-{
-	sm_engine *eng = NULL;
-	int rc = sm_engine_open(a->cfg, a->str, &eng, err);
+TUI_CALL_FN(open, sm_engine, sm_engine_open(a->cfg, a->str, &res, err), sm_engine_close)
 
-	*out = eng;
-	return rc;
-}
-
-static void open_free(void *p)
+tui_call *tui_engine_open_call(tui_app *app, const sm_config *cfg, const char *env)
 {
-	sm_engine_close(p);
+	const tui_call_args in = { .cfg = cfg, .str = env };
+
+	return tui_call_start(app, open_fn, open_free, &in);
 }
 
 /* eng is no longer the app's: closed now, or once no call uses it. */
@@ -235,18 +230,17 @@ void tui_close_engine(tui_app *app)
  * the background; the old engine serves until then). */
 void tui_engine_follow_config(tui_app *app)
 {
-	tui_call_args in = { .cfg = app->cfg };
+	const char *env;
 
 	if (!app->eng || sm_engine_config(app->eng) == app->cfg || tui_run_active(app))
 		return;
 	tui_call_drop(app, &app->reopen);
-	in.str = sm_engine_env(app->eng)->name;
-	if (!sm_config_find_env(app->cfg, in.str)) {
-		tui_message(app, ST_BAD, "Environment %s is no longer in %s", in.str,
-			    app->cfg->path);
+	env = sm_engine_env(app->eng)->name;
+	if (!sm_config_find_env(app->cfg, env)) {
+		tui_message(app, ST_BAD, "Environment %s is no longer in %s", env, app->cfg->path);
 		return;
 	}
-	app->reopen = tui_call_start(app, open_fn, open_free, &in);
+	app->reopen = tui_engine_open_call(app, app->cfg, env);
 }
 
 void tui_engine_poll(tui_app *app)

@@ -44,63 +44,34 @@ static void on_lock_wait(void *p, double waited)
 	atomic_store(&a->report, (long long)(waited * 1000));
 }
 
-/* The copy options of a call: types strv, remove_stale flag, force bits. */
-static sm_copy_options copy_options(tui_call_args *a)
+/* The copy options of a call (types strv, remove_stale flag, force bits)
+ * in o; returns o. */
+static const sm_copy_options *copy_options(tui_call_args *a, sm_copy_options *o)
 {
-	sm_copy_options o;
-
-	memset(&o, 0, sizeof o);
-	o.types = a->strv;
-	o.n_types = a->n_strv;
-	o.remove_stale = a->flag;
-	o.force = a->bits;
-	o.on_lock_wait = on_lock_wait;
-	o.ctx = a;
+	memset(o, 0, sizeof *o);
+	o->types = a->strv;
+	o->n_types = a->n_strv;
+	o->remove_stale = a->flag;
+	o->force = a->bits;
+	o->on_lock_wait = on_lock_wait;
+	o->ctx = a;
 	return o;
 }
 
-static int plan_fn(tui_call_args *a, void **out, sm_error *err)
+TUI_CALL_FN(plan, sm_copy_plan,
+	    sm_copy_plan_read(a->eng, copy_options(a, &(sm_copy_options){ 0 }), &res, err),
+	    sm_copy_plan_free)
+TUI_CALL_FN(result, sm_copy_result,
+	    sm_copy_run(a->eng, copy_options(a, &(sm_copy_options){ 0 }), &res, err),
+	    sm_copy_result_free)
+TUI_CALL_FN(rb, sm_rollback_result, sm_rollback_run(a->eng, a->num, &res, err),
+	    sm_rollback_result_free)
+
+tui_call *tui_rollback_call(tui_app *app, long long copy_id)
 {
-	sm_copy_options o = copy_options(a);
-	sm_copy_plan *plan = NULL;
-	int rc = sm_copy_plan_read(a->eng, &o, &plan, err);
+	const tui_call_args in = { .eng = app->eng, .num = copy_id, .writes = true };
 
-	*out = plan;
-	return rc;
-}
-
-static void plan_free(void *p)
-{
-	sm_copy_plan_free(p);
-}
-
-static int copy_fn(tui_call_args *a, void **out, sm_error *err)
-{
-	sm_copy_options o = copy_options(a);
-	sm_copy_result *res = NULL;
-	int rc = sm_copy_run(a->eng, &o, &res, err);
-
-	*out = res;
-	return rc;
-}
-
-static void result_free(void *p)
-{
-	sm_copy_result_free(p);
-}
-
-static int rb_fn(tui_call_args *a, void **out, sm_error *err)
-{
-	sm_rollback_result *res = NULL;
-	int rc = sm_rollback_run(a->eng, a->num, &res, err);
-
-	*out = res;
-	return rc;
-}
-
-static void rb_free(void *p)
-{
-	sm_rollback_result_free(p);
+	return tui_call_start(app, rb_fn, rb_free, &in);
 }
 
 static void free_strings(char **v, size_t n)
@@ -114,15 +85,18 @@ static void start_copy_call(tui_app *app, copy_state *s, bool execute)
 {
 	const tui_call_args in = {
 		.eng = app->eng, .strv = (const char *const *)s->types, .n_strv = s->n_types,
-		.flag = s->remove_stale, .bits = s->force,
+		.flag = s->remove_stale, .bits = s->force, .writes = execute,
 	};
 
-	if (s->call)
+	/* A plan being read is out of date; a copy is never started twice. */
+	if (execute && s->call)
 		return;
 	s->error[0] = 0;
 	s->phase = execute ? CP_COPYING : CP_PLANNING;
-	s->call = execute ? tui_call_start(app, copy_fn, result_free, &in) :
-			    tui_call_start(app, plan_fn, plan_free, &in);
+	if (execute)
+		s->call = tui_call_start(app, result_fn, result_free, &in);
+	else
+		tui_call_restart(app, &s->call, plan_fn, plan_free, &in);
 }
 
 void *tui_copy_new(tui_app *app, const char *const *types, size_t n_types)
@@ -370,14 +344,12 @@ static void run_copy(tui_app *app, void *ctx)
 static void run_rollback(tui_app *app, void *ctx)
 {
 	copy_state *s = ctx;
-	tui_call_args in = { .eng = app->eng };
 
 	if (s->call || !s->result)
 		return;
-	in.num = s->result->copy_id;
 	s->error[0] = 0;
 	s->phase = CP_ROLLING_BACK;
-	s->call = tui_call_start(app, rb_fn, rb_free, &in);
+	s->call = tui_rollback_call(app, s->result->copy_id);
 }
 
 void tui_confirm_rollback(tui_app *app, long long copy_id, tui_confirm_fn on_yes, void *ctx)
@@ -504,7 +476,6 @@ static void copy_leave(tui_app *app, tui_view *v)
 	sm_copy_result_free(s->result);
 	sm_rollback_result_free(s->rb);
 	free_strings(s->types, s->n_types);
-	free(s);
 }
 
 const tui_view_ops tui_view_copy = {

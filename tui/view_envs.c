@@ -104,20 +104,6 @@ static int lookup_fn(tui_call_args *a, void **out, sm_error *err)
 	return SM_OK;
 }
 
-static int connect_fn(tui_call_args *a, void **out, sm_error *err)
-{
-	sm_engine *eng = NULL;
-	int rc = sm_engine_open(a->cfg, a->str, &eng, err);
-
-	*out = eng;
-	return rc;
-}
-
-static void connect_free(void *p)
-{
-	sm_engine_close(p);
-}
-
 static void start_lookups(tui_app *app, envs_state *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
@@ -181,8 +167,7 @@ void *tui_envs_new(tui_app *app, const char *autoconnect)
 	envs_state *s = sm_xcalloc(1, sizeof *s);
 
 	s->autoconnect = sm_xstrdup(autoconnect);
-	tui_list_init(&s->list, "the name or the address", apply_filter, s);
-	s->list.sorts = envs_sorts;
+	tui_list_init(&s->list, "the name or the address", NULL, envs_sorts, apply_filter, s);
 	make_rows(app, s);
 	return s;
 }
@@ -201,8 +186,6 @@ static void follow_config(tui_app *app, envs_state *s)
  * that the environment works as the file says now. */
 static void start_connect(tui_app *app, envs_state *s, const char *name)
 {
-	tui_call_args in = { .str = name };
-
 	if (s->connect)
 		return;
 	s->error[0] = 0;
@@ -217,10 +200,9 @@ static void start_connect(tui_app *app, envs_state *s, const char *name)
 			 name, app->cfg->path);
 		return;
 	}
-	in.cfg = app->cfg;
 	free(s->connecting);
 	s->connecting = sm_xstrdup(name);
-	s->connect = tui_call_start(app, connect_fn, connect_free, &in);
+	s->connect = tui_engine_open_call(app, app->cfg, name);
 }
 
 /* r: the last runs again. */
@@ -271,7 +253,7 @@ static unsigned envs_poll(tui_app *app, tui_view *v)
 			tui_push(app, &tui_view_overview, tui_overview_new(app));
 			return TUI_REDRAW;
 		}
-		connect_free(out);
+		sm_engine_close(out);
 		snprintf(s->error, sizeof s->error,
 			 "Cannot connect to %s:\n%s\n"
 			 "Check: the host, port and dbname of its conninfo; that the server "
@@ -370,7 +352,6 @@ static void envs_leave(tui_app *app, tui_view *v)
 	tui_call_drop(app, &s->connect);
 	free(s->connecting);
 	free(s->autoconnect);
-	free(s);
 }
 
 const tui_view_ops tui_view_envs = {

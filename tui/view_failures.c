@@ -62,19 +62,8 @@ const char *tui_failure_kind_text(int kind)
 	return sm_failure_kind_label((enum sm_failure_kind)kind);
 }
 
-static int fail_fn(tui_call_args *a, void **out, sm_error *err)
-{
-	sm_failure_list *list = NULL;
-	int rc = sm_failures_read(a->eng, a->str, -1, &list, err);
-
-	*out = list;
-	return rc;
-}
-
-static void fail_free(void *p)
-{
-	sm_failure_list_free(p);
-}
+TUI_CALL_FN(fail, sm_failure_list, sm_failures_read(a->eng, a->str, -1, &res, err),
+	    sm_failure_list_free)
 
 static int strcmp0(const char *a, const char *b)
 {
@@ -251,8 +240,8 @@ static void failures_reload(tui_app *app, tui_view *v)
 	failures_state *s = v->state;
 	const tui_call_args in = { .eng = app->eng, .str = s->type };
 
-	if (!s->call && app->eng)
-		s->call = tui_call_start(app, fail_fn, fail_free, &in);
+	if (app->eng)
+		tui_call_restart(app, &s->call, fail_fn, fail_free, &in);
 }
 
 void *tui_failures_new(tui_app *app, const char *type)
@@ -261,11 +250,10 @@ void *tui_failures_new(tui_app *app, const char *type)
 
 	(void)app;
 	s->type = sm_xstrdup(type);
-	tui_list_init(&s->lst, "the type, kind, event type, uuid or message", refilter, s);
 	for (int k = 0; k < SM_FAIL__COUNT; k++)
 		kind_states[k] = tui_failure_kind_text(k);
-	s->lst.states = kind_states;
-	s->lst.sorts = failures_sorts;
+	tui_list_init(&s->lst, "the type, kind, event type, uuid or message", kind_states,
+		      failures_sorts, refilter, s);
 	return s;
 }
 
@@ -273,24 +261,15 @@ static unsigned failures_poll(tui_app *app, tui_view *v)
 {
 	failures_state *s = v->state;
 	unsigned flags = s->call ? TUI_REDRAW : TUI_NONE;
-	sm_error err;
 	void *out;
-	int rc;
 
-	(void)app;
-	if (tui_call_collect(app, &s->call, &rc, &out, &err)) {
-		if (rc == SM_OK) {
-			remember_expanded(s);
-			free(s->items);     /* points into the old list */
-			s->items = NULL;
-			sm_failure_list_free(s->list);
-			s->list = out;
-			s->error[0] = 0;
-			build_groups(s);
-		} else {
-			fail_free(out);
-			snprintf(s->error, sizeof s->error, "%s", err.message);
-		}
+	if (tui_call_take(app, &s->call, &out, s->error, sizeof s->error, NULL) > 0) {
+		remember_expanded(s);
+		free(s->items);     /* points into the old list */
+		s->items = NULL;
+		sm_failure_list_free(s->list);
+		s->list = out;
+		build_groups(s);
 	}
 	return flags;
 }
@@ -318,16 +297,12 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 		{ "version", 9, 9, true, 0, 0, 0 },
 		{ "message", 0, 24, false, 0, 0, 0 },
 	};
-	int y = r.y, x;
-	char a[32], b[32], status[320];
+	int y = r.y;
+	char a[32], b[96];
 
-	x = r.x + 1 + tui_putf(y, r.x + 1, r.w - 2, ST_NORMAL, "%s failures in %zu groups  ",
-			       tui_num((long long)s->n_items, a), s->n_groups);
-	tui_put(y, x, r.x + r.w - 18 - x, ST_WARN,
-		tui_list_status(&s->lst, status, sizeof status));
-	if (s->call)
-		tui_putf(y, r.x + r.w - 16, 15, ST_WARN, "%s reading", tui_spinner(app->tick));
-	y++;
+	snprintf(b, sizeof b, "%s failures in %zu groups", tui_num((long long)s->n_items, a),
+		 s->n_groups);
+	tui_list_title(&s->lst, y++, r.x + 1, r.w - 2, ST_NORMAL, b, s->call, app->tick);
 	if (s->error[0])
 		tui_putf(y, r.x + 1, r.w - 2, ST_BAD, "Cannot read the failures: %s", s->error);
 	y++;
@@ -367,7 +342,7 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 	tui_list_cols_end(&s->lst, icols, 4);
 	tui_list_cols_end(&s->lst, gcols, 5);
 	if (!s->call && s->list && s->n_items == 0)
-		tui_put(s->lst.y0, r.x + 2, r.w - 4, ST_GOOD, s->lst.filter[0] ?
+		tui_put(s->lst.y0, r.x + 2, r.w - 4, ST_GOOD, s->lst.filter[0] || s->lst.state ?
 			"No failure matches the filter." : "No failures recorded.");
 }
 
@@ -575,7 +550,6 @@ static void failures_leave(tui_app *app, tui_view *v)
 	free(s->order);
 	free(s->rows);
 	free(s->type);
-	free(s);
 }
 
 const tui_view_ops tui_view_failures = {

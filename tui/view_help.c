@@ -18,47 +18,18 @@ typedef struct help_state {
 	char below_title[64];        /* the screen help was asked on */
 	int rows[TUI_CMD__COUNT + 1];/* commands, -1 for the line between */
 	int n_here;                  /* rows[0 .. n_here) work there */
-	int match;                   /* row of the current match, -1 */
 } help_state;
 
 static const int help_cmds[] = {
 	TUI_CMD_FILTER, TUI_CMD_NEXT_MATCH, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
 };
 
-static bool row_has(const help_state *s, int i, const char *text)
+static bool row_has(const void *ctx, int i, const char *text)
 {
+	const help_state *s = ctx;
 	const tui_command_info *ci = s->rows[i] >= 0 ? tui_command(s->rows[i]) : NULL;
 
 	return ci && (strcasestr(ci->key_name, text) || strcasestr(ci->help, text));
-}
-
-/* The next row from `from` (wrapping around) that matches the search. */
-static int find(const help_state *s, int from)
-{
-	for (int k = 0; s->list.filter[0] && k < s->list.n; k++) {
-		int i = (from + k) % s->list.n;
-
-		if (row_has(s, i, s->list.filter))
-			return i;
-	}
-	return -1;
-}
-
-static void show_match(help_state *s, int row)
-{
-	s->match = row;
-	if (row >= 0 && (row < s->list.top || row >= s->list.top + s->list.page)) {
-		s->list.top = row;
-		tui_list_fit(&s->list);
-	}
-}
-
-static void searched(tui_app *app, void *ctx)
-{
-	help_state *s = ctx;
-
-	(void)app;
-	show_match(s, find(s, 0));
 }
 
 void *tui_help_new(tui_app *app, tui_view *below)
@@ -86,9 +57,7 @@ void *tui_help_new(tui_app *app, tui_view *below)
 		if (!tui_view_has(below, c))
 			s->rows[n++] = c;
 	s->list.n = n;
-	s->match = -1;
-	tui_list_init(&s->list, "the keys and what they do", searched, s);
-	s->list.pager = true;
+	tui_list_init_search(&s->list, "the keys and what they do", row_has, s);
 	return s;
 }
 
@@ -111,7 +80,7 @@ static void help_draw(tui_app *app, tui_view *v, tui_rect r)
 	for (int i = s->list.top; i < s->list.n && i < s->list.top + s->list.page; i++) {
 		const tui_command_info *ci;
 		bool here = i < s->n_here;
-		enum tui_style st = i == s->match ? ST_CURSOR : here ? ST_NORMAL : ST_DIM;
+		enum tui_style st = i == s->list.match ? ST_CURSOR : here ? ST_NORMAL : ST_DIM;
 
 		y = tui_list_y(&s->list, i);
 		if (s->rows[i] < 0) {
@@ -127,28 +96,13 @@ static void help_draw(tui_app *app, tui_view *v, tui_rect r)
 
 static unsigned help_key(tui_app *app, tui_view *v, int cmd, int key)
 {
-	help_state *s = v->state;
-
 	(void)app;
+	(void)v;
 	(void)key;
-	switch (cmd) {
-	case TUI_CMD_HELP:
-		return TUI_POP;
-	case TUI_CMD_NEXT_MATCH:
-		show_match(s, find(s, s->match + 1));
-		return TUI_REDRAW;
-	default:
-		return TUI_NONE;
-	}
-}
-
-static void help_leave(tui_app *app, tui_view *v)
-{
-	(void)app;
-	free(v->state);
+	return cmd == TUI_CMD_HELP ? TUI_POP : TUI_NONE;
 }
 
 const tui_view_ops tui_view_help = {
 	.title = "Help", .list = true, .cmds = help_cmds, .draw = help_draw,
-	.key = help_key, .leave = help_leave,
+	.key = help_key,
 };

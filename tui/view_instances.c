@@ -32,19 +32,9 @@ static const int instances_cmds[] = {
 	TUI_CMD_BACK, TUI_CMD_NONE,
 };
 
-static int inst_fn(tui_call_args *a, void **out, sm_error *err)
-{
-	sm_instance_list *list = NULL;
-	int rc = sm_instances_list(a->eng, a->str, a->str2, a->num, a->limit, &list, err);
-
-	*out = list;
-	return rc;
-}
-
-static void inst_free(void *p)
-{
-	sm_instance_list_free(p);
-}
+TUI_CALL_FN(inst, sm_instance_list,
+	    sm_instances_list(a->eng, a->str, a->str2, a->num, a->limit, &res, err),
+	    sm_instance_list_free)
 
 /* The loaded row at list index i, NULL when outside the window. */
 static const sm_instance_row *row_at(const instances_state *s, int i)
@@ -115,7 +105,7 @@ void *tui_instances_new(tui_app *app, const char *type, const char *label)
 	(void)app;
 	s->type = sm_xstrdup(type);
 	s->label = sm_xstrdup(label ? label : type);
-	tui_list_init(&s->lst, "the source_uuid", refilter, s);
+	tui_list_init(&s->lst, "the source_uuid", NULL, NULL, refilter, s);
 	return s;
 }
 
@@ -124,7 +114,8 @@ static void instances_reload(tui_app *app, tui_view *v)
 {
 	instances_state *s = v->state;
 
-	(void)app;
+	/* A window being read was asked for before: read it again. */
+	tui_call_drop(app, &s->call);
 	s->want_reload = true;
 	s->failed = false;
 }
@@ -188,15 +179,12 @@ static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
 	};
 	const size_t nc = sizeof cols / sizeof cols[0];
 	int y = r.y;
-	char a[32], status[320];
+	char a[32], title[512];
 
-	tui_list_status(&s->lst, status, sizeof status);
-	tui_putf(y, r.x + 1, r.w - 2, ST_HEADER, "%s  %s: %s instance%s%s%s", s->label, s->type,
+	snprintf(title, sizeof title, "%s  %s: %s instance%s", s->label, s->type,
 		 s->list ? tui_num(s->list->total, a) : "?",
-		 s->list && s->list->total == 1 ? "" : "s", status[0] ? "  " : "", status);
-	if (s->call)
-		tui_putf(y, r.x + r.w - 16, 15, ST_WARN, "%s reading", tui_spinner(app->tick));
-	y++;
+		 s->list && s->list->total == 1 ? "" : "s");
+	tui_list_title(&s->lst, y++, r.x + 1, r.w - 2, ST_HEADER, title, s->call, app->tick);
 	if (s->error[0])
 		tui_putf(y, r.x + 1, r.w - 2, ST_BAD, "Cannot read the instances: %s (r: retry)",
 			 s->error);
@@ -266,7 +254,6 @@ static void instances_leave(tui_app *app, tui_view *v)
 	free(s->call_filter);
 	free(s->type);
 	free(s->label);
-	free(s);
 }
 
 const tui_view_ops tui_view_instances = {

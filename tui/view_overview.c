@@ -43,43 +43,17 @@ static const char *const overview_sorts[] = {
 	"config order", "name", "snapshots", "events", "failures", NULL,
 };
 
-static int inv_fn(tui_call_args *a, void **out, sm_error *err)
-{
-	sm_inventory *inv = NULL;
-	int rc = sm_inventory_read(a->eng, &inv, err);
-
-	*out = inv;
-	return rc;
-}
-
-static void inv_free(void *p)
-{
-	sm_inventory_free(p);
-}
-
-static int pf_fn(tui_call_args *a, void **out, sm_error *err)
-{
-	sm_preflight *pf = NULL;
-	int rc = sm_preflight_run(a->eng, NULL, 0, &pf, err);
-
-	*out = pf;
-	return rc;
-}
-
-static void pf_free(void *p)
-{
-	sm_preflight_free(p);
-}
+TUI_CALL_FN(inv, sm_inventory, sm_inventory_read(a->eng, &res, err), sm_inventory_free)
+TUI_CALL_FN(pf, sm_preflight, sm_preflight_run(a->eng, NULL, 0, &res, err), sm_preflight_free)
 
 static void overview_reload(tui_app *app, tui_view *v)
 {
 	overview_state *s = v->state;
 	const tui_call_args in = { .eng = app->eng };
 
-	if (!s->inv_call)
-		s->inv_call = tui_call_start(app, inv_fn, inv_free, &in);
-	if (!s->pf_call)
-		s->pf_call = tui_call_start(app, pf_fn, pf_free, &in);
+	/* Calls still reading were asked before: start again. */
+	tui_call_restart(app, &s->inv_call, inv_fn, inv_free, &in);
+	tui_call_restart(app, &s->pf_call, pf_fn, pf_free, &in);
 }
 
 static bool is_selected(const overview_state *s, const char *type)
@@ -181,9 +155,8 @@ void *tui_overview_new(tui_app *app)
 	overview_state *s = sm_xcalloc(1, sizeof *s);
 
 	(void)app;
-	tui_list_init(&s->list, "the type or its label", apply_filter, s);
-	s->list.states = overview_states;
-	s->list.sorts = overview_sorts;
+	tui_list_init(&s->list, "the type or its label", overview_states, overview_sorts,
+		      apply_filter, s);
 	return s;
 }
 
@@ -192,30 +165,16 @@ static unsigned overview_poll(tui_app *app, tui_view *v)
 	overview_state *s = v->state;
 	/* Spinners turn while the calls run. */
 	unsigned flags = s->inv_call || s->pf_call ? TUI_REDRAW : TUI_NONE;
-	sm_error err;
 	void *out;
-	int rc;
 
-	if (tui_call_collect(app, &s->inv_call, &rc, &out, &err)) {
-		if (rc == SM_OK) {
-			sm_inventory_free(s->inv);
-			s->inv = out;
-			s->inv_error[0] = 0;
-			apply_filter(app, s);
-		} else {
-			inv_free(out);
-			snprintf(s->inv_error, sizeof s->inv_error, "%s", err.message);
-		}
+	if (tui_call_take(app, &s->inv_call, &out, s->inv_error, sizeof s->inv_error, NULL) > 0) {
+		sm_inventory_free(s->inv);
+		s->inv = out;
+		apply_filter(app, s);
 	}
-	if (tui_call_collect(app, &s->pf_call, &rc, &out, &err)) {
-		if (rc == SM_OK) {
-			sm_preflight_free(s->pf);
-			s->pf = out;
-			s->pf_error[0] = 0;
-		} else {
-			pf_free(out);
-			snprintf(s->pf_error, sizeof s->pf_error, "%s", err.message);
-		}
+	if (tui_call_take(app, &s->pf_call, &out, s->pf_error, sizeof s->pf_error, NULL) > 0) {
+		sm_preflight_free(s->pf);
+		s->pf = out;
 	}
 	return flags;
 }
@@ -670,7 +629,6 @@ static void overview_leave(tui_app *app, tui_view *v)
 	clear_selected(s);
 	free(s->selected);
 	free(s->visible);
-	free(s);
 }
 
 const tui_view_ops tui_view_overview = {

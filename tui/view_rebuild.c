@@ -237,14 +237,8 @@ static unsigned rebuild_poll(tui_app *app, tui_view *v)
 	return TUI_REDRAW;
 }
 
-static void rebuild_leave(tui_app *app, tui_view *v)
-{
-	(void)app;
-	free(v->state);
-}
-
 const tui_view_ops tui_view_rebuild = {
 	.title = "Rebuild", .list = true, .cmds = rebuild_cmds,
 	.enter = rebuild_enter, .draw = rebuild_draw, .key = rebuild_key,
-	.can = rebuild_can, .poll = rebuild_poll, .leave = rebuild_leave,
+	.can = rebuild_can, .poll = rebuild_poll,
 };

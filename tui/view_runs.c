@@ -44,33 +44,7 @@ static const char *const runs_states[] = { "failed", "cancelled", "running", NUL
 enum { BY_AGE, BY_KIND, BY_OUTCOME, BY_DURATION };
 static const char *const runs_sorts[] = { "age", "kind", "outcome", "duration", NULL };
 
-static int runs_fn(tui_call_args *a, void **out, sm_error *err)
-{
-	sm_run_list *list = NULL;
-	int rc = sm_runs_read(a->eng, a->limit, &list, err);
-
-	*out = list;
-	return rc;
-}
-
-static void runs_free(void *p)
-{
-	sm_run_list_free(p);
-}
-
-static int rb_fn(tui_call_args *a, void **out, sm_error *err)
-{
-	sm_rollback_result *res = NULL;
-	int rc = sm_rollback_run(a->eng, a->num, &res, err);
-
-	*out = res;
-	return rc;
-}
-
-static void rb_free(void *p)
-{
-	sm_rollback_result_free(p);
-}
+TUI_CALL_FN(runs, sm_run_list, sm_runs_read(a->eng, a->limit, &res, err), sm_run_list_free)
 
 /* Seconds since the epoch of "2026-12-06T06:52:20Z"; -1 when not that. */
 static double iso_time(const char *s)
@@ -264,9 +238,8 @@ void *tui_runs_new(tui_app *app)
 	runs_state *s = sm_xcalloc(1, sizeof *s);
 
 	(void)app;
-	tui_list_init(&s->list, "the kind, outcome, #id, user or details", apply_filter, s);
-	s->list.states = runs_states;
-	s->list.sorts = runs_sorts;
+	tui_list_init(&s->list, "the kind, outcome, #id, user or details", runs_states,
+		      runs_sorts, apply_filter, s);
 	return s;
 }
 
@@ -275,8 +248,8 @@ static void runs_reload(tui_app *app, tui_view *v)
 	runs_state *s = v->state;
 	const tui_call_args in = { .eng = app->eng, .limit = RUNS_LIMIT };
 
-	if (!s->call && app->eng)
-		s->call = tui_call_start(app, runs_fn, runs_free, &in);
+	if (app->eng)
+		tui_call_restart(app, &s->call, runs_fn, runs_free, &in);
 }
 
 static unsigned runs_poll(tui_app *app, tui_view *v)
@@ -287,15 +260,10 @@ static unsigned runs_poll(tui_app *app, tui_view *v)
 	void *out;
 	int rc;
 
-	if (tui_call_collect(app, &s->call, &rc, &out, &err)) {
-		if (rc == SM_OK) {
-			take_runs(s, out);
-			s->error[0] = 0;
-			apply_filter(app, s);
-		} else {
-			runs_free(out);
-			snprintf(s->error, sizeof s->error, "Cannot read the runs: %s", err.message);
-		}
+	if (tui_call_take(app, &s->call, &out, s->error, sizeof s->error,
+			  "Cannot read the runs") > 0) {
+		take_runs(s, out);
+		apply_filter(app, s);
 	}
 	if (tui_call_collect(app, &s->rb_call, &rc, &out, &err)) {
 		const sm_rollback_result *rb = out;
@@ -310,7 +278,7 @@ static unsigned runs_poll(tui_app *app, tui_view *v)
 		else
 			tui_message(app, ST_BAD, "Rollback of copy #%lld failed: %s", s->rb_copy,
 				    err.message);
-		rb_free(out);
+		sm_rollback_result_free(out);
 		app->data_generation++;     /* the journal, the live table */
 	}
 	return flags;
@@ -357,16 +325,12 @@ static void runs_draw(tui_app *app, tui_view *v, tui_rect r)
 		{ "Details", 0, 20, false, 0, 0, 0 },
 	};
 	const size_t nc = sizeof cols / sizeof cols[0];
-	int y = r.y, x;
-	char status[320], a[32], b[32];
+	int y = r.y;
+	char a[32], b[64];
 
-	x = r.x + 1 + tui_putf(y, r.x + 1, r.w - 2, ST_NORMAL, "%s run%s  ",
-			       s->runs ? tui_num((long long)s->list.n, a) : "?",
-			       s->list.n == 1 ? "" : "s");
-	tui_put(y, x, r.x + r.w - 18 - x, ST_WARN, tui_list_status(&s->list, status, sizeof status));
-	if (s->call)
-		tui_putf(y, r.x + r.w - 16, 15, ST_WARN, "%s reading", tui_spinner(app->tick));
-	y++;
+	snprintf(b, sizeof b, "%s run%s", s->runs ? tui_num((long long)s->list.n, a) : "?",
+		 s->list.n == 1 ? "" : "s");
+	tui_list_title(&s->list, y++, r.x + 1, r.w - 2, ST_NORMAL, b, s->call, app->tick);
 	if (s->rb_call)
 		tui_putf(y, r.x + 1, r.w - 2, ST_WARN, "%s rolling back copy #%lld ...",
 			 tui_spinner(app->tick), s->rb_copy);
@@ -450,10 +414,8 @@ static void open_run(tui_app *app, const runs_state *s, int k)
 static void run_rollback(tui_app *app, void *ctx)
 {
 	runs_state *s = ctx;
-	tui_call_args in = { .eng = app->eng, .num = s->rb_copy };
-
 	if (!s->rb_call)
-		s->rb_call = tui_call_start(app, rb_fn, rb_free, &in);
+		s->rb_call = tui_rollback_call(app, s->rb_copy);
 }
 
 /* Why the run under the cursor cannot be rolled back, NULL when it can. */
@@ -531,7 +493,6 @@ static void runs_leave(tui_app *app, tui_view *v)
 	tui_call_drop(app, &s->call);
 	tui_call_drop(app, &s->rb_call);
 	clear_runs(s);
-	free(s);
 }
 
 const tui_view_ops tui_view_runs = {

@@ -38,7 +38,7 @@ typedef struct snapshot_state {
 	char *live_meta, *gen_meta;    /* compact one-line JSON, or NULL */
 	char *live_json, *gen_json;    /* the data as read, for y and Y */
 	size_t n_diff;
-	int match;                     /* line of the current search match, -1 */
+	int at_diff;                   /* line of the difference gone to, -1 */
 	sline *lines;
 	size_t n_lines, cap;
 } snapshot_state;
@@ -243,10 +243,10 @@ static void snapshot_reload(tui_app *app, tui_view *v)
 	snapshot_state *s = v->state;
 	const tui_call_args in = { .eng = app->eng, .str = s->uuid };
 
-	if (s->call || !app->eng)
+	if (!app->eng)
 		return;
 	s->error[0] = 0;
-	s->call = tui_call_start(app, snap_fn, snap_free, &in);
+	tui_call_restart(app, &s->call, snap_fn, snap_free, &in);
 }
 
 static bool line_has(const sline *l, const char *text)
@@ -254,21 +254,9 @@ static bool line_has(const sline *l, const char *text)
 	return (l->left && strcasestr(l->left, text)) || (l->right && strcasestr(l->right, text));
 }
 
-/* The next line from `from` (stepping by dir, wrapping around) holding the
- * search text; -1 when none does. */
-static int find(const snapshot_state *s, int from, int dir)
+static bool has(const void *ctx, int i, const char *text)
 {
-	int n = (int)s->n_lines;
-
-	if (!s->scroll.filter[0] || n == 0)
-		return -1;
-	for (int k = 0; k < n; k++) {
-		int i = ((from + dir * k) % n + n) % n;
-
-		if (line_has(&s->lines[i], s->scroll.filter))
-			return i;
-	}
-	return -1;
+	return line_has(&((const snapshot_state *)ctx)->lines[i], text);
 }
 
 /* Scrolls so that line i shows, a few lines below the top. */
@@ -280,28 +268,15 @@ static void show_line(snapshot_state *s, int i)
 	tui_list_fit(&s->scroll);
 }
 
-/* The search text changed: its first match from the lines shown. */
-static void searched(tui_app *app, void *ctx)
-{
-	snapshot_state *s = ctx;
-
-	(void)app;
-	s->match = find(s, s->scroll.top, 1);
-	show_line(s, s->match);
-}
-
 /* The first line of the next (dir 1) or previous (-1) key whose values
- * differ, from the line at the top + 2 (where show_line puts it). */
+ * differ, from the one gone to last (from the top line shown before). */
 static int next_diff(const snapshot_state *s, int dir)
 {
-	int from = s->scroll.top + (s->scroll.top > 0 ? 2 : 0);
+	int from = s->at_diff >= 0 ? s->at_diff : dir > 0 ? s->scroll.top - 1 : s->scroll.top;
 
 	for (int i = from + dir; i >= 0 && i < (int)s->n_lines; i += dir)
 		if (s->lines[i].diff && s->lines[i].head)
 			return i;
-	/* From the very top, the first difference may be the top line. */
-	if (dir > 0 && s->scroll.top == 0 && s->n_lines > 0 && s->lines[0].diff && s->lines[0].head)
-		return 0;
 	return -1;
 }
 
@@ -311,9 +286,8 @@ void *tui_snapshot_new(tui_app *app, const char *source_uuid)
 
 	(void)app;
 	s->uuid = sm_xstrdup(source_uuid);
-	s->match = -1;
-	tui_list_init(&s->scroll, "either side's JSON", searched, s);
-	s->scroll.pager = true;
+	s->at_diff = -1;
+	tui_list_init_search(&s->scroll, "either side's JSON", has, s);
 	return s;
 }
 
@@ -322,15 +296,12 @@ static unsigned snapshot_poll(tui_app *app, tui_view *v)
 	snapshot_state *s = v->state;
 	unsigned flags = s->call ? TUI_REDRAW : TUI_NONE;   /* the spinner turns */
 	snap_pair *c;
-	sm_error err;
 	void *out;
-	int rc;
 
-	(void)app;
-	if (!tui_call_collect(app, &s->call, &rc, &out, &err))
+	if (tui_call_take(app, &s->call, &out, s->error, sizeof s->error, NULL) < 0)
 		return flags;
 	c = out;
-	if (rc == SM_OK) {
+	if (c) {
 		s->loaded = true;
 		s->live_found = c->live != NULL;
 		s->gen_found = c->gen != NULL;
@@ -345,11 +316,10 @@ static unsigned snapshot_poll(tui_app *app, tui_view *v)
 		s->live_json = sm_xstrdup(c->live);
 		s->gen_json = sm_xstrdup(c->gen);
 		build(s, c->live, c->gen);
-		s->match = find(s, 0, 1);
-	} else {
-		snprintf(s->error, sizeof s->error, "%s", err.message);
+		tui_list_search(&s->scroll, 0);
+		s->at_diff = -1;
+		snap_free(c);
 	}
-	snap_free(c);
 	return TUI_REDRAW;
 }
 
@@ -372,12 +342,10 @@ static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
 	}
 	if (!s->loaded || !env)
 		return;
-	tui_putf(y, r.x + 1, r.w - 2, s->n_diff ? ST_DIFF : ST_GOOD, "%zu top-level key%s differ%s%s",
+	tui_putf(y, r.x + 1, r.w / 2 - 1, s->n_diff ? ST_DIFF : ST_GOOD, "%zu top-level key%s differ%s%s",
 		 s->n_diff, s->n_diff == 1 ? "" : "s", s->n_diff == 1 ? "s" : "",
-		 s->n_diff ? "  (] and [ go to them)" : "");
+		 s->n_diff ? " (] [)" : "");
 	tui_list_status(&s->scroll, buf, sizeof buf);
-	if (s->scroll.filter[0] && s->match < 0)
-		snprintf(buf + strlen(buf), sizeof buf - strlen(buf), " (no match)");
 	tui_put_right(y++, r.x + r.w / 2, r.w / 2 - 1, ST_WARN, buf);
 	if (s->live_found)
 		snprintf(buf, sizeof buf, "live %s  source_version %lld", env->settings.source_schema, s->live_ver);
@@ -402,7 +370,7 @@ static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
 		const sline *l = &s->lines[i];
 		enum tui_style st = l->diff ? ST_DIFF : ST_NORMAL;
 
-		if (i == s->match)
+		if (i == s->scroll.match || i == s->at_diff)
 			st = ST_CURSOR;
 		else if (s->scroll.filter[0] && line_has(l, s->scroll.filter))
 			st = ST_MARK;
@@ -421,7 +389,6 @@ static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
 static unsigned snapshot_key(tui_app *app, tui_view *v, int cmd, int key)
 {
 	snapshot_state *s = v->state;
-	int from = s->match >= 0 ? s->match : s->scroll.top;
 	int line;
 
 	(void)key;
@@ -434,16 +401,8 @@ static unsigned snapshot_key(tui_app *app, tui_view *v, int cmd, int key)
 				    "The two snapshots do not differ");
 			return TUI_REDRAW;
 		}
-		s->scroll.top = line > 2 ? line - 2 : 0;
-		tui_list_fit(&s->scroll);
-		return TUI_REDRAW;
-	case TUI_CMD_NEXT_MATCH:
-		s->match = find(s, s->match >= 0 ? from + 1 : from, 1);
-		show_line(s, s->match);
-		return TUI_REDRAW;
-	case TUI_CMD_PREV_MATCH:
-		s->match = find(s, from - 1, -1);
-		show_line(s, s->match);
+		s->at_diff = line;
+		show_line(s, line);
 		return TUI_REDRAW;
 	case TUI_CMD_YANK:
 	case TUI_CMD_YANK_LIVE: {
@@ -473,7 +432,6 @@ static void snapshot_leave(tui_app *app, tui_view *v)
 	free(s->live_meta);
 	free(s->gen_meta);
 	free(s->uuid);
-	free(s);
 }
 
 const tui_view_ops tui_view_snapshot = {

@@ -23,7 +23,6 @@ typedef struct text_state {
 	char **lines;               /* text wrapped to wrapped_w columns */
 	size_t n_lines;
 	int wrapped_w;
-	int match;                  /* line of the current match, -1: none */
 } text_state;
 
 static const int text_cmds[] = {
@@ -31,39 +30,9 @@ static const int text_cmds[] = {
 	TUI_CMD_INSPECT, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
 };
 
-/* The next line from `from` (stepping by dir, wrapping around) that
- * contains the search text; -1 when none does. */
-static int find(const text_state *s, int from, int dir)
+static bool line_has(const void *ctx, int i, const char *text)
 {
-	int n = (int)s->n_lines;
-
-	if (!s->list.filter[0] || n == 0)
-		return -1;
-	for (int k = 0; k < n; k++) {
-		int i = ((from + dir * k) % n + n) % n;
-
-		if (strcasestr(s->lines[i], s->list.filter))
-			return i;
-	}
-	return -1;
-}
-
-static void show_match(text_state *s, int line)
-{
-	s->match = line;
-	if (line >= 0 && (line < s->list.top || line >= s->list.top + s->list.page)) {
-		s->list.top = line;
-		tui_list_fit(&s->list);
-	}
-}
-
-/* The search text changed: its first match from the top line shown. */
-static void searched(tui_app *app, void *ctx)
-{
-	text_state *s = ctx;
-
-	(void)app;
-	show_match(s, find(s, s->list.top, 1));
+	return strcasestr(((const text_state *)ctx)->lines[i], text) != NULL;
 }
 
 void *tui_text_new(tui_app *app, const char *name, const char *title, const char *text,
@@ -72,13 +41,11 @@ void *tui_text_new(tui_app *app, const char *name, const char *title, const char
 	text_state *s = sm_xcalloc(1, sizeof *s);
 
 	(void)app;
-	tui_list_init(&s->list, "the text", searched, s);
-	s->list.pager = true;
+	tui_list_init_search(&s->list, "the text", line_has, s);
 	s->name = sm_xstrdup(name);
 	s->title = sm_xstrdup(title);
 	s->text = sm_xstrdup(text);
 	s->uuid = sm_xstrdup(uuid);
-	s->match = -1;
 	return s;
 }
 
@@ -94,12 +61,10 @@ static void text_draw(tui_app *app, tui_view *v, tui_rect r)
 		s->lines = tui_wrap(s->text, w, &s->n_lines);
 		s->wrapped_w = w;
 		s->list.n = (int)s->n_lines;
-		s->match = find(s, s->list.top, 1);
+		tui_list_search(&s->list, s->list.top);
 	}
 	tui_put(y, r.x + 1, w, ST_HEADER, s->title);
 	tui_list_status(&s->list, status, sizeof status);
-	if (s->list.filter[0] && s->match < 0)
-		snprintf(status + strlen(status), sizeof status - strlen(status), " (no match)");
 	tui_put_right(y + 1, r.x + 1, w, ST_WARN, status);
 	if (s->n_lines > (size_t)(r.h - 3))
 		tui_putf(y + 1, r.x + 1, w / 2, ST_DIM, "line %d of %zu", s->list.top + 1,
@@ -118,7 +83,7 @@ static void text_draw(tui_app *app, tui_view *v, tui_rect r)
 			char *hit = sm_xstrndup(m, strlen(s->list.filter));
 			int x = tui_text_width(before);
 
-			tui_put(y, r.x + 1 + x, w - x, i == s->match ? ST_CURSOR : ST_MARK, hit);
+			tui_put(y, r.x + 1 + x, w - x, i == s->list.match ? ST_CURSOR : ST_MARK, hit);
 			free(before);
 			free(hit);
 		}
@@ -128,16 +93,9 @@ static void text_draw(tui_app *app, tui_view *v, tui_rect r)
 static unsigned text_key(tui_app *app, tui_view *v, int cmd, int key)
 {
 	text_state *s = v->state;
-	int from = s->match >= 0 ? s->match : s->list.top;
 
 	(void)key;
 	switch (cmd) {
-	case TUI_CMD_NEXT_MATCH:
-		show_match(s, find(s, s->match >= 0 ? from + 1 : from, 1));
-		return TUI_REDRAW;
-	case TUI_CMD_PREV_MATCH:
-		show_match(s, find(s, from - 1, -1));
-		return TUI_REDRAW;
 	case TUI_CMD_YANK:
 		if (s->uuid)
 			tui_yank(app, "the source_uuid", s->uuid);
@@ -160,9 +118,6 @@ static bool text_can(tui_app *app, tui_view *v, int cmd)
 	case TUI_CMD_YANK:
 	case TUI_CMD_INSPECT:
 		return s->uuid != NULL;
-	case TUI_CMD_NEXT_MATCH:
-	case TUI_CMD_PREV_MATCH:
-		return s->list.filter[0] != 0;
 	default:
 		return true;
 	}
@@ -183,7 +138,6 @@ static void text_leave(tui_app *app, tui_view *v)
 	free(s->title);
 	free(s->text);
 	free(s->uuid);
-	free(s);
 }
 
 const tui_view_ops tui_view_text = {
