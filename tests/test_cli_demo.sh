@@ -38,7 +38,7 @@ demo_sql() {
 # (Once the pre-flight column is filled in, the screen takes keys.)
 wait_line "Account .* ok +not started" 60
 keys a
-wait_line "[0-9]+ selected"
+wait_line "[0-9]+ marked"
 
 # A transaction holding the live snapshots keeps the run in its planning.
 demo_sql "BEGIN; LOCK TABLE public.snapshots IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;" >/dev/null 2>&1 &
