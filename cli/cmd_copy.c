@@ -53,20 +53,15 @@ static int read_args(const cli_ctx *ctx, copy_args *a)
 	return CLI_EXIT_OK;
 }
 
-/* "failures, lag" */
-static char *guard_names(unsigned bits)
+/* The guards of bits: "failures, lag", or with prefix "--force-" and sep
+ * " ", "--force-failures --force-lag" (caller frees). */
+static char *guard_names(unsigned bits, const char *prefix, const char *sep)
 {
 	char *s = sm_xstrdup("");
 
-	for (size_t i = 0; i < N_GUARDS; i++) {
-		char *next;
-
-		if (!(bits & GUARD(i)))
-			continue;
-		next = sm_xasprintf("%s%s%s", s, *s ? ", " : "", sm_copy_guard_name(GUARD(i)));
-		free(s);
-		s = next;
-	}
+	for (size_t i = 0; i < N_GUARDS; i++)
+		if (bits & GUARD(i))
+			out_appendf(&s, sep, "%s%s", prefix, sm_copy_guard_name(GUARD(i)));
 	return s;
 }
 
@@ -82,6 +77,12 @@ static json_object *guards_json(unsigned bits)
 
 static json_object *plan_json(const sm_copy_plan *plan)
 {
+#define F(m) OUT_FIELD(sm_copy_type_plan, m)
+	static const out_field fields[] = {
+		F(generated), F(off_version), F(failures), F(replace), F(insert), F(keep_newer),
+		F(untouched), F(stale_without_replacement), F(lag_events),
+	};
+#undef F
 	json_object *o = json_object_new_object();
 	json_object *types = json_object_new_array();
 
@@ -91,16 +92,7 @@ static json_object *plan_json(const sm_copy_plan *plan)
 
 		out_json_add(tj, "type", out_json_string(t->type));
 		out_json_add(tj, "label", out_json_string(t->label));
-		out_json_add(tj, "generated", json_object_new_int64(t->generated));
-		out_json_add(tj, "off_version", json_object_new_int64(t->off_version));
-		out_json_add(tj, "failures", json_object_new_int64(t->failures));
-		out_json_add(tj, "replace", json_object_new_int64(t->replace));
-		out_json_add(tj, "insert", json_object_new_int64(t->insert));
-		out_json_add(tj, "keep_newer", json_object_new_int64(t->keep_newer));
-		out_json_add(tj, "untouched", json_object_new_int64(t->untouched));
-		out_json_add(tj, "stale_without_replacement",
-			     json_object_new_int64(t->stale_without_replacement));
-		out_json_add(tj, "lag_events", json_object_new_int64(t->lag_events));
+		OUT_JSON_FIELDS(tj, t, fields);
 		out_json_add(tj, "guards", guards_json(t->guards));
 		out_json_add(tj, "guard_message", out_json_string(t->guard_message));
 		json_object_array_add(types, tj);
@@ -116,21 +108,21 @@ static void plan_table(const sm_copy_plan *plan, const copy_args *a)
 		"TYPE", "GENERATED", "REPLACE", "INSERT", "KEEP NEWER", "UNTOUCHED",
 		"STALE W/O NEW", "LAG", "GUARDS",
 	};
+#define F(m) OUT_FIELD(sm_copy_type_plan, m)
+	static const out_field columns[] = {
+		F(generated), F(replace), F(insert), F(keep_newer), F(untouched),
+		F(stale_without_replacement), F(lag_events),
+	};
+#undef F
 	out_table *t = out_table_new(9, headers, "lrrrrrrrl");
 	long long stale = 0;
 
 	for (size_t i = 0; i < plan->n_types; i++) {
 		const sm_copy_type_plan *tp = &plan->types[i];
-		char *g = guard_names(tp->guards);
+		char *g = guard_names(tp->guards, "", ", ");
 
 		out_table_cell(t, tp->label ? tp->label : tp->type);
-		out_table_count(t, tp->generated);
-		out_table_count(t, tp->replace);
-		out_table_count(t, tp->insert);
-		out_table_count(t, tp->keep_newer);
-		out_table_count(t, tp->untouched);
-		out_table_count(t, tp->stale_without_replacement);
-		out_table_count(t, tp->lag_events);
+		OUT_TABLE_FIELDS(t, tp, columns);
 		out_table_cell(t, *g ? g : "-");
 		free(g);
 		stale += tp->stale_without_replacement;
@@ -244,15 +236,15 @@ static void on_lock_wait(void *data, double waited)
 
 static json_object *result_json(const sm_copy_result *r)
 {
+#define F(m) OUT_FIELD(sm_copy_result, m)
+	static const out_field fields[] = {
+		F(copy_id), F(replaced), F(inserted), F(kept_newer), F(removed), F(backed_up),
+		F(stale_kept),
+	};
+#undef F
 	json_object *o = json_object_new_object();
 
-	out_json_add(o, "copy_id", json_object_new_int64(r->copy_id));
-	out_json_add(o, "replaced", json_object_new_int64(r->replaced));
-	out_json_add(o, "inserted", json_object_new_int64(r->inserted));
-	out_json_add(o, "kept_newer", json_object_new_int64(r->kept_newer));
-	out_json_add(o, "removed", json_object_new_int64(r->removed));
-	out_json_add(o, "backed_up", json_object_new_int64(r->backed_up));
-	out_json_add(o, "stale_kept", json_object_new_int64(r->stale_kept));
+	OUT_JSON_FIELDS(o, r, fields);
 	out_json_add(o, "verified", json_object_new_boolean(r->verified));
 	out_json_add(o, "checksum", out_json_string(r->checksum));
 	return o;
@@ -299,18 +291,9 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 		plan_table(plan, &args);
 
 	if (plan->guards) {
-		char *g = guard_names(plan->guards), *flags = sm_xstrdup("");
+		char *g = guard_names(plan->guards, "", ", ");
+		char *flags = guard_names(plan->guards, "--force-", " ");
 
-		for (size_t i = 0; i < N_GUARDS; i++) {
-			char *next;
-
-			if (!(plan->guards & GUARD(i)))
-				continue;
-			next = sm_xasprintf("%s%s--force-%s", flags, *flags ? " " : "",
-					    sm_copy_guard_name(GUARD(i)));
-			free(flags);
-			flags = next;
-		}
 		if (args.dry_run)
 			cli_notef(ctx, "a copy would be refused by guard%s: %s (override: %s)",
 				  strchr(g, ',') ? "s" : "", g, flags);
@@ -388,17 +371,16 @@ int cli_cmd_rollback(cli_ctx *ctx, int argc, char **argv)
 	if (sm_rollback_run(ctx->eng, copy_id, &res, &err) != SM_OK)
 		return cli_report(&err);
 	if (ctx->g.json) {
+#define F(m) OUT_FIELD(sm_rollback_result, m)
+		static const out_field fields[] = {
+			F(copy_id), F(rollback_id), F(restored), F(deleted), F(drifted),
+		};
+#undef F
 		json_object *doc = cli_json_doc(ctx);
-		json_object *uuids = json_object_new_array();
 
-		out_json_add(doc, "copy_id", json_object_new_int64(res->copy_id));
-		out_json_add(doc, "rollback_id", json_object_new_int64(res->rollback_id));
-		out_json_add(doc, "restored", json_object_new_int64(res->restored));
-		out_json_add(doc, "deleted", json_object_new_int64(res->deleted));
-		out_json_add(doc, "drifted", json_object_new_int64(res->drifted));
-		for (size_t i = 0; i < res->n_drifted_uuids; i++)
-			json_object_array_add(uuids, out_json_string(res->drifted_uuids[i]));
-		out_json_add(doc, "drifted_examples", uuids);
+		OUT_JSON_FIELDS(doc, res, fields);
+		out_json_add(doc, "drifted_examples",
+			     out_json_strings(res->drifted_uuids, res->n_drifted_uuids));
 		cli_json_emit(ctx, doc);
 	} else {
 		char a[32], b[32], c[32];

@@ -122,17 +122,16 @@ int cli_cmd_failures(cli_ctx *ctx, int argc, char **argv)
 
 static json_object *run_json(const sm_run_record *r)
 {
+#define T(m) OUT_TEXT(sm_run_record, m)
+	static const out_field fields[] = {
+		OUT_FIELD(sm_run_record, run_id), T(kind), T(environment), T(os_user), T(db_user),
+		T(started_at), T(finished_at), T(outcome),
+	};
+#undef T
 	json_object *o = json_object_new_object();
 	json_object *details = NULL;
 
-	out_json_add(o, "run_id", json_object_new_int64(r->run_id));
-	out_json_add(o, "kind", out_json_string(r->kind));
-	out_json_add(o, "environment", out_json_string(r->environment));
-	out_json_add(o, "os_user", out_json_string(r->os_user));
-	out_json_add(o, "db_user", out_json_string(r->db_user));
-	out_json_add(o, "started_at", out_json_string(r->started_at));
-	out_json_add(o, "finished_at", out_json_string(r->finished_at));
-	out_json_add(o, "outcome", out_json_string(r->outcome));
+	OUT_JSON_FIELDS(o, r, fields);
 	/* The engine keeps details as JSON text: embed it as an object so that
 	 * scripts need not parse twice; keep it as a string if it is not JSON. */
 	if (r->details) {

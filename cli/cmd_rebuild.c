@@ -77,16 +77,10 @@ static char *kinds_text(const sm_type_progress *t)
 {
 	char *s = sm_xstrdup("");
 
-	for (int k = 0; k < SM_FAIL__COUNT; k++) {
-		char *next;
-
-		if (!t->failures[k])
-			continue;
-		next = sm_xasprintf("%s%s%s %lld", s, *s ? ", " : "",
-				    sm_failure_kind_name((enum sm_failure_kind)k), t->failures[k]);
-		free(s);
-		s = next;
-	}
+	for (int k = 0; k < SM_FAIL__COUNT; k++)
+		if (t->failures[k])
+			out_appendf(&s, ", ", "%s %lld", sm_failure_kind_name((enum sm_failure_kind)k),
+				    t->failures[k]);
 	return s;
 }
 
@@ -95,6 +89,11 @@ static void summary_table(const sm_progress *p)
 	static const char *const headers[] = {
 		"TYPE", "INSTANCES", "DONE", "EVENTS", "FAILED", "FAILURES",
 	};
+#define F(m) OUT_FIELD(sm_type_progress, m)
+	static const out_field columns[] = {
+		F(instances_planned), F(instances_done), F(events_done), F(failed),
+	};
+#undef F
 	out_table *t = out_table_new(6, headers, "lrrrrl");
 	char el[32], ev[32], inst[32], fl[32];
 
@@ -106,10 +105,7 @@ static void summary_table(const sm_progress *p)
 			out_table_cell(t, "all");
 		else
 			out_table_cell(t, tp->label ? tp->label : tp->type);
-		out_table_count(t, tp->instances_planned);
-		out_table_count(t, tp->instances_done);
-		out_table_count(t, tp->events_done);
-		out_table_count(t, tp->failed);
+		OUT_TABLE_FIELDS(t, tp, columns);
 		out_table_cell(t, kinds);
 		free(kinds);
 	}

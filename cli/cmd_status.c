@@ -30,14 +30,20 @@ static int check_selected_types(const cli_ctx *ctx, const sm_inventory *inv)
 
 static json_object *type_json(const sm_type_inventory *t)
 {
+#define F(m) OUT_FIELD(sm_type_inventory, m)
+	static const out_field before[] = { F(target_version), F(snapshots) };
+	static const out_field after[] = {
+		F(stale), F(behind), F(events_to_fold), F(missing_streams), F(target_rows),
+		F(target_at_version), F(target_current), F(failures),
+	};
+#undef F
 	json_object *o = json_object_new_object();
 	json_object *versions = json_object_new_array();
 
 	out_json_add(o, "type", out_json_string(t->type));
 	out_json_add(o, "label", out_json_string(t->label));
 	out_json_add(o, "configured", json_object_new_boolean(t->configured));
-	out_json_add(o, "target_version", json_object_new_int64(t->target_version));
-	out_json_add(o, "snapshots", json_object_new_int64(t->snapshots));
+	OUT_JSON_FIELDS(o, t, before);
 	for (size_t v = 0; v < t->n_versions; v++) {
 		json_object *vc = json_object_new_object();
 
@@ -46,14 +52,7 @@ static json_object *type_json(const sm_type_inventory *t)
 		json_object_array_add(versions, vc);
 	}
 	out_json_add(o, "versions", versions);
-	out_json_add(o, "stale", json_object_new_int64(t->stale));
-	out_json_add(o, "behind", json_object_new_int64(t->behind));
-	out_json_add(o, "events_to_fold", json_object_new_int64(t->events_to_fold));
-	out_json_add(o, "missing_streams", json_object_new_int64(t->missing_streams));
-	out_json_add(o, "target_rows", json_object_new_int64(t->target_rows));
-	out_json_add(o, "target_at_version", json_object_new_int64(t->target_at_version));
-	out_json_add(o, "target_current", json_object_new_int64(t->target_current));
-	out_json_add(o, "failures", json_object_new_int64(t->failures));
+	OUT_JSON_FIELDS(o, t, after);
 	return o;
 }
 
@@ -99,13 +98,10 @@ static char *versions_text(const sm_type_inventory *t)
 	char *s = sm_xstrdup("");
 
 	for (size_t v = 0; v < t->n_versions; v++) {
-		char num[32], *next;
+		char num[32];
 
-		out_count(num, sizeof num, t->versions[v].count);
-		next = sm_xasprintf("%s%sv%lld %s", s, v ? " \xc2\xb7 " : "",
-				    t->versions[v].version, num);
-		free(s);
-		s = next;
+		out_appendf(&s, " \xc2\xb7 ", "v%lld %s", t->versions[v].version,
+			    out_count(num, sizeof num, t->versions[v].count));
 	}
 	return s;
 }
@@ -116,6 +112,12 @@ static void status_table(const cli_ctx *ctx, const sm_inventory *inv)
 		"TYPE", "SNAPSHOTS", "VERSIONS", "TARGET", "REBUILD", "CATCH UP",
 		"EVENTS", "GENERATED", "CURRENT", "FAILED", "NOTE",
 	};
+#define F(m) OUT_FIELD(sm_type_inventory, m)
+	static const out_field columns[] = {
+		F(stale), F(behind), F(events_to_fold), F(target_at_version), F(target_current),
+		F(failures),
+	};
+#undef F
 	const sm_settings *s = &ctx->env->settings;
 	out_table *t = out_table_new(11, headers, "lrlrrrrrrrl");
 	char *where = sm_engine_describe(ctx->eng);
@@ -156,12 +158,7 @@ static void status_table(const cli_ctx *ctx, const sm_inventory *inv)
 			out_table_cellf(t, "v%lld", ti->target_version);
 		else
 			out_table_cell(t, "-");
-		out_table_count(t, ti->stale);
-		out_table_count(t, ti->behind);
-		out_table_count(t, ti->events_to_fold);
-		out_table_count(t, ti->target_at_version);
-		out_table_count(t, ti->target_current);
-		out_table_count(t, ti->failures);
+		OUT_TABLE_FIELDS(t, ti, columns);
 		if (!ti->configured) {
 			out_table_cell(t, "not configured");
 			unconfigured++;
@@ -211,32 +208,30 @@ int cli_cmd_status(cli_ctx *ctx, int argc, char **argv)
 
 /* ----------------------------------------------------------- preflight */
 
+/* The counts of an unknown event type, in JSON and in the table. */
+static const out_field unknown_counts[] = {
+	OUT_FIELD(sm_unknown_event, events), OUT_FIELD(sm_unknown_event, streams),
+};
+
 static void preflight_json(cli_ctx *ctx, const sm_preflight *pf)
 {
 	json_object *doc = cli_json_doc(ctx);
 	json_object *unknown = json_object_new_array();
-	json_object *skipped = json_object_new_array();
 
 	out_json_add(doc, "ok", json_object_new_boolean(pf->n_unknown == 0));
 	for (size_t i = 0; i < pf->n_unknown; i++) {
 		const sm_unknown_event *u = &pf->unknown[i];
 		json_object *o = json_object_new_object();
-		json_object *ex = json_object_new_array();
 
 		out_json_add(o, "source_type", out_json_string(u->source_type));
 		out_json_add(o, "label", out_json_string(cli_type_label(ctx, u->source_type)));
 		out_json_add(o, "event_type", out_json_string(u->event_type));
-		out_json_add(o, "events", json_object_new_int64(u->events));
-		out_json_add(o, "streams", json_object_new_int64(u->streams));
-		for (size_t e = 0; e < u->n_examples; e++)
-			json_object_array_add(ex, out_json_string(u->examples[e]));
-		out_json_add(o, "examples", ex);
+		OUT_JSON_FIELDS(o, u, unknown_counts);
+		out_json_add(o, "examples", out_json_strings(u->examples, u->n_examples));
 		json_object_array_add(unknown, o);
 	}
 	out_json_add(doc, "unknown_events", unknown);
-	for (size_t i = 0; i < pf->n_skipped; i++)
-		json_object_array_add(skipped, out_json_string(pf->skipped_types[i]));
-	out_json_add(doc, "skipped_types", skipped);
+	out_json_add(doc, "skipped_types", out_json_strings(pf->skipped_types, pf->n_skipped));
 	cli_json_emit(ctx, doc);
 }
 
@@ -255,16 +250,11 @@ static void preflight_table(const cli_ctx *ctx, const sm_preflight *pf)
 			const sm_unknown_event *u = &pf->unknown[i];
 			char *ex = sm_xstrdup("");
 
-			for (size_t e = 0; e < u->n_examples; e++) {
-				char *next = sm_xasprintf("%s%s%s", ex, e ? ", " : "", u->examples[e]);
-
-				free(ex);
-				ex = next;
-			}
+			for (size_t e = 0; e < u->n_examples; e++)
+				out_appendf(&ex, ", ", "%s", u->examples[e]);
 			out_table_cell(t, cli_type_label(ctx, u->source_type));
 			out_table_cell(t, u->event_type);
-			out_table_count(t, u->events);
-			out_table_count(t, u->streams);
+			OUT_TABLE_FIELDS(t, u, unknown_counts);
 			out_table_cell(t, ex);
 			free(ex);
 		}

@@ -261,15 +261,9 @@ static const char *operand_name(const cli_command *c, char *buf, size_t size)
 	return buf;
 }
 
-/* Shell functions shared by the bash and the zsh script, in the syntax
- * both accept.  Candidates are printed one a line as "word<TAB>help"; the
- * line "<TAB>FILE" asks for file names instead. */
-static void completion_core(FILE *f)
+/* _snapmig_commands and _snapmig_options COMMAND: the candidates. */
+static void completion_names(FILE *f)
 {
-	static const char *const fetched[] = { "NAME", "TYPE" };
-	static const char *const values[] = { "KIND" };
-	char buf[64];
-
 	fputs("_snapmig_commands() {\n", f);
 	for (int c = 0; c < CLI_CMD__COUNT; c++)
 		if (cli_command_info(c)->help)
@@ -291,7 +285,11 @@ static void completion_core(FILE *f)
 		fputs("\t\t;;\n", f);
 	}
 	fputs("\tesac\n}\n\n", f);
+}
 
+/* _snapmig_takes COMMAND WORD: the argument name of an option. */
+static void completion_takes(FILE *f)
+{
 	fputs("# _snapmig_takes COMMAND WORD: the argument that option WORD takes\n"
 	      "_snapmig_takes() {\n\tcase $2 in\n", f);
 	for (int i = 0; i < CLI_OPT__COUNT; i++) {
@@ -323,6 +321,16 @@ static void completion_core(FILE *f)
 			fputs("\t\tesac ;;\n", f);
 	}
 	fputs("\tesac\n}\n\n", f);
+}
+
+/* _snapmig_operand COMMAND and _snapmig_values PROGRAM CONFIG WHAT: what
+ * an argument is, and its values.  Environments and types come from the
+ * configuration, through the program itself. */
+static void completion_values(FILE *f)
+{
+	static const char *const fetched[] = { "NAME", "TYPE" };
+	static const char *const known[] = { "KIND" };
+	char buf[64];
 
 	fputs("# _snapmig_operand COMMAND: what its first operand is\n"
 	      "_snapmig_operand() {\n\tcase $1 in\n", f);
@@ -330,27 +338,27 @@ static void completion_core(FILE *f)
 		if (cli_command_info(c)->help && cli_command_info(c)->operands[0])
 			fprintf(f, "\t%s) echo %s ;;\n", cli_command_info(c)->name,
 				operand_name(cli_command_info(c), buf, sizeof buf));
-	fputs("\tesac\n}\n\n", f);
-
-	/* The environments and types come from the configuration, through
-	 * the program itself. */
-	fputs("# _snapmig_values PROGRAM CONFIG WHAT: the values of an argument\n"
+	fputs("\tesac\n}\n\n"
+	      "# _snapmig_values PROGRAM CONFIG WHAT: the values of an argument\n"
 	      "_snapmig_values() {\n\tcase $3 in\n\tFILE) printf '\\tFILE\\n' ;;\n", f);
 	for (size_t i = 0; i < sizeof fetched / sizeof fetched[0]; i++)
 		fprintf(f, "\t%s)\n"
 			"\t\tif [ -n \"$2\" ]; then \"$1\" -q -c \"$2\" completion words %s 2>/dev/null\n"
 			"\t\telse \"$1\" -q completion words %s 2>/dev/null; fi ;;\n",
 			fetched[i], fetched[i], fetched[i]);
-	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
-		const char *const *v = arg_values(values[i]);
-
-		fprintf(f, "\t%s)\n", values[i]);
-		for (; v && *v; v++)
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+		fprintf(f, "\t%s)\n", known[i]);
+		for (const char *const *v = arg_values(known[i]); v && *v; v++)
 			candidate(f, "\t\t", "", *v, "");
 		fputs("\t\t;;\n", f);
 	}
 	fputs("\tCOMMAND) _snapmig_commands ;;\n\tesac\n}\n\n", f);
+}
 
+/* _snapmig_candidates: reads the words typed so far and prints the
+ * candidates for the current one ("<TAB>FILE": file names). */
+static void completion_driver(FILE *f)
+{
 	fputs("# _snapmig_candidates PROGRAM CURRENT-WORD WORDS-BEFORE-IT...\n"
 	      "_snapmig_candidates() {\n"
 	      "\tlocal prog=\"$1\" cur=\"$2\" cmd= want= config= operands=0 w\n"
@@ -459,7 +467,12 @@ int cli_cmd_completion(cli_ctx *ctx, int argc, char **argv)
 	       bash ? "bash" : "zsh", PACKAGE_VERSION, argv[0],
 	       bash ? "source <(snapmig completion bash)"
 		    : "source <(snapmig completion zsh)   (after compinit)");
-	completion_core(stdout);
+	/* Shell functions that bash and zsh both accept; candidates are
+	 * printed one a line as "word<TAB>help". */
+	completion_names(stdout);
+	completion_takes(stdout);
+	completion_values(stdout);
+	completion_driver(stdout);
 	fputs(bash ? bash_part : zsh_part, stdout);
 	return CLI_EXIT_OK;
 }

@@ -173,6 +173,34 @@ const char *out_count(char *buf, size_t size, long long n)
 	return buf;
 }
 
+char *out_vasprintf(const char *fmt, va_list ap)
+{
+	va_list copy;
+	char *out;
+	int n;
+
+	va_copy(copy, ap);
+	n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	out = sm_xmalloc(n > 0 ? (size_t)n + 1 : 1);
+	vsnprintf(out, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+	return out;
+}
+
+void out_appendf(char **s, const char *sep, const char *fmt, ...)
+{
+	va_list ap;
+	char *text, *next;
+
+	va_start(ap, fmt);
+	text = out_vasprintf(fmt, ap);
+	va_end(ap);
+	next = sm_xasprintf("%s%s%s", *s, **s ? sep : "", text);
+	free(text);
+	free(*s);
+	*s = next;
+}
+
 const char *out_duration(char *buf, size_t size, double seconds)
 {
 	long long s;
@@ -226,14 +254,9 @@ void out_table_cellf(out_table *t, const char *fmt, ...)
 {
 	va_list ap;
 	char *raw;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	raw = sm_xmalloc(n > 0 ? (size_t)n + 1 : 1);
-	va_start(ap, fmt);
-	vsnprintf(raw, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+	raw = out_vasprintf(fmt, ap);
 	va_end(ap);
 	table_push(t, out_sanitize(raw));
 	free(raw);
@@ -244,6 +267,32 @@ void out_table_count(out_table *t, long long n)
 	char buf[32];
 
 	out_table_cell(t, out_count(buf, sizeof buf, n));
+}
+
+/* Field f of the struct at base: its text (true), or its count. */
+static bool field_read(const void *base, const out_field *f, const char **text,
+		      long long *count)
+{
+	const char *at = (const char *)base + f->offset;
+
+	if (f->text)
+		memcpy(text, at, sizeof *text);
+	else
+		memcpy(count, at, sizeof *count);
+	return f->text;
+}
+
+void out_table_fields(out_table *t, const void *base, const out_field *fields, size_t n)
+{
+	const char *text;
+	long long count;
+
+	for (size_t i = 0; i < n; i++) {
+		if (field_read(base, &fields[i], &text, &count))
+			out_table_cell(t, text);
+		else
+			out_table_count(t, count);
+	}
 }
 
 size_t out_table_rows(const out_table *t)
@@ -336,9 +385,32 @@ json_object *out_json_string(const char *s)
 	return o;
 }
 
+json_object *out_json_strings(char *const *items, size_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, out_json_string(items[i]));
+	return a;
+}
+
 void out_json_add(json_object *obj, const char *key, json_object *value)
 {
 	json_object_object_add(obj, key, value);
+}
+
+void out_json_add_fields(json_object *obj, const void *base,
+			 const out_field *fields, size_t n)
+{
+	const char *text;
+	long long count;
+
+	for (size_t i = 0; i < n; i++) {
+		if (field_read(base, &fields[i], &text, &count))
+			out_json_add(obj, fields[i].name, out_json_string(text));
+		else
+			out_json_add(obj, fields[i].name, json_object_new_int64(count));
+	}
 }
 
 void out_json_print(FILE *f, json_object *obj, bool pretty)

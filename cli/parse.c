@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/output.h"
 #include "util/alloc.h"
 
 _Static_assert(CLI_CMD__COUNT < 30, "CLI_FOR needs a bit per command below CLI_GLOBAL");
@@ -127,7 +128,7 @@ static char *suggest(const char *word, const char *const *candidates, size_t n,
 	size_t len = strlen(word), best = (size_t)-1, found = 0;
 	/* A typo or two, fewer for short words; a prefix counts as one. */
 	size_t limit = len < 4 ? 1 : len < 7 ? 2 : 3;
-	char *out = NULL;
+	char *out = sm_xstrdup("");
 
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < n; i++) {
@@ -143,16 +144,14 @@ static char *suggest(const char *word, const char *const *candidates, size_t n,
 			if (d != best || best > limit || found == 3)
 				continue;
 			found++;
-			{
-				char *next = sm_xasprintf("%s%s%s%s", out ? out : "",
-							  out ? ", " : "", prefix, candidates[i]);
-
-				free(out);
-				out = next;
-			}
+			out_appendf(&out, ", ", "%s%s", prefix, candidates[i]);
 		}
 	}
-	if (out && found > 1) {
+	if (!found) {
+		free(out);
+		return NULL;
+	}
+	if (found > 1) {
 		/* "a, b, c" → "a, b or c" */
 		char *comma = strrchr(out, ','), *next;
 
@@ -172,14 +171,9 @@ static int usage_error(int cmd, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	msg = sm_xmalloc((size_t)(n > 0 ? n : 0) + 1);
-	va_start(ap, fmt);
-	vsnprintf(msg, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
+	msg = out_vasprintf(fmt, ap);
 	va_end(ap);
 	cli_errorf("%s%s%s", cmd >= 0 ? commands[cmd].name : "", cmd >= 0 ? ": " : "", msg);
 	free(msg);
@@ -190,22 +184,17 @@ static int usage_error(int cmd, const char *fmt, ...)
 	return CLI_EXIT_USAGE;
 }
 
-/* The commands that take an option that cmd does not: "copy", "copy and
- * rollback". */
-static char *owners(int id)
+/* " (an option of copy and rollback)": who takes option id (caller frees). */
+static char *owners_hint(int id)
 {
-	char *s = NULL;
+	char *s = sm_xstrdup(""), *hint;
 
-	for (int c = 0; c < CLI_CMD__COUNT; c++) {
-		char *next;
-
-		if (!(options[id].where & (1u << c)))
-			continue;
-		next = sm_xasprintf("%s%s%s", s ? s : "", s ? " and " : "", commands[c].name);
-		free(s);
-		s = next;
-	}
-	return s;
+	for (int c = 0; c < CLI_CMD__COUNT; c++)
+		if (options[id].where & (1u << c))
+			out_appendf(&s, " and ", "%s", commands[c].name);
+	hint = sm_xasprintf(" (an option of %s)", s);
+	free(s);
+	return hint;
 }
 
 /* After getopt_long returned '?'. letter: optopt (a short option's letter,
@@ -219,12 +208,8 @@ static int invalid_option(int cmd, int letter, const char *word)
 
 	if (letter > 0 && letter < 128 && isalnum(letter)) {
 		for (int i = 0; i < CLI_OPT__COUNT && !hint; i++)
-			if (options[i].letter == letter && !cli_option_applies(i, cmd)) {
-				char *who = owners(i);
-
-				hint = sm_xasprintf(" (an option of %s)", who);
-				free(who);
-			}
+			if (options[i].letter == letter && !cli_option_applies(i, cmd))
+				hint = owners_hint(i);
 		rc = usage_error(cmd, "invalid option -%c%s", letter, hint ? hint : "");
 		free(hint);
 		return rc;
@@ -235,12 +220,8 @@ static int invalid_option(int cmd, int letter, const char *word)
 	name = sm_xasprintf("%.*s", (int)len, word + 2);
 	for (int i = 0; i < CLI_OPT__COUNT; i++) {
 		if (!cli_option_applies(i, cmd)) {
-			if (!hint && strcmp(options[i].name, name) == 0) {
-				char *who = owners(i);
-
-				hint = sm_xasprintf(" (an option of %s)", who);
-				free(who);
-			}
+			if (!hint && strcmp(options[i].name, name) == 0)
+				hint = owners_hint(i);
 			continue;
 		}
 		if (strncmp(options[i].name, name, len) == 0)
@@ -250,12 +231,8 @@ static int invalid_option(int cmd, int letter, const char *word)
 		/* glibc refuses a prefix of several names: say which. */
 		char *list = sm_xstrdup("");
 
-		for (size_t i = 0; i < n; i++) {
-			char *next = sm_xasprintf("%s%s--%s", list, i ? ", " : "", names[i]);
-
-			free(list);
-			list = next;
-		}
+		for (size_t i = 0; i < n; i++)
+			out_appendf(&list, ", ", "--%s", names[i]);
 		hint = sm_xasprintf(" is ambiguous: %s", list);
 		free(list);
 		rc = usage_error(cmd, "option --%s%s", name, hint);

@@ -45,6 +45,11 @@ static double fraction(const sm_type_progress *t)
 
 json_object *progress_type_json(const sm_type_progress *t, bool with_type)
 {
+#define F(m) OUT_FIELD(sm_type_progress, m)
+	static const out_field fields[] = {
+		F(instances_planned), F(instances_done), F(events_planned), F(events_done), F(failed),
+	};
+#undef F
 	json_object *o = json_object_new_object();
 	json_object *kinds = json_object_new_object();
 
@@ -52,11 +57,7 @@ json_object *progress_type_json(const sm_type_progress *t, bool with_type)
 		out_json_add(o, "type", out_json_string(t->type));
 		out_json_add(o, "label", out_json_string(t->label));
 	}
-	out_json_add(o, "instances_planned", json_object_new_int64(t->instances_planned));
-	out_json_add(o, "instances_done", json_object_new_int64(t->instances_done));
-	out_json_add(o, "events_planned", json_object_new_int64(t->events_planned));
-	out_json_add(o, "events_done", json_object_new_int64(t->events_done));
-	out_json_add(o, "failed", json_object_new_int64(t->failed));
+	OUT_JSON_FIELDS(o, t, fields);
 	for (int k = 0; k < SM_FAIL__COUNT; k++)
 		out_json_add(kinds, sm_failure_kind_name((enum sm_failure_kind)k),
 			     json_object_new_int64(t->failures[k]));

@@ -14,6 +14,12 @@ live() {
 	sql "SELECT source_version || ' ' || (convert_from(metadata, 'UTF8')::jsonb ->> 'snapshot_module_version') || ' ' || coalesce(convert_from(data, 'UTF8')::jsonb ->> 'count', '-') FROM public.snapshots WHERE source_uuid = '$1'"
 }
 
+# expect_live UUID ROW WHY: the live row of UUID is ROW ("" for none).
+expect_live() {
+	_row=$(live "$1")
+	if [ "$_row" = "$2" ]; then ok; else fail "$3: $1 is '$_row', expected '$2'"; fi
+}
+
 run -c "$CONF" -e local rebuild
 expect_rc 1
 
@@ -33,7 +39,7 @@ json_check "d['plan']['guards'] == []"
 json_check "[t['label'] for t in d['plan']['types']] == ['Counter', 'Team']"
 json_check "d['plan']['types'][0]['guards'] == ['failures'] and d['plan']['types'][0]['stale_without_replacement'] == 1"
 json_check "sorted(d['plan']['types'][0].keys()) == sorted(['type', 'label', 'generated', 'off_version', 'failures', 'replace', 'insert', 'keep_newer', 'untouched', 'stale_without_replacement', 'lag_events', 'guards', 'guard_message'])"
-if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "dry run changed counter-1: $(live counter-1)"; fi
+expect_live counter-1 "2 1 1" "dry run changed counter-1"
 
 # Without a terminal and without --yes: refused, nothing written.
 run -c "$CONF" -e local copy --force-failures
@@ -43,7 +49,7 @@ expect_err "refusing to copy without confirmation"
 run -c "$CONF" -e local copy --yes
 expect_rc 1
 expect_err "copy refused by guard: failures"
-if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "a refused copy changed counter-1"; fi
+expect_live counter-1 "2 1 1" "a refused copy changed counter-1"
 
 # A protected environment needs its name.
 run -c "$CONF" -e prod copy --yes --force-failures
@@ -52,7 +58,7 @@ expect_err "environment prod is protected: copying needs --confirm-env prod"
 run -c "$CONF" -e prod copy --yes --force-failures --confirm-env local
 expect_rc 2
 expect_err "--confirm-env local does not match the environment prod"
-if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "a refused copy changed counter-1"; fi
+expect_live counter-1 "2 1 1" "a refused copy changed counter-1"
 
 run -c "$CONF" -e prod copy --yes --force-failures --confirm-env prod --remove-stale
 expect_rc 0
@@ -61,8 +67,8 @@ expect_out "verified: counts and checksum read back match"
 # The undo hint reaches the same environment: it keeps the -c given.
 expect_line "^undo with: snapmig -c $CONF -e prod rollback [0-9]+\$"
 copy_id=$(sed -n 's/^copy \([0-9]*\):.*/\1/p' "$T/out")
-if [ "$(live counter-1)" = "4 2 6" ]; then ok; else fail "counter-1 after copy: $(live counter-1)"; fi
-if [ -z "$(live counter-6)" ]; then ok; else fail "--remove-stale kept counter-6"; fi
+expect_live counter-1 "4 2 6" "counter-1 after copy"
+expect_live counter-6 "" "--remove-stale kept it"
 
 run -c "$CONF" -e prod runs --json
 expect_rc 0
@@ -72,8 +78,8 @@ json_check "d['runs'][0]['kind'] == 'copy' and d['runs'][0]['run_id'] == $copy_i
 run -c "$CONF" -e prod rollback --json
 expect_rc 0
 json_check "d['copy_id'] == $copy_id and d['restored'] == 7 and d['drifted'] == 0"
-if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "counter-1 after rollback: $(live counter-1)"; fi
-if [ "$(live counter-6)" = "1 1 0" ]; then ok; else fail "counter-6 after rollback: $(live counter-6)"; fi
+expect_live counter-1 "2 1 1" "counter-1 after rollback"
+expect_live counter-6 "1 1 0" "counter-6 after rollback"
 
 # typed ANSWER ARGS...: snapmig on a terminal (script(1)) with ANSWER
 # typed at its prompt; output in $T/out.
@@ -93,7 +99,7 @@ if command -v script >/dev/null 2>&1; then
 	expect_rc 0
 	expect_out "Type its name"
 	expect_line '^copy [0-9]+: 6 replaced'
-	if [ "$(live counter-1)" = "4 2 6" ]; then ok; else fail "typed confirmation did not copy"; fi
+	expect_live counter-1 "4 2 6" "typed confirmation did not copy"
 	run -c "$CONF" -e local rollback
 	expect_rc 0
 	expect_line '^rolled back copy [0-9]+ \(journal run [0-9]+\): 6 rows restored, 0 inserted rows deleted$'
@@ -105,7 +111,7 @@ if command -v script >/dev/null 2>&1; then
 	typed n -c "$CONF" -e local copy --force-failures
 	expect_rc 2
 	expect_out "[y/N]"
-	if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "an unconfirmed copy changed counter-1"; fi
+	expect_live counter-1 "2 1 1" "an unconfirmed copy changed counter-1"
 fi
 
 # The undo hint is a command line that works as printed, from anywhere,
@@ -123,7 +129,7 @@ rc=$?
 LAST="(from /) $hint"
 expect_rc 0
 expect_line '^rolled back copy [0-9]+ '
-if [ "$(live counter-1)" = "2 1 1" ]; then ok; else fail "the hint did not roll back counter-1"; fi
+expect_live counter-1 "2 1 1" "the hint did not roll back counter-1"
 
 # Counts in the confirmation prompts have thousands separators.
 if command -v script >/dev/null 2>&1; then
