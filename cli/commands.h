@@ -17,6 +17,8 @@
 #ifndef SM_CLI_COMMANDS_H
 #define SM_CLI_COMMANDS_H
 
+#include "engine/snapmig.h"   /* SM_COPY_GUARDS, SM_MAX_JOBS_TEXT */
+
 /*
  * X(ID, name, function, operands, max_operands, help)
  * operands: how the usage shows them ("" for none); help: one line, NULL
@@ -53,9 +55,11 @@
  * The argument's name also tells the completion scripts what to offer:
  * FILE a file, NAME an environment of the configuration, TYPE an aggregate
  * type, KIND a failure kind, COMMAND a command; anything else nothing.
- * The --force-GUARD rows name the engine's copy guards: copy overrides
- * sm_copy_guard_parse of what follows "force-" (tests/test_cli_usage.sh
- * tries each row).
+ * The --force-GUARD rows come from the engine's list of copy guards
+ * (SM_COPY_GUARDS in engine/snapmig.h), one per guard with its override
+ * text as help: so whoever expands CLI_OPTIONS(X) also defines
+ * X_GUARD(id, name, trips, override) as
+ * CLI_FORCE_ROW(X, FORCE_##id, name, override).  copy overrides sm_copy_guard_parse of what follows "force-".
  */
 #define CLI_OPTIONS(X) \
 	X(CONFIG,       "config",         'c', "FILE", CLI_GLOBAL, \
@@ -93,16 +97,14 @@
 	  "the environment's name: a protected one needs it without a prompt") \
 	X(REMOVE_STALE, "remove-stale",   0,   NULL,   CLI_FOR(COPY), \
 	  "delete stale live rows that have no generated replacement") \
-	X(FORCE_VERSION, "force-version", 0,   NULL,   CLI_FOR(COPY), \
-	  "copy although generated rows are not at the target version") \
-	X(FORCE_FAILURES, "force-failures", 0, NULL,   CLI_FOR(COPY), \
-	  "copy although the last run recorded failures") \
-	X(FORCE_LAG,    "force-lag",      0,   NULL,   CLI_FOR(COPY), \
-	  "copy although generated rows are behind the live streams") \
-	X(FORCE_EMPTY,  "force-empty",    0,   NULL,   CLI_FOR(COPY), \
-	  "copy although nothing is generated for a type") \
+	SM_COPY_GUARDS(X##_GUARD) \
 	X(LIMIT,        "limit",          0,   "N",    CLI_FOR(RUNS), \
 	  "how many runs (default 20)")
+
+/* (FORCE_##id is pasted by the caller, before the guard's id could be
+ * expanded as a macro: config.h defines VERSION.) */
+#define CLI_FORCE_ROW(X, force_id, name, override) \
+	X(force_id, "force-" name, 0, NULL, CLI_FOR(COPY), override)
 
 enum cli_command_id {
 #define CLI_X_ENUM(id, name, fn, operands, max, help) CLI_CMD_##id,
@@ -113,7 +115,9 @@ enum cli_command_id {
 
 enum cli_option_id {
 #define CLI_X_ENUM(id, name, letter, arg, where, help) CLI_OPT_##id,
+#define CLI_X_ENUM_GUARD(id, name, trips, override) CLI_FORCE_ROW(CLI_X_ENUM, FORCE_##id, name, override)
 	CLI_OPTIONS(CLI_X_ENUM)
+#undef CLI_X_ENUM_GUARD
 #undef CLI_X_ENUM
 	CLI_OPT__COUNT
 };

@@ -21,7 +21,9 @@ _Static_assert(CLI_CMD__COUNT < 30, "CLI_FOR needs a bit per command below CLI_G
 static const cli_option options[CLI_OPT__COUNT] = {
 #define CLI_X_ROW(id, name, letter, arg, where, help) \
 	[CLI_OPT_##id] = { name, letter, arg, where, help },
+#define CLI_X_ROW_GUARD(id, name, trips, override) CLI_FORCE_ROW(CLI_X_ROW, FORCE_##id, name, override)
 	CLI_OPTIONS(CLI_X_ROW)
+#undef CLI_X_ROW_GUARD
 #undef CLI_X_ROW
 };
 
