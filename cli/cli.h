@@ -148,6 +148,11 @@ bool cli_parse_ll(const char *s, long long min, long long max, long long *out);
 /* Is the aggregate type `type` selected by -a (true when -a is absent)? */
 bool cli_type_selected(const cli_ctx *ctx, const char *type, const char *label);
 
+/* How a run's progress is shown on stderr: JSON lines with --json,
+ * nothing with -q, bars on a terminal, plain lines otherwise
+ * (cli/progress.h's modes; defined in cmd_rebuild.c). */
+int cli_progress_mode(const cli_ctx *ctx);
+
 /* The label of a configured type, or the type itself. */
 const char *cli_type_label(const cli_ctx *ctx, const char *type);
 

@@ -2,7 +2,7 @@
  * `rebuild`: starts the engine's run, polls its progress about five times
  * a second, shows it on stderr and prints a summary.  SIGINT/SIGTERM only
  * set a flag; the loop turns it into sm_run_cancel, so committed batches
- * stay and the program exits 130.
+ * stay and the program exits 130 (cli/progress.h, progress_run).
  */
 #include "config.h"
 
@@ -20,36 +20,6 @@
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "util/alloc.h"
-
-#define POLL_MS 200
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	interrupted = sig;
-}
-
-/* The handlers stay installed only while the run is polled. */
-static void install_handlers(struct sigaction *old_int, struct sigaction *old_term)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: the poll's sleep should end at once. */
-	sigaction(SIGINT, &sa, old_int);
-	sigaction(SIGTERM, &sa, old_term);
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	/* An interrupted sleep is fine: the flag is looked at next. */
-	nanosleep(&ts, NULL);
-}
 
 static void summary_json(cli_ctx *ctx, const sm_progress *p, int status)
 {
@@ -125,7 +95,7 @@ static void summary_table(const sm_progress *p)
 		       "running rebuild again resumes from them.\n");
 }
 
-static enum progress_mode choose_mode(const cli_ctx *ctx)
+int cli_progress_mode(const cli_ctx *ctx)
 {
 	if (ctx->g.json)
 		return PROGRESS_JSON;
@@ -134,46 +104,10 @@ static enum progress_mode choose_mode(const cli_ctx *ctx)
 	return isatty(STDERR_FILENO) ? PROGRESS_BARS : PROGRESS_LINES;
 }
 
-/* Polls the run until it ends; turns a signal into a cancel. */
-static void watch(sm_run *run, progress_view *view)
+static int start_rebuild(void *arg, sm_run **run, sm_error *err)
 {
-	bool cancelled = false;
-
-	for (;;) {
-		sm_progress p;
-		bool done = sm_run_finished(run);
-
-		if (interrupted && !cancelled) {
-			sm_run_cancel(run);
-			cancelled = true;
-			progress_note(view, "interrupted: cancelling, committed work is kept");
-		}
-		memset(&p, 0, sizeof p);
-		sm_run_progress(run, &p);
-		if (!done)
-			progress_update(view, &p, progress_now());
-		sm_progress_clear(&p);
-		if (done)
-			break;
-		sleep_ms(POLL_MS);
-	}
-}
-
-int cli_cmd_rebuild(cli_ctx *ctx, int argc, char **argv)
-{
-	struct sigaction old_int, old_term;
-	sigset_t block, old_mask;
+	cli_ctx *ctx = arg;
 	sm_rebuild_options opts;
-	progress_view view;
-	sm_progress p;
-	sm_run *run = NULL;
-	sm_error err;
-	int rc, status, start;
-
-	(void)argc;
-	(void)argv;
-	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
-		return rc;
 
 	memset(&opts, 0, sizeof opts);
 	opts.types = ctx->g.types;
@@ -181,29 +115,28 @@ int cli_cmd_rebuild(cli_ctx *ctx, int argc, char **argv)
 	opts.uuids = cli_opt_args(ctx, CLI_OPT_UUID, &opts.n_uuids);
 	opts.only_failed = cli_opt_given(ctx, CLI_OPT_ONLY_FAILED);
 	opts.jobs = ctx->g.jobs;
+	return sm_rebuild_start(ctx->eng, &opts, run, err);
+}
 
-	progress_init(&view, choose_mode(ctx), stderr);
-	interrupted = 0;
-	install_handlers(&old_int, &old_term);
+int cli_cmd_rebuild(cli_ctx *ctx, int argc, char **argv)
+{
+	progress_view view;
+	sm_progress p;
+	sm_run *run = NULL;
+	sm_error err;
+	bool interrupted;
+	int rc, status;
+
+	(void)argc;
+	(void)argv;
+	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
+		return rc;
+
+	progress_init(&view, cli_progress_mode(ctx), stderr);
 	sm_error_clear(&err);
-	/* The engine's threads inherit a mask that blocks the signals, so they
-	 * reach this thread only and never interrupt a worker's system call. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &block, &old_mask);
-	start = sm_rebuild_start(ctx->eng, &opts, &run, &err);
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-	if (start != SM_OK) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
+	status = progress_run(&view, start_rebuild, ctx, &run, &interrupted, &err);
+	if (!run)
 		return cli_report(&err);
-	}
-	watch(run, &view);
-	sm_error_clear(&err);
-	status = sm_run_wait(run, &err);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
 
 	memset(&p, 0, sizeof p);
 	sm_run_progress(run, &p);

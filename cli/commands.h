@@ -29,6 +29,8 @@
 	  "snapshots per type: versions, work to do, target schema") \
 	X(PREFLIGHT,  "preflight",  cli_cmd_preflight,  "",          0, \
 	  "event types without a handler (exit 1 when any)") \
+	X(VERIFY,     "verify",     cli_cmd_verify,     "",          0, \
+	  "fold up to each live snapshot and compare (exit 1 when one differs)") \
 	X(REBUILD,    "rebuild",    cli_cmd_rebuild,    "",          0, \
 	  "generate snapshots into the target schema (resumable)") \
 	X(FAILURES,   "failures",   cli_cmd_failures,   "",          0, \
@@ -83,7 +85,7 @@
 	  "the version") \
 	X(ONLY_FAILED,  "only-failed",    0,   NULL,   CLI_FOR(REBUILD), \
 	  "only the instances with a failure recorded by an earlier run") \
-	X(UUID,         "uuid",           0,   "ID",   CLI_FOR(REBUILD) | CLI_REPEAT, \
+	X(UUID,         "uuid",           0,   "ID",   CLI_FOR(REBUILD) | CLI_FOR(VERIFY) | CLI_REPEAT, \
 	  "only this instance (its source_uuid; repeatable)") \
 	X(KIND,         "kind",           0,   "KIND", CLI_FOR(FAILURES), \
 	  "only this kind of failure") \
@@ -99,7 +101,13 @@
 	  "delete stale live rows that have no generated replacement") \
 	SM_COPY_GUARDS(X##_GUARD) \
 	X(LIMIT,        "limit",          0,   "N",    CLI_FOR(RUNS), \
-	  "how many runs (default 20)")
+	  "how many runs (default 20)") \
+	X(SAMPLE,       "sample",         0,   "N|P%", CLI_FOR(VERIFY), \
+	  "check at most N instances of each type, or P percent of them") \
+	X(SEED,         "seed",           0,   "N",    CLI_FOR(VERIFY), \
+	  "which sample: the same seed checks the same instances (default 0)") \
+	X(EXAMPLES,     "examples",       0,   "N",    CLI_FOR(VERIFY), \
+	  "differing and failed instances shown per type (default 10)")
 
 /* (FORCE_##id is pasted by the caller, before the guard's id could be
  * expanded as a macro: config.h defines VERSION.) */

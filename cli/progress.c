@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -30,6 +32,7 @@ void progress_init(progress_view *v, enum progress_mode mode, FILE *f)
 	v->mode = mode;
 	v->f = f;
 	v->last_shown = -1e9;
+	v->what = "rebuild";
 	v->interval = mode == PROGRESS_LINES ? LINE_INTERVAL
 		    : mode == PROGRESS_JSON ? JSON_INTERVAL : 0.0;
 }
@@ -93,9 +96,9 @@ static void show_line(progress_view *v, const sm_progress *p)
 	const sm_type_progress *t = &p->total;
 	char el[32], ed[32], ep[32], id[32], ip[32], fl[32], rate[32], eta[32];
 
-	fprintf(v->f, "snapmig: rebuild %s %s: %s/%s events (%d%%), %s/%s instances, "
+	fprintf(v->f, "snapmig: %s %s %s: %s/%s events (%d%%), %s/%s instances, "
 		"%s failed, %s events/s, ETA %s\n",
-		sm_run_state_name(p->state), out_duration(el, sizeof el, p->elapsed_seconds),
+		v->what, sm_run_state_name(p->state), out_duration(el, sizeof el, p->elapsed_seconds),
 		out_count(ed, sizeof ed, t->events_done),
 		out_count(ep, sizeof ep, t->events_planned), (int)(fraction(t) * 100.0),
 		out_count(id, sizeof id, t->instances_done),
@@ -168,7 +171,7 @@ static void show_bars(progress_view *v, const sm_progress *p)
 		fprintf(v->f, "\r\033[%dA", v->lines_drawn);
 	v->lines_drawn = 0;
 	if (p->state == SM_RUN_PLANNING) {
-		fputs("\r\033[2Kplanning the rebuild...\n\033[J", v->f);
+		fprintf(v->f, "\r\033[2Kplanning the %s...\n\033[J", v->what);
 		v->lines_drawn = 1;
 		fflush(v->f);
 		return;
@@ -256,4 +259,82 @@ void progress_note(progress_view *v, const char *text)
 		fprintf(v->f, "snapmig: %s\n", text);
 	}
 	fflush(v->f);
+}
+
+/* ------------------------------------------------------ watching a run */
+
+#define POLL_MS 200
+
+static volatile sig_atomic_t interrupted_by;
+
+static void on_signal(int sig)
+{
+	interrupted_by = sig;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	/* An interrupted sleep is fine: the flag is looked at next. */
+	nanosleep(&ts, NULL);
+}
+
+/* Polls the run until it ends; turns a signal into a cancel. */
+static void watch(sm_run *run, progress_view *view)
+{
+	bool cancelled = false;
+
+	for (;;) {
+		sm_progress p;
+		bool done = sm_run_finished(run);
+
+		if (interrupted_by && !cancelled) {
+			sm_run_cancel(run);
+			cancelled = true;
+			progress_note(view, "interrupted: cancelling, committed work is kept");
+		}
+		memset(&p, 0, sizeof p);
+		sm_run_progress(run, &p);
+		if (!done)
+			progress_update(view, &p, progress_now());
+		sm_progress_clear(&p);
+		if (done)
+			break;
+		sleep_ms(POLL_MS);
+	}
+}
+
+int progress_run(progress_view *view, int (*start)(void *arg, sm_run **run, sm_error *err),
+		 void *arg, sm_run **run, bool *interrupted, sm_error *err)
+{
+	struct sigaction sa, old_int, old_term;
+	sigset_t block, old_mask;
+	int status;
+
+	interrupted_by = 0;
+	/* The handlers stay installed only while the run is polled.  No
+	 * SA_RESTART: the poll's sleep should end at once. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	/* The engine's threads inherit a mask that blocks the signals, so they
+	 * reach this thread only and never interrupt a worker's system call. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+	status = start(arg, run, err);
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	if (status == SM_OK) {
+		watch(*run, view);
+		sm_error_clear(err);
+		status = sm_run_wait(*run, err);
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	*interrupted = interrupted_by != 0;
+	return status;
 }

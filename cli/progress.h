@@ -1,5 +1,6 @@
 /*
- * Rebuild progress on stderr, in one of three forms chosen once:
+ * Progress of a run (rebuild, verify) on stderr, in one of three forms
+ * chosen once:
  *  - a live bar per aggregate type and an overall bar, redrawn in place,
  *    when stderr is a terminal;
  *  - a plain line every few seconds otherwise (logs, CI);
@@ -24,6 +25,7 @@ typedef struct progress_view {
 	double last_shown;        /* monotonic seconds of the last output */
 	double interval;          /* seconds between outputs (not for bars) */
 	int lines_drawn;          /* bars currently on screen */
+	const char *what;         /* "rebuild" (the default), "verify" */
 } progress_view;
 
 void progress_init(progress_view *v, enum progress_mode mode, FILE *f);
@@ -44,5 +46,17 @@ json_object *progress_type_json(const sm_type_progress *t, bool with_type);
 
 /* Monotonic clock in seconds. */
 double progress_now(void);
+
+/*
+ * Starts a run with start(arg, &run, err) and shows its progress on view
+ * until it has finished.  The engine's threads are started with SIGINT and
+ * SIGTERM blocked, so that they reach this thread only; while the run is
+ * polled those signals only set a flag, which becomes sm_run_cancel (the
+ * run keeps what it finished).  Returns start's status (*run NULL when it
+ * failed) or, once the run has finished, sm_run_wait's; *interrupted: a
+ * signal came.
+ */
+int progress_run(progress_view *view, int (*start)(void *arg, sm_run **run, sm_error *err),
+		 void *arg, sm_run **run, bool *interrupted, sm_error *err);
 
 #endif

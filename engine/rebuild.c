@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@
 
 #include "engine/rebuild_internal.h"
 #include "engine/target.h"
+#include "engine/verify_internal.h"
 #include "util/alloc.h"
 #include "util/fs.h"
 
@@ -44,7 +46,7 @@ void sm_run_fail(sm_run *run, const sm_error *err)
 	atomic_store(&run->cancel, true);
 }
 
-static void set_state(sm_run *run, enum sm_run_state s)
+void sm_run_set_state(sm_run *run, enum sm_run_state s)
 {
 	pthread_mutex_lock(&run->lock);
 	run->state = s;
@@ -135,15 +137,33 @@ static void add_instance(sm_run *run, const PGresult *res, size_t *cap)
 	}
 }
 
-/* Reads the plan's rows one at a time (single-row mode): with millions of
- * aggregates the whole result would cost more memory than the plan. */
-static int read_plan_rows(sm_run *run, PGconn *conn, const char *sql,
-			  const char *const *params, int nparams, sm_error *err)
+int sm_run_read_layout(sm_run *run, PGconn *conn, sm_error *err)
+{
+	const sm_settings *set = &run->eng->env->settings;
+	sm_store_layout *l = &run->layout;
+
+	if (sm_store_prepare_session(conn, err) || sm_store_layout_read(conn, set, l, err))
+		return SM_ERR_DB;
+	if (l->snap_data == SM_COL_MISSING || l->ev_data == SM_COL_MISSING)
+		return sm_error_set(err, SM_ERR_DB,
+				    "%s.snapshots or %s.events not found (or not readable): is this an EventStore database?",
+				    set->source_schema, set->source_schema);
+	if (l->snap_meta == SM_COL_MISSING)
+		l->snap_meta = l->snap_data;
+	if (l->ev_meta == SM_COL_MISSING)
+		l->ev_meta = l->ev_data;
+	return SM_OK;
+}
+
+int sm_run_read_plan(sm_run *run, PGconn *conn, const char *sql, const char *const *params,
+		     int nparams, void (*add)(sm_run *run, const PGresult *row, size_t *cap),
+		     sm_error *err)
 {
 	PGresult *res;
 	size_t cap = 0;
 	int rc = SM_OK;
 
+	/* We PQclear each result, until NULL. */
 	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) ||
 	    !PQsetSingleRowMode(conn))
 		rc = sm_db_error(conn, NULL, "query failed", err);
@@ -151,7 +171,7 @@ static int read_plan_rows(sm_run *run, PGconn *conn, const char *sql,
 		ExecStatusType st = PQresultStatus(res);
 
 		if (rc == SM_OK && st == PGRES_SINGLE_TUPLE)
-			add_instance(run, res, &cap);
+			add(run, res, &cap);
 		else if (rc == SM_OK && st != PGRES_TUPLES_OK)
 			rc = sm_db_error(conn, res, "query failed", err);
 		PQclear(res);
@@ -163,7 +183,6 @@ static int plan(sm_run *run, PGconn *conn, sm_error *err)
 {
 	const sm_settings *set = &run->eng->env->settings;
 	char *a_uuids = NULL, *inst, *sql, *t;
-	size_t cap_chunks = 0;
 	int rc;
 
 	if (run->n_uuids)
@@ -183,7 +202,7 @@ static int plan(sm_run *run, PGconn *conn, sm_error *err)
 					 run->type_params.versions, a_uuids,
 					 run->only_failed ? "true" : "false" };
 
-		rc = read_plan_rows(run, conn, sql, params, 5, err);
+		rc = sm_run_read_plan(run, conn, sql, params, 5, add_instance, err);
 	}
 	free(a_uuids);
 	free(inst);
@@ -191,6 +210,15 @@ static int plan(sm_run *run, PGconn *conn, sm_error *err)
 	free(t);
 	if (rc != SM_OK)
 		return rc;
+	sm_run_cut_chunks(run);
+	return SM_OK;
+}
+
+void sm_run_cut_chunks(sm_run *run)
+{
+	const sm_settings *set = &run->eng->env->settings;
+	size_t cap_chunks = 0;
+
 	if (run->n_inst)
 		qsort(run->inst, run->n_inst, sizeof *run->inst, cmp_instance);
 	pthread_mutex_lock(&run->lock);
@@ -217,13 +245,9 @@ static int plan(sm_run *run, PGconn *conn, sm_error *err)
 		run->n_chunks++;
 		i += n;
 	}
-	return SM_OK;
 }
 
-/* Where external reducers' stderr goes: one file per run under
- * $XDG_STATE_HOME/snapmig (default ~/.local/state/snapmig), or NULL when
- * that cannot be created. */
-static char *run_log_path(const sm_run *run)
+char *sm_run_log_path(const sm_run *run, const char *name)
 {
 	const char *state = getenv("XDG_STATE_HOME");
 	const char *home = getenv("HOME");
@@ -244,7 +268,7 @@ static char *run_log_path(const sm_run *run)
 		free(dir);
 		return NULL;
 	}
-	path = sm_xasprintf("%s/%s-run-%lld.log", dir, run->eng->env->name, run->run_id);
+	path = sm_xasprintf("%s/%s-%s.log", dir, run->eng->env->name, name);
 	free(dir);
 	return path;
 }
@@ -258,16 +282,8 @@ static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 
 	if (sm_target_check(conn, run->eng, err))
 		return err->code;
-	if (sm_store_prepare_session(conn, err) || sm_store_layout_read(conn, set, l, err))
-		return SM_ERR_DB;
-	if (l->snap_data == SM_COL_MISSING || l->ev_data == SM_COL_MISSING)
-		return sm_error_set(err, SM_ERR_DB,
-				    "%s.snapshots or %s.events not found (or not readable): is this an EventStore database?",
-				    set->source_schema, set->source_schema);
-	if (l->snap_meta == SM_COL_MISSING)
-		l->snap_meta = l->snap_data;
-	if (l->ev_meta == SM_COL_MISSING)
-		l->ev_meta = l->ev_data;
+	if ((rc = sm_run_read_layout(run, conn, err)) != SM_OK)
+		return rc;
 	if (sm_store_ensure_target(conn, set, l, err))
 		return SM_ERR_DB;
 	details = details_json(run, false);
@@ -276,8 +292,12 @@ static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 	json_object_put(details);
 	/* Named by the run id, which exists from here on; the journal gets
 	 * the path with the run's outcome. */
-	if (rc == SM_OK)
-		run->log_path = run_log_path(run);
+	if (rc == SM_OK) {
+		char name[64];
+
+		snprintf(name, sizeof name, "run-%lld", run->run_id);
+		run->log_path = sm_run_log_path(run, name);
+	}
 	return rc;
 }
 
@@ -307,8 +327,7 @@ static bool plan_run(sm_run *run)
 	return ok;
 }
 
-/* Starts one worker per chunk up to jobs and waits for them all. */
-static void run_workers(sm_run *run)
+void sm_run_workers(sm_run *run)
 {
 	int n = run->jobs < (int)run->n_chunks ? run->jobs : (int)run->n_chunks;
 	sm_worker_arg *workers = sm_xcalloc((size_t)n + 1, sizeof *workers);
@@ -332,8 +351,7 @@ static void run_workers(sm_run *run)
 	free(threads);
 }
 
-/* How the run ended, and the journal's word for it. */
-static enum sm_run_state final_state(sm_run *run, const char **outcome)
+enum sm_run_state sm_run_final_state(sm_run *run, const char **outcome)
 {
 	enum sm_run_state final;
 	long long failed = 0;
@@ -385,18 +403,64 @@ static void *coordinator_main(void *arg)
 	const char *outcome;
 
 	if (plan_run(run)) {
-		set_state(run, atomic_load(&run->cancel) ? SM_RUN_CANCELLING : SM_RUN_RUNNING);
-		run_workers(run);
+		sm_run_set_state(run, atomic_load(&run->cancel) ? SM_RUN_CANCELLING : SM_RUN_RUNNING);
+		sm_run_workers(run);
 	}
 	/* The journal and the state say the same, even when a cancel comes
 	 * in while the journal is written. */
-	final = final_state(run, &outcome);
+	final = sm_run_final_state(run, &outcome);
 	journal_finish(run, outcome);
+	sm_run_end(run, final);
+	return NULL;
+}
+
+void sm_run_end(sm_run *run, enum sm_run_state final)
+{
 	pthread_mutex_lock(&run->lock);
 	run->finished_elapsed = sm_run_elapsed(run);
 	run->state = final;
 	pthread_mutex_unlock(&run->lock);
-	return NULL;
+}
+
+sm_run *sm_run_new(sm_engine *eng, const sm_aggregate *const *aggs, size_t n_aggs, int jobs,
+		   const char *const *uuids, size_t n_uuids)
+{
+	sm_run *run = sm_xcalloc(1, sizeof *run);
+
+	run->eng = eng;
+	pthread_mutex_init(&run->lock, NULL);
+	atomic_init(&run->cancel, false);
+	atomic_init(&run->user_cancel, false);
+	run->jobs = jobs > 0 ? jobs : eng->env->settings.jobs;
+	if (run->jobs < 1)
+		run->jobs = 1;
+	if (run->jobs > SM_MAX_JOBS)
+		run->jobs = SM_MAX_JOBS;
+	if (n_uuids) {
+		run->uuids = sm_xcalloc(n_uuids, sizeof *run->uuids);
+		for (size_t i = 0; i < n_uuids; i++)
+			run->uuids[i] = sm_xstrdup(uuids[i]);
+		run->n_uuids = n_uuids;
+	}
+	run->types = sm_xcalloc(n_aggs + 1, sizeof *run->types);
+	for (size_t i = 0; i < n_aggs; i++)
+		run->types[i].agg = aggs[i];
+	run->n_types = n_aggs;
+	sm_type_params_init(&run->type_params, aggs, n_aggs);
+	run->state = SM_RUN_PLANNING;
+	run->finished_elapsed = -1;
+	clock_gettime(CLOCK_MONOTONIC, &run->started);
+	return run;
+}
+
+int sm_run_launch(sm_run *run, void *(*main_fn)(void *), sm_error *err)
+{
+	if (pthread_create(&run->coordinator, NULL, main_fn, run) != 0) {
+		run->joined = true;
+		sm_run_free(run);
+		return sm_error_set(err, SM_ERR_INTERNAL, "cannot start the run's thread");
+	}
+	return SM_OK;
 }
 
 int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
@@ -412,37 +476,12 @@ int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
 				    &aggs, &n_aggs, err);
 	if (rc)
 		return rc;
-	run = sm_xcalloc(1, sizeof *run);
-	run->eng = eng;
-	pthread_mutex_init(&run->lock, NULL);
-	atomic_init(&run->cancel, false);
-	atomic_init(&run->user_cancel, false);
-	run->jobs = opts && opts->jobs > 0 ? opts->jobs : eng->env->settings.jobs;
-	if (run->jobs < 1)
-		run->jobs = 1;
-	if (run->jobs > SM_MAX_JOBS)
-		run->jobs = SM_MAX_JOBS;
-	run->only_failed = opts && opts->only_failed;
-	if (opts && opts->n_uuids) {
-		run->uuids = sm_xcalloc(opts->n_uuids, sizeof *run->uuids);
-		for (size_t i = 0; i < opts->n_uuids; i++)
-			run->uuids[i] = sm_xstrdup(opts->uuids[i]);
-		run->n_uuids = opts->n_uuids;
-	}
-	run->types = sm_xcalloc(n_aggs + 1, sizeof *run->types);
-	for (size_t i = 0; i < n_aggs; i++)
-		run->types[i].agg = aggs[i];
-	run->n_types = n_aggs;
-	sm_type_params_init(&run->type_params, aggs, n_aggs);
+	run = sm_run_new(eng, aggs, n_aggs, opts ? opts->jobs : 0, opts ? opts->uuids : NULL,
+			 opts ? opts->n_uuids : 0);
 	free(aggs);
-	run->state = SM_RUN_PLANNING;
-	run->finished_elapsed = -1;
-	clock_gettime(CLOCK_MONOTONIC, &run->started);
-	if (pthread_create(&run->coordinator, NULL, coordinator_main, run) != 0) {
-		run->joined = true;
-		sm_run_free(run);
-		return sm_error_set(err, SM_ERR_INTERNAL, "cannot start the rebuild thread");
-	}
+	run->only_failed = opts && opts->only_failed;
+	if ((rc = sm_run_launch(run, coordinator_main, err)) != SM_OK)
+		return rc;
 	*out = run;
 	return SM_OK;
 }
@@ -460,6 +499,8 @@ static void fill_type(sm_type_progress *p, const sm_type_counters *c, double ela
 		p->failures[k] = c->failures[k];
 		p->failed += c->failures[k];
 	}
+	p->equal = c->equal;
+	p->different = c->different;
 	p->events_per_sec = elapsed > 0 ? (double)c->events_done / elapsed : 0;
 	p->eta_seconds = p->events_per_sec > 0
 		? (double)(c->events_planned - c->events_done) / p->events_per_sec : -1;
@@ -493,6 +534,8 @@ void sm_run_progress(sm_run *run, sm_progress *out)
 		total.events_done += c->events_done;
 		for (int k = 0; k < SM_FAIL__COUNT; k++)
 			total.failures[k] += c->failures[k];
+		total.equal += c->equal;
+		total.different += c->different;
 	}
 	pthread_mutex_unlock(&run->lock);
 	{
@@ -577,6 +620,7 @@ void sm_run_free(sm_run *run)
 	free(run->types);
 	sm_type_params_clear(&run->type_params);
 	free(run->log_path);
+	sm_verify_free(run->verify);
 	for (size_t i = 0; i < sizeof run->cancels / sizeof run->cancels[0]; i++)
 		if (run->cancels[i])
 			PQfreeCancel(run->cancels[i]);

@@ -25,6 +25,9 @@ typedef struct sm_instance {
 	long long end_version;     /* the stream's version at planning time */
 	enum sm_start_kind start_kind;
 	int type_index;            /* into sm_run.types */
+	bool any_module_version;   /* verify: compare whatever module version the
+	                              live snapshot has (an instance asked for by name) */
+	long long module_version;  /* verify: the live snapshot's, at planning */
 	/* Failed at planning: prefail_msg (static text) is not NULL, prefail
 	 * says how. */
 	const char *prefail_msg;
@@ -40,7 +43,10 @@ typedef struct sm_type_counters {
 	long long instances_planned, instances_done;
 	long long events_planned, events_done;
 	long long failures[SM_FAIL__COUNT];
+	long long equal, different; /* verify's outcomes */
 } sm_type_counters;
+
+typedef struct sm_verify sm_verify;  /* engine/verify_internal.h */
 
 struct sm_run {
 	sm_engine *eng;
@@ -79,6 +85,7 @@ struct sm_run {
 	struct timespec started;
 	double finished_elapsed;   /* (L) elapsed at the end, < 0 while running */
 	char *log_path;            /* external reducers' stderr, or NULL */
+	sm_verify *verify;         /* a verify run (read-only): its report; NULL: a rebuild */
 };
 
 /* Registers conn (NULL: none) as the connection of slot, so that a cancel
@@ -94,6 +101,42 @@ typedef struct sm_worker_arg {
 } sm_worker_arg;
 
 void *sm_rebuild_worker_main(void *arg);
+
+/*
+ * The parts of a run's life that rebuild and verify share (rebuild.c).
+ */
+/* A new run of the aggregates aggs (borrowed from the configuration), in
+ * state PLANNING: jobs 0 = the environment's; uuids copied. */
+sm_run *sm_run_new(sm_engine *eng, const sm_aggregate *const *aggs, size_t n_aggs, int jobs,
+		   const char *const *uuids, size_t n_uuids);
+/* Starts the run's coordinator thread main_fn(run); frees the run when it
+ * cannot. */
+int sm_run_launch(sm_run *run, void *(*main_fn)(void *), sm_error *err);
+/* Prepares the planning session (sm_store_prepare_session) and reads the
+ * store's layout into run->layout; an error when the source tables are
+ * not there. */
+int sm_run_read_layout(sm_run *run, PGconn *conn, sm_error *err);
+/* Reads the plan's rows one at a time (single-row mode: with millions of
+ * aggregates the whole result would cost more memory than the plan),
+ * calling add for each (row 0 of a one-row result; *cap: run->inst's
+ * capacity for sm_xgrow). */
+int sm_run_read_plan(sm_run *run, PGconn *conn, const char *sql, const char *const *params,
+		     int nparams, void (*add)(sm_run *run, const PGresult *row, size_t *cap),
+		     sm_error *err);
+/* Orders the planned instances (most events first), counts them per type
+ * and cuts them into chunks. */
+void sm_run_cut_chunks(sm_run *run);
+/* Starts one worker per chunk up to jobs and waits for them all. */
+void sm_run_workers(sm_run *run);
+void sm_run_set_state(sm_run *run, enum sm_run_state s);
+/* How the run ended, and the journal's word for it. */
+enum sm_run_state sm_run_final_state(sm_run *run, const char **outcome);
+/* The run is over: its final state and elapsed time are fixed. */
+void sm_run_end(sm_run *run, enum sm_run_state final);
+/* Where external reducers' stderr goes: <env>-<name>.log under
+ * $XDG_STATE_HOME/snapmig (default ~/.local/state/snapmig), or NULL when no
+ * type of the run has one or the directory cannot be made. */
+char *sm_run_log_path(const sm_run *run, const char *name);
 
 /* Records a fatal error (the first one wins) and asks everyone to stop. */
 void sm_run_fail(sm_run *run, const sm_error *err);

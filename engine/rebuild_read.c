@@ -49,26 +49,38 @@ static char *query_tail(const sm_run *run, PGconn *conn)
 	char *td = sm_store_json_bytes(l->tgt_data, "t.data");
 	char *ed = sm_store_json_bytes(l->ev_data, "e.data");
 	char *em = sm_store_json_bytes(l->ev_meta, "e.metadata");
+	/* The start row: a rebuild's start snapshot (the live one or the
+	 * target's) when the plan starts from one; for verify, always the
+	 * live snapshot (the one to compare with) and never the target,
+	 * which may not exist. */
+	char *start = run->verify
+		? sm_xasprintf("(SELECT %1$d AS k, s.source_version AS v, NULL::text AS t, %2$s AS d,"
+			       " %3$s AS m, NULL::timestamptz AS c"
+			       " FROM %4$s.snapshots s WHERE s.source_uuid = p.uuid)",
+			       SM_ROW_START, sd, sm, s)
+		: sm_xasprintf("(SELECT %5$d AS k, CASE p.sk WHEN %3$d THEN s.source_version"
+			       "  WHEN %4$d THEN t.source_version END AS v,"
+			       "  NULL::text AS t,"
+			       "  CASE p.sk WHEN %3$d THEN %6$s WHEN %4$d THEN %7$s END AS d, %8$s AS m,"
+			       "  NULL::timestamptz AS c"
+			       " FROM %1$s.snapshots s LEFT JOIN %2$s.snapshots t"
+			       "  ON p.sk = %4$d AND t.source_uuid = s.source_uuid"
+			       " WHERE s.source_uuid = p.uuid)",
+			       s, t, SM_START_LIVE, SM_START_GENERATED, SM_ROW_START, sd, td, sm);
 	char *sql = sm_xasprintf(
 		"  WITH ORDINALITY AS p(uuid, sid, fv, tv, sk, ord)"
 		" CROSS JOIN LATERAL ("
-		"  (SELECT %11$d AS k, CASE p.sk WHEN %9$d THEN s.source_version"
-		"    WHEN %10$d THEN t.source_version END AS v,"
-		"    NULL::text AS t,"
-		"    CASE p.sk WHEN %9$d THEN %3$s WHEN %10$d THEN %5$s END AS d, %4$s AS m,"
-		"    NULL::timestamptz AS c"
-		"   FROM %1$s.snapshots s LEFT JOIN %2$s.snapshots t"
-		"    ON p.sk = %10$d AND t.source_uuid = s.source_uuid"
-		"   WHERE s.source_uuid = p.uuid)"
+		"  %2$s"
 		"  UNION ALL"
-		"  (SELECT %12$d, se.stream_version, e.event_type, %6$s, %7$s, %8$s"
+		"  (SELECT %6$d, se.stream_version, e.event_type, %3$s, %4$s, %5$s"
 		"   FROM %1$s.stream_events se JOIN %1$s.events e ON e.event_id = se.event_id"
 		"   WHERE se.stream_id = p.sid AND se.stream_version > p.fv AND se.stream_version <= p.tv"
 		"   ORDER BY se.stream_version)"
 		" ) x) TO STDOUT (FORMAT binary)",
-		s, t, sd, sm, td, ed, em, wants_created_at(run) ? "e.created_at" : "NULL::timestamptz",
-		SM_START_LIVE, SM_START_GENERATED, SM_ROW_START, SM_ROW_EVENT);
+		s, start, ed, em, wants_created_at(run) ? "e.created_at" : "NULL::timestamptz",
+		SM_ROW_EVENT);
 
+	free(start);
 	free(s);
 	free(t);
 	free(sd);

@@ -8,6 +8,10 @@
  * buffers.  Failures are per instance.  A lost connection is retried with
  * back-off; the chunk is then redone from its planned starts, which gives
  * the same rows.  A cancel commits the instances the chunk has finished.
+ *
+ * The worker of a verify run (run->verify) is the same loop with a
+ * verify batch (engine/verify_internal.h) in the writer's place and no
+ * writing connection: it compares each fold with its live snapshot.
  */
 #include "config.h"
 
@@ -18,6 +22,7 @@
 #include "engine/rebuild_fold.h"
 #include "engine/rebuild_read.h"
 #include "engine/rebuild_write.h"
+#include "engine/verify_internal.h"
 #include "util/alloc.h"
 
 #define MAX_RETRIES 3
@@ -26,21 +31,30 @@
 typedef struct worker {
 	sm_run *run;
 	int id;
-	PGconn *conns[2];           /* reader's, writer's */
+	bool verify;                /* a verify run: no writer, a batch */
+	PGconn *conns[2];           /* reader's, writer's (none for verify) */
 	sm_reader reader;
 	sm_writer writer;
+	sm_verify_batch batch;
 	sm_fold fold;               /* the instance in flight */
 	size_t begun;               /* instances of the chunk begun so far */
 	sm_reducer **reducers;      /* per run type, opened lazily */
+	json_object **initials;     /* verify: per run type, the reducer's initial state */
+	bool *no_initial;           /* verify: ... which it could not give */
 	sm_json_reader *json;       /* parses every event of this worker */
 	long long *events;          /* per type: events reported in the open chunk */
 } worker;
+
+static int n_conns(const worker *w)
+{
+	return w->verify ? 1 : 2;
+}
 
 /* ------------------------------------------------------------ connections */
 
 static void close_conns(worker *w)
 {
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < n_conns(w); i++) {
 		sm_run_watch_conn(w->run, 2 * w->id - 1 + i, NULL);
 		if (w->conns[i])
 			PQfinish(w->conns[i]);
@@ -51,15 +65,15 @@ static void close_conns(worker *w)
 static int open_conns(worker *w, sm_error *err)
 {
 	close_conns(w);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < n_conns(w); i++) {
 		w->conns[i] = sm_engine_connect(w->run->eng, err);
 		if (!w->conns[i])
 			return SM_ERR_DB;
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < n_conns(w); i++)
 		sm_run_watch_conn(w->run, 2 * w->id - 1 + i, w->conns[i]);
 	if (sm_reader_open(&w->reader, w->conns[0], err) ||
-	    sm_writer_open(&w->writer, w->conns[1], err))
+	    (!w->verify && sm_writer_open(&w->writer, w->conns[1], err)))
 		return SM_ERR_DB;
 	return SM_OK;
 }
@@ -109,21 +123,56 @@ static int reducer_for(worker *w, const sm_instance *x, sm_reducer **out, sm_err
 	return SM_OK;
 }
 
-/* Ends the instance in flight: its snapshot written, or its failure
- * recorded; either way it is done. */
+/* verify: *initial, the initial state of the instance's type as its
+ * reducer gives it; NULL when it gives none that is an object (the live
+ * snapshot is then compared as it is).  Negative: an error or a cancel. */
+static int initial_of(worker *w, const sm_instance *x, json_object **initial, sm_error *err)
+{
+	int t = x->type_index;
+
+	if (!w->initials[t] && !w->no_initial[t]) {
+		sm_reduce_failure why;
+		int rc;
+
+		memset(&why, 0, sizeof why);
+		rc = sm_reducer_initial(w->reducers[t], x->uuid, &w->initials[t], &why, err);
+		if (rc < 0)
+			return rc;
+		if (rc != SM_OK || !json_object_is_type(w->initials[t], json_type_object)) {
+			json_object_put(w->initials[t]);
+			w->initials[t] = NULL;
+			w->no_initial[t] = true;
+		}
+	}
+	*initial = w->initials[t];
+	return SM_OK;
+}
+
+/* Ends the instance in flight: its snapshot written (verify: compared), or
+ * its failure recorded; either way it is done. */
 static int finish_instance(worker *w, sm_error *err)
 {
 	const sm_instance *x = w->fold.inst;
-	json_object *state, *meta;
+	bool superseded = w->fold.state == SM_FOLD_SUPERSEDED;
+	json_object *state, *meta, *live, *initial = NULL;
 	int rc = sm_fold_finish(&w->fold, &state, &meta, err);
 
-	if (rc == SM_OK && state)
+	live = sm_fold_take_live(&w->fold);
+	if (rc == SM_OK && w->verify) {
+		if (superseded)
+			sm_verify_batch_skip(&w->batch, x);
+		else if (state && live && (rc = initial_of(w, x, &initial, err)) == SM_OK)
+			sm_verify_batch_compare(&w->batch, x, initial, live, state);
+		/* else: the fold's sink has recorded the failure */
+	} else if (rc == SM_OK && state) {
 		rc = sm_writer_put(&w->writer, x, state, meta, err);
-	if (rc == SM_OK)
+	}
+	if (rc == SM_OK && !w->verify)
 		sm_writer_done(&w->writer, x);
 	report_events(w, x->type_index, sm_fold_take_events(&w->fold, 1));
 	json_object_put(state);
 	json_object_put(meta);
+	json_object_put(live);
 	return rc;
 }
 
@@ -140,10 +189,12 @@ static int advance_to(worker *w, size_t upto, sm_error *err)
 			return rc;
 		if (w->begun == w->reader.n_map)
 			break;
-		rc = reducer_for(w, &w->run->inst[w->reader.map[w->begun]], &reducer, err);
+		const sm_instance *x = &w->run->inst[w->reader.map[w->begun]];
+
+		rc = reducer_for(w, x, &reducer, err);
 		if (rc)
 			return rc;
-		sm_fold_begin(&w->fold, &w->run->inst[w->reader.map[w->begun]], reducer);
+		sm_fold_begin(&w->fold, x, w->run->types[x->type_index].agg, reducer);
 		w->begun++;
 	}
 	return SM_OK;
@@ -155,7 +206,11 @@ static void record_prefailed(worker *w, const sm_chunk *ch)
 	for (size_t i = 0; i < ch->count; i++) {
 		const sm_instance *x = &w->run->inst[ch->first + i];
 
-		if (x->prefail_msg) {
+		if (!x->prefail_msg)
+			continue;
+		if (w->verify) {
+			sm_verify_batch_fail(&w->batch, x, x->prefail, 0, NULL, x->prefail_msg);
+		} else {
 			sm_writer_fail(&w->writer, x, x->prefail, 0, NULL, x->prefail_msg);
 			sm_writer_done(&w->writer, x);
 		}
@@ -200,10 +255,11 @@ static int read_and_fold(worker *w, const sm_chunk *ch, sm_error *err)
 
 static int process_chunk(worker *w, const sm_chunk *ch, sm_error *err)
 {
-	int rc;
+	int rc = SM_OK;
 
 	memset(w->events, 0, w->run->n_types * sizeof *w->events);
-	rc = sm_writer_begin(&w->writer, err);
+	if (!w->verify)
+		rc = sm_writer_begin(&w->writer, err);
 	if (rc == SM_OK) {
 		record_prefailed(w, ch);
 		rc = read_and_fold(w, ch, err);
@@ -215,16 +271,34 @@ static int process_chunk(worker *w, const sm_chunk *ch, sm_error *err)
 	}
 	if (rc == SM_ERR_CANCELLED)
 		rc = SM_OK;
-	if (rc == SM_OK)
+	if (rc == SM_OK && w->verify)
+		sm_verify_batch_commit(&w->batch);
+	else if (rc == SM_OK)
 		rc = sm_writer_commit(&w->writer, err);
 	if (rc != SM_OK) {
-		sm_writer_abort(&w->writer);
+		if (w->verify)
+			sm_verify_batch_discard(&w->batch);
+		else
+			sm_writer_abort(&w->writer);
 		unreport_chunk(w);
 	}
 	return rc;
 }
 
 /* ---------------------------------------------------------------- worker */
+
+/* The fold's sinks: the writer's failure list, or the verify batch. */
+static void writer_fail(void *ctx, const sm_instance *inst, enum sm_failure_kind kind,
+			long long version, const char *event_type, const char *message)
+{
+	sm_writer_fail(ctx, inst, kind, version, event_type, message);
+}
+
+static void batch_fail(void *ctx, const sm_instance *inst, enum sm_failure_kind kind,
+		       long long version, const char *event_type, const char *message)
+{
+	sm_verify_batch_fail(ctx, inst, kind, version, event_type, message);
+}
 
 static bool next_chunk(sm_run *run, size_t *out)
 {
@@ -255,7 +329,7 @@ static int chunk_with_retries(worker *w, const sm_chunk *ch, sm_error *err)
 	for (int attempt = 0;; attempt++) {
 		int rc = SM_OK;
 
-		if (!w->conns[0] || !w->conns[1])
+		if (!w->conns[0] || (!w->verify && !w->conns[1]))
 			rc = open_conns(w, err);
 		if (rc == SM_OK)
 			rc = process_chunk(w, ch, err);
@@ -274,9 +348,14 @@ static int chunk_with_retries(worker *w, const sm_chunk *ch, sm_error *err)
 
 static void worker_free(worker *w)
 {
-	for (size_t i = 0; i < w->run->n_types; i++)
+	for (size_t i = 0; i < w->run->n_types; i++) {
 		sm_reducer_close(w->reducers[i]);
+		json_object_put(w->initials[i]);
+	}
 	free(w->reducers);
+	free(w->initials);
+	free(w->no_initial);
+	sm_verify_batch_free(&w->batch);
 	free(w->events);
 	sm_json_reader_free(w->json);
 	sm_reader_free(&w->reader);
@@ -295,17 +374,34 @@ void *sm_rebuild_worker_main(void *arg)
 	memset(&w, 0, sizeof w);
 	w.run = run;
 	w.id = wa->id;
+	w.verify = run->verify != NULL;
 	w.reducers = sm_xcalloc(run->n_types + 1, sizeof *w.reducers);
+	w.initials = sm_xcalloc(run->n_types + 1, sizeof *w.initials);
+	w.no_initial = sm_xcalloc(run->n_types + 1, sizeof *w.no_initial);
 	w.events = sm_xcalloc(run->n_types + 1, sizeof *w.events);
 	sm_reader_init(&w.reader, run);
 	sm_writer_init(&w.writer, run);
+	sm_verify_batch_init(&w.batch, run);
 	sm_error_clear(&wa->err);
 	w.json = sm_json_reader_new();
 	if (!w.json)
 		rc = sm_error_set(&wa->err, SM_ERR_NOMEM, "out of memory");
 	else
 		sm_json_reader_keep_last_duplicate(w.json, run->eng->env->settings.last_duplicate_wins);
-	sm_fold_init(&w.fold, run, w.json, &w.writer);
+	{
+		sm_fold_params fp;
+		sm_fold_sink sink;
+
+		memset(&fp, 0, sizeof fp);
+		fp.metadata_key = run->eng->env->settings.metadata_key;
+		/* verify stores nothing */
+		fp.no_nul = !w.verify && run->layout.tgt_data == SM_COL_JSONB &&
+			    !run->layout.double_encoded;
+		fp.verify = w.verify;
+		sink.fail = w.verify ? batch_fail : writer_fail;
+		sink.ctx = w.verify ? (void *)&w.batch : (void *)&w.writer;
+		sm_fold_init(&w.fold, w.json, sink, &fp);
+	}
 	while (rc == SM_OK && next_chunk(run, &idx))
 		rc = chunk_with_retries(&w, &run->chunks[idx], &wa->err);
 	if (rc != SM_OK)

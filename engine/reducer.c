@@ -66,9 +66,7 @@ int sm_reduce_fail(sm_reduce_failure *fail, enum sm_failure_kind kind, long long
 	return SM_REDUCE_FAILED;
 }
 
-/* The struct semantics of Commanded's snapshot decoding: the initial
- * state's keys, each taken from the snapshot when present there. */
-static json_object *struct_from(json_object *initial, json_object *snapshot)
+json_object *sm_struct_decode(json_object *initial, json_object *snapshot)
 {
 	json_object *out = json_object_new_object();
 
@@ -99,7 +97,7 @@ int sm_reducer_begin(sm_reducer *r, const char *stream_uuid,
 					      "snapshot data is not a JSON object");
 		}
 		if (json_object_is_type(r->state, json_type_object)) {
-			merged = struct_from(r->state, start_state);
+			merged = sm_struct_decode(r->state, start_state);
 		} else {
 			merged = sm_json_copy(start_state);
 		}
@@ -154,6 +152,24 @@ int sm_reducer_end(sm_reducer *r, json_object **state_out,
 	*state_out = r->state;
 	r->state = NULL;
 	return SM_OK;
+}
+
+int sm_reducer_initial(sm_reducer *r, const char *stream_uuid, json_object **state_out,
+		       sm_reduce_failure *fail, sm_error *err)
+{
+	int rc;
+
+	*state_out = NULL;
+	if (!r->exec) {
+		*state_out = sm_rules_initial(r->agg->rules);
+		return SM_OK;
+	}
+	rc = sm_exec_begin(r->exec, stream_uuid, NULL, 0, fail, err);
+	if (rc == SM_OK)
+		rc = sm_exec_end(r->exec, state_out, fail, err);
+	if (rc != SM_OK)
+		sm_exec_abort(r->exec);
+	return rc;
 }
 
 void sm_reducer_abort(sm_reducer *r)

@@ -66,6 +66,18 @@ int sm_reducer_event(sm_reducer *r, const sm_event_view *ev,
  * after its data was checked as always). */
 const sm_event_reads *sm_reducer_reads(const sm_reducer *r, const char *event_type);
 
+/* The initial state (caller owns), between instances: the rules' `initial`;
+ * an external reducer's fold of no events (begin from the initial state,
+ * end), for the instance stream_uuid. */
+int sm_reducer_initial(sm_reducer *r, const char *stream_uuid, json_object **state_out,
+		       sm_reduce_failure *fail, sm_error *err);
+
+/* Commanded's decoding of a snapshot's data into the aggregate's struct
+ * (Kernel.struct/2): the keys of initial, each with the snapshot's value
+ * when it has the key, else initial's; keys initial lacks are dropped.
+ * Both objects, borrowed; a new object (caller owns). */
+json_object *sm_struct_decode(json_object *initial, json_object *snapshot);
+
 /* *state_out: the final state (caller owns). */
 int sm_reducer_end(sm_reducer *r, json_object **state_out,
 		   sm_reduce_failure *fail, sm_error *err);

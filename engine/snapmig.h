@@ -193,6 +193,7 @@ typedef struct sm_type_progress {
 	long long events_planned, events_done;
 	long long failures[SM_FAIL__COUNT];
 	long long failed;          /* sum of failures */
+	long long equal, different;/* verify: instances checked equal / different */
 	double events_per_sec;
 	double eta_seconds;        /* < 0 when unknown */
 } sm_type_progress;
@@ -232,6 +233,133 @@ void sm_run_cancel(sm_run *run);
 int sm_run_wait(sm_run *run, sm_error *err);
 bool sm_run_finished(sm_run *run);
 void sm_run_free(sm_run *run);   /* waits for the run to finish first */
+
+/* ---------------------------------------------------------------- verify */
+
+/*
+ * Verify checks a reducer against the truth the store already holds: for
+ * each live snapshot whose module version is the one the configuration
+ * makes (the type's snapshot_version), it folds the instance's events from
+ * the initial state up to that snapshot's source_version, with the same
+ * reader and fold as a rebuild, and compares the result with the live
+ * snapshot as Commanded loads it: decoded into the struct (the keys of the
+ * reducer's initial state, each with the snapshot's value when it has the
+ * key, else the default; other keys dropped) and compared by jsonb
+ * equality (util/json_diff.h: numbers by exact value, 1 = 1.0).  It never
+ * writes: no target schema, no journal.  It runs as an sm_run: progress,
+ * cancel, wait and free as for a rebuild; sm_type_progress.equal and
+ * .different count the outcomes so far.
+ */
+typedef struct sm_verify_options {
+	const char *const *types;  /* labels or full types; NULL/0 = all configured */
+	size_t n_types;
+	/* Only these instances (source_uuids), whatever module version their
+	 * live snapshot has (a stale one is folded with the current reducer
+	 * all the same, and its differences are no surprise). */
+	const char *const *uuids;
+	size_t n_uuids;
+	long long sample;          /* check at most this many instances per type; 0: all */
+	double sample_percent;     /* or this share of each type's, rounded up; 0: all */
+	unsigned long long seed;   /* which sample: the same seed picks the same instances */
+	int jobs;                  /* 0 = the environment's setting */
+	int examples;              /* instances kept per type with their details; 0: 10 */
+	int paths;                 /* differences kept per example; 0: 20 */
+	bool keep_equal;           /* examples include equal instances (else only
+	                              different and failed ones) */
+	bool keep_states;          /* examples keep both compared states, whole */
+} sm_verify_options;
+
+int sm_verify_start(sm_engine *eng, const sm_verify_options *opts, sm_run **out, sm_error *err);
+
+enum sm_verify_outcome {
+	SM_VERIFY_EQUAL = 0,
+	SM_VERIFY_DIFFERENT,
+	SM_VERIFY_FAILED,          /* the fold failed: see the failure */
+	SM_VERIFY_SKIPPED,         /* the live snapshot changed after planning: not compared */
+	SM_VERIFY__COUNT
+};
+/* "equal", "different", "failed", "skipped". */
+const char *sm_verify_outcome_name(enum sm_verify_outcome outcome);
+
+enum sm_verify_diff_kind {
+	SM_VDIFF_VALUE = 0,        /* unequal values */
+	SM_VDIFF_ONLY_LIVE,        /* a key only the live snapshot has */
+	SM_VDIFF_ONLY_FOLDED,      /* a key only the fold has */
+	SM_VDIFF_NUMBER_FORM,      /* equal numbers, an integer and a float (1 vs 1.0):
+	                              equal for jsonb, not for Elixir; never counts
+	                              as a difference */
+};
+/* "value", "only_live", "only_folded", "number_form". */
+const char *sm_verify_diff_kind_name(enum sm_verify_diff_kind kind);
+
+/* Values in a difference are JSON text cut at this many bytes (then "..."
+ * follows and cut is set). */
+#define SM_VERIFY_VALUE_MAX 300
+
+typedef struct sm_verify_difference {
+	enum sm_verify_diff_kind kind;
+	char *path;                /* jq form: ".members[2].role"; "." the whole state */
+	char *live;                /* JSON text there; NULL when absent */
+	char *folded;
+	bool live_cut, folded_cut;
+} sm_verify_difference;
+
+typedef struct sm_verify_instance {
+	char *source_uuid;
+	long long version;         /* the live snapshot's source_version: folded up to it */
+	long long module_version;  /* the live snapshot's module version */
+	enum sm_verify_outcome outcome;
+	sm_verify_difference *diffs; /* the first `paths` differences (NUMBER_FORM ones too) */
+	size_t n_diffs;
+	long long differences;     /* how many there are (NUMBER_FORM not counted) */
+	/* outcome FAILED: */
+	enum sm_failure_kind kind;
+	long long fail_version;    /* the event's stream_version, 0 when none */
+	char *event_type;          /* NULL when none */
+	char *message;
+	/* keep_states: the live snapshot as Commanded decodes it, and the fold
+	 * (JSON text; NULL when there is none) */
+	char *live_json, *folded_json;
+} sm_verify_instance;
+
+typedef struct sm_verify_path {
+	char *path;                /* with array indices as "[]": ".members[].role" */
+	long long instances;       /* instances that differ there */
+} sm_verify_path;
+
+typedef struct sm_verify_type {
+	char *type, *label;
+	long long target_version;
+	long long live;            /* live snapshots of the type */
+	long long at_version;      /* ... at target_version: those verify can check */
+	long long planned;         /* selected (the sample) */
+	long long equal, different, failed, skipped;
+	long long checked;         /* equal + different + failed */
+	long long failures[SM_FAIL__COUNT];
+	long long number_form;     /* equal instances with an integer vs a float somewhere */
+	sm_verify_path *paths;     /* where instances differ, most instances first */
+	size_t n_paths;
+	bool paths_cut;            /* more distinct paths than kept (200) */
+	sm_verify_instance *instances; /* examples in outcome order: different, failed,
+	                                  (keep_equal) equal; by source_uuid within */
+	size_t n_instances;
+} sm_verify_type;
+
+typedef struct sm_verify_report {
+	enum sm_run_state state;
+	double elapsed_seconds;
+	long long events;          /* folded */
+	int jobs;
+	unsigned long long seed;
+	bool sampled;              /* sample or sample_percent was given */
+	sm_verify_type *types;     /* the selected types, in configuration order */
+	size_t n_types;
+	sm_error error;            /* set when state == SM_RUN_FAILED */
+} sm_verify_report;
+
+/* The report of a verify run so far (complete once sm_run_finished). */
+int sm_verify_report_read(sm_run *run, sm_verify_report **out, sm_error *err);
+void sm_verify_report_free(sm_verify_report *report);
 
 /* -------------------------------------------------------- failures, runs */
 

@@ -355,12 +355,13 @@ static bool is_number(json_object *o)
 	return json_object_is_type(o, json_type_int) || json_object_is_type(o, json_type_double);
 }
 
-bool sm_json_equal(json_object *a, json_object *b)
+bool sm_json_equal_by(json_object *a, json_object *b,
+		      bool (*numbers)(json_object *a, json_object *b))
 {
 	enum json_type ta = json_object_get_type(a), tb = json_object_get_type(b);
 
 	if (is_number(a) && is_number(b))
-		return numbers_equal(a, b);
+		return numbers(a, b);
 	if (ta != tb)
 		return false;
 	switch (ta) {
@@ -378,8 +379,8 @@ bool sm_json_equal(json_object *a, json_object *b)
 		if (n != json_object_array_length(b))
 			return false;
 		for (size_t i = 0; i < n; i++)
-			if (!sm_json_equal(json_object_array_get_idx(a, i),
-					   json_object_array_get_idx(b, i)))
+			if (!sm_json_equal_by(json_object_array_get_idx(a, i),
+					      json_object_array_get_idx(b, i), numbers))
 				return false;
 		return true;
 	}
@@ -389,7 +390,8 @@ bool sm_json_equal(json_object *a, json_object *b)
 		json_object_object_foreach(a, key, va) {
 			json_object *vb;
 
-			if (!json_object_object_get_ex(b, key, &vb) || !sm_json_equal(va, vb))
+			if (!json_object_object_get_ex(b, key, &vb) ||
+			    !sm_json_equal_by(va, vb, numbers))
 				return false;
 		}
 		return true;
@@ -397,6 +399,11 @@ bool sm_json_equal(json_object *a, json_object *b)
 	default:
 		return false;
 	}
+}
+
+bool sm_json_equal(json_object *a, json_object *b)
+{
+	return sm_json_equal_by(a, b, numbers_equal);
 }
 
 /* Our own deep copy: json_object_deep_copy would print a computed double

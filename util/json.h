@@ -85,8 +85,13 @@ const char *sm_json_print(json_object *obj, size_t *len);
  * double, Elixir style (1.0, 0.1, 1.0e20); NaN/Inf are refused (NULL). */
 json_object *sm_json_new_double(double value);
 
-/* Deep JSON equality; numbers compare by value (1 == 1.0). */
+/* Deep JSON equality; numbers compare by value (1 == 1.0) as doubles do
+ * (Elixir's ==; util/json_diff.h has jsonb's exact equality). */
 bool sm_json_equal(json_object *a, json_object *b);
+/* Deep JSON equality with numbers (of either JSON kind, int or double)
+ * compared by numbers(a, b); every other value as sm_json_equal does. */
+bool sm_json_equal_by(json_object *a, json_object *b,
+		      bool (*numbers)(json_object *a, json_object *b));
 
 /* Deep copy (caller owns). */
 json_object *sm_json_copy(json_object *obj);
