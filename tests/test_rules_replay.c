@@ -37,6 +37,11 @@ static const char config_fmt[] =
 	"      { on = \"Elixir.Cart.Tagged\"; do = \"merge labels event.tags; labels[event.k] ?= event.v\"; },\n"
 	"      { on = \"Elixir.Cart.Set\"; do = \"state[event.field] = event.value\"; },\n"
 	"      { on = \"Elixir.Cart.Closed\"; do = \"status = 'closed'; state['done?'] = true\"; }\n"
+	"    ); },\n"
+	"  { type = \"Elixir.Lax\"; snapshot_version = 2; initial = \"{n: 0, other: 0}\";\n"
+	"    events = (\n"
+	"      { on = \"Elixir.Lax.Inc\"; do = \"n += 1\"; },\n"
+	"      { on = \"*\"; do = \"other += 1\"; }\n"
 	"    ); }\n"
 	");\n";
 
@@ -81,13 +86,19 @@ static void append(fixture *f, const char *uuid, const char *type, const char *d
 					err, sizeof err) == 0, "%s", err);
 }
 
-static void snapshot(fixture *f, const char *uuid, long long version, const char *data,
-		     const char *meta)
+static void snapshot_of(fixture *f, const char *type, const char *uuid, long long version,
+			const char *data, const char *meta)
 {
 	char err[1024];
 
-	ck_assert_msg(sm_fixture_snapshot(f->conn, "public", f->mode, uuid, version, "Elixir.Cart",
+	ck_assert_msg(sm_fixture_snapshot(f->conn, "public", f->mode, uuid, version, type,
 					  data, meta, err, sizeof err) == 0, "%s", err);
+}
+
+static void snapshot(fixture *f, const char *uuid, long long version, const char *data,
+		     const char *meta)
+{
+	snapshot_of(f, "Elixir.Cart", uuid, version, data, meta);
 }
 
 /* Rebuilds one environment; returns the events it applied. */
@@ -243,6 +254,42 @@ START_TEST(test_a_computed_top_level_key_outside_initial_fails_its_instance)
 }
 END_TEST
 
+/* A catch-all entry (on = "*") handles every type: the pre-flight finds
+ * no unknown event, and the rebuild applies it to the others. */
+START_TEST(test_a_catch_all_entry_handles_every_event_type)
+{
+	fixture f;
+	sm_engine *eng;
+	sm_preflight *pf;
+	sm_error e;
+	const char *types[] = { "Elixir.Lax" };
+	char *row;
+	long long v;
+
+	setup(&f, (enum sm_fixture_mode)_i);
+	append(&f, "lax-1", "Elixir.Lax.Inc", "{}");
+	append(&f, "lax-1", "Elixir.Lax.SomethingNew", "{}");
+	append(&f, "lax-1", "Elixir.Lax.Inc", "{}");
+	append(&f, "lax-1", "Elixir.Elsewhere.Event", "{\"x\":1}");
+	snapshot_of(&f, "Elixir.Lax", "lax-1", 1, "{}", NULL);
+	sm_error_clear(&e);
+	ck_assert_msg(sm_engine_open(f.cfg, "full", &eng, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_preflight_run(eng, types, 1, &pf, &e) == SM_OK, "%s", e.message);
+	ck_assert_uint_eq(pf->n_unknown, 0);
+	sm_preflight_free(pf);
+	sm_engine_close(eng);
+	/* The live snapshot is of module version 1: a full replay. */
+	ck_assert_int_eq(rebuild(&f, "full", NULL), 4);
+	row = row_text(&f, "m_full", "lax-1", &v);
+	ck_assert_ptr_nonnull(row);
+	ck_assert_msg(strstr(row, "\"n\": 2") || strstr(row, "\"n\":2"), "%s", row);
+	ck_assert_msg(strstr(row, "\"other\": 2") || strstr(row, "\"other\":2"), "%s", row);
+	ck_assert_int_eq(v, 4);
+	free(row);
+	teardown(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rules_replay");
@@ -254,6 +301,7 @@ int main(void)
 	/* _i: 0 bytea, 1 jsonb, 2 double-encoded jsonb */
 	tcase_add_loop_test(tc, test_full_replay_and_catch_up_give_byte_identical_rows, 0, 3);
 	tcase_add_loop_test(tc, test_a_computed_top_level_key_outside_initial_fails_its_instance, 0, 3);
+	tcase_add_loop_test(tc, test_a_catch_all_entry_handles_every_event_type, 0, 2);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
