@@ -452,6 +452,33 @@ typedef struct sm_instance_list {
  * is one.  Read-only.  Free *out with sm_instance_list_free. */
 int sm_instances_list(sm_engine *eng, const char *type, const char *uuid_filter,
 		      long long offset, int limit, sm_instance_list **out, sm_error *err);
+
+/* Which instances sm_instances_query lists, and in which order. */
+enum sm_instance_order {
+	SM_INSTANCES_BY_UUID = 0,      /* source_uuid */
+	SM_INSTANCES_BY_VERSION,       /* the live source_version (events), highest first */
+};
+
+typedef struct sm_instance_query {
+	const char *type;              /* the full aggregate type */
+	const char *uuid_filter;       /* part of the source_uuid, any case; NULL or "" = all */
+	unsigned states;               /* 1u << sm_instance_state for each state to list;
+	                                  0 = every state.  Same, differs and unreadable
+	                                  are compared by snapmig, so asking for them
+	                                  reads every instance of the type */
+	bool stale;                    /* only live snapshots not at the configured
+	                                  snapshot_version (none when not configured) */
+	bool failed;                   /* only instances with a recorded failure */
+	enum sm_instance_order order;
+	bool reverse;                  /* the order reversed */
+	long long offset;              /* as sm_instances_list */
+	int limit;
+} sm_instance_query;
+
+/* sm_instances_list with filters by state, staleness and failure, and an
+ * order; total counts the instances that pass them. */
+int sm_instances_query(sm_engine *eng, const sm_instance_query *q, sm_instance_list **out,
+		       sm_error *err);
 void sm_instance_list_free(sm_instance_list *list);
 
 /* ------------------------------------------------------ copy and rollback */

@@ -1,13 +1,16 @@
 /*
  * Reading snapshots for inspection, never writing: sm_snapshot_read gives
  * one snapshot of the live (source) or generated (target) schema as JSON
- * text with its metadata, sm_instances_list one page of a type's instances
- * with how their generated row compares.  Column types come from the
+ * text with its metadata, sm_instances_query one page of a type's instances
+ * with how their generated row compares (filtered by state: the state a
+ * row has is what snapmig's comparison says, so filtering by it reads
+ * every instance of the type).  Column types come from the
  * catalog: bytea, jsonb and double-encoded jsonb are accepted, as every
  * other reader of the engine does.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,145 +143,260 @@ static enum sm_instance_state compare(sm_json_reader *rd, const PGresult *res, i
 	return st;
 }
 
-int sm_instances_list(sm_engine *eng, const char *type, const char *uuid_filter,
-		      long long offset, int limit, sm_instance_list **out, sm_error *err)
+/* One instances query being built and run: what the parts of it share. */
+typedef struct iq {
+	sm_engine *eng;
+	const sm_instance_query *q;
+	PGconn *conn;
+	const char *params[6];       /* $1 type .. $6 target version, all text */
+	char off_s[32], lim_s[32], ver_s[32];
+	char *from;                  /* FROM .. WHERE .., the rows that match in SQL */
+	char *cols;                  /* the columns of a row (take_row) */
+	bool scan;                   /* the state decides: snapmig compares, row by row */
+	sm_json_reader *rd;
+} iq;
+
+/* text (pg_type.h's TEXTOID, not in libpq's headers) */
+static const Oid iq_types[6] = { 25, 25, 25, 25, 25, 25 };
+
+/* Runs sql with the query's parameters; binary results: the raw bytes of
+ * bytea and text alike (see sm_snapshot_read).  Every parameter is text,
+ * so that a query that leaves one unused is still valid.  The caller
+ * PQclears the result (NULL on error, err set). */
+static PGresult *iq_exec(iq *x, const char *sql, const char *what, sm_error *err)
+{
+	PGresult *res = PQexecParams(x->conn, sql, 6, iq_types, x->params, NULL, NULL, 1);
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK)
+		return res;
+	sm_db_error(x->conn, res, what, err);
+	PQclear(res);
+	return NULL;
+}
+
+/* The SQL parts of a query: the rows (joins and conditions) and the
+ * columns; whether its states need snapmig's comparison. */
+static int iq_build(iq *x, sm_error *err)
+{
+	const sm_settings *set = &x->eng->env->settings;
+	const sm_instance_query *q = x->q;
+	const sm_aggregate *agg = sm_config_find_aggregate(x->eng->cfg, q->type);
+	const unsigned compared = 1u << SM_INSTANCE_SAME | 1u << SM_INSTANCE_DIFFERENT |
+				  1u << SM_INSTANCE_UNREADABLE;
+	bool tgt = false, failures = false;
+	sm_store_layout layout;
+	char *s_ident, *t_ident, *s_data, *t_data, *s_mv, *t_mv;
+	int rc;
+
+	rc = sm_db_table_exists(x->conn, set->target_schema, "snapshots", &tgt, err);
+	if (rc == SM_OK)
+		rc = sm_db_table_exists(x->conn, set->target_schema, "snapmig_failures",
+					&failures, err);
+	if (rc == SM_OK)
+		rc = sm_store_layout_read(x->conn, set, &layout, err);
+	if (rc != SM_OK)
+		return rc;
+	snprintf(x->ver_s, sizeof x->ver_s, "%lld", agg ? agg->snapshot_version : 0);
+	s_ident = sm_db_ident(x->conn, set->source_schema);
+	t_ident = sm_db_ident(x->conn, set->target_schema);
+	s_data = sm_store_json_bytes(layout.snap_data, "s.data");
+	s_mv = sm_store_module_version(layout.snap_meta, "s.metadata", "$2");
+	t_data = tgt ? sm_store_json_bytes(layout.tgt_data, "t.data") : sm_xstrdup("NULL::bytea");
+	t_mv = tgt ? sm_store_module_version(layout.tgt_meta, "t.metadata", "$2") :
+		     sm_xstrdup("NULL");
+	x->from = sm_xasprintf(
+		" FROM %s.snapshots s%s%s%s"
+		" WHERE s.source_type = $1"
+		" AND ($3 = '' OR strpos(lower(s.source_uuid), lower($3)) > 0)%s%s%s%s%s",
+		s_ident, tgt ? " LEFT JOIN " : "", tgt ? t_ident : "",
+		tgt ? ".snapshots t ON t.source_uuid = s.source_uuid" : "",
+		q->stale ? (agg ? " AND " : " AND false") : "", q->stale && agg ? s_mv : "",
+		q->stale && agg ? " <> $6::bigint" : "",
+		q->failed ? (failures ? " AND EXISTS (SELECT 1 FROM " : " AND false") : "",
+		q->failed && failures ? t_ident : "");
+	if (q->failed && failures) {
+		char *f = sm_xasprintf("%s.snapmig_failures f WHERE f.source_uuid = s.source_uuid)",
+				       x->from);
+		free(x->from);
+		x->from = f;
+	}
+	/* Not generated is for SQL to tell; the others are snapmig's. */
+	x->scan = (q->states & compared) != 0;
+	if (q->states && !x->scan) {
+		char *f = sm_xasprintf("%s AND %s", x->from, tgt ? "t.source_uuid IS NULL" : "true");
+
+		free(x->from);
+		x->from = f;
+	}
+	x->cols = sm_xasprintf(
+		"SELECT s.source_uuid, s.source_version::text, %s::text, %s, %s::text,"
+		" %s::text, CASE WHEN %s THEN %s END::text, %s",
+		s_mv, s_data, tgt ? "(t.source_uuid IS NOT NULL)" : "false",
+		tgt ? "t.source_version" : "NULL", tgt ? "t.source_uuid IS NOT NULL" : "false",
+		t_mv, t_data);
+	free(s_ident);
+	free(t_ident);
+	free(s_data);
+	free(t_data);
+	free(s_mv);
+	free(t_mv);
+	return SM_OK;
+}
+
+/* Row i of res (x->cols) into r. */
+static void take_row(iq *x, const PGresult *res, int i, sm_instance_row *r)
+{
+	bool generated = PQgetlength(res, i, 4) == 4 && memcmp(PQgetvalue(res, i, 4), "true", 4) == 0;
+
+	r->source_uuid = sm_xstrndup(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+	r->live_version = text_ll(res, i, 1);
+	r->live_module_version = text_ll(res, i, 2);
+	r->gen_version = text_ll(res, i, 5);
+	r->gen_module_version = text_ll(res, i, 6);
+	r->state = generated ? compare(x->rd, res, i, 3, 7) : SM_INSTANCE_NOT_GENERATED;
+}
+
+static const char *iq_order(const sm_instance_query *q)
+{
+	if (q->order == SM_INSTANCES_BY_VERSION)
+		return q->reverse ? " ORDER BY s.source_version, s.source_uuid" :
+				    " ORDER BY s.source_version DESC, s.source_uuid";
+	return q->reverse ? " ORDER BY s.source_uuid DESC" : " ORDER BY s.source_uuid";
+}
+
+/* The count and the page when SQL decides which rows match. */
+static int iq_page(iq *x, sm_instance_list *list, sm_error *err)
+{
+	char *sql = sm_xasprintf("SELECT count(*)::text%s", x->from);
+	PGresult *res = iq_exec(x, sql, "counting the instances", err);
+
+	free(sql);
+	if (!res)
+		return SM_ERR_DB;
+	list->total = text_ll(res, 0, 0);
+	PQclear(res);
+	sql = sm_xasprintf("%s%s%s OFFSET $4::bigint LIMIT $5::int", x->cols, x->from,
+			   iq_order(x->q));
+	res = iq_exec(x, sql, "listing the instances", err);
+	free(sql);
+	if (!res)
+		return SM_ERR_DB;
+	list->items = sm_xcalloc((size_t)PQntuples(res) + 1, sizeof *list->items);
+	for (int i = 0; i < PQntuples(res); i++)
+		take_row(x, res, i, &list->items[list->n++]);
+	PQclear(res);
+	return SM_OK;
+}
+
+/* The count and the page when the state decides: every row of the type is
+ * compared (through a cursor, a thousand at a time), the matching ones
+ * counted and those of the page kept. */
+static int iq_scan(iq *x, sm_instance_list *list, sm_error *err)
+{
+	const sm_instance_query *q = x->q;
+	char *sql = sm_xasprintf("DECLARE sm_instances NO SCROLL CURSOR FOR %s%s%s", x->cols,
+				 x->from, iq_order(q));
+	PGresult *res = iq_exec(x, sql, "listing the instances", err);
+	long long matched = 0;
+	size_t cap = 0;
+
+	free(sql);
+	if (!res)
+		return SM_ERR_DB;
+	PQclear(res);
+	for (;;) {
+		int n;
+
+		res = iq_exec(x, "FETCH 1000 FROM sm_instances", "listing the instances", err);
+		if (!res)
+			return SM_ERR_DB;
+		n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			sm_instance_row r;
+
+			take_row(x, res, i, &r);
+			if (!(q->states & 1u << r.state) || matched++ < list->offset ||
+			    list->n >= (size_t)q->limit) {
+				free(r.source_uuid);
+				continue;
+			}
+			list->items = sm_xgrow(list->items, &cap, list->n + 1, sizeof *list->items);
+			list->items[list->n++] = r;
+		}
+		PQclear(res);
+		if (n == 0)
+			break;
+	}
+	list->total = matched;
+	return SM_OK;
+}
+
+int sm_instances_query(sm_engine *eng, const sm_instance_query *q, sm_instance_list **out,
+		       sm_error *err)
 {
 	const sm_settings *set = &eng->env->settings;
-	sm_store_layout layout;
-	bool src_exists = false, tgt_exists = false;
-	char off_s[32], lim_s[32];
-	/* text (pg_type.h's TEXTOID, not in libpq's headers) */
-	static const Oid param_types[5] = { 25, 25, 25, 25, 25 };
-	const char *params[5];
-	char *s_ident = NULL, *t_ident = NULL, *s_data = NULL, *t_data = NULL;
-	char *s_mv = NULL, *t_mv = NULL, *sql = NULL, *count_sql = NULL;
-	PGresult *res = NULL;
-	sm_json_reader *rd = NULL;
-	sm_instance_list *list;
-	PGconn *conn;
+	sm_instance_query qq = *q;
+	iq x = { .eng = eng, .q = &qq };
+	bool src = false;
+	sm_instance_list *list = sm_xcalloc(1, sizeof *list);
 	int rc;
 
 	*out = NULL;
-	if (offset < 0)
-		offset = 0;
-	if (limit < 1)
-		limit = 1;
-	if (limit > 10000)
-		limit = 10000;
-	list = sm_xcalloc(1, sizeof *list);
-	list->offset = offset;
-	conn = sm_engine_connect(eng, err);
-	if (!conn) {
+	qq.offset = q->offset < 0 ? 0 : q->offset;
+	qq.limit = q->limit < 1 ? 1 : q->limit > 10000 ? 10000 : q->limit;
+	list->offset = qq.offset;
+	x.conn = sm_engine_connect(eng, err);
+	if (!x.conn) {
 		free(list);
 		return SM_ERR_DB;
 	}
-	rc = sm_db_table_exists(conn, set->source_schema, "snapshots", &src_exists, err);
-	if (rc == SM_OK && src_exists)
-		rc = sm_db_table_exists(conn, set->target_schema, "snapshots", &tgt_exists, err);
-	if (rc == SM_OK && src_exists)
-		rc = sm_store_layout_read(conn, set, &layout, err);
-	if (rc != SM_OK || !src_exists)
-		goto out;
+	snprintf(x.off_s, sizeof x.off_s, "%lld", qq.offset);
+	snprintf(x.lim_s, sizeof x.lim_s, "%d", qq.limit);
+	x.params[0] = q->type;
+	x.params[1] = set->metadata_key;
+	x.params[2] = q->uuid_filter ? q->uuid_filter : "";
+	x.params[3] = x.off_s;
+	x.params[4] = x.lim_s;
+	x.params[5] = x.ver_s;
+	rc = sm_db_table_exists(x.conn, set->source_schema, "snapshots", &src, err);
+	if (rc == SM_OK && src)
+		rc = iq_build(&x, err);
 	/* Session-local helper functions first; then one read-only snapshot
 	 * so that the count and the page agree. */
-	rc = sm_store_prepare_session(conn, err);
-	if (rc == SM_OK)
-		rc = sm_db_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
-	if (rc != SM_OK)
-		goto out;
-
-	snprintf(off_s, sizeof off_s, "%lld", offset);
-	snprintf(lim_s, sizeof lim_s, "%d", limit);
-	params[0] = type;
-	params[1] = set->metadata_key;
-	params[2] = uuid_filter ? uuid_filter : "";
-	params[3] = off_s;
-	params[4] = lim_s;
-	s_ident = sm_db_ident(conn, set->source_schema);
-	s_data = sm_store_json_bytes(layout.snap_data, "s.data");
-	s_mv = sm_store_module_version(layout.snap_meta, "s.metadata", "$2");
-	count_sql = sm_xasprintf("SELECT count(*)::text FROM %s.snapshots s"
-				 " WHERE s.source_type = $1"
-				 " AND ($3 = '' OR strpos(lower(s.source_uuid), lower($3)) > 0)",
-				 s_ident);
-	/* Binary results: the raw bytes of bytea and text alike (see
-	 * sm_snapshot_read).  Every parameter is declared text, so that a
-	 * query that leaves one unused ($2, $4, $5 here; $2 without a metadata
-	 * column) is still valid.  We PQclear res after each query. */
-	res = PQexecParams(conn, count_sql, 5, param_types, params, NULL, NULL, 1);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = sm_db_error(conn, res, "counting the instances", err);
-		goto out;
+	if (rc == SM_OK && src)
+		rc = sm_store_prepare_session(x.conn, err);
+	if (rc == SM_OK && src)
+		rc = sm_db_exec(x.conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+	if (rc == SM_OK && src) {
+		x.rd = sm_json_reader_new();
+		if (!x.rd)
+			rc = sm_error_set(err, SM_ERR_NOMEM, "out of memory");
+		else
+			sm_json_reader_keep_last_duplicate(x.rd, set->last_duplicate_wins);
 	}
-	list->total = text_ll(res, 0, 0);
-	PQclear(res);
-	res = NULL;
-
-	if (tgt_exists) {
-		t_ident = sm_db_ident(conn, set->target_schema);
-		t_data = sm_store_json_bytes(layout.tgt_data, "t.data");
-		t_mv = sm_store_module_version(layout.tgt_meta, "t.metadata", "$2");
-		sql = sm_xasprintf(
-			"SELECT s.source_uuid, s.source_version::text, %s::text, %s,"
-			" (t.source_uuid IS NOT NULL)::text, t.source_version::text,"
-			" CASE WHEN t.source_uuid IS NULL THEN NULL ELSE %s END::text, %s"
-			" FROM %s.snapshots s LEFT JOIN %s.snapshots t ON t.source_uuid = s.source_uuid"
-			" WHERE s.source_type = $1"
-			" AND ($3 = '' OR strpos(lower(s.source_uuid), lower($3)) > 0)"
-			" ORDER BY s.source_uuid OFFSET $4::bigint LIMIT $5::int",
-			s_mv, s_data, t_mv, t_data, s_ident, t_ident);
-	} else {
-		sql = sm_xasprintf(
-			"SELECT s.source_uuid, s.source_version::text, %s::text, %s,"
-			" 'false', NULL::text, NULL::text, NULL::text"
-			" FROM %s.snapshots s WHERE s.source_type = $1"
-			" AND ($3 = '' OR strpos(lower(s.source_uuid), lower($3)) > 0)"
-			" ORDER BY s.source_uuid OFFSET $4::bigint LIMIT $5::int",
-			s_mv, s_data, s_ident);
-	}
-	res = PQexecParams(conn, sql, 5, param_types, params, NULL, NULL, 1);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = sm_db_error(conn, res, "listing the instances", err);
-		goto out;
-	}
-	rd = sm_json_reader_new();
-	if (!rd) {
-		rc = sm_error_set(err, SM_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	sm_json_reader_keep_last_duplicate(rd, eng->env->settings.last_duplicate_wins);
-	list->items = sm_xcalloc((size_t)PQntuples(res) + 1, sizeof *list->items);
-	for (int i = 0; i < PQntuples(res); i++) {
-		sm_instance_row *r = &list->items[list->n++];
-		bool generated = PQgetlength(res, i, 4) == 4 &&
-				 memcmp(PQgetvalue(res, i, 4), "true", 4) == 0;
-
-		r->source_uuid = sm_xstrndup(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
-		r->live_version = text_ll(res, i, 1);
-		r->live_module_version = text_ll(res, i, 2);
-		r->gen_version = text_ll(res, i, 5);
-		r->gen_module_version = text_ll(res, i, 6);
-		r->state = generated ? compare(rd, res, i, 3, 7) : SM_INSTANCE_NOT_GENERATED;
-	}
-out:
-	PQclear(res);
-	sm_json_reader_free(rd);
-	free(count_sql);
-	free(sql);
-	free(s_mv);
-	free(t_mv);
-	free(s_data);
-	free(t_data);
-	free(s_ident);
-	free(t_ident);
+	if (rc == SM_OK && src)
+		rc = x.scan ? iq_scan(&x, list, err) : iq_page(&x, list, err);
+	sm_json_reader_free(x.rd);
+	free(x.from);
+	free(x.cols);
 	/* Ends the read-only transaction, if any, with the session. */
-	PQfinish(conn);
+	PQfinish(x.conn);
 	if (rc != SM_OK) {
 		sm_instance_list_free(list);
 		return rc;
 	}
 	*out = list;
 	return SM_OK;
+}
+
+int sm_instances_list(sm_engine *eng, const char *type, const char *uuid_filter,
+		      long long offset, int limit, sm_instance_list **out, sm_error *err)
+{
+	const sm_instance_query q = {
+		.type = type, .uuid_filter = uuid_filter, .offset = offset, .limit = limit,
+	};
+
+	return sm_instances_query(eng, &q, out, err);
 }
 
 void sm_instance_list_free(sm_instance_list *list)

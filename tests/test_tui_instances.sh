@@ -38,6 +38,45 @@ wait_line "cart-1 +2 +v1 +4 +v2 +differs"
 wait_line "cart-4 +2 +v1 +4 +v2 +differs"
 wait_line "cart-5 +1 +v1 +- +- +not generated"
 wait_line "cart-6 +1 +v1 +- +- +not generated"
+# The state filter (the engine's: the comparison, staleness, failures).
+keys F
+wait_for "Cart  Elixir.Shop.Cart: 4 instances  state: differs"
+not_on_screen "cart-5"
+keys F
+wait_for "0 instances  state: same"
+wait_for "No instance matches the filter."
+keys F
+wait_for "2 instances  state: not generated"
+wait_line "^ cart-5 "
+not_on_screen "cart-1"
+keys F F
+wait_for "6 instances  state: stale"
+keys F
+wait_for "2 instances  state: failed"
+wait_line "^ cart-6 "
+keys F
+wait_gone "state:"
+# Sorting by the live version (highest first), inverted.
+expect_first() {
+	deadline=$(( $(date +%s) + 20 ))
+	until screen | sed -n 5p | grep -qE -- "$1"; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			fail "first row: $(screen | sed -n 5p), expected $1"
+			return 1
+		fi
+		sleep 0.1
+	done
+	ok "first row: $1"
+}
+expect_first "^ cart-1 "
+keys '>'
+wait_for "sort: version"
+expect_first "^ cart-1 +2 "
+keys I
+expect_first "^ cart-5 +1 "
+keys '<'
+wait_gone "sort:"
+expect_first "^ cart-1 "
 keys q
 wait_line "Counter +3 "
 # Enter opens it too: on Counter, one instance compares equal.

@@ -2,10 +2,12 @@
  * The instance browser: the instances (live snapshots) of one aggregate
  * type, by source_uuid, with the live and generated versions and whether
  * the generated snapshot differs; Enter opens the side-by-side view of the
- * instance under the cursor.  A type may have millions of instances, so
- * only a window around the visible rows is held: the list is as long as
+ * instance under the cursor.  The list filters by source_uuid as you type
+ * and by state (differs, same, not generated, unreadable, stale, failed),
+ * and sorts by uuid or by version.  A type may have millions of instances,
+ * so only a window around the visible rows is held: the list is as long as
  * the count the engine reports, and a background call reads the window
- * again whenever the visible rows leave it.
+ * again whenever the visible rows leave it (the engine filters and sorts).
  */
 #include "config.h"
 
@@ -21,20 +23,53 @@ typedef struct instances_state {
 	char *type, *label;
 	sm_instance_list *list;      /* the window read last, NULL before */
 	tui_call *call;
-	char *call_filter;           /* the filter the running call reads */
+	char *call_key;              /* what the running call reads (query_key) */
 	bool want_reload;            /* filter, refresh or data changed */
 	bool failed;                 /* no automatic retry after an error: r retries */
 	char error[1024];
 } instances_state;
 
 static const int instances_cmds[] = {
-	TUI_CMD_OPEN, TUI_CMD_YANK, TUI_CMD_FILTER, TUI_CMD_REFRESH, TUI_CMD_HELP,
-	TUI_CMD_BACK, TUI_CMD_NONE,
+	TUI_CMD_OPEN, TUI_CMD_YANK, TUI_CMD_FILTER, TUI_CMD_STATE, TUI_CMD_SORT_NEXT,
+	TUI_CMD_REFRESH, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
 };
 
-TUI_CALL_FN(inst, sm_instance_list,
-	    sm_instances_list(a->eng, a->str, a->str2, a->num, a->limit, &res, err),
-	    sm_instance_list_free)
+/* The state filter: the comparison's states, then stale (not at the
+ * target version) and failed (a failure recorded). */
+static const char *const instance_states[] = {
+	"differs", "same", "not generated", "unreadable", "stale", "failed", NULL,
+};
+static const enum sm_instance_state state_of[] = {
+	SM_INSTANCE_DIFFERENT, SM_INSTANCE_SAME, SM_INSTANCE_NOT_GENERATED,
+	SM_INSTANCE_UNREADABLE,
+};
+enum { STATE_STALE = 5, STATE_FAILED = 6 };
+static const char *const instance_sorts[] = { "uuid", "version", NULL };
+
+/* How a call's args carry the query: the state in bits, the order in
+ * flag, reversed in limit's sign. */
+static int inst_read(tui_call_args *a, sm_instance_list **res, sm_error *err)
+{
+	sm_instance_query q = {
+		.type = a->str, .uuid_filter = a->str2, .offset = a->num,
+		.limit = a->limit < 0 ? -a->limit : a->limit, .reverse = a->limit < 0,
+		.order = a->flag ? SM_INSTANCES_BY_VERSION : SM_INSTANCES_BY_UUID,
+	};
+
+	if (a->bits >= 1 && a->bits <= 4)
+		q.states = 1u << state_of[a->bits - 1];
+	q.stale = a->bits == STATE_STALE;
+	q.failed = a->bits == STATE_FAILED;
+	return sm_instances_query(a->eng, &q, res, err);
+}
+
+TUI_CALL_FN(inst, sm_instance_list, inst_read(a, &res, err), sm_instance_list_free)
+
+/* What the list shows: a window read for another is dropped. */
+static char *query_key(const tui_list *l)
+{
+	return sm_xasprintf("%d/%d/%d/%s", l->state, l->sort, l->desc, l->filter);
+}
 
 /* The loaded row at list index i, NULL when outside the window. */
 static const sm_instance_row *row_at(const instances_state *s, int i)
@@ -74,20 +109,23 @@ static long long window_offset(const instances_state *s)
 static void fetch(tui_app *app, instances_state *s)
 {
 	int page = s->lst.page > 0 ? s->lst.page : 20;
+	int limit = page * 3 < 60 ? 60 : page * 3;
 	const tui_call_args in = {
 		.eng = app->eng, .str = s->type, .str2 = s->lst.filter,
-		.num = window_offset(s), .limit = page * 3 < 60 ? 60 : page * 3,
+		.num = window_offset(s), .limit = s->lst.desc ? -limit : limit,
+		.bits = (unsigned)s->lst.state, .flag = s->lst.sort == 1,
 	};
 
 	if (s->call || !app->eng)
 		return;
-	free(s->call_filter);
-	s->call_filter = sm_xstrdup(s->lst.filter);
+	free(s->call_key);
+	s->call_key = query_key(&s->lst);
 	s->want_reload = false;
 	s->call = tui_call_start(app, inst_fn, inst_free, &in);
 }
 
-/* The filter changed: read the first window of the new list. */
+/* The filter, state or order changed: read the first window of the new
+ * list (a window being read for the old one is dropped when it comes). */
 static void refilter(tui_app *app, void *ctx)
 {
 	instances_state *s = ctx;
@@ -105,7 +143,7 @@ void *tui_instances_new(tui_app *app, const char *type, const char *label)
 	(void)app;
 	s->type = sm_xstrdup(type);
 	s->label = sm_xstrdup(label ? label : type);
-	tui_list_init(&s->lst, "the source_uuid", NULL, NULL, refilter, s);
+	tui_list_init(&s->lst, "the source_uuid", instance_states, instance_sorts, refilter, s);
 	return s;
 }
 
@@ -124,27 +162,24 @@ static unsigned instances_poll(tui_app *app, tui_view *v)
 {
 	instances_state *s = v->state;
 	unsigned flags = s->call ? TUI_REDRAW : TUI_NONE;
-	sm_error err;
+	char *key = query_key(&s->lst);
 	void *out;
-	int rc;
+	int got = tui_call_take(app, &s->call, &out, s->error, sizeof s->error, NULL);
 
-	if (tui_call_collect(app, &s->call, &rc, &out, &err)) {
-		if (rc != SM_OK) {
-			snprintf(s->error, sizeof s->error, "%s", err.message);
-			s->failed = true;
-		} else if (strcmp(s->call_filter, s->lst.filter) == 0) {
-			/* (A window read for an older filter is dropped: the new
-			 * one is read next.) */
+	if (got >= 0) {
+		s->failed = got == 0;
+		if (got > 0 && strcmp(s->call_key, key) == 0) {
+			/* (A window read for an older filter, state or order is
+			 * dropped: the new one is read next.) */
 			sm_instance_list_free(s->list);
 			s->list = out;
 			out = NULL;
-			s->error[0] = 0;
-			s->failed = false;
 			s->lst.n = s->list->total > 0x7fffffff ? 0x7fffffff : (int)s->list->total;
 			tui_list_fit(&s->lst);
 		}
 		inst_free(out);
 	}
+	free(key);
 	/* The same window again only when asked: rows that vanished since the
 	 * count would otherwise be read in a loop. */
 	if (!s->call && !s->failed &&
@@ -221,7 +256,7 @@ static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
 	}
 	tui_list_cols_end(&s->lst, cols, nc);
 	if (s->list && !s->call && s->lst.n == 0)
-		tui_put(s->lst.y0, r.x + 2, r.w - 4, ST_WARN, s->lst.filter[0] ?
+		tui_put(s->lst.y0, r.x + 2, r.w - 4, ST_WARN, s->lst.filter[0] || s->lst.state ?
 			"No instance matches the filter." : "No instances of this type.");
 }
 
@@ -251,7 +286,7 @@ static void instances_leave(tui_app *app, tui_view *v)
 
 	tui_call_drop(app, &s->call);
 	sm_instance_list_free(s->list);
-	free(s->call_filter);
+	free(s->call_key);
 	free(s->type);
 	free(s->label);
 }
