@@ -28,6 +28,81 @@ static int check_selected_types(const cli_ctx *ctx, const sm_inventory *inv)
 	return CLI_EXIT_OK;
 }
 
+/* ------------------------------------------------------------ reducers */
+
+/* "reducers": each selected type's reducer; "version_mismatches": the
+ * external ones whose application says another snapshot_version. */
+static void reducers_json(const cli_ctx *ctx, json_object *doc, const sm_preflight *pf)
+{
+	json_object *list = json_object_new_array();
+	json_object *mismatches = json_object_new_array();
+
+	for (size_t i = 0; i < pf->n_reducers; i++) {
+		const sm_reducer_desc *d = &pf->reducers[i];
+		json_object *o = json_object_new_object();
+
+		if (!cli_type_selected(ctx, d->type, cli_type_label(ctx, d->type)))
+			continue;
+		out_json_add(o, "type", out_json_string(d->type));
+		out_json_add(o, "kind", json_object_new_string(d->external ? "exec" : "rules"));
+		if (d->external) {
+			out_json_add(o, "answered", json_object_new_boolean(d->answered));
+			out_json_add(o, "error", out_json_string(d->error));
+			out_json_add(o, "name", out_json_string(d->name));
+			out_json_add(o, "raw", json_object_new_boolean(d->raw));
+			out_json_add(o, "application_version", d->has_app_version
+				     ? json_object_new_int64(d->app_version) : NULL);
+		}
+		out_json_add(o, "configured_version", json_object_new_int64(d->config_version));
+		json_object_array_add(list, o);
+		if (d->version_mismatch) {
+			json_object *m = json_object_new_object();
+
+			out_json_add(m, "type", out_json_string(d->type));
+			out_json_add(m, "configured", json_object_new_int64(d->config_version));
+			out_json_add(m, "application", json_object_new_int64(d->app_version));
+			json_object_array_add(mismatches, m);
+		}
+	}
+	out_json_add(doc, "reducers", list);
+	out_json_add(doc, "version_mismatches", mismatches);
+}
+
+/* One line per external reducer: what it is, and whether its version
+ * agrees with the configuration's. */
+static void reducers_lines(const cli_ctx *ctx, const sm_preflight *pf)
+{
+	bool header = false;
+
+	for (size_t i = 0; i < pf->n_reducers; i++) {
+		const sm_reducer_desc *d = &pf->reducers[i];
+		char *label, *name, *error;
+
+		if (!d->external || !cli_type_selected(ctx, d->type, cli_type_label(ctx, d->type)))
+			continue;
+		if (!header)
+			putchar('\n');
+		header = true;
+		label = out_sanitize(cli_type_label(ctx, d->type));
+		name = out_sanitize(d->name ? d->name : "external reducer");
+		error = out_sanitize(d->error ? d->error : "");
+		if (!d->answered)
+			printf("%s: external reducer did not answer its handshake: %s\n", label, error);
+		else if (d->version_mismatch)
+			printf("%s: %s%s; the application: %lld, snapmig.conf: %lld: "
+			       "VERSIONS DISAGREE, rebuild refused until they agree\n", label, name,
+			       d->raw ? " (raw mode)" : "", d->app_version, d->config_version);
+		else if (d->has_app_version)
+			printf("%s: %s%s; the application: %lld, as snapmig.conf\n", label, name,
+			       d->raw ? " (raw mode)" : "", d->app_version);
+		else
+			printf("%s: %s%s\n", label, name, d->raw ? " (raw mode)" : "");
+		free(label);
+		free(name);
+		free(error);
+	}
+}
+
 static json_object *type_json(const sm_type_inventory *t)
 {
 #define F(m) OUT_FIELD(sm_type_inventory, m)
@@ -68,7 +143,7 @@ static json_object *schema_json(const char *schema, enum sm_column_type data,
 	return o;
 }
 
-static void status_json(cli_ctx *ctx, const sm_inventory *inv)
+static void status_json(cli_ctx *ctx, const sm_inventory *inv, const sm_preflight *red)
 {
 	const sm_settings *s = &ctx->env->settings;
 	json_object *doc = cli_json_doc(ctx);
@@ -88,6 +163,7 @@ static void status_json(cli_ctx *ctx, const sm_inventory *inv)
 		if (cli_type_selected(ctx, inv->types[i].type, inv->types[i].label))
 			json_object_array_add(types, type_json(&inv->types[i]));
 	out_json_add(doc, "types", types);
+	reducers_json(ctx, doc, red);
 	cli_json_emit(ctx, doc);
 	free(where);
 }
@@ -106,7 +182,7 @@ static char *versions_text(const sm_type_inventory *t)
 	return s;
 }
 
-static void status_table(const cli_ctx *ctx, const sm_inventory *inv)
+static void status_table(const cli_ctx *ctx, const sm_inventory *inv, const sm_preflight *red)
 {
 	static const char *const headers[] = {
 		"TYPE", "SNAPSHOTS", "VERSIONS", "TARGET", "REBUILD", "CATCH UP",
@@ -180,6 +256,7 @@ static void status_table(const cli_ctx *ctx, const sm_inventory *inv)
 	if (unconfigured)
 		printf("\n%zu type%s found in the store but not in the configuration "
 		       "(not rebuilt).\n", unconfigured, unconfigured == 1 ? "" : "s");
+	reducers_lines(ctx, red);
 }
 
 int cli_cmd_status(cli_ctx *ctx, int argc, char **argv)
@@ -197,10 +274,19 @@ int cli_cmd_status(cli_ctx *ctx, int argc, char **argv)
 		return cli_report(&err);
 	rc = check_selected_types(ctx, inv);
 	if (rc == CLI_EXIT_OK) {
+		/* External reducers report what they are (and the Commanded
+		 * bridge the application's snapshot_version) in a handshake. */
+		sm_preflight *red = NULL;
+
+		if (sm_reducers_describe(ctx->eng, ctx->g.types, ctx->g.n_types, &red, &err) != SM_OK) {
+			sm_inventory_free(inv);
+			return cli_report(&err);
+		}
 		if (ctx->g.json)
-			status_json(ctx, inv);
+			status_json(ctx, inv, red);
 		else
-			status_table(ctx, inv);
+			status_table(ctx, inv, red);
+		sm_preflight_free(red);
 	}
 	sm_inventory_free(inv);
 	return rc;
@@ -218,7 +304,7 @@ static void preflight_json(cli_ctx *ctx, const sm_preflight *pf)
 	json_object *doc = cli_json_doc(ctx);
 	json_object *unknown = json_object_new_array();
 
-	out_json_add(doc, "ok", json_object_new_boolean(pf->n_unknown == 0));
+	out_json_add(doc, "ok", json_object_new_boolean(pf->n_unknown == 0 && pf->n_mismatches == 0));
 	for (size_t i = 0; i < pf->n_unknown; i++) {
 		const sm_unknown_event *u = &pf->unknown[i];
 		json_object *o = json_object_new_object();
@@ -228,10 +314,15 @@ static void preflight_json(cli_ctx *ctx, const sm_preflight *pf)
 		out_json_add(o, "event_type", out_json_string(u->event_type));
 		OUT_JSON_FIELDS(o, u, unknown_counts);
 		out_json_add(o, "examples", out_json_strings(u->examples, u->n_examples));
+		if (u->message) {
+			out_json_add(o, "kind", json_object_new_string(sm_failure_kind_name(u->kind)));
+			out_json_add(o, "message", out_json_string(u->message));
+		}
 		json_object_array_add(unknown, o);
 	}
 	out_json_add(doc, "unknown_events", unknown);
 	out_json_add(doc, "skipped_types", out_json_strings(pf->skipped_types, pf->n_skipped));
+	reducers_json(ctx, doc, pf);
 	cli_json_emit(ctx, doc);
 }
 
@@ -262,6 +353,17 @@ static void preflight_table(const cli_ctx *ctx, const sm_preflight *pf)
 		out_table_free(t);
 		printf("\n%zu unknown event type%s: the streams that contain them will fail "
 		       "in a rebuild.\n", pf->n_unknown, pf->n_unknown == 1 ? "" : "s");
+		for (size_t i = 0; i < pf->n_unknown; i++) {
+			char *et, *m;
+
+			if (!pf->unknown[i].message)
+				continue;
+			et = out_sanitize(pf->unknown[i].event_type);
+			m = out_sanitize(pf->unknown[i].message);
+			printf("  %s: %s\n", et, m);
+			free(et);
+			free(m);
+		}
 	}
 	for (size_t i = 0; i < pf->n_skipped; i++) {
 		char *s = out_sanitize(cli_type_label(ctx, pf->skipped_types[i]));
@@ -269,6 +371,7 @@ static void preflight_table(const cli_ctx *ctx, const sm_preflight *pf)
 		printf("%s: not checked (its reducer handles every event type)\n", s);
 		free(s);
 	}
+	reducers_lines(ctx, pf);
 }
 
 int cli_cmd_preflight(cli_ctx *ctx, int argc, char **argv)
@@ -288,7 +391,7 @@ int cli_cmd_preflight(cli_ctx *ctx, int argc, char **argv)
 		preflight_json(ctx, pf);
 	else
 		preflight_table(ctx, pf);
-	rc = pf->n_unknown ? CLI_EXIT_FINDINGS : CLI_EXIT_OK;
+	rc = pf->n_unknown || pf->n_mismatches ? CLI_EXIT_FINDINGS : CLI_EXIT_OK;
 	sm_preflight_free(pf);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include "engine/db.h"
 #include "engine/engine_internal.h"
 #include "engine/reducer.h"
+#include "engine/reducer_exec.h"
 #include "engine/target.h"
 #include "util/alloc.h"
 
@@ -215,16 +216,159 @@ static void free_strings(char **list, size_t n)
 	free(list);
 }
 
+/* A row (source_type, event_type, count, streams, examples) of the
+ * pre-flight's queries into u. */
+static void unknown_from_row(const PGresult *res, int r, sm_unknown_event *u)
+{
+	json_object *ex = json_tokener_parse(PQgetvalue(res, r, 4));
+
+	memset(u, 0, sizeof *u);
+	u->source_type = sm_xstrdup(PQgetvalue(res, r, 0));
+	u->event_type = sm_xstrdup(PQgetvalue(res, r, 1));
+	u->events = sm_db_ll(res, r, 2);
+	u->streams = sm_db_ll(res, r, 3);
+	u->kind = SM_FAIL_UNKNOWN_EVENT;
+	if (ex && json_object_is_type(ex, json_type_array)) {
+		size_t n = json_object_array_length(ex);
+
+		u->examples = sm_xcalloc(n + 1, sizeof *u->examples);
+		for (size_t k = 0; k < n; k++)
+			u->examples[u->n_examples++] =
+				sm_xstrdup(json_object_get_string(json_object_array_get_idx(ex, k)));
+	}
+	json_object_put(ex);
+}
+
+static sm_unknown_event *add_unknown(sm_preflight *pf, size_t *cap)
+{
+	pf->unknown = sm_xgrow(pf->unknown, cap, pf->n_unknown + 2, sizeof *pf->unknown);
+	return &pf->unknown[pf->n_unknown++];
+}
+
+static void add_skipped(sm_preflight *pf, const char *type)
+{
+	pf->skipped_types = sm_xrealloc(pf->skipped_types, (pf->n_skipped + 1) * sizeof *pf->skipped_types);
+	pf->skipped_types[pf->n_skipped++] = sm_xstrdup(type);
+}
+
+/* As the query orders them: by type, most events first, by event type. */
+static int cmp_unknown(const void *a, const void *b)
+{
+	const sm_unknown_event *x = a, *y = b;
+	int c = strcmp(x->source_type, y->source_type);
+
+	if (c)
+		return c;
+	if (x->events != y->events)
+		return x->events > y->events ? -1 : 1;
+	return strcmp(x->event_type, y->event_type);
+}
+
+/*
+ * The external reducers' part: the store's event types of each type's
+ * streams (res: rows as unknown_from_row reads, for the exec types), each
+ * reducer's handshake and, when it answers them, its "types" reply; the
+ * types it cannot fold go to pf->unknown with what it said.  A reducer
+ * that lists its types (no "types" requests) is checked against its list,
+ * one that answers "any" is skipped.  Errors: the first handshake that
+ * failed.
+ */
+static int check_exec(sm_engine *eng, const sm_store_layout *l, const sm_aggregate *const *aggs,
+		       size_t n_aggs, const PGresult *res, sm_preflight *pf, size_t *cap,
+		       sm_error *err)
+{
+	sm_reducer_check *checks = sm_xcalloc(n_aggs + 1, sizeof *checks);
+	const char **types = sm_xcalloc((size_t)PQntuples(res) + 1, sizeof *types);
+	size_t n_types = 0;
+	int rc = SM_OK;
+
+	for (size_t i = 0; i < n_aggs; i++) {
+		checks[i].agg = aggs[i];
+		checks[i].types = types + n_types;
+		for (int r = 0; r < PQntuples(res); r++)
+			if (strcmp(PQgetvalue(res, r, 0), aggs[i]->type) == 0)
+				types[n_types++] = PQgetvalue(res, r, 1);
+		checks[i].n_types = (size_t)(types + n_types - checks[i].types);
+	}
+	sm_reducer_checks_run(eng->cfg, l->ev_data, l->ev_meta, checks, n_aggs);
+	for (size_t i = 0; i < n_aggs; i++) {
+		const sm_reducer_check *c = &checks[i];
+
+		if (c->rc != SM_OK) {
+			if (rc == SM_OK) {
+				*err = c->err;
+				rc = c->rc;
+			}
+			continue;
+		}
+		if (!c->hello.types_request && c->hello.any) {
+			add_skipped(pf, aggs[i]->type);
+			continue;
+		}
+		for (int r = 0; r < PQntuples(res); r++) {
+			const char *ev = PQgetvalue(res, r, 1);
+			const sm_exec_unknown_type *said = NULL;
+			bool listed = false;
+
+			if (strcmp(PQgetvalue(res, r, 0), aggs[i]->type) != 0)
+				continue;
+			for (size_t k = 0; k < c->reply.n_unknown; k++)
+				if (strcmp(c->reply.unknown[k].type, ev) == 0)
+					said = &c->reply.unknown[k];
+			for (size_t k = 0; !c->hello.types_request && k < c->hello.n_types; k++)
+				listed = listed || strcmp(c->hello.types[k], ev) == 0;
+			if (c->hello.types_request ? said != NULL : !listed) {
+				sm_unknown_event *u = add_unknown(pf, cap);
+
+				unknown_from_row(res, r, u);
+				if (said) {
+					u->kind = said->kind == SM_FAIL_UNKNOWN_EVENT ? SM_FAIL_UNKNOWN_EVENT
+										    : SM_FAIL_REDUCER;
+					u->message = sm_xstrdup(said->message);
+				}
+			}
+		}
+	}
+	pf->reducers = sm_xcalloc(n_aggs + 1, sizeof *pf->reducers);
+	for (size_t i = 0; i < n_aggs; i++) {
+		sm_reducer_desc_fill(&pf->reducers[i], aggs[i], &checks[i]);
+		pf->n_mismatches += pf->reducers[i].version_mismatch;
+		sm_reducer_check_clear(&checks[i]);
+	}
+	pf->n_reducers = n_aggs;
+	free(checks);
+	free(types);
+	return rc;
+}
+
+/* The rules types first, then the external ones, in config order; the
+ * reducers' descriptions the same way (check_exec made the exec ones). */
+static void describe_rules(sm_preflight *pf, const sm_aggregate *const *aggs, size_t n_aggs)
+{
+	sm_reducer_desc *all = sm_xcalloc(n_aggs + pf->n_reducers + 1, sizeof *all);
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < n_aggs; i++) {
+		if (aggs[i]->exec && k < pf->n_reducers)
+			all[n++] = pf->reducers[k++];
+		else
+			sm_reducer_desc_fill(&all[n++], aggs[i], NULL);
+	}
+	free(pf->reducers);
+	pf->reducers = all;
+	pf->n_reducers = n;
+}
+
 int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
 		     sm_preflight **out, sm_error *err)
 {
 	const sm_settings *set = &eng->env->settings;
-	const sm_aggregate **aggs = NULL;
-	size_t n_aggs = 0, n_pairs = 0, cap_pairs = 0;
+	const sm_aggregate **aggs = NULL, **execs = NULL;
+	size_t n_aggs = 0, n_execs = 0, n_pairs = 0, cap_pairs = 0, cap_unknown = 0;
 	const char **pair_agg = NULL, **pair_event = NULL;
 	char **owned = NULL;
 	size_t n_owned = 0, cap_owned = 0;
-	const char **checked = NULL;
+	const char **checked = NULL, **exec_types = NULL;
 	size_t n_checked = 0;
 	sm_preflight *pf = sm_xcalloc(1, sizeof *pf);
 	sm_type_params tp = { NULL, NULL };
@@ -239,18 +383,23 @@ int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
 	if (rc)
 		goto out;
 	checked = sm_xcalloc(n_aggs + 1, sizeof *checked);
+	execs = sm_xcalloc(n_aggs + 1, sizeof *execs);
+	exec_types = sm_xcalloc(n_aggs + 1, sizeof *exec_types);
 	for (size_t i = 0; i < n_aggs; i++) {
 		char **known = NULL;
 		size_t n_known = 0;
 		bool any = false;
 
+		if (aggs[i]->exec) {
+			exec_types[n_execs] = aggs[i]->type;
+			execs[n_execs++] = aggs[i];
+			continue;
+		}
 		rc = sm_reducer_known_types(eng->cfg, aggs[i], &known, &n_known, &any, err);
 		if (rc)
 			goto out;
 		if (any) {
-			pf->skipped_types = sm_xrealloc(pf->skipped_types,
-							(pf->n_skipped + 1) * sizeof *pf->skipped_types);
-			pf->skipped_types[pf->n_skipped++] = sm_xstrdup(aggs[i]->type);
+			add_skipped(pf, aggs[i]->type);
 			free_strings(known, n_known);
 			continue;
 		}
@@ -277,6 +426,8 @@ int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
 		goto out;
 	s = sm_db_ident(conn, set->source_schema);
 	inst = sm_db_instances_sql(conn, set, &layout, true);
+	/* $7: only the event types no reducer of the type knows (rules);
+	 * all of them (external reducers, asked afterwards). */
 	sql = sm_xasprintf(
 		"SELECT j.source_type, e.event_type, count(*), count(DISTINCT j.stream_id),"
 		" array_to_json((array_agg(DISTINCT j.source_uuid))[1:5])::text"
@@ -285,45 +436,53 @@ int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
 		"  AND se.stream_version > j.start_version AND se.stream_version <= j.end_version"
 		" JOIN %s.events e ON e.event_id = se.event_id"
 		" WHERE NOT j.missing AND j.mv >= 0 AND j.source_type = ANY($6::text[])"
-		" AND NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::text[]) AS k(agg, ev)"
-		"  WHERE k.agg = j.source_type AND k.ev = e.event_type)"
+		" AND ($7 OR NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::text[]) AS k(agg, ev)"
+		"  WHERE k.agg = j.source_type AND k.ev = e.event_type))"
 		" GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2", inst, s, s);
 	a_agg = sm_db_text_array(pair_agg, n_pairs);
 	a_ev = sm_db_text_array(pair_event, n_pairs);
 	a_checked = sm_db_text_array(checked, n_checked);
 	{
-		const char *params[] = { set->metadata_key, tp.types, tp.versions, a_agg, a_ev, a_checked };
+		const char *params[] = { set->metadata_key, tp.types, tp.versions, a_agg, a_ev,
+					 a_checked, "false" };
 
-		res = sm_db_query(conn, sql, 6, params, err);
+		res = sm_db_query(conn, sql, 7, params, err);
 	}
 	if (!res)
 		goto out;
-	pf->n_unknown = (size_t)PQntuples(res);
-	pf->unknown = sm_xcalloc(pf->n_unknown + 1, sizeof *pf->unknown);
-	for (size_t r = 0; r < pf->n_unknown; r++) {
-		sm_unknown_event *u = &pf->unknown[r];
-		json_object *ex = json_tokener_parse(PQgetvalue(res, (int)r, 4));
+	pf->unknown = sm_xcalloc(1, sizeof *pf->unknown);
+	for (int r = 0; r < PQntuples(res); r++)
+		unknown_from_row(res, r, add_unknown(pf, &cap_unknown));
+	PQclear(res);
+	res = NULL;
+	if (n_execs) {
+		char *a_exec = sm_db_text_array(exec_types, n_execs);
+		const char *params[] = { set->metadata_key, tp.types, tp.versions, a_agg, a_ev,
+					 a_exec, "true" };
 
-		u->source_type = sm_xstrdup(PQgetvalue(res, (int)r, 0));
-		u->event_type = sm_xstrdup(PQgetvalue(res, (int)r, 1));
-		u->events = sm_db_ll(res, (int)r, 2);
-		u->streams = sm_db_ll(res, (int)r, 3);
-		if (ex && json_object_is_type(ex, json_type_array)) {
-			size_t n = json_object_array_length(ex);
-
-			u->examples = sm_xcalloc(n + 1, sizeof *u->examples);
-			for (size_t k = 0; k < n; k++)
-				u->examples[u->n_examples++] =
-					sm_xstrdup(json_object_get_string(json_object_array_get_idx(ex, k)));
-		}
-		json_object_put(ex);
+		res = sm_db_query(conn, sql, 7, params, err);
+		free(a_exec);
+		if (!res)
+			goto out;
+		/* The reducers may take long to start: the connection is not
+		 * needed meanwhile. */
+		PQfinish(conn);
+		conn = NULL;
+		rc = check_exec(eng, &layout, execs, n_execs, res, pf, &cap_unknown, err);
+		if (rc)
+			goto out;
 	}
+	describe_rules(pf, aggs, n_aggs);
+	if (pf->n_unknown > 1)
+		qsort(pf->unknown, pf->n_unknown, sizeof *pf->unknown, cmp_unknown);
 	rc = SM_OK;
 out:
 	PQclear(res);
 	if (conn)
 		PQfinish(conn);
 	free(aggs);
+	free(execs);
+	free(exec_types);
 	free(checked);
 	free(pair_agg);
 	free(pair_event);
@@ -349,8 +508,12 @@ void sm_preflight_free(sm_preflight *pf)
 	for (size_t i = 0; i < pf->n_unknown; i++) {
 		free(pf->unknown[i].source_type);
 		free(pf->unknown[i].event_type);
+		free(pf->unknown[i].message);
 		free_strings(pf->unknown[i].examples, pf->unknown[i].n_examples);
 	}
+	for (size_t i = 0; i < pf->n_reducers; i++)
+		sm_reducer_desc_clear(&pf->reducers[i]);
+	free(pf->reducers);
 	free(pf->unknown);
 	free_strings(pf->skipped_types, pf->n_skipped);
 	free(pf);

@@ -17,6 +17,8 @@
 #include <json-c/json.h>
 
 #include "engine/rebuild_internal.h"
+#include "engine/reducer.h"
+#include "engine/reducer_exec.h"
 #include "engine/target.h"
 #include "engine/verify_internal.h"
 #include "util/alloc.h"
@@ -301,6 +303,85 @@ static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 	return rc;
 }
 
+static bool run_cancelled(void *arg)
+{
+	return atomic_load(&((sm_run *)arg)->cancel);
+}
+
+/*
+ * The external reducers' handshakes, before anything is planned: each
+ * says whether it folds in raw mode (the chunk queries read stored bytes
+ * for it), and the Commanded bridge reports the snapshot_version its
+ * application configures, which must be snapmig.conf's: a snapshot the
+ * deployed code would reject as outdated is worse than none, so the run
+ * is refused.  Each process is kept for the first worker that needs one.
+ * A reducer that cannot start is left to the workers, whose instances
+ * fail as before.
+ */
+static int handshakes(sm_run *run, sm_error *err)
+{
+	const sm_store_layout *l = &run->layout;
+	char msg[sizeof err->message] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < run->n_types; i++) {
+		const sm_aggregate *agg = run->types[i].agg;
+		const sm_exec_hello *hello;
+		sm_reduce_failure fail;
+		struct sm_exec_proc *exec;
+		sm_reducer *r;
+		int rc;
+
+		if (!agg->exec)
+			continue;
+		rc = sm_reducer_open(run->eng->cfg, agg, 0, run->log_path, &r, err);
+		if (rc)
+			return rc;
+		exec = sm_reducer_exec(r);
+		sm_exec_set_columns(exec, l->ev_data, l->ev_meta);
+		sm_reducer_set_cancel(r, run_cancelled, run);
+		memset(&fail, 0, sizeof fail);
+		rc = sm_reducer_start(r, &fail, err);
+		if (rc < 0) {
+			sm_reducer_close(r);
+			return rc;
+		}
+		hello = rc == SM_OK ? sm_exec_handshake(exec) : NULL;
+		if (!hello) {
+			sm_reducer_close(r);
+			continue;
+		}
+		if (hello->has_version && hello->snapshot_version != agg->snapshot_version && used < sizeof msg)
+			used += (size_t)snprintf(msg + used, sizeof msg - used,
+						 "%s%s: snapmig.conf says snapshot_version %lld, the application's"
+						 " reducer says %lld", used ? "; " : "", agg->type,
+						 agg->snapshot_version, hello->snapshot_version);
+		sm_exec_expect_mode(exec, hello->raw);
+		pthread_mutex_lock(&run->lock);
+		run->types[i].raw = hello->raw;
+		run->types[i].ready = r;
+		pthread_mutex_unlock(&run->lock);
+	}
+	if (used)
+		return sm_error_set(err, SM_ERR_CONFIG, "%s; nothing was rebuilt: make the versions agree, "
+				    "or leave the type out (-a)", msg);
+	return SM_OK;
+}
+
+/* Closes the handshake processes no worker took. */
+static void close_ready(sm_run *run)
+{
+	for (size_t i = 0; i < run->n_types; i++) {
+		sm_reducer *r;
+
+		pthread_mutex_lock(&run->lock);
+		r = run->types[i].ready;
+		run->types[i].ready = NULL;
+		pthread_mutex_unlock(&run->lock);
+		sm_reducer_close(r);
+	}
+}
+
 /* Connects, prepares and plans on the coordinator's connection; false
  * when the run cannot go on (sm_run_fail has the reason). */
 static bool plan_run(sm_run *run)
@@ -316,7 +397,8 @@ static bool plan_run(sm_run *run)
 		return false;
 	}
 	sm_run_watch_conn(run, 0, conn);
-	ok = prepare(run, conn, &err) == SM_OK && plan(run, conn, &err) == SM_OK;
+	ok = prepare(run, conn, &err) == SM_OK && handshakes(run, &err) == SM_OK &&
+	     plan(run, conn, &err) == SM_OK;
 	sm_run_watch_conn(run, 0, NULL);
 	if (!ok)
 		sm_run_fail(run, &err);
@@ -406,6 +488,7 @@ static void *coordinator_main(void *arg)
 		sm_run_set_state(run, atomic_load(&run->cancel) ? SM_RUN_CANCELLING : SM_RUN_RUNNING);
 		sm_run_workers(run);
 	}
+	close_ready(run);
 	/* The journal and the state say the same, even when a cancel comes
 	 * in while the journal is written. */
 	final = sm_run_final_state(run, &outcome);

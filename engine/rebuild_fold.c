@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/event_data.h"
@@ -23,6 +24,7 @@ void sm_fold_begin(sm_fold *f, const sm_instance *inst, const sm_aggregate *agg,
 	f->inst = inst;
 	f->agg = agg;
 	f->reducer = reducer;
+	f->raw = sm_reducer_raw(reducer);
 	f->skip_through = 0;
 	f->next_version = 0;
 	f->metadata = NULL;
@@ -143,6 +145,8 @@ static bool start_state(sm_fold *f, bool has_version, long long now, const char 
 		now = -1;
 	if (now != *start_version && !moved_start(f, now, start_version))
 		return false;
+	if (f->raw)
+		return true;   /* the bytes go to the reducer as they are */
 	sm_error_clear(&perr);
 	if (sm_json_reader_parse_object(f->json, data, data_len, start, &perr) != SM_OK) {
 		failf(f, SM_FAIL_BAD_SNAPSHOT, 0, NULL,
@@ -198,6 +202,14 @@ int sm_fold_start(sm_fold *f, bool has_version, long long version, const char *d
 					    &start_version, &start))
 		return SM_OK;
 	memset(&why, 0, sizeof why);
+	if (f->raw) {
+		bool initial = f->inst->start_kind == SM_START_INITIAL;
+
+		rc = sm_reducer_begin_raw(f->reducer, f->inst->uuid,
+					  initial ? NULL : (const unsigned char *)data,
+					  initial ? 0 : data_len, start_version, &why, err);
+		return reduced(f, rc, &why);
+	}
 	rc = sm_reducer_begin(f->reducer, f->inst->uuid, start, start_version, &why, err);
 	json_object_put(start);
 	return reduced(f, rc, &why);
@@ -242,6 +254,27 @@ static bool decode_event(sm_fold *f, const sm_event_bytes *e, json_object **data
 	return true;
 }
 
+/* An event for a raw-mode reducer: its stored columns as they are. */
+static int raw_event(sm_fold *f, const sm_event_bytes *e, sm_error *err)
+{
+	sm_reduce_failure why;
+	sm_raw_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.type = e->type;
+	ev.version = e->version;
+	ev.event_id = e->event_id;
+	ev.causation_id = e->causation_id;
+	ev.correlation_id = e->correlation_id;
+	ev.created_at = e->created_at;
+	ev.data = (const unsigned char *)e->data;
+	ev.data_len = e->data_len;
+	ev.metadata = (const unsigned char *)e->meta;
+	ev.metadata_len = e->meta_len;
+	memset(&why, 0, sizeof why);
+	return reduced(f, sm_reducer_event_raw(f->reducer, &ev, &why, err), &why);
+}
+
 int sm_fold_event(sm_fold *f, const sm_event_bytes *e, sm_error *err)
 {
 	json_object *data = NULL, *meta = NULL;
@@ -271,6 +304,8 @@ int sm_fold_event(sm_fold *f, const sm_event_bytes *e, sm_error *err)
 	}
 	f->next_version++;
 	f->events++;
+	if (f->raw)
+		return raw_event(f, e, err);
 	if (!decode_event(f, e, &data, &meta))
 		return SM_OK;
 	memset(&ev, 0, sizeof ev);
@@ -297,8 +332,14 @@ static int event_row(sm_fold *f, const sm_pgcopy_row *row, sm_error *err)
 	if (!sm_pgcopy_int64(row, SM_CHUNK_VERSION, &e.version))
 		return bad_row(err);
 	e.type = row->val[SM_CHUNK_TYPE];
-	e.data = row->val[SM_CHUNK_DATA];
+	e.data = row->val[SM_CHUNK_DATA];   /* events.data is NOT NULL */
 	e.data_len = sm_pgcopy_length(row, SM_CHUNK_DATA);
+	if (!sm_pgcopy_isnull(row, SM_CHUNK_EVENT_ID))
+		e.event_id = row->val[SM_CHUNK_EVENT_ID];
+	if (!sm_pgcopy_isnull(row, SM_CHUNK_CAUSATION))
+		e.causation_id = row->val[SM_CHUNK_CAUSATION];
+	if (!sm_pgcopy_isnull(row, SM_CHUNK_CORRELATION))
+		e.correlation_id = row->val[SM_CHUNK_CORRELATION];
 	if (!sm_pgcopy_isnull(row, SM_CHUNK_META)) {
 		e.meta = row->val[SM_CHUNK_META];
 		e.meta_len = sm_pgcopy_length(row, SM_CHUNK_META);
@@ -371,12 +412,36 @@ static int final_state(sm_fold *f, json_object **state, sm_error *err)
 	return SM_OK;
 }
 
-int sm_fold_finish(sm_fold *f, json_object **state, json_object **metadata, sm_error *err)
+/* A raw-mode reducer's final bytes (the writer has them checked). */
+static int final_raw(sm_fold *f, sm_fold_result *out, sm_error *err)
+{
+	sm_reduce_failure why;
+	int rc;
+
+	memset(&why, 0, sizeof why);
+	rc = sm_reducer_end_raw(f->reducer, &out->raw, &out->raw_len, &why, err);
+	if (rc == SM_REDUCE_FAILED) {
+		record(f, why.kind, why.version, why.event_type, why.message);
+		f->state = SM_FOLD_FAILED;
+		return SM_OK;
+	}
+	return rc;
+}
+
+void sm_fold_result_clear(sm_fold_result *r)
+{
+	json_object_put(r->state);
+	free(r->raw);
+	json_object_put(r->metadata);
+	memset(r, 0, sizeof *r);
+}
+
+int sm_fold_finish(sm_fold *f, sm_fold_result *out, sm_error *err)
 {
 	char msg[200];
 	int rc = SM_OK;
 
-	*state = *metadata = NULL;
+	memset(out, 0, sizeof *out);
 	if (f->state == SM_FOLD_FOLDING && f->next_version != f->inst->end_version + 1) {
 		snprintf(msg, sizeof msg, "events %lld..%lld of the stream are missing",
 			 f->next_version, f->inst->end_version);
@@ -391,9 +456,9 @@ int sm_fold_finish(sm_fold *f, json_object **state, json_object **metadata, sm_e
 		f->state = SM_FOLD_FAILED;
 	}
 	if (f->state == SM_FOLD_FOLDING)
-		rc = final_state(f, state, err);
-	if (*state)
-		*metadata = metadata_to_write(f);
+		rc = f->raw ? final_raw(f, out, err) : final_state(f, &out->state, err);
+	if (out->state || out->raw)
+		out->metadata = metadata_to_write(f);
 	json_object_put(f->metadata);
 	f->metadata = NULL;
 	f->state = SM_FOLD_IDLE;

@@ -21,6 +21,11 @@
  * snapshot's version: SUPERSEDED then means the live snapshot changed
  * after planning) and the offline fold of `snapmig fold` (rows made from
  * JSON lines).  The fold knows nothing of runs, connections or writers.
+ *
+ * A reducer in raw mode (an external one that asked for it, see
+ * sm_reducer_raw) gets the stored bytes of the start snapshot's data and
+ * of each event, unparsed (its application's serializer is the judge of
+ * them), and gives the bytes to store.
  */
 #ifndef SM_ENGINE_REBUILD_FOLD_H
 #define SM_ENGINE_REBUILD_FOLD_H
@@ -60,7 +65,8 @@ typedef struct sm_fold_params {
 } sm_fold_params;
 
 /* An event as the fold reads it: data and metadata are the UTF-8 bytes
- * of JSON texts (meta NULL for SQL NULL). */
+ * of JSON texts (meta NULL for SQL NULL), or for a reducer in raw mode the
+ * columns as stored. */
 typedef struct sm_event_bytes {
 	const char *type;
 	long long version;
@@ -69,6 +75,9 @@ typedef struct sm_event_bytes {
 	const char *meta;
 	size_t meta_len;
 	const char *created_at;    /* ISO 8601, or NULL */
+	/* For raw mode: the events table's uuids as text (NULL when NULL or
+	 * not known). */
+	const char *event_id, *causation_id, *correlation_id;
 } sm_event_bytes;
 
 typedef struct sm_fold {
@@ -81,6 +90,7 @@ typedef struct sm_fold {
 	const sm_instance *inst;
 	const sm_aggregate *agg;
 	sm_reducer *reducer;
+	bool raw;                  /* the reducer folds stored bytes */
 	long long skip_through;    /* events up to this version are in the start snapshot */
 	long long next_version;    /* the event expected next */
 	json_object *metadata;     /* the live snapshot's metadata (owned) */
@@ -106,9 +116,20 @@ int sm_fold_event(sm_fold *f, const sm_event_bytes *ev, sm_error *err);
  * decoded and handed to sm_fold_start or sm_fold_event. */
 int sm_fold_row(sm_fold *f, const sm_pgcopy_row *row, sm_error *err);
 
-/* Ends the instance: *state and *metadata (caller owns, NULL when there
- * is nothing to write) are the snapshot to write. */
-int sm_fold_finish(sm_fold *f, json_object **state, json_object **metadata, sm_error *err);
+/* What an instance gives: nothing (failed or already current), a state
+ * (rules, JSON-mode reducers) or raw bytes (raw mode), with the metadata to
+ * write.  The caller owns everything in it (sm_fold_result_clear). */
+typedef struct sm_fold_result {
+	json_object *state;
+	unsigned char *raw;
+	size_t raw_len;
+	json_object *metadata;     /* NULL when there is nothing to write */
+} sm_fold_result;
+
+void sm_fold_result_clear(sm_fold_result *r);
+
+/* Ends the instance: *out is the snapshot to write, if any. */
+int sm_fold_finish(sm_fold *f, sm_fold_result *out, sm_error *err);
 
 /* verify: the live snapshot's data of the instance just finished (caller
  * owns; NULL when its start row did not bring a readable one). */

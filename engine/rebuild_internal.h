@@ -40,6 +40,11 @@ typedef struct sm_chunk {
 
 typedef struct sm_type_counters {
 	const sm_aggregate *agg;
+	/* An external reducer, as planned from its handshake: raw mode, and
+	 * the process of that handshake, kept for the first worker that
+	 * needs one ((L); NULL once taken or for rules). */
+	bool raw;
+	struct sm_reducer *ready;
 	long long instances_planned, instances_done;
 	long long events_planned, events_done;
 	long long failures[SM_FAIL__COUNT];

@@ -36,7 +36,18 @@ static bool wants_created_at(const sm_run *run)
  * takes no parameters, so the chunk's arrays go in as literals escaped by
  * libpq (PQescapeLiteral), between COPY_HEAD and this tail, whose select
  * list is enum sm_chunk_col. */
-#define COPY_HEAD "COPY (SELECT p.ord, x.k, x.v, x.t, x.d, x.m, x.c FROM unnest("
+#define COPY_HEAD "COPY (SELECT p.ord, x.k, x.v, x.t, x.d, x.m, x.c, x.i, x.ca, x.co FROM unnest("
+
+/* An expression that is the raw form for an instance of a raw-mode type
+ * (p.rw = 1), else the JSON form (malloc'ed). */
+static char *either(char *raw, char *json)
+{
+	char *e = sm_xasprintf("CASE WHEN p.rw = 1 THEN %s ELSE %s END", raw, json);
+
+	free(raw);
+	free(json);
+	return e;
+}
 
 static char *query_tail(const sm_run *run, PGconn *conn)
 {
@@ -44,35 +55,43 @@ static char *query_tail(const sm_run *run, PGconn *conn)
 	const sm_store_layout *l = &run->layout;
 	char *s = sm_db_ident(conn, set->source_schema);
 	char *t = sm_db_ident(conn, set->target_schema);
-	char *sd = sm_store_json_bytes(l->snap_data, "s.data");
+	char *sd = either(sm_store_raw_bytes(l->snap_data, "s.data"),
+			  sm_store_json_bytes(l->snap_data, "s.data"));
 	char *sm = sm_store_json_bytes(l->snap_meta, "s.metadata");
-	char *td = sm_store_json_bytes(l->tgt_data, "t.data");
-	char *ed = sm_store_json_bytes(l->ev_data, "e.data");
-	char *em = sm_store_json_bytes(l->ev_meta, "e.metadata");
+	char *td = either(sm_store_raw_bytes(l->tgt_data, "t.data"),
+			  sm_store_json_bytes(l->tgt_data, "t.data"));
+	char *ed = either(sm_store_raw_bytes(l->ev_data, "e.data"),
+			  sm_store_json_bytes(l->ev_data, "e.data"));
+	char *em = either(sm_store_raw_bytes(l->ev_meta, "e.metadata"),
+			  sm_store_json_bytes(l->ev_meta, "e.metadata"));
 	/* The start row: a rebuild's start snapshot (the live one or the
 	 * target's) when the plan starts from one; for verify, always the
 	 * live snapshot (the one to compare with) and never the target,
 	 * which may not exist. */
 	char *start = run->verify
 		? sm_xasprintf("(SELECT %1$d AS k, s.source_version AS v, NULL::text AS t, %2$s AS d,"
-			       " %3$s AS m, NULL::timestamptz AS c"
+			       " %3$s AS m, NULL::timestamptz AS c,"
+			       " NULL::text AS i, NULL::text AS ca, NULL::text AS co"
 			       " FROM %4$s.snapshots s WHERE s.source_uuid = p.uuid)",
 			       SM_ROW_START, sd, sm, s)
 		: sm_xasprintf("(SELECT %5$d AS k, CASE p.sk WHEN %3$d THEN s.source_version"
 			       "  WHEN %4$d THEN t.source_version END AS v,"
 			       "  NULL::text AS t,"
 			       "  CASE p.sk WHEN %3$d THEN %6$s WHEN %4$d THEN %7$s END AS d, %8$s AS m,"
-			       "  NULL::timestamptz AS c"
+			       "  NULL::timestamptz AS c, NULL::text AS i, NULL::text AS ca, NULL::text AS co"
 			       " FROM %1$s.snapshots s LEFT JOIN %2$s.snapshots t"
 			       "  ON p.sk = %4$d AND t.source_uuid = s.source_uuid"
 			       " WHERE s.source_uuid = p.uuid)",
 			       s, t, SM_START_LIVE, SM_START_GENERATED, SM_ROW_START, sd, td, sm);
 	char *sql = sm_xasprintf(
-		"  WITH ORDINALITY AS p(uuid, sid, fv, tv, sk, ord)"
+		"  WITH ORDINALITY AS p(uuid, sid, fv, tv, sk, rw, ord)"
 		" CROSS JOIN LATERAL ("
 		"  %2$s"
 		"  UNION ALL"
-		"  (SELECT %6$d, se.stream_version, e.event_type, %3$s, %4$s, %5$s"
+		"  (SELECT %6$d, se.stream_version, e.event_type, %3$s, %4$s, %5$s,"
+		"    CASE WHEN p.rw = 1 THEN e.event_id::text END,"
+		"    CASE WHEN p.rw = 1 THEN e.causation_id::text END,"
+		"    CASE WHEN p.rw = 1 THEN e.correlation_id::text END"
 		"   FROM %1$s.stream_events se JOIN %1$s.events e ON e.event_id = se.event_id"
 		"   WHERE se.stream_id = p.sid AND se.stream_version > p.fv AND se.stream_version <= p.tv"
 		"   ORDER BY se.stream_version)"
@@ -109,17 +128,18 @@ int sm_reader_open(sm_reader *r, PGconn *conn, sm_error *err)
 }
 
 /* The chunk's unnest() arguments as literals: uuid, stream id, first and
- * last version, start kind of each instance in r->map. */
-static bool chunk_literals(sm_reader *r, char *lit[5])
+ * last version, start kind, raw mode (1 or 0) of each instance in r->map. */
+#define CHUNK_ARRAYS 6
+static bool chunk_literals(sm_reader *r, char *lit[CHUNK_ARRAYS])
 {
 	const sm_instance *inst = r->run->inst;
 	size_t n = r->n_map;
 	const char **uuids = sm_xcalloc(n + 1, sizeof *uuids);
-	long long *num[4];
-	char *a[5];
+	long long *num[CHUNK_ARRAYS - 1];
+	char *a[CHUNK_ARRAYS];
 	bool ok = true;
 
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < CHUNK_ARRAYS - 1; k++)
 		num[k] = sm_xcalloc(n + 1, sizeof *num[k]);
 	for (size_t i = 0; i < n; i++) {
 		const sm_instance *x = &inst[r->map[i]];
@@ -129,11 +149,12 @@ static bool chunk_literals(sm_reader *r, char *lit[5])
 		num[1][i] = x->start_version;
 		num[2][i] = x->end_version;
 		num[3][i] = x->start_kind;
+		num[4][i] = r->run->types[x->type_index].raw;
 	}
 	a[0] = sm_db_text_array(uuids, n);
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < CHUNK_ARRAYS - 1; k++)
 		a[k + 1] = sm_db_ll_array(num[k], n);
-	for (int k = 0; k < 5; k++) {
+	for (int k = 0; k < CHUNK_ARRAYS; k++) {
 		/* PQescapeLiteral quotes (and, where needed, E'' escapes) a
 		 * value for the connection's encoding and settings; its result
 		 * is freed with PQfreemem. */
@@ -141,7 +162,7 @@ static bool chunk_literals(sm_reader *r, char *lit[5])
 		ok = ok && lit[k];
 		free(a[k]);
 	}
-	for (int k = 0; k < 4; k++)
+	for (int k = 0; k < CHUNK_ARRAYS - 1; k++)
 		free(num[k]);
 	free(uuids);
 	return ok;
@@ -149,25 +170,25 @@ static bool chunk_literals(sm_reader *r, char *lit[5])
 
 static int send_query(sm_reader *r, sm_error *err)
 {
-	static const char *const casts[5] = { "::text[], ", "::bigint[], ", "::bigint[], ",
-					      "::bigint[], ", "::int[])" };
-	char *lit[5] = { NULL };
+	static const char *const casts[CHUNK_ARRAYS] = { "::text[], ", "::bigint[], ", "::bigint[], ",
+							 "::bigint[], ", "::int[], ", "::int[])" };
+	char *lit[CHUNK_ARRAYS] = { NULL };
 	size_t len = strlen(COPY_HEAD) + strlen(r->tail) + 1;
 	bool ok = chunk_literals(r, lit);
 
-	for (int k = 0; k < 5 && ok; k++)
+	for (int k = 0; k < CHUNK_ARRAYS && ok; k++)
 		len += strlen(lit[k]) + strlen(casts[k]);
 	if (ok) {
 		char *sql = sm_xmalloc(len), *p = sql;
 
 		p = stpcpy(p, COPY_HEAD);
-		for (int k = 0; k < 5; k++)
+		for (int k = 0; k < CHUNK_ARRAYS; k++)
 			p = stpcpy(stpcpy(p, lit[k]), casts[k]);
 		stpcpy(p, r->tail);
 		ok = PQsendQuery(r->conn, sql);
 		free(sql);
 	}
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < CHUNK_ARRAYS; k++)
 		PQfreemem(lit[k]);
 	return ok ? SM_OK : sm_db_error(r->conn, NULL, "reading events", err);
 }

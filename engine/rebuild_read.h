@@ -18,9 +18,13 @@ enum sm_chunk_col {
 	SM_CHUNK_KIND,     /* int4: an sm_chunk_row_kind */
 	SM_CHUNK_VERSION,  /* int8: snapshot source_version / event stream_version */
 	SM_CHUNK_TYPE,     /* text: event type (NULL in a start row) */
-	SM_CHUNK_DATA,     /* bytea: UTF-8 JSON text (sm_store_json_bytes) */
-	SM_CHUNK_META,     /* bytea: the same for metadata */
+	SM_CHUNK_DATA,     /* bytea: UTF-8 JSON text (sm_store_json_bytes), or for
+			    * a raw-mode type the column as stored (sm_store_raw_bytes) */
+	SM_CHUNK_META,     /* bytea: the same for metadata (a start row's is always JSON) */
 	SM_CHUNK_CREATED,  /* timestamptz: an event's created_at, when asked for */
+	SM_CHUNK_EVENT_ID, /* text: a raw-mode type's event_id, causation_id, */
+	SM_CHUNK_CAUSATION,/* correlation_id (NULL otherwise) */
+	SM_CHUNK_CORRELATION,
 	SM_CHUNK_COLS
 };
 

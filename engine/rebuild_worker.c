@@ -22,6 +22,7 @@
 #include "engine/rebuild_fold.h"
 #include "engine/rebuild_read.h"
 #include "engine/rebuild_write.h"
+#include "engine/reducer_exec.h"
 #include "engine/verify_internal.h"
 #include "util/alloc.h"
 
@@ -112,11 +113,24 @@ static int reducer_for(worker *w, const sm_instance *x, sm_reducer **out, sm_err
 	sm_reducer **r = &w->reducers[x->type_index];
 
 	if (!*r) {
-		int rc = sm_reducer_open(run->eng->cfg, run->types[x->type_index].agg, w->id,
-					 run->log_path, r, err);
+		sm_type_counters *t = &run->types[x->type_index];
 
-		if (rc)
-			return rc;
+		/* The process of the planning handshake, if no one took it. */
+		pthread_mutex_lock(&run->lock);
+		*r = t->ready;
+		t->ready = NULL;
+		pthread_mutex_unlock(&run->lock);
+		if (!*r) {
+			int rc = sm_reducer_open(run->eng->cfg, t->agg, w->id, run->log_path, r, err);
+
+			if (rc)
+				return rc;
+			if (sm_reducer_exec(*r)) {
+				sm_exec_set_columns(sm_reducer_exec(*r), run->layout.ev_data,
+						    run->layout.ev_meta);
+				sm_exec_expect_mode(sm_reducer_exec(*r), t->raw);
+			}
+		}
 		sm_reducer_set_cancel(*r, run_cancelled, run);
 	}
 	*out = *r;
@@ -154,24 +168,26 @@ static int finish_instance(worker *w, sm_error *err)
 {
 	const sm_instance *x = w->fold.inst;
 	bool superseded = w->fold.state == SM_FOLD_SUPERSEDED;
-	json_object *state, *meta, *live, *initial = NULL;
-	int rc = sm_fold_finish(&w->fold, &state, &meta, err);
+	json_object *live, *initial = NULL;
+	sm_fold_result out;
+	int rc = sm_fold_finish(&w->fold, &out, err);
 
 	live = sm_fold_take_live(&w->fold);
 	if (rc == SM_OK && w->verify) {
 		if (superseded)
 			sm_verify_batch_skip(&w->batch, x);
-		else if (state && live && (rc = initial_of(w, x, &initial, err)) == SM_OK)
-			sm_verify_batch_compare(&w->batch, x, initial, live, state);
+		else if (out.state && live && (rc = initial_of(w, x, &initial, err)) == SM_OK)
+			sm_verify_batch_compare(&w->batch, x, initial, live, out.state);
 		/* else: the fold's sink has recorded the failure */
-	} else if (rc == SM_OK && state) {
-		rc = sm_writer_put(&w->writer, x, state, meta, err);
+	} else if (rc == SM_OK && out.state) {
+		rc = sm_writer_put(&w->writer, x, out.state, out.metadata, err);
+	} else if (rc == SM_OK && out.raw) {
+		rc = sm_writer_put_raw(&w->writer, x, out.raw, out.raw_len, out.metadata, err);
 	}
 	if (rc == SM_OK && !w->verify)
 		sm_writer_done(&w->writer, x);
 	report_events(w, x->type_index, sm_fold_take_events(&w->fold, 1));
-	json_object_put(state);
-	json_object_put(meta);
+	sm_fold_result_clear(&out);
 	json_object_put(live);
 	return rc;
 }

@@ -23,6 +23,7 @@ static void clear_chunk(sm_writer *w)
 		free(w->fails[i].message);
 	}
 	w->n_fails = 0;
+	w->n_raw = 0;
 	memset(w->done, 0, w->run->n_types * sizeof *w->done);
 }
 
@@ -30,6 +31,7 @@ void sm_writer_free(sm_writer *w)
 {
 	clear_chunk(w);
 	free(w->fails);
+	free(w->raw);
 	free(w->done);
 	free(w->buf);
 	memset(w, 0, sizeof *w);
@@ -39,13 +41,27 @@ int sm_writer_open(sm_writer *w, PGconn *conn, sm_error *err)
 {
 	const sm_store_layout *l = &w->run->layout;
 	char *t = sm_db_ident(conn, w->run->eng->env->settings.target_schema);
-	char *wd = sm_store_json_write(l->tgt_data, l->double_encoded, "o.data");
+	char *wj = sm_store_json_write(l->tgt_data, l->double_encoded, "o.data");
+	/* A raw-mode reducer's bytes: stored as they are, in a jsonb column
+	 * as the JSON they are (checked first, see check_raw). */
+	char *wd = sm_xasprintf("CASE WHEN o.raw IS NULL THEN %s ELSE %s END", wj,
+				l->tgt_data == SM_COL_BYTEA ? "o.raw" : "convert_from(o.raw, 'UTF8')::jsonb");
 	char *wm = sm_store_json_write(l->tgt_meta, l->double_encoded, "o.metadata");
 	char *sql = sm_xasprintf(
 		"SET jit = off;"
 		"SET client_min_messages = warning;"
 		"CREATE TEMP TABLE sm_out (source_uuid text, source_version bigint,"
-		" source_type text, data text, metadata text) ON COMMIT DELETE ROWS;"
+		" source_type text, data text, metadata text, raw bytea) ON COMMIT DELETE ROWS;"
+		/* What jsonb makes of raw bytes: NULL when they are a jsonb
+		 * value, else PostgreSQL's reason.  The server is the judge of
+		 * what it will store (numbers of any size, no \u0000...). */
+		"CREATE FUNCTION pg_temp.sm_jsonb_error(b bytea) RETURNS text LANGUAGE plpgsql AS"
+		" $f$ BEGIN PERFORM convert_from(b, 'UTF8')::jsonb; RETURN NULL;"
+		" EXCEPTION WHEN others THEN RETURN SQLERRM; END $f$;"
+		"PREPARE sm_check_raw AS WITH bad AS (SELECT source_uuid, pg_temp.sm_jsonb_error(raw) AS e"
+		" FROM sm_out WHERE raw IS NOT NULL), gone AS (DELETE FROM sm_out o USING bad"
+		" WHERE o.source_uuid = bad.source_uuid AND bad.e IS NOT NULL)"
+		" SELECT source_uuid, e FROM bad WHERE e IS NOT NULL;"
 		"PREPARE sm_upsert AS INSERT INTO %1$s.snapshots"
 		" (source_uuid, source_version, source_type, data, metadata, created_at)"
 		" SELECT o.source_uuid, o.source_version, o.source_type, %2$s, %3$s, now() FROM sm_out o"
@@ -67,6 +83,7 @@ int sm_writer_open(sm_writer *w, PGconn *conn, sm_error *err)
 
 	w->conn = rc == SM_OK ? conn : NULL;
 	free(sql);
+	free(wj);
 	free(wd);
 	free(wm);
 	free(t);
@@ -134,25 +151,74 @@ static void field(sm_writer *w, size_t *len, const char *s, size_t n, char sep)
 	w->buf[(*len)++] = sep;
 }
 
-int sm_writer_put(sm_writer *w, const sm_instance *inst, json_object *state,
-		  json_object *metadata, sm_error *err)
+/* A NULL field (COPY's \N, not escaped) and the separator after it. */
+static void null_field(sm_writer *w, size_t *len, char sep)
+{
+	w->buf = sm_xgrow(w->buf, &w->cap, *len + 3, 1);
+	w->buf[(*len)++] = '\\';
+	w->buf[(*len)++] = 'N';
+	w->buf[(*len)++] = sep;
+}
+
+/* The row's first three fields. */
+static void row_head(sm_writer *w, size_t *len, const sm_instance *inst)
 {
 	const char *type = w->run->types[inst->type_index].agg->type;
-	const char *text;
-	size_t n, len = 0;
 	char num[32];
+	size_t n;
 
-	field(w, &len, inst->uuid, strlen(inst->uuid), '\t');
+	field(w, len, inst->uuid, strlen(inst->uuid), '\t');
 	n = (size_t)snprintf(num, sizeof num, "%lld", inst->end_version);
-	field(w, &len, num, n, '\t');
-	field(w, &len, type, strlen(type), '\t');
-	text = sm_json_print(state, &n);
-	field(w, &len, text, n, '\t');
-	text = sm_json_print(metadata, &n);
-	field(w, &len, text, n, '\n');
+	field(w, len, num, n, '\t');
+	field(w, len, type, strlen(type), '\t');
+}
+
+static int put_row(sm_writer *w, size_t len, sm_error *err)
+{
 	if (PQputCopyData(w->conn, w->buf, (int)len) != 1)
 		return sm_db_error(w->conn, NULL, "writing snapshots", err);
 	return SM_OK;
+}
+
+int sm_writer_put(sm_writer *w, const sm_instance *inst, json_object *state,
+		  json_object *metadata, sm_error *err)
+{
+	const char *text;
+	size_t n, len = 0;
+
+	row_head(w, &len, inst);
+	text = sm_json_print(state, &n);
+	field(w, &len, text, n, '\t');
+	text = sm_json_print(metadata, &n);
+	field(w, &len, text, n, '\t');
+	null_field(w, &len, '\n');   /* raw */
+	return put_row(w, len, err);
+}
+
+int sm_writer_put_raw(sm_writer *w, const sm_instance *inst, const unsigned char *state,
+		      size_t state_len, json_object *metadata, sm_error *err)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *text;
+	size_t n, len = 0;
+
+	row_head(w, &len, inst);
+	null_field(w, &len, '\t');   /* data */
+	text = sm_json_print(metadata, &n);
+	field(w, &len, text, n, '\t');
+	/* bytea in COPY's text format: \x and hex digits, the backslash
+	 * itself escaped. */
+	w->buf = sm_xgrow(w->buf, &w->cap, len + 2 * state_len + 4, 1);
+	memcpy(w->buf + len, "\\\\x", 3);
+	len += 3;
+	for (size_t i = 0; i < state_len; i++) {
+		w->buf[len++] = hex[state[i] >> 4];
+		w->buf[len++] = hex[state[i] & 15];
+	}
+	w->buf[len++] = '\n';
+	w->raw = sm_xgrow(w->raw, &w->cap_raw, w->n_raw + 1, sizeof *w->raw);
+	w->raw[w->n_raw++] = inst;
+	return put_row(w, len, err);
 }
 
 /* ---------------------------------------------------------------- commit */
@@ -242,10 +308,43 @@ static void count_chunk(sm_writer *w)
 	pthread_mutex_unlock(&run->lock);
 }
 
+/* A jsonb target takes a raw state only when it is a jsonb value: the
+ * others leave the chunk and fail their instance (reducer_error). */
+static int check_raw(sm_writer *w, sm_error *err)
+{
+	PGresult *res;
+	int rc = SM_OK;
+
+	if (!w->n_raw || w->run->layout.tgt_data != SM_COL_JSONB)
+		return SM_OK;
+	res = PQexecPrepared(w->conn, "sm_check_raw", 0, NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = sm_db_error(w->conn, res, "writing snapshots", err);
+		PQclear(res);
+		return rc;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		const char *uuid = PQgetvalue(res, r, 0);
+		char msg[600];
+
+		snprintf(msg, sizeof msg, "the reducer's state is not a jsonb value: %.500s",
+			 PQgetvalue(res, r, 1));
+		for (size_t i = 0; i < w->n_raw; i++)
+			if (strcmp(w->raw[i]->uuid, uuid) == 0) {
+				sm_writer_fail(w, w->raw[i], SM_FAIL_REDUCER, 0, NULL, msg);
+				break;
+			}
+	}
+	PQclear(res);
+	return rc;
+}
+
 int sm_writer_commit(sm_writer *w, sm_error *err)
 {
 	int rc = end_copy(w, err);
 
+	if (!rc)
+		rc = check_raw(w, err);
 	if (!rc)
 		rc = exec_prepared(w, "sm_upsert", 0, NULL, err);
 	if (!rc)

@@ -30,6 +30,8 @@ typedef struct sm_writer {
 	size_t cap;
 	sm_failure_rec *fails;     /* the open chunk's failures */
 	size_t n_fails, cap_fails;
+	const sm_instance **raw;   /* the open chunk's raw states */
+	size_t n_raw, cap_raw;
 	long long *done;           /* per run type: instances finished in the chunk */
 } sm_writer;
 
@@ -51,6 +53,13 @@ void sm_writer_done(sm_writer *w, const sm_instance *inst);
 /* Streams inst's snapshot: state and metadata are borrowed. */
 int sm_writer_put(sm_writer *w, const sm_instance *inst, json_object *state,
 		  json_object *metadata, sm_error *err);
+
+/* Streams inst's snapshot from a raw-mode reducer: state is the bytes to
+ * store (borrowed), metadata as above.  For a jsonb target the server
+ * checks them at commit: those that are no jsonb value fail their
+ * instance instead of the chunk. */
+int sm_writer_put_raw(sm_writer *w, const sm_instance *inst, const unsigned char *state,
+		      size_t state_len, json_object *metadata, sm_error *err);
 
 /* Ends the COPY, upserts, records the failures and commits; then adds
  * the chunk's instances and failures to the run's counters. */

@@ -182,6 +182,46 @@ void sm_reducer_abort(sm_reducer *r)
 	r->state = NULL;
 }
 
+struct sm_exec_proc *sm_reducer_exec(sm_reducer *r)
+{
+	return r->exec;
+}
+
+int sm_reducer_start(sm_reducer *r, sm_reduce_failure *fail, sm_error *err)
+{
+	return r->exec ? sm_exec_start(r->exec, fail, err) : SM_OK;
+}
+
+bool sm_reducer_raw(const sm_reducer *r)
+{
+	return r->exec && sm_exec_raw(r->exec);
+}
+
+int sm_reducer_begin_raw(sm_reducer *r, const char *stream_uuid, const unsigned char *start,
+			 size_t start_len, long long start_version, sm_reduce_failure *fail,
+			 sm_error *err)
+{
+	if (!r->exec)
+		return sm_error_set(err, SM_ERR_INTERNAL, "raw mode for the rules reducer");
+	return sm_exec_begin_raw(r->exec, stream_uuid, start, start_len, start_version, fail, err);
+}
+
+int sm_reducer_event_raw(sm_reducer *r, const sm_raw_event *ev, sm_reduce_failure *fail,
+			 sm_error *err)
+{
+	if (!r->exec)
+		return sm_error_set(err, SM_ERR_INTERNAL, "raw mode for the rules reducer");
+	return sm_exec_event_raw(r->exec, ev, fail, err);
+}
+
+int sm_reducer_end_raw(sm_reducer *r, unsigned char **state_out, size_t *len,
+		       sm_reduce_failure *fail, sm_error *err)
+{
+	if (!r->exec)
+		return sm_error_set(err, SM_ERR_INTERNAL, "raw mode for the rules reducer");
+	return sm_exec_end_raw(r->exec, state_out, len, fail, err);
+}
+
 int sm_reducer_known_types(const sm_config *cfg, const sm_aggregate *agg,
 			   char ***types, size_t *n, bool *any, sm_error *err)
 {

@@ -38,6 +38,22 @@ int sm_reduce_fail(sm_reduce_failure *fail, enum sm_failure_kind kind, long long
 
 typedef struct sm_reducer sm_reducer;
 
+/* An event as stored, for an external reducer in raw mode
+ * (snapmig-reducer(7)): its columns' bytes as the application's
+ * EventStore reads them, and the fields Commanded gives upcasters. */
+typedef struct sm_raw_event {
+	const char *type;          /* event_type */
+	long long version;         /* stream_version in the aggregate's stream */
+	const char *event_id;      /* uuid text; causation and correlation NULL when SQL NULL */
+	const char *causation_id;
+	const char *correlation_id;
+	const char *created_at;    /* ISO 8601 UTC with microseconds, or NULL */
+	const unsigned char *data; /* the data column as stored */
+	size_t data_len;
+	const unsigned char *metadata; /* NULL when SQL NULL */
+	size_t metadata_len;
+} sm_raw_event;
+
 /* worker_id is used for the exec reducer's log lines; log_path may be NULL. */
 int sm_reducer_open(const sm_config *cfg, const sm_aggregate *agg, int worker_id,
 		    const char *log_path, sm_reducer **out, sm_error *err);
@@ -82,6 +98,28 @@ json_object *sm_struct_decode(json_object *initial, json_object *snapshot);
 int sm_reducer_end(sm_reducer *r, json_object **state_out,
 		   sm_reduce_failure *fail, sm_error *err);
 void sm_reducer_abort(sm_reducer *r);
+
+/* The external reducer of r, or NULL for rules (to set it up: columns,
+ * expectations). */
+struct sm_exec_proc *sm_reducer_exec(sm_reducer *r);
+
+/* Starts an external reducer's process now (a no-op for rules): 0,
+ * SM_REDUCE_FAILED (fail filled: it could not start, or gave up) or
+ * negative. */
+int sm_reducer_start(sm_reducer *r, sm_reduce_failure *fail, sm_error *err);
+
+/* Whether r folds stored bytes (an external reducer in raw mode); then
+ * the _raw calls below replace begin, event and end.  start: the start
+ * snapshot's data column as stored, NULL for the initial state;
+ * *state_out: the bytes to store (caller frees). */
+bool sm_reducer_raw(const sm_reducer *r);
+int sm_reducer_begin_raw(sm_reducer *r, const char *stream_uuid, const unsigned char *start,
+			 size_t start_len, long long start_version, sm_reduce_failure *fail,
+			 sm_error *err);
+int sm_reducer_event_raw(sm_reducer *r, const sm_raw_event *ev, sm_reduce_failure *fail,
+			 sm_error *err);
+int sm_reducer_end_raw(sm_reducer *r, unsigned char **state_out, size_t *len,
+		       sm_reduce_failure *fail, sm_error *err);
 
 /* For the pre-flight: the event types the reducer of agg handles.  Sets
  * *any when it handles every type (an exec reducer answering "any").

@@ -28,7 +28,9 @@
 
 #include "engine/child.h"
 #include "engine/reducer_exec.h"
+#include "engine/store.h"
 #include "util/alloc.h"
+#include "util/base64.h"
 #include "util/json.h"
 
 extern char **environ;
@@ -50,12 +52,14 @@ struct sm_exec_proc {
 	sm_child child;
 
 	/* handshake */
-	bool any;
-	char **types;
-	size_t n_types;
-	char *fingerprint;            /* the hello's, NULL when none */
+	enum sm_column_type col_data, col_meta; /* announced; MISSING: not */
+	sm_exec_hello hello;          /* the last hello */
 	bool expect_set;              /* every hello must report expect_fp */
 	char *expect_fp;
+	bool expect_mode;             /* every hello must say raw == expect_raw, */
+	bool expect_raw;              /* and the configured snapshot_version */
+	char *scratch;                /* base64 of one column */
+	size_t scratch_cap;
 
 	/* current instance */
 	bool in_instance;
@@ -141,13 +145,6 @@ static void add_tail(const sm_exec_proc *p, char *msg, size_t size)
 	sm_child_tail(&p->child, tail, sizeof tail);
 	if (tail[0] && used + 1 < size)
 		snprintf(msg + used, size - used, "; stderr: %s", tail);
-}
-
-static void free_types(char **types, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(types[i]);
-	free(types);
 }
 
 static char **build_env(const sm_aggregate *agg, int worker_id)
@@ -237,10 +234,27 @@ void sm_exec_close(sm_exec_proc *p)
 	for (size_t i = 0; p->envp && p->envp[i]; i++)
 		free(p->envp[i]);
 	free(p->envp);
-	free_types(p->types, p->n_types);
-	free(p->fingerprint);
+	sm_exec_hello_clear(&p->hello);
 	free(p->expect_fp);
+	free(p->scratch);
 	free(p);
+}
+
+void sm_exec_set_columns(sm_exec_proc *p, enum sm_column_type data, enum sm_column_type metadata)
+{
+	p->col_data = data;
+	p->col_meta = metadata;
+}
+
+void sm_exec_expect_mode(sm_exec_proc *p, bool raw)
+{
+	p->expect_mode = true;
+	p->expect_raw = raw;
+}
+
+const sm_exec_hello *sm_exec_handshake(const sm_exec_proc *p)
+{
+	return p->child.pid > 0 ? &p->hello : NULL;
 }
 
 void sm_exec_expect_fingerprint(sm_exec_proc *p, const char *fingerprint)
@@ -367,6 +381,41 @@ static bool backoff(sm_exec_proc *p)
 
 /* ---------------------------------------------------------- handshake */
 
+/* What a run requires of every handshake of its reducers (the one it was
+ * planned with): the same fingerprint (issue 16), the same mode, and the
+ * snapshot_version of snapmig.conf.  A reducer that changed during the
+ * run stops it rather than write rows the plan did not expect. */
+static int check_hello(sm_exec_proc *p, sm_error *err)
+{
+	const sm_exec_hello *h = &p->hello;
+	const char *fp = h->fingerprint;
+
+	if (p->expect_set && ((fp == NULL) != (p->expect_fp == NULL) ||
+			      (fp && strcmp(fp, p->expect_fp) != 0))) {
+		sm_child_stop(&p->child, 0, NULL, 0);
+		sm_child_log(&p->child, "the reducer's fingerprint changed during the run");
+		return sm_error_set(err, SM_ERR_DATA,
+				    "the reducer for %s now reports fingerprint \"%.100s\", the run was "
+				    "planned with \"%.100s\": its code changed during the run; run the "
+				    "rebuild again", p->agg->type, fp ? fp : "(none)",
+				    p->expect_fp ? p->expect_fp : "(none)");
+	}
+	if (p->expect_mode && h->has_version && h->snapshot_version != p->agg->snapshot_version) {
+		sm_child_stop(&p->child, 0, NULL, 0);
+		return sm_error_set(err, SM_ERR_CONFIG, "%s: snapmig.conf says snapshot_version %lld, "
+				    "the application's reducer says %lld; make them agree",
+				    p->agg->type, p->agg->snapshot_version, h->snapshot_version);
+	}
+	if (p->expect_mode && h->raw != p->expect_raw) {
+		sm_child_stop(&p->child, 0, NULL, 0);
+		return sm_error_set(err, SM_ERR_DATA, "the reducer for %s %s raw mode, and this run was "
+				    "planned %s it (a rebuild plans it from the reducer's handshake; "
+				    "verify does not fold in raw mode)", p->agg->type,
+				    h->raw ? "asks for" : "does not ask for", h->raw ? "without" : "with");
+	}
+	return SM_OK;
+}
+
 /* Reads the hello reply.  0 ok, 1 failed (fail filled), negative error. */
 static int read_hello(sm_exec_proc *p, sm_reduce_failure *fail, sm_error *err)
 {
@@ -400,32 +449,15 @@ static int read_hello(sm_exec_proc *p, sm_reduce_failure *fail, sm_error *err)
 	if (rc == SM_EXEC_NOT_PROTOCOL)
 		return not_protocol(p, line, len, why, fail);
 	sm_child_consume_line(&p->child);
-	free_types(p->types, p->n_types);
-	p->types = hello.types;
-	p->n_types = hello.n_types;
-	p->any = hello.any;
-	free(p->fingerprint);
-	p->fingerprint = hello.fingerprint;
+	sm_exec_hello_clear(&p->hello);
+	p->hello = hello;
 	if (rc == SM_EXEC_GIVE_UP)
 		return give_up(p, why, fail);
 	if (rc == SM_EXEC_CRASH)
 		return crash(p, 0, why, fail);
-	if (p->expect_set && (p->fingerprint == NULL) != (p->expect_fp == NULL))
-		rc = 1;
-	else if (p->expect_set && p->fingerprint && strcmp(p->fingerprint, p->expect_fp) != 0)
-		rc = 1;
-	if (rc == 1) {
-		/* Its rows would be labelled with what the run was planned
-		 * with: stop the run rather than write them. */
-		sm_child_stop(&p->child, 0, NULL, 0);
-		sm_child_log(&p->child, "the reducer's fingerprint changed during the run");
-		return sm_error_set(err, SM_ERR_DATA,
-				    "the reducer for %s now reports fingerprint \"%.100s\", the run was "
-				    "planned with \"%.100s\": its code changed during the run; run the "
-				    "rebuild again", p->agg->type, p->fingerprint ? p->fingerprint : "(none)",
-				    p->expect_fp ? p->expect_fp : "(none)");
-	}
-	return SM_OK;
+	if (hello.reducer)
+		sm_child_log(&p->child, "reducer: %s%s", hello.reducer, hello.raw ? " (raw mode)" : "");
+	return check_hello(p, err);
 }
 
 /* Starts the process and does the handshake.  0 ok, 1 failed, negative. */
@@ -451,7 +483,15 @@ static int start(sm_exec_proc *p, sm_reduce_failure *fail, sm_error *err)
 	append_json_string(&p->child, p->agg->type);
 	sm_child_append_str(&p->child, ",\"worker\":");
 	append_ll(&p->child, p->worker_id);
-	sm_child_append_str(&p->child, "}\n");
+	if (p->col_data != SM_COL_MISSING) {
+		sm_child_append_str(&p->child, ",\"columns\":{\"data\":\"");
+		sm_child_append_str(&p->child, sm_store_column_sql(p->col_data));
+		sm_child_append_str(&p->child, "\",\"metadata\":\"");
+		sm_child_append_str(&p->child, sm_store_column_sql(p->col_meta != SM_COL_MISSING
+								   ? p->col_meta : p->col_data));
+		sm_child_append_str(&p->child, "\"}");
+	}
+	sm_child_append_str(&p->child, ",\"features\":[\"raw\",\"types\"]}\n");
 	return read_hello(p, fail, err);
 }
 
@@ -523,20 +563,33 @@ static int flush(sm_exec_proc *p, size_t drain_to, sm_reduce_failure *fail, sm_e
 	}
 }
 
-int sm_exec_begin(sm_exec_proc *p, const char *stream_uuid, json_object *start_state,
-		  long long start_version, sm_reduce_failure *fail, sm_error *err)
+int sm_exec_start(sm_exec_proc *p, sm_reduce_failure *fail, sm_error *err)
+{
+	if (p->gave_up)
+		return sm_reduce_fail(fail, SM_FAIL_REDUCER, 0, NULL, p->gave_up_why);
+	return p->child.pid == 0 ? start(p, fail, err) : SM_OK;
+}
+
+bool sm_exec_raw(const sm_exec_proc *p)
+{
+	if (p->expect_mode)
+		return p->expect_raw;
+	return p->child.pid > 0 && p->hello.raw;
+}
+
+/* Starts an instance: the process if needed, then the begin message up to
+ * and including "version" (the caller adds the start and the closing
+ * brace).  0 ok, 1 failed, negative error. */
+static int begin_instance(sm_exec_proc *p, const char *stream_uuid, long long version,
+			  sm_reduce_failure *fail, sm_error *err)
 {
 	int rc;
 
 	if (p->in_instance)
 		sm_exec_abort(p);
-	if (p->gave_up)
-		return sm_reduce_fail(fail, SM_FAIL_REDUCER, 0, NULL, p->gave_up_why);
-	if (p->child.pid == 0) {
-		rc = start(p, fail, err);
-		if (rc != 0)
-			return rc;
-	}
+	rc = sm_exec_start(p, fail, err);
+	if (rc != SM_OK)
+		return rc;
 	sm_child_tail_reset(&p->child);
 	p->cur_id = ++p->next_id;
 	p->in_instance = true;
@@ -551,36 +604,140 @@ int sm_exec_begin(sm_exec_proc *p, const char *stream_uuid, json_object *start_s
 	sm_child_append_str(&p->child, ",\"stream_uuid\":");
 	append_json_string(&p->child, stream_uuid ? stream_uuid : "");
 	sm_child_append_str(&p->child, ",\"version\":");
-	append_ll(&p->child, start_state ? start_version : 0);
-	if (start_state) {
-		sm_child_append_str(&p->child, ",\"start\":\"state\",\"state\":");
-		append_json_value(&p->child, start_state);
-	} else {
-		sm_child_append_str(&p->child, ",\"start\":\"initial\"");
-	}
+	append_ll(&p->child, version);
+	return SM_OK;
+}
+
+/* The end of a message: writes when enough is queued. */
+static int queued(sm_exec_proc *p, sm_reduce_failure *fail, sm_error *err)
+{
 	sm_child_append_str(&p->child, "}\n");
 	if (sm_child_pending(&p->child) >= CHUNK)
 		return flush(p, 0, fail, err);
 	return SM_OK;
 }
 
-int sm_exec_event(sm_exec_proc *p, const sm_event_view *ev, sm_reduce_failure *fail,
-		  sm_error *err)
+int sm_exec_begin(sm_exec_proc *p, const char *stream_uuid, json_object *start_state,
+		  long long start_version, sm_reduce_failure *fail, sm_error *err)
 {
-	sm_child *c = &p->child;
+	int rc = begin_instance(p, stream_uuid, start_state ? start_version : 0, fail, err);
 
+	if (rc != SM_OK)
+		return rc;
+	if (p->hello.raw) {
+		sm_exec_abort(p);
+		return sm_error_set(err, SM_ERR_INTERNAL, "a JSON start state for a reducer in raw mode");
+	}
+	if (start_state) {
+		sm_child_append_str(&p->child, ",\"start\":\"state\",\"state\":");
+		append_json_value(&p->child, start_state);
+	} else {
+		sm_child_append_str(&p->child, ",\"start\":\"initial\"");
+	}
+	return queued(p, fail, err);
+}
+
+/* ",\"key\":\"<base64 of bytes>\"", or ",\"key\":null" for NULL. */
+static void append_base64(sm_exec_proc *p, const char *key, const unsigned char *bytes, size_t n)
+{
+	size_t len;
+
+	sm_child_append_str(&p->child, ",\"");
+	sm_child_append_str(&p->child, key);
+	if (!bytes) {
+		sm_child_append_str(&p->child, "\":null");
+		return;
+	}
+	sm_child_append_str(&p->child, "\":\"");
+	len = sm_base64_encoded_len(n);
+	p->scratch = sm_xgrow(p->scratch, &p->scratch_cap, len + 1, 1);
+	sm_base64_encode(bytes, n, p->scratch);
+	sm_child_append(&p->child, p->scratch, len);
+	sm_child_append_str(&p->child, "\"");
+}
+
+static void append_opt_string(sm_exec_proc *p, const char *key, const char *value)
+{
+	sm_child_append_str(&p->child, ",\"");
+	sm_child_append_str(&p->child, key);
+	sm_child_append_str(&p->child, "\":");
+	if (value)
+		append_json_string(&p->child, value);
+	else
+		sm_child_append_str(&p->child, "null");
+}
+
+int sm_exec_begin_raw(sm_exec_proc *p, const char *stream_uuid, const unsigned char *start,
+		      size_t start_len, long long start_version, sm_reduce_failure *fail,
+		      sm_error *err)
+{
+	int rc = begin_instance(p, stream_uuid, start ? start_version : 0, fail, err);
+
+	if (rc != SM_OK)
+		return rc;
+	if (!p->hello.raw) {
+		sm_exec_abort(p);
+		return sm_error_set(err, SM_ERR_INTERNAL, "a raw start state for a reducer not in raw mode");
+	}
+	if (start) {
+		sm_child_append_str(&p->child, ",\"start\":\"state\"");
+		append_base64(p, "state_raw", start, start_len);
+	} else {
+		sm_child_append_str(&p->child, ",\"start\":\"initial\"");
+	}
+	return queued(p, fail, err);
+}
+
+/* An event message up to its version (the caller adds the rest and
+ * calls queued): 0, or SM_REDUCE_FAILED when the reducer already failed
+ * the instance (fail filled), or negative. */
+static int event_start(sm_exec_proc *p, const char *type, long long version,
+		       sm_reduce_failure *fail, sm_error *err)
+{
 	if (!p->in_instance)
 		return sm_error_set(err, SM_ERR_USAGE, "reducer event outside an instance");
 	if (p->replied) {
 		*fail = p->early;
 		return SM_REDUCE_FAILED;
 	}
-	p->last_version = ev->version;
-	snprintf(p->last_type, sizeof p->last_type, "%s", ev->type ? ev->type : "");
-	sm_child_append_str(c, "{\"op\":\"event\",\"type\":");
-	append_json_string(c, ev->type ? ev->type : "");
-	sm_child_append_str(c, ",\"version\":");
+	p->last_version = version;
+	snprintf(p->last_type, sizeof p->last_type, "%s", type ? type : "");
+	sm_child_append_str(&p->child, "{\"op\":\"event\",\"type\":");
+	append_json_string(&p->child, type ? type : "");
+	sm_child_append_str(&p->child, ",\"version\":");
+	append_ll(&p->child, version);
+	return SM_OK;
+}
+
+int sm_exec_event_raw(sm_exec_proc *p, const sm_raw_event *ev, sm_reduce_failure *fail,
+		      sm_error *err)
+{
+	sm_child *c = &p->child;
+	int rc = event_start(p, ev->type, ev->version, fail, err);
+
+	if (rc != SM_OK)
+		return rc;
+	/* The stored columns last and in this order: they are most of the
+	 * line, and a reader may cut them out instead of parsing them. */
+	sm_child_append_str(c, ",\"event_number\":");
 	append_ll(c, ev->version);
+	append_opt_string(p, "event_id", ev->event_id);
+	append_opt_string(p, "causation_id", ev->causation_id);
+	append_opt_string(p, "correlation_id", ev->correlation_id);
+	append_opt_string(p, "created_at", ev->created_at);
+	append_base64(p, "data_raw", ev->data, ev->data_len);
+	append_base64(p, "metadata_raw", ev->metadata, ev->metadata_len);
+	return queued(p, fail, err);
+}
+
+int sm_exec_event(sm_exec_proc *p, const sm_event_view *ev, sm_reduce_failure *fail,
+		  sm_error *err)
+{
+	sm_child *c = &p->child;
+	int rc = event_start(p, ev->type, ev->version, fail, err);
+
+	if (rc != SM_OK)
+		return rc;
 	sm_child_append_str(c, ",\"data\":");
 	append_json_value(c, ev->data);
 	sm_child_append_str(c, ",\"metadata\":");
@@ -590,18 +747,15 @@ int sm_exec_event(sm_exec_proc *p, const sm_event_view *ev, sm_reduce_failure *f
 		append_json_string(c, ev->created_at);
 	else
 		sm_child_append_str(c, "null");
-	sm_child_append_str(c, "}\n");
-	if (sm_child_pending(c) >= CHUNK)
-		return flush(p, 0, fail, err);
-	return SM_OK;
+	return queued(p, fail, err);
 }
 
-int sm_exec_end(sm_exec_proc *p, json_object **state_out, sm_reduce_failure *fail,
-		sm_error *err)
+/* Ends the instance and reads its reply: SM_OK with *reply (a state
+ * reply, caller owns), SM_REDUCE_FAILED (fail filled) or negative. */
+static int end_instance(sm_exec_proc *p, json_object **reply, sm_reduce_failure *fail,
+			sm_error *err)
 {
-	json_object *reply = NULL, *state;
-
-	*state_out = NULL;
+	*reply = NULL;
 	if (!p->in_instance)
 		return sm_error_set(err, SM_ERR_USAGE, "reducer end outside an instance");
 	if (p->replied) {
@@ -619,7 +773,7 @@ int sm_exec_end(sm_exec_proc *p, json_object **state_out, sm_reduce_failure *fai
 
 		if (io != SM_CHILD_LINE)
 			return pump_failed(p, io, p->timeout_ms, fail, err);
-		v = parse_reply(p, line, len, &reply, fail);
+		v = parse_reply(p, line, len, reply, fail);
 		if (v == SM_EXEC_STALE)
 			continue;
 		if (v == SM_EXEC_NOT_PROTOCOL)
@@ -627,19 +781,59 @@ int sm_exec_end(sm_exec_proc *p, json_object **state_out, sm_reduce_failure *fai
 		break;
 	}
 	p->in_instance = false;
-	if (sm_exec_reply_is_error(reply)) {
-		error_reply(p, reply, fail);
-		json_object_put(reply);
+	if (sm_exec_reply_is_error(*reply)) {
+		error_reply(p, *reply, fail);
+		json_object_put(*reply);
+		*reply = NULL;
 		p->crashes = 0;
 		return SM_REDUCE_FAILED;
 	}
+	return SM_OK;
+}
+
+/* A state reply that is not what it must be: a crash that names the
+ * instance's events. */
+static int bad_state(sm_exec_proc *p, json_object *reply, const char *what,
+		     sm_reduce_failure *fail)
+{
+	json_object_put(reply);
+	p->in_instance = true;
+	return crash(p, 0, what, fail);
+}
+
+int sm_exec_end(sm_exec_proc *p, json_object **state_out, sm_reduce_failure *fail,
+		sm_error *err)
+{
+	json_object *reply, *state;
+	int rc;
+
+	*state_out = NULL;
+	rc = end_instance(p, &reply, fail, err);
+	if (rc != SM_OK)
+		return rc;
 	state = sm_exec_reply_state(reply);
-	if (!state) {
-		json_object_put(reply);
-		p->in_instance = true; /* so that the crash message names the events */
-		return crash(p, 0, "replied with a \"state\" that is not a JSON object", fail);
-	}
+	if (!state)
+		return bad_state(p, reply, "replied with a \"state\" that is not a JSON object", fail);
 	*state_out = json_object_get(state);
+	json_object_put(reply);
+	p->crashes = 0;
+	return SM_OK;
+}
+
+int sm_exec_end_raw(sm_exec_proc *p, unsigned char **state_out, size_t *len,
+		    sm_reduce_failure *fail, sm_error *err)
+{
+	json_object *reply;
+	int rc;
+
+	*state_out = NULL;
+	*len = 0;
+	rc = end_instance(p, &reply, fail, err);
+	if (rc != SM_OK)
+		return rc;
+	*state_out = sm_exec_reply_state_raw(reply, len);
+	if (!*state_out)
+		return bad_state(p, reply, "replied in raw mode without a base64 \"state_raw\"", fail);
 	json_object_put(reply);
 	p->crashes = 0;
 	return SM_OK;
@@ -664,8 +858,10 @@ void sm_exec_abort(sm_exec_proc *p)
 /* -------------------------------------------- preflight, fingerprints */
 
 /* Starts a reducer for agg and reads its handshake: SM_OK with *out
- * (sm_exec_close it), or an error. */
-static int probe(const sm_config *cfg, const sm_aggregate *agg, sm_exec_proc **out, sm_error *err)
+ * (sm_exec_close it), or an error.  data, metadata: the store's column
+ * types for the hello (MISSING: not announced). */
+static int probe(const sm_config *cfg, const sm_aggregate *agg, enum sm_column_type data,
+		 enum sm_column_type metadata, sm_exec_proc **out, sm_error *err)
 {
 	sm_exec_proc *p;
 	sm_reduce_failure fail;
@@ -675,6 +871,7 @@ static int probe(const sm_config *cfg, const sm_aggregate *agg, sm_exec_proc **o
 	rc = sm_exec_open(cfg, agg, 0, NULL, &p, err);
 	if (rc < 0)
 		return rc;
+	sm_exec_set_columns(p, data, metadata);
 	memset(&fail, 0, sizeof fail);
 	rc = start(p, &fail, err);
 	if (rc == SM_REDUCE_FAILED)
@@ -687,23 +884,102 @@ static int probe(const sm_config *cfg, const sm_aggregate *agg, sm_exec_proc **o
 	return SM_OK;
 }
 
+/* Moves the hello out of a probed process and closes it. */
+static void take_hello(sm_exec_proc *p, sm_exec_hello *out)
+{
+	*out = p->hello;
+	memset(&p->hello, 0, sizeof p->hello);
+	sm_exec_close(p);
+}
+
+int sm_exec_describe(const sm_config *cfg, const sm_aggregate *agg, enum sm_column_type data,
+		     enum sm_column_type metadata, sm_exec_hello *out, sm_error *err)
+{
+	sm_exec_proc *p;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rc = probe(cfg, agg, data, metadata, &p, err);
+	if (rc == SM_OK)
+		take_hello(p, out);
+	return rc;
+}
+
+int sm_exec_check_types(const sm_config *cfg, const sm_aggregate *agg, enum sm_column_type data,
+			enum sm_column_type metadata, const char *const *types, size_t n,
+			sm_exec_hello *hello, sm_exec_types_reply *reply, sm_error *err)
+{
+	sm_reduce_failure fail;
+	sm_exec_proc *p;
+	char why[700];
+	char *line;
+	size_t len;
+	int rc;
+
+	memset(hello, 0, sizeof *hello);
+	memset(reply, 0, sizeof *reply);
+	rc = probe(cfg, agg, data, metadata, &p, err);
+	if (rc != SM_OK)
+		return rc;
+	if (!p->hello.types_request) {
+		take_hello(p, hello);
+		return SM_OK;
+	}
+	sm_child_append_str(&p->child, "{\"op\":\"types\",\"id\":1,\"aggregate\":");
+	append_json_string(&p->child, agg->type);
+	sm_child_append_str(&p->child, ",\"types\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sm_child_append_str(&p->child, ",");
+		append_json_string(&p->child, types[i]);
+	}
+	sm_child_append_str(&p->child, "]}\n");
+	memset(&fail, 0, sizeof fail);
+	for (;;) {
+		enum sm_child_io io = sm_child_pump(&p->child, 0, true, p->timeout_ms, &line, &len);
+
+		if (io != SM_CHILD_LINE) {
+			rc = pump_failed(p, io, p->timeout_ms, &fail, err);
+			if (rc == SM_REDUCE_FAILED)
+				rc = sm_error_set(err, SM_ERR_IO, "%s", fail.message);
+			break;
+		}
+		rc = sm_exec_parse_types_reply(line, len, 1, reply, why, sizeof why);
+		if (rc == SM_EXEC_REPLY)
+			break;
+		{
+			char ex[100];
+
+			sm_exec_excerpt(line, len, ex, sizeof ex);
+			rc = sm_error_set(err, SM_ERR_IO, "the reducer for %s answered a \"types\" "
+					  "request with %s: %s", agg->type, ex, why);
+		}
+		break;
+	}
+	if (rc == SM_OK)
+		take_hello(p, hello);
+	else
+		sm_exec_close(p);
+	return rc;
+}
+
 int sm_exec_known_types(const sm_config *cfg, const sm_aggregate *agg, char ***types,
 			size_t *n, bool *any, sm_error *err)
 {
-	sm_exec_proc *p;
+	sm_exec_hello h;
 	int rc;
 
 	*types = NULL;
 	*n = 0;
 	*any = false;
-	rc = probe(cfg, agg, &p, err);
+	rc = sm_exec_describe(cfg, agg, SM_COL_MISSING, SM_COL_MISSING, &h, err);
 	if (rc == SM_OK) {
-		*types = p->types;
-		*n = p->n_types;
-		*any = p->any;
-		p->types = NULL;
-		p->n_types = 0;
-		sm_exec_close(p);
+		*types = h.types;
+		*n = h.n_types;
+		*any = h.any;
+		h.types = NULL;
+		h.n_types = 0;
+		sm_exec_hello_clear(&h);
 	}
 	return rc;
 }
@@ -711,15 +987,15 @@ int sm_exec_known_types(const sm_config *cfg, const sm_aggregate *agg, char ***t
 int sm_exec_fingerprint(const sm_config *cfg, const sm_aggregate *agg, char **fingerprint,
 			sm_error *err)
 {
-	sm_exec_proc *p;
+	sm_exec_hello h;
 	int rc;
 
 	*fingerprint = NULL;
-	rc = probe(cfg, agg, &p, err);
+	rc = sm_exec_describe(cfg, agg, SM_COL_MISSING, SM_COL_MISSING, &h, err);
 	if (rc == SM_OK) {
-		*fingerprint = p->fingerprint;
-		p->fingerprint = NULL;
-		sm_exec_close(p);
+		*fingerprint = h.fingerprint;
+		h.fingerprint = NULL;
+		sm_exec_hello_clear(&h);
 	}
 	return rc;
 }

@@ -16,6 +16,7 @@
 
 #include "engine/reducer_exec.h"
 #include "util/alloc.h"
+#include "util/base64.h"
 #include "util/json.h"
 
 static const char *str_member(json_object *obj, const char *key)
@@ -36,6 +37,25 @@ static bool int_member(json_object *obj, const char *key, long long *out)
 		return true;
 	}
 	return false;
+}
+
+/* The line as a JSON object and its "op" (NULL when it has none): false
+ * with why when it is no JSON object. */
+static bool message(const char *line, size_t len, json_object **msg, const char **op,
+		    char *why, size_t size)
+{
+	sm_error perr;
+
+	*msg = NULL;
+	*op = NULL;
+	why[0] = '\0';
+	sm_error_clear(&perr);
+	if (sm_json_parse_object(line, len, msg, &perr) < 0) {
+		snprintf(why, size, "%s", perr.message);
+		return false;
+	}
+	*op = str_member(*msg, "op");
+	return true;
 }
 
 void sm_exec_excerpt(const char *line, size_t len, char *buf, size_t size)
@@ -66,24 +86,70 @@ void sm_exec_hello_clear(sm_exec_hello *h)
 	h->any = false;
 	free(h->fingerprint);
 	h->fingerprint = NULL;
+	free(h->reducer);
+	h->reducer = NULL;
+	h->raw = h->types_request = h->has_version = false;
+	h->snapshot_version = 0;
+}
+
+/* An optional boolean member: false when present with another type. */
+static bool opt_bool(json_object *obj, const char *key, bool *out)
+{
+	json_object *v;
+
+	*out = false;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return true;
+	if (!json_object_is_type(v, json_type_boolean))
+		return false;
+	*out = json_object_get_boolean(v);
+	return true;
+}
+
+/* The additions of notes/protocol-ext to a hello that is otherwise fine:
+ * "raw", "types", "reducer" at the top, "snapshot_version" in the
+ * aggregate's entry.  A verdict; out keeps what was read. */
+static int hello_additions(json_object *msg, json_object *mine, sm_exec_hello *out,
+			   char *why, size_t size)
+{
+	json_object *v;
+	const char *name;
+
+	if (!opt_bool(msg, "raw", &out->raw) || !opt_bool(msg, "types", &out->types_request)) {
+		snprintf(why, size, "hello: \"raw\" and \"types\" must be true or false");
+		return SM_EXEC_CRASH;
+	}
+	name = str_member(msg, "reducer");
+	if (name) {
+		/* Free text for the log and the UI: printable, at most 80 bytes. */
+		char buf[100];
+
+		sm_exec_excerpt(name, strlen(name), buf, sizeof buf);
+		out->reducer = sm_xstrdup(buf);
+	}
+	if (json_object_object_get_ex(mine, "snapshot_version", &v)) {
+		/* Compared with snapmig.conf's; a value that is none is wrong
+		 * at every start. */
+		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0) {
+			snprintf(why, size, "hello: \"snapshot_version\" must be an integer of at least 0");
+			return SM_EXEC_GIVE_UP;
+		}
+		out->has_version = true;
+		out->snapshot_version = json_object_get_int64(v);
+	}
+	return SM_EXEC_REPLY;
 }
 
 int sm_exec_parse_hello(const char *line, size_t len, const char *agg_type,
 			sm_exec_hello *out, char *why, size_t size)
 {
-	json_object *msg = NULL, *aggs, *mine, *events;
+	json_object *msg, *aggs, *mine, *events;
 	const char *op;
 	long long proto;
-	sm_error perr;
 
 	memset(out, 0, sizeof *out);
-	why[0] = '\0';
-	sm_error_clear(&perr);
-	if (sm_json_parse_object(line, len, &msg, &perr) < 0) {
-		snprintf(why, size, "%s", perr.message);
+	if (!message(line, len, &msg, &op, why, size))
 		return SM_EXEC_NOT_PROTOCOL;
-	}
-	op = str_member(msg, "op");
 	if (op && strcmp(op, "error") == 0) {
 		const char *m = str_member(msg, "message");
 
@@ -165,26 +231,26 @@ int sm_exec_parse_hello(const char *line, size_t len, const char *agg_type,
 		}
 		out->fingerprint = sm_xstrdup(json_object_get_string(events));
 	}
-	json_object_put(msg);
-	return SM_OK;
+	{
+		int v = hello_additions(msg, mine, out, why, size);
+
+		json_object_put(msg);
+		if (v != SM_EXEC_REPLY)
+			sm_exec_hello_clear(out);
+		return v;
+	}
 }
 
 int sm_exec_parse_reply(const char *line, size_t len, long long cur_id, json_object **reply,
 			char *why, size_t size)
 {
-	json_object *msg = NULL;
-	sm_error perr;
+	json_object *msg;
 	const char *op;
 	long long id;
 
 	*reply = NULL;
-	why[0] = '\0';
-	sm_error_clear(&perr);
-	if (sm_json_parse_object(line, len, &msg, &perr) < 0) {
-		snprintf(why, size, "%s", perr.message);
+	if (!message(line, len, &msg, &op, why, size))
 		return SM_EXEC_NOT_PROTOCOL;
-	}
-	op = str_member(msg, "op");
 	if (!op || (strcmp(op, "state") != 0 && strcmp(op, "error") != 0)) {
 		json_object_put(msg);
 		snprintf(why, size, "expected op \"state\" or \"error\"");
@@ -234,6 +300,70 @@ void sm_exec_reply_failure(json_object *msg, sm_reduce_failure *fail)
 		snprintf(fail->message, sizeof fail->message, "no clause matched");
 	else
 		snprintf(fail->message, sizeof fail->message, "reducer error");
+}
+
+unsigned char *sm_exec_reply_state_raw(json_object *reply, size_t *n)
+{
+	json_object *raw;
+
+	*n = 0;
+	if (!json_object_object_get_ex(reply, "state_raw", &raw) ||
+	    !json_object_is_type(raw, json_type_string))
+		return NULL;
+	return sm_base64_decode(json_object_get_string(raw), (size_t)json_object_get_string_len(raw), n);
+}
+
+void sm_exec_types_reply_clear(sm_exec_types_reply *r)
+{
+	for (size_t i = 0; i < r->n_unknown; i++) {
+		free(r->unknown[i].type);
+		free(r->unknown[i].message);
+	}
+	free(r->unknown);
+	r->unknown = NULL;
+	r->n_unknown = 0;
+}
+
+int sm_exec_parse_types_reply(const char *line, size_t len, long long id,
+			      sm_exec_types_reply *out, char *why, size_t size)
+{
+	json_object *msg, *unknown;
+	const char *op, *error;
+	long long got;
+
+	memset(out, 0, sizeof *out);
+	if (!message(line, len, &msg, &op, why, size))
+		return SM_EXEC_NOT_PROTOCOL;
+	if (!op || strcmp(op, "types") != 0 || !int_member(msg, "id", &got) || got != id) {
+		json_object_put(msg);
+		snprintf(why, size, "expected {\"op\":\"types\",\"id\":%lld,...}", id);
+		return SM_EXEC_NOT_PROTOCOL;
+	}
+	error = str_member(msg, "error");
+	if (error) {
+		snprintf(why, size, "could not check the event types: %.300s", error);
+		json_object_put(msg);
+		return SM_EXEC_CRASH;
+	}
+	if (!json_object_object_get_ex(msg, "unknown", &unknown) ||
+	    !json_object_is_type(unknown, json_type_object)) {
+		json_object_put(msg);
+		snprintf(why, size, "a types reply without an \"unknown\" object");
+		return SM_EXEC_NOT_PROTOCOL;
+	}
+	out->unknown = sm_xcalloc((size_t)json_object_object_length(unknown) + 1, sizeof *out->unknown);
+	json_object_object_foreach(unknown, type, what) {
+		sm_exec_unknown_type *u = &out->unknown[out->n_unknown++];
+		const char *kind = json_object_is_type(what, json_type_object) ? str_member(what, "kind") : NULL;
+		const char *m = json_object_is_type(what, json_type_object) ? str_member(what, "message") : NULL;
+
+		u->type = sm_xstrdup(type);
+		u->kind = kind && strcmp(kind, "unknown_event") == 0 ? SM_FAIL_UNKNOWN_EVENT
+			  : kind && strcmp(kind, "no_match") == 0 ? SM_FAIL_NO_MATCH : SM_FAIL_REDUCER;
+		u->message = sm_xstrdup(m && m[0] ? m : "the reducer cannot fold it");
+	}
+	json_object_put(msg);
+	return SM_EXEC_REPLY;
 }
 
 json_object *sm_exec_reply_state(json_object *reply)

@@ -120,19 +120,50 @@ typedef struct sm_unknown_event {
 	long long streams;         /* distinct streams */
 	char **examples;           /* up to 5 stream_uuids */
 	size_t n_examples;
+	/* What an external reducer said of it when asked ("types" request of
+	 * snapmig-reducer(7)); NULL for a type no reducer lists. */
+	char *message;
+	int kind;                  /* enum sm_failure_kind: unknown_event, or reducer_error */
 } sm_unknown_event;
+
+/* What a type's reducer is, and what an external one says of itself in
+ * its handshake (snapmig-reducer(7)). */
+typedef struct sm_reducer_desc {
+	char *type;
+	bool external;             /* an external program (exec), else rules */
+	bool answered;             /* external: its handshake worked */
+	char *error;               /* external: why it did not (NULL when it did) */
+	char *name;                /* its self-description ("reducer"), NULL when none */
+	bool raw;                  /* it folds the stored bytes (raw mode) */
+	bool has_app_version;      /* it reports the application's snapshot_version: */
+	long long app_version;
+	long long config_version;  /* snapmig.conf's */
+	bool version_mismatch;     /* has_app_version and they differ: rebuild refused */
+} sm_reducer_desc;
 
 typedef struct sm_preflight {
 	sm_unknown_event *unknown;
 	size_t n_unknown;
 	char **skipped_types;      /* configured types whose reducer answers "any" */
 	size_t n_skipped;
+	sm_reducer_desc *reducers; /* every selected type, in config order */
+	size_t n_reducers;
+	size_t n_mismatches;       /* reducers with version_mismatch */
 } sm_preflight;
 
-/* types: labels or full types; NULL/0 = every configured type. */
+/* Event types in the streams a rebuild would read that the reducers cannot
+ * fold, and each type's reducer (external ones are started for their
+ * handshake, and asked about the store's event types when they answer
+ * "types" requests).  types: labels or full types; NULL/0 = every
+ * configured type. */
 int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
 		     sm_preflight **out, sm_error *err);
 void sm_preflight_free(sm_preflight *pf);
+
+/* Only the reducers' part of the pre-flight (no database work): *out has
+ * reducers filled, nothing else. */
+int sm_reducers_describe(sm_engine *eng, const char *const *types, size_t n_types,
+			 sm_preflight **out, sm_error *err);
 
 /* --------------------------------------------------------------- rebuild */
 

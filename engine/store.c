@@ -188,6 +188,15 @@ char *sm_store_json_bytes(enum sm_column_type type, const char *col)
 	return bytes;
 }
 
+char *sm_store_raw_bytes(enum sm_column_type type, const char *col)
+{
+	if (type == SM_COL_MISSING)
+		return sm_xstrdup("NULL::bytea");
+	if (type == SM_COL_BYTEA)
+		return sm_xstrdup(col);
+	return sm_xasprintf("convert_to((%s)::text, 'UTF8')", col);
+}
+
 char *sm_store_json_write(enum sm_column_type type, bool double_encoded, const char *text)
 {
 	if (type == SM_COL_BYTEA)

@@ -71,6 +71,10 @@ const char *sm_store_column_sql(enum sm_column_type type);
  * binary format, with no decoding step in the server that could fail the
  * whole query on one odd value. */
 char *sm_store_json_bytes(enum sm_column_type type, const char *col);
+/* The column exactly as stored, as bytea: a bytea column's bytes, a jsonb
+ * column's text (what `col::text` gives, which is what a client receives
+ * for jsonb, double encoding included).  For raw-mode reducers. */
+char *sm_store_raw_bytes(enum sm_column_type type, const char *col);
 /* Its JSON text, as text. */
 char *sm_store_json_text(enum sm_column_type type, const char *col);
 /* JSON text (a text expression) in the form of a column of type type:

@@ -106,6 +106,8 @@ static const char deaf_py[] =
 	"os.close(0)\n"
 	"time.sleep(30)\n";
 
+static const char raw_py[];
+
 static char tmpdir[64];
 static char pythonpath[4096];
 static sm_env_var env_vars[3];
@@ -138,6 +140,7 @@ static void setup(void)
 	write_script("dies.py", dies_py);
 	write_script("proto2.py", proto2_py);
 	write_script("deaf.py", deaf_py);
+	write_script("raw.py", raw_py);
 	snprintf(pythonpath, sizeof pythonpath, "%s/examples/reducers", src);
 	env_vars[0].name = (char *)"PYTHONPATH";
 	env_vars[0].value = pythonpath;
@@ -1144,6 +1147,299 @@ START_TEST(test_a_slow_reducer_shows_progress_and_cancels_within_a_second)
 }
 END_TEST
 
+/* ------------------------------------------------------------ raw mode */
+
+/* A reducer in raw mode, without the helper: its state is what it was
+ * given, byte for byte, so that every byte on the way can be checked.
+ * OUT=json makes it a JSON text (for jsonb stores); streams named
+ * *bad-json* get text that is no JSON, *no-raw* a state without
+ * state_raw.  APP_VERSION: its "snapshot_version". */
+static const char raw_py[] =
+	"import base64, json, os, sys\n"
+	"def out(m):\n"
+	"    sys.stdout.write(json.dumps(m) + '\\n'); sys.stdout.flush()\n"
+	"b64 = lambda b: base64.b64encode(b).decode()\n"
+	"hello = json.loads(sys.stdin.readline())\n"
+	"info = {'events': 'any'}\n"
+	"if os.environ.get('APP_VERSION'): info['snapshot_version'] = int(os.environ['APP_VERSION'])\n"
+	"out({'op': 'hello', 'protocol': 1, 'raw': 'raw' in hello.get('features', []), 'types': True,\n"
+	"     'reducer': 'raw.py 1 ' + json.dumps(hello.get('columns')), 'aggregates': {hello['aggregate']: info}})\n"
+	"inst = None\n"
+	"for line in sys.stdin:\n"
+	"    m = json.loads(line)\n"
+	"    if m['op'] == 'types':\n"
+	"        out({'op': 'types', 'id': m['id'], 'unknown': {t: {'kind': 'unknown_event',\n"
+	"             'message': 'no module ' + t} for t in m['types'] if 'Gone' in t}})\n"
+	"    elif m['op'] == 'begin':\n"
+	"        start = base64.b64decode(m['state_raw']) if m['start'] == 'state' else b'(initial)'\n"
+	"        inst = {'id': m['id'], 'uuid': m['stream_uuid'], 'parts': [b'<' + start + b'>'], 'log': []}\n"
+	"    elif m['op'] == 'event':\n"
+	"        d = base64.b64decode(m['data_raw']) if m['data_raw'] is not None else b'NULL'\n"
+	"        md = base64.b64decode(m['metadata_raw']) if m['metadata_raw'] is not None else b'NULL'\n"
+	"        inst['parts'].append(d + b'|' + md)\n"
+	"        inst['log'].append([m['type'], m['version'], m['event_number'], m['event_id'],\n"
+	"                            m['causation_id'], m['correlation_id'], m['created_at']])\n"
+	"    elif m['op'] == 'end' and inst and inst['id'] == m['id']:\n"
+	"        if os.environ.get('OUT') == 'json':\n"
+	"            body = json.dumps({'parts': [b64(p) for p in inst['parts']], 'log': inst['log'],\n"
+	"                               'big': 123456789012345678901234567890}).encode()\n"
+	"        else:\n"
+	"            body = b'\\x00\\xff' + b'\\n'.join(inst['parts'])\n"
+	"        if 'bad-json' in inst['uuid']: body = b'{not json'\n"
+	"        if 'no-raw' in inst['uuid']:\n"
+	"            out({'op': 'state', 'id': m['id'], 'state': {}})\n"
+	"        else:\n"
+	"            out({'op': 'state', 'id': m['id'], 'state_raw': b64(body)})\n"
+	"        inst = None\n"
+	"    elif m['op'] in ('end', 'abort'):\n"
+	"        inst = None\n";
+
+START_TEST(test_raw_mode_carries_bytes_both_ways)
+{
+	static const unsigned char start[] = { '{', 0x00, 0xff, '"', '\\', '\n', '}' };
+	static const unsigned char data[] = { 0xc3, 0x28, 0x00, 'x' };
+	static const char want[] = "\x00\xff<{\x00\xff\"\\\n}>\n\xc3(\x00x|NULL\n{\"a\":1}|{\"m\":2}";
+	sm_raw_event ev[2];
+	sm_reduce_failure fail;
+	const sm_exec_hello *h;
+	unsigned char *state = NULL;
+	size_t len = 0;
+	sm_exec_proc *p;
+	sm_error err;
+
+	exec_cfg.command = (char *)"python3 raw.py";
+	p = open_proc(NULL);
+	sm_exec_set_columns(p, SM_COL_BYTEA, SM_COL_JSONB);
+	sm_error_clear(&err);
+	memset(&fail, 0, sizeof fail);
+	ck_assert_int_eq(sm_exec_start(p, &fail, &err), 0);
+	h = sm_exec_handshake(p);
+	ck_assert_ptr_nonnull(h);
+	ck_assert(h->raw && h->types_request && !h->has_version);
+	ck_assert(sm_exec_raw(p));
+	/* The hello announced the store's columns. */
+	ck_assert_str_eq(h->reducer, "raw.py 1 {\"data\": \"bytea\", \"metadata\": \"jsonb\"}");
+	memset(ev, 0, sizeof ev);
+	ev[0].type = "Bin";
+	ev[0].version = 8;
+	ev[0].event_id = "0d4e3f4a-9a53-4b0e-8f4b-3d2e1c0b9a8f";
+	ev[0].data = data;
+	ev[0].data_len = sizeof data;
+	ev[1].type = "Json";
+	ev[1].version = 9;
+	ev[1].data = (const unsigned char *)"{\"a\":1}";
+	ev[1].data_len = 7;
+	ev[1].metadata = (const unsigned char *)"{\"m\":2}";
+	ev[1].metadata_len = 7;
+	ck_assert_int_eq(sm_exec_begin_raw(p, "s-1", start, sizeof start, 7, &fail, &err), 0);
+	ck_assert_int_eq(sm_exec_event_raw(p, &ev[0], &fail, &err), 0);
+	ck_assert_int_eq(sm_exec_event_raw(p, &ev[1], &fail, &err), 0);
+	ck_assert_int_eq(sm_exec_end_raw(p, &state, &len, &fail, &err), 0);
+	ck_assert_uint_eq(len, sizeof want - 1);
+	ck_assert(memcmp(state, want, len) == 0);
+	free(state);
+	/* A state reply without state_raw is no answer in raw mode. */
+	ck_assert_int_eq(sm_exec_begin_raw(p, "no-raw", NULL, 0, 0, &fail, &err), 0);
+	ck_assert_int_eq(sm_exec_end_raw(p, &state, &len, &fail, &err), SM_REDUCE_FAILED);
+	ck_assert_int_eq(fail.kind, SM_FAIL_REDUCER);
+	ck_assert_msg(strstr(fail.message, "state_raw") != NULL, "%s", fail.message);
+	sm_exec_close(p);
+	assert_no_children();
+}
+END_TEST
+
+START_TEST(test_a_types_request_names_what_the_reducer_cannot_fold)
+{
+	static const char *const types[] = { "Elixir.A.Created", "Elixir.A.Gone", "Elixir.B.Gone" };
+	sm_exec_types_reply reply;
+	sm_exec_hello hello;
+	sm_error err;
+
+	exec_cfg.command = (char *)"python3 raw.py";
+	sm_error_clear(&err);
+	ck_assert_msg(sm_exec_check_types(&cfg, &agg, SM_COL_MISSING, SM_COL_MISSING, types, 3,
+					  &hello, &reply, &err) == 0, "%s", err.message);
+	ck_assert(hello.types_request);
+	ck_assert_uint_eq(reply.n_unknown, 2);
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert(strstr(reply.unknown[i].type, "Gone") != NULL);
+		ck_assert_int_eq(reply.unknown[i].kind, SM_FAIL_UNKNOWN_EVENT);
+		ck_assert(strncmp(reply.unknown[i].message, "no module ", 10) == 0);
+	}
+	sm_exec_hello_clear(&hello);
+	sm_exec_types_reply_clear(&reply);
+	/* A reducer that does not answer them is described, not asked. */
+	exec_cfg.command = (char *)"python3 any.py";
+	ck_assert_int_eq(sm_exec_check_types(&cfg, &agg, SM_COL_MISSING, SM_COL_MISSING, types, 3,
+					     &hello, &reply, &err), 0);
+	ck_assert(!hello.types_request && hello.any && !hello.raw);
+	ck_assert_uint_eq(reply.n_unknown, 0);
+	sm_exec_hello_clear(&hello);
+	sm_exec_types_reply_clear(&reply);
+	assert_no_children();
+}
+END_TEST
+
+/* Three streams of two events each, with a live snapshot at 1 (module
+ * version 2, valid) for the first; mode decides the columns. */
+static void raw_store(PGconn *conn, enum sm_fixture_mode mode)
+{
+	static const char *const uuids[] = { "r-1", "r-2", "r-bad-json" };
+	const char *types[] = { "Elixir.Domain.Account.Events.A", "Elixir.Domain.Account.Events.B" };
+	const char *datas[] = { "{\"n\": 1, \"s\": \"\xc3\xa9\"}", "{\"big\":123456789012345678901234567890}" };
+	const char *metas[] = { NULL, "{\"user\":\"u\"}" };
+	char errbuf[1024];
+
+	ck_assert_msg(sm_fixture_create_store(conn, "public", mode, errbuf, sizeof errbuf) == 0, "%s", errbuf);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_msg(sm_fixture_append(conn, "public", mode, uuids[i], 2, types, datas, metas,
+						errbuf, sizeof errbuf) == 0, "%s", errbuf);
+		ck_assert_msg(sm_fixture_snapshot(conn, "public", mode, uuids[i], 1, "Elixir.Domain.Account",
+						  "{\"x_val\":\"g2gC\"}",
+						  i == 0 ? "{\"snapshot_module_version\":2}"
+							 : "{\"snapshot_module_version\":1}",
+						  errbuf, sizeof errbuf) == 0, "%s", errbuf);
+	}
+}
+
+START_TEST(test_a_rebuild_in_raw_mode_stores_the_reducers_bytes)
+{
+	char *conninfo = tl_new_database();
+	PGconn *conn = tl_connect(conninfo);
+	char reducer[600], *v, *want;
+	sm_config *c = NULL;
+	sm_engine *eng;
+	sm_progress prog;
+
+	raw_store(conn, SM_FIXTURE_BYTEA);
+	snprintf(reducer, sizeof reducer, "    reducer = { exec = \"python3 '%s/raw.py'\"; };\n", tmpdir);
+	eng = open_engine(conninfo, "m_raw", reducer, &c);
+	run_rebuild(eng, &prog);
+	ck_assert_int_eq(prog.state, SM_RUN_DONE);
+	ck_assert_int_eq(prog.total.failed, 0);
+	sm_progress_clear(&prog);
+	/* r-1 continues from its valid snapshot (its data column as stored),
+	 * r-2 replays from the start; each event's columns as stored, SQL
+	 * NULL metadata as NULL; the result stored byte for byte. */
+	v = tl_query_value(conn, "SELECT encode(data, 'hex') || ' ' || source_version FROM m_raw.snapshots"
+			   " WHERE source_uuid = 'r-1'");
+	want = tl_query_value(conn, "SELECT encode('\\x00ff'::bytea || convert_to('<{\"x_val\":\"g2gC\"}>' ||"
+			      " E'\\n{\"big\":123456789012345678901234567890}|{\"user\":\"u\"}', 'UTF8'), 'hex') || ' 2'");
+	ck_assert_str_eq(v, want);
+	free(v);
+	free(want);
+	v = tl_query_value(conn, "SELECT encode(data, 'hex') FROM m_raw.snapshots WHERE source_uuid = 'r-2'");
+	want = tl_query_value(conn, "SELECT encode('\\x00ff'::bytea || convert_to('<(initial)>' ||"
+			      " E'\\n{\"n\": 1, \"s\": \"\xc3\xa9\"}|NULL'"
+			      " || E'\\n{\"big\":123456789012345678901234567890}|{\"user\":\"u\"}', 'UTF8'), 'hex')");
+	ck_assert_str_eq(v, want);
+	free(v);
+	free(want);
+	/* snapmig writes the metadata as always. */
+	v = tl_query_value(conn, "SELECT string_agg(convert_from(metadata, 'UTF8'), ',' ORDER BY source_uuid)"
+			   " FROM m_raw.snapshots");
+	ck_assert_str_eq(v, "{\"snapshot_module_version\":2},{\"snapshot_module_version\":2},"
+			 "{\"snapshot_module_version\":2}");
+	free(v);
+	sm_engine_close(eng);
+	sm_config_free(c);
+	PQfinish(conn);
+	free(conninfo);
+	assert_no_children();
+}
+END_TEST
+
+START_TEST(test_a_raw_state_a_jsonb_column_cannot_take_fails_its_instance)
+{
+	char *conninfo = tl_new_database();
+	PGconn *conn = tl_connect(conninfo);
+	char reducer[600], *v;
+	sm_failure_list *fl = NULL;
+	sm_config *c = NULL;
+	sm_engine *eng;
+	sm_progress prog;
+	sm_error e;
+
+	raw_store(conn, SM_FIXTURE_JSONB);
+	snprintf(reducer, sizeof reducer,
+		 "    reducer = { exec = \"python3 '%s/raw.py'\"; env = { OUT = \"json\"; }; };\n", tmpdir);
+	eng = open_engine(conninfo, "m_rawj", reducer, &c);
+	run_rebuild(eng, &prog);
+	ck_assert_int_eq(prog.state, SM_RUN_DONE);
+	ck_assert_int_eq(prog.total.failed, 1);
+	sm_progress_clear(&prog);
+	/* The others are stored as the JSON they are (a number beyond 64
+	 * bits included); the events' event ids and times reached it. */
+	v = tl_query_value(conn, "SELECT (data->>'big') || ' ' || jsonb_array_length(data->'log') || ' ' ||"
+			   " (data #>> '{log,0,3}' = (SELECT e.event_id::text FROM public.events e"
+			   "  JOIN public.stream_events se USING (event_id) JOIN public.streams s USING (stream_id)"
+			   "  WHERE s.stream_uuid = 'r-2' AND se.stream_version = 1))::text || ' ' ||"
+			   " (data #>> '{log,0,4}' IS NULL)::text || ' ' || length(data #>> '{log,0,6}')"
+			   " FROM m_rawj.snapshots WHERE source_uuid = 'r-2'");
+	ck_assert_str_eq(v, "123456789012345678901234567890 2 true true 27");
+	free(v);
+	v = tl_query_value(conn, "SELECT count(*) FROM m_rawj.snapshots");
+	ck_assert_str_eq(v, "2");
+	free(v);
+	sm_error_clear(&e);
+	ck_assert_int_eq(sm_failures_read(eng, NULL, -1, &fl, &e), 0);
+	ck_assert_uint_eq(fl->n, 1);
+	ck_assert_str_eq(fl->items[0].source_uuid, "r-bad-json");
+	ck_assert_int_eq(fl->items[0].kind, SM_FAIL_REDUCER);
+	ck_assert_msg(strstr(fl->items[0].message, "not a jsonb value") != NULL, "%s", fl->items[0].message);
+	sm_failure_list_free(fl);
+	sm_engine_close(eng);
+	sm_config_free(c);
+	PQfinish(conn);
+	free(conninfo);
+	assert_no_children();
+}
+END_TEST
+
+START_TEST(test_a_version_the_application_disagrees_with_refuses_the_rebuild)
+{
+	char *conninfo = tl_new_database();
+	PGconn *conn = tl_connect(conninfo);
+	char reducer[600], *v;
+	sm_rebuild_options opts;
+	sm_preflight *pf = NULL;
+	sm_config *c = NULL;
+	sm_engine *eng;
+	sm_run *run = NULL;
+	sm_error e;
+
+	raw_store(conn, SM_FIXTURE_BYTEA);
+	snprintf(reducer, sizeof reducer,
+		 "    reducer = { exec = \"python3 '%s/raw.py'\"; env = { APP_VERSION = \"3\"; }; };\n", tmpdir);
+	eng = open_engine(conninfo, "m_ver", reducer, &c);
+	/* The pre-flight shows it ... */
+	sm_error_clear(&e);
+	ck_assert_msg(sm_preflight_run(eng, NULL, 0, &pf, &e) == 0, "%s", e.message);
+	ck_assert_uint_eq(pf->n_mismatches, 1);
+	ck_assert_uint_eq(pf->n_reducers, 1);
+	ck_assert(pf->reducers[0].external && pf->reducers[0].raw && pf->reducers[0].version_mismatch);
+	ck_assert_int_eq(pf->reducers[0].app_version, 3);
+	ck_assert_int_eq(pf->reducers[0].config_version, 2);
+	ck_assert_uint_eq(pf->n_unknown, 0);
+	sm_preflight_free(pf);
+	/* ... and the rebuild is refused before anything is written. */
+	memset(&opts, 0, sizeof opts);
+	ck_assert_int_eq(sm_rebuild_start(eng, &opts, &run, &e), 0);
+	ck_assert_int_eq(sm_run_wait(run, &e), SM_ERR_CONFIG);
+	ck_assert_msg(strstr(e.message, "snapmig.conf says snapshot_version 2, the application's reducer says 3")
+		      != NULL, "%s", e.message);
+	sm_run_free(run);
+	v = tl_query_value(conn, "SELECT count(*) FROM m_ver.snapshots");
+	ck_assert_str_eq(v, "0");
+	free(v);
+	sm_engine_close(eng);
+	sm_config_free(c);
+	PQfinish(conn);
+	free(conninfo);
+	assert_no_children();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("exec_reducer");
@@ -1168,12 +1464,17 @@ int main(void)
 	tcase_add_test(tc, test_known_types_come_from_the_handshake);
 	tcase_add_test(tc, test_a_long_stream_passes_in_bounded_memory);
 	tcase_add_test(tc, test_account_py_folds_like_the_rules);
+	tcase_add_test(tc, test_raw_mode_carries_bytes_both_ways);
+	tcase_add_test(tc, test_a_types_request_names_what_the_reducer_cannot_fold);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("rebuild");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_a_rebuild_with_account_py_writes_the_rules_snapshots);
 	tcase_add_test(tc, test_a_slow_reducer_shows_progress_and_cancels_within_a_second);
+	tcase_add_test(tc, test_a_rebuild_in_raw_mode_stores_the_reducers_bytes);
+	tcase_add_test(tc, test_a_raw_state_a_jsonb_column_cannot_take_fails_its_instance);
+	tcase_add_test(tc, test_a_version_the_application_disagrees_with_refuses_the_rebuild);
 	suite_add_tcase(s, tc);
 	return tl_run_suite(s);
 }

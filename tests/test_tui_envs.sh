@@ -61,6 +61,7 @@ wait_for "Snapshots 6: v1 6; target v2"
 wait_for "Full replays 6, catch-ups 0, events to fold 22"
 wait_for "Target schema: 0 rows, 0 at v2, 0 current; failures 0"
 wait_for "Pre-flight: 1 unknown event type, e.g. Elixir.Shop.Cart.Events.Abandoned"
+wait_for "Reducer: rules"
 keys Down
 wait_for "Snapshots 3: v1 3; target v1"
 wait_for "Full replays 0, catch-ups 3, events to fold 6"

@@ -204,6 +204,35 @@ static bool preflight_skipped(const overview_state *s, const char *type)
 	return false;
 }
 
+/* The pre-flight's word on a type's reducer, NULL before it came. */
+static const sm_reducer_desc *reducer_of(const overview_state *s, const char *type)
+{
+	for (size_t i = 0; s->pf && i < s->pf->n_reducers; i++)
+		if (strcmp(s->pf->reducers[i].type, type) == 0)
+			return &s->pf->reducers[i];
+	return NULL;
+}
+
+/* "Reducer: rules", or what an external one says of itself. */
+static void reducer_text(const sm_reducer_desc *d, char *buf, size_t size, enum tui_style *st)
+{
+	*st = ST_NORMAL;
+	if (!d->external) {
+		snprintf(buf, size, "Reducer: rules");
+	} else if (!d->answered) {
+		*st = ST_BAD;
+		snprintf(buf, size, "Reducer: external, no handshake: %s", d->error ? d->error : "");
+	} else if (d->version_mismatch) {
+		*st = ST_BAD;
+		snprintf(buf, size, "Reducer: external, %s%s; the application says v%lld, the config "
+			 "v%lld: rebuild refused until they agree", d->name ? d->name : "unnamed",
+			 d->raw ? " (raw)" : "", d->app_version, d->config_version);
+	} else {
+		snprintf(buf, size, "Reducer: external, %s%s%s", d->name ? d->name : "unnamed",
+			 d->raw ? " (raw)" : "", d->has_app_version ? "; the application agrees on the version" : "");
+	}
+}
+
 static void versions_text(const sm_type_inventory *t, char *buf, size_t size)
 {
 	size_t o = 0;
@@ -233,6 +262,10 @@ static const char *preflight_text(tui_app *app, const overview_state *s,
 	if (!s->pf) {
 		*st = ST_DIM;
 		return s->pf_call ? tui_spinner(app->tick) : "?";
+	}
+	if (reducer_of(s, t->type) && reducer_of(s, t->type)->version_mismatch) {
+		*st = ST_BAD;
+		return "version!";
 	}
 	if (preflight_skipped(s, t->type)) {
 		*st = ST_DIM;
@@ -314,6 +347,14 @@ static void draw_detail(tui_app *app, const overview_state *s,
 		 tui_num(t->missing_streams, vers));
 	if (row >= y + h)
 		return;
+	if (reducer_of(s, t->type)) {
+		enum tui_style st;
+
+		reducer_text(reducer_of(s, t->type), line, sizeof line, &st);
+		tui_put(row++, x, w, st, line);
+		if (row >= y + h)
+			return;
+	}
 	n_unknown = unknown_of(s, t->type, &first);
 	if (s->pf_error[0] && !s->pf) {
 		tui_putf(row, x, w, ST_BAD, "Pre-flight failed: %s", s->pf_error);

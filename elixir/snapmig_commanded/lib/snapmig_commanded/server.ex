@@ -6,9 +6,10 @@ defmodule SnapmigCommanded.Server do
 
   The hello reply lists the aggregate snapmig asked for and every
   aggregate of the application's `:snapshotting` configuration, each with
-  `"events": "any"` (the pre-flight asks with a `types` request instead),
-  its `snapshot_version` as `Commanded.Snapshotting.new/3` reads it from
-  the application's configuration, and its fingerprint.  An aggregate type
+  `"events": "any"` (the pre-flight asks with a `types` request instead)
+  and its `snapshot_version` as `Commanded.Snapshotting.new/3` reads it
+  from the application's configuration; the one asked for also with its
+  fingerprint.  An aggregate type
   is resolved to its module by the configured type provider, as Commanded
   resolves a snapshot's `source_type`.
   """
@@ -197,7 +198,7 @@ defmodule SnapmigCommanded.Server do
     Enum.reduce(types, {%{}, s}, fn type, {acc, s} ->
       case aggregate(s, type) do
         {:ok, module, s} ->
-          {Map.put(acc, type, describe(app, module)), s}
+          {Map.put(acc, type, describe(app, module, type == asked)), s}
 
         {:error, why, s} ->
           IO.puts(:standard_error, "snapmig_commanded: #{why}")
@@ -206,16 +207,17 @@ defmodule SnapmigCommanded.Server do
     end)
   end
 
-  defp describe(app, module) do
+  # The fingerprint (a few hundred milliseconds of reading compiled code)
+  # only for the aggregate snapmig asked for: the only one it reads.
+  defp describe(app, module, asked?) do
     opts = App.snapshot_options(app, module)
     snapshotting = Commanded.Snapshotting.new(app.name, "", opts)
     provider = Commanded.EventStore.TypeProvider.type_provider()
+    info = %{events: "any", snapshot_version: snapshotting.snapshot_module_version}
 
-    %{
-      events: "any",
-      snapshot_version: snapshotting.snapshot_module_version,
-      fingerprint: Fingerprint.compute(module, [app.serializer, provider, app.json], @version)
-    }
+    if asked?,
+      do: Map.put(info, :fingerprint, Fingerprint.compute(module, [app.serializer, provider, app.json], @version)),
+      else: info
   end
 
   defp fail(%{inst: inst} = s, kind, why, ev) do

@@ -83,7 +83,7 @@ defmodule Mix.Tasks.SnapmigTest.Verify do
   defp failures_by_uuid(%{"failures" => list}), do: failures_by_uuid(list)
 
   defp failures_by_uuid(list) when is_list(list),
-    do: Map.new(list, fn f -> {f["stream_uuid"], f} end)
+    do: Map.new(list, fn f -> {f["source_uuid"], f} end)
 
   # ------------------------------------------------------------ checks
 
@@ -198,7 +198,8 @@ defmodule Mix.Tasks.SnapmigTest.Verify do
   defp failed_as(got, f) do
     [
       {got["kind"] == f["kind"], "kind #{got["kind"]}, expected #{f["kind"]}"},
-      {f["version"] == nil or got["version"] == f["version"], "version #{got["version"]}, expected #{f["version"]}"},
+      {f["version"] == nil or got["stream_version"] == f["version"],
+       "version #{got["stream_version"]}, expected #{f["version"]}"},
       {f["type"] == nil or got["event_type"] == f["type"], "event type #{got["event_type"]}, expected #{f["type"]}"}
     ]
     |> Enum.reject(&elem(&1, 0))
