@@ -23,6 +23,11 @@ keys c
 wait_for "Copy migration.snapshots -> public.snapshots  (selected types)"
 wait_line "Counter +3 +0 +0 +0 +0 +ok"
 wait_for "No guard tripped."
+# The plan's types sort too.
+keys '>'
+wait_for "sort: name"
+keys '<'
+wait_gone "sort:"
 resize 160 40
 wait_line "Generated +Replace +Insert +Keep newer +Untouched +Stale +Guards"
 wait_line "Counter +3 +3 +0 +0 +0 +0 +ok"

@@ -34,8 +34,12 @@ typedef struct copy_state {
 
 static const int copy_cmds[] = {
 	TUI_CMD_COPY, TUI_CMD_OVERRIDE, TUI_CMD_REMOVE_STALE, TUI_CMD_ROLLBACK,
-	TUI_CMD_REFRESH, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
+	TUI_CMD_REFRESH, TUI_CMD_SORT_NEXT, TUI_CMD_HELP, TUI_CMD_BACK, TUI_CMD_NONE,
 };
+
+/* The plan's types: as planned, by name, by rows replaced, by stale rows. */
+enum { BY_PLAN, BY_NAME, BY_REPLACE, BY_STALE };
+static const char *const copy_sorts[] = { "plan order", "name", "replace", "stale", NULL };
 
 static void on_lock_wait(void *p, double waited)
 {
@@ -108,6 +112,7 @@ void *tui_copy_new(tui_app *app, const char *const *types, size_t n_types)
 	s->types = sm_xcalloc(n_types + 1, sizeof *s->types);
 	for (size_t i = 0; i < n_types; i++)
 		s->types[i] = sm_xstrdup(types[i]);
+	s->list.sorts = copy_sorts;
 	return s;
 }
 
@@ -191,6 +196,29 @@ static void guard_names(unsigned bits, char *buf, size_t size)
 					      sm_copy_guard_name(1u << i));
 }
 
+static int cmp_plan(const void *ctx, int a, int b)
+{
+	const copy_state *s = ctx;
+	const sm_copy_type_plan *x = &s->plan->types[a], *y = &s->plan->types[b];
+	long long vx = 0, vy = 0;
+
+	switch (s->list.sort) {
+	case BY_NAME:
+		return strcmp(x->label ? x->label : x->type, y->label ? y->label : y->type);
+	case BY_REPLACE:
+		vx = x->replace;
+		vy = y->replace;
+		break;
+	case BY_STALE:
+		vx = x->stale_without_replacement;
+		vy = y->stale_without_replacement;
+		break;
+	default:
+		break;
+	}
+	return vx > vy ? -1 : vx < vy ? 1 : a - b;
+}
+
 static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
 {
 	tui_col cols[] = {
@@ -206,16 +234,23 @@ static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
 	const size_t nc = sizeof cols / sizeof cols[0];
 	const sm_copy_plan *p = s->plan;
 	int bottom = r.y + r.h;
-	char n[32], g[64];
+	char n[64], g[64];
 	unsigned tripped = tripped_guards(s);
+	int *order = sm_xcalloc(p->n_types + 1, sizeof *order);
 
 	(void)app;
+	for (size_t i = 0; i < p->n_types; i++)
+		order[i] = (int)i;
+	s->list.n = (int)p->n_types;
+	tui_sort_index(order, s->list.n, cmp_plan, s, s->list.desc);
+	tui_put_right(y - 1, r.x + r.w / 2, r.w / 2 - 1, ST_WARN,
+		      tui_list_status(&s->list, n, sizeof n));
 	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
 	tui_cols_header(cols, nc, y++);
-	s->list.n = (int)p->n_types;
+	tui_list_cols_begin(&s->list, cols, nc);
 	tui_list_area(&s->list, y, bottom - y - 7);
 	for (int i = s->list.top; i < s->list.n && i < s->list.top + s->list.page; i++) {
-		const sm_copy_type_plan *t = &p->types[i];
+		const sm_copy_type_plan *t = &p->types[order[i]];
 		bool cur = tui_list_row(&s->list, i, r.x + 1, r.w - 2);
 		enum tui_style st = cur ? ST_CURSOR : ST_NORMAL;
 
@@ -233,9 +268,10 @@ static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
 								    ST_WARN : ST_BAD) : ST_GOOD,
 			 t->guards ? g : "ok");
 	}
+	tui_list_cols_end(&s->list, cols, nc);
 	y = bottom - 7;
 	if (s->list.n > 0) {
-		const sm_copy_type_plan *t = &p->types[s->list.cur];
+		const sm_copy_type_plan *t = &p->types[order[s->list.cur]];
 
 		if (t->guard_message)
 			tui_put_wrapped(y, r.x + 1, r.w - 2, 2, ST_BAD, t->guard_message);
@@ -259,6 +295,7 @@ static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
 	tui_put(y, r.x + 1, r.w - 2, ST_NORMAL, p->guards ?
 		"Nothing is written until the guards pass or are overridden." :
 		"c copies: one transaction, replaced rows backed up, verified after commit.");
+	free(order);
 }
 
 static void copy_draw(tui_app *app, tui_view *v, tui_rect r)
