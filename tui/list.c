@@ -357,6 +357,11 @@ static void merge(int *idx, int *tmp, int lo, int mid, int hi, tui_cmp_fn cmp,
 	memcpy(idx + lo, tmp + lo, (size_t)(hi - lo) * sizeof *idx);
 }
 
+int tui_cmp_larger(long long x, long long y, int a, int b)
+{
+	return x > y ? -1 : x < y ? 1 : a - b;
+}
+
 void tui_sort_index(int *idx, int n, tui_cmp_fn cmp, const void *ctx, bool desc)
 {
 	int *tmp;
@@ -370,6 +375,14 @@ void tui_sort_index(int *idx, int n, tui_cmp_fn cmp, const void *ctx, bool desc)
 			merge(idx, tmp, lo, lo + width, lo + 2 * width < n ? lo + 2 * width : n,
 			      cmp, ctx, desc ? -1 : 1);
 	free(tmp);
+}
+
+void tui_list_table(tui_list *l, tui_col *cols, size_t n, int x, int w, int y, int bottom)
+{
+	tui_cols_layout(cols, n, x, w);
+	tui_cols_header(cols, n, y);
+	tui_list_cols_begin(l, cols, n);
+	tui_list_area(l, y + 1, bottom - y - 1);
 }
 
 void tui_list_cols_begin(tui_list *l, tui_col *cols, size_t n)

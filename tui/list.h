@@ -115,6 +115,14 @@ int tui_list_y(const tui_list *l, int i);
  * desc reverses it.  For views that sort rows by an index array. */
 typedef int (*tui_cmp_fn)(const void *ctx, int a, int b);
 void tui_sort_index(int *idx, int n, tui_cmp_fn cmp, const void *ctx, bool desc);
+/* For a tui_cmp_fn: the larger value first (what one looks for), then
+ * rows a and b in their order. */
+int tui_cmp_larger(long long x, long long y, int a, int b);
+
+/* A table list: its columns laid out in w columns from x, their header on
+ * line y, the rows from line y + 1 up to line bottom (not included);
+ * starts the sideways scrolling (tui_list_cols_begin). */
+void tui_list_table(tui_list *l, tui_col *cols, size_t n, int x, int w, int y, int bottom);
 
 /* Horizontal scrolling of table columns: before the rows are drawn, the
  * flexible (text) columns scroll by hoff (and hmax starts again from 0);

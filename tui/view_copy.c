@@ -196,27 +196,19 @@ static void guard_names(unsigned bits, char *buf, size_t size)
 					      sm_copy_guard_name(1u << i));
 }
 
+static long long plan_value(const sm_copy_type_plan *t, int sort)
+{
+	return sort == BY_REPLACE ? t->replace : sort == BY_STALE ? t->stale_without_replacement : 0;
+}
+
 static int cmp_plan(const void *ctx, int a, int b)
 {
 	const copy_state *s = ctx;
 	const sm_copy_type_plan *x = &s->plan->types[a], *y = &s->plan->types[b];
-	long long vx = 0, vy = 0;
 
-	switch (s->list.sort) {
-	case BY_NAME:
+	if (s->list.sort == BY_NAME)
 		return strcmp(x->label ? x->label : x->type, y->label ? y->label : y->type);
-	case BY_REPLACE:
-		vx = x->replace;
-		vy = y->replace;
-		break;
-	case BY_STALE:
-		vx = x->stale_without_replacement;
-		vy = y->stale_without_replacement;
-		break;
-	default:
-		break;
-	}
-	return vx > vy ? -1 : vx < vy ? 1 : a - b;
+	return tui_cmp_larger(plan_value(x, s->list.sort), plan_value(y, s->list.sort), a, b);
 }
 
 static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
@@ -245,10 +237,7 @@ static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
 	tui_sort_index(order, s->list.n, cmp_plan, s, s->list.desc);
 	tui_put_right(y - 1, r.x + r.w / 2, r.w / 2 - 1, ST_WARN,
 		      tui_list_status(&s->list, n, sizeof n));
-	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
-	tui_cols_header(cols, nc, y++);
-	tui_list_cols_begin(&s->list, cols, nc);
-	tui_list_area(&s->list, y, bottom - y - 7);
+	tui_list_table(&s->list, cols, nc, r.x + 1, r.w - 2, y, bottom - 7);
 	for (int i = s->list.top; i < s->list.n && i < s->list.top + s->list.page; i++) {
 		const sm_copy_type_plan *t = &p->types[order[i]];
 		bool cur = tui_list_row(&s->list, i, r.x + 1, r.w - 2);

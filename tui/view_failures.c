@@ -111,7 +111,7 @@ static int cmp_groups(const void *ctx, int a, int b)
 
 	switch (s->lst.sort) {
 	case BY_COUNT:
-		d = x->count > y->count ? -1 : x->count < y->count;
+		d = tui_cmp_larger((long long)x->count, (long long)y->count, 0, 0);
 		break;
 	case BY_AGE:
 		d = strcmp0(y->newest, x->newest);
@@ -306,12 +306,10 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 	if (s->error[0])
 		tui_putf(y, r.x + 1, r.w - 2, ST_BAD, "Cannot read the failures: %s", s->error);
 	y++;
-	tui_cols_layout(gcols, 5, r.x + 1, r.w - 2);
+	/* Two tables on the same rows: groups, and the failures of a group. */
 	tui_cols_layout(icols, 4, r.x + 1, r.w - 2);
-	tui_cols_header(gcols, 5, y++);
-	tui_list_cols_begin(&s->lst, gcols, 5);
 	tui_list_cols_begin(&s->lst, icols, 4);
-	tui_list_area(&s->lst, y, r.y + r.h - y);
+	tui_list_table(&s->lst, gcols, 5, r.x + 1, r.w - 2, y, r.y + r.h);
 	for (int i = s->lst.top; i < s->lst.n && i < s->lst.top + s->lst.page; i++) {
 		const frow *row = &s->rows[i];
 		const fgroup *g = &s->groups[row->group];

@@ -224,10 +224,7 @@ static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
 		tui_putf(y, r.x + 1, r.w - 2, ST_BAD, "Cannot read the instances: %s (r: retry)",
 			 s->error);
 	y++;
-	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
-	tui_cols_header(cols, nc, y++);
-	tui_list_cols_begin(&s->lst, cols, nc);
-	tui_list_area(&s->lst, y, r.y + r.h - y);
+	tui_list_table(&s->lst, cols, nc, r.x + 1, r.w - 2, y, r.y + r.h);
 	for (int i = s->lst.top; i < s->lst.n && i < s->lst.top + s->lst.page; i++) {
 		const sm_instance_row *row = row_at(s, i);
 		bool cur = tui_list_row(&s->lst, i, r.x + 1, r.w - 2);

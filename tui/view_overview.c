@@ -124,7 +124,7 @@ static int cmp_types(const void *ctx, int a, int b)
 		/* The largest first: that is what one looks for. */
 		vx = sort_value(x, s->list.sort);
 		vy = sort_value(y, s->list.sort);
-		return vx > vy ? -1 : vx < vy ? 1 : a - b;
+		return tui_cmp_larger(vx, vy, a, b);
 	}
 }
 
@@ -417,10 +417,7 @@ static void overview_draw(tui_app *app, tui_view *v, tui_rect r)
 			tui_list_status(&s->list, buf, sizeof buf));
 	}
 	y++;
-	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
-	tui_cols_header(cols, nc, y++);
-	tui_list_cols_begin(&s->list, cols, nc);
-	tui_list_area(&s->list, y, r.y + r.h - y - detail_h - 1);
+	tui_list_table(&s->list, cols, nc, r.x + 1, r.w - 2, y, r.y + r.h - detail_h - 1);
 	for (int i = s->list.top; s->inv && i < s->list.n && i < s->list.top + s->list.page; i++) {
 		const sm_type_inventory *t = &s->inv->types[s->visible[i]];
 		bool cur = tui_list_row(&s->list, i, r.x + 1, r.w - 2);

@@ -32,28 +32,21 @@ static const char *progress_name(const sm_type_progress *t)
 	return t->label ? t->label : t->type;
 }
 
+static long long progress_value(const sm_type_progress *t, int sort)
+{
+	return sort == BY_EVENTS ? t->events_planned : sort == BY_FAILURES ? t->failed : 0;
+}
+
 static int cmp_progress(const void *ctx, int a, int b)
 {
 	const rebuild_state *s = ((const void *const *)ctx)[0];
 	const sm_progress *p = ((const void *const *)ctx)[1];
 	const sm_type_progress *x = &p->types[a], *y = &p->types[b];
-	long long vx = 0, vy = 0;
 
-	switch (s->list.sort) {
-	case BY_NAME:
+	if (s->list.sort == BY_NAME)
 		return strcasecmp(progress_name(x), progress_name(y));
-	case BY_EVENTS:
-		vx = x->events_planned;
-		vy = y->events_planned;
-		break;
-	case BY_FAILURES:
-		vx = x->failed;
-		vy = y->failed;
-		break;
-	default:
-		break;
-	}
-	return vx > vy ? -1 : vx < vy ? 1 : a - b;
+	return tui_cmp_larger(progress_value(x, s->list.sort), progress_value(y, s->list.sort),
+			      a, b);
 }
 
 static double fraction(const sm_type_progress *t)

@@ -154,7 +154,7 @@ static int cmp_runs(const void *ctx, int a, int b)
 		break;
 	case BY_DURATION:
 		/* The longest first. */
-		d = s->took[a] > s->took[b] ? -1 : s->took[a] < s->took[b];
+		d = tui_cmp_larger((long long)(s->took[a] * 1000), (long long)(s->took[b] * 1000), 0, 0);
 		break;
 	default:
 		break;
@@ -337,10 +337,7 @@ static void runs_draw(tui_app *app, tui_view *v, tui_rect r)
 	else if (s->error[0])
 		tui_put(y, r.x + 1, r.w - 2, ST_BAD, s->error);
 	y++;
-	tui_cols_layout(cols, nc, r.x + 1, r.w - 2);
-	tui_cols_header(cols, nc, y++);
-	tui_list_cols_begin(&s->list, cols, nc);
-	tui_list_area(&s->list, y, r.y + r.h - y);
+	tui_list_table(&s->list, cols, nc, r.x + 1, r.w - 2, y, r.y + r.h);
 	for (int i = s->list.top; i < s->list.n && i < s->list.top + s->list.page; i++) {
 		int k = s->visible[i];
 		const sm_run_record *run = &s->runs->items[k];
