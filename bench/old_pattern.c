@@ -214,7 +214,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "snapmig-old-pattern: no environment %s\n", env_name);
 		return 2;
 	}
-	if (!(conn = sm_db_connect(env->conninfo, NULL, &err)))
+	if (!(conn = sm_db_connect(env->conninfo, NULL, NULL, &err)))
 		return die(&err);
 	{
 		char *s = sm_db_ident(conn, env->settings.source_schema);

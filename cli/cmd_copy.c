@@ -285,7 +285,7 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 	opts.ctx = ctx;
 
 	sm_error_clear(&err);
-	if (sm_copy_plan_read(ctx->eng, &opts, &plan, &err) != SM_OK)
+	if (sm_copy_plan_read(ctx->eng, &opts, NULL, &plan, &err) != SM_OK)
 		return cli_report(&err);
 	if (!ctx->g.json)
 		plan_table(plan, &args);
@@ -308,7 +308,7 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 		rc = confirm(ctx, &args, plan);
 	if (rc == CLI_EXIT_OK && !args.dry_run) {
 		sm_error_clear(&err);
-		if (sm_copy_run(ctx->eng, &opts, &res, &err) != SM_OK)
+		if (sm_copy_run(ctx->eng, &opts, NULL, &res, &err) != SM_OK)
 			rc = cli_report(&err);
 	}
 
@@ -368,7 +368,7 @@ int cli_cmd_rollback(cli_ctx *ctx, int argc, char **argv)
 	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
 		return rc;
 	sm_error_clear(&err);
-	if (sm_rollback_run(ctx->eng, copy_id, &res, &err) != SM_OK)
+	if (sm_rollback_run(ctx->eng, copy_id, NULL, &res, &err) != SM_OK)
 		return cli_report(&err);
 	if (ctx->g.json) {
 #define F(m) OUT_FIELD(sm_rollback_result, m)

@@ -77,7 +77,7 @@ int cli_cmd_failures(cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_errorf("-a %s: no such aggregate type in the configuration",
 						ctx->g.types[i]);
 	sm_error_clear(&err);
-	if (sm_failures_read(ctx->eng, type, kind, &list, &err) != SM_OK)
+	if (sm_failures_read(ctx->eng, type, kind, NULL, &list, &err) != SM_OK)
 		return cli_report(&err);
 
 	if (ctx->g.json) {
@@ -162,7 +162,7 @@ int cli_cmd_runs(cli_ctx *ctx, int argc, char **argv)
 	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
 		return rc;
 	sm_error_clear(&err);
-	if (sm_runs_read(ctx->eng, (int)limit, &list, &err) != SM_OK)
+	if (sm_runs_read(ctx->eng, (int)limit, NULL, &list, &err) != SM_OK)
 		return cli_report(&err);
 
 	if (ctx->g.json) {

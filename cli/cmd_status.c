@@ -270,7 +270,7 @@ int cli_cmd_status(cli_ctx *ctx, int argc, char **argv)
 	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
 		return rc;
 	sm_error_clear(&err);
-	if (sm_inventory_read(ctx->eng, &inv, &err) != SM_OK)
+	if (sm_inventory_read(ctx->eng, NULL, &inv, &err) != SM_OK)
 		return cli_report(&err);
 	rc = check_selected_types(ctx, inv);
 	if (rc == CLI_EXIT_OK) {
@@ -385,7 +385,7 @@ int cli_cmd_preflight(cli_ctx *ctx, int argc, char **argv)
 	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
 		return rc;
 	sm_error_clear(&err);
-	if (sm_preflight_run(ctx->eng, ctx->g.types, ctx->g.n_types, &pf, &err) != SM_OK)
+	if (sm_preflight_run(ctx->eng, ctx->g.types, ctx->g.n_types, NULL, &pf, &err) != SM_OK)
 		return cli_report(&err);
 	if (ctx->g.json)
 		preflight_json(ctx, pf);

@@ -252,7 +252,7 @@ int cli_open(cli_ctx *ctx)
 		return CLI_EXIT_USAGE;
 	}
 	sm_error_clear(&err);
-	if (sm_engine_open(ctx->cfg, name, &ctx->eng, &err) != SM_OK)
+	if (sm_engine_open(ctx->cfg, name, NULL, &ctx->eng, &err) != SM_OK)
 		return cli_report(&err);
 	if (ctx->g.verbose) {
 		char *where = sm_engine_describe(ctx->eng);

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,7 +308,6 @@ int progress_run(progress_view *view, int (*start)(void *arg, sm_run **run, sm_e
 		 void *arg, sm_run **run, bool *interrupted, sm_error *err)
 {
 	struct sigaction sa, old_int, old_term;
-	sigset_t block, old_mask;
 	int status;
 
 	interrupted_by = 0;
@@ -320,14 +318,8 @@ int progress_run(progress_view *view, int (*start)(void *arg, sm_run **run, sm_e
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	/* The engine's threads inherit a mask that blocks the signals, so they
-	 * reach this thread only and never interrupt a worker's system call. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+	/* The engine's threads block the signals: they reach this thread. */
 	status = start(arg, run, err);
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	if (status == SM_OK) {
 		watch(*run, view);
 		sm_error_clear(err);

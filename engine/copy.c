@@ -40,7 +40,7 @@ void sm_copy_result_free(sm_copy_result *res)
 	free(res);
 }
 
-int sm_copy_plan_read(sm_engine *eng, const sm_copy_options *opts,
+int sm_copy_plan_read(sm_engine *eng, const sm_copy_options *opts, sm_cancel *cancel,
 		      sm_copy_plan **out, sm_error *err)
 {
 	static const sm_copy_options none;
@@ -51,7 +51,7 @@ int sm_copy_plan_read(sm_engine *eng, const sm_copy_options *opts,
 	*out = NULL;
 	if (!opts)
 		opts = &none;
-	rc = sm_copy_ctx_open(&ctx, eng, opts->types, opts->n_types, err);
+	rc = sm_copy_ctx_open(&ctx, eng, opts->types, opts->n_types, cancel, err);
 	if (rc == SM_OK) {
 		classify = sm_copy_classify_sql(&ctx);
 		relation = sm_xasprintf("(%s) c", classify);
@@ -71,7 +71,7 @@ static int exec_count(sm_copy_ctx *ctx, const char *sql, int n, const char *cons
 
 	if (!res) {
 		sm_error_prefix(err, "%s", what);
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	}
 	if (affected)
 		*affected = strtoll(PQcmdTuples(res), NULL, 10);
@@ -173,7 +173,7 @@ static int verify(sm_copy_ctx *ctx, sm_copy_result *r, sm_error *err)
 	free(lfp);
 	if (!res) {
 		sm_error_prefix(err, "verifying the copy");
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	}
 	r->checksum = sm_xstrdup(PQgetvalue(res, 0, 2));
 	r->verified = sm_db_ll(res, 0, 0) == r->replaced + r->inserted &&
@@ -284,7 +284,7 @@ static int copy_transaction(sm_copy_ctx *ctx, const sm_copy_options *opts,
 	 * table keeps a concurrent rebuild from changing what we copy. */
 	sql = sm_xasprintf("LOCK TABLE %1$s.snapshots IN SHARE ROW EXCLUSIVE MODE;"
 			   "LOCK TABLE %2$s.snapshots IN SHARE MODE", ctx->src, ctx->tgt);
-	rc = sm_copy_exec_waiting(ctx->conn, sql, opts->on_lock_wait, opts->ctx, err);
+	rc = sm_db_exec_waiting(ctx->conn, sql, opts->on_lock_wait, opts->ctx, err);
 	free(sql);
 	if (rc != SM_OK) {
 		sm_error_prefix(err, "locking %s.snapshots", ctx->src_name);
@@ -329,7 +329,13 @@ static int copy_transaction(sm_copy_ctx *ctx, const sm_copy_options *opts,
 	return rc;
 }
 
-int sm_copy_run(sm_engine *eng, const sm_copy_options *opts,
+/* The journal's word for a copy that did not commit. */
+static const char *failure_outcome(int rc)
+{
+	return rc == SM_ERR_GUARD ? "refused" : rc == SM_ERR_CANCELLED ? "cancelled" : "failed";
+}
+
+int sm_copy_run(sm_engine *eng, const sm_copy_options *opts, sm_cancel *cancel,
 		sm_copy_result **out, sm_error *err)
 {
 	static const sm_copy_options none;
@@ -344,7 +350,7 @@ int sm_copy_run(sm_engine *eng, const sm_copy_options *opts,
 		err = &local;
 	if (!opts)
 		opts = &none;
-	rc = sm_copy_ctx_open(&ctx, eng, opts->types, opts->n_types, err);
+	rc = sm_copy_ctx_open(&ctx, eng, opts->types, opts->n_types, cancel, err);
 	/* Nothing generated yet: the target is created so that the journal
 	 * can record the attempt (the empty guard then refuses). */
 	if (rc == SM_OK)
@@ -367,13 +373,8 @@ int sm_copy_run(sm_engine *eng, const sm_copy_options *opts,
 		if (rc != SM_OK) {
 			/* Nothing of the transaction survives; the counts of the
 			 * aborted attempt would lie. */
-			long long id = r->copy_id;
-
-			if (PQstatus(ctx.conn) == CONNECTION_OK)
-				sm_db_exec(ctx.conn, "ROLLBACK", NULL);
 			details = details_text(&ctx, opts, NULL, err->message);
-			sm_copy_journal_finish(&ctx, id, rc == SM_ERR_GUARD ? "refused" : "failed",
-					       details);
+			sm_copy_journal_failure(&ctx, r->copy_id, failure_outcome(rc), details);
 			free(details);
 		}
 	}

@@ -31,10 +31,10 @@ typedef struct sm_copy_ctx {
 	sm_type_params params;          /* of the selected types */
 } sm_copy_ctx;
 
-/* Connects, selects the types and reads the column types of both tables.
- * SM_ERR_DB when the live snapshots table is missing. */
+/* Connects (watched by cancel), selects the types and reads the store's
+ * layout.  SM_ERR_DB when the live snapshots table is missing. */
 int sm_copy_ctx_open(sm_copy_ctx *ctx, const sm_engine *eng,
-		     const char *const *types, size_t n_types, sm_error *err);
+		     const char *const *types, size_t n_types, sm_cancel *cancel, sm_error *err);
 void sm_copy_ctx_close(sm_copy_ctx *ctx);
 
 /* Expressions (malloc'ed) over a column `col`. */
@@ -68,13 +68,6 @@ char *sm_copy_classify_sql(const sm_copy_ctx *ctx);
 int sm_copy_plan_from(sm_copy_ctx *ctx, const char *relation, int nparams,
 		      unsigned force, sm_copy_plan **out, sm_error *err);
 
-/* Runs sql (several statements allowed), waiting for locks: calls
- * on_lock_wait(cb_ctx, seconds) about once a second while the server has
- * not answered.  on_lock_wait may be NULL. */
-int sm_copy_exec_waiting(PGconn *conn, const char *sql,
-			 void (*on_lock_wait)(void *, double), void *cb_ctx,
-			 sm_error *err);
-
 /* Creates snapmig_copies and snapmig_backup in the target schema if
  * missing (own transaction) and checks that the backup's data columns have
  * the live table's types. */
@@ -84,5 +77,9 @@ int sm_copy_ensure_tables(sm_copy_ctx *ctx, sm_error *err);
  * that a failure is still journaled.  Errors are ignored (best effort). */
 void sm_copy_journal_finish(sm_copy_ctx *ctx, long long run_id,
 			    const char *outcome, const char *details_json);
+/* After a transaction that failed, was refused or cancelled: rolls it
+ * back and journals the outcome, whatever the call's cancel token says. */
+void sm_copy_journal_failure(sm_copy_ctx *ctx, long long run_id, const char *outcome,
+			     const char *details_json);
 
 #endif

@@ -33,7 +33,7 @@ static int exec_count(sm_copy_ctx *ctx, const char *sql, int n, const char *cons
 
 	if (!res) {
 		sm_error_prefix(err, "%s", what);
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	}
 	if (affected)
 		*affected = strtoll(PQcmdTuples(res), NULL, 10);
@@ -83,7 +83,7 @@ static int resolve_copy(sm_copy_ctx *ctx, long long requested, long long *copy_i
 	res = sm_db_query(ctx->conn, sql, 1, p, err);
 	free(sql);
 	if (!res)
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	if (PQntuples(res) == 0)
 		rc = requested ? sm_error_set(err, SM_ERR_USAGE, "no copy with id %lld in %s",
 					      requested, ctx->tgt_name)
@@ -105,7 +105,7 @@ static int read_drifted(sm_copy_ctx *ctx, sm_rollback_result *r, sm_error *err)
 		" WHERE NOT clean ORDER BY source_uuid LIMIT 20", 0, NULL, err);
 
 	if (!res)
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	r->n_drifted_uuids = (size_t)PQntuples(res);
 	r->drifted_uuids = sm_xcalloc(r->n_drifted_uuids + 1, sizeof *r->drifted_uuids);
 	for (int i = 0; i < PQntuples(res); i++)
@@ -129,7 +129,7 @@ static int rollback_transaction(sm_copy_ctx *ctx, long long requested,
 	rc = sm_db_exec(ctx->conn, "BEGIN", err);
 	if (rc == SM_OK) {
 		sql = sm_xasprintf("LOCK TABLE %s.snapshots IN SHARE ROW EXCLUSIVE MODE", ctx->src);
-		rc = sm_copy_exec_waiting(ctx->conn, sql, NULL, NULL, err);
+		rc = sm_db_exec(ctx->conn, sql, err);
 		free(sql);
 	}
 	if (rc == SM_OK)
@@ -200,7 +200,7 @@ static int rollback_transaction(sm_copy_ctx *ctx, long long requested,
 	return rc;
 }
 
-int sm_rollback_run(sm_engine *eng, long long copy_id,
+int sm_rollback_run(sm_engine *eng, long long copy_id, sm_cancel *cancel,
 		    sm_rollback_result **out, sm_error *err)
 {
 	sm_copy_ctx ctx;
@@ -215,7 +215,7 @@ int sm_rollback_run(sm_engine *eng, long long copy_id,
 		err = &local;
 	if (copy_id < 0)
 		return sm_error_set(err, SM_ERR_USAGE, "invalid copy id %lld", copy_id);
-	rc = sm_copy_ctx_open(&ctx, eng, NULL, 0, err);
+	rc = sm_copy_ctx_open(&ctx, eng, NULL, 0, cancel, err);
 	if (rc == SM_OK)
 		rc = sm_db_table_exists(ctx.conn, ctx.tgt_name, "snapmig_copies", &exists, err);
 	if (rc == SM_OK && !exists)
@@ -235,11 +235,10 @@ int sm_rollback_run(sm_engine *eng, long long copy_id,
 	if (rc == SM_OK) {
 		rc = rollback_transaction(&ctx, copy_id, r, err);
 		if (rc != SM_OK) {
-			if (PQstatus(ctx.conn) == CONNECTION_OK)
-				sm_db_exec(ctx.conn, "ROLLBACK", NULL);
 			details = details_text(copy_id, NULL, err->message);
-			sm_copy_journal_finish(&ctx, r->rollback_id,
-					       rc == SM_ERR_USAGE ? "refused" : "failed", details);
+			sm_copy_journal_failure(&ctx, r->rollback_id,
+						rc == SM_ERR_USAGE ? "refused" :
+						rc == SM_ERR_CANCELLED ? "cancelled" : "failed", details);
 		} else {
 			details = details_text(r->copy_id, r, NULL);
 			sm_copy_journal_finish(&ctx, r->rollback_id, "done", details);

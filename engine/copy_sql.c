@@ -5,21 +5,18 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <math.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "engine/cancel.h"
 #include "engine/copy_internal.h"
 #include "engine/target.h"
 #include "util/alloc.h"
 
 int sm_copy_ctx_open(sm_copy_ctx *ctx, const sm_engine *eng,
-		     const char *const *types, size_t n_types, sm_error *err)
+		     const char *const *types, size_t n_types, sm_cancel *cancel, sm_error *err)
 {
 	const sm_settings *st = &eng->env->settings;
 	int rc;
@@ -31,9 +28,9 @@ int sm_copy_ctx_open(sm_copy_ctx *ctx, const sm_engine *eng,
 	rc = sm_engine_select_types(eng, types, n_types, &ctx->aggs, &ctx->n_aggs, err);
 	if (rc != SM_OK)
 		return rc;
-	ctx->conn = sm_engine_connect(eng, err);
+	ctx->conn = sm_engine_connect(eng, cancel, err);
 	if (!ctx->conn)
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	ctx->src = sm_db_ident(ctx->conn, ctx->src_name);
 	ctx->tgt = sm_db_ident(ctx->conn, ctx->tgt_name);
 	if (!ctx->src || !ctx->tgt)
@@ -58,8 +55,7 @@ int sm_copy_ctx_open(sm_copy_ctx *ctx, const sm_engine *eng,
 
 void sm_copy_ctx_close(sm_copy_ctx *ctx)
 {
-	if (ctx->conn)
-		PQfinish(ctx->conn);
+	sm_engine_disconnect(ctx->conn);
 	free(ctx->src);
 	free(ctx->tgt);
 	free(ctx->aggs);
@@ -217,7 +213,7 @@ int sm_copy_plan_from(sm_copy_ctx *ctx, const char *relation, int nparams,
 	*out = NULL;
 	if (!res) {
 		sm_error_prefix(err, "planning the copy");
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	}
 	if (ctx->have_failures) {
 		const char *fp[] = { ctx->params.types };
@@ -229,7 +225,7 @@ int sm_copy_plan_from(sm_copy_ctx *ctx, const char *relation, int nparams,
 		if (!fres) {
 			PQclear(res);
 			sm_error_prefix(err, "reading recorded failures");
-			return SM_ERR_DB;
+			return sm_error_code(err, SM_ERR_DB);
 		}
 	}
 	plan = sm_xcalloc(1, sizeof *plan);
@@ -264,64 +260,6 @@ int sm_copy_plan_from(sm_copy_ctx *ctx, const char *relation, int nparams,
 	PQclear(fres);
 	*out = plan;
 	return SM_OK;
-}
-
-static double seconds_since(const struct timespec *t0)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-int sm_copy_exec_waiting(PGconn *conn, const char *sql,
-			 void (*on_lock_wait)(void *, double), void *cb_ctx,
-			 sm_error *err)
-{
-	struct timespec t0;
-	double next = 1.0;
-	PGresult *res;
-	int rc = SM_OK;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!PQsendQuery(conn, sql))
-		return sm_db_error(conn, NULL, "sending a query", err);
-	/* Asynchronous, so that the wait for a lock stays in the server's lock
-	 * queue (a lock_timeout loop would lose its place to every writer) and
-	 * we can still report while we wait. */
-	for (;;) {
-		struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
-		double waited;
-		int ms;
-
-		if (!PQconsumeInput(conn) || !PQisBusy(conn))
-			break;
-		waited = seconds_since(&t0);
-		if (waited >= next) {
-			if (on_lock_wait)
-				on_lock_wait(cb_ctx, waited);
-			next = floor(waited) + 1.0;
-		}
-		ms = (int)((next - waited) * 1000.0) + 1;
-		if (poll(&pfd, 1, ms) < 0 && errno != EINTR) {
-			rc = sm_error_set(err, SM_ERR_IO, "waiting for the server: %s", strerror(errno));
-			break;
-		}
-	}
-	/* Read every result until NULL, even after an error (libpq contract);
-	 * we PQclear each one here. */
-	while ((res = PQgetResult(conn)) != NULL) {
-		ExecStatusType st = PQresultStatus(res);
-
-		if (rc == SM_OK && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-			rc = sm_db_error(conn, res, "query failed", err);
-		PQclear(res);
-		if (PQstatus(conn) == CONNECTION_BAD)
-			break;
-	}
-	if (rc == SM_OK && PQstatus(conn) == CONNECTION_BAD)
-		rc = sm_db_error(conn, NULL, "connection lost", err);
-	return rc;
 }
 
 int sm_copy_ensure_tables(sm_copy_ctx *ctx, sm_error *err)
@@ -379,10 +317,21 @@ void sm_copy_journal_finish(sm_copy_ctx *ctx, long long run_id,
 	if (run_id <= 0)
 		return;
 	if (!conn || PQstatus(conn) == CONNECTION_BAD)
-		conn = sm_engine_connect(ctx->eng, &ignored);
+		conn = sm_engine_connect(ctx->eng, NULL, &ignored);
 	if (!conn)
 		return;
 	sm_db_journal_finish(conn, ctx->tgt_name, run_id, outcome, details_json, &ignored);
 	if (conn != ctx->conn)
-		PQfinish(conn);
+		sm_engine_disconnect(conn);
+}
+
+void sm_copy_journal_failure(sm_copy_ctx *ctx, long long run_id, const char *outcome,
+			     const char *details_json)
+{
+	/* The call's cancel token has done its work: what follows only
+	 * records what happened, and must not be refused. */
+	sm_cancel_unwatch(ctx->conn);
+	if (PQstatus(ctx->conn) == CONNECTION_OK)
+		sm_db_exec(ctx->conn, "ROLLBACK", NULL);
+	sm_copy_journal_finish(ctx, run_id, outcome, details_json);
 }

@@ -1,11 +1,16 @@
 /* Database helpers; see db.h. */
 #include "config.h"
 
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cancel.h"
 #include "engine/db.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/redact.h"
 
 /* libpq's messages span lines ("...failed: Connection refused\n\tIs the
@@ -35,7 +40,69 @@ static void one_line(char *msg)
 	*out = '\0';
 }
 
-PGconn *sm_db_connect(const char *conninfo, const char *password, sm_error *err)
+/* The connect_timeout of conn's options in seconds (libpq: at least 2),
+ * 0 for none: PQconnectPoll leaves it to the caller. */
+static int connect_timeout(PGconn *conn)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+	int secs = 0;
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val && *o->val)
+			secs = atoi(o->val);
+	PQconninfoFree(opts);
+	return secs <= 0 ? 0 : secs < 2 ? 2 : secs;
+}
+
+/* Waits for the socket as PQconnectPoll asked, in steps of 100 ms so that
+ * a cancel is seen.  SM_OK when the socket is ready. */
+static int poll_step(PGconn *conn, PostgresPollingStatusType want, sm_cancel *cancel,
+		     double deadline, sm_error *err)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = PQsocket(conn),
+				      .events = want == PGRES_POLLING_READING ? POLLIN : POLLOUT };
+		int n;
+
+		if (sm_cancel_requested(cancel))
+			return sm_error_set(err, SM_ERR_CANCELLED, "cancelled while connecting");
+		if (deadline > 0 && sm_now() >= deadline)
+			return sm_error_set(err, SM_ERR_DB, "cannot connect: timeout expired");
+		n = poll(&pfd, 1, 100);
+		if (n > 0)
+			return SM_OK;
+		if (n < 0 && errno != EINTR)
+			return sm_error_set(err, SM_ERR_IO, "waiting for the server: %s", strerror(errno));
+	}
+}
+
+/* Connects without blocking for longer than a cancel needs: PQconnectStart
+ * and PQconnectPoll, as libpq's documentation describes. */
+static PGconn *connect_async(const char *const *keys, const char *const *vals,
+			     sm_cancel *cancel, sm_error *err)
+{
+	PGconn *conn = PQconnectStartParams(keys, vals, 1);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	double deadline;
+	int secs;
+
+	if (!conn)
+		return sm_error_set(err, SM_ERR_NOMEM, "cannot allocate a connection"), NULL;
+	secs = connect_timeout(conn);
+	deadline = secs ? sm_now() + secs : 0;
+	while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+	       st != PGRES_POLLING_FAILED) {
+		if (poll_step(conn, st, cancel, deadline, err) != SM_OK) {
+			PQfinish(conn);
+			return NULL;
+		}
+		st = PQconnectPoll(conn);
+	}
+	return conn;
+}
+
+PGconn *sm_db_connect(const char *conninfo, const char *password, sm_cancel *cancel,
+		      sm_error *err)
 {
 	/* fallback_: PGAPPNAME or the conninfo's application_name win. */
 	const char *keys[] = { "dbname", "fallback_application_name", "password", NULL };
@@ -46,9 +113,9 @@ PGconn *sm_db_connect(const char *conninfo, const char *password, sm_error *err)
 		keys[2] = NULL;
 	/* expand_dbname=1: the first dbname is a whole conninfo string or URI;
 	 * later keys override it. */
-	conn = PQconnectdbParams(keys, vals, 1);
+	conn = connect_async(keys, vals, cancel, err);
 	if (!conn)
-		return sm_error_set(err, SM_ERR_NOMEM, "cannot allocate a connection"), NULL;
+		return NULL;
 	if (PQstatus(conn) != CONNECTION_OK) {
 		char msg[900];
 
@@ -64,11 +131,22 @@ PGconn *sm_db_connect(const char *conninfo, const char *password, sm_error *err)
 	return conn;
 }
 
+int sm_db_cancelled(PGconn *conn, sm_error *err)
+{
+	if (!sm_cancel_refuses(conn))
+		return SM_OK;
+	return sm_error_set(err, SM_ERR_CANCELLED, "cancelled");
+}
+
 int sm_db_error(PGconn *conn, const PGresult *res, const char *what, sm_error *err)
 {
 	const char *msg = res ? PQresultErrorMessage(res) : "";
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	char buf[900];
+
+	/* Whatever failed after a cancel was asked for is the cancel's doing. */
+	if (sm_cancel_requested(sm_cancel_of(conn)))
+		return sm_error_set(err, SM_ERR_CANCELLED, "%s: cancelled", what);
 
 	if (!msg || !*msg)
 		msg = PQerrorMessage(conn);
@@ -101,30 +179,135 @@ bool sm_db_is_connection_error(PGconn *conn, const sm_error *err)
 	       strcmp(err->sqlstate, "57P03") == 0;
 }
 
+/* Asks the server to cancel what conn is running (PQcancel: its own
+ * short connection to the server). */
+static void interrupt(PGconn *conn)
+{
+	PGcancel *pc = PQgetCancel(conn);
+	char buf[256];
+
+	if (pc) {
+		(void)PQcancel(pc, buf, sizeof buf);
+		PQfreeCancel(pc);
+	}
+}
+
+int sm_db_wait(PGconn *conn, void (*on_wait)(void *, double), void *ctx, sm_error *err)
+{
+	double t0 = sm_now(), next_report = 1.0, next_cancel = 0;
+
+	/* Asynchronous, so that a wait for a lock stays in the server's lock
+	 * queue (a lock_timeout loop would lose its place to every writer),
+	 * the caller hears about it, and a cancel is seen. */
+	for (;;) {
+		struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
+		double waited;
+		int ms = 100;
+
+		/* What is buffered first: no system call for a row that is
+		 * already here. */
+		if (!PQisBusy(conn) || !PQconsumeInput(conn) || !PQisBusy(conn))
+			return SM_OK;
+		waited = sm_now() - t0;
+		if (on_wait && waited >= next_report) {
+			on_wait(ctx, waited);
+			next_report = floor(waited) + 1.0;
+		}
+		/* Again every second: a request that reached the server before
+		 * the statement did was a no-op. */
+		if (sm_cancel_requested(sm_cancel_of(conn)) && waited >= next_cancel) {
+			interrupt(conn);
+			next_cancel = waited + 1.0;
+		}
+		if (on_wait && (next_report - waited) * 1000.0 < ms)
+			ms = (int)((next_report - waited) * 1000.0) + 1;
+		if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+			return sm_error_set(err, SM_ERR_IO, "waiting for the server: %s", strerror(errno));
+	}
+}
+
+static bool failed(const PGresult *res)
+{
+	return PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK;
+}
+
+/* Reads every result until NULL, even after an error (libpq's contract):
+ * the first failed one, else the last.  We PQclear the others. */
+static PGresult *last_result(PGconn *conn)
+{
+	PGresult *res, *keep = NULL;
+
+	while ((res = PQgetResult(conn)) != NULL) {
+		if (keep && failed(keep)) {
+			PQclear(res);
+		} else {
+			PQclear(keep);
+			keep = res;
+		}
+		if (PQstatus(conn) == CONNECTION_BAD)
+			break;
+	}
+	return keep;
+}
+
+/* Waits for what was sent and returns its result (caller PQclears), or
+ * NULL with err filled. */
+static PGresult *finish(PGconn *conn, bool sent, void (*on_wait)(void *, double), void *ctx,
+			const char *what, sm_error *err)
+{
+	PGresult *res;
+
+	if (!sent) {
+		sm_db_error(conn, NULL, what, err);
+		return NULL;
+	}
+	if (sm_db_wait(conn, on_wait, ctx, err) != SM_OK) {
+		PQclear(last_result(conn));
+		return NULL;
+	}
+	res = last_result(conn);
+	if (!res || failed(res)) {
+		sm_db_error(conn, res, res ? what : "connection lost", err);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+int sm_db_exec_waiting(PGconn *conn, const char *sql, void (*on_wait)(void *, double),
+		       void *ctx, sm_error *err)
+{
+	PGresult *res;
+
+	if (sm_db_cancelled(conn, err) != SM_OK)
+		return SM_ERR_CANCELLED;
+	res = finish(conn, PQsendQuery(conn, sql), on_wait, ctx, "query failed", err);
+	PQclear(res);
+	return res ? SM_OK : sm_error_code(err, SM_ERR_DB);
+}
+
 int sm_db_exec(PGconn *conn, const char *sql, sm_error *err)
 {
-	PGresult *res = PQexec(conn, sql);
-	int rc = SM_OK;
+	return sm_db_exec_waiting(conn, sql, NULL, NULL, err);
+}
 
-	if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK &&
-		     PQresultStatus(res) != PGRES_TUPLES_OK))
-		rc = sm_db_error(conn, res, "query failed", err);
-	PQclear(res);
-	return rc;
+PGresult *sm_db_query_typed(PGconn *conn, const char *sql, int nparams, const Oid *types,
+			    const char *const *params, bool binary, const char *what,
+			    sm_error *err)
+{
+	PGresult *res;
+
+	if (sm_db_cancelled(conn, err) != SM_OK)
+		return NULL;
+	res = finish(conn, PQsendQueryParams(conn, sql, nparams, types, params, NULL, NULL, binary),
+		     NULL, NULL, what, err);
+	return res;
 }
 
 PGresult *sm_db_query(PGconn *conn, const char *sql, int nparams,
 		      const char *const *params, sm_error *err)
 {
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-
-	if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK &&
-		     PQresultStatus(res) != PGRES_TUPLES_OK)) {
-		sm_db_error(conn, res, "query failed", err);
-		PQclear(res);
-		return NULL;
-	}
-	return res;
+	return sm_db_query_typed(conn, sql, nparams, NULL, params, false, "query failed", err);
 }
 
 char *sm_db_ident(PGconn *conn, const char *name)
@@ -155,10 +338,29 @@ int sm_db_table_exists(PGconn *conn, const char *schema, const char *table,
 		2, params, err);
 
 	if (!res)
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	*out = PQntuples(res) > 0;
 	PQclear(res);
 	return SM_OK;
+}
+
+int sm_db_query_snapmig_table(PGconn *conn, const char *target, const char *table,
+			      const char *sql_fmt, int nparams, const char *const *params,
+			      PGresult **res, sm_error *err)
+{
+	bool exists = false;
+	char *t, *sql;
+	int rc = sm_db_table_exists(conn, target, table, &exists, err);
+
+	*res = NULL;
+	if (rc != SM_OK || !exists)
+		return rc;
+	t = sm_db_ident(conn, target);
+	sql = sm_xasprintf(sql_fmt, t);
+	*res = sm_db_query(conn, sql, nparams, params, err);
+	free(sql);
+	free(t);
+	return *res ? SM_OK : sm_error_code(err, SM_ERR_DB);
 }
 
 int sm_db_journal_start(PGconn *conn, const char *target_schema, const char *kind,
@@ -177,7 +379,7 @@ int sm_db_journal_start(PGconn *conn, const char *target_schema, const char *kin
 	free(sql);
 	free(t);
 	if (!res)
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	*run_id = sm_db_ll(res, 0, 0);
 	PQclear(res);
 	return SM_OK;
@@ -199,7 +401,7 @@ int sm_db_journal_finish(PGconn *conn, const char *target_schema, long long run_
 	free(sql);
 	free(t);
 	if (!res)
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	PQclear(res);
 	return SM_OK;
 }

@@ -18,16 +18,43 @@
 /* Connects with application_name=snapmig unless PGAPPNAME or the conninfo
  * sets one; password may be NULL (then libpq uses the conninfo, PGPASSWORD,
  * .pgpass or a service file). NULL + err on failure (message from libpq,
- * password never included). */
-PGconn *sm_db_connect(const char *conninfo, const char *password, sm_error *err);
+ * password never included).  Asynchronous: a request of cancel (may be
+ * NULL) abandons the attempt within 100 ms (SM_ERR_CANCELLED), and
+ * connect_timeout counts from the start.  The engine's modules connect
+ * through sm_engine_connect, which watches the connection with the token. */
+PGconn *sm_db_connect(const char *conninfo, const char *password, sm_cancel *cancel,
+		      sm_error *err);
 
-/* Runs a statement that returns no rows. */
+/* SM_ERR_CANCELLED (err set) when no statement may start on conn any more
+ * (engine/cancel.h), else SM_OK: for statements sent with libpq directly.
+ * sm_db_exec and sm_db_query check it themselves. */
+int sm_db_cancelled(PGconn *conn, sm_error *err);
+
+/*
+ * Statements are sent asynchronously and waited for by sm_db_wait, which
+ * looks at the connection's cancel token every 100 ms: a requested token
+ * gets the statement cancelled by the server (engine/cancel.h).
+ */
+/* Runs a statement (or several) that returns no rows. */
 int sm_db_exec(PGconn *conn, const char *sql, sm_error *err);
+/* The same, calling on_wait(ctx, seconds) about once a second while the
+ * server has not answered (a wait for a lock); on_wait may be NULL. */
+int sm_db_exec_waiting(PGconn *conn, const char *sql, void (*on_wait)(void *, double),
+		       void *ctx, sm_error *err);
+/* Waits until the results of what was sent on conn are ready (then read
+ * them until NULL), as described above.  SM_ERR_IO when poll fails. */
+int sm_db_wait(PGconn *conn, void (*on_wait)(void *, double), void *ctx, sm_error *err);
 /* Runs a query with text parameters (any may be NULL); returns the result
  * (caller PQclears) or NULL with err filled.  Accepts COMMAND_OK and TUPLES_OK. */
 PGresult *sm_db_query(PGconn *conn, const char *sql, int nparams,
 		      const char *const *params, sm_error *err);
-/* Fills err from a failed result or the connection (result may be NULL). */
+/* The same with declared parameter types (NULL: inferred), binary results
+ * when asked, and what failed named by what. */
+PGresult *sm_db_query_typed(PGconn *conn, const char *sql, int nparams, const Oid *types,
+			    const char *const *params, bool binary, const char *what,
+			    sm_error *err);
+/* Fills err from a failed result or the connection (result may be NULL);
+ * SM_ERR_CANCELLED when conn's token was requested. */
 int sm_db_error(PGconn *conn, const PGresult *res, const char *what, sm_error *err);
 /* true when the error in err is a lost connection (SQLSTATE class 08 or
  * the connection is bad), i.e. worth a retry after reconnecting. */
@@ -81,6 +108,14 @@ long long sm_db_ll(const PGresult *res, int row, int col); /* 0 when NULL */
 /* Does <schema>.<table> exist? */
 int sm_db_table_exists(PGconn *conn, const char *schema, const char *table,
 		       bool *out, sm_error *err);
+
+/* Runs sql_fmt (one "%s" = the quoted target schema) over one of
+ * snapmig's tables of the target schema; *res (caller PQclears) is NULL,
+ * and the status SM_OK, when the table does not exist yet: nothing has
+ * been recorded. */
+int sm_db_query_snapmig_table(PGconn *conn, const char *target, const char *table,
+			      const char *sql_fmt, int nparams, const char *const *params,
+			      PGresult **res, sm_error *err);
 
 /* Journal: inserts a run row (outcome 'running') and returns its id. */
 int sm_db_journal_start(PGconn *conn, const char *target_schema, const char *kind,

@@ -4,24 +4,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cancel.h"
 #include "engine/db.h"
 #include "engine/engine_internal.h"
 #include "util/alloc.h"
 
-PGconn *sm_engine_connect(const sm_engine *eng, sm_error *err)
+PGconn *sm_engine_connect(const sm_engine *eng, sm_cancel *cancel, sm_error *err)
 {
-	PGconn *conn = sm_db_connect(eng->conninfo, eng->password, err);
+	PGconn *conn = sm_db_connect(eng->conninfo, eng->password, cancel, err);
 
 	if (!conn) {
-		char *masked = sm_conninfo_masked(eng->conninfo);
+		char *masked;
 
+		if (err && err->code == SM_ERR_CANCELLED)
+			return NULL;
+		masked = sm_conninfo_masked(eng->conninfo);
 		sm_error_prefix(err, "environment %s (%s)", eng->env->name, masked);
 		free(masked);
+		return NULL;
+	}
+	sm_cancel_watch(cancel, conn);
+	/* A request between the connection and the watch found nothing to
+	 * interrupt. */
+	if (sm_db_cancelled(conn, err) != SM_OK) {
+		sm_engine_disconnect(conn);
+		return NULL;
 	}
 	return conn;
 }
 
-int sm_engine_open(const sm_config *cfg, const char *env_name,
+void sm_engine_disconnect(PGconn *conn)
+{
+	if (!conn)
+		return;
+	sm_cancel_unwatch(conn);
+	PQfinish(conn);
+}
+
+int sm_engine_open(const sm_config *cfg, const char *env_name, sm_cancel *cancel,
 		   sm_engine **out, sm_error *err)
 {
 	const sm_environment *env = sm_config_find_env(cfg, env_name);
@@ -47,16 +67,16 @@ int sm_engine_open(const sm_config *cfg, const char *env_name,
 		}
 		eng->password = sm_xstrdup(pw);
 	}
-	conn = sm_engine_connect(eng, err);
+	conn = sm_engine_connect(eng, cancel, err);
 	if (!conn) {
 		sm_engine_close(eng);
-		return SM_ERR_DB;
+		return err && err->code ? err->code : SM_ERR_DB;
 	}
 	/* After service files, PG* variables and defaults: what was reached,
 	 * not what the conninfo says.  A Unix socket's host is its directory. */
 	eng->where = sm_xasprintf("%s%s%s/%s", *PQhost(conn) ? PQhost(conn) : "localhost",
 				  *PQport(conn) ? ":" : "", PQport(conn), PQdb(conn));
-	PQfinish(conn);
+	sm_engine_disconnect(conn);
 	*out = eng;
 	return SM_OK;
 }

@@ -14,8 +14,11 @@ struct sm_engine {
 	char *where;                /* what libpq connected to: host:port/db */
 };
 
-/* A new connection to the environment (caller PQfinish'es). */
-PGconn *sm_engine_connect(const sm_engine *eng, sm_error *err);
+/* A new connection to the environment for a call, watched by the call's
+ * token (engine/cancel.h; NULL: not cancellable); close it with
+ * sm_engine_disconnect. */
+PGconn *sm_engine_connect(const sm_engine *eng, sm_cancel *cancel, sm_error *err);
+void sm_engine_disconnect(PGconn *conn);  /* NULL is fine */
 
 /* The configured aggregates selected by labels/types (NULL/0 = all
  * configured).  *out is a malloc'ed array of borrowed pointers. */

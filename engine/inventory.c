@@ -49,80 +49,35 @@ static int cmp_unconfigured(const void *a, const void *b)
 	return strcmp(x->type, y->type);
 }
 
-int sm_inventory_read(sm_engine *eng, sm_inventory **out, sm_error *err)
+/* Checks the target, prepares the session and reads the layout into inv. */
+static int read_layout(PGconn *conn, const sm_engine *eng, sm_inventory *inv,
+		       sm_store_layout *layout, sm_error *err)
 {
 	const sm_settings *set = &eng->env->settings;
-	const sm_config *cfg = eng->cfg;
-	sm_inventory *inv = sm_xcalloc(1, sizeof *inv);
-	const sm_aggregate **aggs = sm_xcalloc(cfg->n_aggs + 1, sizeof *aggs);
-	sm_type_params tp;
-	sm_store_layout layout;
-	size_t cap = 0, n_configured;
-	bool failures_exist = false, runs_exist = false;
-	PGconn *conn;
-	PGresult *res = NULL;
-	char *inst = NULL, *sql = NULL;
-	int rc = SM_ERR_DB;
+	int rc = sm_target_check(conn, eng, err);
 
-	*out = NULL;
-	for (size_t i = 0; i < cfg->n_aggs; i++)
-		aggs[i] = &cfg->aggs[i];
-	sm_type_params_init(&tp, aggs, cfg->n_aggs);
-	conn = sm_engine_connect(eng, err);
-	if (!conn)
-		goto out;
-	if (sm_target_check(conn, eng, err)) {
-		rc = err->code;
-		goto out;
-	}
-	if (sm_store_prepare_session(conn, err) || sm_store_layout_read(conn, set, &layout, err))
-		goto out;
-	inv->source_data = layout.snap_data;
-	inv->source_metadata = layout.snap_meta;
-	inv->target_data = layout.tgt_data;
-	inv->target_metadata = layout.tgt_meta;
-	inv->source_double_encoded = layout.double_encoded;
-	if (inv->source_data == SM_COL_MISSING) {
-		sm_error_set(err, SM_ERR_DB, "%s.snapshots not found (or not readable): is this an EventStore database?",
-			     set->source_schema);
-		goto out;
-	}
-	if (sm_db_table_exists(conn, set->target_schema, "snapmig_failures", &failures_exist, err) ||
-	    sm_db_table_exists(conn, set->target_schema, "snapmig_runs", &runs_exist, err))
-		goto out;
+	if (rc == SM_OK)
+		rc = sm_store_prepare_session(conn, err);
+	if (rc == SM_OK)
+		rc = sm_store_layout_read(conn, set, layout, err);
+	if (rc != SM_OK)
+		return rc;
+	inv->source_data = layout->snap_data;
+	inv->source_metadata = layout->snap_meta;
+	inv->target_data = layout->tgt_data;
+	inv->target_metadata = layout->tgt_meta;
+	inv->source_double_encoded = layout->double_encoded;
+	if (inv->source_data == SM_COL_MISSING)
+		return sm_error_set(err, SM_ERR_DB, "%s.snapshots not found (or not readable): "
+				    "is this an EventStore database?", set->source_schema);
+	return SM_OK;
+}
 
-	/* Configured types first, in config order, even without snapshots. */
-	for (size_t i = 0; i < cfg->n_aggs; i++) {
-		sm_type_inventory *t = find_or_add(inv, &cap, cfg->aggs[i].type);
-
-		free(t->label);
-		t->label = sm_xstrdup(cfg->aggs[i].label ? cfg->aggs[i].label : label_of(cfg->aggs[i].type));
-		t->configured = true;
-		t->target_version = cfg->aggs[i].snapshot_version;
-	}
-	n_configured = inv->n_types;
-
-	inst = sm_db_instances_sql(conn, set, &layout, false);
-	sql = sm_xasprintf(
-		"SELECT j.source_type, j.mv, count(*),"
-		" count(*) FILTER (WHERE j.target IS NOT NULL AND j.mv IS DISTINCT FROM j.target),"
-		" count(*) FILTER (WHERE j.mv = j.target AND NOT j.missing AND j.end_version > j.snap_version),"
-		" COALESCE(sum(CASE WHEN j.target IS NULL OR j.missing THEN 0"
-		"   ELSE greatest(j.end_version - j.start_version, 0) END), 0),"
-		" count(*) FILTER (WHERE j.missing),"
-		" count(j.tgt_version),"
-		" count(*) FILTER (WHERE j.tmv = j.target),"
-		" count(*) FILTER (WHERE j.tmv = j.target AND j.tgt_version >= j.end_version)"
-		" FROM (%s) j GROUP BY j.source_type, j.mv", inst);
-	{
-		const char *params[] = { set->metadata_key, tp.types, tp.versions };
-
-		res = sm_db_query(conn, sql, 3, params, err);
-	}
-	if (!res)
-		goto out;
+/* One row per type and module version of the instances query. */
+static void add_counts(sm_inventory *inv, size_t *cap, const PGresult *res)
+{
 	for (int r = 0; r < PQntuples(res); r++) {
-		sm_type_inventory *t = find_or_add(inv, &cap, PQgetvalue(res, r, 0));
+		sm_type_inventory *t = find_or_add(inv, cap, PQgetvalue(res, r, 0));
 		long long n = sm_db_ll(res, r, 2);
 
 		t->versions = sm_xrealloc(t->versions, (t->n_versions + 1) * sizeof *t->versions);
@@ -138,8 +93,56 @@ int sm_inventory_read(sm_engine *eng, sm_inventory **out, sm_error *err)
 		t->target_at_version += sm_db_ll(res, r, 8);
 		t->target_current += sm_db_ll(res, r, 9);
 	}
+}
+
+/* The configured types first, in config order, even without snapshots;
+ * then every other type found in the store, by name. */
+static int count_instances(PGconn *conn, const sm_engine *eng, const sm_store_layout *layout,
+			   sm_inventory *inv, sm_error *err)
+{
+	const sm_config *cfg = eng->cfg;
+	const sm_aggregate **aggs = sm_xcalloc(cfg->n_aggs + 1, sizeof *aggs);
+	size_t cap = 0, n_configured;
+	sm_type_params tp;
+	PGresult *res;
+	char *inst, *sql;
+
+	for (size_t i = 0; i < cfg->n_aggs; i++) {
+		sm_type_inventory *t = find_or_add(inv, &cap, cfg->aggs[i].type);
+
+		aggs[i] = &cfg->aggs[i];
+		free(t->label);
+		t->label = sm_xstrdup(cfg->aggs[i].label ? cfg->aggs[i].label : label_of(cfg->aggs[i].type));
+		t->configured = true;
+		t->target_version = cfg->aggs[i].snapshot_version;
+	}
+	n_configured = inv->n_types;
+	sm_type_params_init(&tp, aggs, cfg->n_aggs);
+	inst = sm_db_instances_sql(conn, &eng->env->settings, layout, false);
+	sql = sm_xasprintf(
+		"SELECT j.source_type, j.mv, count(*),"
+		" count(*) FILTER (WHERE j.target IS NOT NULL AND j.mv IS DISTINCT FROM j.target),"
+		" count(*) FILTER (WHERE j.mv = j.target AND NOT j.missing AND j.end_version > j.snap_version),"
+		" COALESCE(sum(CASE WHEN j.target IS NULL OR j.missing THEN 0"
+		"   ELSE greatest(j.end_version - j.start_version, 0) END), 0),"
+		" count(*) FILTER (WHERE j.missing),"
+		" count(j.tgt_version),"
+		" count(*) FILTER (WHERE j.tmv = j.target),"
+		" count(*) FILTER (WHERE j.tmv = j.target AND j.tgt_version >= j.end_version)"
+		" FROM (%s) j GROUP BY j.source_type, j.mv", inst);
+	{
+		const char *params[] = { eng->env->settings.metadata_key, tp.types, tp.versions };
+
+		res = sm_db_query(conn, sql, 3, params, err);
+	}
+	free(inst);
+	free(sql);
+	free(aggs);
+	sm_type_params_clear(&tp);
+	if (!res)
+		return sm_error_code(err, SM_ERR_DB);
+	add_counts(inv, &cap, res);
 	PQclear(res);
-	res = NULL;
 	/* A type without snapshots has no versions array at all, and qsort
 	 * wants a valid pointer even for zero elements (UBSan: nonnull). */
 	for (size_t i = 0; i < inv->n_types; i++)
@@ -149,44 +152,47 @@ int sm_inventory_read(sm_engine *eng, sm_inventory **out, sm_error *err)
 	if (inv->n_types - n_configured > 1)
 		qsort(inv->types + n_configured, inv->n_types - n_configured,
 		      sizeof inv->types[0], cmp_unconfigured);
+	return SM_OK;
+}
 
-	if (failures_exist) {
-		char *t = sm_db_ident(conn, set->target_schema);
+/* Failures recorded per type, and the last run. */
+static int read_journal(PGconn *conn, const char *target, sm_inventory *inv, sm_error *err)
+{
+	PGresult *res;
+	int rc = sm_db_query_snapmig_table(conn, target, "snapmig_failures",
+					   "SELECT source_type, count(*) FROM %s.snapmig_failures"
+					   " GROUP BY 1", 0, NULL, &res, err);
 
-		free(sql);
-		sql = sm_xasprintf("SELECT source_type, count(*) FROM %s.snapmig_failures GROUP BY 1", t);
-		free(t);
-		res = sm_db_query(conn, sql, 0, NULL, err);
-		if (!res)
-			goto out;
-		for (int r = 0; r < PQntuples(res); r++)
-			for (size_t i = 0; i < inv->n_types; i++)
-				if (strcmp(inv->types[i].type, PQgetvalue(res, r, 0)) == 0)
-					inv->types[i].failures = sm_db_ll(res, r, 1);
-		PQclear(res);
-		res = NULL;
-	}
-	if (runs_exist) {
-		char *t = sm_db_ident(conn, set->target_schema);
-
-		free(sql);
-		sql = sm_xasprintf("SELECT max(run_id) FROM %s.snapmig_runs", t);
-		free(t);
-		res = sm_db_query(conn, sql, 0, NULL, err);
-		if (!res)
-			goto out;
+	for (int r = 0; res && r < PQntuples(res); r++)
+		for (size_t i = 0; i < inv->n_types; i++)
+			if (strcmp(inv->types[i].type, PQgetvalue(res, r, 0)) == 0)
+				inv->types[i].failures = sm_db_ll(res, r, 1);
+	PQclear(res);
+	if (rc == SM_OK)
+		rc = sm_db_query_snapmig_table(conn, target, "snapmig_runs",
+					       "SELECT max(run_id) FROM %s.snapmig_runs", 0, NULL,
+					       &res, err);
+	if (res)
 		inv->last_run_id = sm_db_ll(res, 0, 0);
-		PQclear(res);
-		res = NULL;
-	}
-	rc = SM_OK;
-out:
-	if (conn)
-		PQfinish(conn);
-	free(inst);
-	free(sql);
-	free(aggs);
-	sm_type_params_clear(&tp);
+	PQclear(res);
+	return rc;
+}
+
+int sm_inventory_read(sm_engine *eng, sm_cancel *cancel, sm_inventory **out, sm_error *err)
+{
+	sm_inventory *inv = sm_xcalloc(1, sizeof *inv);
+	sm_store_layout layout;
+	PGconn *conn;
+	int rc;
+
+	*out = NULL;
+	conn = sm_engine_connect(eng, cancel, err);
+	rc = conn ? read_layout(conn, eng, inv, &layout, err) : sm_error_code(err, SM_ERR_DB);
+	if (rc == SM_OK)
+		rc = count_instances(conn, eng, &layout, inv, err);
+	if (rc == SM_OK)
+		rc = read_journal(conn, eng->env->settings.target_schema, inv, err);
+	sm_engine_disconnect(conn);
 	if (rc == SM_OK)
 		*out = inv;
 	else
@@ -359,75 +365,89 @@ static void describe_rules(sm_preflight *pf, const sm_aggregate *const *aggs, si
 	pf->n_reducers = n;
 }
 
-int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
-		     sm_preflight **out, sm_error *err)
-{
-	const sm_settings *set = &eng->env->settings;
-	const sm_aggregate **aggs = NULL, **execs = NULL;
-	size_t n_aggs = 0, n_execs = 0, n_pairs = 0, cap_pairs = 0, cap_unknown = 0;
-	const char **pair_agg = NULL, **pair_event = NULL;
-	char **owned = NULL;
-	size_t n_owned = 0, cap_owned = 0;
-	const char **checked = NULL, **exec_types = NULL;
-	size_t n_checked = 0;
-	sm_preflight *pf = sm_xcalloc(1, sizeof *pf);
-	sm_type_params tp = { NULL, NULL };
-	sm_store_layout layout;
-	PGconn *conn = NULL;
-	PGresult *res = NULL;
-	char *inst = NULL, *sql = NULL, *s = NULL, *a_agg = NULL, *a_ev = NULL, *a_checked = NULL;
-	int rc;
+/* The (aggregate type, event type) pairs the rules reducers handle, the
+ * rules types checked (a reducer that takes any event is skipped
+ * instead), and the external reducers' types, asked afterwards. */
+typedef struct known_events {
+	const char **agg;           /* borrowed from the aggregates */
+	char **event;               /* owned */
+	size_t n, cap;
+	const char **checked;
+	size_t n_checked;
+	const sm_aggregate **execs;
+	const char **exec_types;
+	size_t n_execs;
+} known_events;
 
-	*out = NULL;
-	rc = sm_engine_select_types(eng, types, n_types, &aggs, &n_aggs, err);
-	if (rc)
-		goto out;
-	checked = sm_xcalloc(n_aggs + 1, sizeof *checked);
-	execs = sm_xcalloc(n_aggs + 1, sizeof *execs);
-	exec_types = sm_xcalloc(n_aggs + 1, sizeof *exec_types);
+static void known_add(known_events *k, const char *agg, char *event)
+{
+	size_t cap = k->cap;
+
+	k->agg = sm_xgrow(k->agg, &cap, k->n + 1, sizeof *k->agg);
+	k->event = sm_xgrow(k->event, &k->cap, k->n + 1, sizeof *k->event);
+	k->agg[k->n] = agg;
+	k->event[k->n++] = event;
+}
+
+static void known_clear(known_events *k)
+{
+	free_strings(k->event, k->n);
+	free(k->agg);
+	free(k->checked);
+	free(k->execs);
+	free(k->exec_types);
+}
+
+static int collect_known(const sm_engine *eng, const sm_aggregate **aggs, size_t n_aggs,
+			 sm_preflight *pf, known_events *k, sm_error *err)
+{
+	k->checked = sm_xcalloc(n_aggs + 1, sizeof *k->checked);
+	k->execs = sm_xcalloc(n_aggs + 1, sizeof *k->execs);
+	k->exec_types = sm_xcalloc(n_aggs + 1, sizeof *k->exec_types);
 	for (size_t i = 0; i < n_aggs; i++) {
 		char **known = NULL;
 		size_t n_known = 0;
 		bool any = false;
+		int rc;
 
 		if (aggs[i]->exec) {
-			exec_types[n_execs] = aggs[i]->type;
-			execs[n_execs++] = aggs[i];
+			k->exec_types[k->n_execs] = aggs[i]->type;
+			k->execs[k->n_execs++] = aggs[i];
 			continue;
 		}
 		rc = sm_reducer_known_types(eng->cfg, aggs[i], &known, &n_known, &any, err);
 		if (rc)
-			goto out;
+			return rc;
 		if (any) {
 			add_skipped(pf, aggs[i]->type);
 			free_strings(known, n_known);
 			continue;
 		}
-		checked[n_checked++] = aggs[i]->type;
-		for (size_t k = 0; k < n_known; k++) {
-			size_t c1 = cap_pairs, c2 = cap_pairs;
-
-			pair_agg = sm_xgrow(pair_agg, &c1, n_pairs + 1, sizeof *pair_agg);
-			pair_event = sm_xgrow(pair_event, &c2, n_pairs + 1, sizeof *pair_event);
-			cap_pairs = c1;
-			owned = sm_xgrow(owned, &cap_owned, n_owned + 1, sizeof *owned);
-			owned[n_owned++] = known[k];
-			pair_agg[n_pairs] = aggs[i]->type;
-			pair_event[n_pairs++] = known[k];
-		}
+		k->checked[k->n_checked++] = aggs[i]->type;
+		for (size_t j = 0; j < n_known; j++)
+			known_add(k, aggs[i]->type, known[j]);
 		free(known);
 	}
+	return SM_OK;
+}
+
+/*
+ * The events a rebuild would read, per (aggregate type, event type):
+ * all: every event type of the external reducers' types (they are asked
+ * afterwards); otherwise only those no rules reducer of the type knows.
+ */
+static PGresult *query_events(PGconn *conn, const sm_engine *eng, const sm_store_layout *layout,
+			      const sm_aggregate **aggs, size_t n_aggs, const known_events *k,
+			      bool all, sm_error *err)
+{
+	const sm_settings *set = &eng->env->settings;
+	sm_type_params tp;
+	PGresult *res;
+	char *inst, *sql, *s, *a[3];
+
 	sm_type_params_init(&tp, aggs, n_aggs);
-	rc = SM_ERR_DB;
-	conn = sm_engine_connect(eng, err);
-	if (!conn)
-		goto out;
-	if (sm_store_prepare_session(conn, err) || sm_store_layout_read(conn, set, &layout, err))
-		goto out;
 	s = sm_db_ident(conn, set->source_schema);
-	inst = sm_db_instances_sql(conn, set, &layout, true);
-	/* $7: only the event types no reducer of the type knows (rules);
-	 * all of them (external reducers, asked afterwards). */
+	inst = sm_db_instances_sql(conn, set, layout, true);
 	sql = sm_xasprintf(
 		"SELECT j.source_type, e.event_type, count(*), count(DISTINCT j.stream_id),"
 		" array_to_json((array_agg(DISTINCT j.source_uuid))[1:5])::text"
@@ -439,61 +459,87 @@ int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
 		" AND ($7 OR NOT EXISTS (SELECT 1 FROM unnest($4::text[], $5::text[]) AS k(agg, ev)"
 		"  WHERE k.agg = j.source_type AND k.ev = e.event_type))"
 		" GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2", inst, s, s);
-	a_agg = sm_db_text_array(pair_agg, n_pairs);
-	a_ev = sm_db_text_array(pair_event, n_pairs);
-	a_checked = sm_db_text_array(checked, n_checked);
+	a[0] = sm_db_text_array(k->agg, k->n);
+	a[1] = sm_db_text_array((const char *const *)k->event, k->n);
+	a[2] = all ? sm_db_text_array(k->exec_types, k->n_execs)
+		   : sm_db_text_array(k->checked, k->n_checked);
 	{
-		const char *params[] = { set->metadata_key, tp.types, tp.versions, a_agg, a_ev,
-					 a_checked, "false" };
+		const char *params[] = { set->metadata_key, tp.types, tp.versions, a[0], a[1], a[2],
+					 all ? "true" : "false" };
 
 		res = sm_db_query(conn, sql, 7, params, err);
 	}
-	if (!res)
-		goto out;
-	pf->unknown = sm_xcalloc(1, sizeof *pf->unknown);
-	for (int r = 0; r < PQntuples(res); r++)
-		unknown_from_row(res, r, add_unknown(pf, &cap_unknown));
-	PQclear(res);
-	res = NULL;
-	if (n_execs) {
-		char *a_exec = sm_db_text_array(exec_types, n_execs);
-		const char *params[] = { set->metadata_key, tp.types, tp.versions, a_agg, a_ev,
-					 a_exec, "true" };
-
-		res = sm_db_query(conn, sql, 7, params, err);
-		free(a_exec);
-		if (!res)
-			goto out;
-		/* The reducers may take long to start: the connection is not
-		 * needed meanwhile. */
-		PQfinish(conn);
-		conn = NULL;
-		rc = check_exec(eng, &layout, execs, n_execs, res, pf, &cap_unknown, err);
-		if (rc)
-			goto out;
-	}
-	describe_rules(pf, aggs, n_aggs);
-	if (pf->n_unknown > 1)
-		qsort(pf->unknown, pf->n_unknown, sizeof *pf->unknown, cmp_unknown);
-	rc = SM_OK;
-out:
-	PQclear(res);
-	if (conn)
-		PQfinish(conn);
-	free(aggs);
-	free(execs);
-	free(exec_types);
-	free(checked);
-	free(pair_agg);
-	free(pair_event);
-	free_strings(owned, n_owned);
+	for (int i = 0; i < 3; i++)
+		free(a[i]);
 	free(inst);
 	free(sql);
 	free(s);
-	free(a_agg);
-	free(a_ev);
-	free(a_checked);
 	sm_type_params_clear(&tp);
+	return res;
+}
+
+/* The rules types' unknown events into pf; *exec_res: the external
+ * types' events (NULL when there are none). */
+static int query_unknown(PGconn *conn, const sm_engine *eng, const sm_aggregate **aggs,
+			 size_t n_aggs, const known_events *k, sm_preflight *pf, size_t *cap,
+			 sm_store_layout *layout, PGresult **exec_res, sm_error *err)
+{
+	PGresult *res;
+	int rc = sm_store_prepare_session(conn, err);
+
+	*exec_res = NULL;
+	if (rc == SM_OK)
+		rc = sm_store_layout_read(conn, &eng->env->settings, layout, err);
+	if (rc != SM_OK)
+		return rc;
+	res = query_events(conn, eng, layout, aggs, n_aggs, k, false, err);
+	if (!res)
+		return sm_error_code(err, SM_ERR_DB);
+	pf->unknown = sm_xcalloc(1, sizeof *pf->unknown);
+	for (int r = 0; r < PQntuples(res); r++)
+		unknown_from_row(res, r, add_unknown(pf, cap));
+	PQclear(res);
+	if (k->n_execs &&
+	    !(*exec_res = query_events(conn, eng, layout, aggs, n_aggs, k, true, err)))
+		return sm_error_code(err, SM_ERR_DB);
+	return SM_OK;
+}
+
+int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
+		     sm_cancel *cancel, sm_preflight **out, sm_error *err)
+{
+	sm_preflight *pf = sm_xcalloc(1, sizeof *pf);
+	const sm_aggregate **aggs = NULL;
+	sm_store_layout layout;
+	PGresult *exec_res = NULL;
+	size_t n_aggs = 0, cap_unknown = 0;
+	known_events k;
+	PGconn *conn = NULL;
+	int rc;
+
+	*out = NULL;
+	memset(&k, 0, sizeof k);
+	rc = sm_engine_select_types(eng, types, n_types, &aggs, &n_aggs, err);
+	if (rc == SM_OK)
+		rc = collect_known(eng, aggs, n_aggs, pf, &k, err);
+	if (rc == SM_OK && !(conn = sm_engine_connect(eng, cancel, err)))
+		rc = sm_error_code(err, SM_ERR_DB);
+	if (rc == SM_OK)
+		rc = query_unknown(conn, eng, aggs, n_aggs, &k, pf, &cap_unknown, &layout, &exec_res,
+				   err);
+	/* The reducers may take long to start: the connection is not
+	 * needed meanwhile. */
+	sm_engine_disconnect(conn);
+	if (rc == SM_OK && exec_res)
+		rc = check_exec(eng, &layout, k.execs, k.n_execs, exec_res, pf, &cap_unknown, err);
+	PQclear(exec_res);
+	if (rc == SM_OK) {
+		describe_rules(pf, aggs, n_aggs);
+		if (pf->n_unknown > 1)
+			qsort(pf->unknown, pf->n_unknown, sizeof *pf->unknown, cmp_unknown);
+	}
+	known_clear(&k);
+	free(aggs);
 	if (rc == SM_OK)
 		*out = pf;
 	else

@@ -13,43 +13,24 @@ static char *dup_or_null(const PGresult *res, int r, int c)
 	return PQgetisnull(res, r, c) ? NULL : sm_xstrdup(PQgetvalue(res, r, c));
 }
 
-/*
- * Runs sql_fmt (one "%s" = the quoted target schema) against one of
- * snapmig's tables in the target schema on a connection of its own.
- * *res is NULL (and the status SM_OK) when the table does not exist yet:
- * nothing has been recorded.  The caller PQclears *res.
- */
-static int query_target_table(sm_engine *eng, const char *table, const char *sql_fmt,
-			      int nparams, const char *const *params, PGresult **res,
-			      sm_error *err)
+/* sm_db_query_snapmig_table on a connection of its own. */
+static int query_target_table(sm_engine *eng, sm_cancel *cancel, const char *table,
+			      const char *sql_fmt, int nparams, const char *const *params,
+			      PGresult **res, sm_error *err)
 {
-	const char *target = eng->env->settings.target_schema;
-	bool exists = false;
-	PGconn *conn;
-	char *t, *sql;
-	int rc = SM_ERR_DB;
+	PGconn *conn = sm_engine_connect(eng, cancel, err);
+	int rc;
 
 	*res = NULL;
-	conn = sm_engine_connect(eng, err);
 	if (!conn)
-		return SM_ERR_DB;
-	if (sm_db_table_exists(conn, target, table, &exists, err) == SM_OK) {
-		rc = SM_OK;
-		if (exists) {
-			t = sm_db_ident(conn, target);
-			sql = sm_xasprintf(sql_fmt, t);
-			*res = sm_db_query(conn, sql, nparams, params, err);
-			if (!*res)
-				rc = SM_ERR_DB;
-			free(sql);
-			free(t);
-		}
-	}
-	PQfinish(conn);
+		return sm_error_code(err, SM_ERR_DB);
+	rc = sm_db_query_snapmig_table(conn, eng->env->settings.target_schema, table, sql_fmt,
+				       nparams, params, res, err);
+	sm_engine_disconnect(conn);
 	return rc;
 }
 
-int sm_failures_read(sm_engine *eng, const char *type, int kind,
+int sm_failures_read(sm_engine *eng, const char *type, int kind, sm_cancel *cancel,
 		     sm_failure_list **out, sm_error *err)
 {
 	const sm_aggregate *agg = type ? sm_config_find_aggregate(eng->cfg, type) : NULL;
@@ -60,7 +41,7 @@ int sm_failures_read(sm_engine *eng, const char *type, int kind,
 	int rc;
 
 	*out = NULL;
-	rc = query_target_table(eng, "snapmig_failures",
+	rc = query_target_table(eng, cancel, "snapmig_failures",
 		"SELECT source_uuid, source_type, kind, stream_version, event_type, message, run_id,"
 		" to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 		" FROM %s.snapmig_failures WHERE ($1::text IS NULL OR source_type = $1)"
@@ -106,7 +87,8 @@ void sm_failure_list_free(sm_failure_list *list)
 	free(list);
 }
 
-int sm_runs_read(sm_engine *eng, int limit, sm_run_list **out, sm_error *err)
+int sm_runs_read(sm_engine *eng, int limit, sm_cancel *cancel, sm_run_list **out,
+		 sm_error *err)
 {
 	char lim[32];
 	const char *params[] = { lim };
@@ -116,7 +98,7 @@ int sm_runs_read(sm_engine *eng, int limit, sm_run_list **out, sm_error *err)
 
 	*out = NULL;
 	snprintf(lim, sizeof lim, "%d", limit > 0 ? limit : 1000000);
-	rc = query_target_table(eng, "snapmig_runs",
+	rc = query_target_table(eng, cancel, "snapmig_runs",
 		"SELECT run_id, kind, environment, os_user, db_user,"
 		" to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
 		" to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"

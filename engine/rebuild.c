@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,8 +145,12 @@ int sm_run_read_layout(sm_run *run, PGconn *conn, sm_error *err)
 	const sm_settings *set = &run->eng->env->settings;
 	sm_store_layout *l = &run->layout;
 
-	if (sm_store_prepare_session(conn, err) || sm_store_layout_read(conn, set, l, err))
-		return SM_ERR_DB;
+	int rc = sm_store_prepare_session(conn, err);
+
+	if (rc == SM_OK)
+		rc = sm_store_layout_read(conn, set, l, err);
+	if (rc != SM_OK)
+		return rc;
 	if (l->snap_data == SM_COL_MISSING || l->ev_data == SM_COL_MISSING)
 		return sm_error_set(err, SM_ERR_DB,
 				    "%s.snapshots or %s.events not found (or not readable): is this an EventStore database?",
@@ -163,14 +168,23 @@ int sm_run_read_plan(sm_run *run, PGconn *conn, const char *sql, const char *con
 {
 	PGresult *res;
 	size_t cap = 0;
-	int rc = SM_OK;
+	int rc = sm_db_cancelled(conn, err);
 
-	/* We PQclear each result, until NULL. */
+	if (rc != SM_OK)
+		return rc;
 	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) ||
 	    !PQsetSingleRowMode(conn))
 		rc = sm_db_error(conn, NULL, "query failed", err);
-	while ((res = PQgetResult(conn)) != NULL) {
-		ExecStatusType st = PQresultStatus(res);
+	/* We PQclear each result, until NULL. */
+	for (;;) {
+		ExecStatusType st;
+
+		/* Waiting here rather than in PQgetResult sees a cancel. */
+		if (rc == SM_OK)
+			(void)sm_db_wait(conn, NULL, NULL, NULL);
+		if (!(res = PQgetResult(conn)))
+			break;
+		st = PQresultStatus(res);
 
 		if (rc == SM_OK && st == PGRES_SINGLE_TUPLE)
 			add(run, res, &cap);
@@ -181,15 +195,20 @@ int sm_run_read_plan(sm_run *run, PGconn *conn, const char *sql, const char *con
 	return rc;
 }
 
-static int plan(sm_run *run, PGconn *conn, sm_error *err)
+/* Plans the run: run->inst, run->chunks and the planned counts.
+ * have_failures: the target has a failures table (without one,
+ * only_failed plans nothing). */
+static int plan(sm_run *run, PGconn *conn, bool have_failures, sm_error *err)
 {
 	const sm_settings *set = &run->eng->env->settings;
-	char *a_uuids = NULL, *inst, *sql, *t;
+	char *a_uuids = NULL, *inst, *sql, *t, *failed;
 	int rc;
 
 	if (run->n_uuids)
 		a_uuids = sm_db_text_array((const char *const *)run->uuids, run->n_uuids);
 	t = sm_db_ident(conn, set->target_schema);
+	failed = have_failures ? sm_xasprintf("SELECT source_uuid FROM %s.snapmig_failures", t)
+			       : sm_xstrdup("SELECT NULL::text WHERE false");
 	inst = sm_db_instances_sql(conn, set, &run->layout, true);
 	sql = sm_xasprintf(
 		"SELECT j.source_uuid, j.source_type, COALESCE(j.stream_id, 0), j.missing, j.mv,"
@@ -197,8 +216,8 @@ static int plan(sm_run *run, PGconn *conn, sm_error *err)
 		" FROM (%s) j"
 		" WHERE NOT (j.sk = %d AND NOT j.missing AND j.tgt_version >= j.end_version)"
 		" AND ($4::text[] IS NULL OR j.source_uuid = ANY($4::text[]))"
-		" AND (NOT $5::bool OR j.source_uuid IN (SELECT source_uuid FROM %s.snapmig_failures))",
-		inst, SM_START_GENERATED, t);
+		" AND (NOT $5::bool OR j.source_uuid IN (%s))",
+		inst, SM_START_GENERATED, failed);
 	{
 		const char *params[] = { set->metadata_key, run->type_params.types,
 					 run->type_params.versions, a_uuids,
@@ -210,6 +229,7 @@ static int plan(sm_run *run, PGconn *conn, sm_error *err)
 	free(inst);
 	free(sql);
 	free(t);
+	free(failed);
 	if (rc != SM_OK)
 		return rc;
 	sm_run_cut_chunks(run);
@@ -286,8 +306,8 @@ static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 		return err->code;
 	if ((rc = sm_run_read_layout(run, conn, err)) != SM_OK)
 		return rc;
-	if (sm_store_ensure_target(conn, set, l, err))
-		return SM_ERR_DB;
+	if ((rc = sm_store_ensure_target(conn, set, l, err)) != SM_OK)
+		return rc;
 	details = details_json(run, false);
 	rc = sm_db_journal_start(conn, set->target_schema, "rebuild", run->eng->env->name,
 				 json_object_to_json_string(details), &run->run_id, err);
@@ -391,21 +411,19 @@ static bool plan_run(sm_run *run)
 	bool ok;
 
 	sm_error_clear(&err);
-	conn = sm_engine_connect(run->eng, &err);
+	conn = sm_engine_connect(run->eng, run->stop, &err);
 	if (!conn) {
 		sm_run_fail(run, &err);
 		return false;
 	}
-	sm_run_watch_conn(run, 0, conn);
 	ok = prepare(run, conn, &err) == SM_OK && handshakes(run, &err) == SM_OK &&
-	     plan(run, conn, &err) == SM_OK;
-	sm_run_watch_conn(run, 0, NULL);
+	     plan(run, conn, true, &err) == SM_OK;
 	if (!ok)
 		sm_run_fail(run, &err);
 	/* The connection is not kept: a cancelled query may leave it
 	 * unusable, and the workers may run for hours; the journal gets a
 	 * fresh one. */
-	PQfinish(conn);
+	sm_engine_disconnect(conn);
 	return ok;
 }
 
@@ -465,7 +483,8 @@ static void journal_finish(sm_run *run, const char *outcome)
 	sm_error jerr;
 	PGconn *conn;
 
-	if (!run->run_id || !(conn = sm_engine_connect(run->eng, &jerr)))
+	/* Not run->stop: a cancelled run is journaled too. */
+	if (!run->run_id || !(conn = sm_engine_connect(run->eng, NULL, &jerr)))
 		return;
 	pthread_mutex_lock(&run->lock);
 	details = details_json(run, true);
@@ -475,7 +494,7 @@ static void journal_finish(sm_run *run, const char *outcome)
 	sm_db_journal_finish(conn, run->eng->env->settings.target_schema, run->run_id, outcome,
 			     json_object_to_json_string(details), &jerr);
 	json_object_put(details);
-	PQfinish(conn);
+	sm_engine_disconnect(conn);
 }
 
 static void *coordinator_main(void *arg)
@@ -511,9 +530,11 @@ sm_run *sm_run_new(sm_engine *eng, const sm_aggregate *const *aggs, size_t n_agg
 	sm_run *run = sm_xcalloc(1, sizeof *run);
 
 	run->eng = eng;
+	run->joined = true;        /* no thread yet */
 	pthread_mutex_init(&run->lock, NULL);
 	atomic_init(&run->cancel, false);
 	atomic_init(&run->user_cancel, false);
+	run->stop = sm_cancel_new_interrupt_only();
 	run->jobs = jobs > 0 ? jobs : eng->env->settings.jobs;
 	if (run->jobs < 1)
 		run->jobs = 1;
@@ -538,20 +559,36 @@ sm_run *sm_run_new(sm_engine *eng, const sm_aggregate *const *aggs, size_t n_agg
 
 int sm_run_launch(sm_run *run, void *(*main_fn)(void *), sm_error *err)
 {
-	if (pthread_create(&run->coordinator, NULL, main_fn, run) != 0) {
-		run->joined = true;
+	sigset_t block, old;
+	int rc;
+
+	/* The engine's threads (this one and the workers it starts) block the
+	 * signals a user stops a program with, and those a terminal program
+	 * handles: they reach the caller's threads, and never interrupt a
+	 * worker's system call. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigaddset(&block, SIGWINCH);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&run->coordinator, NULL, main_fn, run);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
 		sm_run_free(run);
 		return sm_error_set(err, SM_ERR_INTERNAL, "cannot start the run's thread");
 	}
+	run->joined = false;
 	return SM_OK;
 }
 
-int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
-		     sm_run **out, sm_error *err)
+/* A rebuild run of opts, not started. */
+static int rebuild_new(sm_engine *eng, const sm_rebuild_options *opts, sm_run **out,
+		       sm_error *err)
 {
 	const sm_aggregate **aggs = NULL;
 	size_t n_aggs = 0;
-	sm_run *run;
 	int rc;
 
 	*out = NULL;
@@ -559,14 +596,90 @@ int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
 				    &aggs, &n_aggs, err);
 	if (rc)
 		return rc;
-	run = sm_run_new(eng, aggs, n_aggs, opts ? opts->jobs : 0, opts ? opts->uuids : NULL,
-			 opts ? opts->n_uuids : 0);
+	*out = sm_run_new(eng, aggs, n_aggs, opts ? opts->jobs : 0, opts ? opts->uuids : NULL,
+			  opts ? opts->n_uuids : 0);
 	free(aggs);
-	run->only_failed = opts && opts->only_failed;
-	if ((rc = sm_run_launch(run, coordinator_main, err)) != SM_OK)
-		return rc;
-	*out = run;
+	(*out)->only_failed = opts && opts->only_failed;
 	return SM_OK;
+}
+
+int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
+		     sm_run **out, sm_error *err)
+{
+	sm_run *run;
+	int rc = rebuild_new(eng, opts, &run, err);
+
+	*out = NULL;
+	if (rc == SM_OK && (rc = sm_run_launch(run, coordinator_main, err)) == SM_OK)
+		*out = run;
+	return rc;
+}
+
+/* The plan of run as the caller sees it. */
+static sm_rebuild_plan *plan_summary(const sm_run *run)
+{
+	sm_rebuild_plan *p = sm_xcalloc(1, sizeof *p);
+
+	p->types = sm_xcalloc(run->n_types + 1, sizeof *p->types);
+	p->n_types = run->n_types;
+	for (size_t i = 0; i < run->n_types; i++) {
+		const sm_aggregate *agg = run->types[i].agg;
+
+		p->types[i].type = sm_xstrdup(agg->type);
+		p->types[i].label = sm_xstrdup(agg->label ? agg->label : agg->type);
+		p->types[i].instances = run->types[i].instances_planned;
+		p->types[i].events = run->types[i].events_planned;
+		p->instances += run->types[i].instances_planned;
+		p->events += run->types[i].events_planned;
+	}
+	for (size_t i = 0; i < run->n_inst; i++) {
+		if (!run->inst[i].prefail_msg)
+			continue;
+		p->types[run->inst[i].type_index].failing++;
+		p->failing++;
+	}
+	p->chunks = run->n_chunks;
+	p->jobs = run->jobs < (int)run->n_chunks ? run->jobs : (int)run->n_chunks;
+	return p;
+}
+
+int sm_rebuild_plan_read(sm_engine *eng, const sm_rebuild_options *opts, sm_cancel *cancel,
+			 sm_rebuild_plan **out, sm_error *err)
+{
+	bool have_failures = false;
+	PGconn *conn = NULL;
+	sm_run *run;
+	int rc = rebuild_new(eng, opts, &run, err);
+
+	*out = NULL;
+	if (rc == SM_OK && !(conn = sm_engine_connect(eng, cancel, err)))
+		rc = sm_error_code(err, SM_ERR_DB);
+	if (rc == SM_OK)
+		rc = sm_target_check(conn, eng, err);
+	if (rc == SM_OK)
+		rc = sm_run_read_layout(run, conn, err);
+	if (rc == SM_OK)
+		rc = sm_db_table_exists(conn, eng->env->settings.target_schema, "snapmig_failures",
+					&have_failures, err);
+	if (rc == SM_OK)
+		rc = plan(run, conn, have_failures, err);
+	sm_engine_disconnect(conn);
+	if (rc == SM_OK)
+		*out = plan_summary(run);
+	sm_run_free(run);
+	return rc;
+}
+
+void sm_rebuild_plan_free(sm_rebuild_plan *plan)
+{
+	if (!plan)
+		return;
+	for (size_t i = 0; i < plan->n_types; i++) {
+		free(plan->types[i].type);
+		free(plan->types[i].label);
+	}
+	free(plan->types);
+	free(plan);
 }
 
 static void fill_type(sm_type_progress *p, const sm_type_counters *c, double elapsed)
@@ -635,30 +748,13 @@ void sm_progress_clear(sm_progress *p)
 	memset(p, 0, sizeof *p);
 }
 
-void sm_run_watch_conn(sm_run *run, int slot, PGconn *conn)
-{
-	PGcancel *c = conn ? PQgetCancel(conn) : NULL;
-
-	pthread_mutex_lock(&run->lock);
-	if (run->cancels[slot])
-		PQfreeCancel(run->cancels[slot]);
-	run->cancels[slot] = c;
-	pthread_mutex_unlock(&run->lock);
-}
-
 void sm_run_cancel(sm_run *run)
 {
-	char buf[256];
-
 	atomic_store(&run->user_cancel, true);
 	atomic_store(&run->cancel, true);
 	/* Loops notice the flag within a batch of rows; a query blocked on a
 	 * lock or a slow server only ends when the server cancels it. */
-	pthread_mutex_lock(&run->lock);
-	for (size_t i = 0; i < sizeof run->cancels / sizeof run->cancels[0]; i++)
-		if (run->cancels[i])
-			(void)PQcancel(run->cancels[i], buf, sizeof buf);
-	pthread_mutex_unlock(&run->lock);
+	sm_cancel_request(run->stop);
 }
 
 bool sm_run_finished(sm_run *run)
@@ -704,9 +800,7 @@ void sm_run_free(sm_run *run)
 	sm_type_params_clear(&run->type_params);
 	free(run->log_path);
 	sm_verify_free(run->verify);
-	for (size_t i = 0; i < sizeof run->cancels / sizeof run->cancels[0]; i++)
-		if (run->cancels[i])
-			PQfreeCancel(run->cancels[i]);
+	sm_cancel_free(run->stop);
 	pthread_mutex_destroy(&run->lock);
 	free(run);
 }

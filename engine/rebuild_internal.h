@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "engine/cancel.h"
 #include "engine/db.h"
 #include "engine/engine_internal.h"
 #include "engine/store.h"
@@ -60,10 +61,10 @@ struct sm_run {
 	pthread_mutex_t lock;      /* guards everything below marked (L) */
 	atomic_bool cancel;        /* stop: asked for, or after an error */
 	atomic_bool user_cancel;   /* sm_run_cancel was called */
-	/* (L) Cancel handles of the connections in use: slot 0 the
-	 * coordinator's, 2*id-1 and 2*id worker id's reader and writer.
-	 * sm_run_cancel interrupts whatever query they are waiting in. */
-	PGcancel *cancels[2 * SM_MAX_JOBS + 1];
+	/* Watches the connections in use (the coordinator's, each worker's
+	 * reader and writer): sm_run_cancel interrupts whatever query they
+	 * wait in.  It only interrupts: workers commit what they finished. */
+	sm_cancel *stop;
 
 	/* Options, copied. */
 	char **uuids;
@@ -92,10 +93,6 @@ struct sm_run {
 	char *log_path;            /* external reducers' stderr, or NULL */
 	sm_verify *verify;         /* a verify run (read-only): its report; NULL: a rebuild */
 };
-
-/* Registers conn (NULL: none) as the connection of slot, so that a cancel
- * interrupts a query blocked on it (a lock, a slow server). */
-void sm_run_watch_conn(sm_run *run, int slot, PGconn *conn);
 
 /* Worker thread body; arg is a struct sm_worker_arg. */
 typedef struct sm_worker_arg {

@@ -55,10 +55,8 @@ static int n_conns(const worker *w)
 
 static void close_conns(worker *w)
 {
-	for (int i = 0; i < n_conns(w); i++) {
-		sm_run_watch_conn(w->run, 2 * w->id - 1 + i, NULL);
-		if (w->conns[i])
-			PQfinish(w->conns[i]);
+	for (int i = 0; i < 2; i++) {
+		sm_engine_disconnect(w->conns[i]);
 		w->conns[i] = NULL;
 	}
 }
@@ -67,15 +65,13 @@ static int open_conns(worker *w, sm_error *err)
 {
 	close_conns(w);
 	for (int i = 0; i < n_conns(w); i++) {
-		w->conns[i] = sm_engine_connect(w->run->eng, err);
+		w->conns[i] = sm_engine_connect(w->run->eng, w->run->stop, err);
 		if (!w->conns[i])
-			return SM_ERR_DB;
+			return sm_error_code(err, SM_ERR_DB);
 	}
-	for (int i = 0; i < n_conns(w); i++)
-		sm_run_watch_conn(w->run, 2 * w->id - 1 + i, w->conns[i]);
 	if (sm_reader_open(&w->reader, w->conns[0], err) ||
 	    (!w->verify && sm_writer_open(&w->writer, w->conns[1], err)))
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	return SM_OK;
 }
 

@@ -6,8 +6,13 @@
  * loaded configuration; it is immutable after sm_engine_open and every
  * operation opens its own connection(s), so operations may run concurrently
  * from several threads (the UI runs the synchronous ones on a thread of its
- * own and polls).  A rebuild runs on the engine's own worker threads: start
- * it, poll its progress, cancel it, wait for it.
+ * own and polls).  Every call that can block takes an sm_cancel token (NULL:
+ * not cancellable) that interrupts it from another thread.
+ *
+ * Threads: a rebuild runs on the engine's own threads (start it, poll its
+ * progress, cancel it, wait for it); they are the only threads the engine
+ * creates, and they block SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGWINCH, so
+ * that those signals reach the caller's threads only.
  *
  * Ownership: every *_free takes what the matching call returned; strings in
  * returned structs belong to the struct.
@@ -22,6 +27,27 @@
 #include "config/snapmig_conf.h"
 #include "util/error.h"
 
+/* ---------------------------------------------------------- cancellation */
+
+/*
+ * A cancel token.  A blocking call given one registers the connection it
+ * works on with it (as psql's SetCancelConn does), so that
+ * sm_cancel_request, from any other thread, makes the call return
+ * SM_ERR_CANCELLED soon: a query or a wait for a lock is cancelled by the
+ * server, a connection attempt is abandoned within about 100 ms, and no
+ * further statement starts.  What the call would have written is not
+ * written (its writes are one transaction).  A token may serve several
+ * calls, also at once; once requested it stays so until sm_cancel_reset.
+ * Not from a signal handler (set a flag there and request from a thread).
+ */
+typedef struct sm_cancel sm_cancel;
+
+sm_cancel *sm_cancel_new(void);
+void sm_cancel_free(sm_cancel *c);      /* no call may still use it */
+void sm_cancel_request(sm_cancel *c);   /* NULL is fine */
+bool sm_cancel_requested(const sm_cancel *c);
+void sm_cancel_reset(sm_cancel *c);     /* for the next call */
+
 /* ---------------------------------------------------------------- engine */
 
 typedef struct sm_engine sm_engine;
@@ -33,7 +59,7 @@ typedef struct sm_engine sm_engine;
  * SM_ERR_DB when the connection fails (message from libpq plus what to check;
  * never the password).
  */
-int sm_engine_open(const sm_config *cfg, const char *env_name,
+int sm_engine_open(const sm_config *cfg, const char *env_name, sm_cancel *cancel,
 		   sm_engine **out, sm_error *err);
 void sm_engine_close(sm_engine *eng);
 
@@ -108,7 +134,7 @@ typedef struct sm_inventory {
 	long long last_run_id;      /* 0 when the journal is empty or missing */
 } sm_inventory;
 
-int sm_inventory_read(sm_engine *eng, sm_inventory **out, sm_error *err);
+int sm_inventory_read(sm_engine *eng, sm_cancel *cancel, sm_inventory **out, sm_error *err);
 void sm_inventory_free(sm_inventory *inv);
 
 /* ------------------------------------------------------------- preflight */
@@ -157,7 +183,7 @@ typedef struct sm_preflight {
  * "types" requests).  types: labels or full types; NULL/0 = every
  * configured type. */
 int sm_preflight_run(sm_engine *eng, const char *const *types, size_t n_types,
-		     sm_preflight **out, sm_error *err);
+		     sm_cancel *cancel, sm_preflight **out, sm_error *err);
 void sm_preflight_free(sm_preflight *pf);
 
 /* Only the reducers' part of the pre-flight (no database work): *out has
@@ -207,6 +233,33 @@ typedef struct sm_rebuild_options {
 	int jobs;                  /* 0 = the environment's setting */
 } sm_rebuild_options;
 
+/*
+ * What a rebuild with these options would do now, read without writing
+ * anything (no target schema is created): per type the instances and
+ * events it would fold (those failing at once included: a stream missing,
+ * metadata that is not JSON), and how many workers it would start.  A run
+ * started later plans again and may find more or less to do.
+ */
+typedef struct sm_rebuild_type_plan {
+	char *type;
+	char *label;
+	long long instances;       /* planned, failing ones included */
+	long long events;          /* to fold */
+	long long failing;         /* failing at once */
+} sm_rebuild_type_plan;
+
+typedef struct sm_rebuild_plan {
+	sm_rebuild_type_plan *types; /* the selected types, in config order */
+	size_t n_types;
+	long long instances, events, failing; /* all types */
+	size_t chunks;             /* units of work, one transaction each */
+	int jobs;                  /* workers: the jobs setting, at most one a chunk */
+} sm_rebuild_plan;
+
+int sm_rebuild_plan_read(sm_engine *eng, const sm_rebuild_options *opts, sm_cancel *cancel,
+			 sm_rebuild_plan **out, sm_error *err);
+void sm_rebuild_plan_free(sm_rebuild_plan *plan);
+
 enum sm_run_state {
 	SM_RUN_PLANNING = 0,
 	SM_RUN_RUNNING,
@@ -245,7 +298,9 @@ typedef struct sm_run sm_run;
 /* Starts a rebuild on background threads and returns at once (planning is
  * the first phase of the run).  The engine must outlive the run.
  * Instances whose target row is already at the target version and at
- * their stream's current version are not planned (nothing to do). */
+ * their stream's current version are not planned (nothing to do).  The
+ * run's threads block the terminal's signals (see the top of this file;
+ * the caller need not). */
 int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
 		     sm_run **out, sm_error *err);
 
@@ -412,7 +467,7 @@ typedef struct sm_failure_list {
 
 /* Current failures (an instance that later succeeded is no longer listed).
  * type: label/type or NULL; kind: -1 for all. */
-int sm_failures_read(sm_engine *eng, const char *type, int kind,
+int sm_failures_read(sm_engine *eng, const char *type, int kind, sm_cancel *cancel,
 		     sm_failure_list **out, sm_error *err);
 void sm_failure_list_free(sm_failure_list *list);
 
@@ -432,7 +487,8 @@ typedef struct sm_run_list {
 	size_t n;
 } sm_run_list;
 
-int sm_runs_read(sm_engine *eng, int limit, sm_run_list **out, sm_error *err);
+int sm_runs_read(sm_engine *eng, int limit, sm_cancel *cancel, sm_run_list **out,
+		 sm_error *err);
 void sm_run_list_free(sm_run_list *list);
 
 /* ------------------------------------------------------------- snapshots */
@@ -448,8 +504,8 @@ void sm_run_list_free(sm_run_list *list);
  * column or SQL NULL.  Read-only; used to inspect generated snapshots
  * before copying them. */
 int sm_snapshot_read(sm_engine *eng, const char *source_uuid, bool generated,
-		     char **json_out, char **metadata_out, long long *version_out,
-		     sm_error *err);
+		     sm_cancel *cancel, char **json_out, char **metadata_out,
+		     long long *version_out, sm_error *err);
 
 /* How an instance's generated snapshot compares with its live one. */
 enum sm_instance_state {
@@ -482,7 +538,8 @@ typedef struct sm_instance_list {
  * insensitive; NULL or "" = all), each with its generated row when there
  * is one.  Read-only.  Free *out with sm_instance_list_free. */
 int sm_instances_list(sm_engine *eng, const char *type, const char *uuid_filter,
-		      long long offset, int limit, sm_instance_list **out, sm_error *err);
+		      long long offset, int limit, sm_cancel *cancel,
+		      sm_instance_list **out, sm_error *err);
 
 /* Which instances sm_instances_query lists, and in which order. */
 enum sm_instance_order {
@@ -508,8 +565,8 @@ typedef struct sm_instance_query {
 
 /* sm_instances_list with filters by state, staleness and failure, and an
  * order; total counts the instances that pass them. */
-int sm_instances_query(sm_engine *eng, const sm_instance_query *q, sm_instance_list **out,
-		       sm_error *err);
+int sm_instances_query(sm_engine *eng, const sm_instance_query *q, sm_cancel *cancel,
+		       sm_instance_list **out, sm_error *err);
 void sm_instance_list_free(sm_instance_list *list);
 
 /* ------------------------------------------------------ copy and rollback */
@@ -586,7 +643,7 @@ typedef struct sm_copy_plan {
 	unsigned guards;           /* union of tripped guards not overridden */
 } sm_copy_plan;
 
-int sm_copy_plan_read(sm_engine *eng, const sm_copy_options *opts,
+int sm_copy_plan_read(sm_engine *eng, const sm_copy_options *opts, sm_cancel *cancel,
 		      sm_copy_plan **out, sm_error *err);
 void sm_copy_plan_free(sm_copy_plan *plan);
 
@@ -600,7 +657,7 @@ typedef struct sm_copy_result {
 
 /* Plans again inside the transaction and refuses (SM_ERR_GUARD) when a
  * guard that is not forced trips. */
-int sm_copy_run(sm_engine *eng, const sm_copy_options *opts,
+int sm_copy_run(sm_engine *eng, const sm_copy_options *opts, sm_cancel *cancel,
 		sm_copy_result **out, sm_error *err);
 void sm_copy_result_free(sm_copy_result *res);
 
@@ -614,7 +671,7 @@ typedef struct sm_rollback_result {
 } sm_rollback_result;
 
 /* copy_id 0 = the last copy not yet rolled back. */
-int sm_rollback_run(sm_engine *eng, long long copy_id,
+int sm_rollback_run(sm_engine *eng, long long copy_id, sm_cancel *cancel,
 		    sm_rollback_result **out, sm_error *err);
 void sm_rollback_result_free(sm_rollback_result *res);
 

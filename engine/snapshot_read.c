@@ -45,8 +45,8 @@ static char *as_loaded(const sm_engine *eng, const char *text, size_t len)
 }
 
 int sm_snapshot_read(sm_engine *eng, const char *source_uuid, bool generated,
-		     char **json_out, char **metadata_out, long long *version_out,
-		     sm_error *err)
+		     sm_cancel *cancel, char **json_out, char **metadata_out,
+		     long long *version_out, sm_error *err)
 {
 	const sm_settings *set = &eng->env->settings;
 	const char *schema = generated ? set->target_schema : set->source_schema;
@@ -63,9 +63,9 @@ int sm_snapshot_read(sm_engine *eng, const char *source_uuid, bool generated,
 	if (metadata_out)
 		*metadata_out = NULL;
 	*version_out = 0;
-	conn = sm_engine_connect(eng, err);
+	conn = sm_engine_connect(eng, cancel, err);
 	if (!conn)
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	rc = sm_db_table_exists(conn, schema, "snapshots", &exists, err);
 	if (rc != SM_OK || !exists)
 		goto out;
@@ -81,9 +81,9 @@ int sm_snapshot_read(sm_engine *eng, const char *source_uuid, bool generated,
 			   " WHERE source_uuid = $1", expr, mexpr, ident);
 	/* Binary results: the raw bytes of bytea and text alike, no decoding
 	 * step that could fail on odd data.  We PQclear res below. */
-	res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 1);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = sm_db_error(conn, res, "reading a snapshot", err);
+	res = sm_db_query_typed(conn, sql, 1, NULL, params, true, "reading a snapshot", err);
+	if (!res) {
+		rc = sm_error_code(err, SM_ERR_DB);
 		goto out;
 	}
 	if (PQntuples(res) > 0) {
@@ -103,7 +103,7 @@ out:
 	free(mexpr);
 	free(expr);
 	free(ident);
-	PQfinish(conn);
+	sm_engine_disconnect(conn);
 	return rc;
 }
 
@@ -165,13 +165,7 @@ static const Oid iq_types[6] = { 25, 25, 25, 25, 25, 25 };
  * PQclears the result (NULL on error, err set). */
 static PGresult *iq_exec(iq *x, const char *sql, const char *what, sm_error *err)
 {
-	PGresult *res = PQexecParams(x->conn, sql, 6, iq_types, x->params, NULL, NULL, 1);
-
-	if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK)
-		return res;
-	sm_db_error(x->conn, res, what, err);
-	PQclear(res);
-	return NULL;
+	return sm_db_query_typed(x->conn, sql, 6, iq_types, x->params, true, what, err);
 }
 
 /* The SQL parts of a query: the rows (joins and conditions) and the
@@ -272,7 +266,7 @@ static int iq_page(iq *x, sm_instance_list *list, sm_error *err)
 
 	free(sql);
 	if (!res)
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	list->total = text_ll(res, 0, 0);
 	PQclear(res);
 	sql = sm_xasprintf("%s%s%s OFFSET $4::bigint LIMIT $5::int", x->cols, x->from,
@@ -280,7 +274,7 @@ static int iq_page(iq *x, sm_instance_list *list, sm_error *err)
 	res = iq_exec(x, sql, "listing the instances", err);
 	free(sql);
 	if (!res)
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	list->items = sm_xcalloc((size_t)PQntuples(res) + 1, sizeof *list->items);
 	for (int i = 0; i < PQntuples(res); i++)
 		take_row(x, res, i, &list->items[list->n++]);
@@ -302,14 +296,14 @@ static int iq_scan(iq *x, sm_instance_list *list, sm_error *err)
 
 	free(sql);
 	if (!res)
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	PQclear(res);
 	for (;;) {
 		int n;
 
 		res = iq_exec(x, "FETCH 1000 FROM sm_instances", "listing the instances", err);
 		if (!res)
-			return SM_ERR_DB;
+			return sm_error_code(err, SM_ERR_DB);
 		n = PQntuples(res);
 		for (int i = 0; i < n; i++) {
 			sm_instance_row r;
@@ -331,8 +325,8 @@ static int iq_scan(iq *x, sm_instance_list *list, sm_error *err)
 	return SM_OK;
 }
 
-int sm_instances_query(sm_engine *eng, const sm_instance_query *q, sm_instance_list **out,
-		       sm_error *err)
+int sm_instances_query(sm_engine *eng, const sm_instance_query *q, sm_cancel *cancel,
+		       sm_instance_list **out, sm_error *err)
 {
 	const sm_settings *set = &eng->env->settings;
 	sm_instance_query qq = *q;
@@ -345,10 +339,10 @@ int sm_instances_query(sm_engine *eng, const sm_instance_query *q, sm_instance_l
 	qq.offset = q->offset < 0 ? 0 : q->offset;
 	qq.limit = q->limit < 1 ? 1 : q->limit > 10000 ? 10000 : q->limit;
 	list->offset = qq.offset;
-	x.conn = sm_engine_connect(eng, err);
+	x.conn = sm_engine_connect(eng, cancel, err);
 	if (!x.conn) {
 		free(list);
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	}
 	snprintf(x.off_s, sizeof x.off_s, "%lld", qq.offset);
 	snprintf(x.lim_s, sizeof x.lim_s, "%d", qq.limit);
@@ -380,7 +374,7 @@ int sm_instances_query(sm_engine *eng, const sm_instance_query *q, sm_instance_l
 	free(x.from);
 	free(x.cols);
 	/* Ends the read-only transaction, if any, with the session. */
-	PQfinish(x.conn);
+	sm_engine_disconnect(x.conn);
 	if (rc != SM_OK) {
 		sm_instance_list_free(list);
 		return rc;
@@ -390,13 +384,14 @@ int sm_instances_query(sm_engine *eng, const sm_instance_query *q, sm_instance_l
 }
 
 int sm_instances_list(sm_engine *eng, const char *type, const char *uuid_filter,
-		      long long offset, int limit, sm_instance_list **out, sm_error *err)
+		      long long offset, int limit, sm_cancel *cancel,
+		      sm_instance_list **out, sm_error *err)
 {
 	const sm_instance_query q = {
 		.type = type, .uuid_filter = uuid_filter, .offset = offset, .limit = limit,
 	};
 
-	return sm_instances_query(eng, &q, out, err);
+	return sm_instances_query(eng, &q, cancel, out, err);
 }
 
 void sm_instance_list_free(sm_instance_list *list)

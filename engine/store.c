@@ -28,7 +28,7 @@ int sm_store_table_columns(PGconn *conn, const char *schema, const char *table,
 		"AND column_name IN ('data', 'metadata')", 2, params, err);
 
 	if (!res)
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	*data = *metadata = SM_COL_MISSING;
 	for (int i = 0; i < PQntuples(res); i++) {
 		enum sm_column_type t = column_type_of(PQgetvalue(res, i, 1));
@@ -84,7 +84,7 @@ int sm_store_layout_read(PGconn *conn, const sm_settings *set, sm_store_layout *
 				   &out->ev_data, &out->ev_meta, err) ||
 	    sm_store_table_columns(conn, set->target_schema, "snapshots",
 				   &out->tgt_data, &out->tgt_meta, err))
-		return SM_ERR_DB;
+		return sm_error_code(err, SM_ERR_DB);
 	if (out->snap_data == SM_COL_JSONB)
 		return sample_double_encoding(conn, set->source_schema, out,
 					      &out->double_encoded, err);

@@ -481,13 +481,11 @@ static void *coordinator_main(void *arg)
 	bool ok;
 
 	sm_error_clear(&err);
-	conn = sm_engine_connect(run->eng, &err);
+	conn = sm_engine_connect(run->eng, run->stop, &err);
 	ok = conn != NULL;
 	if (ok) {
-		sm_run_watch_conn(run, 0, conn);
 		ok = sm_run_read_layout(run, conn, &err) == SM_OK && plan(run, conn, &err) == SM_OK;
-		sm_run_watch_conn(run, 0, NULL);
-		PQfinish(conn);
+		sm_engine_disconnect(conn);
 	}
 	if (!ok) {
 		sm_run_fail(run, &err);

@@ -99,7 +99,7 @@ static void fx_init2(struct fx *f, enum sm_fixture_mode live_mode,
 		      "%s", buf);
 	ck_assert_msg(sm_store_create_target(f->conn, tgt, col_type(gen_mode), col_type(gen_mode),
 					  &err) == SM_OK, "%s", err.message);
-	ck_assert_msg(sm_engine_open(&f->cfg, "test", &f->eng, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_engine_open(&f->cfg, "test", NULL, &f->eng, &err) == SM_OK, "%s", err.message);
 }
 
 static void fx_init(struct fx *f, enum sm_fixture_mode mode)
@@ -285,7 +285,7 @@ static sm_copy_result *copy_ok(struct fx *f, const sm_copy_options *o)
 	sm_copy_result *r = NULL;
 	sm_error err;
 
-	ck_assert_msg(sm_copy_run(f->eng, o, &r, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_copy_run(f->eng, o, NULL, &r, &err) == SM_OK, "%s", err.message);
 	ck_assert_ptr_nonnull(r);
 	return r;
 }
@@ -298,7 +298,7 @@ static void rollback_restores(struct fx *f, char *before)
 	sm_error err;
 	char *v;
 
-	ck_assert_msg(sm_rollback_run(f->eng, 0, &rb, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_rollback_run(f->eng, 0, NULL, &rb, &err) == SM_OK, "%s", err.message);
 	v = dump(f);
 	ck_assert_str_eq(v, before);
 	free(v);
@@ -342,7 +342,7 @@ START_TEST(test_plan_counts_match_what_the_copy_does)
 	fx_init(&f, modes[_i]);
 	scenario(&f);
 	before = dump_where(&f, "source_uuid IN ('a3', 'a4', 'a5', 'b1')");
-	ck_assert_msg(sm_copy_plan_read(f.eng, &o, &plan, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_copy_plan_read(f.eng, &o, NULL, &plan, &err) == SM_OK, "%s", err.message);
 	ck_assert_uint_eq(plan->n_types, 1);
 	ck_assert_str_eq(plan->types[0].type, ALPHA);
 	ck_assert_str_eq(plan->types[0].label, "Alpha");
@@ -388,7 +388,7 @@ START_TEST(test_plan_counts_match_what_the_copy_does)
 	free(v);
 	/* The plan now has nothing left to replace. */
 	sm_copy_plan_free(plan);
-	ck_assert_msg(sm_copy_plan_read(f.eng, &o, &plan, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_copy_plan_read(f.eng, &o, NULL, &plan, &err) == SM_OK, "%s", err.message);
 	ck_assert_int_eq(plan->types[0].replace, 0);
 	ck_assert_int_eq(plan->types[0].insert, 0);
 	ck_assert_int_eq(plan->types[0].keep_newer, 4);
@@ -439,14 +439,14 @@ START_TEST(test_copy_of_all_types_includes_types_without_rows)
 
 	fx_init(&f, SM_FIXTURE_BYTEA);
 	scenario(&f);
-	ck_assert_msg(sm_copy_plan_read(f.eng, NULL, &plan, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_copy_plan_read(f.eng, NULL, NULL, &plan, &err) == SM_OK, "%s", err.message);
 	ck_assert_uint_eq(plan->n_types, 3);
 	ck_assert_str_eq(plan->types[2].type, GAMMA);
 	ck_assert_int_eq(plan->types[2].generated, 0);
 	ck_assert_uint_eq(plan->types[2].guards, 0);
 	ck_assert_int_eq(plan->types[1].replace, 1);
 	sm_copy_plan_free(plan);
-	ck_assert_msg(sm_copy_run(f.eng, NULL, &r, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_copy_run(f.eng, NULL, NULL, &r, &err) == SM_OK, "%s", err.message);
 	ck_assert_int_eq(r->replaced, 3);
 	ck_assert_int_eq(r->inserted, 1);
 	ck_assert(r->verified);
@@ -550,7 +550,7 @@ START_TEST(test_rollback_restores_exactly_the_previous_rows)
 	r = copy_ok(&f, &o);
 	mid = dump(&f);
 	ck_assert_str_ne(mid, before);
-	ck_assert_msg(sm_rollback_run(f.eng, 0, &rb, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_rollback_run(f.eng, 0, NULL, &rb, &err) == SM_OK, "%s", err.message);
 	ck_assert_int_eq(rb->copy_id, r->copy_id);
 	ck_assert_int_gt(rb->rollback_id, r->copy_id);
 	ck_assert_int_eq(rb->restored, 3);   /* a1, a2 replaced; a5 removed */
@@ -563,10 +563,10 @@ START_TEST(test_rollback_restores_exactly_the_previous_rows)
 	rb = NULL;
 
 	/* Once only. */
-	ck_assert_int_eq(sm_rollback_run(f.eng, r->copy_id, &rb, &err), SM_ERR_USAGE);
+	ck_assert_int_eq(sm_rollback_run(f.eng, r->copy_id, NULL, &rb, &err), SM_ERR_USAGE);
 	ck_assert_ptr_nonnull(strstr(err.message, "already rolled back"));
 	ck_assert_ptr_null(rb);
-	ck_assert_int_eq(sm_rollback_run(f.eng, 0, &rb, &err), SM_ERR_USAGE);
+	ck_assert_int_eq(sm_rollback_run(f.eng, 0, NULL, &rb, &err), SM_ERR_USAGE);
 	ck_assert_ptr_null(rb);
 	free(after);
 	after = dump(&f);
@@ -599,7 +599,7 @@ START_TEST(test_rollback_leaves_rows_changed_after_the_copy)
 	live(&f, "a6", 4, ALPHA, "{\"v\":\"newer-a6\"}", 2);
 	live(&f, "a5", 3, ALPHA, "{\"v\":\"newer-a5\"}", 2);
 	after_changes = dump_where(&f, "source_uuid IN ('a2', 'a5', 'a6')");
-	ck_assert_msg(sm_rollback_run(f.eng, r->copy_id, &rb, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_rollback_run(f.eng, r->copy_id, NULL, &rb, &err) == SM_OK, "%s", err.message);
 	ck_assert_int_eq(rb->restored, 1);
 	ck_assert_int_eq(rb->deleted, 0);
 	ck_assert_int_eq(rb->drifted, 3);
@@ -631,14 +631,14 @@ static void check_guard(struct fx *f, sm_copy_options *o, unsigned guard,
 	sm_error err;
 	char *before = dump(f), *after, *sql, *flag;
 
-	ck_assert_msg(sm_copy_plan_read(f->eng, o, &plan, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_copy_plan_read(f->eng, o, NULL, &plan, &err) == SM_OK, "%s", err.message);
 	ck_assert_uint_eq(plan->types[0].guards, guard);
 	ck_assert_uint_eq(plan->guards, guard);
 	ck_assert_ptr_nonnull(plan->types[0].guard_message);
 	ck_assert_ptr_nonnull(strstr(plan->types[0].guard_message, text));
 	sm_copy_plan_free(plan);
 
-	ck_assert_int_eq(sm_copy_run(f->eng, o, &r, &err), SM_ERR_GUARD);
+	ck_assert_int_eq(sm_copy_run(f->eng, o, NULL, &r, &err), SM_ERR_GUARD);
 	ck_assert_ptr_null(r);
 	ck_assert_msg(strstr(err.message, ALPHA) != NULL, "%s", err.message);
 	ck_assert_msg(strstr(err.message, text) != NULL, "%s", err.message);
@@ -659,12 +659,12 @@ static void check_guard(struct fx *f, sm_copy_options *o, unsigned guard,
 
 	/* The plan says the guard is overridden; the copy goes through. */
 	o->force = guard;
-	ck_assert_msg(sm_copy_plan_read(f->eng, o, &plan, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_copy_plan_read(f->eng, o, NULL, &plan, &err) == SM_OK, "%s", err.message);
 	ck_assert_uint_eq(plan->types[0].guards, guard);
 	ck_assert_uint_eq(plan->guards, 0);
 	ck_assert_ptr_nonnull(strstr(plan->types[0].guard_message, "overridden"));
 	sm_copy_plan_free(plan);
-	ck_assert_msg(sm_copy_run(f->eng, o, &r, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_copy_run(f->eng, o, NULL, &r, &err) == SM_OK, "%s", err.message);
 	ck_assert(r->verified);
 	sm_copy_result_free(r);
 	free(before);
@@ -680,7 +680,7 @@ START_TEST(test_version_guard_refuses_rows_not_at_the_target_and_force_overrides
 	fx_init(&f, modes[_i]);
 	scenario(&f);
 	gen(&f, "a7", 1, ALPHA, "{\"v\":\"old-version\"}", 1);
-	ck_assert_msg(sm_copy_plan_read(f.eng, &o, &plan, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_copy_plan_read(f.eng, &o, NULL, &plan, &err) == SM_OK, "%s", err.message);
 	ck_assert_int_eq(plan->types[0].off_version, 1);
 	ck_assert_int_eq(plan->types[0].generated, 5);
 	sm_copy_plan_free(plan);
@@ -757,13 +757,13 @@ START_TEST(test_plan_and_copy_without_a_target_schema_report_nothing_generated)
 	scenario(&f);
 	tl_exec(f.conn, "DROP SCHEMA migration CASCADE");
 	before = dump(&f);
-	ck_assert_msg(sm_copy_plan_read(f.eng, &o, &plan, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_copy_plan_read(f.eng, &o, NULL, &plan, &err) == SM_OK, "%s", err.message);
 	ck_assert_int_eq(plan->types[0].generated, 0);
 	ck_assert_int_eq(plan->types[0].untouched, 3);
 	ck_assert_int_eq(plan->types[0].stale_without_replacement, 2);
 	ck_assert_uint_eq(plan->guards, SM_GUARD_EMPTY);
 	sm_copy_plan_free(plan);
-	ck_assert_int_eq(sm_copy_run(f.eng, &o, &r, &err), SM_ERR_GUARD);
+	ck_assert_int_eq(sm_copy_run(f.eng, &o, NULL, &r, &err), SM_ERR_GUARD);
 	ck_assert_ptr_nonnull(strstr(err.message, "override the empty guard"));
 	after = dump(&f);
 	ck_assert_str_eq(after, before);
@@ -791,7 +791,7 @@ START_TEST(test_schema_names_are_quoted)
 	ck_assert_int_eq(r->inserted, 1);
 	ck_assert_int_eq(r->removed, 1);
 	ck_assert(r->verified);
-	ck_assert_msg(sm_rollback_run(f.eng, 0, &rb, &err) == SM_OK, "%s", err.message);
+	ck_assert_msg(sm_rollback_run(f.eng, 0, NULL, &rb, &err) == SM_OK, "%s", err.message);
 	after = dump(&f);
 	ck_assert_str_eq(after, before);
 	free(after);
@@ -902,7 +902,7 @@ static void *copy_main(void *arg)
 {
 	struct copy_thread *t = arg;
 
-	t->rc = sm_copy_run(t->f->eng, &t->opts, &t->res, &t->err);
+	t->rc = sm_copy_run(t->f->eng, &t->opts, NULL, &t->res, &t->err);
 	return NULL;
 }
 
@@ -1096,7 +1096,7 @@ START_TEST(test_copy_killed_with_sigkill_half_way_changes_nothing)
 		sm_error err;
 
 		o.remove_stale = true;
-		_exit(sm_copy_run(f.eng, &o, &r, &err) == SM_OK ? 0 : 1);
+		_exit(sm_copy_run(f.eng, &o, NULL, &r, &err) == SM_OK ? 0 : 1);
 	}
 	pid = copy_backend_half_way(&f);
 	ck_assert_int_gt(pid, 0);

@@ -914,7 +914,7 @@ static sm_engine *open_engine(const char *conninfo, const char *target, const ch
 	free(text);
 	sm_error_clear(&e);
 	ck_assert_msg(sm_config_load(path, cfg_out, &e) == 0, "%s:%d: %s", e.file, e.line, e.message);
-	ck_assert_msg(sm_engine_open(*cfg_out, "t", &eng, &e) == 0, "%s", e.message);
+	ck_assert_msg(sm_engine_open(*cfg_out, "t", NULL, &eng, &e) == 0, "%s", e.message);
 	return eng;
 }
 
@@ -938,7 +938,7 @@ static void check_failures(sm_engine *eng)
 	sm_error e;
 
 	sm_error_clear(&e);
-	ck_assert_int_eq(sm_failures_read(eng, NULL, -1, &fl, &e), 0);
+	ck_assert_int_eq(sm_failures_read(eng, NULL, -1, NULL, &fl, &e), 0);
 	ck_assert_uint_eq(fl->n, 1);
 	ck_assert_str_eq(fl->items[0].source_uuid, "acc-odd");
 	ck_assert_int_eq(fl->items[0].kind, SM_FAIL_UNKNOWN_EVENT);
@@ -1382,7 +1382,7 @@ START_TEST(test_a_raw_state_a_jsonb_column_cannot_take_fails_its_instance)
 	ck_assert_str_eq(v, "2");
 	free(v);
 	sm_error_clear(&e);
-	ck_assert_int_eq(sm_failures_read(eng, NULL, -1, &fl, &e), 0);
+	ck_assert_int_eq(sm_failures_read(eng, NULL, -1, NULL, &fl, &e), 0);
 	ck_assert_uint_eq(fl->n, 1);
 	ck_assert_str_eq(fl->items[0].source_uuid, "r-bad-json");
 	ck_assert_int_eq(fl->items[0].kind, SM_FAIL_REDUCER);
@@ -1414,7 +1414,7 @@ START_TEST(test_a_version_the_application_disagrees_with_refuses_the_rebuild)
 	eng = open_engine(conninfo, "m_ver", reducer, &c);
 	/* The pre-flight shows it ... */
 	sm_error_clear(&e);
-	ck_assert_msg(sm_preflight_run(eng, NULL, 0, &pf, &e) == 0, "%s", e.message);
+	ck_assert_msg(sm_preflight_run(eng, NULL, 0, NULL, &pf, &e) == 0, "%s", e.message);
 	ck_assert_uint_eq(pf->n_mismatches, 1);
 	ck_assert_uint_eq(pf->n_reducers, 1);
 	ck_assert(pf->reducers[0].external && pf->reducers[0].raw && pf->reducers[0].version_mismatch);

@@ -62,7 +62,7 @@ static void setup_schemas(fixture *f, const char *source, const char *target, co
 	path = tl_write_file(NULL, "snapmig.conf", text);
 	sm_error_clear(&e);
 	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "%s:%d: %s", e.file, e.line, e.message);
-	ck_assert_msg(sm_engine_open(f->cfg, "t", &f->eng, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_engine_open(f->cfg, "t", NULL, &f->eng, &e) == SM_OK, "%s", e.message);
 	free(text);
 	free(path);
 }
@@ -104,7 +104,7 @@ static int rebuild_env(fixture *f, const char *env, sm_error *e)
 
 	sm_error_clear(e);
 	if (strcmp(env, "t") != 0)
-		ck_assert_msg(sm_engine_open(f->cfg, env, &eng, e) == SM_OK, "%s", e->message);
+		ck_assert_msg(sm_engine_open(f->cfg, env, NULL, &eng, e) == SM_OK, "%s", e->message);
 	ck_assert_msg(sm_rebuild_start(eng, NULL, &run, e) == SM_OK, "%s", e->message);
 	rc = sm_run_wait(run, e);
 	sm_run_free(run);
@@ -247,10 +247,10 @@ START_TEST(test_quoted_schema_names_work_everywhere)
 	setup_schemas(&f, "ev\"st;ore\\", "mig\"ra;tion", NULL);
 	many_streams(&f, 3, 10);
 	sm_error_clear(&e);
-	ck_assert_msg(sm_inventory_read(f.eng, &inv, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_inventory_read(f.eng, NULL, &inv, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(inv->types[0].snapshots, 3);
 	sm_inventory_free(inv);
-	ck_assert_msg(sm_preflight_run(f.eng, NULL, 0, &pf, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_preflight_run(f.eng, NULL, 0, NULL, &pf, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(pf->n_unknown, 0);
 	sm_preflight_free(pf);
 	ck_assert_msg(rebuild_env(&f, "t", &e) == SM_OK, "%s", e.message);
@@ -401,7 +401,7 @@ START_TEST(test_duplicate_keys_follow_the_duplicate_keys_setting)
 	path = tl_write_file(NULL, "last.conf", text);
 	sm_error_clear(&e);
 	ck_assert_msg(sm_config_load(path, &cfg, &e) == SM_OK, "%s:%d: %s", e.file, e.line, e.message);
-	ck_assert_msg(sm_engine_open(cfg, "last", &eng, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_engine_open(cfg, "last", NULL, &eng, &e) == SM_OK, "%s", e.message);
 	ck_assert_msg(sm_rebuild_start(eng, NULL, &run, &e) == SM_OK, "%s", e.message);
 	ck_assert_msg(sm_run_wait(run, &e) == SM_OK, "%s", e.message);
 	sm_run_free(run);
@@ -429,11 +429,11 @@ START_TEST(test_passwords_never_appear_in_errors_or_the_journal)
 		", { name = \"badpw\"; conninfo = \"host=/nonexistent/dir dbname=x user=u password=hunter2-in-conninfo\"; }"
 		", { name = \"envpw\"; conninfo = \"host=/nonexistent/dir dbname=x user=u\"; password_env = \"SNAPMIG_TEST_SECRET_PW\"; }");
 	sm_error_clear(&e);
-	ck_assert_int_eq(sm_engine_open(f.cfg, "badpw", &bad, &e), SM_ERR_DB);
+	ck_assert_int_eq(sm_engine_open(f.cfg, "badpw", NULL, &bad, &e), SM_ERR_DB);
 	ck_assert_msg(strstr(e.message, "hunter2") == NULL, "leaked: %s", e.message);
 	ck_assert_msg(strstr(e.message, "********") != NULL, "not masked: %s", e.message);
 	sm_error_clear(&e);
-	ck_assert_int_eq(sm_engine_open(f.cfg, "envpw", &bad, &e), SM_ERR_DB);
+	ck_assert_int_eq(sm_engine_open(f.cfg, "envpw", NULL, &bad, &e), SM_ERR_DB);
 	ck_assert_msg(strstr(e.message, "s3cr3t") == NULL, "leaked: %s", e.message);
 	masked = sm_conninfo_masked("postgresql://u:topsecret@db.example/es?sslmode=require");
 	ck_assert_msg(strstr(masked, "topsecret") == NULL, "%s", masked);

@@ -83,7 +83,7 @@ static void setup(enum sm_fixture_mode m)
 	path = tl_write_file(NULL, "snapmig.conf", text);
 	sm_error_clear(&e);
 	ck_assert_msg(sm_config_load(path, &cfg, &e) == SM_OK, "config: %s", e.message);
-	ck_assert_msg(sm_engine_open(cfg, "t", &eng, &e) == SM_OK, "open: %s", e.message);
+	ck_assert_msg(sm_engine_open(cfg, "t", NULL, &eng, &e) == SM_OK, "open: %s", e.message);
 	memset(&opts, 0, sizeof opts);
 	ck_assert_msg(sm_rebuild_start(eng, &opts, &run, &e) == SM_OK, "%s", e.message);
 	ck_assert_msg(sm_run_wait(run, &e) == SM_OK, "rebuild: %s", e.message);
@@ -108,7 +108,7 @@ static char *listed(const sm_instance_query *q, long long *total)
 	sm_error e;
 
 	sm_error_clear(&e);
-	ck_assert_msg(sm_instances_query(eng, q, &list, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_instances_query(eng, q, NULL, &list, &e) == SM_OK, "%s", e.message);
 	for (size_t i = 0; i < list->n; i++) {
 		strcat(out, i ? "," : "");
 		strcat(out, list->items[i].source_uuid);
@@ -207,7 +207,7 @@ START_TEST(test_instances_list_is_the_query_without_filters)
 	sm_error e;
 
 	setup(SM_FIXTURE_BYTEA);
-	ck_assert_msg(sm_instances_list(eng, TYPE, "c", 1, 2, &list, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_instances_list(eng, TYPE, "c", 1, 2, NULL, &list, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(list->total, 4);
 	ck_assert_int_eq(list->offset, 1);
 	ck_assert_uint_eq(list->n, 2);

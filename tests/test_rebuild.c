@@ -108,7 +108,7 @@ static void setup(fixture *f, enum sm_fixture_mode mode)
 	path = tl_write_file(NULL, "snapmig.conf", text);
 	sm_error_clear(&e);
 	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "config: %s:%d: %s", e.file, e.line, e.message);
-	ck_assert_msg(sm_engine_open(f->cfg, "t", &f->eng, &e) == SM_OK, "open: %s", e.message);
+	ck_assert_msg(sm_engine_open(f->cfg, "t", NULL, &f->eng, &e) == SM_OK, "open: %s", e.message);
 	free(text);
 	free(path);
 }
@@ -154,7 +154,7 @@ static int rebuild_env(fixture *f, const char *env, const char *const *uuids, si
 	opts.only_failed = only_failed;
 	sm_error_clear(&e);
 	if (strcmp(env, "t") != 0)
-		ck_assert_msg(sm_engine_open(f->cfg, env, &eng, &e) == SM_OK, "%s", e.message);
+		ck_assert_msg(sm_engine_open(f->cfg, env, NULL, &eng, &e) == SM_OK, "%s", e.message);
 	ck_assert_msg(sm_rebuild_start(eng, &opts, &run, &e) == SM_OK, "%s", e.message);
 	rc = sm_run_wait(run, &e);
 	ck_assert_msg(rc == SM_OK, "rebuild: %s", e.message);
@@ -396,7 +396,7 @@ START_TEST(test_every_failure_kind_is_recorded_and_others_succeed)
 	ck_assert_ptr_null(generated(&f, "migration", "f-unknown", NULL, NULL));
 
 	sm_error_clear(&e);
-	ck_assert_int_eq(sm_failures_read(f.eng, NULL, -1, &fl, &e), SM_OK);
+	ck_assert_int_eq(sm_failures_read(f.eng, NULL, -1, NULL, &fl, &e), SM_OK);
 	for (size_t i = 0; i < fl->n; i++) {
 		sm_failure *x = &fl->items[i];
 
@@ -598,7 +598,7 @@ START_TEST(test_inventory_and_preflight_count_what_a_rebuild_would_do)
 	append(&f, "o-1", "Elixir.Other.Inc", "{}");
 	snapshot(&f, "o-1", 1, "Elixir.Unconfigured", "{}", NULL);
 	sm_error_clear(&e);
-	ck_assert_msg(sm_inventory_read(f.eng, &inv, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_inventory_read(f.eng, NULL, &inv, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(inv->n_types, 3);
 	ck_assert_str_eq(inv->types[0].type, "Elixir.Counter");
 	ck_assert_int_eq(inv->types[0].snapshots, 4);
@@ -616,7 +616,7 @@ START_TEST(test_inventory_and_preflight_count_what_a_rebuild_would_do)
 	ck_assert(!inv->types[2].configured);
 	sm_inventory_free(inv);
 
-	ck_assert_msg(sm_preflight_run(f.eng, NULL, 0, &pf, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_preflight_run(f.eng, NULL, 0, NULL, &pf, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(pf->n_unknown, 1);
 	ck_assert_str_eq(pf->unknown[0].event_type, "Elixir.Counter.Mystery");
 	ck_assert_int_eq(pf->unknown[0].events, 1);
@@ -625,7 +625,7 @@ START_TEST(test_inventory_and_preflight_count_what_a_rebuild_would_do)
 	sm_preflight_free(pf);
 
 	rebuild(&f, NULL);
-	ck_assert(sm_inventory_read(f.eng, &inv, &e) == SM_OK);
+	ck_assert(sm_inventory_read(f.eng, NULL, &inv, &e) == SM_OK);
 	ck_assert_int_eq(inv->types[0].target_rows, 3);
 	ck_assert_int_eq(inv->types[0].target_current, 3);
 	ck_assert_int_eq(inv->types[0].failures, 1);

@@ -108,7 +108,7 @@ static void setup_full(fixture *f, enum sm_fixture_mode mode, const char *target
 	path = tl_write_file(NULL, "snapmig.conf", text);
 	sm_error_clear(&e);
 	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "%s:%d: %s", e.file, e.line, e.message);
-	ck_assert_msg(sm_engine_open(f->cfg, "t", &f->eng, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_engine_open(f->cfg, "t", NULL, &f->eng, &e) == SM_OK, "%s", e.message);
 	free(qt);
 	free(qw);
 	free(text);
@@ -360,7 +360,7 @@ START_TEST(test_sigkill_at_random_moments_during_copy_leaves_the_live_table_befo
 
 	/* The "after" state and how long a copy takes. */
 	t0 = now_s();
-	ck_assert_msg(sm_copy_run(f.eng, &o, &r, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_copy_run(f.eng, &o, NULL, &r, &e) == SM_OK, "%s", e.message);
 	copy_seconds = now_s() - t0;
 	ck_assert(r->verified);
 	ck_assert_int_gt(r->replaced, 0);
@@ -370,7 +370,7 @@ START_TEST(test_sigkill_at_random_moments_during_copy_leaves_the_live_table_befo
 	sm_copy_result_free(r);
 	after = live_md5(&f, false);
 	ck_assert_str_ne(after, before);
-	ck_assert_msg(sm_rollback_run(f.eng, 0, &rb, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_rollback_run(f.eng, 0, NULL, &rb, &e) == SM_OK, "%s", e.message);
 	sm_rollback_result_free(rb);
 	v = live_md5(&f, true);
 	ck_assert_str_eq(v, before_full);
@@ -388,7 +388,7 @@ START_TEST(test_sigkill_at_random_moments_during_copy_leaves_the_live_table_befo
 			sm_copy_result *cr = NULL;
 			sm_error ce;
 
-			_exit(sm_copy_run(f.eng, &o, &cr, &ce) == SM_OK ? 0 : 1);
+			_exit(sm_copy_run(f.eng, &o, NULL, &cr, &ce) == SM_OK ? 0 : 1);
 		}
 		usleep(delay);
 		kill(pid, SIGKILL);
@@ -408,7 +408,7 @@ START_TEST(test_sigkill_at_random_moments_during_copy_leaves_the_live_table_befo
 				      round, (unsigned)delay);
 			n_after++;
 			/* The killed copy committed: its rollback must work. */
-			ck_assert_msg(sm_rollback_run(f.eng, 0, &rb, &e) == SM_OK, "%s", e.message);
+			ck_assert_msg(sm_rollback_run(f.eng, 0, NULL, &rb, &e) == SM_OK, "%s", e.message);
 			ck_assert_int_eq(rb->drifted, 0);
 			sm_rollback_result_free(rb);
 			free(v);
@@ -420,13 +420,13 @@ START_TEST(test_sigkill_at_random_moments_during_copy_leaves_the_live_table_befo
 	fprintf(stderr, "copy of 20000 rows takes %.3f s; %d kills left it before, %d after\n",
 		copy_seconds, n_before, n_after);
 	/* And a later copy and rollback still work. */
-	ck_assert_msg(sm_copy_run(f.eng, &o, &r, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_copy_run(f.eng, &o, NULL, &r, &e) == SM_OK, "%s", e.message);
 	ck_assert(r->verified);
 	sm_copy_result_free(r);
 	v = live_md5(&f, false);
 	ck_assert_str_eq(v, after);
 	free(v);
-	ck_assert_msg(sm_rollback_run(f.eng, 0, &rb, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_rollback_run(f.eng, 0, NULL, &rb, &e) == SM_OK, "%s", e.message);
 	sm_rollback_result_free(rb);
 	v = live_md5(&f, true);
 	ck_assert_str_eq(v, before_full);
@@ -461,12 +461,12 @@ START_TEST(test_newer_snapshot_written_between_plan_and_copy_is_kept)
 
 	setup(&f, SM_FIXTURE_BYTEA);
 	copy_scenario(&f, 100);
-	ck_assert_msg(sm_copy_plan_read(f.eng, &o, &plan, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_copy_plan_read(f.eng, &o, NULL, &plan, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(plan->types[0].keep_newer, 10);
 	sm_copy_plan_free(plan);
 	/* The application snapshots k-000002 (planned as a replace) at 9. */
 	exec_params(f.conn, upsert_sql, 3, p);
-	ck_assert_msg(sm_copy_run(f.eng, &o, &r, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_copy_run(f.eng, &o, NULL, &r, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(r->kept_newer, 11);
 	ck_assert(r->verified);
 	sm_copy_result_free(r);
@@ -499,7 +499,7 @@ static void *copy_main(void *arg)
 {
 	struct copy_thread *t = arg;
 
-	t->rc = sm_copy_run(t->eng, &t->opts, &t->res, &t->err);
+	t->rc = sm_copy_run(t->eng, &t->opts, NULL, &t->res, &t->err);
 	return NULL;
 }
 
@@ -588,7 +588,7 @@ START_TEST(test_copy_blocks_an_eventstore_writer_and_its_later_write_survives)
 	ck_assert_str_eq(v, "50 {\"count\":\"app\"}");
 	free(v);
 	/* A rollback leaves the application's row (drift) and says so. */
-	ck_assert_msg(sm_rollback_run(f.eng, 0, &rb, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_rollback_run(f.eng, 0, NULL, &rb, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(rb->drifted, 1);
 	ck_assert_uint_ge(rb->n_drifted_uuids, 1);
 	ck_assert_str_eq(rb->drifted_uuids[0], "k-000003");
@@ -664,9 +664,9 @@ START_TEST(test_concurrent_eventstore_upserts_during_copies_are_never_lost)
 		sm_copy_result *r;
 		sm_rollback_result *rb;
 
-		ck_assert_msg(sm_copy_run(f.eng, &o, &r, &e) == SM_OK, "%s", e.message);
+		ck_assert_msg(sm_copy_run(f.eng, &o, NULL, &r, &e) == SM_OK, "%s", e.message);
 		sm_copy_result_free(r);
-		ck_assert_msg(sm_rollback_run(f.eng, 0, &rb, &e) == SM_OK, "%s", e.message);
+		ck_assert_msg(sm_rollback_run(f.eng, 0, NULL, &rb, &e) == SM_OK, "%s", e.message);
 		sm_rollback_result_free(rb);
 	}
 	atomic_store(&u.stop, true);
@@ -1119,11 +1119,11 @@ START_TEST(test_types_and_uuids_with_quotes_and_unicode_rebuild_and_copy)
 		snapshot(&f, uuids[i], 1, WEIRD_TYPE, "{\"count\":-1}", NULL);
 	}
 	sm_error_clear(&e);
-	ck_assert_msg(sm_inventory_read(f.eng, &inv, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_inventory_read(f.eng, NULL, &inv, &e) == SM_OK, "%s", e.message);
 	ck_assert_str_eq(inv->types[2].type, WEIRD_TYPE);
 	ck_assert_int_eq(inv->types[2].stale, (long long)n);
 	sm_inventory_free(inv);
-	ck_assert_msg(sm_preflight_run(f.eng, types, 1, &pf, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_preflight_run(f.eng, types, 1, NULL, &pf, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(pf->n_unknown, 0);
 	sm_preflight_free(pf);
 	rebuild_ok(&f, &prog);
@@ -1144,7 +1144,7 @@ START_TEST(test_types_and_uuids_with_quotes_and_unicode_rebuild_and_copy)
 	memset(&o, 0, sizeof o);
 	o.types = types;
 	o.n_types = 1;
-	ck_assert_msg(sm_copy_run(f.eng, &o, &r, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_copy_run(f.eng, &o, NULL, &r, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(r->replaced, (long long)n);
 	ck_assert(r->verified);
 	sm_copy_result_free(r);
@@ -1152,7 +1152,7 @@ START_TEST(test_types_and_uuids_with_quotes_and_unicode_rebuild_and_copy)
 	ck_assert_int_eq(query_ll(f.conn, "SELECT count(*) FROM snapshots l JOIN %s.snapshots g USING (source_uuid)"
 				  " WHERE l.source_type = g.source_type AND l.source_version = 3 AND l.data = g.data",
 				  f.tq), (long long)n);
-	ck_assert_msg(sm_rollback_run(f.eng, 0, &rb, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_rollback_run(f.eng, 0, NULL, &rb, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(rb->restored, (long long)n);
 	sm_rollback_result_free(rb);
 	after = query(f.conn, "SELECT string_agg(concat_ws('|', source_uuid, source_version, source_type,"

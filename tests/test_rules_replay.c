@@ -113,7 +113,7 @@ static long long rebuild(fixture *f, const char *env, sm_progress *prog_out)
 
 	memset(&opts, 0, sizeof opts);
 	sm_error_clear(&e);
-	ck_assert_msg(sm_engine_open(f->cfg, env, &eng, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_engine_open(f->cfg, env, NULL, &eng, &e) == SM_OK, "%s", e.message);
 	ck_assert_msg(sm_rebuild_start(eng, &opts, &run, &e) == SM_OK, "%s", e.message);
 	ck_assert_msg(sm_run_wait(run, &e) == SM_OK, "rebuild: %s", e.message);
 	sm_run_progress(run, &prog);
@@ -241,8 +241,8 @@ START_TEST(test_a_computed_top_level_key_outside_initial_fails_its_instance)
 	ck_assert_ptr_null(row_text(&f, "m_full", "bad", &v));
 
 	sm_error_clear(&e);
-	ck_assert_msg(sm_engine_open(f.cfg, "full", &eng, &e) == SM_OK, "%s", e.message);
-	ck_assert_int_eq(sm_failures_read(eng, NULL, -1, &fl, &e), SM_OK);
+	ck_assert_msg(sm_engine_open(f.cfg, "full", NULL, &eng, &e) == SM_OK, "%s", e.message);
+	ck_assert_int_eq(sm_failures_read(eng, NULL, -1, NULL, &fl, &e), SM_OK);
 	ck_assert_uint_eq(fl->n, 1);
 	ck_assert_str_eq(fl->items[0].source_uuid, "bad");
 	ck_assert_int_eq(fl->items[0].stream_version, 2);
@@ -273,8 +273,8 @@ START_TEST(test_a_catch_all_entry_handles_every_event_type)
 	append(&f, "lax-1", "Elixir.Elsewhere.Event", "{\"x\":1}");
 	snapshot_of(&f, "Elixir.Lax", "lax-1", 1, "{}", NULL);
 	sm_error_clear(&e);
-	ck_assert_msg(sm_engine_open(f.cfg, "full", &eng, &e) == SM_OK, "%s", e.message);
-	ck_assert_msg(sm_preflight_run(eng, types, 1, &pf, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_engine_open(f.cfg, "full", NULL, &eng, &e) == SM_OK, "%s", e.message);
+	ck_assert_msg(sm_preflight_run(eng, types, 1, NULL, &pf, &e) == SM_OK, "%s", e.message);
 	ck_assert_uint_eq(pf->n_unknown, 0);
 	sm_preflight_free(pf);
 	sm_engine_close(eng);

@@ -91,7 +91,7 @@ static void fx_init_in(fx *f, const char *schema, const char *env_extra, const c
 	sm_error_clear(&e);
 	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "config: %s:%d: %s",
 		      e.file, e.line, e.message);
-	ck_assert_msg(sm_engine_open(f->cfg, "t", &f->eng, &e) == SM_OK, "open: %s", e.message);
+	ck_assert_msg(sm_engine_open(f->cfg, "t", NULL, &f->eng, &e) == SM_OK, "open: %s", e.message);
 	free(text);
 	free(path);
 }
@@ -259,9 +259,9 @@ START_TEST(test_a_target_that_is_the_source_schema_is_refused_before_anything_is
 
 	ck_assert_int_ne(rebuild_on(f.eng, NULL, &err), SM_OK);
 	ck_assert_msg(strstr(err.message, "is the source schema") != NULL, "%s", err.message);
-	ck_assert_int_ne(sm_copy_plan_read(f.eng, NULL, &plan, &err), SM_OK);
+	ck_assert_int_ne(sm_copy_plan_read(f.eng, NULL, NULL, &plan, &err), SM_OK);
 	ck_assert_msg(strstr(err.message, "is the source schema") != NULL, "%s", err.message);
-	ck_assert_int_ne(sm_copy_run(f.eng, NULL, &res, &err), SM_OK);
+	ck_assert_int_ne(sm_copy_run(f.eng, NULL, NULL, &res, &err), SM_OK);
 	ck_assert_msg(strstr(err.message, "is the source schema") != NULL, "%s", err.message);
 	ck_assert_ptr_null(res);
 
@@ -326,7 +326,7 @@ START_TEST(test_a_malformed_uri_does_not_show_its_password)
 		sm_error err;
 
 		ck_assert_int_eq(sm_config_load(path, &cfg, &err), SM_OK);
-		ck_assert_int_eq(sm_engine_open(cfg, "t", &eng, &err), SM_ERR_DB);
+		ck_assert_int_eq(sm_engine_open(cfg, "t", NULL, &eng, &err), SM_ERR_DB);
 		ck_assert_msg(strstr(err.message, "S3cret") == NULL, "%s", err.message);
 		ck_assert_msg(strstr(err.message, "cannot connect") != NULL, "%s", err.message);
 		sm_config_free(cfg);

@@ -87,7 +87,7 @@ static void open_config(fixture *f, const char *field, const char *extra)
 	sm_error_clear(&e);
 	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "config: %s:%d: %s", e.file, e.line,
 		      e.message);
-	ck_assert_msg(sm_engine_open(f->cfg, "t", &f->eng, &e) == SM_OK, "open: %s", e.message);
+	ck_assert_msg(sm_engine_open(f->cfg, "t", NULL, &f->eng, &e) == SM_OK, "open: %s", e.message);
 	free(text);
 	free(path);
 }

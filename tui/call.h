@@ -49,7 +49,7 @@ typedef void (*tui_call_free_fn)(void *out);
 /*
  * Defines the call function NAME_fn, which runs EXPR (an engine call that
  * stores its result of type TYPE in `res`, with the args in `a` and the
- * error in `err`: sm_runs_read(a->eng, a->limit, &res, err)) and hands res
+ * error in `err`: sm_runs_read(a->eng, a->limit, NULL, &res, err)) and hands res
  * over, and NAME_free, which frees such a result with FREE.
  */
 #define TUI_CALL_FN(name, type, expr, free_fn) \

@@ -63,12 +63,12 @@ static const sm_copy_options *copy_options(tui_call_args *a, sm_copy_options *o)
 }
 
 TUI_CALL_FN(plan, sm_copy_plan,
-	    sm_copy_plan_read(a->eng, copy_options(a, &(sm_copy_options){ 0 }), &res, err),
+	    sm_copy_plan_read(a->eng, copy_options(a, &(sm_copy_options){ 0 }), NULL, &res, err),
 	    sm_copy_plan_free)
 TUI_CALL_FN(result, sm_copy_result,
-	    sm_copy_run(a->eng, copy_options(a, &(sm_copy_options){ 0 }), &res, err),
+	    sm_copy_run(a->eng, copy_options(a, &(sm_copy_options){ 0 }), NULL, &res, err),
 	    sm_copy_result_free)
-TUI_CALL_FN(rb, sm_rollback_result, sm_rollback_run(a->eng, a->num, &res, err),
+TUI_CALL_FN(rb, sm_rollback_result, sm_rollback_run(a->eng, a->num, NULL, &res, err),
 	    sm_rollback_result_free)
 
 tui_call *tui_rollback_call(tui_app *app, long long copy_id)

@@ -43,8 +43,8 @@ static const char *const overview_sorts[] = {
 	"config order", "name", "snapshots", "events", "failures", NULL,
 };
 
-TUI_CALL_FN(inv, sm_inventory, sm_inventory_read(a->eng, &res, err), sm_inventory_free)
-TUI_CALL_FN(pf, sm_preflight, sm_preflight_run(a->eng, NULL, 0, &res, err), sm_preflight_free)
+TUI_CALL_FN(inv, sm_inventory, sm_inventory_read(a->eng, NULL, &res, err), sm_inventory_free)
+TUI_CALL_FN(pf, sm_preflight, sm_preflight_run(a->eng, NULL, 0, NULL, &res, err), sm_preflight_free)
 
 static void overview_reload(tui_app *app, tui_view *v)
 {

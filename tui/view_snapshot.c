@@ -65,11 +65,11 @@ static void snap_free(void *p)
 static int snap_fn(tui_call_args *a, void **out, sm_error *err)
 {
 	snap_pair *c = sm_xcalloc(1, sizeof *c);
-	int rc = sm_snapshot_read(a->eng, a->str, false, &c->live, &c->live_meta,
+	int rc = sm_snapshot_read(a->eng, a->str, false, NULL, &c->live, &c->live_meta,
 				  &c->live_ver, err);
 
 	if (rc == SM_OK)
-		rc = sm_snapshot_read(a->eng, a->str, true, &c->gen, &c->gen_meta,
+		rc = sm_snapshot_read(a->eng, a->str, true, NULL, &c->gen, &c->gen_meta,
 				      &c->gen_ver, err);
 	*out = c;
 	return rc;

@@ -22,6 +22,11 @@ int sm_error_setv(sm_error *err, int code, const char *fmt, va_list ap)
 	return code;
 }
 
+int sm_error_code(const sm_error *err, int fallback)
+{
+	return err && err->code != SM_OK ? err->code : fallback;
+}
+
 int sm_error_set(sm_error *err, int code, const char *fmt, ...)
 {
 	va_list ap;

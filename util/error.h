@@ -51,6 +51,10 @@ int sm_error_set_at(sm_error *err, int code, const char *file, int line,
 void sm_error_prefix(sm_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The code of the error in err, or fallback when err is NULL or holds
+ * none: for a failure that a NULL result reported. */
+int sm_error_code(const sm_error *err, int fallback);
+
 /* "file:line: message" or "message" into buf. */
 const char *sm_error_format(const sm_error *err, char *buf, size_t size);
 

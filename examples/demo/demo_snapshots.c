@@ -145,7 +145,7 @@ static int run_rebuild(demo_snapshots *ds, bool quiet, long long *failed, sm_err
 		types[k] = demo_kinds[k].type;
 	ro.types = types;
 	ro.n_types = (size_t)demo_n_kinds;
-	if ((rc = sm_engine_open(ds->cfg, ds->cfg->envs[0].name, &eng, err)))
+	if ((rc = sm_engine_open(ds->cfg, ds->cfg->envs[0].name, NULL, &eng, err)))
 		return rc;
 	if ((rc = sm_rebuild_start(eng, &ro, &run, err))) {
 		sm_engine_close(eng);
@@ -172,7 +172,7 @@ static int run_rebuild(demo_snapshots *ds, bool quiet, long long *failed, sm_err
 	if (!rc && *failed > 0 && !quiet) {
 		sm_failure_list *fl = NULL;
 
-		if (sm_failures_read(eng, NULL, -1, &fl, err) == SM_OK) {
+		if (sm_failures_read(eng, NULL, -1, NULL, &fl, err) == SM_OK) {
 			for (size_t i = 0; i < fl->n && i < 5; i++)
 				fprintf(stderr, "  failed: %s %s v%lld: %s\n", fl->items[i].source_type,
 					fl->items[i].source_uuid, fl->items[i].stream_version,
