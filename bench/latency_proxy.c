@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 #define QUEUE_LIMIT (4u << 20)
 #define READ_SIZE 65536
 #define MAX_PAIRS 256
@@ -55,14 +57,6 @@ typedef struct conn_pair {
 	bool used;
 	flow up, down;          /* client -> server, server -> client */
 } conn_pair;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what)
 {
@@ -129,7 +123,7 @@ static bool flow_read(flow *f, double delay)
 		return n == 0;
 	}
 	p->next = NULL;
-	p->due = now() + delay;
+	p->due = sm_now() + delay;
 	p->len = (size_t)n;
 	p->off = 0;
 	if (f->tail)
@@ -144,7 +138,7 @@ static bool flow_read(flow *f, double delay)
 /* Writes what is due; false when the connection is broken. */
 static bool flow_write(flow *f)
 {
-	double t = now();
+	double t = sm_now();
 
 	while (f->head && f->head->due <= t) {
 		piece *p = f->head;
@@ -210,7 +204,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		struct pollfd pfd[1 + 4 * MAX_PAIRS];
 		int who[1 + 4 * MAX_PAIRS], n = 0;
-		double t = now(), timeout = -1;  /* seconds; < 0: none */
+		double t = sm_now(), timeout = -1;  /* seconds; < 0: none */
 		struct timespec ts;
 
 		pfd[n].fd = lfd;

@@ -24,24 +24,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/db.h"
 #include "engine/event_data.h"
 #include "engine/reducer.h"
 #include "engine/store.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/json.h"
 
 #define BATCH 1000
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int die(const sm_error *err)
 {
@@ -278,7 +270,7 @@ int main(int argc, char **argv)
 		if (sm_reducer_open(cfg, &cfg->aggs[i], 0, NULL, &reducers[i], &err))
 			return die(&err);
 
-	t0 = now();
+	t0 = sm_now();
 	snaps = PQexecParams(conn, snap_sql, 0, NULL, NULL, NULL, NULL, 1);
 	if (PQresultStatus(snaps) != PGRES_TUPLES_OK) {
 		sm_db_error(conn, snaps, "reading snapshots", &err);
@@ -327,13 +319,13 @@ int main(int argc, char **argv)
 		n.instances++;
 		if (rc > 0)
 			n.failed++;
-		if (max_seconds > 0 && now() - t0 >= max_seconds && i + 1 < PQntuples(snaps)) {
+		if (max_seconds > 0 && sm_now() - t0 >= max_seconds && i + 1 < PQntuples(snaps)) {
 			stopped = true;
 			break;
 		}
 	}
 	printf("{\"instances\": %lld, \"events\": %lld, \"failed\": %lld, \"seconds\": %.3f,"
-	       " \"stopped_early\": %s}\n", n.instances, n.events, n.failed, now() - t0,
+	       " \"stopped_early\": %s}\n", n.instances, n.events, n.failed, sm_now() - t0,
 	       stopped ? "true" : "false");
 	PQclear(snaps);
 	for (size_t i = 0; i < cfg->n_aggs; i++)

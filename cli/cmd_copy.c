@@ -143,7 +143,7 @@ static void plan_table(const sm_copy_plan *plan, const copy_args *a)
 	if (stale) {
 		char num[32];
 
-		out_count(num, sizeof num, stale);
+		sm_fmt_count(num, sizeof num, stale);
 		if (a->remove_stale)
 			printf("%s stale live snapshot%s without a replacement will be removed "
 			       "(Commanded then replays those aggregates).\n", num, stale == 1 ? "" : "s");
@@ -203,7 +203,7 @@ static int confirm(const cli_ctx *ctx, const copy_args *a, const sm_copy_plan *p
 	fflush(stdout);
 	if (!name_ok) {
 		fprintf(stderr, "Environment %s is protected. Type its name to copy %s "
-			"snapshot%s into the live table: ", name, out_count(num, sizeof num, rows),
+			"snapshot%s into the live table: ", name, sm_fmt_count(num, sizeof num, rows),
 			rows == 1 ? "" : "s");
 		fflush(stderr);
 		if (!read_answer(answer, sizeof answer) || strcmp(answer, env->name) != 0) {
@@ -213,7 +213,7 @@ static int confirm(const cli_ctx *ctx, const copy_args *a, const sm_copy_plan *p
 		goto out;
 	}
 	fprintf(stderr, "Copy %s snapshot%s into the live table of %s? [y/N] ",
-		out_count(num, sizeof num, rows), rows == 1 ? "" : "s", name);
+		sm_fmt_count(num, sizeof num, rows), rows == 1 ? "" : "s", name);
 	fflush(stderr);
 	if (!read_answer(answer, sizeof answer) ||
 	    (strcmp(answer, "y") != 0 && strcmp(answer, "yes") != 0)) {
@@ -325,12 +325,12 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 
 		printf("\ncopy %lld: %s replaced, %s inserted, %s newer live kept, %s removed; "
 		       "%s live rows backed up\n", res->copy_id,
-		       out_count(a, sizeof a, res->replaced), out_count(b, sizeof b, res->inserted),
-		       out_count(c, sizeof c, res->kept_newer), out_count(d, sizeof d, res->removed),
-		       out_count(e, sizeof e, res->backed_up));
+		       sm_fmt_count(a, sizeof a, res->replaced), sm_fmt_count(b, sizeof b, res->inserted),
+		       sm_fmt_count(c, sizeof c, res->kept_newer), sm_fmt_count(d, sizeof d, res->removed),
+		       sm_fmt_count(e, sizeof e, res->backed_up));
 		if (res->stale_kept)
 			printf("%s stale live snapshots without a replacement were kept\n",
-			       out_count(a, sizeof a, res->stale_kept));
+			       sm_fmt_count(a, sizeof a, res->stale_kept));
 		char *sum = out_sanitize(res->checksum);
 		char *undo = undo_line(ctx, res->copy_id);
 
@@ -387,10 +387,10 @@ int cli_cmd_rollback(cli_ctx *ctx, int argc, char **argv)
 
 		printf("rolled back copy %lld (journal run %lld): %s rows restored, "
 		       "%s inserted rows deleted\n", res->copy_id, res->rollback_id,
-		       out_count(a, sizeof a, res->restored), out_count(b, sizeof b, res->deleted));
+		       sm_fmt_count(a, sizeof a, res->restored), sm_fmt_count(b, sizeof b, res->deleted));
 		if (res->drifted) {
 			printf("%s rows changed after the copy and were left as they are:\n",
-			       out_count(c, sizeof c, res->drifted));
+			       sm_fmt_count(c, sizeof c, res->drifted));
 			for (size_t i = 0; i < res->n_drifted_uuids; i++) {
 				char *u = out_sanitize(res->drifted_uuids[i]);
 

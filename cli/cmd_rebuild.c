@@ -82,10 +82,10 @@ static void summary_table(const sm_progress *p)
 	out_table_free(t);
 	printf("\nrun %lld %s in %s: %s instances, %s events folded, %s failed",
 	       p->run_id, sm_run_state_name(p->state),
-	       out_duration(el, sizeof el, p->elapsed_seconds),
-	       out_count(inst, sizeof inst, p->total.instances_done),
-	       out_count(ev, sizeof ev, p->total.events_done),
-	       out_count(fl, sizeof fl, p->total.failed));
+	       sm_fmt_duration(el, sizeof el, p->elapsed_seconds),
+	       sm_fmt_count(inst, sizeof inst, p->total.instances_done),
+	       sm_fmt_count(ev, sizeof ev, p->total.events_done),
+	       sm_fmt_count(fl, sizeof fl, p->total.failed));
 	if (p->total.failed)
 		printf(" (see: snapmig failures)");
 	putchar('\n');

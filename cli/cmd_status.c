@@ -177,7 +177,7 @@ static char *versions_text(const sm_type_inventory *t)
 		char num[32];
 
 		out_appendf(&s, " \xc2\xb7 ", "v%lld %s", t->versions[v].version,
-			    out_count(num, sizeof num, t->versions[v].count));
+			    sm_fmt_count(num, sizeof num, t->versions[v].count));
 	}
 	return s;
 }
@@ -242,7 +242,7 @@ static void status_table(const cli_ctx *ctx, const sm_inventory *inv, const sm_p
 			char num[32];
 
 			out_table_cellf(t, "%s missing streams",
-					out_count(num, sizeof num, ti->missing_streams));
+					sm_fmt_count(num, sizeof num, ti->missing_streams));
 		} else {
 			out_table_cell(t, "");
 		}

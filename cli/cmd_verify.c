@@ -248,25 +248,25 @@ static void print_type_details(const sm_verify_type *t)
 
 	if (t->at_version < t->live)
 		printf("%s: %s live snapshot%s at another module version than %lld: not checked\n",
-		       t->label, out_count(a, sizeof a, t->live - t->at_version),
+		       t->label, sm_fmt_count(a, sizeof a, t->live - t->at_version),
 		       t->live - t->at_version == 1 ? "" : "s", t->target_version);
 	if (t->skipped)
 		printf("%s: %s live snapshot%s changed while verifying: not compared\n", t->label,
-		       out_count(a, sizeof a, t->skipped), t->skipped == 1 ? "" : "s");
+		       sm_fmt_count(a, sizeof a, t->skipped), t->skipped == 1 ? "" : "s");
 	if (t->number_form)
 		printf("%s: %s equal instance%s hold an integer where the other side has a float"
 		       " (1 vs 1.0: equal as jsonb, not as Elixir terms)\n", t->label,
-		       out_count(a, sizeof a, t->number_form), t->number_form == 1 ? "" : "s");
+		       sm_fmt_count(a, sizeof a, t->number_form), t->number_form == 1 ? "" : "s");
 	if (!t->different && !t->failed)
 		return;
 	printf("\n%s: %s of %s checked differ, %s failed\n", t->label,
-	       out_count(a, sizeof a, t->different), out_count(b, sizeof b, t->checked),
-	       out_count(c, sizeof c, t->failed));
+	       sm_fmt_count(a, sizeof a, t->different), sm_fmt_count(b, sizeof b, t->checked),
+	       sm_fmt_count(c, sizeof c, t->failed));
 	for (size_t i = 0; i < t->n_paths; i++) {
 		char *p = out_sanitize(t->paths[i].path);
 
 		printf("  %-40s differs in %s instance%s\n", p,
-		       out_count(a, sizeof a, t->paths[i].instances),
+		       sm_fmt_count(a, sizeof a, t->paths[i].instances),
 		       t->paths[i].instances == 1 ? "" : "s");
 		free(p);
 	}
@@ -313,8 +313,8 @@ static void report_text(const sm_verify_report *r)
 	for (size_t i = 0; i < r->n_types; i++)
 		print_type_details(&r->types[i]);
 	printf("\nverify %s in %s: %s instances checked, %s events folded",
-	       sm_run_state_name(r->state), out_duration(el, sizeof el, r->elapsed_seconds),
-	       out_count(c, sizeof c, sums[2]), out_count(ev, sizeof ev, r->events));
+	       sm_run_state_name(r->state), sm_fmt_duration(el, sizeof el, r->elapsed_seconds),
+	       sm_fmt_count(c, sizeof c, sums[2]), sm_fmt_count(ev, sizeof ev, r->events));
 	if (r->sampled)
 		printf(" (a sample, seed %llu)", r->seed);
 	printf(": %s\n", sums[4] || sums[5] ? "the reducer does NOT reproduce every live snapshot"

@@ -149,30 +149,6 @@ char *out_truncate(const char *s, size_t max_cols)
 	}
 }
 
-const char *out_count(char *buf, size_t size, long long n)
-{
-	char digits[32];
-	size_t len, o = 0, lead;
-	unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
-
-	snprintf(digits, sizeof digits, "%llu", u);
-	len = strlen(digits);
-	lead = len % 3 ? len % 3 : 3;
-	if (size < 32) {
-		snprintf(buf, size, "%lld", n);
-		return buf;
-	}
-	if (n < 0)
-		buf[o++] = '-';
-	for (size_t i = 0; i < len; i++) {
-		if (i && (i == lead || (i > lead && (i - lead) % 3 == 0)))
-			buf[o++] = ',';
-		buf[o++] = digits[i];
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 char *out_vasprintf(const char *fmt, va_list ap)
 {
 	va_list copy;
@@ -199,22 +175,6 @@ void out_appendf(char **s, const char *sep, const char *fmt, ...)
 	free(text);
 	free(*s);
 	*s = next;
-}
-
-const char *out_duration(char *buf, size_t size, double seconds)
-{
-	long long s;
-
-	if (seconds < 0) {
-		snprintf(buf, size, "?");
-		return buf;
-	}
-	s = (long long)(seconds + 0.5);
-	if (s >= 3600)
-		snprintf(buf, size, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
-	else
-		snprintf(buf, size, "%lld:%02lld", s / 60, s % 60);
-	return buf;
 }
 
 /* ------------------------------------------------------------ tables */
@@ -266,7 +226,7 @@ void out_table_count(out_table *t, long long n)
 {
 	char buf[32];
 
-	out_table_cell(t, out_count(buf, sizeof buf, n));
+	out_table_cell(t, sm_fmt_count(buf, sizeof buf, n));
 }
 
 /* Field f of the struct at base: its text (true), or its count. */

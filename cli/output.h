@@ -1,6 +1,6 @@
 /*
  * Output of the command line: sanitised text, aligned tables measured by
- * display width, numbers with thousands separators, JSON documents.
+ * display width, JSON documents (numbers and durations: util/format.h).
  *
  * Strings that come from the database or the configuration may contain
  * anything; every cell of a table goes through out_sanitize, and every
@@ -17,6 +17,8 @@
 
 #include <json-c/json.h>
 
+#include "util/format.h"
+
 /* A copy of s (NULL → "") with control characters (C0, DEL, C1) replaced by
  * '?' and invalid UTF-8 by U+FFFD; caller frees. */
 char *out_sanitize(const char *s);
@@ -28,9 +30,6 @@ size_t out_width(const char *s);
  * when cut; caller frees. */
 char *out_truncate(const char *s, size_t max_cols);
 
-/* "1,234,567" into buf (at least 32 bytes); returns buf. */
-const char *out_count(char *buf, size_t size, long long n);
-
 /* vsprintf into a new string (caller frees). */
 char *out_vasprintf(const char *fmt, va_list ap);
 
@@ -38,9 +37,6 @@ char *out_vasprintf(const char *fmt, va_list ap);
  * string *s: "a, b, c" built in a loop. */
 void out_appendf(char **s, const char *sep, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-
-/* "1:02:03" / "2:03" / "?" for a negative value; returns buf. */
-const char *out_duration(char *buf, size_t size, double seconds);
 
 /* ------------------------------------------------------------ fields */
 

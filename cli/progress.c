@@ -12,18 +12,11 @@
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #define LINE_INTERVAL 5.0   /* seconds between plain lines */
 #define JSON_INTERVAL 1.0   /* seconds between JSON lines */
 #define LABEL_MAX 24        /* display columns of a type's label in a bar */
-
-double progress_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void progress_init(progress_view *v, enum progress_mode mode, FILE *f)
 {
@@ -97,14 +90,14 @@ static void show_line(progress_view *v, const sm_progress *p)
 
 	fprintf(v->f, "snapmig: %s %s %s: %s/%s events (%d%%), %s/%s instances, "
 		"%s failed, %s events/s, ETA %s\n",
-		v->what, sm_run_state_name(p->state), out_duration(el, sizeof el, p->elapsed_seconds),
-		out_count(ed, sizeof ed, t->events_done),
-		out_count(ep, sizeof ep, t->events_planned), (int)(fraction(t) * 100.0),
-		out_count(id, sizeof id, t->instances_done),
-		out_count(ip, sizeof ip, t->instances_planned),
-		out_count(fl, sizeof fl, t->failed),
-		out_count(rate, sizeof rate, llround(t->events_per_sec)),
-		out_duration(eta, sizeof eta, t->eta_seconds));
+		v->what, sm_run_state_name(p->state), sm_fmt_duration(el, sizeof el, p->elapsed_seconds),
+		sm_fmt_count(ed, sizeof ed, t->events_done),
+		sm_fmt_count(ep, sizeof ep, t->events_planned), (int)(fraction(t) * 100.0),
+		sm_fmt_count(id, sizeof id, t->instances_done),
+		sm_fmt_count(ip, sizeof ip, t->instances_planned),
+		sm_fmt_count(fl, sizeof fl, t->failed),
+		sm_fmt_count(rate, sizeof rate, llround(t->events_per_sec)),
+		sm_fmt_duration(eta, sizeof eta, t->eta_seconds));
 	fflush(v->f);
 }
 
@@ -123,11 +116,11 @@ static void bar_tail(char *buf, size_t size, const sm_type_progress *t, double f
 	char ed[32], ep[32], fl[32], rate[32], eta[32];
 
 	snprintf(buf, size, " %3d%% %s/%s ev  %s failed  %s ev/s  ETA %s",
-		 (int)(fr * 100.0), out_count(ed, sizeof ed, t->events_done),
-		 out_count(ep, sizeof ep, t->events_planned),
-		 out_count(fl, sizeof fl, t->failed),
-		 out_count(rate, sizeof rate, llround(t->events_per_sec)),
-		 out_duration(eta, sizeof eta, t->eta_seconds));
+		 (int)(fr * 100.0), sm_fmt_count(ed, sizeof ed, t->events_done),
+		 sm_fmt_count(ep, sizeof ep, t->events_planned),
+		 sm_fmt_count(fl, sizeof fl, t->failed),
+		 sm_fmt_count(rate, sizeof rate, llround(t->events_per_sec)),
+		 sm_fmt_duration(eta, sizeof eta, t->eta_seconds));
 }
 
 /* One line: label padded to label_w, a bar of bar_w cells (none when
@@ -236,7 +229,7 @@ void progress_update(progress_view *v, const sm_progress *p, double now)
 void progress_finish(progress_view *v, const sm_progress *p)
 {
 	v->last_shown = -1e9;
-	progress_update(v, p, progress_now());
+	progress_update(v, p, sm_now());
 	v->lines_drawn = 0;
 }
 
@@ -296,7 +289,7 @@ static void watch(sm_run *run, progress_view *view)
 		memset(&p, 0, sizeof p);
 		sm_run_progress(run, &p);
 		if (!done)
-			progress_update(view, &p, progress_now());
+			progress_update(view, &p, sm_now());
 		sm_progress_clear(&p);
 		if (done)
 			break;

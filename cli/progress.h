@@ -44,9 +44,6 @@ void progress_note(progress_view *v, const char *text);
  * of the total (without). */
 json_object *progress_type_json(const sm_type_progress *t, bool with_type);
 
-/* Monotonic clock in seconds. */
-double progress_now(void);
-
 /*
  * Starts a run with start(arg, &run, err) and shows its progress on view
  * until it has finished.  The engine's threads are started with SIGINT and

@@ -23,17 +23,10 @@
 
 #include "engine/child.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #define READ_CHUNK 65536
 #define POLL_SLICE_MS 100   /* longest wait between two cancel checks */
-
-long long sm_child_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void sm_child_init(sm_child *c, int log_fd, const char *log_prefix)
 {
@@ -456,7 +449,7 @@ static ssize_t stdout_read(sm_child *c)
 enum sm_child_io sm_child_pump(sm_child *c, size_t drain_to, bool want_line,
 			       int timeout_ms, char **line, size_t *len)
 {
-	long long deadline = sm_child_now_ms() + timeout_ms;
+	long long deadline = sm_now_ms() + timeout_ms;
 
 	for (;;) {
 		struct pollfd pfd[3];
@@ -474,7 +467,7 @@ enum sm_child_io sm_child_pump(sm_child *c, size_t drain_to, bool want_line,
 			return SM_CHILD_OK;
 		if (c->cancelled && c->cancelled(c->cancel_arg))
 			return SM_CHILD_CANCELLED;
-		now = sm_child_now_ms();
+		now = sm_now_ms();
 		if (now >= deadline)
 			return SM_CHILD_TIMEOUT;
 		wait = (int)(deadline - now < POLL_SLICE_MS ? deadline - now : POLL_SLICE_MS);
@@ -504,7 +497,7 @@ enum sm_child_io sm_child_pump(sm_child *c, size_t drain_to, bool want_line,
 
 			if (w > 0) {
 				c->ooff += (size_t)w;
-				deadline = sm_child_now_ms() + timeout_ms;
+				deadline = sm_now_ms() + timeout_ms;
 			} else if (w < 0 && errno == EPIPE) {
 				/* The child closed its stdin: it is gone or going. */
 				close_fd(&c->in_fd);
@@ -519,7 +512,7 @@ enum sm_child_io sm_child_pump(sm_child *c, size_t drain_to, bool want_line,
 			if (r < 0)
 				return SM_CHILD_ERROR;
 			if (r > 0)
-				deadline = sm_child_now_ms() + timeout_ms;
+				deadline = sm_now_ms() + timeout_ms;
 		}
 	}
 }
@@ -539,7 +532,7 @@ static void describe_status(int st, char *status, size_t size)
 
 void sm_child_stop(sm_child *c, int grace_ms, char *status, size_t size)
 {
-	long long deadline = sm_child_now_ms() + grace_ms;
+	long long deadline = sm_now_ms() + grace_ms;
 	bool exited = false, gone = false;
 	int st = 0;
 
@@ -566,7 +559,7 @@ void sm_child_stop(sm_child *c, int grace_ms, char *status, size_t size)
 			} else if (errno != EINTR) {
 				break;
 			}
-			if (sm_child_now_ms() >= deadline)
+			if (sm_now_ms() >= deadline)
 				break;
 			/* Keep stderr flowing: a child blocked writing it cannot exit. */
 			if (c->err_fd >= 0) {

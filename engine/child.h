@@ -117,7 +117,4 @@ void sm_child_tail_reset(sm_child *c);
 /* Writes a line of snapmig's own to the log ("snapmig: " prefixed). */
 void sm_child_log(sm_child *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Milliseconds of a monotonic clock. */
-long long sm_child_now_ms(void);
-
 #endif

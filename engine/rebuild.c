@@ -23,6 +23,7 @@
 #include "engine/target.h"
 #include "engine/verify_internal.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/fs.h"
 
 /* A chunk holds at most batch_size instances and about this many events
@@ -31,11 +32,7 @@
 
 double sm_run_elapsed(const sm_run *run)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - run->started.tv_sec) +
-	       (double)(now.tv_nsec - run->started.tv_nsec) / 1e9;
+	return sm_now() - run->started;
 }
 
 void sm_run_fail(sm_run *run, const sm_error *err)
@@ -553,7 +550,7 @@ sm_run *sm_run_new(sm_engine *eng, const sm_aggregate *const *aggs, size_t n_agg
 	sm_type_params_init(&run->type_params, aggs, n_aggs);
 	run->state = SM_RUN_PLANNING;
 	run->finished_elapsed = -1;
-	clock_gettime(CLOCK_MONOTONIC, &run->started);
+	run->started = sm_now();
 	return run;
 }
 

@@ -88,7 +88,7 @@ struct sm_run {
 	enum sm_run_state state;   /* (L) */
 	sm_error error;            /* (L) the first error that stopped the run */
 	long long run_id;          /* (L) */
-	struct timespec started;
+	double started;            /* sm_now() when it started */
 	double finished_elapsed;   /* (L) elapsed at the end, < 0 while running */
 	char *log_path;            /* external reducers' stderr, or NULL */
 	sm_verify *verify;         /* a verify run (read-only): its report; NULL: a rebuild */

@@ -31,6 +31,7 @@
 #include "engine/store.h"
 #include "util/alloc.h"
 #include "util/base64.h"
+#include "util/clock.h"
 #include "util/json.h"
 
 extern char **environ;
@@ -362,9 +363,9 @@ static bool backoff(sm_exec_proc *p)
 		ms *= 2;
 	if (ms > BACKOFF_MAX_MS)
 		ms = BACKOFF_MAX_MS;
-	until = sm_child_now_ms() + ms;
+	until = sm_now_ms() + ms;
 	for (;;) {
-		long long left = until - sm_child_now_ms();
+		long long left = until - sm_now_ms();
 		struct timespec ts;
 
 		if (p->child.cancelled && p->child.cancelled(p->child.cancel_arg))

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "engine/db.h"
@@ -27,6 +26,7 @@
 #include "engine/snapmig.h"
 #include "tests/fixture.h"
 #include "tests/testlib.h"
+#include "util/clock.h"
 
 #define ALPHA "Elixir.Test.Alpha"
 #define BETA "Elixir.Test.Beta"
@@ -906,14 +906,6 @@ static void *copy_main(void *arg)
 	return NULL;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 START_TEST(test_copy_waits_for_the_lock_and_reports_while_waiting)
 {
 	struct fx f;
@@ -937,8 +929,8 @@ START_TEST(test_copy_waits_for_the_lock_and_reports_while_waiting)
 	tl_exec(f.conn, sql);
 	free(sql);
 	ck_assert_int_eq(pthread_create(&th, NULL, copy_main, &t), 0);
-	deadline = now_s() + 30;
-	while (waits < 2 && now_s() < deadline) {
+	deadline = sm_now() + 30;
+	while (waits < 2 && sm_now() < deadline) {
 		usleep(50000);
 		pthread_mutex_lock(&t.mu);
 		waits = t.waits;
@@ -987,13 +979,13 @@ static int copy_backend_half_way(struct fx *f)
 {
 	char *rel = sqlf("%s.snapshots", f->src);
 	const char *p[] = { rel };
-	double deadline = now_s() + 30;
+	double deadline = sm_now() + 30;
 	int pid = 0;
 	/* A second connection: the first one is inside the lock-holding
 	 * transaction, but a plain read works there too; keep it simple. */
 	PGconn *mon = tl_connect(f->ci);
 
-	while (!pid && now_s() < deadline) {
+	while (!pid && sm_now() < deadline) {
 		PGresult *res = PQexecParams(mon,
 			"SELECT a.pid FROM pg_stat_activity a"
 			" WHERE a.application_name = 'snapmig' AND a.wait_event_type = 'Lock'"
@@ -1016,9 +1008,9 @@ static int copy_backend_half_way(struct fx *f)
 static void wait_backend_gone(struct fx *f, int pid)
 {
 	char *sql = sqlf("SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
-	double deadline = now_s() + 30;
+	double deadline = sm_now() + 30;
 
-	while (query_ll(f->conn, sql) > 0 && now_s() < deadline)
+	while (query_ll(f->conn, sql) > 0 && sm_now() < deadline)
 		usleep(50000);
 	ck_assert_int_eq(query_ll(f->conn, sql), 0);
 	free(sql);

@@ -28,6 +28,7 @@
 #include "engine/snapmig.h"
 #include "tests/fixture.h"
 #include "tests/testlib.h"
+#include "util/clock.h"
 
 #ifdef SM_TEST_ASAN
 #include <sanitizer/lsan_interface.h>
@@ -171,14 +172,6 @@ static void exec_params(PGconn *conn, const char *sql, int n, const char *const 
 	PQclear(r);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int rebuild_opts(fixture *f, const sm_rebuild_options *o, sm_progress *prog, sm_error *e)
 {
 	sm_run *run;
@@ -266,13 +259,13 @@ static void snapshot(fixture *f, const char *uuid, long long version, const char
  * killed client's backend finishes its statement first, then notices). */
 static void wait_no_snapmig_backends(fixture *f)
 {
-	double deadline = now_s() + 60;
+	double deadline = sm_now() + 60;
 	long long n;
 
 	for (;;) {
 		n = query_ll(f->conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
 			     " AND application_name = 'snapmig' AND pid <> pg_backend_pid()");
-		if (n == 0 || now_s() > deadline)
+		if (n == 0 || sm_now() > deadline)
 			break;
 		usleep(20000);
 	}
@@ -359,9 +352,9 @@ START_TEST(test_sigkill_at_random_moments_during_copy_leaves_the_live_table_befo
 	before = live_md5(&f, false);
 
 	/* The "after" state and how long a copy takes. */
-	t0 = now_s();
+	t0 = sm_now();
 	ck_assert_msg(sm_copy_run(f.eng, &o, NULL, &r, &e) == SM_OK, "%s", e.message);
-	copy_seconds = now_s() - t0;
+	copy_seconds = sm_now() - t0;
 	ck_assert(r->verified);
 	ck_assert_int_gt(r->replaced, 0);
 	ck_assert_int_gt(r->inserted, 0);
@@ -507,14 +500,14 @@ static void *copy_main(void *arg)
  * starts with prefix; 0 when none appears within 30 s. */
 static int waiting_backend(fixture *f, const char *app, const char *like)
 {
-	double deadline = now_s() + 30;
+	double deadline = sm_now() + 30;
 	const char *p[] = { app, like };
 	int pid = 0;
 	/* Its own connection: inside a transaction, pg_stat_activity would
 	 * not change. */
 	PGconn *mon = tl_connect(f->conninfo);
 
-	while (!pid && now_s() < deadline) {
+	while (!pid && sm_now() < deadline) {
 		PGresult *r = PQexecParams(mon,
 			"SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
 			" AND application_name = $1 AND wait_event_type = 'Lock' AND query LIKE $2",
@@ -568,9 +561,9 @@ START_TEST(test_copy_blocks_an_eventstore_writer_and_its_later_write_survives)
 	ck_assert_int_gt(waiting_backend(&f, "eventstore", "INSERT INTO public.snapshots%"), 0);
 	/* The copy reports its wait (about once a second) meanwhile. */
 	{
-		double deadline = now_s() + 10;
+		double deadline = sm_now() + 10;
 
-		while (atomic_load(&t.waits) < 1 && now_s() < deadline)
+		while (atomic_load(&t.waits) < 1 && sm_now() < deadline)
 			usleep(50000);
 		ck_assert_int_ge(atomic_load(&t.waits), 1);
 	}
@@ -622,7 +615,7 @@ static void *upsert_main(void *arg)
 		int k = (int)(it % N_HOT);
 		char uuid[32], version[32], data[64];
 		const char *p[] = { uuid, version, data };
-		double t0 = now_s(), dt;
+		double t0 = sm_now(), dt;
 		PGresult *r;
 
 		/* k-000002, k-000003, ...: rows the copy replaces or inserts. */
@@ -636,7 +629,7 @@ static void *upsert_main(void *arg)
 			break;
 		}
 		PQclear(r);
-		dt = now_s() - t0;
+		dt = sm_now() - t0;
 		if (dt > u->max_latency)
 			u->max_latency = dt;
 		u->last[k] = 100 + it;

@@ -21,12 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tui/app.h"
 #include "tui/tui.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 /* How long quitting waits for the cancelled run and for calls that write
  * (a copy, a rollback: one transaction each), and for calls that only
@@ -62,14 +62,6 @@ static void fatal_restore(void)
 		curses_active = false;
 		endwin();
 	}
-}
-
-double tui_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ------------------------------------------------------------ view stack */
@@ -135,7 +127,7 @@ void tui_message(tui_app *app, enum tui_style st, const char *fmt, ...)
 	vsnprintf(app->message, sizeof app->message, fmt, ap);
 	va_end(ap);
 	app->message_style = st;
-	app->message_time = tui_now();
+	app->message_time = sm_now();
 	app->dirty |= DIRTY_MESSAGE;
 }
 
@@ -184,7 +176,7 @@ static const char **copy_strings(tui_app *app, const char *const *src, size_t n)
 
 static void poll_run(tui_app *app, bool force)
 {
-	double now = tui_now();
+	double now = sm_now();
 	enum sm_run_state st;
 
 	if (!app->run || (!force && now - app->last_progress_poll < 0.25))
@@ -207,8 +199,8 @@ static void poll_run(tui_app *app, bool force)
 		if (st == SM_RUN_DONE)
 			tui_message(app, app->progress.total.failed ? ST_WARN : ST_GOOD,
 				    "Rebuild finished: %s instances, %s failed",
-				    tui_num(app->progress.total.instances_done, a),
-				    tui_num(app->progress.total.failed, b));
+				    sm_fmt_count(a, sizeof a, app->progress.total.instances_done),
+				    sm_fmt_count(b, sizeof b, app->progress.total.failed));
 		else if (st == SM_RUN_CANCELLED)
 			tui_message(app, ST_WARN, "Rebuild cancelled: committed work is kept");
 		else
@@ -467,7 +459,7 @@ static int first_shown(const tui_app *app)
 
 static bool message_shown(const tui_app *app)
 {
-	return app->message[0] && tui_now() - app->message_time < 8;
+	return app->message[0] && sm_now() - app->message_time < 8;
 }
 
 /* Draws the regions marked dirty, then one wnoutrefresh and one doupdate;
@@ -592,7 +584,7 @@ static void mouse_event(tui_app *app, const MEVENT *ev)
 		wheel = 1;
 #endif
 	cmd = tui_list_mouse(top->state, ev->y, (ev->bstate & BUTTON1_PRESSED) != 0, wheel,
-			     tui_now(), &flags);
+			     sm_now(), &flags);
 	act(app, flags, 0);
 	if (cmd != TUI_CMD_NONE)
 		dispatch(app, top, cmd, 0);

@@ -136,8 +136,6 @@ tui_view *tui_below(tui_app *app, const tui_view *v);
 void tui_message(tui_app *app, enum tui_style st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-double tui_now(void);
-
 /* Dialogs.  The callbacks run on the UI thread after the dialog closed;
  * ctx is borrowed (typically the state of the view below). */
 typedef void (*tui_confirm_fn)(tui_app *app, void *ctx);

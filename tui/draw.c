@@ -235,40 +235,6 @@ void tui_box(int y, int x, int h, int w, enum tui_style st)
 	attrset(A_NORMAL);
 }
 
-const char *tui_num(long long v, char *buf)
-{
-	char digits[32];
-	int n, o = 0;
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-
-	n = snprintf(digits, sizeof digits, "%llu", u);
-	if (v < 0)
-		buf[o++] = '-';
-	for (int i = 0; i < n; i++) {
-		if (i > 0 && (n - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = digits[i];
-	}
-	buf[o] = 0;
-	return buf;
-}
-
-const char *tui_duration(double seconds, char *buf, size_t size)
-{
-	long long s;
-
-	if (!(seconds >= 0) || seconds > 1e9) {
-		snprintf(buf, size, "%s", "-");
-		return buf;
-	}
-	s = (long long)(seconds + 0.5);
-	if (s >= 3600)
-		snprintf(buf, size, "%lld:%02lld:%02lld", s / 3600, s / 60 % 60, s % 60);
-	else
-		snprintf(buf, size, "%lld:%02lld", s / 60, s % 60);
-	return buf;
-}
-
 const char *tui_spinner(unsigned tick)
 {
 	static const char *const ascii[] = { "|", "/", "-", "\\" };

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "tui/theme.h"
+#include "util/format.h"
 
 /* Set once at start: whether the locale is UTF-8 (then "…", "█" etc. are
  * used, ASCII otherwise). */
@@ -49,10 +50,6 @@ void tui_hline(int y, int x, int w, enum tui_style st);
 /* A box border (h, w >= 2) filled with the dialog style. */
 void tui_box(int y, int x, int h, int w, enum tui_style st);
 
-/* "1,234,567" into buf (at least 32 bytes); returns buf. */
-const char *tui_num(long long v, char *buf);
-/* "1:02:03" / "2:03" / "–" for negative. */
-const char *tui_duration(double seconds, char *buf, size_t size);
 /* The spinner frame for tick. */
 const char *tui_spinner(unsigned tick);
 

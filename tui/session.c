@@ -19,6 +19,7 @@
 
 #include "tui/app.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 /* How often the files are looked at (seconds). */
 #define WATCH_INTERVAL 1.0
@@ -83,12 +84,12 @@ static void remember(tui_app *app, const sm_config *cfg)
 void tui_config_init(tui_app *app, const sm_config *cfg)
 {
 	remember(app, cfg);
-	app->cfg_checked = tui_now();
+	app->cfg_checked = sm_now();
 }
 
 void tui_config_watch(tui_app *app)
 {
-	double now = tui_now();
+	double now = sm_now();
 	uint64_t stamp;
 
 	if (now - app->cfg_checked < WATCH_INTERVAL)

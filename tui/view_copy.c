@@ -245,13 +245,13 @@ static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
 
 		y = tui_list_y(&s->list, i);
 		tui_cell(&cols[0], y, st, t->label ? t->label : t->type);
-		tui_cell(&cols[1], y, st, tui_num(t->generated, n));
-		tui_cell(&cols[2], y, st, tui_num(t->replace, n));
-		tui_cell(&cols[3], y, st, tui_num(t->insert, n));
-		tui_cell(&cols[4], y, st, tui_num(t->keep_newer, n));
-		tui_cell(&cols[5], y, st, tui_num(t->untouched, n));
+		tui_cell(&cols[1], y, st, sm_fmt_count(n, sizeof n, t->generated));
+		tui_cell(&cols[2], y, st, sm_fmt_count(n, sizeof n, t->replace));
+		tui_cell(&cols[3], y, st, sm_fmt_count(n, sizeof n, t->insert));
+		tui_cell(&cols[4], y, st, sm_fmt_count(n, sizeof n, t->keep_newer));
+		tui_cell(&cols[5], y, st, sm_fmt_count(n, sizeof n, t->untouched));
 		tui_cell(&cols[6], y, cur ? ST_CURSOR : t->stale_without_replacement ? ST_WARN : ST_NORMAL,
-			 tui_num(t->stale_without_replacement, n));
+			 sm_fmt_count(n, sizeof n, t->stale_without_replacement));
 		guard_names(t->guards, g, sizeof g);
 		tui_cell(&cols[7], y, cur ? ST_CURSOR : t->guards ? ((t->guards & s->force) == t->guards ?
 								    ST_WARN : ST_BAD) : ST_GOOD,
@@ -268,7 +268,7 @@ static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
 			tui_putf(y, r.x + 1, r.w - 2, ST_DIM, "%s: no guard tripped%s%s",
 				 t->label ? t->label : t->type,
 				 t->lag_events ? ", generated rows behind by events: " : "",
-				 t->lag_events ? tui_num(t->lag_events, n) : "");
+				 t->lag_events ? sm_fmt_count(n, sizeof n, t->lag_events) : "");
 	}
 	y += 2;
 	tui_putf(y++, r.x + 1, r.w - 2, s->remove_stale ? ST_WARN : ST_NORMAL,
@@ -330,9 +330,9 @@ static void copy_draw(tui_app *app, tui_view *v, tui_rect r)
 		tui_putf(y++, x, w, res->verified ? ST_GOOD : ST_BAD, "Copy #%lld committed.  Verified: %s",
 			 res->copy_id, res->verified ? "yes (row counts and checksum read back)" : "NO");
 		tui_putf(y++, x, w, ST_NORMAL, "replaced %s  inserted %s  kept newer %s  removed %s  backed up %s",
-			 tui_num(res->replaced, a), tui_num(res->inserted, b),
-			 tui_num(res->kept_newer, c), tui_num(res->removed, d),
-			 tui_num(res->backed_up, e));
+			 sm_fmt_count(a, sizeof a, res->replaced), sm_fmt_count(b, sizeof b, res->inserted),
+			 sm_fmt_count(c, sizeof c, res->kept_newer), sm_fmt_count(d, sizeof d, res->removed),
+			 sm_fmt_count(e, sizeof e, res->backed_up));
 		tui_putf(y++, x, w, ST_DIM, "checksum %s", res->checksum ? res->checksum : "-");
 		y++;
 		if (s->phase == CP_ROLLING_BACK) {
@@ -343,10 +343,10 @@ static void copy_draw(tui_app *app, tui_view *v, tui_rect r)
 
 			tui_putf(y++, x, w, ST_GOOD, "Rolled back copy #%lld (journal #%lld): "
 				 "restored %s, deleted %s", rb->copy_id, rb->rollback_id,
-				 tui_num(rb->restored, a), tui_num(rb->deleted, b));
+				 sm_fmt_count(a, sizeof a, rb->restored), sm_fmt_count(b, sizeof b, rb->deleted));
 			if (rb->drifted) {
 				tui_putf(y++, x, w, ST_WARN, "%s rows changed after the copy were left "
-					 "as they are, e.g.:", tui_num(rb->drifted, c));
+					 "as they are, e.g.:", sm_fmt_count(c, sizeof c, rb->drifted));
 				for (size_t i = 0; i < rb->n_drifted_uuids && y < r.y + r.h; i++)
 					tui_put(y++, x + 2, w - 2, ST_DIM, rb->drifted_uuids[i]);
 			}
@@ -425,8 +425,8 @@ static void confirm_copy(tui_app *app, copy_state *s)
 		 "  replace %s, insert %s, keep %s newer live rows\n"
 		 "  stale rows without replacement: %s %s\n"
 		 "Replaced rows are backed up; u rolls the copy back.%s",
-		 env->settings.source_schema, env->name, tui_num(repl, a), tui_num(ins, b),
-		 tui_num(keep, c), tui_num(stale, d), s->remove_stale ? "removed" : "kept",
+		 env->settings.source_schema, env->name, sm_fmt_count(a, sizeof a, repl), sm_fmt_count(b, sizeof b, ins),
+		 sm_fmt_count(c, sizeof c, keep), sm_fmt_count(d, sizeof d, stale), s->remove_stale ? "removed" : "kept",
 		 env->protected_env ? "\n\nThis environment is PROTECTED.\nType its name to copy:" :
 		 "\n\nCopy now?");
 	if (env->protected_env)

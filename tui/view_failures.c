@@ -300,7 +300,7 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 	int y = r.y;
 	char a[32], b[96];
 
-	snprintf(b, sizeof b, "%s failures in %zu groups", tui_num((long long)s->n_items, a),
+	snprintf(b, sizeof b, "%s failures in %zu groups", sm_fmt_count(a, sizeof a, (long long)s->n_items),
 		 s->n_groups);
 	tui_list_title(&s->lst, y++, r.x + 1, r.w - 2, ST_NORMAL, b, s->call, app->tick);
 	if (s->error[0])
@@ -324,7 +324,7 @@ static void failures_draw(tui_app *app, tui_view *v, tui_rect r)
 			tui_cell(&gcols[2], y, cur ? ST_CURSOR : ST_BAD,
 				 tui_failure_kind_text((int)g->head->kind));
 			tui_cell(&gcols[3], y, st, g->head->event_type ? g->head->event_type : "-");
-			snprintf(b, sizeof b, "%s instance%s", tui_num((long long)g->count, a),
+			snprintf(b, sizeof b, "%s instance%s", sm_fmt_count(a, sizeof a, (long long)g->count),
 				 g->count == 1 ? "" : "s");
 			tui_cell(&gcols[4], y, st, b);
 		} else {
@@ -413,7 +413,7 @@ static void confirm_rerun(tui_app *app, failures_state *s)
 	snprintf(text, sizeof text,
 		 "Re-run only the %s failed instance%s of\n%s: %s%s%s?\n\n"
 		 "(Fix the configuration first: an instance that fails\nagain stays listed.)",
-		 tui_num((long long)g->count, a), g->count == 1 ? "" : "s",
+		 sm_fmt_count(a, sizeof a, (long long)g->count), g->count == 1 ? "" : "s",
 		 type_label(app, g->head->source_type), tui_failure_kind_text((int)g->head->kind),
 		 g->head->event_type ? " " : "", g->head->event_type ? g->head->event_type : "");
 	tui_confirm(app, "Re-run failed instances", text, rerun_group, s);

@@ -217,7 +217,7 @@ static void instances_draw(tui_app *app, tui_view *v, tui_rect r)
 	char a[32], title[512];
 
 	snprintf(title, sizeof title, "%s  %s: %s instance%s", s->label, s->type,
-		 s->list ? tui_num(s->list->total, a) : "?",
+		 s->list ? sm_fmt_count(a, sizeof a, s->list->total) : "?",
 		 s->list && s->list->total == 1 ? "" : "s");
 	tui_list_title(&s->lst, y++, r.x + 1, r.w - 2, ST_HEADER, title, s->call, app->tick);
 	if (s->error[0])

@@ -243,7 +243,7 @@ static void versions_text(const sm_type_inventory *t, char *buf, size_t size)
 
 		o += (size_t)snprintf(buf + o, size - o, "%sv%lld %s",
 				      i ? (tui_draw_utf8() ? " \u00b7 " : ", ") : "",
-				      t->versions[i].version, tui_num(t->versions[i].count, n));
+				      t->versions[i].version, sm_fmt_count(n, sizeof n, t->versions[i].count));
 	}
 	if (t->n_versions == 0)
 		snprintf(buf, size, "-");
@@ -292,18 +292,18 @@ static const char *target_text(const sm_type_inventory *t, char *buf, size_t siz
 	}
 	if (t->failures > 0) {
 		*st = ST_BAD;
-		snprintf(buf, size, "%s failed", tui_num(t->failures, a));
+		snprintf(buf, size, "%s failed", sm_fmt_count(a, sizeof a, t->failures));
 	} else if (t->target_at_version == 0) {
 		*st = ST_DIM;
 		snprintf(buf, size, "not started");
 	} else if (t->target_at_version < t->snapshots - t->missing_streams) {
 		*st = ST_WARN;
-		snprintf(buf, size, "partial %s/%s", tui_num(t->target_at_version, a),
-			 tui_num(t->snapshots, b));
+		snprintf(buf, size, "partial %s/%s", sm_fmt_count(a, sizeof a, t->target_at_version),
+			 sm_fmt_count(b, sizeof b, t->snapshots));
 	} else if (t->target_current < t->target_at_version) {
 		*st = ST_WARN;
 		snprintf(buf, size, "generated, %s behind",
-			 tui_num(t->target_at_version - t->target_current, a));
+			 sm_fmt_count(a, sizeof a, t->target_at_version - t->target_current));
 	} else {
 		*st = ST_GOOD;
 		snprintf(buf, size, "generated");
@@ -332,19 +332,19 @@ static void draw_detail(tui_app *app, const overview_state *s,
 		return;
 	}
 	versions_text(t, vers, sizeof vers);
-	tui_putf(row++, x, w, ST_NORMAL, "Snapshots %s: %s; target v%lld", tui_num(t->snapshots, a),
+	tui_putf(row++, x, w, ST_NORMAL, "Snapshots %s: %s; target v%lld", sm_fmt_count(a, sizeof a, t->snapshots),
 		 vers, t->target_version);
 	if (row >= y + h)
 		return;
 	tui_putf(row++, x, w, ST_NORMAL, "Full replays %s, catch-ups %s, events to fold %s",
-		 tui_num(t->stale, b), tui_num(t->behind, c), tui_num(t->events_to_fold, d));
+		 sm_fmt_count(b, sizeof b, t->stale), sm_fmt_count(c, sizeof c, t->behind), sm_fmt_count(d, sizeof d, t->events_to_fold));
 	if (row >= y + h)
 		return;
 	tui_putf(row++, x, w, t->failures ? ST_BAD : ST_NORMAL,
 		 "Target schema: %s rows, %s at v%lld, %s current; failures %s; no stream %s",
-		 tui_num(t->target_rows, a), tui_num(t->target_at_version, b),
-		 t->target_version, tui_num(t->target_current, c), tui_num(t->failures, d),
-		 tui_num(t->missing_streams, vers));
+		 sm_fmt_count(a, sizeof a, t->target_rows), sm_fmt_count(b, sizeof b, t->target_at_version),
+		 t->target_version, sm_fmt_count(c, sizeof c, t->target_current), sm_fmt_count(d, sizeof d, t->failures),
+		 sm_fmt_count(vers, sizeof vers, t->missing_streams));
 	if (row >= y + h)
 		return;
 	if (reducer_of(s, t->type)) {
@@ -361,7 +361,7 @@ static void draw_detail(tui_app *app, const overview_state *s,
 	} else if (n_unknown) {
 		snprintf(line, sizeof line, "Pre-flight: %zu unknown event type%s, e.g. %s "
 			 "(%s events in %s streams, e.g. %s)", n_unknown, n_unknown == 1 ? "" : "s",
-			 first->event_type, tui_num(first->events, a), tui_num(first->streams, b),
+			 first->event_type, sm_fmt_count(a, sizeof a, first->events), sm_fmt_count(b, sizeof b, first->streams),
 			 first->n_examples ? first->examples[0] : "-");
 		tui_put_wrapped(row, x, w, y + h - row, ST_BAD, line);
 	} else if (s->pf) {
@@ -430,14 +430,14 @@ static void overview_draw(tui_app *app, tui_view *v, tui_rect r)
 		tui_cell(&cols[0], y, cur ? ST_CURSOR : ST_MARK,
 			 is_selected(s, t->type) ? "[x]" : t->configured ? "[ ]" : "");
 		tui_cell(&cols[1], y, base, t->label ? t->label : t->type);
-		tui_cell(&cols[2], y, base, tui_num(t->snapshots, n));
+		tui_cell(&cols[2], y, base, sm_fmt_count(n, sizeof n, t->snapshots));
 		versions_text(t, vers, sizeof vers);
 		tui_cell(&cols[3], y, base, vers);
 		snprintf(tb, sizeof tb, "v%lld", t->target_version);
 		tui_cell(&cols[4], y, base, t->configured ? tb : "-");
-		tui_cell(&cols[5], y, base, t->configured ? tui_num(t->stale, n) : "-");
-		tui_cell(&cols[6], y, base, t->configured ? tui_num(t->behind, n) : "-");
-		tui_cell(&cols[7], y, base, t->configured ? tui_num(t->events_to_fold, n) : "-");
+		tui_cell(&cols[5], y, base, t->configured ? sm_fmt_count(n, sizeof n, t->stale) : "-");
+		tui_cell(&cols[6], y, base, t->configured ? sm_fmt_count(n, sizeof n, t->behind) : "-");
+		tui_cell(&cols[7], y, base, t->configured ? sm_fmt_count(n, sizeof n, t->events_to_fold) : "-");
 		txt = preflight_text(app, s, t, pfb, sizeof pfb, &st);
 		tui_cell(&cols[8], y, cur ? ST_CURSOR : st, txt);
 		txt = target_text(t, tb, sizeof tb, &st);
@@ -541,8 +541,8 @@ static void confirm_rebuild(tui_app *app, overview_state *s)
 			o += (size_t)snprintf(text + o, sizeof text - o,
 					      "  %-16s %s instances, %s events\n",
 					      t->label ? t->label : t->type,
-					      tui_num(t->stale + t->behind, a),
-					      tui_num(t->events_to_fold, b));
+					      sm_fmt_count(a, sizeof a, t->stale + t->behind),
+					      sm_fmt_count(b, sizeof b, t->events_to_fold));
 	}
 	if (n > 6 && o < sizeof text)
 		o += (size_t)snprintf(text + o, sizeof text - o, "  ... and %zu more types\n", n - 6);
@@ -552,12 +552,12 @@ static void confirm_rebuild(tui_app *app, overview_state *s)
 		o += (size_t)snprintf(text + o, sizeof text - o,
 				      "\nPlan: %s instances (%s full replays, %s catch-ups),\n"
 				      "%s events to fold, %d workers.",
-				      tui_num(stale + behind, a), tui_num(stale, b), tui_num(behind, c),
-				      tui_num(events, d), env->settings.jobs);
+				      sm_fmt_count(a, sizeof a, stale + behind), sm_fmt_count(b, sizeof b, stale), sm_fmt_count(c, sizeof c, behind),
+				      sm_fmt_count(d, sizeof d, events), env->settings.jobs);
 	if (snapshots > stale + behind && o < sizeof text)
 		o += (size_t)snprintf(text + o, sizeof text - o,
 				      "\n%s more snapshots need nothing or have no stream.",
-				      tui_num(snapshots - stale - behind, a));
+				      sm_fmt_count(a, sizeof a, snapshots - stale - behind));
 	if (unknown && o < sizeof text)
 		o += (size_t)snprintf(text + o, sizeof text - o,
 				      "\nPre-flight: %zu unknown event type%s: the streams holding\n"

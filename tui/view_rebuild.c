@@ -71,12 +71,12 @@ static void draw_type(tui_app *app, const sm_type_progress *t, const char *name,
 	tui_put(y, x, label_w, bold ? ST_HEADER : ST_NORMAL, name);
 	tui_bar(y, x + label_w + 1, bar_w, f);
 	tui_putf(y, x + label_w + 2 + bar_w, 6, ST_NORMAL, "%3.0f%%", f * 100);
-	snprintf(rate, sizeof rate, "%s/s", tui_num((long long)(t->events_per_sec + 0.5), e));
+	snprintf(rate, sizeof rate, "%s/s", sm_fmt_count(e, sizeof e, (long long)(t->events_per_sec + 0.5)));
 	snprintf(line, sizeof line,
 		 "events %s/%s  instances %s/%s  failed %s  %s  ETA %s",
-		 tui_num(t->events_done, a), tui_num(t->events_planned, b),
-		 tui_num(t->instances_done, c), tui_num(t->instances_planned, d),
-		 tui_num(t->failed, e), rate, tui_duration(t->eta_seconds, eta, sizeof eta));
+		 sm_fmt_count(a, sizeof a, t->events_done), sm_fmt_count(b, sizeof b, t->events_planned),
+		 sm_fmt_count(c, sizeof c, t->instances_done), sm_fmt_count(d, sizeof d, t->instances_planned),
+		 sm_fmt_count(e, sizeof e, t->failed), rate, sm_fmt_duration(eta, sizeof eta, t->eta_seconds));
 	tui_put(y + 1, x + 2, w - 2, t->failed ? ST_WARN : ST_DIM, line);
 }
 
@@ -99,7 +99,7 @@ static void rebuild_draw(tui_app *app, tui_view *v, tui_rect r)
 	tui_putf(y++, x, w, st, "Rebuild run #%lld: %s%s  %d workers  elapsed %s",
 		 p->run_id, sm_run_state_name(p->state),
 		 tui_run_active(app) ? " " : "",
-		 p->jobs, tui_duration(p->elapsed_seconds, el, sizeof el));
+		 p->jobs, sm_fmt_duration(el, sizeof el, p->elapsed_seconds));
 	if (tui_run_active(app))
 		tui_put(y - 1, x + w - 2, 2, ST_WARN, tui_spinner(app->tick));
 	switch (p->state) {
@@ -112,8 +112,8 @@ static void rebuild_draw(tui_app *app, tui_view *v, tui_rect r)
 	case SM_RUN_DONE:
 		tui_putf(y, x, w, p->total.failed ? ST_WARN : ST_GOOD,
 			 "Done: %s instances processed, %s failed%s",
-			 tui_num(p->total.instances_done, a),
-			 tui_num(p->total.failed, b),
+			 sm_fmt_count(a, sizeof a, p->total.instances_done),
+			 sm_fmt_count(b, sizeof b, p->total.failed),
 			 p->total.failed ? "  (f: see the failures)" : "  (c: copy them live)");
 		break;
 	case SM_RUN_CANCELLED:

@@ -272,8 +272,8 @@ static unsigned runs_poll(tui_app *app, tui_view *v)
 		if (rc == SM_OK)
 			tui_message(app, rb->drifted ? ST_WARN : ST_GOOD,
 				    "Copy #%lld rolled back (run #%lld): restored %s, deleted %s%s",
-				    rb->copy_id, rb->rollback_id, tui_num(rb->restored, a),
-				    tui_num(rb->deleted, b),
+				    rb->copy_id, rb->rollback_id, sm_fmt_count(a, sizeof a, rb->restored),
+				    sm_fmt_count(b, sizeof b, rb->deleted),
 				    rb->drifted ? "; rows changed since were left" : "");
 		else
 			tui_message(app, ST_BAD, "Rollback of copy #%lld failed: %s", s->rb_copy,
@@ -328,7 +328,7 @@ static void runs_draw(tui_app *app, tui_view *v, tui_rect r)
 	int y = r.y;
 	char a[32], b[64];
 
-	snprintf(b, sizeof b, "%s run%s", s->runs ? tui_num((long long)s->list.n, a) : "?",
+	snprintf(b, sizeof b, "%s run%s", s->runs ? sm_fmt_count(a, sizeof a, (long long)s->list.n) : "?",
 		 s->list.n == 1 ? "" : "s");
 	tui_list_title(&s->list, y++, r.x + 1, r.w - 2, ST_NORMAL, b, s->call, app->tick);
 	if (s->rb_call)
@@ -351,7 +351,7 @@ static void runs_draw(tui_app *app, tui_view *v, tui_rect r)
 		tui_cell(&cols[1], y, st, run->kind);
 		tui_cell(&cols[2], y, cur ? ST_CURSOR : outcome_style(run->outcome), run->outcome);
 		tui_cell(&cols[3], y, st, when(run->started_at, b, sizeof b));
-		tui_cell(&cols[4], y, st, s->took[k] >= 0 ? tui_duration(s->took[k], a, sizeof a) : "-");
+		tui_cell(&cols[4], y, st, s->took[k] >= 0 ? sm_fmt_duration(a, sizeof a, s->took[k]) : "-");
 		tui_cell(&cols[5], y, cur ? ST_CURSOR : ST_DIM, run->os_user ? run->os_user : "-");
 		if (s->undone_by[k])
 			snprintf(details, sizeof details, "rolled back by #%lld; %s", s->undone_by[k],
@@ -396,7 +396,7 @@ static void open_run(tui_app *app, const runs_state *s, int k)
 			    r->environment, r->os_user ? r->os_user : "-",
 			    r->db_user ? r->db_user : "-", r->started_at ? r->started_at : "-",
 			    r->finished_at ? r->finished_at : "-",
-			    s->took[k] >= 0 ? tui_duration(s->took[k], took, sizeof took) : "-",
+			    s->took[k] >= 0 ? sm_fmt_duration(took, sizeof took, s->took[k]) : "-",
 			    strcmp(r->kind, "copy") == 0 && !s->undone_by[k] &&
 			    strcmp(r->outcome, "done") == 0 ?
 			    "(u on the runs screen rolls this copy back)\n" : "",

@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "examples/demo/demo_snapshots.h"
 #include "examples/demo/demo_store.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 static const char usage[] =
 	"usage: snapmig-demo-data [OPTION]...\n"
@@ -38,14 +38,6 @@ static const char usage[] =
 	"      --replace          drop the schema first when it already has tables\n"
 	"  -q, --quiet            no progress output\n"
 	"  -h, --help\n";
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static long long parse_count(const char *s)
 {
@@ -97,7 +89,7 @@ int main(int argc, char **argv)
 	sm_error err;
 	PGconn *conn;
 	long long streams, planned, head, tail, seeds, snaps, failed;
-	double t0 = now(), t;
+	double t0 = sm_now(), t;
 	int status = 1;
 
 	sm_error_clear(&err);
@@ -142,13 +134,13 @@ int main(int argc, char **argv)
 		goto fail;
 	STEP("demo store: %lld streams, %lld events planned in schema %s (%s)\n", streams,
 	     planned, o.schema, o.mode == SM_FIXTURE_BYTEA ? "bytea" : "jsonb");
-	t = now();
+	t = sm_now();
 	if (demo_store_events(conn, &o, 1, &head, &err))
 		goto fail;
-	STEP("  events up to the latest snapshots: %lld (%.1f s)\n", head, now() - t);
+	STEP("  events up to the latest snapshots: %lld (%.1f s)\n", head, sm_now() - t);
 	if (demo_store_seed_snapshots(conn, &o, ds.metadata_key, &seeds, &err))
 		goto fail;
-	t = now();
+	t = sm_now();
 	STEP("  snapshots of %lld streams by snapmig's engine:", seeds);
 	for (int k = 0; k < demo_n_kinds; k++)
 		STEP(" %s v%lld%s", strrchr(demo_kinds[k].type, '.') + 1, ds.old_version[k],
@@ -157,19 +149,19 @@ int main(int argc, char **argv)
 	if (demo_snapshots_build(&ds, conn, conninfo,
 				 &o, jobs, &snaps, &failed, &err))
 		goto fail;
-	STEP("  %lld snapshots, %lld instances failed (%.1f s)\n", snaps, failed, now() - t);
+	STEP("  %lld snapshots, %lld instances failed (%.1f s)\n", snaps, failed, sm_now() - t);
 	if (seeds > 0 && snaps == 0) {
 		sm_error_set(&err, SM_ERR_DATA, "the engine made no snapshot at all");
 		goto fail;
 	}
-	t = now();
+	t = sm_now();
 	if (demo_store_events(conn, &o, 2, &tail, &err))
 		goto fail;
 	if (demo_exec(conn, "ANALYZE", &err))
 		goto fail;
-	STEP("  events after the latest snapshots: %lld (%.1f s)\n", tail, now() - t);
+	STEP("  events after the latest snapshots: %lld (%.1f s)\n", tail, sm_now() - t);
 	STEP("demo store ready: %lld events, %lld snapshots in %.1f s\n", head + tail, snaps,
-	     now() - t0);
+	     sm_now() - t0);
 	status = 0;
 	goto out;
 fail:
