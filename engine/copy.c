@@ -64,21 +64,6 @@ int sm_copy_plan_read(sm_engine *eng, const sm_copy_options *opts, sm_cancel *ca
 }
 
 /* Runs one statement with parameters; *affected gets its row count. */
-static int exec_count(sm_copy_ctx *ctx, const char *sql, int n, const char *const *p,
-		      long long *affected, const char *what, sm_error *err)
-{
-	PGresult *res = sm_db_query(ctx->conn, sql, n, p, err);
-
-	if (!res) {
-		sm_error_prefix(err, "%s", what);
-		return sm_error_code(err, SM_ERR_DB);
-	}
-	if (affected)
-		*affected = strtoll(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	return SM_OK;
-}
-
 static json_object *types_json(const sm_copy_ctx *ctx)
 {
 	json_object *a = json_object_new_array();
@@ -183,6 +168,40 @@ static int verify(sm_copy_ctx *ctx, sm_copy_result *r, sm_error *err)
 	return SM_OK;
 }
 
+/*
+ * Saves the rows about to be replaced or removed, and marks the inserts
+ * (rollback deletes them); written_fp (fp) is the fingerprint of the row
+ * as it will be written, for rollback's drift rule and the verification.
+ * p: the copy id and whether stale rows are removed.
+ */
+static int backup_rows(sm_copy_ctx *ctx, const char *const *p, const char *fp,
+		       sm_copy_result *r, sm_error *err)
+{
+	char *sql = sm_xasprintf(
+		"INSERT INTO %1$s.snapmig_backup (copy_id, source_uuid, action, source_version,"
+		" source_type, data, metadata, created_at, written_fp)"
+		" SELECT $1::bigint, l.source_uuid, CASE w.action WHEN 'stale' THEN 'remove' ELSE 'replace' END,"
+		" l.source_version, l.source_type, l.data, l.metadata, l.created_at,"
+		" CASE WHEN w.action = 'replace' THEN %3$s END"
+		" FROM snapmig_copy_work w JOIN %2$s.snapshots l ON l.source_uuid = w.source_uuid"
+		" LEFT JOIN %1$s.snapshots g ON g.source_uuid = w.source_uuid AND w.action = 'replace'"
+		" WHERE w.action = 'replace' OR (w.action = 'stale' AND $2::bool)",
+		ctx->tgt, ctx->src, fp);
+	int rc = sm_db_exec_count(ctx->conn, sql, 2, p, &r->backed_up, "saving the live rows", err);
+
+	free(sql);
+	if (rc != SM_OK)
+		return rc;
+	sql = sm_xasprintf(
+		"INSERT INTO %1$s.snapmig_backup (copy_id, source_uuid, action, written_fp)"
+		" SELECT $1::bigint, w.source_uuid, 'insert', %2$s"
+		" FROM snapmig_copy_work w JOIN %1$s.snapshots g ON g.source_uuid = w.source_uuid"
+		" WHERE w.action = 'insert'", ctx->tgt, fp);
+	rc = sm_db_exec_count(ctx->conn, sql, 1, p, NULL, "marking the inserted rows", err);
+	free(sql);
+	return rc;
+}
+
 /* The writes, inside the locked transaction, after the guards passed. */
 static int write_rows(sm_copy_ctx *ctx, const sm_copy_options *opts,
 		      sm_copy_result *r, sm_error *err)
@@ -197,32 +216,8 @@ static int write_rows(sm_copy_ctx *ctx, const sm_copy_options *opts,
 	int rc;
 
 	snprintf(id, sizeof id, "%lld", r->copy_id);
-	/* 1. Save the rows about to be replaced or removed, and mark the
-	 *    inserts (rollback deletes them); written_fp is the fingerprint of
-	 *    the row as it will be written, for rollback's drift rule and the
-	 *    verification. */
-	sql = sm_xasprintf(
-		"INSERT INTO %1$s.snapmig_backup (copy_id, source_uuid, action, source_version,"
-		" source_type, data, metadata, created_at, written_fp)"
-		" SELECT $1::bigint, l.source_uuid, CASE w.action WHEN 'stale' THEN 'remove' ELSE 'replace' END,"
-		" l.source_version, l.source_type, l.data, l.metadata, l.created_at,"
-		" CASE WHEN w.action = 'replace' THEN %3$s END"
-		" FROM snapmig_copy_work w JOIN %2$s.snapshots l ON l.source_uuid = w.source_uuid"
-		" LEFT JOIN %1$s.snapshots g ON g.source_uuid = w.source_uuid AND w.action = 'replace'"
-		" WHERE w.action = 'replace' OR (w.action = 'stale' AND $2::bool)",
-		ctx->tgt, ctx->src, fp);
-	rc = exec_count(ctx, sql, 2, p, &r->backed_up, "saving the live rows", err);
-	free(sql);
-	if (rc == SM_OK) {
-		sql = sm_xasprintf(
-			"INSERT INTO %1$s.snapmig_backup (copy_id, source_uuid, action, written_fp)"
-			" SELECT $1::bigint, w.source_uuid, 'insert', %2$s"
-			" FROM snapmig_copy_work w JOIN %1$s.snapshots g ON g.source_uuid = w.source_uuid"
-			" WHERE w.action = 'insert'", ctx->tgt, fp);
-		rc = exec_count(ctx, sql, 1, p, NULL, "marking the inserted rows", err);
-		free(sql);
-	}
-	/* 2. Replace, insert, remove. */
+	/* 1. Save what rollback needs; 2. replace, insert, remove. */
+	rc = backup_rows(ctx, p, fp, r, err);
 	if (rc == SM_OK) {
 		sql = sm_xasprintf(
 			"UPDATE %1$s.snapshots l SET source_version = g.source_version,"
@@ -230,7 +225,7 @@ static int write_rows(sm_copy_ctx *ctx, const sm_copy_options *opts,
 			" FROM snapmig_copy_work w JOIN %2$s.snapshots g ON g.source_uuid = w.source_uuid"
 			" WHERE w.action = 'replace' AND l.source_uuid = w.source_uuid",
 			ctx->src, ctx->tgt, wd, wm);
-		rc = exec_count(ctx, sql, 0, NULL, &r->replaced, "replacing live rows", err);
+		rc = sm_db_exec_count(ctx->conn, sql, 0, NULL, &r->replaced, "replacing live rows", err);
 		free(sql);
 	}
 	if (rc == SM_OK) {
@@ -241,14 +236,14 @@ static int write_rows(sm_copy_ctx *ctx, const sm_copy_options *opts,
 			" FROM snapmig_copy_work w JOIN %2$s.snapshots g ON g.source_uuid = w.source_uuid"
 			" WHERE w.action = 'insert'",
 			ctx->src, ctx->tgt, wd, wm);
-		rc = exec_count(ctx, sql, 0, NULL, &r->inserted, "inserting live rows", err);
+		rc = sm_db_exec_count(ctx->conn, sql, 0, NULL, &r->inserted, "inserting live rows", err);
 		free(sql);
 	}
 	if (rc == SM_OK && opts->remove_stale) {
 		sql = sm_xasprintf(
 			"DELETE FROM %s.snapshots l USING snapmig_copy_work w"
 			" WHERE w.action = 'stale' AND l.source_uuid = w.source_uuid", ctx->src);
-		rc = exec_count(ctx, sql, 0, NULL, &r->removed, "removing stale live rows", err);
+		rc = sm_db_exec_count(ctx->conn, sql, 0, NULL, &r->removed, "removing stale live rows", err);
 		free(sql);
 	}
 	/* 3. The copy's record, last: a copy without it never committed. */
@@ -257,7 +252,7 @@ static int write_rows(sm_copy_ctx *ctx, const sm_copy_options *opts,
 
 		sql = sm_xasprintf("INSERT INTO %s.snapmig_copies (copy_id, environment, types)"
 				   " VALUES ($1::bigint, $2, $3::text[])", ctx->tgt);
-		rc = exec_count(ctx, sql, 3, cp, NULL, "recording the copy", err);
+		rc = sm_db_exec_count(ctx->conn, sql, 3, cp, NULL, "recording the copy", err);
 		free(sql);
 	}
 	free(wd);
@@ -299,7 +294,7 @@ static int copy_transaction(sm_copy_ctx *ctx, const sm_copy_options *opts,
 	classify = sm_copy_classify_sql(ctx);
 	sql = sm_xasprintf("INSERT INTO snapmig_copy_work %s", classify);
 	free(classify);
-	rc = exec_count(ctx, sql, 3, p, NULL, "classifying rows", err);
+	rc = sm_db_exec_count(ctx->conn, sql, 3, p, NULL, "classifying rows", err);
 	free(sql);
 	if (rc == SM_OK)
 		rc = sm_db_exec(ctx->conn, "ANALYZE snapmig_copy_work", err);

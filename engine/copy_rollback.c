@@ -26,21 +26,6 @@ void sm_rollback_result_free(sm_rollback_result *res)
 	free(res);
 }
 
-static int exec_count(sm_copy_ctx *ctx, const char *sql, int n, const char *const *p,
-		      long long *affected, const char *what, sm_error *err)
-{
-	PGresult *res = sm_db_query(ctx->conn, sql, n, p, err);
-
-	if (!res) {
-		sm_error_prefix(err, "%s", what);
-		return sm_error_code(err, SM_ERR_DB);
-	}
-	if (affected)
-		*affected = strtoll(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	return SM_OK;
-}
-
 static char *details_text(long long copy_id, const sm_rollback_result *r, const char *error)
 {
 	json_object *o = json_object_new_object();
@@ -115,6 +100,49 @@ static int read_drifted(sm_copy_ctx *ctx, sm_rollback_result *r, sm_error *err)
 	return SM_OK;
 }
 
+/* Puts the clean rows back as the backup has them: replaced rows
+ * restored, removed rows inserted again, inserted rows deleted.  p: the
+ * copy id and the rollback's. */
+static int restore_rows(sm_copy_ctx *ctx, const char *const *p, sm_rollback_result *r,
+			sm_error *err)
+{
+	long long inserted_back = 0;
+	char *sql;
+	int rc;
+
+	sql = sm_xasprintf(
+		"UPDATE %2$s.snapshots l SET source_version = b.source_version,"
+		" source_type = b.source_type, data = b.data, metadata = b.metadata,"
+		" created_at = b.created_at"
+		" FROM snapmig_rollback_work w JOIN %1$s.snapmig_backup b"
+		"  ON b.copy_id = $1::bigint AND b.source_uuid = w.source_uuid"
+		" WHERE w.action = 'replace' AND w.clean AND l.source_uuid = w.source_uuid",
+		ctx->tgt, ctx->src);
+	rc = sm_db_exec_count(ctx->conn, sql, 1, p, &r->restored, "restoring replaced rows", err);
+	free(sql);
+	if (rc == SM_OK) {
+		sql = sm_xasprintf(
+			"INSERT INTO %2$s.snapshots (source_uuid, source_version, source_type, data,"
+			" metadata, created_at)"
+			" SELECT b.source_uuid, b.source_version, b.source_type, b.data, b.metadata, b.created_at"
+			" FROM snapmig_rollback_work w JOIN %1$s.snapmig_backup b"
+			"  ON b.copy_id = $1::bigint AND b.source_uuid = w.source_uuid"
+			" WHERE w.action = 'remove' AND w.clean", ctx->tgt, ctx->src);
+		rc = sm_db_exec_count(ctx->conn, sql, 1, p, &inserted_back, "restoring removed rows", err);
+		r->restored += inserted_back;
+		free(sql);
+	}
+	if (rc == SM_OK) {
+		sql = sm_xasprintf(
+			"DELETE FROM %s.snapshots l USING snapmig_rollback_work w"
+			" WHERE w.action = 'insert' AND w.clean AND l.source_uuid = w.source_uuid",
+			ctx->src);
+		rc = sm_db_exec_count(ctx->conn, sql, 0, NULL, &r->deleted, "deleting inserted rows", err);
+		free(sql);
+	}
+	return rc;
+}
+
 static int rollback_transaction(sm_copy_ctx *ctx, long long requested,
 				sm_rollback_result *r, sm_error *err)
 {
@@ -123,7 +151,6 @@ static int rollback_transaction(sm_copy_ctx *ctx, long long requested,
 	char *fp = sm_copy_fingerprint_expr(ctx, "l.source_version", "l.source_type",
 					    "l.data", "l.metadata");
 	char *sql;
-	long long inserted_back = 0;
 	int rc;
 
 	rc = sm_db_exec(ctx->conn, "BEGIN", err);
@@ -149,49 +176,19 @@ static int rollback_transaction(sm_copy_ctx *ctx, long long requested,
 			"  ELSE l.source_uuid IS NOT NULL AND b.written_fp IS NOT DISTINCT FROM %3$s END"
 			" FROM %1$s.snapmig_backup b LEFT JOIN %2$s.snapshots l ON l.source_uuid = b.source_uuid"
 			" WHERE b.copy_id = $1::bigint", ctx->tgt, ctx->src, fp);
-		rc = exec_count(ctx, sql, 1, p, NULL, "comparing live rows with the copy", err);
+		rc = sm_db_exec_count(ctx->conn, sql, 1, p, NULL, "comparing live rows with the copy", err);
 		free(sql);
 	}
 	if (rc == SM_OK)
 		rc = sm_db_exec(ctx->conn, "ANALYZE snapmig_rollback_work", err);
-	if (rc == SM_OK) {
-		sql = sm_xasprintf(
-			"UPDATE %2$s.snapshots l SET source_version = b.source_version,"
-			" source_type = b.source_type, data = b.data, metadata = b.metadata,"
-			" created_at = b.created_at"
-			" FROM snapmig_rollback_work w JOIN %1$s.snapmig_backup b"
-			"  ON b.copy_id = $1::bigint AND b.source_uuid = w.source_uuid"
-			" WHERE w.action = 'replace' AND w.clean AND l.source_uuid = w.source_uuid",
-			ctx->tgt, ctx->src);
-		rc = exec_count(ctx, sql, 1, p, &r->restored, "restoring replaced rows", err);
-		free(sql);
-	}
-	if (rc == SM_OK) {
-		sql = sm_xasprintf(
-			"INSERT INTO %2$s.snapshots (source_uuid, source_version, source_type, data,"
-			" metadata, created_at)"
-			" SELECT b.source_uuid, b.source_version, b.source_type, b.data, b.metadata, b.created_at"
-			" FROM snapmig_rollback_work w JOIN %1$s.snapmig_backup b"
-			"  ON b.copy_id = $1::bigint AND b.source_uuid = w.source_uuid"
-			" WHERE w.action = 'remove' AND w.clean", ctx->tgt, ctx->src);
-		rc = exec_count(ctx, sql, 1, p, &inserted_back, "restoring removed rows", err);
-		r->restored += inserted_back;
-		free(sql);
-	}
-	if (rc == SM_OK) {
-		sql = sm_xasprintf(
-			"DELETE FROM %s.snapshots l USING snapmig_rollback_work w"
-			" WHERE w.action = 'insert' AND w.clean AND l.source_uuid = w.source_uuid",
-			ctx->src);
-		rc = exec_count(ctx, sql, 0, NULL, &r->deleted, "deleting inserted rows", err);
-		free(sql);
-	}
+	if (rc == SM_OK)
+		rc = restore_rows(ctx, p, r, err);
 	if (rc == SM_OK)
 		rc = read_drifted(ctx, r, err);
 	if (rc == SM_OK) {
 		sql = sm_xasprintf("UPDATE %s.snapmig_copies SET rolled_back_by = $2::bigint,"
 				   " rolled_back_at = now() WHERE copy_id = $1::bigint", ctx->tgt);
-		rc = exec_count(ctx, sql, 2, p, NULL, "recording the rollback", err);
+		rc = sm_db_exec_count(ctx->conn, sql, 2, p, NULL, "recording the rollback", err);
 		free(sql);
 	}
 	if (rc == SM_OK)

@@ -310,6 +310,21 @@ PGresult *sm_db_query(PGconn *conn, const char *sql, int nparams,
 	return sm_db_query_typed(conn, sql, nparams, NULL, params, false, "query failed", err);
 }
 
+int sm_db_exec_count(PGconn *conn, const char *sql, int nparams, const char *const *params,
+		     long long *affected, const char *what, sm_error *err)
+{
+	PGresult *res = sm_db_query(conn, sql, nparams, params, err);
+
+	if (!res) {
+		sm_error_prefix(err, "%s", what);
+		return sm_error_code(err, SM_ERR_DB);
+	}
+	if (affected)
+		*affected = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return SM_OK;
+}
+
 char *sm_db_ident(PGconn *conn, const char *name)
 {
 	char *q = PQescapeIdentifier(conn, name, strlen(name));

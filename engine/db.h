@@ -48,6 +48,10 @@ int sm_db_wait(PGconn *conn, void (*on_wait)(void *, double), void *ctx, sm_erro
  * (caller PQclears) or NULL with err filled.  Accepts COMMAND_OK and TUPLES_OK. */
 PGresult *sm_db_query(PGconn *conn, const char *sql, int nparams,
 		      const char *const *params, sm_error *err);
+/* Runs a statement that returns no rows; *affected (may be NULL) gets the
+ * number of rows it changed.  An error is prefixed with what. */
+int sm_db_exec_count(PGconn *conn, const char *sql, int nparams, const char *const *params,
+		     long long *affected, const char *what, sm_error *err);
 /* The same with declared parameter types (NULL: inferred), binary results
  * when asked, and what failed named by what. */
 PGresult *sm_db_query_typed(PGconn *conn, const char *sql, int nparams, const Oid *types,

@@ -140,56 +140,14 @@ static int hello_additions(json_object *msg, json_object *mine, sm_exec_hello *o
 	return SM_EXEC_REPLY;
 }
 
-int sm_exec_parse_hello(const char *line, size_t len, const char *agg_type,
-			sm_exec_hello *out, char *why, size_t size)
+/* The hello's own entry for the aggregate (mine): the event types it
+ * folds ("any" or a list) and its fingerprint.  Returns a verdict; out is
+ * the caller's to clear on anything but SM_EXEC_REPLY. */
+static int hello_events(json_object *mine, sm_exec_hello *out, char *why, size_t size)
 {
-	json_object *msg, *aggs, *mine, *events;
-	const char *op;
-	long long proto;
+	json_object *events, *fp;
 
-	memset(out, 0, sizeof *out);
-	if (!message(line, len, &msg, &op, why, size))
-		return SM_EXEC_NOT_PROTOCOL;
-	if (op && strcmp(op, "error") == 0) {
-		const char *m = str_member(msg, "message");
-
-		snprintf(why, size, "refused the handshake: %s", m ? m : "(no message)");
-		json_object_put(msg);
-		return SM_EXEC_GIVE_UP;
-	}
-	if (!op || strcmp(op, "hello") != 0) {
-		json_object_put(msg);
-		snprintf(why, size, "did not answer the handshake with {\"op\":\"hello\",...}");
-		return SM_EXEC_CRASH;
-	}
-	if (!int_member(msg, "protocol", &proto) || proto != SM_EXEC_PROTOCOL) {
-		snprintf(why, size, "speaks protocol %lld, snapmig speaks %d",
-			 int_member(msg, "protocol", &proto) ? proto : 0LL, SM_EXEC_PROTOCOL);
-		json_object_put(msg);
-		return SM_EXEC_GIVE_UP;
-	}
-	if (!json_object_object_get_ex(msg, "aggregates", &aggs) ||
-	    !json_object_is_type(aggs, json_type_object)) {
-		json_object_put(msg);
-		snprintf(why, size, "hello without an \"aggregates\" object");
-		return SM_EXEC_CRASH;
-	}
-	if (!json_object_object_get_ex(aggs, agg_type, &mine)) {
-		size_t used;
-
-		used = (size_t)snprintf(why, size, "does not handle %s (it handles:", agg_type);
-		json_object_object_foreach(aggs, key, val) {
-			(void)val;
-			if (used < size)
-				used += (size_t)snprintf(why + used, size - used, " %s", key);
-		}
-		if (used < size)
-			snprintf(why + used, size - used, ")");
-		json_object_put(msg);
-		return SM_EXEC_GIVE_UP;
-	}
 	if (!json_object_object_get_ex(mine, "events", &events)) {
-		json_object_put(msg);
 		snprintf(why, size, "hello: the aggregate has no \"events\" (a list or \"any\")");
 		return SM_EXEC_CRASH;
 	}
@@ -205,40 +163,98 @@ int sm_exec_parse_hello(const char *line, size_t len, const char *agg_type,
 			json_object *t = json_object_array_get_idx(events, i);
 
 			if (!json_object_is_type(t, json_type_string)) {
-				json_object_put(msg);
-				sm_exec_hello_clear(out);
 				snprintf(why, size, "hello: an event type is not a string");
 				return SM_EXEC_CRASH;
 			}
 			out->types[out->n_types++] = sm_xstrdup(json_object_get_string(t));
 		}
 	} else {
-		json_object_put(msg);
 		snprintf(why, size, "hello: \"events\" is neither a list nor \"any\"");
 		return SM_EXEC_CRASH;
 	}
-	if (json_object_object_get_ex(mine, "fingerprint", &events)) {
+	if (json_object_object_get_ex(mine, "fingerprint", &fp)) {
 		/* Folded into every generated row's fingerprint (issue 16): a
 		 * value that cannot be one is wrong at every start. */
-		if (!json_object_is_type(events, json_type_string) ||
-		    json_object_get_string_len(events) > SM_EXEC_MAX_FINGERPRINT ||
-		    strlen(json_object_get_string(events)) != (size_t)json_object_get_string_len(events)) {
-			json_object_put(msg);
-			sm_exec_hello_clear(out);
+		if (!json_object_is_type(fp, json_type_string) ||
+		    json_object_get_string_len(fp) > SM_EXEC_MAX_FINGERPRINT ||
+		    strlen(json_object_get_string(fp)) != (size_t)json_object_get_string_len(fp)) {
 			snprintf(why, size, "hello: \"fingerprint\" must be a string of at most %d bytes (no NUL)",
 				 SM_EXEC_MAX_FINGERPRINT);
 			return SM_EXEC_GIVE_UP;
 		}
-		out->fingerprint = sm_xstrdup(json_object_get_string(events));
+		out->fingerprint = sm_xstrdup(json_object_get_string(fp));
 	}
-	{
-		int v = hello_additions(msg, mine, out, why, size);
+	return SM_EXEC_REPLY;
+}
 
-		json_object_put(msg);
-		if (v != SM_EXEC_REPLY)
-			sm_exec_hello_clear(out);
-		return v;
+/* "does not handle T (it handles: A B)" into why. */
+static void not_handled(json_object *aggs, const char *agg_type, char *why, size_t size)
+{
+	size_t used = (size_t)snprintf(why, size, "does not handle %s (it handles:", agg_type);
+
+	json_object_object_foreach(aggs, key, val) {
+		(void)val;
+		if (used < size)
+			used += (size_t)snprintf(why + used, size - used, " %s", key);
 	}
+	if (used < size)
+		snprintf(why + used, size - used, ")");
+}
+
+/* The hello's envelope: op, protocol and the aggregate's own entry
+ * (*mine, borrowed from msg).  Returns a verdict. */
+static int hello_envelope(json_object *msg, const char *op, const char *agg_type,
+			  json_object **mine, char *why, size_t size)
+{
+	json_object *aggs;
+	long long proto;
+
+	if (op && strcmp(op, "error") == 0) {
+		const char *m = str_member(msg, "message");
+
+		snprintf(why, size, "refused the handshake: %s", m ? m : "(no message)");
+		return SM_EXEC_GIVE_UP;
+	}
+	if (!op || strcmp(op, "hello") != 0) {
+		snprintf(why, size, "did not answer the handshake with {\"op\":\"hello\",...}");
+		return SM_EXEC_CRASH;
+	}
+	if (!int_member(msg, "protocol", &proto) || proto != SM_EXEC_PROTOCOL) {
+		snprintf(why, size, "speaks protocol %lld, snapmig speaks %d",
+			 int_member(msg, "protocol", &proto) ? proto : 0LL, SM_EXEC_PROTOCOL);
+		return SM_EXEC_GIVE_UP;
+	}
+	if (!json_object_object_get_ex(msg, "aggregates", &aggs) ||
+	    !json_object_is_type(aggs, json_type_object)) {
+		snprintf(why, size, "hello without an \"aggregates\" object");
+		return SM_EXEC_CRASH;
+	}
+	if (!json_object_object_get_ex(aggs, agg_type, mine)) {
+		not_handled(aggs, agg_type, why, size);
+		return SM_EXEC_GIVE_UP;
+	}
+	return SM_EXEC_REPLY;
+}
+
+int sm_exec_parse_hello(const char *line, size_t len, const char *agg_type,
+			sm_exec_hello *out, char *why, size_t size)
+{
+	json_object *msg, *mine = NULL;
+	const char *op;
+	int v;
+
+	memset(out, 0, sizeof *out);
+	if (!message(line, len, &msg, &op, why, size))
+		return SM_EXEC_NOT_PROTOCOL;
+	v = hello_envelope(msg, op, agg_type, &mine, why, size);
+	if (v == SM_EXEC_REPLY)
+		v = hello_events(mine, out, why, size);
+	if (v == SM_EXEC_REPLY)
+		v = hello_additions(msg, mine, out, why, size);
+	json_object_put(msg);
+	if (v != SM_EXEC_REPLY)
+		sm_exec_hello_clear(out);
+	return v;
 }
 
 int sm_exec_parse_reply(const char *line, size_t len, long long cur_id, json_object **reply,
