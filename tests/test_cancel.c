@@ -79,8 +79,7 @@ static void stream(fixture *f, const char *uuid, int events, int snapshot_versio
 
 static void setup(fixture *f)
 {
-	char err[1024], *text, *path;
-	sm_error e;
+	char err[1024], *text;
 	int port;
 
 	memset(f, 0, sizeof *f);
@@ -97,12 +96,8 @@ static void setup(fixture *f)
 	stream(f, "c6", 3, 2);
 	f->hole = black_hole(&port);
 	ck_assert(asprintf(&text, config_fmt, f->conninfo, port) > 0);
-	path = tl_write_file(NULL, "snapmig.conf", text);
-	sm_error_clear(&e);
-	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "config: %s", e.message);
-	ck_assert_msg(sm_engine_open(f->cfg, "t", NULL, &f->eng, &e) == SM_OK, "open: %s", e.message);
+	tl_config_open(text, "t", &f->cfg, &f->eng);
 	free(text);
-	free(path);
 }
 
 static void teardown(fixture *f)

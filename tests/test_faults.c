@@ -44,8 +44,7 @@ static const char *cfg_quote(const char *s, char *buf, size_t size)
 
 static void setup_schemas(fixture *f, const char *source, const char *target, const char *extra_env)
 {
-	char err[1024], *text, *path, qs[256], qt[256];
-	sm_error e;
+	char err[1024], *text, qs[256], qt[256];
 
 	memset(f, 0, sizeof *f);
 	f->source = source;
@@ -59,12 +58,8 @@ static void setup_schemas(fixture *f, const char *source, const char *target, co
 		"  events = ( { on = \"Elixir.Counter.Added\"; do = \"count += event.n; last = event\"; } ); } );\n",
 		cfg_quote(source, qs, sizeof qs), cfg_quote(target, qt, sizeof qt),
 		f->conninfo, f->conninfo, extra_env ? extra_env : "") > 0);
-	path = tl_write_file(NULL, "snapmig.conf", text);
-	sm_error_clear(&e);
-	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "%s:%d: %s", e.file, e.line, e.message);
-	ck_assert_msg(sm_engine_open(f->cfg, "t", NULL, &f->eng, &e) == SM_OK, "%s", e.message);
+	tl_config_open(text, "t", &f->cfg, &f->eng);
 	free(text);
-	free(path);
 }
 
 static void setup(fixture *f)

@@ -63,7 +63,7 @@ static void snap(enum sm_fixture_mode m, const char *uuid, long long version, co
 
 static void setup(enum sm_fixture_mode m)
 {
-	char err[1024], *text, *path;
+	char err[1024], *text;
 	sm_rebuild_options opts;
 	sm_run *run;
 	sm_error e;
@@ -80,16 +80,12 @@ static void setup(enum sm_fixture_mode m)
 	stream(m, "c4", TYPE ".Added", "{\"n\": 2}");
 	snap(m, "c4", 2, "{\"count\": 2, \"id\": \"c4\"}", V1);
 	ck_assert(asprintf(&text, config_fmt, conninfo) > 0);
-	path = tl_write_file(NULL, "snapmig.conf", text);
-	sm_error_clear(&e);
-	ck_assert_msg(sm_config_load(path, &cfg, &e) == SM_OK, "config: %s", e.message);
-	ck_assert_msg(sm_engine_open(cfg, "t", NULL, &eng, &e) == SM_OK, "open: %s", e.message);
+	tl_config_open(text, "t", &cfg, &eng);
 	memset(&opts, 0, sizeof opts);
 	ck_assert_msg(sm_rebuild_start(eng, &opts, &run, &e) == SM_OK, "%s", e.message);
 	ck_assert_msg(sm_run_wait(run, &e) == SM_OK, "rebuild: %s", e.message);
 	sm_run_free(run);
 	free(text);
-	free(path);
 }
 
 static void teardown(void)

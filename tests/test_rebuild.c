@@ -86,57 +86,21 @@ static const char config_fmt[] =
 	"    events = ( { on = \"Elixir.Other.Inc\"; do = \"n += 1\"; } ); }\n"
 	");\n";
 
-typedef struct fixture {
-	char *conninfo;
-	PGconn *conn;
-	enum sm_fixture_mode mode;
-	sm_config *cfg;
-	sm_engine *eng;
-} fixture;
+typedef tl_store fixture;
 
 static void setup(fixture *f, enum sm_fixture_mode mode)
 {
-	char err[1024], *text, *path;
-	sm_error e;
+	char *text;
 
-	memset(f, 0, sizeof *f);
-	f->mode = mode;
-	f->conninfo = tl_new_database();
-	f->conn = tl_connect(f->conninfo);
-	ck_assert_msg(sm_fixture_create_store(f->conn, "public", mode, err, sizeof err) == 0, "%s", err);
+	tl_store_new(f, "public", mode);
 	ck_assert(asprintf(&text, config_fmt, f->conninfo) > 0);
-	path = tl_write_file(NULL, "snapmig.conf", text);
-	sm_error_clear(&e);
-	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "config: %s:%d: %s", e.file, e.line, e.message);
-	ck_assert_msg(sm_engine_open(f->cfg, "t", NULL, &f->eng, &e) == SM_OK, "open: %s", e.message);
+	tl_store_config(f, text, "t");
 	free(text);
-	free(path);
-}
-
-static void teardown(fixture *f)
-{
-	sm_engine_close(f->eng);
-	sm_config_free(f->cfg);
-	PQfinish(f->conn);
-	free(f->conninfo);
 }
 
 static void append(fixture *f, const char *uuid, const char *type, const char *data)
 {
-	char err[1024];
-	const char *types[] = { type }, *datas[] = { data }, *metas[] = { "{\"correlation\":\"x\"}" };
-
-	ck_assert_msg(sm_fixture_append(f->conn, "public", f->mode, uuid, 1, types, datas, metas,
-					err, sizeof err) == 0, "%s", err);
-}
-
-static void snapshot(fixture *f, const char *uuid, long long version, const char *type,
-		     const char *data, const char *meta)
-{
-	char err[1024];
-
-	ck_assert_msg(sm_fixture_snapshot(f->conn, "public", f->mode, uuid, version, type, data, meta,
-					  err, sizeof err) == 0, "%s", err);
+	tl_store_append(f, uuid, type, data, "{\"correlation\":\"x\"}");
 }
 
 static int rebuild_env(fixture *f, const char *env, const char *const *uuids, size_t n_uuids,
@@ -244,7 +208,7 @@ START_TEST(test_full_replay_of_stale_snapshot_gives_the_folded_state)
 	append(&f, "c-1", "Elixir.Counter.Tagged", "{\"tag\":\"a\"}");
 	append(&f, "c-1", "Elixir.Counter.Tagged", "{\"tag\":\"b\"}");
 	/* Stale (version 1 by missing key): its data must be ignored. */
-	snapshot(&f, "c-1", 10, "Elixir.Counter", "{\"id\":\"c-1\",\"count\":999,\"tags\":[\"zzz\"]}",
+	tl_store_snapshot(&f, "c-1", 10, "Elixir.Counter", "{\"id\":\"c-1\",\"count\":999,\"tags\":[\"zzz\"]}",
 		 "{\"other\":\"kept\"}");
 	rebuild(&f, NULL);
 	got = generated(&f, "migration", "c-1", &meta, &version);
@@ -253,7 +217,7 @@ START_TEST(test_full_replay_of_stale_snapshot_gives_the_folded_state)
 	ck_assert_int_eq(version, 24);
 	json_object_put(got);
 	json_object_put(meta);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -271,7 +235,7 @@ START_TEST(test_catch_up_starts_from_valid_snapshot)
 	/* Valid at version 2 with a count the events would not give: proves
 	 * the replay started from it; unknown key "gone" is dropped as
 	 * Commanded's struct decoding drops it. */
-	snapshot(&f, "c-2", 2, "Elixir.Counter",
+	tl_store_snapshot(&f, "c-2", 2, "Elixir.Counter",
 		 "{\"id\":\"c-2\",\"count\":100,\"tags\":[],\"gone\":1}",
 		 "{\"snapshot_module_version\":2,\"x\":[1,2]}");
 	rebuild(&f, NULL);
@@ -281,7 +245,7 @@ START_TEST(test_catch_up_starts_from_valid_snapshot)
 	ck_assert_int_eq(version, 4);
 	json_object_put(got);
 	json_object_put(meta);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -296,7 +260,7 @@ START_TEST(test_big_integers_decimals_and_unicode_survive)
 	append(&f, "c-3", "Elixir.Counter.Named",
 	       "{\"name\":\"Zoë — 日本 \\ud83d\\ude00 \\\"q\\\" \\\\ \\n\",\"big\":9223372036854775807}");
 	append(&f, "c-3", "Elixir.Counter.Added", "{\"n\":-9223372036854775807}");
-	snapshot(&f, "c-3", 1, "Elixir.Counter", "{}", NULL);
+	tl_store_snapshot(&f, "c-3", 1, "Elixir.Counter", "{}", NULL);
 	rebuild(&f, NULL);
 	got = generated(&f, "migration", "c-3", NULL, NULL);
 	assert_json(got, "{\"id\":null,\"count\":-9223372036854775807,\"tags\":[],"
@@ -304,7 +268,7 @@ START_TEST(test_big_integers_decimals_and_unicode_survive)
 	json_object_put(got);
 	/* And the exact text of a decimal read from a snapshot (jsonb itself
 	 * turns 1e400 into a 401-digit integer, which is beyond 64 bits). */
-	snapshot(&f, "c-4", 0, "Elixir.Counter", f.mode == SM_FIXTURE_JSONB
+	tl_store_snapshot(&f, "c-4", 0, "Elixir.Counter", f.mode == SM_FIXTURE_JSONB
 		 ? "{\"id\":\"x\",\"count\":0.10,\"tags\":[],\"big\":2.50,\"name\":null}"
 		 : "{\"id\":\"x\",\"count\":0.10,\"tags\":[],\"big\":1e400,\"name\":null}",
 		 "{\"snapshot_module_version\":2}");
@@ -321,7 +285,7 @@ START_TEST(test_big_integers_decimals_and_unicode_survive)
 	if (f.mode != SM_FIXTURE_JSONB)
 		ck_assert_msg(strstr(text, "1e400") != NULL, "decimal text changed: %s", text);
 	PQclear(res);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -353,32 +317,32 @@ START_TEST(test_every_failure_kind_is_recorded_and_others_succeed)
 	setup(&f, mode_of(_i));
 	/* ok */
 	append(&f, "ok-1", "Elixir.Counter.Created", "{\"id\":\"ok-1\"}");
-	snapshot(&f, "ok-1", 1, "Elixir.Counter", "{}", NULL);
+	tl_store_snapshot(&f, "ok-1", 1, "Elixir.Counter", "{}", NULL);
 	/* unknown event at version 2 */
 	append(&f, "f-unknown", "Elixir.Counter.Created", "{\"id\":\"u\"}");
 	append(&f, "f-unknown", "Elixir.Counter.Mystery", "{}");
-	snapshot(&f, "f-unknown", 1, "Elixir.Counter", "{}", NULL);
+	tl_store_snapshot(&f, "f-unknown", 1, "Elixir.Counter", "{}", NULL);
 	/* no handler matched */
 	append(&f, "f-nomatch", "Elixir.Counter.Strict", "{\"ok\":false}");
-	snapshot(&f, "f-nomatch", 1, "Elixir.Counter", "{}", NULL);
+	tl_store_snapshot(&f, "f-nomatch", 1, "Elixir.Counter", "{}", NULL);
 	/* reducer error: append on a number */
 	append(&f, "f-reducer", "Elixir.Counter.Broken", "{}");
-	snapshot(&f, "f-reducer", 1, "Elixir.Counter", "{}", NULL);
+	tl_store_snapshot(&f, "f-reducer", 1, "Elixir.Counter", "{}", NULL);
 	/* event data that is not an object */
 	append(&f, "f-bad", "Elixir.Counter.Created", "[1,2]");
-	snapshot(&f, "f-bad", 1, "Elixir.Counter", "{}", NULL);
+	tl_store_snapshot(&f, "f-bad", 1, "Elixir.Counter", "{}", NULL);
 	/* missing stream */
-	snapshot(&f, "f-missing", 3, "Elixir.Counter", "{}", NULL);
+	tl_store_snapshot(&f, "f-missing", 3, "Elixir.Counter", "{}", NULL);
 	/* a 65-bit integer */
 	append(&f, "f-big", "Elixir.Counter.Added", "{\"n\":36893488147419103232}");
-	snapshot(&f, "f-big", 1, "Elixir.Counter", "{}", NULL);
+	tl_store_snapshot(&f, "f-big", 1, "Elixir.Counter", "{}", NULL);
 	if (f.mode == SM_FIXTURE_BYTEA) {
 		/* Bytes that are not JSON (a jsonb store cannot hold these). */
 		append(&f, "f-notjson", "Elixir.Counter.Created", "{\"id\": nope");
-		snapshot(&f, "f-notjson", 1, "Elixir.Counter", "{}", NULL);
+		tl_store_snapshot(&f, "f-notjson", 1, "Elixir.Counter", "{}", NULL);
 		/* Broken snapshot metadata. */
 		append(&f, "f-meta", "Elixir.Counter.Created", "{\"id\":\"m\"}");
-		snapshot(&f, "f-meta", 1, "Elixir.Counter", "{}", "{broken");
+		tl_store_snapshot(&f, "f-meta", 1, "Elixir.Counter", "{}", "{broken");
 	}
 	rebuild(&f, &prog);
 	ck_assert_int_eq(prog.state, SM_RUN_DONE);
@@ -432,7 +396,7 @@ START_TEST(test_every_failure_kind_is_recorded_and_others_succeed)
 	}
 	ck_assert_int_eq(fl->n, f.mode == SM_FIXTURE_BYTEA ? 8 : 6);
 	sm_failure_list_free(fl);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -448,7 +412,7 @@ static void make_many(fixture *f, int streams, int events_each)
 			events_each + s, "CASE WHEN i = 1 THEN 'Elixir.Counter.Created' ELSE 'Elixir.Counter.Added' END",
 			"CASE WHEN i = 1 THEN '{\"id\":\"x\"}' ELSE json_build_object('n', i)::text END",
 			err, sizeof err) == 0, "%s", err);
-		snapshot(f, uuid, 1, "Elixir.Counter", "{}", NULL);
+		tl_store_snapshot(f, uuid, 1, "Elixir.Counter", "{}", NULL);
 	}
 }
 
@@ -505,7 +469,7 @@ START_TEST(test_resumed_run_after_cancel_equals_uninterrupted_run)
 	rebuild(&f, &prog);
 	ck_assert_int_eq(prog.total.instances_planned, 0);
 	sm_progress_clear(&prog);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -523,7 +487,7 @@ START_TEST(test_appends_during_rebuild_do_not_leak_beyond_planned_version)
 	setup(&f, mode_of(_i));
 	ck_assert(sm_fixture_append_generated(f.conn, "public", f.mode, "big", 200000,
 		"'Elixir.Counter.Added'", "'{\"n\":1}'", err, sizeof err) == 0);
-	snapshot(&f, "big", 1, "Elixir.Counter", "{}", NULL);
+	tl_store_snapshot(&f, "big", 1, "Elixir.Counter", "{}", NULL);
 	memset(&opts, 0, sizeof opts);
 	sm_error_clear(&e);
 	ck_assert(sm_rebuild_start(f.eng, &opts, &run, &e) == SM_OK);
@@ -555,7 +519,7 @@ START_TEST(test_appends_during_rebuild_do_not_leak_beyond_planned_version)
 	ck_assert_int_eq(version, 201000);
 	ck_assert_int_eq(json_object_get_int64(count), 200000 + 1000 * 1000);
 	json_object_put(got);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -579,7 +543,7 @@ START_TEST(test_only_failed_and_uuid_filters_rerun_just_those)
 	ck_assert_int_eq(prog.total.instances_planned, 1);
 	ck_assert_int_eq(prog.total.instances_done, 1);
 	sm_progress_clear(&prog);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -594,9 +558,9 @@ START_TEST(test_inventory_and_preflight_count_what_a_rebuild_would_do)
 	make_many(&f, 3, 10);   /* 10, 11, 12 events; snapshots at v1 (stale) */
 	append(&f, "v-1", "Elixir.Counter.Created", "{\"id\":\"v\"}");
 	append(&f, "v-1", "Elixir.Counter.Mystery", "{}");
-	snapshot(&f, "v-1", 1, "Elixir.Counter", "{}", "{\"snapshot_module_version\":2}");
+	tl_store_snapshot(&f, "v-1", 1, "Elixir.Counter", "{}", "{\"snapshot_module_version\":2}");
 	append(&f, "o-1", "Elixir.Other.Inc", "{}");
-	snapshot(&f, "o-1", 1, "Elixir.Unconfigured", "{}", NULL);
+	tl_store_snapshot(&f, "o-1", 1, "Elixir.Unconfigured", "{}", NULL);
 	sm_error_clear(&e);
 	ck_assert_msg(sm_inventory_read(f.eng, NULL, &inv, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(inv->n_types, 3);
@@ -632,7 +596,7 @@ START_TEST(test_inventory_and_preflight_count_what_a_rebuild_would_do)
 	/* v-1 failed: it still starts from its valid snapshot at 1 of 2. */
 	ck_assert_int_eq(inv->types[0].events_to_fold, 1);
 	sm_inventory_free(inv);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -648,7 +612,7 @@ START_TEST(test_million_event_stream_rebuilds_in_bounded_memory)
 	ck_assert(sm_fixture_append_generated(f.conn, "public", f.mode, "huge", 1000000,
 		"'Elixir.Counter.Added'",
 		"json_build_object('n', 1, 'padding', repeat('x', 100))::text", err, sizeof err) == 0);
-	snapshot(&f, "huge", 1, "Elixir.Counter", "{}", NULL);
+	tl_store_snapshot(&f, "huge", 1, "Elixir.Counter", "{}", NULL);
 	getrusage(RUSAGE_SELF, &ru);
 	before_kb = ru.ru_maxrss;
 #ifdef SM_TEST_ASAN
@@ -667,7 +631,7 @@ START_TEST(test_million_event_stream_rebuilds_in_bounded_memory)
 	/* The events are about 130 MB of JSON; the process must not hold them. */
 	fprintf(stderr, "million-event stream: peak RSS %ld kB (before %ld kB)\n", ru.ru_maxrss, before_kb);
 	ck_assert_msg(ru.ru_maxrss < 60 * 1024, "peak RSS %ld kB", ru.ru_maxrss);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 

@@ -77,8 +77,7 @@ static char *cfg_quote(const char *s)
 
 static void setup_full(fixture *f, enum sm_fixture_mode mode, const char *target, int jobs, int batch)
 {
-	char err[1024], *text, *path, *qt, *qw;
-	sm_error e;
+	char err[1024], *text, *qt, *qw;
 
 	memset(f, 0, sizeof *f);
 	f->mode = mode;
@@ -106,14 +105,10 @@ static void setup_full(fixture *f, enum sm_fixture_mode mode, const char *target
 		"  { type = \"%s\"; snapshot_version = 3; initial = \"{count: 0}\";\n"
 		"    events = ( { on = \"Elixir.Counter.Added\"; do = \"count += event.n\"; } ); }\n"
 		");\n", jobs, batch, qt, f->conninfo, f->conninfo, qw);
-	path = tl_write_file(NULL, "snapmig.conf", text);
-	sm_error_clear(&e);
-	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "%s:%d: %s", e.file, e.line, e.message);
-	ck_assert_msg(sm_engine_open(f->cfg, "t", NULL, &f->eng, &e) == SM_OK, "%s", e.message);
+	tl_config_open(text, "t", &f->cfg, &f->eng);
 	free(qt);
 	free(qw);
 	free(text);
-	free(path);
 }
 
 static void setup(fixture *f, enum sm_fixture_mode mode)

@@ -45,60 +45,27 @@ static const char config_fmt[] =
 	"    ); }\n"
 	");\n";
 
-typedef struct fixture {
-	char *conninfo;
-	PGconn *conn;
-	enum sm_fixture_mode mode;
-	sm_config *cfg;
-} fixture;
+typedef tl_store fixture;
 
 static void setup(fixture *f, enum sm_fixture_mode mode)
 {
-	char err[1024], *text, *path;
-	sm_error e;
+	char *text;
 
-	memset(f, 0, sizeof *f);
-	f->mode = mode;
-	f->conninfo = tl_new_database();
-	f->conn = tl_connect(f->conninfo);
-	ck_assert_msg(sm_fixture_create_store(f->conn, "public", mode, err, sizeof err) == 0, "%s", err);
+	tl_store_new(f, "public", mode);
 	ck_assert(asprintf(&text, config_fmt, f->conninfo) > 0);
-	path = tl_write_file(NULL, "snapmig.conf", text);
-	sm_error_clear(&e);
-	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "config: %s:%d: %s", e.file, e.line, e.message);
+	tl_store_config(f, text, NULL);
 	free(text);
-	free(path);
-}
-
-static void teardown(fixture *f)
-{
-	sm_config_free(f->cfg);
-	PQfinish(f->conn);
-	free(f->conninfo);
 }
 
 static void append(fixture *f, const char *uuid, const char *type, const char *data)
 {
-	char err[1024];
-	const char *types[] = { type }, *datas[] = { data }, *metas[] = { NULL };
-
-	ck_assert_msg(sm_fixture_append(f->conn, "public", f->mode, uuid, 1, types, datas, metas,
-					err, sizeof err) == 0, "%s", err);
-}
-
-static void snapshot_of(fixture *f, const char *type, const char *uuid, long long version,
-			const char *data, const char *meta)
-{
-	char err[1024];
-
-	ck_assert_msg(sm_fixture_snapshot(f->conn, "public", f->mode, uuid, version, type,
-					  data, meta, err, sizeof err) == 0, "%s", err);
+	tl_store_append(f, uuid, type, data, NULL);
 }
 
 static void snapshot(fixture *f, const char *uuid, long long version, const char *data,
 		     const char *meta)
 {
-	snapshot_of(f, "Elixir.Cart", uuid, version, data, meta);
+	tl_store_snapshot(f, uuid, version, "Elixir.Cart", data, meta);
 }
 
 /* Rebuilds one environment; returns the events it applied. */
@@ -207,7 +174,7 @@ START_TEST(test_full_replay_and_catch_up_give_byte_identical_rows)
 	free(early);
 	free(full);
 	free(caught);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -250,7 +217,7 @@ START_TEST(test_a_computed_top_level_key_outside_initial_fails_its_instance)
 		      "message: %s", fl->items[0].message);
 	sm_failure_list_free(fl);
 	sm_engine_close(eng);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -271,7 +238,7 @@ START_TEST(test_a_catch_all_entry_handles_every_event_type)
 	append(&f, "lax-1", "Elixir.Lax.SomethingNew", "{}");
 	append(&f, "lax-1", "Elixir.Lax.Inc", "{}");
 	append(&f, "lax-1", "Elixir.Elsewhere.Event", "{\"x\":1}");
-	snapshot_of(&f, "Elixir.Lax", "lax-1", 1, "{}", NULL);
+	tl_store_snapshot(&f, "lax-1", 1, "Elixir.Lax", "{}", NULL);
 	sm_error_clear(&e);
 	ck_assert_msg(sm_engine_open(f.cfg, "full", NULL, &eng, &e) == SM_OK, "%s", e.message);
 	ck_assert_msg(sm_preflight_run(eng, types, 1, NULL, &pf, &e) == SM_OK, "%s", e.message);
@@ -286,7 +253,7 @@ START_TEST(test_a_catch_all_entry_handles_every_event_type)
 	ck_assert_msg(strstr(row, "\"other\": 2") || strstr(row, "\"other\":2"), "%s", row);
 	ck_assert_int_eq(v, 4);
 	free(row);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 

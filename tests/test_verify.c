@@ -64,70 +64,26 @@ static const char account_rules[] =
 	"        do = \"usage[event.metric] += event.amount; last_usage_at = event.recorded_at\"; }\n"
 	"    ); }";
 
-typedef struct fixture {
-	char *conninfo;
-	PGconn *conn;
-	enum sm_fixture_mode mode;
-	sm_config *cfg;
-	sm_engine *eng;
-} fixture;
+typedef tl_store fixture;
 
 static void open_config(fixture *f, const char *field, const char *extra)
 {
-	char *text, *path;
-	sm_error e;
+	char *text;
 
-	if (f->eng)
-		sm_engine_close(f->eng);
-	sm_config_free(f->cfg);
-	f->eng = NULL;
-	f->cfg = NULL;
 	ck_assert(asprintf(&text, config_fmt, f->conninfo, field, extra ? extra : "") > 0);
-	path = tl_write_file(NULL, "snapmig.conf", text);
-	sm_error_clear(&e);
-	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "config: %s:%d: %s", e.file, e.line,
-		      e.message);
-	ck_assert_msg(sm_engine_open(f->cfg, "t", NULL, &f->eng, &e) == SM_OK, "open: %s", e.message);
+	tl_store_config(f, text, "t");
 	free(text);
-	free(path);
 }
 
 static void setup(fixture *f, enum sm_fixture_mode mode)
 {
-	char err[1024];
-
-	memset(f, 0, sizeof *f);
-	f->mode = mode;
-	f->conninfo = tl_new_database();
-	f->conn = tl_connect(f->conninfo);
-	ck_assert_msg(sm_fixture_create_store(f->conn, "public", mode, err, sizeof err) == 0, "%s", err);
+	tl_store_new(f, "public", mode);
 	open_config(f, "pct", NULL);
-}
-
-static void teardown(fixture *f)
-{
-	sm_engine_close(f->eng);
-	sm_config_free(f->cfg);
-	PQfinish(f->conn);
-	free(f->conninfo);
 }
 
 static void append(fixture *f, const char *uuid, const char *type, const char *data)
 {
-	char err[1024];
-	const char *types[] = { type }, *datas[] = { data }, *metas[] = { "{}" };
-
-	ck_assert_msg(sm_fixture_append(f->conn, "public", f->mode, uuid, 1, types, datas, metas,
-					err, sizeof err) == 0, "%s", err);
-}
-
-static void snapshot(fixture *f, const char *uuid, long long version, const char *type,
-		     const char *data, const char *meta)
-{
-	char err[1024];
-
-	ck_assert_msg(sm_fixture_snapshot(f->conn, "public", f->mode, uuid, version, type, data, meta,
-					  err, sizeof err) == 0, "%s", err);
+	tl_store_append(f, uuid, type, data, "{}");
 }
 
 /* A small deterministic generator, so that every run has the same store. */
@@ -347,7 +303,7 @@ START_TEST(test_verify_finds_the_one_wrong_rule_among_many)
 	ck_assert_str_eq(t->instances[0].diffs[0].folded, "7");
 	sm_verify_report_free(r);
 	ck_assert(!schema_exists(&f, "migration"));
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -362,7 +318,7 @@ START_TEST(test_verify_reads_the_live_snapshot_as_commanded_decodes_it)
 	append(&f, "o-1", EV "ItemAdded", "{\"sku\":\"a\",\"qty\":1,\"price\":12}");
 	/* A key the struct lacks is dropped, a missing one is its default,
 	 * 12.0 equals 12 and key order is no matter. */
-	snapshot(&f, "o-1", 2, ORDER,
+	tl_store_snapshot(&f, "o-1", 2, ORDER,
 		 "{\"total\":12.0,\"legacy\":true,\"id\":\"o-1\",\"customer\":\"c\","
 		 "\"items\":[{\"qty\":1,\"sku\":\"a\"}],\"status\":\"new\",\"notes\":[],\"tags\":[],"
 		 "\"address\":null,\"paid_at\":null}",
@@ -373,7 +329,7 @@ START_TEST(test_verify_reads_the_live_snapshot_as_commanded_decodes_it)
 	ck_assert_int_eq(t->equal, 1);
 	ck_assert_int_eq(t->number_form, 1);
 	sm_verify_report_free(r);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -386,11 +342,11 @@ START_TEST(test_verify_reports_a_failed_fold_with_its_event)
 	setup(&f, (enum sm_fixture_mode)_i);
 	append(&f, "o-1", EV "Created", "{\"id\":\"o-1\",\"customer\":\"c\"}");
 	append(&f, "o-1", EV "Exploded", "{}");
-	snapshot(&f, "o-1", 2, ORDER, "{\"id\":\"o-1\"}", "{\"snapshot_module_version\":2}");
+	tl_store_snapshot(&f, "o-1", 2, ORDER, "{\"id\":\"o-1\"}", "{\"snapshot_module_version\":2}");
 	append(&f, "o-2", EV "Created", "{\"id\":\"o-2\",\"customer\":\"c\"}");
-	snapshot(&f, "o-2", 1, ORDER, "{\"id\":\"o-2\",\"customer\":\"c\"}", "{\"snapshot_module_version\":2}");
+	tl_store_snapshot(&f, "o-2", 1, ORDER, "{\"id\":\"o-2\",\"customer\":\"c\"}", "{\"snapshot_module_version\":2}");
 	/* A snapshot without a stream. */
-	snapshot(&f, "o-3", 4, ORDER, "{\"id\":\"o-3\"}", "{\"snapshot_module_version\":2}");
+	tl_store_snapshot(&f, "o-3", 4, ORDER, "{\"id\":\"o-3\"}", "{\"snapshot_module_version\":2}");
 	r = verify(&f);
 	t = type_of(r, ORDER);
 	ck_assert_int_eq(t->checked, 3);
@@ -407,7 +363,7 @@ START_TEST(test_verify_reports_a_failed_fold_with_its_event)
 	ck_assert_str_eq(t->instances[1].source_uuid, "o-3");
 	ck_assert_int_eq(t->instances[1].kind, SM_FAIL_MISSING_STREAM);
 	sm_verify_report_free(r);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -421,10 +377,10 @@ START_TEST(test_verify_checks_only_snapshots_at_the_target_version_unless_named)
 
 	setup(&f, (enum sm_fixture_mode)_i);
 	append(&f, "o-new", EV "Created", "{\"id\":\"o-new\",\"customer\":\"c\"}");
-	snapshot(&f, "o-new", 1, ORDER, "{\"id\":\"o-new\",\"customer\":\"c\"}", "{\"snapshot_module_version\":2}");
+	tl_store_snapshot(&f, "o-new", 1, ORDER, "{\"id\":\"o-new\",\"customer\":\"c\"}", "{\"snapshot_module_version\":2}");
 	append(&f, "o-old", EV "Created", "{\"id\":\"o-old\",\"customer\":\"c\"}");
 	/* Version 1 by the missing key: an old shape, not checked. */
-	snapshot(&f, "o-old", 1, ORDER, "{\"ident\":\"o-old\"}", NULL);
+	tl_store_snapshot(&f, "o-old", 1, ORDER, "{\"ident\":\"o-old\"}", NULL);
 	r = verify(&f);
 	t = type_of(r, ORDER);
 	ck_assert_int_eq(t->live, 2);
@@ -450,7 +406,7 @@ START_TEST(test_verify_checks_only_snapshots_at_the_target_version_unless_named)
 	ck_assert_ptr_nonnull(strstr(t->instances[0].folded_json, "\"id\":\"o-old\""));
 	ck_assert_ptr_null(strstr(t->instances[0].live_json, "ident"));
 	sm_verify_report_free(r);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -483,7 +439,7 @@ START_TEST(test_verify_samples_per_type_and_repeats_a_sample_by_its_seed)
 	sm_verify_report_free(a);
 	sm_verify_report_free(b);
 	sm_verify_report_free(c);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -533,7 +489,7 @@ START_TEST(test_verify_folds_with_an_external_reducer)
 	ck_assert_str_eq(t->instances[0].diffs[0].live, "\"solo\"");
 	ck_assert_str_eq(t->instances[0].diffs[0].folded, "\"team\"");
 	sm_verify_report_free(r);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 
@@ -555,7 +511,7 @@ START_TEST(test_verify_can_be_cancelled)
 	ck_assert_int_lt(type_of(r, ORDER)->checked, N_ORDERS);
 	sm_verify_report_free(r);
 	sm_run_free(run);
-	teardown(&f);
+	tl_store_free(&f);
 }
 END_TEST
 

@@ -94,3 +94,64 @@ char *tl_write_file(const char *dir, const char *name, const char *text)
 	fclose(f);
 	return path;
 }
+
+void tl_config_open(const char *text, const char *env, sm_config **cfg, sm_engine **eng)
+{
+	char *path = tl_write_file(NULL, "snapmig.conf", text);
+	sm_error e;
+
+	sm_error_clear(&e);
+	ck_assert_msg(sm_config_load(path, cfg, &e) == SM_OK, "config: %s:%d: %s", e.file, e.line,
+		      e.message);
+	if (env)
+		ck_assert_msg(sm_engine_open(*cfg, env, NULL, eng, &e) == SM_OK, "open: %s", e.message);
+	free(path);
+}
+
+void tl_store_new(tl_store *f, const char *schema, enum sm_fixture_mode mode)
+{
+	char err[1024];
+
+	memset(f, 0, sizeof *f);
+	f->schema = schema;
+	f->mode = mode;
+	f->conninfo = tl_new_database();
+	f->conn = tl_connect(f->conninfo);
+	ck_assert_msg(sm_fixture_create_store(f->conn, schema, mode, err, sizeof err) == 0, "%s", err);
+}
+
+void tl_store_config(tl_store *f, const char *text, const char *env)
+{
+	sm_engine_close(f->eng);
+	sm_config_free(f->cfg);
+	f->eng = NULL;
+	f->cfg = NULL;
+	tl_config_open(text, env, &f->cfg, &f->eng);
+}
+
+void tl_store_free(tl_store *f)
+{
+	sm_engine_close(f->eng);
+	sm_config_free(f->cfg);
+	PQfinish(f->conn);
+	free(f->conninfo);
+}
+
+void tl_store_append(const tl_store *f, const char *uuid, const char *type, const char *data,
+		     const char *meta)
+{
+	char err[1024];
+	const char *types[] = { type }, *datas[] = { data }, *metas[] = { meta };
+
+	ck_assert_msg(sm_fixture_append(f->conn, f->schema, f->mode, uuid, 1, types, datas, metas,
+					err, sizeof err) == 0, "%s", err);
+}
+
+void tl_store_snapshot(const tl_store *f, const char *uuid, long long version, const char *type,
+		       const char *data, const char *meta)
+{
+	char err[1024];
+
+	ck_assert_msg(sm_fixture_snapshot(f->conn, f->schema, f->mode, uuid, version, type, data,
+					  meta, err, sizeof err) == 0, "%s", err);
+}

@@ -18,6 +18,10 @@
 #include <check.h>
 #include <libpq-fe.h>
 
+#include "config/snapmig_conf.h"
+#include "engine/snapmig.h"
+#include "tests/fixture.h"
+
 /* Runs every test of s (CK_NORMAL output); main's exit status: 0 when all
  * passed.  Needs no server: a pure suite calls nothing else here. */
 int tl_run_suite(Suite *s);
@@ -42,5 +46,36 @@ char *tl_query_value(PGconn *conn, const char *sql);
 /* Writes text to a new temporary file and returns its path (caller frees;
  * tl_cleanup_files removes them).  dir may be NULL for a fresh temp dir. */
 char *tl_write_file(const char *dir, const char *name, const char *text);
+
+
+/* Writes text as snapmig.conf, loads it into *cfg and, when env is not
+ * NULL, opens env into *eng; fails the test (with file:line) on error. */
+void tl_config_open(const char *text, const char *env, sm_config **cfg, sm_engine **eng);
+
+/*
+ * A test's event store: a fresh database whose schema holds an empty
+ * store in one column mode (tl_store_new), then a configuration and the
+ * engine of its environment "t" (tl_store_config).  tl_store_free frees
+ * whatever was set.
+ */
+typedef struct tl_store {
+	char *conninfo;
+	PGconn *conn;               /* the test's own connection */
+	const char *schema;         /* the store's schema (static) */
+	enum sm_fixture_mode mode;
+	sm_config *cfg;
+	sm_engine *eng;             /* NULL until opened */
+} tl_store;
+
+void tl_store_new(tl_store *f, const char *schema, enum sm_fixture_mode mode);
+/* Loads text (a configuration, %s: the conninfo, filled by the caller)
+ * in place of the one loaded before; env NULL: no engine. */
+void tl_store_config(tl_store *f, const char *text, const char *env);
+void tl_store_free(tl_store *f);
+/* One event of type with data and meta (NULL: none) in a new stream. */
+void tl_store_append(const tl_store *f, const char *uuid, const char *type, const char *data,
+		     const char *meta);
+void tl_store_snapshot(const tl_store *f, const char *uuid, long long version, const char *type,
+		       const char *data, const char *meta);
 
 #endif
