@@ -16,6 +16,21 @@
  *
  * Ownership: every *_free takes what the matching call returned; strings in
  * returned structs belong to the struct.
+ *
+ * Where each rule lives (one place each; STYLE.md says why):
+ *  - store layout, JSON encodings and their SQL: engine/store.h (sm_store_layout)
+ *  - what a rebuild starts from (inventory, pre-flight, plan): engine/db.h sm_db_instances_sql
+ *  - copy guards: SM_COPY_GUARDS below (names, JSON keys, --force options, help)
+ *  - failure kinds: SM_FAILURE_KINDS below (names, JSON keys, help)
+ *  - job limit: SM_MAX_JOBS in config/snapmig_conf.h
+ *  - cancel tokens: sm_cancel below; how they reach connections: engine/cancel.h, db.c sm_db_wait
+ *  - the engine's threads and signal mask: sm_rebuild_start (rebuild.c sm_run_launch)
+ *  - binary COPY bytes from the server: engine/pgcopy.h (pure, fuzzed)
+ *  - folding an instance: engine/rebuild_fold.h (state machine); writing: engine/rebuild_write.h
+ *  - external reducers' protocol: engine/reducer_proto.c (pure, fuzzed), engine/reducer_exec.h
+ *  - fingerprints of generated rows: engine/fingerprint.h
+ *  - target ownership, side tables and the per-target lock: engine/target.h
+ *  - monotonic clock: util/clock.h; counts and durations for people: util/format.h
  */
 #ifndef SNAPMIG_H
 #define SNAPMIG_H
