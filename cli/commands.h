@@ -41,6 +41,10 @@
 	  "undo a copy (default: the last one)") \
 	X(RUNS,       "runs",       cli_cmd_runs,       "",          0, \
 	  "the run journal, newest first") \
+	X(CHECK,      "check",      cli_cmd_check,      "",          0, \
+	  "load and analyse the configuration without a database (exit 2 when invalid)") \
+	X(FOLD,       "fold",       cli_cmd_fold,       "TYPE [FILE]", 2, \
+	  "fold events given as JSON lines (FILE or stdin), without a database") \
 	X(HELP,       "help",       cli_cmd_help,       "[COMMAND]", 1, \
 	  "this help, or the options of COMMAND") \
 	X(COMPLETION, "completion", cli_cmd_completion, "bash|zsh|words WHAT", 2, \
@@ -107,7 +111,13 @@
 	X(SEED,         "seed",           0,   "N",    CLI_FOR(VERIFY), \
 	  "which sample: the same seed checks the same instances (default 0)") \
 	X(EXAMPLES,     "examples",       0,   "N",    CLI_FOR(VERIFY), \
-	  "differing and failed instances shown per type (default 10)")
+	  "differing and failed instances shown per type (default 10)") \
+	X(STATE,        "state",          0,   "FILE", CLI_FOR(FOLD), \
+	  "start from this state (a snapshot's data) instead of the initial one") \
+	X(STATE_VERSION, "state-version", 0,   "N",    CLI_FOR(FOLD), \
+	  "the stream version of --state (the events follow it; default 0)") \
+	X(STREAM,       "stream",         0,   "ID",   CLI_FOR(FOLD), \
+	  "the stream_uuid the reducer is told (default: offline)")
 
 /* (FORCE_##id is pasted by the caller, before the guard's id could be
  * expanded as a macro: config.h defines VERSION.) */

@@ -462,6 +462,56 @@ typedef struct sm_verify_report {
 int sm_verify_report_read(sm_run *run, sm_verify_report **out, sm_error *err);
 void sm_verify_report_free(sm_verify_report *report);
 
+/* ---------------------------------------------------------- offline fold */
+
+/*
+ * Folding events given as data, without a database (`snapmig fold`): the
+ * rebuild's own fold and reducer (rules or external) for one instance of
+ * aggregate type.  Each input line is a JSON object {"type": EVENT_TYPE,
+ * "data": {...}, "metadata": {...} or null (optional), "created_at":
+ * "ISO 8601" (optional, for external reducers)}; its data and metadata are
+ * decoded exactly as a rebuild decodes the columns of a stored event.  The
+ * i-th event is at stream version start_version + i.  Needs only the
+ * configuration.
+ */
+typedef struct sm_offline_fold sm_offline_fold;
+
+typedef struct sm_offline_options {
+	const sm_settings *settings; /* duplicate_keys, metadata_key; NULL: the defaults */
+	const char *stream_uuid;     /* what the reducer is told; NULL: "offline" */
+	const char *start_state;     /* a snapshot's data (JSON text) to start from,
+	                                decoded as a rebuild decodes a start snapshot;
+	                                NULL: the initial state */
+	size_t start_len;
+	long long start_version;     /* the version of start_state */
+	const char *reducer_log;     /* an external reducer's stderr is appended
+	                                there; NULL: discarded */
+} sm_offline_options;
+
+typedef struct sm_offline_result {
+	bool failed;
+	char *state;                 /* not failed: the JSON text a rebuild writes */
+	long long events;            /* events read */
+	long long version;           /* the stream version of the last one */
+	/* failed: */
+	enum sm_failure_kind kind;
+	long long fail_version;      /* the event's stream version, 0 when none */
+	long long fail_line;         /* its line of input, 0 when none */
+	char *event_type;            /* NULL when none */
+	char *message;
+} sm_offline_result;
+
+int sm_offline_fold_open(const sm_config *cfg, const char *type, const sm_offline_options *opts,
+			 sm_offline_fold **out, sm_error *err);
+/* One line of input (len bytes, no newline; blank lines are skipped).
+ * SM_ERR_DATA when it is not an event line ("line 4: no \"type\""); an
+ * event that fails the instance is not an error (see the result); lines
+ * after such a failure are not read. */
+int sm_offline_fold_line(sm_offline_fold *f, const char *line, size_t len, sm_error *err);
+int sm_offline_fold_finish(sm_offline_fold *f, sm_offline_result *out, sm_error *err);
+void sm_offline_result_clear(sm_offline_result *r);
+void sm_offline_fold_close(sm_offline_fold *f);
+
 /* -------------------------------------------------------- failures, runs */
 
 typedef struct sm_failure {
@@ -661,6 +711,7 @@ typedef struct sm_copy_plan {
 int sm_copy_plan_read(sm_engine *eng, const sm_copy_options *opts, sm_cancel *cancel,
 		      sm_copy_plan **out, sm_error *err);
 void sm_copy_plan_free(sm_copy_plan *plan);
+
 
 typedef struct sm_copy_result {
 	long long copy_id;         /* run id in the journal; rollback key */

@@ -31,7 +31,7 @@ run help
 expect_rc 0
 expect_out "Usage: snapmig [OPTION]... [COMMAND [ARG]...]"
 commands=$(sed -n 's/^  \([a-z][a-z]*\)\( .*\)\{0,1\}$/\1/p' "$T/out")
-[ "$(echo $commands)" = "status preflight verify rebuild failures copy rollback runs help" ] && ok ||
+[ "$(echo $commands)" = "status preflight verify rebuild failures copy rollback runs check fold help" ] && ok ||
 	fail "commands in the usage: $(echo $commands)"
 for cmd in $commands; do
 	for args in "$cmd --help" "$cmd -h" "-c $CONF -e local $cmd --help" \
