@@ -153,6 +153,99 @@ static void plan_table(const sm_copy_plan *plan, const copy_args *a)
 	}
 }
 
+/* ---------------------------------------------------------- shape */
+
+/* "100%", "37%", "<1%" of n in total. */
+static const char *percent(char *buf, size_t size, long long n, long long total)
+{
+	if (total <= 0)
+		snprintf(buf, size, "-");
+	else if (n * 100 < total && n > 0)
+		snprintf(buf, size, "<1%%");
+	else
+		snprintf(buf, size, "%lld%%", (n * 100 + total / 2) / total);
+	return buf;
+}
+
+/* "added (number)", "removed (string)", "null -> object". */
+static char *change_text(const sm_shape_change *c)
+{
+	switch (c->kind) {
+	case SM_SHAPE_ADDED:
+		return sm_xasprintf("added (%s)", c->new_types);
+	case SM_SHAPE_REMOVED:
+		return sm_xasprintf("removed (%s)", c->live_types);
+	default:
+		return sm_xasprintf("%s -> %s", c->live_types, c->new_types);
+	}
+}
+
+static void shape_text(const sm_shape_summary *sum)
+{
+	char a[32], b[32], c[32];
+
+	printf("\nShape of the new snapshots against the live ones they replace:\n");
+	for (size_t i = 0; i < sum->n_types; i++) {
+		const sm_shape_type *t = &sum->types[i];
+		char *label = out_sanitize(t->label);
+
+		if (!t->compared) {
+			printf("  %s: nothing replaced\n", label);
+		} else if (!t->n_changes) {
+			printf("  %s: the same shape (%s compared)\n", label,
+			       sm_fmt_count(a, sizeof a, t->compared));
+		} else {
+			printf("  %s (%s compared):\n", label, sm_fmt_count(a, sizeof a, t->compared));
+			for (size_t k = 0; k < t->n_changes; k++) {
+				char *path = out_sanitize(t->changes[k].path);
+				char *what = change_text(&t->changes[k]);
+
+				printf("    %-36s %s in %s (%s)\n", path, what,
+				       percent(b, sizeof b, t->changes[k].instances, t->compared),
+				       sm_fmt_count(c, sizeof c, t->changes[k].instances));
+				free(what);
+				free(path);
+			}
+			if (t->cut)
+				printf("    (more changes than are listed)\n");
+		}
+		if (t->unreadable)
+			printf("    %s pair%s not compared: a side is not a JSON object\n",
+			       sm_fmt_count(a, sizeof a, t->unreadable), t->unreadable == 1 ? "" : "s");
+		free(label);
+	}
+}
+
+static json_object *shape_json(const sm_shape_summary *sum)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < sum->n_types; i++) {
+		const sm_shape_type *t = &sum->types[i];
+		json_object *o = json_object_new_object(), *changes = json_object_new_array();
+
+		out_json_add(o, "type", out_json_string(t->type));
+		out_json_add(o, "label", out_json_string(t->label));
+		out_json_add(o, "compared", json_object_new_int64(t->compared));
+		out_json_add(o, "unreadable", json_object_new_int64(t->unreadable));
+		for (size_t k = 0; k < t->n_changes; k++) {
+			const sm_shape_change *x = &t->changes[k];
+			json_object *c = json_object_new_object();
+
+			out_json_add(c, "path", out_json_string(x->path));
+			out_json_add(c, "change", json_object_new_string(sm_shape_kind_name(x->kind)));
+			out_json_add(c, "live_types", *x->live_types ? out_json_string(x->live_types) : NULL);
+			out_json_add(c, "new_types", *x->new_types ? out_json_string(x->new_types) : NULL);
+			out_json_add(c, "instances", json_object_new_int64(x->instances));
+			json_object_array_add(changes, c);
+		}
+		out_json_add(o, "changes", changes);
+		out_json_add(o, "changes_cut", json_object_new_boolean(t->cut));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 /* Reads one line from stdin into buf without the newline; false at EOF. */
 static bool read_answer(char *buf, size_t size)
 {
@@ -268,6 +361,7 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 	sm_copy_options opts;
 	sm_copy_plan *plan = NULL;
 	sm_copy_result *res = NULL;
+	sm_shape_summary *shape = NULL;
 	sm_error err;
 	int rc;
 
@@ -289,6 +383,17 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 		return cli_report(&err);
 	if (!ctx->g.json)
 		plan_table(plan, &args);
+	if (args.dry_run) {
+		/* What a reviewer reads before approving the copy. */
+		sm_error_clear(&err);
+		if (sm_copy_shape_read(ctx->eng, &opts, NULL, &shape, &err) != SM_OK) {
+			rc = cli_report(&err);
+			sm_copy_plan_free(plan);
+			return rc;
+		}
+		if (!ctx->g.json)
+			shape_text(shape);
+	}
 
 	if (plan->guards) {
 		char *g = guard_names(plan->guards, "", ", ");
@@ -318,6 +423,8 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 		out_json_add(doc, "dry_run", json_object_new_boolean(args.dry_run));
 		out_json_add(doc, "remove_stale", json_object_new_boolean(args.remove_stale));
 		out_json_add(doc, "plan", plan_json(plan));
+		if (shape)
+			out_json_add(doc, "shape", shape_json(shape));
 		out_json_add(doc, "result", res ? result_json(res) : NULL);
 		cli_json_emit(ctx, doc);
 	} else if (res) {
@@ -350,6 +457,7 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 		rc = CLI_EXIT_FINDINGS;
 	}
 	sm_copy_result_free(res);
+	sm_shape_summary_free(shape);
 	sm_copy_plan_free(plan);
 	return rc;
 }

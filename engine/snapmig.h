@@ -712,6 +712,44 @@ int sm_copy_plan_read(sm_engine *eng, const sm_copy_options *opts, sm_cancel *ca
 		      sm_copy_plan **out, sm_error *err);
 void sm_copy_plan_free(sm_copy_plan *plan);
 
+/*
+ * The shape summary of a copy, what a reviewer reads before approving it:
+ * for each selected type, across every live row the copy would replace,
+ * the keys (top-level and nested, jq paths with array elements as "[]")
+ * that the generated rows add or remove, and those whose JSON type
+ * changes, with the number of instances.  A key below one that is added,
+ * removed or retyped is not listed again, and an array gaining or losing
+ * elements is no change of shape.  Read-only; reads every replaced pair.
+ */
+enum sm_shape_kind { SM_SHAPE_ADDED = 0, SM_SHAPE_REMOVED, SM_SHAPE_RETYPED };
+const char *sm_shape_kind_name(enum sm_shape_kind kind); /* "added", "removed", "retyped" */
+
+typedef struct sm_shape_change {
+	char *path;                /* ".status_change_count", ".subs[].id" */
+	enum sm_shape_kind kind;
+	char *live_types;          /* "number", "null|string"; "" when absent */
+	char *new_types;
+	long long instances;
+} sm_shape_change;
+
+typedef struct sm_shape_type {
+	char *type, *label;
+	long long compared;        /* replacements compared */
+	long long unreadable;      /* ... of them with a side that is not a JSON object */
+	sm_shape_change *changes;  /* most instances first */
+	size_t n_changes;
+	bool cut;                  /* more distinct changes than kept (500) */
+} sm_shape_type;
+
+typedef struct sm_shape_summary {
+	sm_shape_type *types;      /* the selected types, in configuration order */
+	size_t n_types;
+} sm_shape_summary;
+
+/* opts: its types only. */
+int sm_copy_shape_read(sm_engine *eng, const sm_copy_options *opts, sm_cancel *cancel,
+		       sm_shape_summary **out, sm_error *err);
+void sm_shape_summary_free(sm_shape_summary *sum);
 
 typedef struct sm_copy_result {
 	long long copy_id;         /* run id in the journal; rollback key */

@@ -193,7 +193,7 @@ END_TEST
 
 /* -------------------------------------------------------------- shapes */
 
-static void shape_line(void *ctx, enum sm_shape_change change, const char *path,
+static void shape_line(void *ctx, enum sm_json_shape_change change, const char *path,
 		       unsigned types_a, unsigned types_b)
 {
 	static const char *const names[] = { "added", "removed", "retyped" };

@@ -588,15 +588,15 @@ void sm_json_shape_compare(const sm_json_shape *a, const sm_json_shape *b,
 
 		if (c < 0) {
 			if (!a->items[i].element && !under_change(a, (int)i, b))
-				fn(ctx, SM_SHAPE_REMOVED, a->items[i].path, a->items[i].types, 0);
+				fn(ctx, SM_JSON_SHAPE_REMOVED, a->items[i].path, a->items[i].types, 0);
 			i++;
 		} else if (c > 0) {
 			if (!b->items[j].element && !under_change(b, (int)j, a))
-				fn(ctx, SM_SHAPE_ADDED, b->items[j].path, 0, b->items[j].types);
+				fn(ctx, SM_JSON_SHAPE_ADDED, b->items[j].path, 0, b->items[j].types);
 			j++;
 		} else {
 			if (a->items[i].types != b->items[j].types && !under_change(b, (int)j, a))
-				fn(ctx, SM_SHAPE_RETYPED, b->items[j].path, a->items[i].types,
+				fn(ctx, SM_JSON_SHAPE_RETYPED, b->items[j].path, a->items[i].types,
 				   b->items[j].types);
 			i++;
 			j++;

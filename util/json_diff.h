@@ -103,10 +103,10 @@ void sm_json_shape_clear(sm_json_shape *shape);
 /* The entry of path, or -1. */
 int sm_json_shape_find(const sm_json_shape *shape, const char *path);
 
-enum sm_shape_change {
-	SM_SHAPE_ADDED,        /* in b, not in a */
-	SM_SHAPE_REMOVED,      /* in a, not in b */
-	SM_SHAPE_RETYPED,      /* in both, with other types */
+enum sm_json_shape_change {
+	SM_JSON_SHAPE_ADDED,   /* in b, not in a */
+	SM_JSON_SHAPE_REMOVED, /* in a, not in b */
+	SM_JSON_SHAPE_RETYPED, /* in both, with other types */
 };
 
 /*
@@ -117,7 +117,7 @@ enum sm_shape_change {
  * empty array says nothing about the shape of its elements).  fn gets the
  * change, the path and the types on each side (0 for an absent side).
  */
-typedef void (*sm_json_shape_fn)(void *ctx, enum sm_shape_change change, const char *path,
+typedef void (*sm_json_shape_fn)(void *ctx, enum sm_json_shape_change change, const char *path,
 				 unsigned types_a, unsigned types_b);
 void sm_json_shape_compare(const sm_json_shape *a, const sm_json_shape *b,
 			   sm_json_shape_fn fn, void *ctx);
