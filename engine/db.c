@@ -316,7 +316,8 @@ int sm_db_exec_count(PGconn *conn, const char *sql, int nparams, const char *con
 	PGresult *res = sm_db_query(conn, sql, nparams, params, err);
 
 	if (!res) {
-		sm_error_prefix(err, "%s", what);
+		if (what)
+			sm_error_prefix(err, "%s", what);
 		return sm_error_code(err, SM_ERR_DB);
 	}
 	if (affected)
@@ -409,16 +410,13 @@ int sm_db_journal_finish(PGconn *conn, const char *target_schema, long long run_
 		"details = COALESCE($3::jsonb, details) WHERE run_id = $1", t);
 	char id[32];
 	const char *params[] = { id, outcome, details_json };
-	PGresult *res;
+	int rc;
 
 	snprintf(id, sizeof id, "%lld", run_id);
-	res = sm_db_query(conn, sql, 3, params, err);
+	rc = sm_db_exec_count(conn, sql, 3, params, NULL, NULL, err);
 	free(sql);
 	free(t);
-	if (!res)
-		return sm_error_code(err, SM_ERR_DB);
-	PQclear(res);
-	return SM_OK;
+	return rc;
 }
 
 char *sm_db_text_array(const char *const *items, size_t n)

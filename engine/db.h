@@ -49,7 +49,7 @@ int sm_db_wait(PGconn *conn, void (*on_wait)(void *, double), void *ctx, sm_erro
 PGresult *sm_db_query(PGconn *conn, const char *sql, int nparams,
 		      const char *const *params, sm_error *err);
 /* Runs a statement that returns no rows; *affected (may be NULL) gets the
- * number of rows it changed.  An error is prefixed with what. */
+ * number of rows it changed.  An error is prefixed with what (unless NULL). */
 int sm_db_exec_count(PGconn *conn, const char *sql, int nparams, const char *const *params,
 		     long long *affected, const char *what, sm_error *err);
 /* The same with declared parameter types (NULL: inferred), binary results

@@ -49,12 +49,7 @@ typedef tl_store fixture;
 
 static void setup(fixture *f, enum sm_fixture_mode mode)
 {
-	char *text;
-
-	tl_store_new(f, "public", mode);
-	ck_assert(asprintf(&text, config_fmt, f->conninfo) > 0);
-	tl_store_config(f, text, NULL);
-	free(text);
+	tl_store_open(f, "public", mode, config_fmt, NULL);
 }
 
 static void append(fixture *f, const char *uuid, const char *type, const char *data)

@@ -129,6 +129,18 @@ void tl_store_config(tl_store *f, const char *text, const char *env)
 	tl_config_open(text, env, &f->cfg, &f->eng);
 }
 
+void tl_store_open(tl_store *f, const char *schema, enum sm_fixture_mode mode,
+		   const char *config_fmt, const char *env)
+{
+	char *text;
+
+	tl_store_new(f, schema, mode);
+	if (asprintf(&text, config_fmt, f->conninfo) < 0)
+		ck_abort_msg("out of memory");
+	tl_store_config(f, text, env);
+	free(text);
+}
+
 void tl_store_free(tl_store *f)
 {
 	sm_engine_close(f->eng);

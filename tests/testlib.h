@@ -71,6 +71,10 @@ void tl_store_new(tl_store *f, const char *schema, enum sm_fixture_mode mode);
 /* Loads text (a configuration, %s: the conninfo, filled by the caller)
  * in place of the one loaded before; env NULL: no engine. */
 void tl_store_config(tl_store *f, const char *text, const char *env);
+/* tl_store_new, then tl_store_config with config_fmt, whose one %s is
+ * the new database's conninfo. */
+void tl_store_open(tl_store *f, const char *schema, enum sm_fixture_mode mode,
+		   const char *config_fmt, const char *env);
 void tl_store_free(tl_store *f);
 /* One event of type with data and meta (NULL: none) in a new stream. */
 void tl_store_append(const tl_store *f, const char *uuid, const char *type, const char *data,
