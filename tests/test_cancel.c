@@ -462,7 +462,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("cancel");
 	TCase *tc = tcase_create("cancel");
 
 	tcase_set_timeout(tc, 300);
@@ -471,6 +470,5 @@ int main(void)
 	tcase_add_test(tc, test_a_connection_attempt_is_abandoned_on_cancel);
 	tcase_add_test(tc, test_rebuild_plan_read_plans_as_the_run_does_and_writes_nothing);
 	tcase_add_test(tc, test_the_rebuild_threads_block_the_terminal_signals);
-	suite_add_tcase(s, tc);
-	return tl_run_suite(s);
+	return tl_run_case("cancel", tc);
 }

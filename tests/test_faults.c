@@ -447,7 +447,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("faults");
 	TCase *tc = tcase_create("faults");
 
 	tcase_set_timeout(tc, 600);
@@ -458,6 +457,5 @@ int main(void)
 	tcase_add_test(tc, test_terminated_backends_are_retried_and_the_run_completes);
 	tcase_add_test(tc, test_sigkill_during_rebuild_then_rerun_gives_consistent_rows);
 	tcase_add_test(tc, test_server_stopped_mid_rebuild_is_a_database_error_and_resumes);
-	suite_add_tcase(s, tc);
-	return tl_run_suite(s);
+	return tl_run_case("faults", tc);
 }

@@ -218,7 +218,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("instances");
 	TCase *tc = tcase_create("query");
 
 	tcase_set_timeout(tc, 120);
@@ -227,6 +226,5 @@ int main(void)
 	tcase_add_loop_test(tc, test_stale_and_failed_filters_and_the_uuid_filter_combine, 0, 3);
 	tcase_add_loop_test(tc, test_instances_order_by_version_or_uuid_either_way, 0, 3);
 	tcase_add_test(tc, test_instances_list_is_the_query_without_filters);
-	suite_add_tcase(s, tc);
-	return tl_run_suite(s);
+	return tl_run_case("instances", tc);
 }

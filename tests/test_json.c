@@ -602,7 +602,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("json");
 	TCase *tc = tcase_create("json");
 
 	tcase_add_test(tc, test_decimals_keep_their_exact_text);
@@ -635,6 +634,5 @@ int main(void)
 	tcase_add_test(tc, test_overlong_and_surrogate_utf8_is_refused);
 	tcase_add_test(tc, test_field_selection_builds_only_the_named_members);
 	tcase_add_test(tc, test_check_accepts_and_refuses_exactly_what_parse_does);
-	suite_add_tcase(s, tc);
-	return tl_run_suite(s);
+	return tl_run_case("json", tc);
 }

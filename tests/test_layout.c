@@ -160,7 +160,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("layout");
 	TCase *tc = tcase_create("fixtures");
 
 	tcase_set_timeout(tc, 60);
@@ -169,6 +168,5 @@ int main(void)
 	tcase_add_test(tc, test_append_links_events_into_stream_and_all_bytea);
 	tcase_add_test(tc, test_append_links_events_into_stream_and_all_jsonb);
 	tcase_add_test(tc, test_append_links_events_into_stream_and_all_double_encoded);
-	suite_add_tcase(s, tc);
-	return tl_run_suite(s);
+	return tl_run_case("layout", tc);
 }

@@ -299,7 +299,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("pgcopy");
 	TCase *tc = tcase_create("decode");
 
 	tcase_add_test(tc, test_header_rows_and_trailer_decode);
@@ -313,6 +312,5 @@ int main(void)
 	tcase_add_test(tc, test_nothing_may_follow_the_trailer);
 	tcase_add_test(tc, test_typed_fields_need_exactly_their_size);
 	tcase_add_test(tc, test_timestamps_print_as_iso_8601_with_microseconds);
-	suite_add_tcase(s, tc);
-	return tl_run_suite(s);
+	return tl_run_case("pgcopy", tc);
 }

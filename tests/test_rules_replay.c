@@ -254,20 +254,12 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("rules_replay");
 	TCase *tc = tcase_create("replay");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 300);
 	/* _i: 0 bytea, 1 jsonb, 2 double-encoded jsonb */
 	tcase_add_loop_test(tc, test_full_replay_and_catch_up_give_byte_identical_rows, 0, 3);
 	tcase_add_loop_test(tc, test_a_computed_top_level_key_outside_initial_fails_its_instance, 0, 3);
 	tcase_add_loop_test(tc, test_a_catch_all_entry_handles_every_event_type, 0, 2);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tl_run_case("rules_replay", tc);
 }

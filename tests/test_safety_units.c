@@ -338,7 +338,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("safety_units");
 	TCase *tc = tcase_create("units");
 
 	tcase_add_test(tc, test_passwords_are_masked_in_texts_quoting_a_conninfo);
@@ -347,6 +346,5 @@ int main(void)
 	tcase_add_test(tc, test_an_external_fingerprint_covers_command_directory_environment_and_hello);
 	tcase_add_test(tc, test_the_hello_carries_an_optional_fingerprint_per_aggregate);
 	tcase_add_test(tc, test_an_activity_names_operation_start_user_host_and_pid);
-	suite_add_tcase(s, tc);
-	return tl_run_suite(s);
+	return tl_run_case("safety_units", tc);
 }

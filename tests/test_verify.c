@@ -517,7 +517,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("verify");
 	TCase *tc = tcase_create("pg");
 
 	tcase_set_timeout(tc, 300);
@@ -528,6 +527,5 @@ int main(void)
 	tcase_add_test(tc, test_verify_samples_per_type_and_repeats_a_sample_by_its_seed);
 	tcase_add_loop_test(tc, test_verify_folds_with_an_external_reducer, 0, 3);
 	tcase_add_test(tc, test_verify_can_be_cancelled);
-	suite_add_tcase(s, tc);
-	return tl_run_suite(s);
+	return tl_run_case("verify", tc);
 }

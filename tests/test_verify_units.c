@@ -303,7 +303,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("verify_units");
 	TCase *tc = tcase_create("pure");
 
 	tcase_add_test(tc, test_numbers_compare_by_exact_decimal_value);
@@ -320,6 +319,5 @@ int main(void)
 	tcase_add_test(tc, test_shape_ignores_arrays_gaining_or_losing_elements);
 	tcase_add_test(tc, test_shape_keeps_at_most_max_paths);
 	tcase_add_test(tc, test_struct_decode_keeps_initial_keys_only);
-	suite_add_tcase(s, tc);
-	return tl_run_suite(s);
+	return tl_run_case("verify_units", tc);
 }

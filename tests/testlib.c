@@ -20,6 +20,14 @@ int tl_run_suite(Suite *s)
 	return failed ? 1 : 0;
 }
 
+int tl_run_case(const char *name, TCase *tc)
+{
+	Suite *s = suite_create(name);
+
+	suite_add_tcase(s, tc);
+	return tl_run_suite(s);
+}
+
 const char *tl_server_conninfo(void)
 {
 	const char *c = getenv("SNAPMIG_TEST_CONNINFO");

@@ -25,6 +25,8 @@
 /* Runs every test of s (CK_NORMAL output); main's exit status: 0 when all
  * passed.  Needs no server: a pure suite calls nothing else here. */
 int tl_run_suite(Suite *s);
+/* The same for a suite of one test case, named name. */
+int tl_run_case(const char *name, TCase *tc);
 
 /* Conninfo of the harness's server; fails the test when not run under
  * tests/with-pg. */
