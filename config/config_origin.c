@@ -20,6 +20,7 @@
 
 #include "config/config_origin.h"
 #include "util/alloc.h"
+#include "util/hex.h"
 
 typedef struct scan {
 	const char *t;
@@ -76,17 +77,6 @@ static int chars_between(const char *t, size_t from, size_t at)
 	return col;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 typedef struct builder {
 	char *text;
 	int *line, *col;
@@ -140,9 +130,9 @@ static bool read_strings(scan *s, builder *b, int *end_line, int *end_col)
 			if (c == '\\' && s->i + 1 < s->len) {
 				char e = s->t[s->i + 1];
 
-				if (e == 'x' && s->i + 3 < s->len && hexval(s->t[s->i + 2]) >= 0 &&
-				    hexval(s->t[s->i + 3]) >= 0) {
-					emit(b, (char)(hexval(s->t[s->i + 2]) * 16 + hexval(s->t[s->i + 3])), line, col);
+				if (e == 'x' && s->i + 3 < s->len && sm_hex_digit((unsigned char)s->t[s->i + 2]) >= 0 &&
+				    sm_hex_digit((unsigned char)s->t[s->i + 3]) >= 0) {
+					emit(b, (char)(sm_hex_digit((unsigned char)s->t[s->i + 2]) * 16 + sm_hex_digit((unsigned char)s->t[s->i + 3])), line, col);
 					s->i += 4;
 					continue;
 				}

@@ -12,6 +12,7 @@
 
 #include "config/rules_internal.h"
 #include "util/alloc.h"
+#include "util/hex.h"
 
 void rl_token_clear(rl_token *tok)
 {
@@ -59,17 +60,11 @@ static int hex4(const char *s, size_t avail, unsigned *out)
 	if (avail < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		char c = s[i];
+		int h = sm_hex_digit((unsigned char)s[i]);
 
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
+		if (h < 0)
 			return -1;
+		v = v << 4 | (unsigned)h;
 	}
 	*out = v;
 	return 0;

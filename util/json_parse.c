@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/hex.h"
 #include "util/json.h"
 
 /* Buffers above this size are released after a parse: a worker should not
@@ -179,17 +180,11 @@ static long hex4(const unsigned char *s)
 	long v = 0;
 
 	for (int k = 0; k < 4; k++) {
-		unsigned char h = s[k];
+		int h = sm_hex_digit(s[k]);
 
-		v <<= 4;
-		if (h >= '0' && h <= '9')
-			v |= h - '0';
-		else if (h >= 'a' && h <= 'f')
-			v |= h - 'a' + 10;
-		else if (h >= 'A' && h <= 'F')
-			v |= h - 'A' + 10;
-		else
+		if (h < 0)
 			return -1;
+		v = v << 4 | h;
 	}
 	return v;
 }

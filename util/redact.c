@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "util/alloc.h"
+#include "util/hex.h"
 #include "util/redact.h"
 
 #define MAX_SECRETS 16
@@ -29,17 +30,6 @@ static void add_secret(secrets *s, const char *p, size_t n)
 	s->item[s->n++] = sm_xstrndup(p, n);
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The raw text and, when it differs, its percent-decoded form (an invalid
  * escape stays as written: libpq refuses it and quotes the raw text). */
 static void add_uri_secret(secrets *s, const char *p, size_t n)
@@ -52,7 +42,7 @@ static void add_uri_secret(secrets *s, const char *p, size_t n)
 		int hi, lo;
 
 		if (p[i] == '%' && i + 2 < n &&
-		    (hi = hex_value(p[i + 1])) >= 0 && (lo = hex_value(p[i + 2])) >= 0) {
+		    (hi = sm_hex_digit((unsigned char)p[i + 1])) >= 0 && (lo = sm_hex_digit((unsigned char)p[i + 2])) >= 0) {
 			dec[len++] = (char)(hi * 16 + lo);
 			i += 2;
 		} else {
