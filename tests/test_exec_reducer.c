@@ -715,22 +715,7 @@ END_TEST
 
 /* ------------------------------------------- account.py against the rules */
 
-static const char account_rules_conf[] =
-	"aggregates = (\n"
-	"  { type = \"Elixir.Domain.Account\"; snapshot_version = 2;\n"
-	"    initial = \"{id: null, name: null, email: null, plan: null, address: null,"
-	" created_at: null, plan_changed_at: null, plan_changes: 0, usage: {}, last_usage_at: null}\";\n"
-	"    events = (\n"
-	"      { on = \"Elixir.Domain.Account.Events.Created\"; when = \"not exists state.id\";\n"
-	"        do = \"id = event.id; name = event.name; email = event.email; plan = event.plan;"
-	" address = event.address; created_at = event.created_at\"; },\n"
-	"      { on = \"Elixir.Domain.Account.Events.PlanChanged\";\n"
-	"        do = \"plan = event.plan; plan_changed_at = event.changed_at; plan_changes += 1\"; },\n"
-	"      { on = \"Elixir.Domain.Account.Events.EmailChanged\"; do = \"email = event.email\"; },\n"
-	"      { on = \"Elixir.Domain.Account.Events.UsageRecorded\";\n"
-	"        do = \"usage[event.metric] += event.amount; last_usage_at = event.recorded_at\"; }\n"
-	"    ); }\n"
-	");\n";
+static const char account_rules_conf[] = "aggregates = (\n" TL_ACCOUNT_RULES "\n);\n";
 
 /* Event v of an account stream, as JSON text into buf; *type set. */
 static void account_event(int stream, long long v, const char **type, char *buf, size_t size)

@@ -49,20 +49,7 @@ static const char config_fmt[] =
 static const char account_fmt[] =
 	",\n  { type = \"Elixir.Domain.Account\"; snapshot_version = 2;\n"
 	"    reducer = { exec = \"python3 '%s/examples/reducers/account.py'\"; }; }";
-static const char account_rules[] =
-	",\n  { type = \"Elixir.Domain.Account\"; snapshot_version = 2;\n"
-	"    initial = \"{id: null, name: null, email: null, plan: null, address: null,"
-	" created_at: null, plan_changed_at: null, plan_changes: 0, usage: {}, last_usage_at: null}\";\n"
-	"    events = (\n"
-	"      { on = \"Elixir.Domain.Account.Events.Created\"; when = \"not exists state.id\";\n"
-	"        do = \"id = event.id; name = event.name; email = event.email; plan = event.plan;"
-	" address = event.address; created_at = event.created_at\"; },\n"
-	"      { on = \"Elixir.Domain.Account.Events.PlanChanged\";\n"
-	"        do = \"plan = event.plan; plan_changed_at = event.changed_at; plan_changes += 1\"; },\n"
-	"      { on = \"Elixir.Domain.Account.Events.EmailChanged\"; do = \"email = event.email\"; },\n"
-	"      { on = \"Elixir.Domain.Account.Events.UsageRecorded\";\n"
-	"        do = \"usage[event.metric] += event.amount; last_usage_at = event.recorded_at\"; }\n"
-	"    ); }";
+static const char account_rules[] = ",\n" TL_ACCOUNT_RULES;
 
 typedef tl_store fixture;
 

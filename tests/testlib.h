@@ -22,6 +22,23 @@
 #include "engine/snapmig.h"
 #include "tests/fixture.h"
 
+/* The demo's Account aggregate (examples/reducers/account.py) as rules:
+ * one entry of a configuration's aggregates list. */
+#define TL_ACCOUNT_RULES \
+	"  { type = \"Elixir.Domain.Account\"; snapshot_version = 2;\n" \
+	"    initial = \"{id: null, name: null, email: null, plan: null, address: null," \
+	" created_at: null, plan_changed_at: null, plan_changes: 0, usage: {}, last_usage_at: null}\";\n" \
+	"    events = (\n" \
+	"      { on = \"Elixir.Domain.Account.Events.Created\"; when = \"not exists state.id\";\n" \
+	"        do = \"id = event.id; name = event.name; email = event.email; plan = event.plan;" \
+	" address = event.address; created_at = event.created_at\"; },\n" \
+	"      { on = \"Elixir.Domain.Account.Events.PlanChanged\";\n" \
+	"        do = \"plan = event.plan; plan_changed_at = event.changed_at; plan_changes += 1\"; },\n" \
+	"      { on = \"Elixir.Domain.Account.Events.EmailChanged\"; do = \"email = event.email\"; },\n" \
+	"      { on = \"Elixir.Domain.Account.Events.UsageRecorded\";\n" \
+	"        do = \"usage[event.metric] += event.amount; last_usage_at = event.recorded_at\"; }\n" \
+	"    ); }"
+
 /* Runs every test of s (CK_NORMAL output); main's exit status: 0 when all
  * passed.  Needs no server: a pure suite calls nothing else here. */
 int tl_run_suite(Suite *s);
