@@ -632,7 +632,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("rebuild");
 	TCase *tc = tcase_create("rebuild");
 	TCase *big = tcase_create("memory");
 
@@ -649,7 +648,5 @@ int main(void)
 	tcase_add_loop_test(tc, test_only_failed_and_uuid_filters_rerun_just_those, 0, 2);
 	tcase_add_loop_test(tc, test_inventory_and_preflight_count_what_a_rebuild_would_do, 0, 3);
 	tcase_add_test(big, test_million_event_stream_rebuilds_in_bounded_memory);
-	suite_add_tcase(s, tc);
-	suite_add_tcase(s, big);
-	return tl_run_suite(s);
+	return tl_run_cases("rebuild", tc, big, (TCase *)NULL);
 }

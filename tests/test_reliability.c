@@ -1275,7 +1275,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("reliability");
 	TCase *kill_tc = tcase_create("kill");
 	TCase *conc = tcase_create("concurrency");
 	TCase *hostile = tcase_create("hostile");
@@ -1297,9 +1296,5 @@ int main(void)
 	tcase_add_loop_test(hostile, test_types_and_uuids_with_quotes_and_unicode_rebuild_and_copy, 0, 3);
 	tcase_add_loop_test(mem, test_a_100_mb_event_string_folds_in_bounded_memory, 0, 3);
 	tcase_add_test(mem, test_failed_instances_release_their_memory);
-	suite_add_tcase(s, kill_tc);
-	suite_add_tcase(s, conc);
-	suite_add_tcase(s, hostile);
-	suite_add_tcase(s, mem);
-	return tl_run_suite(s);
+	return tl_run_cases("reliability", kill_tc, conc, hostile, mem, (TCase *)NULL);
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,18 @@ int tl_run_suite(Suite *s)
 
 int tl_run_case(const char *name, TCase *tc)
 {
-	Suite *s = suite_create(name);
+	return tl_run_cases(name, tc, (TCase *)NULL);
+}
 
-	suite_add_tcase(s, tc);
+int tl_run_cases(const char *name, TCase *tc, ...)
+{
+	Suite *s = suite_create(name);
+	va_list ap;
+
+	va_start(ap, tc);
+	for (; tc; tc = va_arg(ap, TCase *))
+		suite_add_tcase(s, tc);
+	va_end(ap);
 	return tl_run_suite(s);
 }
 

@@ -44,6 +44,8 @@
 int tl_run_suite(Suite *s);
 /* The same for a suite of one test case, named name. */
 int tl_run_case(const char *name, TCase *tc);
+/* The same for several test cases, the list ending with NULL. */
+int tl_run_cases(const char *name, TCase *tc, ...);
 
 /* Conninfo of the harness's server; fails the test when not run under
  * tests/with-pg. */
