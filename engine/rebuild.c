@@ -189,6 +189,8 @@ int sm_run_read_plan(sm_run *run, PGconn *conn, const char *sql, const char *con
 			rc = sm_db_error(conn, res, "query failed", err);
 		PQclear(res);
 	}
+	if (rc == SM_OK)
+		sm_run_cut_chunks(run);
 	return rc;
 }
 
@@ -227,10 +229,7 @@ static int plan(sm_run *run, PGconn *conn, bool have_failures, sm_error *err)
 	free(sql);
 	free(t);
 	free(failed);
-	if (rc != SM_OK)
-		return rc;
-	sm_run_cut_chunks(run);
-	return SM_OK;
+	return rc;
 }
 
 void sm_run_cut_chunks(sm_run *run)

@@ -121,7 +121,8 @@ int sm_run_read_layout(sm_run *run, PGconn *conn, sm_error *err);
 /* Reads the plan's rows one at a time (single-row mode: with millions of
  * aggregates the whole result would cost more memory than the plan),
  * calling add for each (row 0 of a one-row result; *cap: run->inst's
- * capacity for sm_xgrow). */
+ * capacity for sm_xgrow), then, when all were read, cuts the chunks
+ * (sm_run_cut_chunks). */
 int sm_run_read_plan(sm_run *run, PGconn *conn, const char *sql, const char *const *params,
 		     int nparams, void (*add)(sm_run *run, const PGresult *row, size_t *cap),
 		     sm_error *err);

@@ -466,10 +466,7 @@ static int plan(sm_run *run, PGconn *conn, sm_error *err)
 	free(a_uuids);
 	free(inst);
 	free(sql);
-	if (rc != SM_OK)
-		return rc;
-	sm_run_cut_chunks(run);
-	return SM_OK;
+	return rc;
 }
 
 static void *coordinator_main(void *arg)
