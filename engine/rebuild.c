@@ -106,28 +106,37 @@ static json_object *details_json(const sm_run *run, bool with_counts)
 	return d;
 }
 
-/* One row of the planning query into run->inst. */
-static void add_instance(sm_run *run, const PGresult *res, size_t *cap)
+sm_instance *sm_run_add_instance(sm_run *run, const PGresult *res, size_t *cap)
 {
-	sm_instance *x;
 	const char *type = PQgetvalue(res, 0, 1);
+	sm_instance *x;
 
 	run->inst = sm_xgrow(run->inst, cap, run->n_inst + 1, sizeof *run->inst);
 	x = &run->inst[run->n_inst++];
 	memset(x, 0, sizeof *x);
 	x->uuid = sm_xstrdup(PQgetvalue(res, 0, 0));
 	x->stream_id = sm_db_ll(res, 0, 2);
-	x->start_version = sm_db_ll(res, 0, 5);
-	x->end_version = sm_db_ll(res, 0, 6);
-	x->start_kind = (enum sm_start_kind)sm_db_ll(res, 0, 7);
 	for (size_t k = 0; k < run->n_types; k++)
 		if (strcmp(run->types[k].agg->type, type) == 0)
 			x->type_index = (int)k;
 	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
 		x->prefail = SM_FAIL_MISSING_STREAM;
 		x->prefail_msg = "the snapshot's stream is missing or deleted";
-		x->start_version = x->end_version = 0;
-	} else if (sm_db_ll(res, 0, 4) < 0) {
+	}
+	return x;
+}
+
+/* One row of the planning query into run->inst. */
+static void add_instance(sm_run *run, const PGresult *res, size_t *cap)
+{
+	sm_instance *x = sm_run_add_instance(run, res, cap);
+
+	x->start_kind = (enum sm_start_kind)sm_db_ll(res, 0, 7);
+	if (x->prefail)
+		return;     /* nothing to fold: start and end stay 0 */
+	x->start_version = sm_db_ll(res, 0, 5);
+	x->end_version = sm_db_ll(res, 0, 6);
+	if (sm_db_ll(res, 0, 4) < 0) {
 		x->prefail = SM_FAIL_BAD_SNAPSHOT;
 		x->prefail_msg = "snapshot metadata is not valid JSON";
 		x->start_version = x->end_version = 0;

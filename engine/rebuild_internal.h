@@ -118,6 +118,10 @@ int sm_run_launch(sm_run *run, void *(*main_fn)(void *), sm_error *err);
  * store's layout into run->layout; an error when the source tables are
  * not there. */
 int sm_run_read_layout(sm_run *run, PGconn *conn, sm_error *err);
+/* A new entry of run->inst from a planning row whose first columns are
+ * uuid, type, stream_id and missing (a missing stream fails it at once);
+ * *cap: run->inst's capacity.  The caller fills the rest. */
+sm_instance *sm_run_add_instance(sm_run *run, const PGresult *res, size_t *cap);
 /* Reads the plan's rows one at a time (single-row mode: with millions of
  * aggregates the whole result would cost more memory than the plan),
  * calling add for each (row 0 of a one-row result; *cap: run->inst's

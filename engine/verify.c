@@ -376,26 +376,14 @@ void sm_verify_batch_commit(sm_verify_batch *b)
  * snap_version). */
 static void add_instance(sm_run *run, const PGresult *res, size_t *cap)
 {
-	const char *type = PQgetvalue(res, 0, 1);
-	sm_instance *x;
+	sm_instance *x = sm_run_add_instance(run, res, cap);
 
-	run->inst = sm_xgrow(run->inst, cap, run->n_inst + 1, sizeof *run->inst);
-	x = &run->inst[run->n_inst++];
-	memset(x, 0, sizeof *x);
-	x->uuid = sm_xstrdup(PQgetvalue(res, 0, 0));
-	x->stream_id = sm_db_ll(res, 0, 2);
 	x->module_version = sm_db_ll(res, 0, 4);
 	x->start_kind = SM_START_INITIAL;
 	x->start_version = 0;
 	x->end_version = sm_db_ll(res, 0, 5);
 	x->any_module_version = run->n_uuids > 0;
-	for (size_t k = 0; k < run->n_types; k++)
-		if (strcmp(run->types[k].agg->type, type) == 0)
-			x->type_index = (int)k;
-	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0) {
-		x->prefail = SM_FAIL_MISSING_STREAM;
-		x->prefail_msg = "the snapshot's stream is missing or deleted";
-	} else if (x->module_version < 0) {
+	if (!x->prefail && x->module_version < 0) {
 		x->prefail = SM_FAIL_BAD_SNAPSHOT;
 		x->prefail_msg = "snapshot metadata is not valid JSON";
 	}
