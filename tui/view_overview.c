@@ -213,9 +213,13 @@ static const sm_reducer_desc *reducer_of(const overview_state *s, const char *ty
 	return NULL;
 }
 
-/* "Reducer: rules", or what an external one says of itself. */
+/* "Reducer: rules", or the external kind and what it says of itself: the
+ * Commanded bridge (elixir/snapmig_commanded) names itself in its hello. */
 static void reducer_text(const sm_reducer_desc *d, char *buf, size_t size, enum tui_style *st)
 {
+	const char *kind = d->name && strncmp(d->name, "snapmig_commanded ", 18) == 0
+		? "Commanded bridge" : "external";
+
 	*st = ST_NORMAL;
 	if (!d->external) {
 		snprintf(buf, size, "Reducer: rules");
@@ -224,11 +228,11 @@ static void reducer_text(const sm_reducer_desc *d, char *buf, size_t size, enum 
 		snprintf(buf, size, "Reducer: external, no handshake: %s", d->error ? d->error : "");
 	} else if (d->version_mismatch) {
 		*st = ST_BAD;
-		snprintf(buf, size, "Reducer: external, %s%s; the application says v%lld, the config "
-			 "v%lld: rebuild refused until they agree", d->name ? d->name : "unnamed",
+		snprintf(buf, size, "Reducer: %s, %s%s; the application says v%lld, the config "
+			 "v%lld: rebuild refused until they agree", kind, d->name ? d->name : "unnamed",
 			 d->raw ? " (raw)" : "", d->app_version, d->config_version);
 	} else {
-		snprintf(buf, size, "Reducer: external, %s%s%s", d->name ? d->name : "unnamed",
+		snprintf(buf, size, "Reducer: %s, %s%s%s", kind, d->name ? d->name : "unnamed",
 			 d->raw ? " (raw)" : "", d->has_app_version ? "; the application agrees on the version" : "");
 	}
 }

@@ -15,7 +15,7 @@ defmodule SnapmigTestApp.MixProject do
     ]
   end
 
-  def application, do: [extra_applications: [:logger, :crypto]]
+  def application, do: [mod: {TestApp.Boot, []}, extra_applications: [:logger, :crypto]]
 
   @libs ~w(commanded jason telemetry telemetry_registry backoff eventstore
            commanded_eventstore_adapter postgrex db_connection connection

@@ -42,7 +42,25 @@ defmodule SnapmigCommanded.Server do
        when inst == nil or inst.failed,
        do: s
 
-  defp handle(line, s) do
+  # An event as snapmig writes it: its two base64 members last.  Only the
+  # members before them go through the JSON decoder (which would otherwise
+  # spend most of its time scanning the base64 text); any other shape is
+  # decoded whole below.
+  defp handle(<<"{\"op\":\"event\"", _::binary>> = line, s) do
+    with [head, tail] <- :binary.split(line, ",\"data_raw\":"),
+         {:ok, data, tail} <- raw_member(tail),
+         <<",\"metadata_raw\":", tail::binary>> <- tail,
+         {:ok, metadata, "}"} <- raw_member(tail),
+         {:ok, %{"op" => "event"} = msg} <- Jason.decode([head, ?}]) do
+      message("event", Map.merge(msg, %{"data_raw" => data, "metadata_raw" => metadata}), s)
+    else
+      _ -> handle_json(line, s)
+    end
+  end
+
+  defp handle(line, s), do: handle_json(line, s)
+
+  defp handle_json(line, s) do
     case Jason.decode(line) do
       {:ok, %{"op" => "event"} = msg} ->
         msg =
@@ -116,7 +134,7 @@ defmodule SnapmigCommanded.Server do
 
         start =
           case msg["start"] do
-            "state" -> Fold.start_state(s.ctx, type, :base64.decode(msg["state_raw"] || ""))
+            "state" -> Fold.start_state(s.ctx, type, Base.decode64!(msg["state_raw"] || ""))
             _initial -> {:ok, struct(module)}
           end
 
@@ -147,7 +165,7 @@ defmodule SnapmigCommanded.Server do
     s = %{s | inst: nil}
 
     case Fold.encode(s.ctx, inst.state) do
-      {:ok, bytes} -> reply(s, %{op: "state", id: id, state_raw: :base64.encode(bytes)})
+      {:ok, bytes} -> reply(s, %{op: "state", id: id, state_raw: Base.encode64(bytes)})
       {:error, kind, why} -> reply(s, error(id, kind, why, nil))
     end
   end
@@ -157,7 +175,19 @@ defmodule SnapmigCommanded.Server do
   defp message(_op, _msg, s), do: s
 
   defp raw(nil), do: nil
-  defp raw(b64) when is_binary(b64), do: :base64.decode(b64)
+  defp raw(b64) when is_binary(b64), do: Base.decode64!(b64)
+
+  # A base64 member's value at the start of `rest`: {:ok, bytes or nil, after}.
+  # Base64 text holds no quote or backslash, so the next quote ends it.
+  defp raw_member(<<"null", rest::binary>>), do: {:ok, nil, rest}
+
+  defp raw_member(<<?", rest::binary>>) do
+    with [b64, rest] <- :binary.split(rest, "\""),
+         {:ok, bytes} <- Base.decode64(b64),
+         do: {:ok, bytes, rest}
+  end
+
+  defp raw_member(_), do: :error
 
 
   # ------------------------------------------------------------ helpers

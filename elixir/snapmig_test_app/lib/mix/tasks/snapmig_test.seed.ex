@@ -21,7 +21,7 @@ defmodule Mix.Tasks.SnapmigTest.Seed do
   use Mix.Task
 
   alias Commanded.Event.Mapper
-  alias TestApp.Counter.Events.{Created, Incremented, Tagged, ItemAdded, Noted, Frozen, Exploded, Halted}
+  alias TestApp.Counter.Events.{Created, Incremented, Tagged, ItemAdded, Noted, Frozen, Exploded, Thrown, Exited, Halted}
   alias TestApp.Ledger.Events.{Opened, Posted, Closed}
 
   @impl Mix.Task
@@ -58,8 +58,8 @@ defmodule Mix.Tasks.SnapmigTest.Seed do
 
   defp counters(app, flavour) do
     # jsonb (EventStore.JsonbSerializer) reads snapshot keys as existing
-    # atoms: item ids that are atoms of TestApp.Counter there.
-    {i1, i2} = if flavour == "jsonb", do: {"apple", "pear"}, else: {"item-1", "8c1b-item-2"}
+    # atoms: item ids that are atoms of TestApp.Catalog there.
+    {i1, i2} = if flavour == "jsonb", do: {"quince", "medlar"}, else: {"item-1", "8c1b-item-2"}
 
     snap =
       for n <- 1..3 do
@@ -84,14 +84,23 @@ defmodule Mix.Tasks.SnapmigTest.Seed do
         {uuid, TestApp.Counter, "ok"}
       end
 
+    # Each failure's kind, and what its message must say: the first line of
+    # the exception (or of the throw or exit).
+    clause = "(FunctionClauseError) no function clause matching in TestApp.Counter.apply/2"
+
     failing = [
       bad(app, "counter-gone", base(), {"Elixir.TestApp.Gone", %{"id" => 1}}, [%Incremented{by: 2}],
-          "unknown_event"),
-      bad(app, "counter-archived", base(), %TestApp.Counter.Events.Archived{}, [], "unknown_event"),
-      bad(app, "counter-frozen", base(4) ++ [%Frozen{}], %Incremented{by: 1}, [], "no_match"),
-      bad(app, "counter-exploded", base(), %Exploded{reason: "on purpose"}, [], "reducer_error"),
+          {"unknown_event", "no module Elixir.TestApp.Gone in the application"}),
+      bad(app, "counter-archived", base(), %TestApp.Counter.Events.Archived{}, [],
+          {"unknown_event", clause}),
+      bad(app, "counter-frozen", base(4) ++ [%Frozen{}], %Incremented{by: 1}, [], {"no_match", clause}),
+      bad(app, "counter-exploded", base(), %Exploded{reason: "on purpose"}, [],
+          {"reducer_error", "(RuntimeError) counter exploded: on purpose"}),
+      bad(app, "counter-thrown", base(), %Thrown{}, [%Incremented{by: 1}],
+          {"reducer_error", "(throw) :counter_thrown"}),
+      bad(app, "counter-exited", base(), %Exited{}, [], {"reducer_error", "(exit) :counter_exited"}),
       bad(app, "counter-not-a-struct", base(), {"Elixir.TestApp.NotAStruct", %{"x" => 1}}, [],
-          "reducer_error"),
+          {"reducer_error", "Elixir.TestApp.NotAStruct is a module but not a struct"}),
       # Commanded loads it; only a bridge run with SNAPMIG_TEST_KILL=1 dies
       # on it (verify --killed).
       bad(app, "counter-halted", base(), %Halted{}, [%Incremented{by: 1}], "ok")
@@ -146,7 +155,12 @@ defmodule Mix.Tasks.SnapmigTest.Seed do
     rest_data = Mapper.map_to_event_data(Enum.map(rest, &Map.put(&1, :id, uuid)), metadata: %{})
     :ok = Commanded.EventStore.append_to_stream(app, uuid, version, [bad_data | rest_data])
 
-    expect = if kind == "ok", do: "ok", else: %{kind: kind, version: version + 1, type: bad_data.event_type}
+    expect =
+      case kind do
+        "ok" -> "ok"
+        {kind, message} -> %{kind: kind, version: version + 1, type: bad_data.event_type, message: message}
+      end
+
     {uuid, TestApp.Counter, expect}
   end
 

@@ -60,7 +60,8 @@ defmodule Mix.Tasks.SnapmigTest.Verify do
 
         expect =
           cond do
-            uuid in killed -> %{"kind" => "reducer_error", "killed" => true}
+            uuid in killed ->
+              %{"kind" => "reducer_error", "killed" => true, "message" => "killed by signal 9"}
             true -> inst["expect"]
           end
 
@@ -124,6 +125,8 @@ defmodule Mix.Tasks.SnapmigTest.Verify do
     {:ok, aggregate.aggregate_version, aggregate.aggregate_state}
   rescue
     e -> {:error, Exception.message(e) |> String.split("\n") |> hd()}
+  catch
+    kind, reason -> {:error, Exception.format_banner(kind, reason)}
   end
 
   # Commanded records the snapshot of that state, as an aggregate does.
@@ -200,7 +203,9 @@ defmodule Mix.Tasks.SnapmigTest.Verify do
       {got["kind"] == f["kind"], "kind #{got["kind"]}, expected #{f["kind"]}"},
       {f["version"] == nil or got["stream_version"] == f["version"],
        "version #{got["stream_version"]}, expected #{f["version"]}"},
-      {f["type"] == nil or got["event_type"] == f["type"], "event type #{got["event_type"]}, expected #{f["type"]}"}
+      {f["type"] == nil or got["event_type"] == f["type"], "event type #{got["event_type"]}, expected #{f["type"]}"},
+      {f["message"] == nil or String.contains?(got["message"] || "", f["message"]),
+       "message #{inspect(got["message"])}, expected the exception's first line #{inspect(f["message"])}"}
     ]
     |> Enum.reject(&elem(&1, 0))
     |> Enum.map(&elem(&1, 1))
