@@ -30,12 +30,15 @@ static int query_target_table(sm_engine *eng, sm_cancel *cancel, const char *tab
 	return rc;
 }
 
-int sm_failures_read(sm_engine *eng, const char *type, int kind, sm_cancel *cancel,
-		     sm_failure_list **out, sm_error *err)
+/* The failures of type (NULL: all), of kind (-1: all), of the instance
+ * source_uuid (NULL: all). */
+static int read_failures(sm_engine *eng, const char *type, int kind, const char *source_uuid,
+			 sm_cancel *cancel, sm_failure_list **out, sm_error *err)
 {
 	const sm_aggregate *agg = type ? sm_config_find_aggregate(eng->cfg, type) : NULL;
-	const char *params[2] = { agg ? agg->type : type,
-				  kind >= 0 ? sm_failure_kind_name((enum sm_failure_kind)kind) : NULL };
+	const char *params[3] = { agg ? agg->type : type,
+				  kind >= 0 ? sm_failure_kind_name((enum sm_failure_kind)kind) : NULL,
+				  source_uuid };
 	sm_failure_list *list;
 	PGresult *res;
 	int rc;
@@ -45,9 +48,9 @@ int sm_failures_read(sm_engine *eng, const char *type, int kind, sm_cancel *canc
 		"SELECT source_uuid, source_type, kind, stream_version, event_type, message, run_id,"
 		" to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 		" FROM %s.snapmig_failures WHERE ($1::text IS NULL OR source_type = $1)"
-		" AND ($2::text IS NULL OR kind = $2)"
+		" AND ($2::text IS NULL OR kind = $2) AND ($3::text IS NULL OR source_uuid = $3)"
 		" ORDER BY source_type, kind, event_type NULLS FIRST, source_uuid",
-		2, params, &res, err);
+		3, params, &res, err);
 	if (rc)
 		return rc;
 	list = sm_xcalloc(1, sizeof *list);
@@ -70,6 +73,18 @@ int sm_failures_read(sm_engine *eng, const char *type, int kind, sm_cancel *canc
 	PQclear(res);
 	*out = list;
 	return SM_OK;
+}
+
+int sm_failures_read(sm_engine *eng, const char *type, int kind, sm_cancel *cancel,
+		     sm_failure_list **out, sm_error *err)
+{
+	return read_failures(eng, type, kind, NULL, cancel, out, err);
+}
+
+int sm_failures_read_instance(sm_engine *eng, const char *source_uuid, sm_cancel *cancel,
+			      sm_failure_list **out, sm_error *err)
+{
+	return read_failures(eng, NULL, -1, source_uuid, cancel, out, err);
 }
 
 void sm_failure_list_free(sm_failure_list *list)

@@ -534,6 +534,9 @@ typedef struct sm_failure_list {
  * type: label/type or NULL; kind: -1 for all. */
 int sm_failures_read(sm_engine *eng, const char *type, int kind, sm_cancel *cancel,
 		     sm_failure_list **out, sm_error *err);
+/* The current failures of one instance (source_uuid). */
+int sm_failures_read_instance(sm_engine *eng, const char *source_uuid, sm_cancel *cancel,
+			      sm_failure_list **out, sm_error *err);
 void sm_failure_list_free(sm_failure_list *list);
 
 typedef struct sm_run_record {
@@ -621,6 +624,7 @@ typedef struct sm_instance_query {
 	                                  reads every instance of the type */
 	bool stale;                    /* only live snapshots not at the configured
 	                                  snapshot_version (none when not configured) */
+	bool current;                  /* only live snapshots at it: those verify checks */
 	bool failed;                   /* only instances with a recorded failure */
 	enum sm_instance_order order;
 	bool reverse;                  /* the order reversed */

@@ -201,11 +201,13 @@ static int iq_build(iq *x, sm_error *err)
 	x->from = sm_xasprintf(
 		" FROM %s.snapshots s%s%s%s"
 		" WHERE s.source_type = $1"
-		" AND ($3 = '' OR strpos(lower(s.source_uuid), lower($3)) > 0)%s%s%s%s%s",
+		" AND ($3 = '' OR strpos(lower(s.source_uuid), lower($3)) > 0)%s%s%s%s%s%s%s%s",
 		s_ident, tgt ? " LEFT JOIN " : "", tgt ? t_ident : "",
 		tgt ? ".snapshots t ON t.source_uuid = s.source_uuid" : "",
 		q->stale ? (agg ? " AND " : " AND false") : "", q->stale && agg ? s_mv : "",
 		q->stale && agg ? " <> $6::bigint" : "",
+		q->current ? (agg ? " AND " : " AND false") : "", q->current && agg ? s_mv : "",
+		q->current && agg ? " = $6::bigint" : "",
 		q->failed ? (failures ? " AND EXISTS (SELECT 1 FROM " : " AND false") : "",
 		q->failed && failures ? t_ident : "");
 	if (q->failed && failures) {

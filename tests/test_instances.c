@@ -1,7 +1,7 @@
 /*
  * Check suite: sm_instances_query, the instance list of the UI, filtered by
  * state (snapmig's comparison of the live and generated snapshot), by
- * staleness and by recorded failure, and ordered; in the three column
+ * staleness (stale or current) and by recorded failure, and ordered; in the three column
  * encodings.  One store: four instances of one type, rebuilt once.
  *  - c1: a stale snapshot (module version 1 of 2); generated: differs.
  *  - c2: a valid snapshot at its stream's end: caught up with nothing,
@@ -161,7 +161,7 @@ START_TEST(test_a_page_of_a_state_filter_counts_every_match)
 }
 END_TEST
 
-START_TEST(test_stale_and_failed_filters_and_the_uuid_filter_combine)
+START_TEST(test_stale_current_and_failed_filters_and_the_uuid_filter_combine)
 {
 	sm_instance_query q = { .type = TYPE, .limit = 100, .stale = true };
 
@@ -175,6 +175,14 @@ START_TEST(test_stale_and_failed_filters_and_the_uuid_filter_combine)
 	q.stale = true;
 	expect(&q, "c4", 1);
 	q.states = 1u << SM_INSTANCE_DIFFERENT;
+	expect(&q, "", 0);
+	/* Current: the rest (the snapshots verify checks). */
+	q.states = 0;
+	q.uuid_filter = NULL;
+	q.stale = false;
+	q.current = true;
+	expect(&q, "c2", 1);
+	q.failed = true;
 	expect(&q, "", 0);
 	teardown();
 }
@@ -223,7 +231,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_the_state_filter_keeps_the_rows_the_comparison_puts_in_that_state, 0, 3);
 	tcase_add_loop_test(tc, test_a_page_of_a_state_filter_counts_every_match, 0, 3);
-	tcase_add_loop_test(tc, test_stale_and_failed_filters_and_the_uuid_filter_combine, 0, 3);
+	tcase_add_loop_test(tc, test_stale_current_and_failed_filters_and_the_uuid_filter_combine, 0, 3);
 	tcase_add_loop_test(tc, test_instances_order_by_version_or_uuid_either_way, 0, 3);
 	tcase_add_test(tc, test_instances_list_is_the_query_without_filters);
 	return tl_run_case("instances", tc);

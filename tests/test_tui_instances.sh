@@ -3,8 +3,8 @@
 # instances of the type under the cursor with their live and generated
 # versions and how they compare; paging through a type with more instances
 # than a screen (the list holds only a window around the visible rows);
-# filtering by source_uuid; Enter opens the side-by-side view, which shows
-# each side's metadata.
+# filtering by source_uuid; Enter opens the inspect view, whose generated
+# row (t) shows each side's metadata.
 . "$SNAPMIG_SRCDIR/tests/tui_lib.sh"
 
 new_store tui_instances
@@ -51,6 +51,8 @@ wait_line "^ cart-5 "
 not_on_screen "cart-1"
 keys F F
 wait_for "6 instances  state: stale"
+keys F
+wait_for "0 instances  state: current"
 keys F
 wait_for "2 instances  state: failed"
 wait_line "^ cart-6 "
@@ -138,6 +140,10 @@ wait_for "Elixir.Shop.Cart: 1 instance  filter: rt-3"
 not_on_screen "cart-1"
 keys Enter
 wait_for "Instance cart-3"
+# At first the fold up to the live version (test_tui_inspect.sh); t: the
+# generated row.
+wait_for "the live snapshot is at module version 1, the reducer makes 2"
+keys t
 wait_for "live public  source_version 2"
 wait_for "generated migration  source_version 4"
 wait_line 'metadata \{"snapshot_module_version":1\} .*metadata \{"snapshot_module_version":2'
@@ -147,6 +153,7 @@ keys q q
 wait_for "Elixir.Shop.Cart: 6 instances"
 keys End Enter
 wait_for "Instance cart-6"
+keys t
 wait_for "generated migration: no snapshot"
 wait_line 'metadata \{"snapshot_module_version":1\} *[^m]*$'
 keys q q q

@@ -1,9 +1,10 @@
 /*
  * The instance browser: the instances (live snapshots) of one aggregate
  * type, by source_uuid, with the live and generated versions and whether
- * the generated snapshot differs; Enter opens the side-by-side view of the
- * instance under the cursor.  The list filters by source_uuid as you type
- * and by state (differs, same, not generated, unreadable, stale, failed),
+ * the generated snapshot differs; Enter opens the inspect view of the
+ * instance under the cursor (its verify at the live version).  The list
+ * filters by source_uuid as you type and by state (differs, same, not
+ * generated, unreadable, stale, current, failed),
  * and sorts by uuid or by version.  A type may have millions of instances,
  * so only a window around the visible rows is held: the list is as long as
  * the count the engine reports, and a background call reads the window
@@ -35,15 +36,16 @@ static const int instances_cmds[] = {
 };
 
 /* The state filter: the comparison's states, then stale (not at the
- * target version) and failed (a failure recorded). */
+ * target version), current (at it: what verify checks) and failed (a
+ * failure recorded). */
 static const char *const instance_states[] = {
-	"differs", "same", "not generated", "unreadable", "stale", "failed", NULL,
+	"differs", "same", "not generated", "unreadable", "stale", "current", "failed", NULL,
 };
 static const enum sm_instance_state state_of[] = {
 	SM_INSTANCE_DIFFERENT, SM_INSTANCE_SAME, SM_INSTANCE_NOT_GENERATED,
 	SM_INSTANCE_UNREADABLE,
 };
-enum { STATE_STALE = 5, STATE_FAILED = 6 };
+enum { STATE_STALE = 5, STATE_CURRENT = 6, STATE_FAILED = 7 };
 static const char *const instance_sorts[] = { "uuid", "version", NULL };
 
 /* How a call's args carry the query: the state in bits, the order in
@@ -59,6 +61,7 @@ static int inst_read(tui_call_args *a, sm_instance_list **res, sm_error *err)
 	if (a->bits >= 1 && a->bits <= 4)
 		q.states = 1u << state_of[a->bits - 1];
 	q.stale = a->bits == STATE_STALE;
+	q.current = a->bits == STATE_CURRENT;
 	q.failed = a->bits == STATE_FAILED;
 	return sm_instances_query(a->eng, &q, NULL, res, err);
 }

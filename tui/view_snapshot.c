@@ -1,9 +1,15 @@
 /*
- * Inspecting one instance: its live snapshot and its generated one side by
- * side, pretty-printed, top-level keys aligned, the keys whose values
- * differ highlighted, each side's metadata on one line under its header.
- * This is how a developer checks generated snapshots before copying them.
- * Both are read by one background call.
+ * Inspecting one instance.  By default the live snapshot is compared with
+ * what the configured reducer makes at the live snapshot's own version:
+ * the engine's verify for this one instance (the same fold as `snapmig
+ * verify`), so that a correct reducer shows "equal" even when the stream
+ * has moved on since the snapshot.  The differences come first, one line
+ * per JSON path with both values, then both states side by side; a fold
+ * that fails shows why, and so does a failure a rebuild recorded.  t shows
+ * the generated target row instead (the row a copy would write), with
+ * each side's metadata.  Both sides: pretty-printed, top-level keys
+ * aligned, the keys whose values differ highlighted.  Everything is read
+ * by one background call.
  */
 #include "config.h"
 
@@ -15,18 +21,26 @@
 #include "util/alloc.h"
 #include "util/json.h"
 
-/* What the background call reads: both sides of one instance. */
+/* What the background call reads: both rows of one instance, the verify
+ * of it and its recorded failures. */
 typedef struct snap_pair {
 	char *live, *gen;              /* JSON text or NULL (no row) */
 	char *live_meta, *gen_meta;    /* metadata JSON text or NULL */
 	long long live_ver, gen_ver;
+	sm_verify_report *verify;      /* NULL when it could not run: verify_error */
+	char *verify_error;
+	sm_failure_list *failures;     /* NULL when they could not be read */
 } snap_pair;
 
 typedef struct sline {
 	char *left, *right;            /* NULL: blank */
 	bool diff;
-	bool head;                     /* the first line of a top-level key */
+	bool head;                     /* the first line of a top-level key (or a path) */
+	bool wide;                     /* left only, across both halves */
 } sline;
+
+/* What the verify of the instance said. */
+enum vstate { V_NONE, V_EQUAL, V_DIFFERENT, V_FAILED, V_SKIPPED, V_UNCONFIGURED, V_ERROR };
 
 typedef struct snapshot_state {
 	tui_list scroll;               /* a pager over lines */
@@ -37,6 +51,18 @@ typedef struct snapshot_state {
 	long long live_ver, gen_ver;
 	char *live_meta, *gen_meta;    /* compact one-line JSON, or NULL */
 	char *live_json, *gen_json;    /* the data as read, for y and Y */
+	bool show_gen;                 /* t: the generated row, not the fold */
+	/* The verify of the instance (V_NONE before it is read). */
+	enum vstate vstate;
+	char *vtext;                   /* its outcome in words (failure, error) */
+	char *type_label;              /* the type it was verified as */
+	long long vversion;            /* folded up to (the live source_version) */
+	long long vmodule, target_module;  /* the live and the configured module version */
+	char *dec_json, *fold_json;    /* the live one as Commanded decodes it, the fold */
+	sm_verify_difference *diffs;   /* owned copies */
+	size_t n_diffs;
+	long long differences;         /* all of them (diffs may be the first ones) */
+	char *recorded;                /* a failure a rebuild recorded, in words, or NULL */
 	size_t n_diff;
 	int at_diff;                   /* line of the difference gone to, -1 */
 	sline *lines;
@@ -44,7 +70,7 @@ typedef struct snapshot_state {
 } snapshot_state;
 
 static const int snapshot_cmds[] = {
-	TUI_CMD_NEXT_DIFF, TUI_CMD_PREV_DIFF, TUI_CMD_FILTER, TUI_CMD_NEXT_MATCH,
+	TUI_CMD_TARGET, TUI_CMD_NEXT_DIFF, TUI_CMD_PREV_DIFF, TUI_CMD_FILTER, TUI_CMD_NEXT_MATCH,
 	TUI_CMD_PREV_MATCH, TUI_CMD_YANK, TUI_CMD_YANK_LIVE, TUI_CMD_REFRESH, TUI_CMD_HELP,
 	TUI_CMD_BACK, TUI_CMD_NONE,
 };
@@ -59,18 +85,55 @@ static void snap_free(void *p)
 	free(c->gen);
 	free(c->live_meta);
 	free(c->gen_meta);
+	sm_verify_report_free(c->verify);
+	free(c->verify_error);
+	sm_failure_list_free(c->failures);
 	free(c);
+}
+
+/* The verify of one instance: folded up to its live snapshot's version
+ * and compared, as `snapmig verify --uuid` does; every difference kept
+ * (up to 1000) and both states whole. */
+static int verify_one(sm_engine *eng, const char *uuid, sm_verify_report **out, sm_error *err)
+{
+	const char *uuids[] = { uuid };
+	sm_verify_options o = {
+		.uuids = uuids, .n_uuids = 1, .jobs = 1, .examples = 1, .paths = 1000,
+		.keep_equal = true, .keep_states = true,
+	};
+	sm_run *run = NULL;
+	int rc = sm_verify_start(eng, &o, &run, err);
+
+	*out = NULL;
+	if (rc != SM_OK)
+		return rc;
+	rc = sm_run_wait(run, err);
+	if (rc == SM_OK)
+		rc = sm_verify_report_read(run, out, err);
+	sm_run_free(run);
+	return rc;
 }
 
 static int snap_fn(tui_call_args *a, void **out, sm_error *err)
 {
 	snap_pair *c = sm_xcalloc(1, sizeof *c);
+	sm_error verr;
 	int rc = sm_snapshot_read(a->eng, a->str, false, NULL, &c->live, &c->live_meta,
 				  &c->live_ver, err);
 
 	if (rc == SM_OK)
 		rc = sm_snapshot_read(a->eng, a->str, true, NULL, &c->gen, &c->gen_meta,
 				      &c->gen_ver, err);
+	/* The failures and the verify say what they can: their errors are
+	 * shown in their place, the rows still are. */
+	if (rc == SM_OK && sm_failures_read_instance(a->eng, a->str, NULL, &c->failures, &verr) != SM_OK)
+		c->failures = NULL;
+	sm_error_clear(&verr);
+	if (rc == SM_OK && c->live && verify_one(a->eng, a->str, &c->verify, &verr) != SM_OK) {
+		sm_verify_report_free(c->verify);
+		c->verify = NULL;
+		c->verify_error = sm_xstrdup(verr.message);
+	}
 	*out = c;
 	return rc;
 }
@@ -78,7 +141,15 @@ static int snap_fn(tui_call_args *a, void **out, sm_error *err)
 static void add_line(snapshot_state *s, char *left, char *right, bool diff)
 {
 	s->lines = sm_xgrow(s->lines, &s->cap, s->n_lines + 1, sizeof *s->lines);
-	s->lines[s->n_lines++] = (sline){ left, right, diff, false };
+	s->lines[s->n_lines++] = (sline){ left, right, diff, false, false };
+}
+
+/* A line across both halves. */
+static void add_wide(snapshot_state *s, char *text, bool diff, bool head)
+{
+	add_line(s, text, NULL, diff);
+	s->lines[s->n_lines - 1].wide = true;
+	s->lines[s->n_lines - 1].head = head;
 }
 
 static void clear_lines(snapshot_state *s)
@@ -166,13 +237,39 @@ static json_object *parse(const char *text, bool *ok)
 	return o;
 }
 
+/* The verify's differences, one line per path, before the two sides. */
+static void add_differences(snapshot_state *s)
+{
+	size_t shown = 0;
+
+	for (size_t i = 0; i < s->n_diffs; i++) {
+		const sm_verify_difference *d = &s->diffs[i];
+		const char *live = d->live ? d->live : "(absent)";
+		const char *fold = d->folded ? d->folded : "(absent)";
+
+		if (d->kind == SM_VDIFF_NUMBER_FORM) {
+			add_wide(s, sm_xasprintf("%s  %s vs %s: equal numbers, an integer and a float "
+						 "(jsonb equal; Elixir's == is not)", d->path, live, fold),
+				 false, false);
+			continue;
+		}
+		shown++;
+		add_wide(s, sm_xasprintf("%s  live %s%s  fold %s%s", d->path, live,
+					 d->live_cut ? "..." : "", fold, d->folded_cut ? "..." : ""),
+			 true, true);
+	}
+	if ((long long)shown < s->differences)
+		add_wide(s, sm_xasprintf("... and %lld more", s->differences - (long long)shown),
+			 true, false);
+	if (s->n_diffs)
+		add_wide(s, NULL, false, false);
+}
+
 static void build(snapshot_state *s, const char *live, const char *gen)
 {
 	bool okl, okg;
 	json_object *l = parse(live, &okl), *g = parse(gen, &okg);
 
-	clear_lines(s);
-	s->n_diff = 0;
 	if (live && !okl)
 		add_line(s, sm_xasprintf("(not valid JSON) %s", live), NULL, true);
 	if (gen && !okg)
@@ -211,13 +308,39 @@ static void build(snapshot_state *s, const char *live, const char *gen)
 		bool diff = !(okl && okg && sm_json_equal(l, g));
 
 		add_block(s, "", l, okl, false, g, okg, false, diff);
-		s->n_diff = diff;
+		s->n_diff += diff;
 	}
 	if (l)
 		json_object_put(l);
 	if (g)
 		json_object_put(g);
+}
+
+/* The lines of the mode shown: the verify's differences and the live
+ * snapshot as Commanded decodes it beside the fold, or the live row beside
+ * the generated one. */
+static void build_lines(snapshot_state *s)
+{
+	clear_lines(s);
+	s->n_diff = 0;
+	if (s->show_gen) {
+		build(s, s->live_json, s->gen_json);
+	} else if (s->vstate == V_EQUAL || s->vstate == V_DIFFERENT || s->vstate == V_FAILED) {
+		add_differences(s);
+		build(s, s->dec_json ? s->dec_json : s->live_json, s->fold_json);
+	} else {
+		build(s, s->live_json, NULL);
+	}
+	if (!s->show_gen && !s->fold_json) {
+		/* One side only: nothing to compare, nothing highlighted. */
+		for (size_t i = 0; i < s->n_lines; i++)
+			s->lines[i].diff = false;
+	}
+	s->n_diff = 0;
+	for (size_t i = 0; i < s->n_lines; i++)
+		s->n_diff += s->lines[i].diff && s->lines[i].head && !s->lines[i].wide;
 	s->scroll.n = (int)s->n_lines;
+	s->at_diff = -1;
 }
 
 /* Metadata as compact JSON on one line (the text as it is when it is not
@@ -291,6 +414,105 @@ void *tui_snapshot_new(tui_app *app, const char *source_uuid)
 	return s;
 }
 
+/* Forgets the verify read last. */
+static void clear_verify(snapshot_state *s)
+{
+	for (size_t i = 0; i < s->n_diffs; i++) {
+		free(s->diffs[i].path);
+		free(s->diffs[i].live);
+		free(s->diffs[i].folded);
+	}
+	free(s->diffs);
+	s->diffs = NULL;
+	s->n_diffs = 0;
+	s->differences = 0;
+	free(s->vtext);
+	free(s->type_label);
+	free(s->dec_json);
+	free(s->fold_json);
+	free(s->recorded);
+	s->vtext = s->type_label = s->dec_json = s->fold_json = s->recorded = NULL;
+	s->vstate = V_NONE;
+}
+
+/* A failure in words: "unknown event at v12 Elixir.X: message". */
+static char *failure_text(int kind, long long version, const char *event_type, const char *message)
+{
+	char at[64] = "";
+
+	if (version > 0)
+		snprintf(at, sizeof at, " at v%lld", version);
+	return sm_xasprintf("%s%s%s%s: %s", tui_failure_kind_text(kind), at,
+			    event_type ? " " : "", event_type ? event_type : "", message ? message : "");
+}
+
+/* Takes what the verify of the instance says. */
+static void take_verify(snapshot_state *s, snap_pair *c)
+{
+	const sm_verify_report *rep = c->verify;
+
+	clear_verify(s);
+	if (c->failures && c->failures->n) {
+		const sm_failure *f = &c->failures->items[0];
+		char *t = failure_text((int)f->kind, f->stream_version, f->event_type, f->message);
+
+		s->recorded = sm_xasprintf("%s (run #%lld%s%s)", t, f->run_id,
+					   f->recorded_at ? ", " : "", f->recorded_at ? f->recorded_at : "");
+		free(t);
+	}
+	if (!c->live)
+		return;
+	if (!rep) {
+		s->vstate = V_ERROR;
+		s->vtext = sm_xstrdup(c->verify_error ? c->verify_error : "verify did not run");
+		return;
+	}
+	if (rep->state == SM_RUN_FAILED) {
+		s->vstate = V_ERROR;
+		s->vtext = sm_xstrdup(rep->error.message);
+		return;
+	}
+	s->vstate = V_UNCONFIGURED;
+	for (size_t i = 0; i < rep->n_types; i++) {
+		const sm_verify_type *t = &rep->types[i];
+		const sm_verify_instance *x = t->n_instances ? &t->instances[0] : NULL;
+
+		if (t->planned == 0)
+			continue;
+		s->type_label = sm_xstrdup(t->label ? t->label : t->type);
+		s->target_module = t->target_version;
+		if (!x) {
+			s->vstate = t->skipped ? V_SKIPPED : V_ERROR;
+			if (!t->skipped)
+				s->vtext = sm_xstrdup("verify gave no outcome");
+			return;
+		}
+		s->vversion = x->version;
+		s->vmodule = x->module_version;
+		s->dec_json = sm_xstrdup(x->live_json);
+		s->fold_json = sm_xstrdup(x->folded_json);
+		s->differences = x->differences;
+		s->n_diffs = x->n_diffs;
+		s->diffs = sm_xcalloc(x->n_diffs + 1, sizeof *s->diffs);
+		for (size_t k = 0; k < x->n_diffs; k++) {
+			s->diffs[k] = x->diffs[k];
+			s->diffs[k].path = sm_xstrdup(x->diffs[k].path);
+			s->diffs[k].live = sm_xstrdup(x->diffs[k].live);
+			s->diffs[k].folded = sm_xstrdup(x->diffs[k].folded);
+		}
+		switch (x->outcome) {
+		case SM_VERIFY_EQUAL: s->vstate = V_EQUAL; break;
+		case SM_VERIFY_DIFFERENT: s->vstate = V_DIFFERENT; break;
+		case SM_VERIFY_FAILED:
+			s->vstate = V_FAILED;
+			s->vtext = failure_text((int)x->kind, x->fail_version, x->event_type, x->message);
+			break;
+		default: s->vstate = V_SKIPPED; break;
+		}
+		return;
+	}
+}
+
 static unsigned snapshot_poll(tui_app *app, tui_view *v)
 {
 	snapshot_state *s = v->state;
@@ -315,12 +537,50 @@ static unsigned snapshot_poll(tui_app *app, tui_view *v)
 		free(s->gen_json);
 		s->live_json = sm_xstrdup(c->live);
 		s->gen_json = sm_xstrdup(c->gen);
-		build(s, c->live, c->gen);
+		take_verify(s, c);
+		build_lines(s);
 		tui_list_search(&s->scroll, 0);
-		s->at_diff = -1;
 		snap_free(c);
 	}
 	return TUI_REDRAW;
+}
+
+/* The line under the title: how the two sides compare. */
+static void draw_outcome(snapshot_state *s, int y, int x, int w)
+{
+	char n[32];
+
+	if (s->show_gen) {
+		tui_putf(y, x, w, s->n_diff ? ST_DIFF : ST_GOOD,
+			 "generated row: %zu top-level key%s differ%s%s", s->n_diff,
+			 s->n_diff == 1 ? "" : "s", s->n_diff == 1 ? "s" : "", s->n_diff ? " (] [)" : "");
+		return;
+	}
+	switch (s->vstate) {
+	case V_EQUAL:
+		tui_putf(y, x, w, ST_GOOD, "equal: the reducer's fold up to version %lld is the live snapshot"
+			 " (as Commanded decodes it)", s->vversion);
+		break;
+	case V_DIFFERENT:
+		tui_putf(y, x, w, ST_DIFF, "differs at version %lld: %s path%s (] [)", s->vversion,
+			 sm_fmt_count(n, sizeof n, s->differences), s->differences == 1 ? "" : "s");
+		break;
+	case V_FAILED:
+		tui_putf(y, x, w, ST_BAD, "failed: %s", s->vtext);
+		break;
+	case V_SKIPPED:
+		tui_put(y, x, w, ST_WARN, "not compared: the live snapshot changed meanwhile (r: again)");
+		break;
+	case V_UNCONFIGURED:
+		tui_put(y, x, w, ST_DIM, "not verified: no reducer is configured for its type");
+		break;
+	case V_ERROR:
+		tui_putf(y, x, w, ST_BAD, "verify failed: %s", s->vtext ? s->vtext : "");
+		break;
+	case V_NONE:
+		tui_put(y, x, w, ST_DIM, s->live_found ? "" : "no live snapshot: nothing to verify");
+		break;
+	}
 }
 
 static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
@@ -328,11 +588,14 @@ static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
 	snapshot_state *s = v->state;
 	const sm_environment *env = app->eng ? sm_engine_env(app->eng) : NULL;
 	int y = r.y, half = (r.w - 3) / 2, xl = r.x + 1, xr = r.x + 2 + half;
+	bool fold = !s->show_gen;
 	char buf[256];
 
-	tui_putf(y++, r.x + 1, r.w - 2, ST_HEADER, "Instance %s", s->uuid);
+	tui_putf(y++, r.x + 1, r.w - 2, ST_HEADER, "Instance %s%s%s%s", s->uuid,
+		 s->type_label ? "  (" : "", s->type_label ? s->type_label : "",
+		 s->type_label ? ")" : "");
 	if (s->call) {
-		tui_putf(y, r.x + 1, r.w - 2, ST_WARN, "%s reading its snapshots ...",
+		tui_putf(y, r.x + 1, r.w - 2, ST_WARN, "%s reading its snapshots and folding its events ...",
 			 tui_spinner(app->tick));
 		return;
 	}
@@ -342,27 +605,35 @@ static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
 	}
 	if (!s->loaded || !env)
 		return;
-	tui_putf(y, r.x + 1, r.w / 2 - 1, s->n_diff ? ST_DIFF : ST_GOOD, "%zu top-level key%s differ%s%s",
-		 s->n_diff, s->n_diff == 1 ? "" : "s", s->n_diff == 1 ? "s" : "",
-		 s->n_diff ? " (] [)" : "");
 	tui_list_status(&s->scroll, buf, sizeof buf);
+	draw_outcome(s, y, r.x + 1, r.w - 2 - tui_text_width(buf) - 1);
 	tui_put_right(y++, r.x + r.w / 2, r.w / 2 - 1, ST_WARN, buf);
-	if (s->live_found)
-		snprintf(buf, sizeof buf, "live %s  source_version %lld", env->settings.source_schema, s->live_ver);
-	else
+	if (s->recorded)
+		tui_putf(y++, r.x + 1, r.w - 2, ST_BAD, "recorded failure: %s", s->recorded);
+	if (fold && s->vmodule && s->target_module && s->vmodule != s->target_module)
+		tui_putf(y++, r.x + 1, r.w - 2, ST_WARN, "the live snapshot is at module version %lld, "
+			 "the reducer makes %lld: differences are expected", s->vmodule, s->target_module);
+	if (!s->live_found)
 		snprintf(buf, sizeof buf, "live %s: no snapshot", env->settings.source_schema);
+	else
+		snprintf(buf, sizeof buf, "live %s  source_version %lld", env->settings.source_schema, s->live_ver);
 	tui_put(y, xl, half, ST_HEADER, buf);
-	if (s->gen_found)
-		snprintf(buf, sizeof buf, "generated %s  source_version %lld", env->settings.target_schema, s->gen_ver);
+	if (fold && s->fold_json)
+		snprintf(buf, sizeof buf, "fold of the reducer up to version %lld", s->vversion);
+	else if (fold)
+		snprintf(buf, sizeof buf, "fold of the reducer: none");
+	else if (s->gen_found)
+		snprintf(buf, sizeof buf, "generated %s  source_version %lld",
+			 env->settings.target_schema, s->gen_ver);
 	else
 		snprintf(buf, sizeof buf, "generated %s: no snapshot", env->settings.target_schema);
 	tui_put(y++, xr, half, ST_HEADER, buf);
 	/* Metadata decides validity (the module version): always shown. */
 	if (s->live_found)
 		tui_putf(y, xl, half, ST_DIM, "metadata %s", s->live_meta ? s->live_meta : "-");
-	if (s->gen_found)
+	if (!fold && s->gen_found)
 		tui_putf(y, xr, half, ST_DIM, "metadata %s", s->gen_meta ? s->gen_meta : "-");
-	if (s->live_found || s->gen_found)
+	if (s->live_found || (!fold && s->gen_found))
 		y++;
 	tui_list_area(&s->scroll, y, r.y + r.h - y);
 	s->scroll.hmax = 0;
@@ -374,6 +645,13 @@ static void snapshot_draw(tui_app *app, tui_view *v, tui_rect r)
 			st = ST_CURSOR;
 		else if (s->scroll.filter[0] && line_has(l, s->scroll.filter))
 			st = ST_MARK;
+		if (l->wide) {
+			if (l->left) {
+				tui_put_from(y, xl, r.w - 2, st, l->left, s->scroll.hoff);
+				tui_list_hmeasure(&s->scroll, tui_text_width(l->left), r.w - 2);
+			}
+			continue;
+		}
 		if (l->left) {
 			tui_put_from(y, xl, half, st, l->left, s->scroll.hoff);
 			tui_list_hmeasure(&s->scroll, tui_text_width(l->left), half);
@@ -393,12 +671,21 @@ static unsigned snapshot_key(tui_app *app, tui_view *v, int cmd, int key)
 
 	(void)key;
 	switch (cmd) {
+	case TUI_CMD_TARGET:
+		s->show_gen = !s->show_gen;
+		build_lines(s);
+		tui_list_search(&s->scroll, 0);
+		s->scroll.top = 0;
+		tui_list_fit(&s->scroll);
+		tui_message(app, ST_DIM, s->show_gen ? "The generated target row (t: the fold at the live version)" :
+			    "The fold at the live snapshot's version (t: the generated row)");
+		return TUI_REDRAW;
 	case TUI_CMD_NEXT_DIFF:
 	case TUI_CMD_PREV_DIFF:
 		line = next_diff(s, cmd == TUI_CMD_NEXT_DIFF ? 1 : -1);
 		if (line < 0) {
-			tui_message(app, ST_DIM, s->n_diff ? "No more differences that way" :
-				    "The two snapshots do not differ");
+			tui_message(app, ST_DIM, s->n_diff || s->differences ? "No more differences that way" :
+				    "The two sides do not differ");
 			return TUI_REDRAW;
 		}
 		s->at_diff = line;
@@ -407,12 +694,14 @@ static unsigned snapshot_key(tui_app *app, tui_view *v, int cmd, int key)
 	case TUI_CMD_YANK:
 	case TUI_CMD_YANK_LIVE: {
 		bool live = cmd == TUI_CMD_YANK_LIVE;
-		const char *json = live ? s->live_json : s->gen_json;
+		const char *json = live ? s->live_json : s->show_gen ? s->gen_json : s->fold_json;
+		const char *what = live ? "live snapshot" : s->show_gen ? "generated snapshot" : "fold";
 
 		if (json)
-			tui_yank(app, live ? "the live snapshot" : "the generated snapshot", json);
+			tui_yank(app, live ? "the live snapshot" : s->show_gen ? "the generated snapshot" :
+				 "the reducer's fold", json);
 		else
-			tui_message(app, ST_DIM, "No %s snapshot to copy", live ? "live" : "generated");
+			tui_message(app, ST_DIM, "No %s to copy", what);
 		return TUI_REDRAW;
 	}
 	default:
@@ -431,6 +720,7 @@ static void snapshot_leave(tui_app *app, tui_view *v)
 	free(s->gen_json);
 	free(s->live_meta);
 	free(s->gen_meta);
+	clear_verify(s);
 	free(s->uuid);
 }
 
