@@ -155,31 +155,6 @@ static void plan_table(const sm_copy_plan *plan, const copy_args *a)
 
 /* ---------------------------------------------------------- shape */
 
-/* "100%", "37%", "<1%" of n in total. */
-static const char *percent(char *buf, size_t size, long long n, long long total)
-{
-	if (total <= 0)
-		snprintf(buf, size, "-");
-	else if (n * 100 < total && n > 0)
-		snprintf(buf, size, "<1%%");
-	else
-		snprintf(buf, size, "%lld%%", (n * 100 + total / 2) / total);
-	return buf;
-}
-
-/* "added (number)", "removed (string)", "null -> object". */
-static char *change_text(const sm_shape_change *c)
-{
-	switch (c->kind) {
-	case SM_SHAPE_ADDED:
-		return sm_xasprintf("added (%s)", c->new_types);
-	case SM_SHAPE_REMOVED:
-		return sm_xasprintf("removed (%s)", c->live_types);
-	default:
-		return sm_xasprintf("%s -> %s", c->live_types, c->new_types);
-	}
-}
-
 static void shape_text(const sm_shape_summary *sum)
 {
 	char a[32], b[32], c[32];
@@ -198,10 +173,10 @@ static void shape_text(const sm_shape_summary *sum)
 			printf("  %s (%s compared):\n", label, sm_fmt_count(a, sizeof a, t->compared));
 			for (size_t k = 0; k < t->n_changes; k++) {
 				char *path = out_sanitize(t->changes[k].path);
-				char *what = change_text(&t->changes[k]);
+				char *what = sm_shape_change_text(&t->changes[k]);
 
 				printf("    %-36s %s in %s (%s)\n", path, what,
-				       percent(b, sizeof b, t->changes[k].instances, t->compared),
+				       sm_shape_share(b, sizeof b, t->changes[k].instances, t->compared),
 				       sm_fmt_count(c, sizeof c, t->changes[k].instances));
 				free(what);
 				free(path);

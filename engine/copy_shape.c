@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -225,4 +226,27 @@ const char *sm_shape_kind_name(enum sm_shape_kind kind)
 	case SM_SHAPE_RETYPED: return "retyped";
 	}
 	return "unknown";
+}
+
+char *sm_shape_change_text(const sm_shape_change *c)
+{
+	switch (c->kind) {
+	case SM_SHAPE_ADDED:
+		return sm_xasprintf("added (%s)", c->new_types);
+	case SM_SHAPE_REMOVED:
+		return sm_xasprintf("removed (%s)", c->live_types);
+	default:
+		return sm_xasprintf("%s -> %s", c->live_types, c->new_types);
+	}
+}
+
+const char *sm_shape_share(char *buf, size_t size, long long n, long long total)
+{
+	if (total <= 0)
+		snprintf(buf, size, "-");
+	else if (n * 100 < total && n > 0)
+		snprintf(buf, size, "<1%%");
+	else
+		snprintf(buf, size, "%lld%%", (n * 100 + total / 2) / total);
+	return buf;
 }

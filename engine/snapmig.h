@@ -736,6 +736,13 @@ typedef struct sm_shape_change {
 	long long instances;
 } sm_shape_change;
 
+/* A change in words: "added (number)", "removed (string)", "null -> object"
+ * (caller frees). */
+char *sm_shape_change_text(const sm_shape_change *c);
+/* The share of n instances in total, in buf: "100%", "37%", "<1%"; "-"
+ * when total is 0.  Returns buf. */
+const char *sm_shape_share(char *buf, size_t size, long long n, long long total);
+
 typedef struct sm_shape_type {
 	char *type, *label;
 	long long compared;        /* replacements compared */

@@ -3,7 +3,10 @@
  * insert / keep newer / untouched / stale without replacement) and its
  * guards, the options (override guards, remove stale rows), a confirmation
  * (a protected environment needs its name typed), the verified result and
- * a rollback of that copy.  Planning, copying and rolling back run on
+ * a rollback of that copy.  Under the plan, the shape summary of the type
+ * under the cursor (which keys the new snapshots add, remove or retype
+ * against the live ones they replace): what a reviewer reads before
+ * approving.  Planning, the shape, copying and rolling back run on
  * background calls.
  */
 #include "config.h"
@@ -30,6 +33,9 @@ typedef struct copy_state {
 	sm_rollback_result *rb;
 	tui_call *call;            /* planning, copying or rolling back (phase says) */
 	char error[1200];
+	sm_shape_summary *shape;   /* NULL until read */
+	tui_call *shape_call;
+	char shape_error[512];
 } copy_state;
 
 static const int copy_cmds[] = {
@@ -70,6 +76,9 @@ TUI_CALL_FN(result, sm_copy_result,
 	    sm_copy_result_free)
 TUI_CALL_FN(rb, sm_rollback_result, sm_rollback_run(a->eng, a->num, NULL, &res, err),
 	    sm_rollback_result_free)
+TUI_CALL_FN(shape, sm_shape_summary,
+	    sm_copy_shape_read(a->eng, copy_options(a, &(sm_copy_options){ 0 }), NULL, &res, err),
+	    sm_shape_summary_free)
 
 tui_call *tui_rollback_call(tui_app *app, long long copy_id)
 {
@@ -103,6 +112,17 @@ static void start_copy_call(tui_app *app, copy_state *s, bool execute)
 		tui_call_restart(app, &s->call, plan_fn, plan_free, &in);
 }
 
+/* Reads the shape summary again (it depends on the types only). */
+static void start_shape_call(tui_app *app, copy_state *s)
+{
+	const tui_call_args in = {
+		.eng = app->eng, .strv = (const char *const *)s->types, .n_strv = s->n_types,
+	};
+
+	s->shape_error[0] = 0;
+	tui_call_restart(app, &s->shape_call, shape_fn, shape_free, &in);
+}
+
 void *tui_copy_new(tui_app *app, const char *const *types, size_t n_types)
 {
 	copy_state *s = sm_xcalloc(1, sizeof *s);
@@ -121,8 +141,26 @@ static void copy_reload(tui_app *app, tui_view *v)
 {
 	copy_state *s = v->state;
 
-	if (s->phase == CP_PLAN || s->phase == CP_PLANNING)
+	if (s->phase == CP_PLAN || s->phase == CP_PLANNING) {
 		start_copy_call(app, s, false);
+		start_shape_call(app, s);
+	}
+}
+
+/* Collects the shape summary when it has been read. */
+static unsigned shape_poll(tui_app *app, copy_state *s)
+{
+	void *out;
+	int got = tui_call_take(app, &s->shape_call, &out, s->shape_error, sizeof s->shape_error,
+				"Cannot read the shape summary");
+
+	if (got < 0)
+		return s->shape_call ? TUI_REDRAW : TUI_NONE;
+	if (got > 0) {
+		sm_shape_summary_free(s->shape);
+		s->shape = out;
+	}
+	return TUI_REDRAW;
 }
 
 static unsigned copy_poll(tui_app *app, tui_view *v)
@@ -133,6 +171,7 @@ static unsigned copy_poll(tui_app *app, tui_view *v)
 	void *out;
 	int rc;
 
+	flags |= shape_poll(app, s);
 	if (!tui_call_collect(app, &s->call, &rc, &out, &err))
 		return flags;
 	if (s->phase == CP_ROLLING_BACK) {
@@ -211,6 +250,56 @@ static int cmp_plan(const void *ctx, int a, int b)
 	return tui_cmp_larger(plan_value(x, s->list.sort), plan_value(y, s->list.sort), a, b);
 }
 
+/* The shape summary of type t in h lines from y: its changes, most
+ * instances first, as many as fit. */
+static void draw_shape(tui_app *app, const copy_state *s, const sm_copy_type_plan *t, tui_rect r,
+		       int y, int h)
+{
+	const sm_shape_type *st = NULL;
+	const char *label = t->label ? t->label : t->type;
+	int x = r.x + 1, w = r.w - 2;
+	char a[32], b[32];
+
+	for (size_t i = 0; s->shape && i < s->shape->n_types; i++)
+		if (strcmp(s->shape->types[i].type, t->type) == 0)
+			st = &s->shape->types[i];
+	if (s->shape_error[0]) {
+		tui_put_wrapped(y, x, w, h, ST_BAD, s->shape_error);
+		return;
+	}
+	if (!st) {
+		tui_putf(y, x, w, ST_WARN, s->shape_call ? "%s reading the shape of %s's new snapshots ..." :
+			 "%s%s: no shape summary", s->shape_call ? tui_spinner(app->tick) : "", label);
+		return;
+	}
+	if (!st->compared) {
+		tui_putf(y, x, w, ST_DIM, "Shape of %s: nothing replaced, nothing to compare", label);
+		return;
+	}
+	if (!st->n_changes) {
+		tui_putf(y, x, w, ST_GOOD, "Shape of %s: the same as the live snapshots (%s compared%s%s)",
+			 label, sm_fmt_count(a, sizeof a, st->compared), st->unreadable ? ", not JSON objects: " : "",
+			 st->unreadable ? sm_fmt_count(b, sizeof b, st->unreadable) : "");
+		return;
+	}
+	tui_putf(y++, x, w, ST_WARN, "Shape of %s against the live snapshots (%s compared): "
+		 "%zu change%s%s", label, sm_fmt_count(a, sizeof a, st->compared), st->n_changes,
+		 st->n_changes == 1 ? "" : "s", st->cut ? " and more" : "");
+	for (size_t k = 0; k < st->n_changes && k < (size_t)h - 1; k++) {
+		const sm_shape_change *c = &st->changes[k];
+		char *what = sm_shape_change_text(c);
+
+		if (k == (size_t)h - 2 && st->n_changes > (size_t)h - 1)
+			tui_putf(y++, x + 2, w - 2, ST_DIM, "... %zu more (snapmig copy --dry-run lists them)",
+				 st->n_changes - k);
+		else
+			tui_putf(y++, x + 2, w - 2, ST_NORMAL, "%s %s in %s (%s)", c->path, what,
+				 sm_shape_share(a, sizeof a, c->instances, st->compared),
+				 sm_fmt_count(b, sizeof b, c->instances));
+		free(what);
+	}
+}
+
 static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
 {
 	tui_col cols[] = {
@@ -229,15 +318,15 @@ static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
 	char n[64], g[64];
 	unsigned tripped = tripped_guards(s);
 	int *order = sm_xcalloc(p->n_types + 1, sizeof *order);
+	int room = bottom - y - 8, shape_h = room >= 9 ? 5 : room >= 5 ? 2 : 0;
 
-	(void)app;
 	for (size_t i = 0; i < p->n_types; i++)
 		order[i] = (int)i;
 	s->list.n = (int)p->n_types;
 	tui_sort_index(order, s->list.n, cmp_plan, s, s->list.desc);
 	tui_put_right(y - 1, r.x + r.w / 2, r.w / 2 - 1, ST_WARN,
 		      tui_list_status(&s->list, n, sizeof n));
-	tui_list_table(&s->list, cols, nc, r.x + 1, r.w - 2, y, bottom - 7);
+	tui_list_table(&s->list, cols, nc, r.x + 1, r.w - 2, y, bottom - 7 - shape_h);
 	for (int i = s->list.top; i < s->list.n && i < s->list.top + s->list.page; i++) {
 		const sm_copy_type_plan *t = &p->types[order[i]];
 		bool cur = tui_list_row(&s->list, i, r.x + 1, r.w - 2);
@@ -258,6 +347,8 @@ static void draw_plan(tui_app *app, copy_state *s, tui_rect r, int y)
 			 t->guards ? g : "ok");
 	}
 	tui_list_cols_end(&s->list, cols, nc);
+	if (shape_h && s->list.n > 0)
+		draw_shape(app, s, &p->types[order[s->list.cur]], r, bottom - 7 - shape_h, shape_h);
 	y = bottom - 7;
 	if (s->list.n > 0) {
 		const sm_copy_type_plan *t = &p->types[order[s->list.cur]];
@@ -399,7 +490,8 @@ static void confirm_copy(tui_app *app, copy_state *s)
 {
 	const sm_environment *env = sm_engine_env(app->eng);
 	long long repl = 0, ins = 0, keep = 0, stale = 0;
-	char text[1024], a[32], b[32], c[32], d[32];
+	size_t changes = 0;
+	char text[1024], a[32], b[32], c[32], d[32], shape[96];
 
 	if (s->phase != CP_PLAN || !s->plan) {
 		tui_message(app, ST_DIM, s->phase == CP_RESULT ? "Already copied (u rolls back)" :
@@ -420,13 +512,24 @@ static void confirm_copy(tui_app *app, copy_state *s)
 		keep += s->plan->types[i].keep_newer;
 		stale += s->plan->types[i].stale_without_replacement;
 	}
+	for (size_t i = 0; s->shape && i < s->shape->n_types; i++)
+		changes += s->shape->types[i].n_changes;
+	if (!s->shape)
+		snprintf(shape, sizeof shape, "not read yet");
+	else if (changes)
+		snprintf(shape, sizeof shape, "%zu key%s added, removed or retyped", changes,
+			 changes == 1 ? "" : "s");
+	else
+		snprintf(shape, sizeof shape, "as the live snapshots");
 	snprintf(text, sizeof text,
 		 "Copy into %s.snapshots of environment %s:\n"
 		 "  replace %s, insert %s, keep %s newer live rows\n"
 		 "  stale rows without replacement: %s %s\n"
+		 "  shape of the new snapshots: %s\n"
 		 "Replaced rows are backed up; u rolls the copy back.%s",
-		 env->settings.source_schema, env->name, sm_fmt_count(a, sizeof a, repl), sm_fmt_count(b, sizeof b, ins),
-		 sm_fmt_count(c, sizeof c, keep), sm_fmt_count(d, sizeof d, stale), s->remove_stale ? "removed" : "kept",
+		 env->settings.source_schema, env->name, sm_fmt_count(a, sizeof a, repl),
+		 sm_fmt_count(b, sizeof b, ins), sm_fmt_count(c, sizeof c, keep),
+		 sm_fmt_count(d, sizeof d, stale), s->remove_stale ? "removed" : "kept", shape,
 		 env->protected_env ? "\n\nThis environment is PROTECTED.\nType its name to copy:" :
 		 "\n\nCopy now?");
 	if (env->protected_env)
@@ -498,6 +601,8 @@ static void copy_leave(tui_app *app, tui_view *v)
 	copy_state *s = v->state;
 
 	tui_call_drop(app, &s->call);
+	tui_call_drop(app, &s->shape_call);
+	sm_shape_summary_free(s->shape);
 	sm_copy_plan_free(s->plan);
 	sm_copy_result_free(s->result);
 	sm_rollback_result_free(s->rb);
