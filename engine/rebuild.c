@@ -341,9 +341,10 @@ static bool run_cancelled(void *arg)
  * deployed code would reject as outdated is worse than none, so the run
  * is refused.  Each process is kept for the first worker that needs one.
  * A reducer that cannot start is left to the workers, whose instances
- * fail as before.
+ * fail as before.  Verify runs them too: a raw-mode reducer folds the
+ * stored bytes there as well.
  */
-static int handshakes(sm_run *run, sm_error *err)
+int sm_run_handshakes(sm_run *run, sm_error *err)
 {
 	const sm_store_layout *l = &run->layout;
 	char msg[sizeof err->message] = "";
@@ -388,13 +389,12 @@ static int handshakes(sm_run *run, sm_error *err)
 		pthread_mutex_unlock(&run->lock);
 	}
 	if (used)
-		return sm_error_set(err, SM_ERR_CONFIG, "%s; nothing was rebuilt: make the versions agree, "
-				    "or leave the type out (-a)", msg);
+		return sm_error_set(err, SM_ERR_CONFIG, "%s; nothing was %s: make the versions agree, "
+				    "or leave the type out (-a)", msg, run->verify ? "verified" : "rebuilt");
 	return SM_OK;
 }
 
-/* Closes the handshake processes no worker took. */
-static void close_ready(sm_run *run)
+void sm_run_close_ready(sm_run *run)
 {
 	for (size_t i = 0; i < run->n_types; i++) {
 		sm_reducer *r;
@@ -421,7 +421,7 @@ static bool plan_run(sm_run *run)
 		sm_run_fail(run, &err);
 		return false;
 	}
-	ok = prepare(run, conn, &err) == SM_OK && handshakes(run, &err) == SM_OK &&
+	ok = prepare(run, conn, &err) == SM_OK && sm_run_handshakes(run, &err) == SM_OK &&
 	     plan(run, conn, true, &err) == SM_OK;
 	if (!ok)
 		sm_run_fail(run, &err);
@@ -512,7 +512,7 @@ static void *coordinator_main(void *arg)
 		sm_run_set_state(run, atomic_load(&run->cancel) ? SM_RUN_CANCELLING : SM_RUN_RUNNING);
 		sm_run_workers(run);
 	}
-	close_ready(run);
+	sm_run_close_ready(run);
 	/* The journal and the state say the same, even when a cancel comes
 	 * in while the journal is written. */
 	final = sm_run_final_state(run, &outcome);

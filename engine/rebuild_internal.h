@@ -130,6 +130,12 @@ sm_instance *sm_run_add_instance(sm_run *run, const PGresult *res, size_t *cap);
 int sm_run_read_plan(sm_run *run, PGconn *conn, const char *sql, const char *const *params,
 		     int nparams, void (*add)(sm_run *run, const PGresult *row, size_t *cap),
 		     sm_error *err);
+/* The external reducers' handshakes before planning (rebuild.c): raw mode
+ * per type (run->types[i].raw), the application's snapshot_version checked;
+ * each process kept for the first worker (run->types[i].ready). */
+int sm_run_handshakes(sm_run *run, sm_error *err);
+/* Closes the handshake processes no worker took. */
+void sm_run_close_ready(sm_run *run);
 /* Orders the planned instances (most events first), counts them per type
  * and cuts them into chunks. */
 void sm_run_cut_chunks(sm_run *run);

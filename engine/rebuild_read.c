@@ -67,13 +67,15 @@ static char *query_tail(const sm_run *run, PGconn *conn)
 	/* The start row: a rebuild's start snapshot (the live one or the
 	 * target's) when the plan starts from one; for verify, always the
 	 * live snapshot (the one to compare with) and never the target,
-	 * which may not exist. */
+	 * which may not exist.  Verify compares JSON, so the live one comes
+	 * as JSON even for a raw-mode reducer (which never reads it). */
+	char *live_json = sm_store_json_bytes(l->snap_data, "s.data");
 	char *start = run->verify
 		? sm_xasprintf("(SELECT %1$d AS k, s.source_version AS v, NULL::text AS t, %2$s AS d,"
 			       " %3$s AS m, NULL::timestamptz AS c,"
 			       " NULL::text AS i, NULL::text AS ca, NULL::text AS co"
 			       " FROM %4$s.snapshots s WHERE s.source_uuid = p.uuid)",
-			       SM_ROW_START, sd, sm, s)
+			       SM_ROW_START, live_json, sm, s)
 		: sm_xasprintf("(SELECT %5$d AS k, CASE p.sk WHEN %3$d THEN s.source_version"
 			       "  WHEN %4$d THEN t.source_version END AS v,"
 			       "  NULL::text AS t,"
@@ -100,6 +102,7 @@ static char *query_tail(const sm_run *run, PGconn *conn)
 		SM_ROW_EVENT);
 
 	free(start);
+	free(live_json);
 	free(s);
 	free(t);
 	free(sd);

@@ -158,6 +158,21 @@ static int initial_of(worker *w, const sm_instance *x, json_object **initial, sm
 	return SM_OK;
 }
 
+/* verify: the state a raw-mode reducer's bytes store (see
+ * sm_reducer_raw_json); NULL, the failure recorded, when it is not a JSON
+ * object.  The caller owns it. */
+static json_object *raw_state(worker *w, const sm_instance *x, const sm_fold_result *out)
+{
+	json_object *o = sm_reducer_raw_json(out->raw, out->raw_len);
+
+	if (o && json_object_is_type(o, json_type_object))
+		return o;
+	json_object_put(o);
+	sm_verify_batch_fail(&w->batch, x, SM_FAIL_REDUCER, 0, NULL,
+			     "the reducer's state (raw mode) is not a JSON object");
+	return NULL;
+}
+
 /* Ends the instance in flight: its snapshot written (verify: compared), or
  * its failure recorded; either way it is done. */
 static int finish_instance(worker *w, sm_error *err)
@@ -172,9 +187,11 @@ static int finish_instance(worker *w, sm_error *err)
 	if (rc == SM_OK && w->verify) {
 		if (superseded)
 			sm_verify_batch_skip(&w->batch, x);
-		else if (out.state && live && (rc = initial_of(w, x, &initial, err)) == SM_OK)
+		else if (out.raw && live && !out.state)
+			out.state = raw_state(w, x, &out);
+		if (!superseded && out.state && live && (rc = initial_of(w, x, &initial, err)) == SM_OK)
 			sm_verify_batch_compare(&w->batch, x, initial, live, out.state);
-		/* else: the fold's sink has recorded the failure */
+		/* else: the fold's sink (or raw_state) has recorded the failure */
 	} else if (rc == SM_OK && out.state) {
 		rc = sm_writer_put(&w->writer, x, out.state, out.metadata, err);
 	} else if (rc == SM_OK && out.raw) {

@@ -154,6 +154,22 @@ int sm_reducer_end(sm_reducer *r, json_object **state_out,
 	return SM_OK;
 }
 
+json_object *sm_reducer_raw_json(const unsigned char *raw, size_t len)
+{
+	json_object *o = NULL, *inner = NULL;
+	sm_error ignored;
+
+	if (sm_json_parse((const char *)raw, len, &o, &ignored) != SM_OK)
+		return NULL;
+	if (json_object_is_type(o, json_type_string) &&
+	    sm_json_parse(json_object_get_string(o), (size_t)json_object_get_string_len(o), &inner,
+			  &ignored) == SM_OK) {
+		json_object_put(o);
+		return inner;
+	}
+	return o;
+}
+
 int sm_reducer_initial(sm_reducer *r, const char *stream_uuid, json_object **state_out,
 		       sm_reduce_failure *fail, sm_error *err)
 {
@@ -163,6 +179,20 @@ int sm_reducer_initial(sm_reducer *r, const char *stream_uuid, json_object **sta
 	if (!r->exec) {
 		*state_out = sm_rules_initial(r->agg->rules);
 		return SM_OK;
+	}
+	if (sm_reducer_raw(r)) {
+		unsigned char *raw = NULL;
+		size_t len = 0;
+
+		rc = sm_exec_begin_raw(r->exec, stream_uuid, NULL, 0, 0, fail, err);
+		if (rc == SM_OK)
+			rc = sm_exec_end_raw(r->exec, &raw, &len, fail, err);
+		if (rc == SM_OK)
+			*state_out = sm_reducer_raw_json(raw, len);
+		else
+			sm_exec_abort(r->exec);
+		free(raw);
+		return rc;
 	}
 	rc = sm_exec_begin(r->exec, stream_uuid, NULL, 0, fail, err);
 	if (rc == SM_OK)

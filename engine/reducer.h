@@ -82,9 +82,16 @@ int sm_reducer_event(sm_reducer *r, const sm_event_view *ev,
  * after its data was checked as always). */
 const sm_event_reads *sm_reducer_reads(const sm_reducer *r, const char *event_type);
 
+/* verify: the JSON a raw-mode reducer's bytes hold, as reading them back
+ * from the store gives it (a JSON string holding JSON text is unwrapped,
+ * as every read of a double-encoded jsonb column does); NULL when they are
+ * not JSON.  Caller owns it. */
+json_object *sm_reducer_raw_json(const unsigned char *raw, size_t len);
+
 /* The initial state (caller owns), between instances: the rules' `initial`;
  * an external reducer's fold of no events (begin from the initial state,
- * end), for the instance stream_uuid. */
+ * end), for the instance stream_uuid; a raw-mode one's bytes as JSON
+ * (sm_reducer_raw_json), NULL when they are none. */
 int sm_reducer_initial(sm_reducer *r, const char *stream_uuid, json_object **state_out,
 		       sm_reduce_failure *fail, sm_error *err);
 

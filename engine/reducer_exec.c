@@ -410,8 +410,7 @@ static int check_hello(sm_exec_proc *p, sm_error *err)
 	if (p->expect_mode && h->raw != p->expect_raw) {
 		sm_child_stop(&p->child, 0, NULL, 0);
 		return sm_error_set(err, SM_ERR_DATA, "the reducer for %s %s raw mode, and this run was "
-				    "planned %s it (a rebuild plans it from the reducer's handshake; "
-				    "verify does not fold in raw mode)", p->agg->type,
+				    "planned %s it (a run plans it from the reducer's handshake)", p->agg->type,
 				    h->raw ? "asks for" : "does not ask for", h->raw ? "without" : "with");
 	}
 	return SM_OK;

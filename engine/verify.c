@@ -469,19 +469,21 @@ static void *coordinator_main(void *arg)
 	conn = sm_engine_connect(run->eng, run->stop, &err);
 	ok = conn != NULL;
 	if (ok) {
-		ok = sm_run_read_layout(run, conn, &err) == SM_OK && plan(run, conn, &err) == SM_OK;
+		char name[64];
+
+		snprintf(name, sizeof name, "verify-%ld", (long)getpid());
+		run->log_path = sm_run_log_path(run, name);
+		ok = sm_run_read_layout(run, conn, &err) == SM_OK &&
+		     sm_run_handshakes(run, &err) == SM_OK && plan(run, conn, &err) == SM_OK;
 		sm_engine_disconnect(conn);
 	}
 	if (!ok) {
 		sm_run_fail(run, &err);
 	} else {
-		char name[64];
-
-		snprintf(name, sizeof name, "verify-%ld", (long)getpid());
-		run->log_path = sm_run_log_path(run, name);
 		sm_run_set_state(run, atomic_load(&run->cancel) ? SM_RUN_CANCELLING : SM_RUN_RUNNING);
 		sm_run_workers(run);
 	}
+	sm_run_close_ready(run);
 	sm_run_end(run, sm_run_final_state(run, &outcome));
 	return NULL;
 }

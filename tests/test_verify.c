@@ -480,6 +480,76 @@ START_TEST(test_verify_folds_with_an_external_reducer)
 }
 END_TEST
 
+/* A reducer in raw mode (as the Commanded bridge always is): it gets the
+ * stored bytes and gives the bytes to store, here JSON text of its own
+ * decoding (a jsonb string holding JSON text unwrapped, as an
+ * application's serializer would). */
+static const char tally_py[] =
+	"import base64, json, sys\n"
+	"def out(m):\n"
+	"    sys.stdout.write(json.dumps(m) + '\\n'); sys.stdout.flush()\n"
+	"def load(b):\n"
+	"    v = json.loads(b)\n"
+	"    return json.loads(v) if isinstance(v, str) else v\n"
+	"hello = json.loads(sys.stdin.readline())\n"
+	"assert 'raw' in hello.get('features', [])\n"
+	"out({'op': 'hello', 'protocol': 1, 'raw': True, 'aggregates': {hello['aggregate']: {'events': 'any'}}})\n"
+	"st = None\n"
+	"for line in sys.stdin:\n"
+	"    m = json.loads(line)\n"
+	"    if m['op'] == 'begin':\n"
+	"        st = load(base64.b64decode(m['state_raw'])) if m['start'] == 'state' else {'n': 0}\n"
+	"    elif m['op'] == 'event':\n"
+	"        st['n'] += load(base64.b64decode(m['data_raw']))['by']\n"
+	"    elif m['op'] == 'end':\n"
+	"        out({'op': 'state', 'id': m['id'], 'state_raw': base64.b64encode(json.dumps(st).encode()).decode()})\n";
+
+START_TEST(test_verify_folds_with_a_raw_mode_reducer)
+{
+	fixture f;
+	sm_verify_report *r;
+	const sm_verify_type *t;
+	char extra[1024], *script;
+	const char *types[] = { "Elixir.Shop.Tally" };
+	const char *meta = "{\"snapshot_module_version\": 1}";
+	sm_verify_options o;
+
+	setup(&f, (enum sm_fixture_mode)_i);
+	append(&f, "tally-1", "Elixir.Shop.Tally.Events.Added", "{\"by\": 1}");
+	append(&f, "tally-1", "Elixir.Shop.Tally.Events.Added", "{\"by\": 2}");
+	append(&f, "tally-1", "Elixir.Shop.Tally.Events.Added", "{\"by\": 4}");
+	append(&f, "tally-2", "Elixir.Shop.Tally.Events.Added", "{\"by\": 5}");
+	/* tally-1: right at version 2 (and a key that is no struct field);
+	 * tally-2: wrong at version 1. */
+	tl_store_snapshot(&f, "tally-1", 2, "Elixir.Shop.Tally", "{\"n\": 3, \"old\": true}", meta);
+	tl_store_snapshot(&f, "tally-2", 1, "Elixir.Shop.Tally", "{\"n\": 6}", meta);
+	script = tl_write_file(NULL, "tally.py", tally_py);
+	snprintf(extra, sizeof extra, ",\n  { type = \"Elixir.Shop.Tally\"; snapshot_version = 1;\n"
+		 "    reducer = { exec = \"python3 '%s'\"; }; }", script);
+	open_config(&f, "pct", extra);
+	memset(&o, 0, sizeof o);
+	o.types = types;
+	o.n_types = 1;
+	o.keep_equal = true;
+	r = verify_with(&f, &o, SM_OK);
+	t = type_of(r, "Elixir.Shop.Tally");
+	ck_assert_int_eq(t->checked, 2);
+	ck_assert_int_eq(t->failed, 0);
+	ck_assert_int_eq(t->equal, 1);
+	ck_assert_int_eq(t->different, 1);
+	ck_assert_int_eq(t->n_paths, 1);
+	ck_assert_str_eq(t->paths[0].path, ".n");
+	ck_assert_str_eq(t->instances[0].source_uuid, "tally-2");
+	ck_assert_str_eq(t->instances[0].diffs[0].live, "6");
+	ck_assert_str_eq(t->instances[0].diffs[0].folded, "5");
+	ck_assert_str_eq(t->instances[1].source_uuid, "tally-1");
+	ck_assert_int_eq(t->instances[1].outcome, SM_VERIFY_EQUAL);
+	sm_verify_report_free(r);
+	free(script);
+	tl_store_free(&f);
+}
+END_TEST
+
 START_TEST(test_verify_can_be_cancelled)
 {
 	fixture f;
@@ -513,6 +583,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_verify_checks_only_snapshots_at_the_target_version_unless_named, 0, 2);
 	tcase_add_test(tc, test_verify_samples_per_type_and_repeats_a_sample_by_its_seed);
 	tcase_add_loop_test(tc, test_verify_folds_with_an_external_reducer, 0, 3);
+	tcase_add_loop_test(tc, test_verify_folds_with_a_raw_mode_reducer, 0, 3);
 	tcase_add_test(tc, test_verify_can_be_cancelled);
 	return tl_run_case("verify", tc);
 }
