@@ -82,18 +82,36 @@ static int resolve(ctx *c, const rl_path *path, bool create, json_object **paren
 	return 0;
 }
 
+/*
+ * The value of s (*v) and the place its path names, made when missing
+ * (*parent, *key): the caller frees them.  A value that ok (NULL: any)
+ * refuses is the problem "the value <what> is <its type>, not <want>".
+ */
+static int value_and_place(ctx *c, const rl_stmt *s, bool (*ok)(json_object *), const char *what,
+			   const char *want, val *v, json_object **parent, char **key)
+{
+	if (rl_eval(c, s->value, v))
+		return -1;
+	if (ok && !ok(v->o)) {
+		rl_problem(c, "the value %s is %s, not %s", what, sm_json_type_name(v->o), want);
+		rl_val_free(v);
+		return -1;
+	}
+	if (resolve(c, &s->path, true, parent, key)) {
+		rl_val_free(v);
+		return -1;
+	}
+	return 0;
+}
+
 static int do_set(ctx *c, const rl_stmt *s)
 {
 	val v;
 	json_object *parent;
 	char *key;
 
-	if (rl_eval(c, s->value, &v))
+	if (value_and_place(c, s, NULL, NULL, NULL, &v, &parent, &key))
 		return -1;
-	if (resolve(c, &s->path, true, &parent, &key)) {
-		rl_val_free(&v);
-		return -1;
-	}
 	if (s->kind == S_PUTNEW && json_object_object_get_ex(parent, key, NULL)) {
 		rl_val_free(&v);
 		free(key);
@@ -109,6 +127,11 @@ static bool is_num(json_object *o)
 	return json_object_is_type(o, json_type_int) || json_object_is_type(o, json_type_double);
 }
 
+static bool is_obj(json_object *o)
+{
+	return json_object_is_type(o, json_type_object);
+}
+
 static int do_add(ctx *c, const rl_stmt *s)
 {
 	val v;
@@ -117,17 +140,8 @@ static int do_add(ctx *c, const rl_stmt *s)
 	const char *why;
 	int rc = -1;
 
-	if (rl_eval(c, s->value, &v))
+	if (value_and_place(c, s, is_num, "to add", "a number", &v, &parent, &key))
 		return -1;
-	if (!is_num(v.o)) {
-		rl_problem(c, "the value to add is %s, not a number", sm_json_type_name(v.o));
-		rl_val_free(&v);
-		return -1;
-	}
-	if (resolve(c, &s->path, true, &parent, &key)) {
-		rl_val_free(&v);
-		return -1;
-	}
 	json_object_object_get_ex(parent, key, &cur);
 	if (!cur)
 		cur = zero = json_object_new_int64(0);
@@ -286,17 +300,8 @@ static int do_merge(ctx *c, const rl_stmt *s)
 	json_object *parent, *cur = NULL, *src;
 	char *key;
 
-	if (rl_eval(c, s->value, &v))
+	if (value_and_place(c, s, is_obj, "to merge", "an object", &v, &parent, &key))
 		return -1;
-	if (!json_object_is_type(v.o, json_type_object)) {
-		rl_problem(c, "the value to merge is %s, not an object", sm_json_type_name(v.o));
-		rl_val_free(&v);
-		return -1;
-	}
-	if (resolve(c, &s->path, true, &parent, &key)) {
-		rl_val_free(&v);
-		return -1;
-	}
 	json_object_object_get_ex(parent, key, &cur);
 	if (!cur) {
 		cur = json_object_new_object();
