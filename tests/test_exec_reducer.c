@@ -253,6 +253,16 @@ static void assert_no_children(void)
 	ck_assert_int_eq(errno, ECHILD);
 }
 
+/* Closes what a rebuild test opened; no reducer process may be left. */
+static void close_rebuild(sm_engine *eng, sm_config *c, PGconn *conn, char *conninfo)
+{
+	sm_engine_close(eng);
+	sm_config_free(c);
+	PQfinish(conn);
+	free(conninfo);
+	assert_no_children();
+}
+
 static const struct ev three_added[] = {
 	{ "Added", "{\"n\":1}" }, { "Added", "{\"n\":2}" }, { "Added", "{\"n\":4}" },
 };
@@ -1124,11 +1134,7 @@ START_TEST(test_a_slow_reducer_shows_progress_and_cancels_within_a_second)
 	/* "Within about a second": generous for a loaded machine, far below
 	 * the 20 s the run would otherwise take. */
 	ck_assert_msg(waited < 5.0, "cancel took %.1f s", waited);
-	sm_engine_close(eng);
-	sm_config_free(c);
-	PQfinish(conn);
-	free(conninfo);
-	assert_no_children();
+	close_rebuild(eng, c, conn, conninfo);
 }
 END_TEST
 
@@ -1326,11 +1332,7 @@ START_TEST(test_a_rebuild_in_raw_mode_stores_the_reducers_bytes)
 	ck_assert_str_eq(v, "{\"snapshot_module_version\":2},{\"snapshot_module_version\":2},"
 			 "{\"snapshot_module_version\":2}");
 	free(v);
-	sm_engine_close(eng);
-	sm_config_free(c);
-	PQfinish(conn);
-	free(conninfo);
-	assert_no_children();
+	close_rebuild(eng, c, conn, conninfo);
 }
 END_TEST
 
@@ -1373,11 +1375,7 @@ START_TEST(test_a_raw_state_a_jsonb_column_cannot_take_fails_its_instance)
 	ck_assert_int_eq(fl->items[0].kind, SM_FAIL_REDUCER);
 	ck_assert_msg(strstr(fl->items[0].message, "not a jsonb value") != NULL, "%s", fl->items[0].message);
 	sm_failure_list_free(fl);
-	sm_engine_close(eng);
-	sm_config_free(c);
-	PQfinish(conn);
-	free(conninfo);
-	assert_no_children();
+	close_rebuild(eng, c, conn, conninfo);
 }
 END_TEST
 
@@ -1417,11 +1415,7 @@ START_TEST(test_a_version_the_application_disagrees_with_refuses_the_rebuild)
 	v = tl_query_value(conn, "SELECT count(*) FROM m_ver.snapshots");
 	ck_assert_str_eq(v, "0");
 	free(v);
-	sm_engine_close(eng);
-	sm_config_free(c);
-	PQfinish(conn);
-	free(conninfo);
-	assert_no_children();
+	close_rebuild(eng, c, conn, conninfo);
 }
 END_TEST
 
