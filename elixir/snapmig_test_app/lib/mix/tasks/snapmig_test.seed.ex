@@ -73,12 +73,14 @@ defmodule Mix.Tasks.SnapmigTest.Seed do
           %Noted{id: uuid, text: "before the snapshot"}
         ])
 
-        # After the snapshot at 5: the items map comes back from it.
+        # After the snapshot at 5: the items map comes back from it.  The
+        # last increment is beyond 64 bits: it must reach apply/2 as stored
+        # (raw mode), not as a re-encoded double or a clamped integer.
         emit(app, uuid, [
           %ItemAdded{id: uuid, item_id: i1, qty: 4},
           %ItemAdded{id: uuid, item_id: i2, qty: 1},
           %Noted{id: uuid, text: "after the snapshot"},
-          %Incremented{id: uuid, by: 10}
+          %Incremented{id: uuid, by: 18_446_744_073_709_551_616 + n}
         ])
 
         {uuid, TestApp.Counter, "ok"}
