@@ -1,6 +1,7 @@
 #!/bin/sh
 # SIGINT during a long rebuild: a clean cancel, exit 130, the committed
-# snapshots kept; running rebuild again resumes and completes.
+# snapshots kept; running rebuild again resumes and completes.  SIGINT
+# during a verify: exit 130, the instances checked so far reported.
 . "${SNAPMIG_SRCDIR:?}/tests/cli_lib.sh"
 
 # Big enough that the run takes seconds, so the interrupt lands in its middle.
@@ -60,5 +61,29 @@ v=$(generated)
 if [ "$v" = "$STREAMS" ]; then ok; else fail "after resuming $v of $STREAMS snapshots"; fi
 v=$(sql "SELECT count(*) FROM migration.snapshots WHERE convert_from(data, 'UTF8')::jsonb ->> 'count' <> '$((EVENTS - 1))'")
 if [ "$v" = 0 ]; then ok; else fail "$v snapshots have a wrong count"; fi
+
+# verify is cancellable too, with progress: the rebuilt snapshots become
+# the live ones (every one then equal), and verify -j 1 is interrupted once
+# its progress shows instances done: exit 130, a cancelled report that
+# checked some and found no difference.
+sql "UPDATE public.snapshots s SET source_version = m.source_version, data = m.data,
+     metadata = m.metadata FROM migration.snapshots m WHERE m.source_uuid = s.source_uuid"
+"$SNAPMIG_BIN" -c "$CONF" -j 1 --json verify </dev/null >"$T/out" 2>"$T/err" &
+pid=$!
+deadline=$(( $(date +%s) + 60 ))
+until grep -q '"instances_done":[1-9]' "$T/err"; do
+	if ! kill -0 "$pid" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
+		break
+	fi
+	sleep 0.1
+done
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+LAST="snapmig -j 1 --json verify, interrupted"
+expect_rc 130
+expect_err '"event":"progress"'
+json_check "d['state'] == 'cancelled'"
+json_check "0 < d['total']['checked'] < $STREAMS and d['total']['checked'] == d['total']['equal']"
 
 finish
