@@ -27,6 +27,7 @@ void sm_copy_plan_free(sm_copy_plan *plan)
 		free(plan->types[i].type);
 		free(plan->types[i].label);
 		free(plan->types[i].guard_message);
+		free(plan->types[i].fingerprint_error);
 	}
 	free(plan->types);
 	free(plan);
@@ -45,6 +46,7 @@ int sm_copy_plan_read(sm_engine *eng, const sm_copy_options *opts, sm_cancel *ca
 {
 	static const sm_copy_options none;
 	sm_copy_ctx ctx;
+	sm_activity activity;
 	char *classify, *relation;
 	int rc;
 
@@ -52,12 +54,18 @@ int sm_copy_plan_read(sm_engine *eng, const sm_copy_options *opts, sm_cancel *ca
 	if (!opts)
 		opts = &none;
 	rc = sm_copy_ctx_open(&ctx, eng, opts->types, opts->n_types, cancel, err);
+	if (rc == SM_OK)
+		rc = sm_copy_ctx_generated(&ctx, err);
+	if (rc == SM_OK)
+		rc = sm_target_activity(ctx.conn, eng, &activity, err);
 	if (rc == SM_OK) {
 		classify = sm_copy_classify_sql(&ctx);
 		relation = sm_xasprintf("(%s) c", classify);
 		rc = sm_copy_plan_from(&ctx, relation, 3, opts->force, out, err);
 		free(relation);
 		free(classify);
+		if (rc == SM_OK)
+			(*out)->activity = activity;
 	}
 	sm_copy_ctx_close(&ctx);
 	return rc;
@@ -100,6 +108,7 @@ static char *details_text(const sm_copy_ctx *ctx, const sm_copy_options *opts,
 		json_object_object_add(o, "kept_newer", json_object_new_int64(r->kept_newer));
 		json_object_object_add(o, "removed", json_object_new_int64(r->removed));
 		json_object_object_add(o, "stale_kept", json_object_new_int64(r->stale_kept));
+		json_object_object_add(o, "stale_generated", json_object_new_int64(r->stale_generated));
 		json_object_object_add(o, "backed_up", json_object_new_int64(r->backed_up));
 		json_object_object_add(o, "verified", json_object_new_boolean(r->verified));
 		if (r->checksum)
@@ -248,11 +257,17 @@ static int write_rows(sm_copy_ctx *ctx, const sm_copy_options *opts,
 	}
 	/* 3. The copy's record, last: a copy without it never committed. */
 	if (rc == SM_OK) {
-		const char *cp[] = { p[0], p[2], p[3] };
+		char n[3][32];
+		const char *cp[] = { p[0], p[2], p[3], n[0], n[1], n[2] };
 
-		sql = sm_xasprintf("INSERT INTO %s.snapmig_copies (copy_id, environment, types)"
-				   " VALUES ($1::bigint, $2, $3::text[])", ctx->tgt);
-		rc = sm_db_exec_count(ctx->conn, sql, 3, cp, NULL, "recording the copy", err);
+		snprintf(n[0], sizeof n[0], "%lld", r->replaced);
+		snprintf(n[1], sizeof n[1], "%lld", r->inserted);
+		snprintf(n[2], sizeof n[2], "%lld", r->removed);
+		sql = sm_xasprintf("INSERT INTO %s.snapmig_copies (copy_id, environment, types,"
+				   " replaced, inserted, removed)"
+				   " VALUES ($1::bigint, $2, $3::text[], $4::bigint, $5::bigint, $6::bigint)",
+				   ctx->tgt);
+		rc = sm_db_exec_count(ctx->conn, sql, 6, cp, NULL, "recording the copy", err);
 		free(sql);
 	}
 	free(wd);
@@ -309,6 +324,7 @@ static int copy_transaction(sm_copy_ctx *ctx, const sm_copy_options *opts,
 	}
 	for (size_t i = 0; i < plan->n_types; i++) {
 		r->kept_newer += plan->types[i].keep_newer;
+		r->stale_generated += plan->types[i].stale_generated;
 		if (!opts->remove_stale)
 			r->stale_kept += plan->types[i].stale_without_replacement;
 	}
@@ -354,6 +370,10 @@ int sm_copy_run(sm_engine *eng, const sm_copy_options *opts, sm_cancel *cancel,
 		ctx.have_failures = true;
 		rc = sm_copy_ensure_tables(&ctx, err);
 	}
+	if (rc == SM_OK)
+		rc = sm_copy_ctx_lock(&ctx, "copy", err);
+	if (rc == SM_OK)
+		rc = sm_copy_ctx_generated(&ctx, err);
 	if (rc != SM_OK) {
 		sm_copy_ctx_close(&ctx);
 		return rc;

@@ -16,6 +16,7 @@
 
 #include "engine/db.h"
 #include "engine/engine_internal.h"
+#include "engine/target.h"
 #include "engine/store.h"
 
 typedef struct sm_copy_ctx {
@@ -29,6 +30,9 @@ typedef struct sm_copy_ctx {
 	const sm_aggregate **aggs;      /* selected types (borrowed pointers) */
 	size_t n_aggs;
 	sm_type_params params;          /* of the selected types */
+	sm_type_fp *fps;                /* current fingerprints of aggs (same order),
+	                                   after sm_copy_ctx_generated */
+	bool locked;                    /* holds the target's lock */
 } sm_copy_ctx;
 
 /* Connects (watched by cancel), selects the types and reads the store's
@@ -36,6 +40,15 @@ typedef struct sm_copy_ctx {
 int sm_copy_ctx_open(sm_copy_ctx *ctx, const sm_engine *eng,
 		     const char *const *types, size_t n_types, sm_cancel *cancel, sm_error *err);
 void sm_copy_ctx_close(sm_copy_ctx *ctx);
+
+/* Which generated rows are current (engine/target.h): fingerprints of the
+ * selected types, and pg_temp.sm_gen for the classification.  A copy and
+ * its plan call it before classifying; a rollback needs none of it. */
+int sm_copy_ctx_generated(sm_copy_ctx *ctx, sm_error *err);
+
+/* Takes the target's lock for operation (exclusive: "copy", "rollback");
+ * released by sm_copy_ctx_close. */
+int sm_copy_ctx_lock(sm_copy_ctx *ctx, const char *operation, sm_error *err);
 
 /* Expressions (malloc'ed) over a column `col`. */
 /* Module version in the metadata, key = text parameter $1 (see
@@ -58,6 +71,8 @@ char *sm_copy_fingerprint_expr(const sm_copy_ctx *ctx, const char *version,
  *   'keep'      live row already at the target version and at least as new
  *   'untouched' valid live row of the type that the rebuild did not produce
  *   'stale'     stale live row without a generated replacement
+ * Only current generated rows take part (pg_temp.sm_gen, made by
+ * sm_copy_ctx_generated): a stale one is as if it were not there.
  * Parameters: $1 metadata key, $2 types (text[]), $3 target versions
  * (bigint[]).
  */

@@ -57,9 +57,15 @@ static int resolve_copy(sm_copy_ctx *ctx, long long requested, long long *copy_i
 {
 	char id[32];
 	const char *p[] = { id };
+	/* The default is the newest copy that changed the live table: one
+	 * that changed nothing would "restore 0 rows" and look done.  Counts
+	 * are NULL for copies of an older snapmig: those may have changed
+	 * something. */
 	char *sql = sm_xasprintf(
-		"SELECT copy_id, rolled_back_by FROM %s.snapmig_copies"
-		" WHERE copy_id = $1::bigint OR ($1::bigint = 0 AND rolled_back_by IS NULL)"
+		"SELECT copy_id, rolled_back_by, COALESCE(replaced + inserted + removed, -1)"
+		" FROM %s.snapmig_copies"
+		" WHERE copy_id = $1::bigint OR ($1::bigint = 0 AND rolled_back_by IS NULL"
+		"  AND COALESCE(replaced + inserted + removed, -1) <> 0)"
 		" ORDER BY copy_id DESC LIMIT 1 FOR UPDATE", ctx->tgt);
 	PGresult *res;
 	int rc = SM_OK;
@@ -77,6 +83,9 @@ static int resolve_copy(sm_copy_ctx *ctx, long long requested, long long *copy_i
 	else if (!PQgetisnull(res, 0, 1))
 		rc = sm_error_set(err, SM_ERR_USAGE, "copy %lld was already rolled back (run %s)",
 				  requested, PQgetvalue(res, 0, 1));
+	else if (sm_db_ll(res, 0, 2) == 0)
+		rc = sm_error_set(err, SM_ERR_USAGE, "copy %lld changed nothing in the live table: "
+				  "there is nothing to roll back", requested);
 	else
 		*copy_id = sm_db_ll(res, 0, 0);
 	PQclear(res);
@@ -213,6 +222,12 @@ int sm_rollback_run(sm_engine *eng, long long copy_id, sm_cancel *cancel,
 	if (copy_id < 0)
 		return sm_error_set(err, SM_ERR_USAGE, "invalid copy id %lld", copy_id);
 	rc = sm_copy_ctx_open(&ctx, eng, NULL, 0, cancel, err);
+	/* One operation at a time: the lock first, so that a refusal names
+	 * what runs. */
+	if (rc == SM_OK)
+		rc = sm_db_table_exists(ctx.conn, ctx.tgt_name, "snapshots", &exists, err);
+	if (rc == SM_OK && exists)
+		rc = sm_copy_ctx_lock(&ctx, "rollback", err);
 	if (rc == SM_OK)
 		rc = sm_db_table_exists(ctx.conn, ctx.tgt_name, "snapmig_copies", &exists, err);
 	if (rc == SM_OK && !exists)

@@ -53,8 +53,29 @@ int sm_copy_ctx_open(sm_copy_ctx *ctx, const sm_engine *eng,
 				  &ctx->have_failures, err);
 }
 
+int sm_copy_ctx_generated(sm_copy_ctx *ctx, sm_error *err)
+{
+	if (ctx->layout.tgt_data == SM_COL_MISSING || ctx->layout.tgt_meta == SM_COL_MISSING)
+		return SM_OK;
+	return sm_target_fingerprints(ctx->conn, ctx->eng, ctx->aggs, ctx->n_aggs, false,
+				      &ctx->fps, err);
+}
+
+int sm_copy_ctx_lock(sm_copy_ctx *ctx, const char *operation, sm_error *err)
+{
+	int rc = sm_target_ensure(ctx->conn, ctx->eng, false, err);
+
+	if (rc == SM_OK)
+		rc = sm_target_lock(ctx->conn, ctx->eng, SM_LOCK_EXCLUSIVE, operation, err);
+	ctx->locked = rc == SM_OK;
+	return rc;
+}
+
 void sm_copy_ctx_close(sm_copy_ctx *ctx)
 {
+	if (ctx->locked)
+		sm_target_unlock(ctx->conn, ctx->eng);
+	sm_type_fps_free(ctx->fps, ctx->n_aggs);
 	sm_engine_disconnect(ctx->conn);
 	free(ctx->src);
 	free(ctx->tgt);
@@ -102,7 +123,7 @@ char *sm_copy_fingerprint_expr(const sm_copy_ctx *ctx, const char *version,
 char *sm_copy_classify_sql(const sm_copy_ctx *ctx)
 {
 	bool have_target = ctx->layout.tgt_data != SM_COL_MISSING && ctx->layout.tgt_meta != SM_COL_MISSING;
-	char *gen = have_target ? sm_xasprintf("%s.snapshots", ctx->tgt)
+	char *gen = have_target ? sm_xstrdup("pg_temp.sm_gen")
 		: sm_xstrdup("(SELECT NULL::text AS source_uuid, NULL::bigint AS source_version, "
 			     "NULL::text AS source_type, NULL::jsonb AS metadata WHERE false)");
 	char *gver = sm_copy_version_expr(ctx, "g.metadata");
@@ -166,7 +187,14 @@ static void set_guards(const sm_copy_ctx *ctx, sm_copy_type_plan *tp,
 			target = ctx->aggs[i]->snapshot_version;
 	/* A type with no rows at all, live or generated, has nothing to lose:
 	 * copying "all types" must not stop on it. */
-	if (tp->generated == 0 && tp->untouched + tp->stale_without_replacement > 0)
+	if (tp->generated == 0 && tp->stale_generated > 0 &&
+	    tp->untouched + tp->stale_without_replacement > 0)
+		add_guard(tp, SM_GUARD_EMPTY, force,
+			  "its %lld generated row%s in schema %s %s stale (made by another reducer or "
+			  "configuration, or by an older snapmig): rebuild to generate them again",
+			  tp->stale_generated, tp->stale_generated == 1 ? "" : "s", ctx->tgt_name,
+			  tp->stale_generated == 1 ? "is" : "are");
+	else if (tp->generated == 0 && tp->untouched + tp->stale_without_replacement > 0)
 		add_guard(tp, SM_GUARD_EMPTY, force,
 			  "nothing generated in schema %s: run a rebuild first, or override the %s guard",
 			  ctx->tgt_name, sm_copy_guard_name(SM_GUARD_EMPTY));
@@ -206,7 +234,7 @@ int sm_copy_plan_from(sm_copy_ctx *ctx, const char *relation, int nparams,
 		" COALESCE(sum(c.lag), 0)"
 		" FROM %s GROUP BY c.source_type", relation);
 	PGresult *res = sm_db_query(ctx->conn, sql, nparams, nparams ? params : NULL, err);
-	PGresult *fres = NULL;
+	PGresult *fres = NULL, *sres = NULL;
 	sm_copy_plan *plan;
 
 	free(sql);
@@ -228,12 +256,35 @@ int sm_copy_plan_from(sm_copy_ctx *ctx, const char *relation, int nparams,
 			return sm_error_code(err, SM_ERR_DB);
 		}
 	}
+	if (ctx->fps) {
+		/* Generated rows that take no part: not current. */
+		const char *sp[] = { ctx->params.types };
+
+		sql = sm_xasprintf("SELECT t.source_type, count(*) FROM %s.snapshots t"
+				   " WHERE t.source_type = ANY($1::text[]) AND NOT EXISTS"
+				   " (SELECT 1 FROM pg_temp.sm_gen g WHERE g.source_uuid = t.source_uuid)"
+				   " GROUP BY 1", ctx->tgt);
+		sres = sm_db_query(ctx->conn, sql, 1, sp, err);
+		free(sql);
+		if (!sres) {
+			PQclear(res);
+			PQclear(fres);
+			sm_error_prefix(err, "counting stale generated rows");
+			return sm_error_code(err, SM_ERR_DB);
+		}
+	}
 	plan = sm_xcalloc(1, sizeof *plan);
 	plan->types = sm_xcalloc(ctx->n_aggs + 1, sizeof *plan->types);
 	plan->n_types = ctx->n_aggs;
 	for (size_t i = 0; i < ctx->n_aggs; i++) {
 		sm_copy_type_plan *tp = &plan->types[i];
 		long long failures = 0;
+
+		for (int r = 0; sres && r < PQntuples(sres); r++)
+			if (strcmp(PQgetvalue(sres, r, 0), ctx->aggs[i]->type) == 0)
+				tp->stale_generated = sm_db_ll(sres, r, 1);
+		if (ctx->fps && ctx->fps[i].failed)
+			tp->fingerprint_error = sm_xstrdup(ctx->fps[i].error);
 
 		tp->type = sm_xstrdup(ctx->aggs[i]->type);
 		tp->label = sm_xstrdup(ctx->aggs[i]->label ? ctx->aggs[i]->label : ctx->aggs[i]->type);
@@ -258,8 +309,36 @@ int sm_copy_plan_from(sm_copy_ctx *ctx, const char *relation, int nparams,
 	}
 	PQclear(res);
 	PQclear(fres);
+	PQclear(sres);
 	*out = plan;
 	return SM_OK;
+}
+
+/* The counts of what a copy changed (NULL: an older snapmig made it), for
+ * rollback to skip copies that changed nothing; added to an older table
+ * only when missing (ALTER TABLE locks it even when there is nothing to
+ * add). */
+static int add_copy_counts(sm_copy_ctx *ctx, sm_error *err)
+{
+	const char *p[] = { ctx->tgt_name };
+	PGresult *res = sm_db_query(ctx->conn,
+		"SELECT 1 FROM information_schema.columns WHERE table_schema = $1"
+		" AND table_name = 'snapmig_copies' AND column_name = 'replaced'", 1, p, err);
+	char *sql;
+	int rc;
+
+	if (!res)
+		return SM_ERR_DB;
+	rc = PQntuples(res) ? 1 : 0;
+	PQclear(res);
+	if (rc)
+		return SM_OK;
+	sql = sm_xasprintf("ALTER TABLE %s.snapmig_copies ADD COLUMN IF NOT EXISTS replaced bigint,"
+			   " ADD COLUMN IF NOT EXISTS inserted bigint,"
+			   " ADD COLUMN IF NOT EXISTS removed bigint", ctx->tgt);
+	rc = sm_db_exec(ctx->conn, sql, err);
+	free(sql);
+	return rc;
 }
 
 int sm_copy_ensure_tables(sm_copy_ctx *ctx, sm_error *err)
@@ -272,7 +351,9 @@ int sm_copy_ensure_tables(sm_copy_ctx *ctx, sm_error *err)
 		" types text[] NOT NULL,"
 		" copied_at timestamp with time zone NOT NULL DEFAULT now(),"
 		" rolled_back_by bigint,"
-		" rolled_back_at timestamp with time zone);"
+		" rolled_back_at timestamp with time zone,"
+		" replaced bigint, inserted bigint, removed bigint);"
+
 		/* action: replace / remove (old row saved) or insert (marker
 		 * only); written_fp: fingerprint of what the copy wrote. */
 		"CREATE TABLE IF NOT EXISTS %1$s.snapmig_backup ("
@@ -298,7 +379,10 @@ int sm_copy_ensure_tables(sm_copy_ctx *ctx, sm_error *err)
 		sm_error_prefix(err, "creating the backup tables in %s", ctx->tgt_name);
 		return rc;
 	}
-	rc = sm_store_table_columns(ctx->conn, ctx->tgt_name, "snapmig_backup", &d, &m, err);
+	if (rc == SM_OK)
+		rc = add_copy_counts(ctx, err);
+	if (rc == SM_OK)
+		rc = sm_store_table_columns(ctx->conn, ctx->tgt_name, "snapmig_backup", &d, &m, err);
 	if (rc == SM_OK && (d != ctx->layout.snap_data || m != ctx->layout.snap_meta))
 		rc = sm_error_set(err, SM_ERR_DATA,
 				  "%s.snapmig_backup stores data as %s but the live snapshots table "

@@ -485,7 +485,6 @@ char *sm_db_instances_sql(PGconn *conn, const sm_settings *set,
 			  const sm_store_layout *layout, bool only_configured)
 {
 	char *s = sm_db_ident(conn, set->source_schema);
-	char *t = sm_db_ident(conn, set->target_schema);
 	char *mv = sm_store_module_version(layout->snap_meta, "s.metadata", "$1");
 	char *tmv = sm_store_module_version(layout->tgt_meta, "t.metadata", "$1");
 	char *target, *kind, *sql;
@@ -497,8 +496,8 @@ char *sm_db_instances_sql(PGconn *conn, const sm_settings *set,
 			"  FROM %s.snapshots s"
 			"  %s JOIN unnest($2::text[], $3::bigint[]) AS c(type, target) ON c.type = s.source_type"
 			"  LEFT JOIN %s.streams st ON st.stream_uuid = s.source_uuid"
-			"  LEFT JOIN %s.snapshots t ON t.source_uuid = s.source_uuid",
-			tmv, s, only_configured ? "" : "LEFT", s, t);
+			"  LEFT JOIN pg_temp.sm_gen t ON t.source_uuid = s.source_uuid",
+			tmv, s, only_configured ? "" : "LEFT", s);
 		/* The target row is a start when it is at the target version and,
 		 * unless the live snapshot is not a valid start, at least as new. */
 		kind = sm_xasprintf(
@@ -526,7 +525,6 @@ char *sm_db_instances_sql(PGconn *conn, const sm_settings *set,
 		"%s) i) k",
 		SM_START_GENERATED, SM_START_LIVE, kind, mv, target);
 	free(s);
-	free(t);
 	free(mv);
 	free(tmv);
 	free(target);

@@ -84,7 +84,7 @@ void sm_type_params_clear(sm_type_params *p);
 enum sm_start_kind {
 	SM_START_INITIAL = 0,      /* the initial state: full replay */
 	SM_START_LIVE = 1,         /* the valid live snapshot */
-	SM_START_GENERATED = 2,    /* the target row of an earlier run: resume */
+	SM_START_GENERATED = 2,    /* a current target row of an earlier run: resume */
 };
 
 /*
@@ -94,12 +94,16 @@ enum sm_start_kind {
  *   sm_store_module_version), stream_id, end_version (the stream's version),
  *   missing (stream gone or soft-deleted), target (configured version, NULL
  *   for unconfigured types unless only_configured), tgt_version and tmv (the
- *   target row's source_version and module version, NULL when none, and
- *   always when layout has no target table), sk (an sm_start_kind) and
+ *   current target row's source_version and module version, NULL when none,
+ *   and always when layout has no target table), sk (an sm_start_kind) and
  *   start_version (the version sk starts after: 0 for the initial state).
+ * A target row is only seen when it is current (engine/target.h: made
+ * with the current fingerprint of its type), so a stale one is never a
+ * start and its instance is planned again.
  * Parameters: $1 metadata key, $2 and $3 an sm_type_params.  The session
- * must be prepared (sm_store_prepare_session).  Use it as a subquery.
- * Caller frees.
+ * must be prepared (sm_store_prepare_session) and, when layout has a
+ * target table, have its current rows (sm_target_fingerprints).  Use it
+ * as a subquery.  Caller frees.
  */
 char *sm_db_instances_sql(PGconn *conn, const sm_settings *set,
 			  const sm_store_layout *layout, bool only_configured);

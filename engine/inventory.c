@@ -89,7 +89,6 @@ static void add_counts(sm_inventory *inv, size_t *cap, const PGresult *res)
 		t->behind += sm_db_ll(res, r, 4);
 		t->events_to_fold += sm_db_ll(res, r, 5);
 		t->missing_streams += sm_db_ll(res, r, 6);
-		t->target_rows += sm_db_ll(res, r, 7);
 		t->target_at_version += sm_db_ll(res, r, 8);
 		t->target_current += sm_db_ll(res, r, 9);
 	}
@@ -126,7 +125,7 @@ static int count_instances(PGconn *conn, const sm_engine *eng, const sm_store_la
 		" COALESCE(sum(CASE WHEN j.target IS NULL OR j.missing THEN 0"
 		"   ELSE greatest(j.end_version - j.start_version, 0) END), 0),"
 		" count(*) FILTER (WHERE j.missing),"
-		" count(j.tgt_version),"
+		" 0,"   /* every generated row, current or not: count_generated */
 		" count(*) FILTER (WHERE j.tmv = j.target),"
 		" count(*) FILTER (WHERE j.tmv = j.target AND j.tgt_version >= j.end_version)"
 		" FROM (%s) j GROUP BY j.source_type, j.mv", inst);
@@ -152,6 +151,60 @@ static int count_instances(PGconn *conn, const sm_engine *eng, const sm_store_la
 	if (inv->n_types - n_configured > 1)
 		qsort(inv->types + n_configured, inv->n_types - n_configured,
 		      sizeof inv->types[0], cmp_unconfigured);
+	return SM_OK;
+}
+
+/* Who holds the target now, and the current fingerprints (pg_temp.sm_gen,
+ * which the instances query reads; engine/target.h).  *fps: NULL when the
+ * target has no snapshots table yet. */
+static int read_target(PGconn *conn, const sm_engine *eng, const sm_store_layout *layout,
+		       sm_inventory *inv, sm_type_fp **fps, sm_error *err)
+{
+	const sm_config *cfg = eng->cfg;
+	const sm_aggregate **aggs;
+	int rc = sm_target_activity(conn, eng, &inv->activity, err);
+
+	*fps = NULL;
+	if (rc != SM_OK || layout->tgt_data == SM_COL_MISSING)
+		return rc;
+	aggs = sm_xcalloc(cfg->n_aggs + 1, sizeof *aggs);
+	for (size_t i = 0; i < cfg->n_aggs; i++)
+		aggs[i] = &cfg->aggs[i];
+	rc = sm_target_fingerprints(conn, eng, aggs, cfg->n_aggs, false, fps, err);
+	free(aggs);
+	return rc;
+}
+
+/* Every generated row per type, and how many of them are not current
+ * (stale); a type whose reducer could not be asked says why.  The
+ * configured types are the first of inv, in config order. */
+static int count_generated(PGconn *conn, const sm_engine *eng, const sm_type_fp *fps,
+			   sm_inventory *inv, sm_error *err)
+{
+	char *t, *sql;
+	PGresult *res;
+
+	if (!fps)
+		return SM_OK;
+	for (size_t i = 0; i < eng->cfg->n_aggs; i++)
+		if (fps[i].failed)
+			inv->types[i].fingerprint_error = sm_xstrdup(fps[i].error);
+	t = sm_db_ident(conn, eng->env->settings.target_schema);
+	sql = sm_xasprintf("SELECT t.source_type, count(*), count(g.source_uuid)"
+			   " FROM %s.snapshots t LEFT JOIN pg_temp.sm_gen g"
+			   " ON g.source_uuid = t.source_uuid GROUP BY 1", t);
+	res = sm_db_query(conn, sql, 0, NULL, err);
+	free(sql);
+	free(t);
+	if (!res)
+		return sm_error_code(err, SM_ERR_DB);
+	for (int r = 0; r < PQntuples(res); r++)
+		for (size_t i = 0; i < inv->n_types; i++)
+			if (strcmp(inv->types[i].type, PQgetvalue(res, r, 0)) == 0) {
+				inv->types[i].target_rows = sm_db_ll(res, r, 1);
+				inv->types[i].target_stale = sm_db_ll(res, r, 1) - sm_db_ll(res, r, 2);
+			}
+	PQclear(res);
 	return SM_OK;
 }
 
@@ -182,6 +235,7 @@ int sm_inventory_read(sm_engine *eng, sm_cancel *cancel, sm_inventory **out, sm_
 {
 	sm_inventory *inv = sm_xcalloc(1, sizeof *inv);
 	sm_store_layout layout;
+	sm_type_fp *fps = NULL;
 	PGconn *conn;
 	int rc;
 
@@ -189,10 +243,15 @@ int sm_inventory_read(sm_engine *eng, sm_cancel *cancel, sm_inventory **out, sm_
 	conn = sm_engine_connect(eng, cancel, err);
 	rc = conn ? read_layout(conn, eng, inv, &layout, err) : sm_error_code(err, SM_ERR_DB);
 	if (rc == SM_OK)
+		rc = read_target(conn, eng, &layout, inv, &fps, err);
+	if (rc == SM_OK)
 		rc = count_instances(conn, eng, &layout, inv, err);
+	if (rc == SM_OK)
+		rc = count_generated(conn, eng, fps, inv, err);
 	if (rc == SM_OK)
 		rc = read_journal(conn, eng->env->settings.target_schema, inv, err);
 	sm_engine_disconnect(conn);
+	sm_type_fps_free(fps, eng->cfg->n_aggs);
 	if (rc == SM_OK)
 		*out = inv;
 	else
@@ -208,6 +267,7 @@ void sm_inventory_free(sm_inventory *inv)
 		free(inv->types[i].type);
 		free(inv->types[i].label);
 		free(inv->types[i].versions);
+		free(inv->types[i].fingerprint_error);
 	}
 	free(inv->types);
 	free(inv);
@@ -485,11 +545,18 @@ static int query_unknown(PGconn *conn, const sm_engine *eng, const sm_aggregate 
 			 sm_store_layout *layout, PGresult **exec_res, sm_error *err)
 {
 	PGresult *res;
-	int rc = sm_store_prepare_session(conn, err);
+	sm_type_fp *fps = NULL;
+	int rc = sm_target_check(conn, eng, err);
 
 	*exec_res = NULL;
 	if (rc == SM_OK)
+		rc = sm_store_prepare_session(conn, err);
+	if (rc == SM_OK)
 		rc = sm_store_layout_read(conn, &eng->env->settings, layout, err);
+	/* A stale target row is no start: its events count too. */
+	if (rc == SM_OK && layout->tgt_data != SM_COL_MISSING)
+		rc = sm_target_fingerprints(conn, eng, aggs, n_aggs, false, &fps, err);
+	sm_type_fps_free(fps, n_aggs);
 	if (rc != SM_OK)
 		return rc;
 	res = query_events(conn, eng, layout, aggs, n_aggs, k, false, err);

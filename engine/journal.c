@@ -1,8 +1,10 @@
-/* Reading the failures table and the run journal of the target schema. */
+/* Reading the failures table, the run journal and the copies of the target schema. */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "engine/db.h"
 #include "engine/engine_internal.h"
@@ -158,6 +160,76 @@ void sm_run_list_free(sm_run_list *list)
 		free(x->finished_at);
 		free(x->outcome);
 		free(x->details);
+	}
+	free(list->items);
+	free(list);
+}
+
+int sm_copies_read(sm_engine *eng, sm_cancel *cancel, sm_copy_list **out, sm_error *err)
+{
+	sm_copy_list *list;
+	PGresult *res;
+	int rc;
+
+	*out = NULL;
+	/* to_jsonb(c): the counts are missing from a table an older snapmig
+	 * made (until its next copy adds the columns). */
+	rc = query_target_table(eng, cancel, "snapmig_copies",
+		"SELECT c.copy_id,"
+		" to_char(c.copied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		" array_to_json(c.types)::text,"
+		" COALESCE((to_jsonb(c) ->> 'replaced')::bigint, -1),"
+		" COALESCE((to_jsonb(c) ->> 'inserted')::bigint, -1),"
+		" COALESCE((to_jsonb(c) ->> 'removed')::bigint, -1),"
+		" COALESCE(c.rolled_back_by, 0)"
+		" FROM %s.snapmig_copies c ORDER BY c.copy_id DESC",
+		0, NULL, &res, err);
+	if (rc)
+		return rc;
+	list = sm_xcalloc(1, sizeof *list);
+	list->n = res ? (size_t)PQntuples(res) : 0;
+	list->items = sm_xcalloc(list->n + 1, sizeof *list->items);
+	for (size_t i = 0; i < list->n; i++) {
+		sm_copy_record *c = &list->items[i];
+		int r = (int)i;
+
+		c->copy_id = sm_db_ll(res, r, 0);
+		c->copied_at = sm_xstrdup(PQgetvalue(res, r, 1));
+		{
+			json_object *a = json_tokener_parse(PQgetvalue(res, r, 2));
+			size_t n = a && json_object_is_type(a, json_type_array)
+				? json_object_array_length(a) : 0;
+
+			c->types = sm_xcalloc(n + 1, sizeof *c->types);
+			for (size_t k = 0; k < n; k++) {
+				json_object *e = json_object_array_get_idx(a, k);
+
+				if (json_object_is_type(e, json_type_string))
+					c->types[c->n_types++] = sm_xstrdup(json_object_get_string(e));
+			}
+			json_object_put(a);
+		}
+		c->replaced = sm_db_ll(res, r, 3);
+		c->inserted = sm_db_ll(res, r, 4);
+		c->removed = sm_db_ll(res, r, 5);
+		c->rolled_back_by = sm_db_ll(res, r, 6);
+		/* Unknown counts (-1 each) may have changed something. */
+		c->undoable = c->rolled_back_by == 0 && c->replaced + c->inserted + c->removed != 0;
+	}
+	PQclear(res);
+	*out = list;
+	return SM_OK;
+}
+
+void sm_copy_list_free(sm_copy_list *list)
+{
+	if (!list)
+		return;
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->items[i].copied_at);
+		for (size_t k = 0; k < list->items[i].n_types; k++)
+			free(list->items[i].types[k]);
+		free(list->items[i].types);
 	}
 	free(list->items);
 	free(list);

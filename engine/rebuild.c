@@ -313,17 +313,39 @@ static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 		return rc;
 	if ((rc = sm_store_ensure_target(conn, set, l, err)) != SM_OK)
 		return rc;
+	/* The target becomes this store's when nobody owns it; checked again,
+	 * since another store's first run may have claimed it meanwhile. */
+	if (sm_target_ensure(conn, run->eng, true, err) || sm_target_check(conn, run->eng, err))
+		return err->code;
+	run->lock_conn = sm_engine_connect(run->eng, run->stop, err);
+	if (!run->lock_conn)
+		return sm_error_code(err, SM_ERR_DB);
+	if (sm_target_lock(run->lock_conn, run->eng, SM_LOCK_REBUILD, "rebuild", err))
+		return err->code;
 	details = details_json(run, false);
 	rc = sm_db_journal_start(conn, set->target_schema, "rebuild", run->eng->env->name,
 				 json_object_to_json_string(details), &run->run_id, err);
 	json_object_put(details);
+	if (rc)
+		return rc;
 	/* Named by the run id, which exists from here on; the journal gets
 	 * the path with the run's outcome. */
-	if (rc == SM_OK) {
+	{
 		char name[64];
 
 		snprintf(name, sizeof name, "run-%lld", run->run_id);
 		run->log_path = sm_run_log_path(run, name);
+	}
+	sm_target_lock_run(run->lock_conn, run->eng, run->run_id);
+	/* After the journal: reading the target may wait for a lock, and a
+	 * run cancelled there is journaled as such. */
+	{
+		const sm_aggregate **aggs = sm_xcalloc(run->n_types + 1, sizeof *aggs);
+
+		for (size_t i = 0; i < run->n_types; i++)
+			aggs[i] = run->types[i].agg;
+		rc = sm_target_fingerprints(conn, run->eng, aggs, run->n_types, true, &run->fps, err);
+		free(aggs);
 	}
 	return rc;
 }
@@ -523,6 +545,13 @@ static void *coordinator_main(void *arg)
 
 void sm_run_end(sm_run *run, enum sm_run_state final)
 {
+	/* After the journal: the next operation on the target sees the
+	 * outcome of this one. */
+	if (run->lock_conn) {
+		sm_target_unlock(run->lock_conn, run->eng);
+		sm_engine_disconnect(run->lock_conn);
+		run->lock_conn = NULL;
+	}
 	pthread_mutex_lock(&run->lock);
 	run->finished_elapsed = sm_run_elapsed(run);
 	run->state = final;
@@ -663,6 +692,15 @@ int sm_rebuild_plan_read(sm_engine *eng, const sm_rebuild_options *opts, sm_canc
 		rc = sm_target_check(conn, eng, err);
 	if (rc == SM_OK)
 		rc = sm_run_read_layout(run, conn, err);
+	/* What the run would resume from: the current generated rows only. */
+	if (rc == SM_OK && run->layout.tgt_data != SM_COL_MISSING) {
+		const sm_aggregate **aggs = sm_xcalloc(run->n_types + 1, sizeof *aggs);
+
+		for (size_t i = 0; i < run->n_types; i++)
+			aggs[i] = run->types[i].agg;
+		rc = sm_target_fingerprints(conn, eng, aggs, run->n_types, false, &run->fps, err);
+		free(aggs);
+	}
 	if (rc == SM_OK)
 		rc = sm_db_table_exists(conn, eng->env->settings.target_schema, "snapmig_failures",
 					&have_failures, err);
@@ -805,6 +843,7 @@ void sm_run_free(sm_run *run)
 	sm_type_params_clear(&run->type_params);
 	free(run->log_path);
 	sm_verify_free(run->verify);
+	sm_type_fps_free(run->fps, run->n_types);
 	sm_cancel_free(run->stop);
 	pthread_mutex_destroy(&run->lock);
 	free(run);

@@ -16,6 +16,7 @@
 #include "engine/cancel.h"
 #include "engine/db.h"
 #include "engine/engine_internal.h"
+#include "engine/target.h"
 #include "engine/store.h"
 
 /* One aggregate instance to rebuild, fixed at planning time. */
@@ -75,6 +76,13 @@ struct sm_run {
 	/* Store layout, read while planning. */
 	sm_store_layout layout;
 	sm_type_params type_params; /* of types, built at the start */
+	/* The fingerprint of each of types (same order), registered in the
+	 * target while planning: every row written gets its type's id, and
+	 * every external reducer must report the planned hello. */
+	sm_type_fp *fps;
+	/* Holds the target's lock (engine/target.h) from planning until the
+	 * outcome is journaled. */
+	PGconn *lock_conn;
 
 	/* Plan, immutable once the workers start. */
 	sm_type_counters *types;   /* counters are (L) */

@@ -128,6 +128,10 @@ static int reducer_for(worker *w, const sm_instance *x, sm_reducer **out, sm_err
 			}
 		}
 		sm_reducer_set_cancel(*r, run_cancelled, run);
+		/* A rebuild's rows are labelled with the planned fingerprint
+		 * (a verify run writes none and plans none). */
+		if (run->fps)
+			sm_reducer_expect_fingerprint(*r, run->fps[x->type_index].fp.hello);
 	}
 	*out = *r;
 	return SM_OK;

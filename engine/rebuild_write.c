@@ -51,7 +51,7 @@ int sm_writer_open(sm_writer *w, PGconn *conn, sm_error *err)
 		"SET jit = off;"
 		"SET client_min_messages = warning;"
 		"CREATE TEMP TABLE sm_out (source_uuid text, source_version bigint,"
-		" source_type text, data text, metadata text, raw bytea) ON COMMIT DELETE ROWS;"
+		" source_type text, data text, metadata text, raw bytea, fp bigint) ON COMMIT DELETE ROWS;"
 		/* What jsonb makes of raw bytes: NULL when they are a jsonb
 		 * value, else PostgreSQL's reason.  The server is the judge of
 		 * what it will store (numbers of any size, no \u0000...). */
@@ -68,6 +68,11 @@ int sm_writer_open(sm_writer *w, PGconn *conn, sm_error *err)
 		" ON CONFLICT (source_uuid) DO UPDATE SET source_version = excluded.source_version,"
 		" source_type = excluded.source_type, data = excluded.data,"
 		" metadata = excluded.metadata, created_at = excluded.created_at;"
+		/* What made each row (engine/target.h), in the row's own
+		 * transaction. */
+		"PREPARE sm_rows AS INSERT INTO %1$s.snapmig_rows (source_uuid, fp_id)"
+		" SELECT o.source_uuid, o.fp FROM sm_out o"
+		" ON CONFLICT (source_uuid) DO UPDATE SET fp_id = excluded.fp_id;"
 		"PREPARE sm_clear_failures AS DELETE FROM %1$s.snapmig_failures f"
 		" USING sm_out o WHERE f.source_uuid = o.source_uuid;"
 		"PREPARE sm_add_failures (text[], text[], text[], bigint[], text[], text[], bigint) AS"
@@ -173,6 +178,17 @@ static void row_head(sm_writer *w, size_t *len, const sm_instance *inst)
 	field(w, len, type, strlen(type), '\t');
 }
 
+/* The row's last field: the id of the fingerprint that made it
+ * (engine/fingerprint.h), and the end of the row. */
+static void row_tail(sm_writer *w, size_t *len, const sm_instance *inst)
+{
+	char num[32];
+	size_t n = (size_t)snprintf(num, sizeof num, "%lld",
+				     w->run->fps ? w->run->fps[inst->type_index].id : 0LL);
+
+	field(w, len, num, n, '\n');
+}
+
 static int put_row(sm_writer *w, size_t len, sm_error *err)
 {
 	if (PQputCopyData(w->conn, w->buf, (int)len) != 1)
@@ -191,7 +207,8 @@ int sm_writer_put(sm_writer *w, const sm_instance *inst, json_object *state,
 	field(w, &len, text, n, '\t');
 	text = sm_json_print(metadata, &n);
 	field(w, &len, text, n, '\t');
-	null_field(w, &len, '\n');   /* raw */
+	null_field(w, &len, '\t');   /* raw */
+	row_tail(w, &len, inst);
 	return put_row(w, len, err);
 }
 
@@ -215,7 +232,8 @@ int sm_writer_put_raw(sm_writer *w, const sm_instance *inst, const unsigned char
 		w->buf[len++] = hex[state[i] >> 4];
 		w->buf[len++] = hex[state[i] & 15];
 	}
-	w->buf[len++] = '\n';
+	w->buf[len++] = '\t';
+	row_tail(w, &len, inst);
 	w->raw = sm_xgrow(w->raw, &w->cap_raw, w->n_raw + 1, sizeof *w->raw);
 	w->raw[w->n_raw++] = inst;
 	return put_row(w, len, err);
@@ -347,6 +365,8 @@ int sm_writer_commit(sm_writer *w, sm_error *err)
 		rc = check_raw(w, err);
 	if (!rc)
 		rc = exec_prepared(w, "sm_upsert", 0, NULL, err);
+	if (!rc)
+		rc = exec_prepared(w, "sm_rows", 0, NULL, err);
 	if (!rc)
 		rc = exec_prepared(w, "sm_clear_failures", 0, NULL, err);
 	if (!rc && w->n_fails)

@@ -2,7 +2,8 @@
  * Internal: a rebuild worker's writer (engine/rebuild_write.c).  Per chunk
  * it streams the finished snapshots into a temporary table on its own
  * connection (COPY, text format), and at the end upserts them into
- * <target>.snapshots, replaces the chunk's recorded failures and commits,
+ * <target>.snapshots with the fingerprint of what made each one
+ * (<target>.snapmig_rows), replaces the chunk's recorded failures and commits,
  * all in the chunk's one transaction; only then does the run count the
  * chunk's instances and failures.  A chunk that is not committed leaves
  * nothing behind.

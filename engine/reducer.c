@@ -46,6 +46,12 @@ void sm_reducer_set_cancel(sm_reducer *r, bool (*cancelled)(void *arg), void *ar
 		sm_exec_set_cancel(r->exec, cancelled, arg);
 }
 
+void sm_reducer_expect_fingerprint(sm_reducer *r, const char *hello)
+{
+	if (r->exec)
+		sm_exec_expect_fingerprint(r->exec, hello);
+}
+
 void sm_reducer_close(sm_reducer *r)
 {
 	if (!r)

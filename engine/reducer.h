@@ -64,6 +64,11 @@ void sm_reducer_close(sm_reducer *r);
  * when it returns true.  The rules reducer never waits. */
 void sm_reducer_set_cancel(sm_reducer *r, bool (*cancelled)(void *arg), void *arg);
 
+/* An external reducer must report this hello "fingerprint" (NULL: none)
+ * at every start, or begin fails and stops the run (sm_exec_expect_
+ * fingerprint).  Nothing for the rules. */
+void sm_reducer_expect_fingerprint(sm_reducer *r, const char *hello);
+
 /* start_state: the state to continue from (borrowed; the reducer copies what
  * it keeps), or NULL to start from the initial state.  For the rules
  * reducer a start state is read as Commanded decodes a snapshot into the

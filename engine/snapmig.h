@@ -135,8 +135,13 @@ typedef struct sm_type_inventory {
 	long long events_to_fold; /* what a rebuild would fold, counting resume */
 	long long missing_streams;/* snapshots whose stream is gone or deleted */
 	long long target_rows;    /* rows of this type in <target>.snapshots */
-	long long target_at_version; /* ... of them at the target version */
+	long long target_stale;   /* ... of them stale: made by another reducer or
+	                             configuration (their fingerprint is not the
+	                             current one), or of unknown origin; never copied */
+	long long target_at_version; /* current rows at the target version */
 	long long target_current; /* ... and at their stream's current version */
+	char *fingerprint_error;  /* the reducer could not be asked for its
+	                             fingerprint (its rows count as stale), or NULL */
 	long long failures;       /* recorded by the last run touching this type */
 } sm_type_inventory;
 
@@ -147,6 +152,7 @@ typedef struct sm_inventory {
 	sm_type_inventory *types;   /* configured types in config order, then others by name */
 	size_t n_types;
 	long long last_run_id;      /* 0 when the journal is empty or missing */
+	sm_activity activity;       /* an operation running on the target now */
 } sm_inventory;
 
 int sm_inventory_read(sm_engine *eng, sm_cancel *cancel, sm_inventory **out, sm_error *err);
@@ -702,6 +708,11 @@ typedef struct sm_copy_type_plan {
 	long long untouched;       /* live rows of the type the rebuild did not produce */
 	long long stale_without_replacement;
 	long long lag_events;      /* sum of events generated rows are behind */
+	long long stale_generated; /* generated rows made by another reducer or
+	                              configuration (or of unknown origin): never
+	                              copied; a rebuild regenerates them */
+	char *fingerprint_error;   /* the reducer could not be asked for its
+	                              fingerprint, so none of its rows is copied */
 	unsigned guards;           /* tripped sm_copy_guard bits */
 	char *guard_message;       /* human text for the tripped guards, or NULL */
 } sm_copy_type_plan;
@@ -710,6 +721,8 @@ typedef struct sm_copy_plan {
 	sm_copy_type_plan *types;
 	size_t n_types;
 	unsigned guards;           /* union of tripped guards not overridden */
+	sm_activity activity;      /* an operation running on the target now: a
+	                              copy would be refused (SM_ERR_BUSY) */
 } sm_copy_plan;
 
 int sm_copy_plan_read(sm_engine *eng, const sm_copy_options *opts, sm_cancel *cancel,
@@ -766,6 +779,7 @@ typedef struct sm_copy_result {
 	long long copy_id;         /* run id in the journal; rollback key */
 	long long replaced, inserted, kept_newer, removed, backed_up;
 	long long stale_kept;      /* stale live rows without replacement left in place */
+	long long stale_generated; /* generated rows not copied: not current */
 	bool verified;             /* counts and checksum read back match */
 	char *checksum;
 } sm_copy_result;
@@ -785,9 +799,47 @@ typedef struct sm_rollback_result {
 	size_t n_drifted_uuids;
 } sm_rollback_result;
 
-/* copy_id 0 = the last copy not yet rolled back. */
+/* copy_id 0 = the last copy that changed the live table and was not
+ * rolled back yet.  A copy that changed nothing, or that was rolled back,
+ * is refused (SM_ERR_USAGE, saying which). */
 int sm_rollback_run(sm_engine *eng, long long copy_id, sm_cancel *cancel,
 		    sm_rollback_result **out, sm_error *err);
 void sm_rollback_result_free(sm_rollback_result *res);
+
+/* The copies recorded in the target schema, newest first. */
+typedef struct sm_copy_record {
+	long long copy_id;
+	char *copied_at;           /* ISO 8601 UTC */
+	char **types;              /* the types it copied */
+	size_t n_types;
+	long long replaced, inserted, removed; /* -1 when an older snapmig made it */
+	long long rolled_back_by;  /* the rollback's run id, 0 when none */
+	bool undoable;             /* changed the live table and not rolled back */
+} sm_copy_record;
+
+typedef struct sm_copy_list {
+	sm_copy_record *items;
+	size_t n;
+} sm_copy_list;
+
+int sm_copies_read(sm_engine *eng, sm_cancel *cancel, sm_copy_list **out, sm_error *err);
+void sm_copy_list_free(sm_copy_list *list);
+
+/* ---------------------------------------------------------------- discard */
+
+typedef struct sm_discard_result {
+	long long run_id;          /* its journal id, 0 when there was nothing */
+	long long rows;            /* generated rows deleted */
+	long long failures;        /* failure records deleted */
+} sm_discard_result;
+
+/* Deletes the generated rows of the types (labels or full types; NULL/0 =
+ * every configured type) from the target schema, with their fingerprints
+ * and recorded failures, in one transaction under the target's lock.  The
+ * live table is not touched.  A rebuild then starts those instances
+ * afresh. */
+int sm_discard_run(sm_engine *eng, const char *const *types, size_t n_types,
+		   sm_cancel *cancel, sm_discard_result **out, sm_error *err);
+void sm_discard_result_free(sm_discard_result *res);
 
 #endif

@@ -310,6 +310,32 @@ static int session_table(PGconn *conn, const sm_type_fp *fps, size_t n, sm_error
 	return rc;
 }
 
+/* pg_temp.sm_gen: the current generated rows (see target.h), when the
+ * target has a snapshots table. */
+static int session_view(PGconn *conn, const char *target, sm_error *err)
+{
+	bool snapshots = false, rows = false;
+	char *t, *sql;
+	int rc;
+
+	if (sm_db_table_exists(conn, target, "snapshots", &snapshots, err) != SM_OK ||
+	    sm_db_table_exists(conn, target, "snapmig_rows", &rows, err) != SM_OK)
+		return SM_ERR_DB;
+	rc = sm_db_exec(conn, "DROP VIEW IF EXISTS pg_temp.sm_gen", err);
+	if (rc != SM_OK || !snapshots)
+		return rc;
+	t = sm_db_ident(conn, target);
+	sql = rows
+		? sm_xasprintf("CREATE TEMP VIEW sm_gen AS SELECT t.* FROM %1$s.snapshots t"
+			       " JOIN %1$s.snapmig_rows r ON r.source_uuid = t.source_uuid"
+			       " JOIN pg_temp.sm_fp c ON c.source_type = t.source_type AND c.fp_id = r.fp_id", t)
+		: sm_xasprintf("CREATE TEMP VIEW sm_gen AS SELECT t.* FROM %s.snapshots t WHERE false", t);
+	rc = sm_db_exec(conn, sql, err);
+	free(sql);
+	free(t);
+	return rc;
+}
+
 int sm_target_fingerprints(PGconn *conn, const sm_engine *eng,
 			   const sm_aggregate *const *aggs, size_t n, bool add,
 			   sm_type_fp **out, sm_error *err)
@@ -338,25 +364,14 @@ int sm_target_fingerprints(PGconn *conn, const sm_engine *eng,
 		rc = fingerprint_ids(conn, set->target_schema, fps, n, add, err);
 	if (rc == SM_OK)
 		rc = session_table(conn, fps, n, err);
+	if (rc == SM_OK)
+		rc = session_view(conn, set->target_schema, err);
 	if (rc != SM_OK) {
 		sm_type_fps_free(fps, n);
 		return rc;
 	}
 	*out = fps;
 	return SM_OK;
-}
-
-char *sm_target_current_sql(PGconn *conn, const char *target_schema, bool have_rows)
-{
-	char *t = sm_db_ident(conn, target_schema);
-	char *sql = have_rows
-		? sm_xasprintf("(SELECT t.* FROM %1$s.snapshots t"
-			       " JOIN %1$s.snapmig_rows r ON r.source_uuid = t.source_uuid"
-			       " JOIN pg_temp.sm_fp c ON c.source_type = t.source_type AND c.fp_id = r.fp_id)", t)
-		: sm_xasprintf("(SELECT t.* FROM %s.snapshots t WHERE false)", t);
-
-	free(t);
-	return sql;
 }
 
 /* ------------------------------------------------------------------- lock */

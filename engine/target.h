@@ -25,7 +25,7 @@
  *    the fingerprint the current configuration gives its type; rows
  *    without an entry (an older snapmig wrote them, or another reducer)
  *    are stale: never copied, never resumed from, regenerated.
- *    sm_target_current_sql is the one definition of that.
+ *    pg_temp.sm_gen (sm_target_fingerprints) is the one definition of that.
  *  - One operation at a time per target: a session-level advisory lock,
  *    held by the operation's own connection (released when it ends, also
  *    when the process dies).  Two keys per target, both keyed by the
@@ -70,26 +70,24 @@ typedef struct sm_type_fp {
 /*
  * Computes the current fingerprint of each aggregate (asking external
  * reducers for their hello) and looks up their ids; with add, registers
- * the ones not known yet (sm_target_ensure must have run).  Leaves them
- * in the session's table pg_temp.sm_fp(source_type, fp_id) for
- * sm_target_current_sql.  Without add, a reducer that cannot be asked
- * does not fail the call: its type gets id 0 (nothing of it is current)
- * and failed set; with add it is an error.  *out: n entries (free with
- * sm_type_fps_free).
+ * the ones not known yet (sm_target_ensure must have run).  Without add, a
+ * reducer that cannot be asked does not fail the call: its type gets id 0
+ * (nothing of it is current) and failed set; with add it is an error.
+ * *out: n entries (free with sm_type_fps_free).
+ *
+ * Leaves in the session, for the queries that follow:
+ *   pg_temp.sm_fp(source_type, fp_id)  the current fingerprint ids;
+ *   pg_temp.sm_gen                     when <target>.snapshots exists: the
+ *       current generated rows, with the columns of <target>.snapshots.
+ * sm_gen is the one definition of a current generated row: only rows whose
+ * snapmig_rows entry has their type's current fingerprint (none at all
+ * when the target has no snapmig_rows table yet).  Planning, inventory,
+ * pre-flight and copy read generated rows through it.
  */
 int sm_target_fingerprints(PGconn *conn, const sm_engine *eng,
 			   const sm_aggregate *const *aggs, size_t n, bool add,
 			   sm_type_fp **out, sm_error *err);
 void sm_type_fps_free(sm_type_fp *fps, size_t n);
-
-/*
- * The generated rows that are current, as a relation for FROM: the
- * columns of <target>.snapshots, only rows whose snapmig_rows entry has
- * the fingerprint that pg_temp.sm_fp gives their type.  have_rows: whether
- * <target>.snapmig_rows exists (when not, no row is current).  Caller
- * frees.
- */
-char *sm_target_current_sql(PGconn *conn, const char *target_schema, bool have_rows);
 
 /* ------------------------------------------------------------------ lock */
 

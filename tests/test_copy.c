@@ -25,6 +25,7 @@
 #include "engine/store.h"
 #include "engine/snapmig.h"
 #include "tests/fixture.h"
+#include "tests/generated.h"
 #include "tests/testlib.h"
 #include "util/clock.h"
 
@@ -182,6 +183,15 @@ static void gen(struct fx *f, const char *uuid, long long sv, const char *type,
 	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(res));
 	PQclear(res);
 	free(m);
+	/* Made by the current configuration, as a rebuild records it. */
+	{
+		char *lit = PQescapeLiteral(f->conn, uuid, strlen(uuid));
+		char where[512];
+
+		snprintf(where, sizeof where, "t.source_uuid = %s", lit);
+		tl_mark_generated(f->conn, f->eng, where);
+		PQfreemem(lit);
+	}
 }
 
 /*

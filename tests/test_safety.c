@@ -25,19 +25,16 @@
 #define COUNTER "Elixir.Counter"
 #define ACCOUNT "Elixir.Account"
 
-/* The rules of Counter; %1$s: conninfo, %2$s: extra environment keys. */
-static const char config_fmt[] =
-	"environments = (\n"
-	"  { name = \"t\"; conninfo = \"%1$s\"; %2$s }\n"
-	");\n"
-	"aggregates = (\n"
-	"  { type = \"" COUNTER "\"; snapshot_version = 2;\n"
-	"    initial = \"{id: null, count: 0}\";\n"
-	"    events = (\n"
-	"      { on = \"Elixir.Counter.Created\"; do = \"id = event.id\"; },\n"
-	"      { on = \"Elixir.Counter.Added\"; do = \"count += event.n\"; }\n"
-	"    ); }%3$s\n"
-	");\n";
+/* Counter's aggregate with the rule of Added given (%1$s) and the
+ * environments' settings around it: %2$s is environment "t"'s extra keys. */
+#define COUNTER_AGG(added_rule)                                                  \
+	"  { type = \"" COUNTER "\"; snapshot_version = 2;\n"                    \
+	"    initial = \"{id: null, count: 0}\";\n"                              \
+	"    events = (\n"                                                       \
+	"      { on = \"Elixir.Counter.Created\"; do = \"id = event.id\"; },\n" \
+	"      { on = \"Elixir.Counter.Added\"; do = \"" added_rule "\"; }\n"    \
+	"    ); }"
+#define COUNTER_RULES COUNTER_AGG("count += event.n")
 
 typedef struct fx {
 	char *ci;
@@ -70,13 +67,48 @@ static void write_in(const fx *f, const char *name, const char *text)
 	free(path);
 }
 
-/* A database with an event store in `schema`, a config in a directory of
- * its own (env_extra: more keys of environment "t"; aggs_extra: more
- * aggregates), the engine open on "t". */
-static void fx_init_in(fx *f, const char *schema, const char *env_extra, const char *aggs_extra)
+/* Writes <dir>/snapmig.conf (environments: the text inside `( )`, where
+ * every "@CI@" becomes the test database's conninfo; aggregates likewise)
+ * and opens the engine on environment env, replacing the previous
+ * configuration and engine. */
+static void fx_load(fx *f, const char *envs, const char *aggs, const char *env)
 {
-	char err[1024], *text, *path;
+	char *text, *path, *e_text;
+	const char *p, *hit;
+	size_t cap = 0, len = 0;
 	sm_error e;
+
+	sm_engine_close(f->eng);
+	sm_config_free(f->cfg);
+	f->eng = NULL;
+	f->cfg = NULL;
+	e_text = NULL;
+	for (p = envs; (hit = strstr(p, "@CI@")) != NULL; p = hit + 4) {
+		e_text = realloc(e_text, cap = len + (size_t)(hit - p) + strlen(f->ci) + 1);
+		memcpy(e_text + len, p, (size_t)(hit - p));
+		len += (size_t)(hit - p);
+		strcpy(e_text + len, f->ci);
+		len += strlen(f->ci);
+	}
+	e_text = realloc(e_text, len + strlen(p) + 1);
+	strcpy(e_text + len, p);
+	text = strf("environments = (\n%s\n);\naggregates = (\n%s\n);\n", e_text, aggs);
+	write_in(f, "snapmig.conf", text);
+	path = strf("%s/snapmig.conf", f->dir);
+	sm_error_clear(&e);
+	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "config: %s:%d: %s\n%s",
+		      e.file, e.line, e.message, text);
+	ck_assert_msg(sm_engine_open(f->cfg, env, NULL, &f->eng, &e) == SM_OK, "open: %s", e.message);
+	free(e_text);
+	free(text);
+	free(path);
+}
+
+/* A new database with an event store in `schema` and a directory for the
+ * configuration; nothing loaded. */
+static void fx_new(fx *f, const char *schema)
+{
+	char err[1024];
 
 	memset(f, 0, sizeof *f);
 	snprintf(f->dir, sizeof f->dir, "/tmp/snapmig-safety.XXXXXX");
@@ -85,15 +117,20 @@ static void fx_init_in(fx *f, const char *schema, const char *env_extra, const c
 	f->conn = tl_connect(f->ci);
 	ck_assert_msg(sm_fixture_create_store(f->conn, schema, SM_FIXTURE_BYTEA, err, sizeof err) == 0,
 		      "%s", err);
-	text = strf(config_fmt, f->ci, env_extra ? env_extra : "", aggs_extra ? aggs_extra : "");
-	write_in(f, "snapmig.conf", text);
-	path = strf("%s/snapmig.conf", f->dir);
-	sm_error_clear(&e);
-	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "config: %s:%d: %s",
-		      e.file, e.line, e.message);
-	ck_assert_msg(sm_engine_open(f->cfg, "t", NULL, &f->eng, &e) == SM_OK, "open: %s", e.message);
-	free(text);
-	free(path);
+}
+
+/* fx_new, and environment "t" (env_extra: more of its keys) with Counter
+ * and aggs_extra (more aggregates, starting with a comma). */
+static void fx_init_in(fx *f, const char *schema, const char *env_extra, const char *aggs_extra)
+{
+	char *envs, *aggs;
+
+	fx_new(f, schema);
+	envs = strf("  { name = \"t\"; conninfo = \"@CI@\"; %s }", env_extra ? env_extra : "");
+	aggs = strf("%s%s", COUNTER_RULES, aggs_extra ? aggs_extra : "");
+	fx_load(f, envs, aggs, "t");
+	free(envs);
+	free(aggs);
 }
 
 static void fx_init(fx *f)
@@ -479,14 +516,455 @@ START_TEST(test_a_reducer_leaves_no_process_behind)
 }
 END_TEST
 
+/* ------------------------------------------------------------ helpers */
+
+/* Every live (or generated) row of schema, exactly. */
+static char *rows_of(fx *f, const char *schema)
+{
+	return query(f, "SELECT COALESCE(string_agg(concat_ws('|', source_uuid, source_version,"
+		     " source_type, convert_from(data, 'UTF8'), convert_from(metadata, 'UTF8'),"
+		     " created_at), E'\\n' ORDER BY source_uuid), '') FROM \"%s\".snapshots", schema);
+}
+
+/* The "count" of a row's data in schema.snapshots ("" when no row). */
+static char *count_of(fx *f, const char *schema, const char *uuid)
+{
+	char *v = query(f, "SELECT COALESCE((SELECT convert_from(data, 'UTF8')::jsonb ->> 'count'"
+			" FROM \"%s\".snapshots WHERE source_uuid = '%s'), '')", schema, uuid);
+
+	ck_assert_ptr_nonnull(v);
+	return v;
+}
+
+static void assert_count(fx *f, const char *schema, const char *uuid, const char *want)
+{
+	char *v = count_of(f, schema, uuid);
+
+	ck_assert_msg(strcmp(v, want) == 0, "%s.%s: count %s, expected %s", schema, uuid, v, want);
+	free(v);
+}
+
+static int rebuild_uuids(sm_engine *eng, const char *const *uuids, size_t n, sm_error *err)
+{
+	sm_rebuild_options o;
+	sm_run *run = NULL;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	o.uuids = uuids;
+	o.n_uuids = n;
+	sm_error_clear(err);
+	rc = sm_rebuild_start(eng, &o, &run, err);
+	if (rc != SM_OK)
+		return rc;
+	rc = sm_run_wait(run, err);
+	sm_run_free(run);
+	return rc;
+}
+
+static void rebuild_ok(sm_engine *eng)
+{
+	sm_error err;
+
+	ck_assert_msg(rebuild_on(eng, NULL, &err) == SM_OK, "rebuild: %s", err.message);
+}
+
+static sm_copy_result *copy_ok(sm_engine *eng)
+{
+	sm_copy_result *r = NULL;
+	sm_error err;
+
+	sm_error_clear(&err);
+	ck_assert_msg(sm_copy_run(eng, NULL, NULL, &r, &err) == SM_OK, "copy: %s", err.message);
+	return r;
+}
+
+/* The inventory's entry of type (the test fails when there is none). */
+static sm_type_inventory inventory_of(sm_engine *eng, const char *type, sm_inventory **inv)
+{
+	sm_error err;
+
+	sm_error_clear(&err);
+	ck_assert_msg(sm_inventory_read(eng, NULL, inv, &err) == SM_OK, "inventory: %s", err.message);
+	for (size_t i = 0; i < (*inv)->n_types; i++)
+		if (strcmp((*inv)->types[i].type, type) == 0)
+			return (*inv)->types[i];
+	ck_abort_msg("no %s in the inventory", type);
+	return (*inv)->types[0];
+}
+
+static void assert_mentions(const sm_error *err, const char *what)
+{
+	ck_assert_msg(strstr(err->message, what) != NULL, "\"%s\" not in: %s", what, err->message);
+}
+
+/* ------------------------------------------------------ target ownership */
+
+/* Two event stores in one database (one schema per tenant), both with the
+ * default target schema. */
+static const char two_tenants[] =
+	"  { name = \"a\"; conninfo = \"@CI@\"; source_schema = \"tenant_a\"; },\n"
+	"  { name = \"b\"; conninfo = \"@CI@\"; source_schema = \"tenant_b\"; }";
+
+START_TEST(test_a_target_holding_another_stores_rows_is_refused_naming_both_stores)
+{
+	char err_buf[1024], *before, *after, *v;
+	sm_engine *eb = NULL;
+	sm_inventory *inv = NULL;
+	sm_copy_plan *plan = NULL;
+	sm_copy_result *res = NULL;
+	sm_error err;
+	fx f;
+
+	fx_new(&f, "tenant_a");
+	ck_assert_msg(sm_fixture_create_store(f.conn, "tenant_b", SM_FIXTURE_BYTEA, err_buf,
+					      sizeof err_buf) == 0, "%s", err_buf);
+	/* The same stream uuid in both stores, and one only A has. */
+	counter(&f, "tenant_a", "shared-1", 3);
+	counter(&f, "tenant_a", "a-only", 2);
+	counter(&f, "tenant_b", "shared-1", 1);
+	fx_load(&f, two_tenants, COUNTER_RULES, "a");
+	rebuild_ok(f.eng);
+	assert_count(&f, "migration", "shared-1", "6");
+
+	ck_assert_int_eq(sm_engine_open(f.cfg, "b", NULL, &eb, &err), SM_OK);
+	before = rows_of(&f, "tenant_b");
+	ck_assert_int_ne(rebuild_on(eb, NULL, &err), SM_OK);
+	assert_mentions(&err, "tenant_a");
+	assert_mentions(&err, "tenant_b");
+	assert_mentions(&err, "target_schema");
+	ck_assert_int_ne(sm_inventory_read(eb, NULL, &inv, &err), SM_OK);
+	assert_mentions(&err, "tenant_a");
+	ck_assert_int_ne(sm_copy_plan_read(eb, NULL, NULL, &plan, &err), SM_OK);
+	assert_mentions(&err, "tenant_a");
+	ck_assert_int_ne(sm_copy_run(eb, NULL, NULL, &res, &err), SM_OK);
+	assert_mentions(&err, "tenant_a");
+	ck_assert_ptr_null(res);
+	after = rows_of(&f, "tenant_b");
+	ck_assert_str_eq(after, before);
+	/* A's rows are as A's rebuild left them. */
+	assert_count(&f, "migration", "shared-1", "6");
+	v = query(&f, "SELECT count(*) FROM migration.snapshots");
+	ck_assert_str_eq(v, "2");
+	free(v);
+	sm_engine_close(eb);
+
+	/* With a target schema of its own, B works. */
+	fx_load(&f, "  { name = \"b\"; conninfo = \"@CI@\"; source_schema = \"tenant_b\";"
+		" target_schema = \"tenant_b_migration\"; }", COUNTER_RULES, "b");
+	rebuild_ok(f.eng);
+	sm_copy_result_free(copy_ok(f.eng));
+	assert_count(&f, "tenant_b", "shared-1", "1");
+	free(before);
+	free(after);
+	fx_free(&f);
+}
+END_TEST
+
+/* Rows written by an earlier snapmig, before rows had a recorded origin:
+ * nobody can tell which store or reducer made them. */
+START_TEST(test_an_older_targets_rows_are_never_shipped_and_a_rebuild_replaces_them)
+{
+	char *before, *after;
+	sm_copy_result *res = NULL;
+	sm_error err;
+	fx f;
+
+	fx_init(&f);
+	counter(&f, "public", "c-1", 3);
+	tl_exec(f.conn, "CREATE SCHEMA migration;"
+		" CREATE TABLE migration.snapshots (source_uuid text PRIMARY KEY NOT NULL,"
+		"  source_version bigint NOT NULL, source_type text NOT NULL, data bytea NOT NULL,"
+		"  metadata bytea NULL, created_at timestamptz DEFAULT now() NOT NULL);"
+		" INSERT INTO migration.snapshots (source_uuid, source_version, source_type, data, metadata)"
+		" VALUES ('c-1', 4, 'Elixir.Counter', convert_to('{\"id\":\"c-1\",\"count\":999}', 'UTF8'),"
+		"  convert_to('{\"snapshot_module_version\":2}', 'UTF8'))");
+	before = rows_of(&f, "public");
+	sm_error_clear(&err);
+	(void)sm_copy_run(f.eng, NULL, NULL, &res, &err);
+	sm_copy_result_free(res);
+	after = rows_of(&f, "public");
+	ck_assert_msg(strcmp(after, before) == 0, "a row of unknown origin was copied:\n%s", after);
+	rebuild_ok(f.eng);
+	assert_count(&f, "migration", "c-1", "6");
+	sm_copy_result_free(copy_ok(f.eng));
+	assert_count(&f, "public", "c-1", "6");
+	free(before);
+	free(after);
+	fx_free(&f);
+}
+END_TEST
+
+/* -------------------------------------------------------- fingerprints */
+
+static const char env_t[] = "  { name = \"t\"; conninfo = \"@CI@\"; }";
+
+START_TEST(test_rows_of_a_changed_reducer_are_stale_never_copied_and_regenerated)
+{
+	sm_inventory *inv = NULL;
+	sm_type_inventory t;
+	sm_copy_plan *plan = NULL;
+	sm_copy_result *res = NULL;
+	char *before, *after;
+	sm_error err;
+	fx f;
+
+	fx_init(&f);
+	counter(&f, "public", "c-1", 3);
+	counter(&f, "public", "c-2", 2);
+	rebuild_ok(f.eng);
+	assert_count(&f, "migration", "c-1", "6");
+
+	/* The reducer is fixed; snapshot_version stays 2. */
+	fx_load(&f, env_t, COUNTER_AGG("count += 1"), "t");
+	t = inventory_of(f.eng, COUNTER, &inv);
+	ck_assert_int_eq(t.target_rows, 2);
+	ck_assert_int_eq(t.target_at_version, 0);
+	ck_assert_int_eq(t.target_current, 0);
+	sm_inventory_free(inv);
+	ck_assert_msg(sm_copy_plan_read(f.eng, NULL, NULL, &plan, &err) == SM_OK, "%s", err.message);
+	ck_assert_int_eq(plan->types[0].generated, 0);
+	ck_assert_int_eq(plan->types[0].replace, 0);
+	sm_copy_plan_free(plan);
+	before = rows_of(&f, "public");
+	(void)sm_copy_run(f.eng, NULL, NULL, &res, &err);
+	sm_copy_result_free(res);
+	after = rows_of(&f, "public");
+	ck_assert_msg(strcmp(after, before) == 0, "rows of the old reducer were copied:\n%s", after);
+
+	rebuild_ok(f.eng);
+	assert_count(&f, "migration", "c-1", "3");
+	assert_count(&f, "migration", "c-2", "2");
+	sm_copy_result_free(copy_ok(f.eng));
+	assert_count(&f, "public", "c-1", "3");
+	free(before);
+	free(after);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_a_run_resumed_after_a_reducer_fix_keeps_none_of_the_old_rows)
+{
+	static const char *const first[] = { "c-1", "c-2" };
+	sm_error err;
+	fx f;
+
+	fx_init(&f);
+	for (int i = 1; i <= 4; i++) {
+		char uuid[8];
+
+		snprintf(uuid, sizeof uuid, "c-%d", i);
+		counter(&f, "public", uuid, 2);
+	}
+	/* The first run got through two instances before it stopped. */
+	ck_assert_msg(rebuild_uuids(f.eng, first, 2, &err) == SM_OK, "%s", err.message);
+	assert_count(&f, "migration", "c-1", "3");
+	ck_assert_str_eq(count_of(&f, "migration", "c-3"), "");
+	fx_load(&f, env_t, COUNTER_AGG("count += 1"), "t");
+	rebuild_ok(f.eng);
+	for (int i = 1; i <= 4; i++) {
+		char uuid[8];
+
+		snprintf(uuid, sizeof uuid, "c-%d", i);
+		assert_count(&f, "migration", uuid, "2");
+	}
+	fx_free(&f);
+}
+END_TEST
+
+/* duplicate_keys changes what a reducer reads of the same bytes. */
+START_TEST(test_a_changed_setting_that_changes_output_makes_the_rows_stale)
+{
+	const char *types[] = { "Elixir.Counter.Created", "Elixir.Counter.Added" };
+	const char *datas[] = { "{\"id\":\"d-1\"}", "{\"n\": 1, \"n\": 5}" };
+	const char *metas[] = { NULL, NULL };
+	sm_inventory *inv = NULL;
+	char err_buf[1024];
+	fx f;
+
+	fx_init(&f);
+	ck_assert_msg(sm_fixture_append(f.conn, "public", SM_FIXTURE_BYTEA, "d-1", 2, types, datas,
+					metas, err_buf, sizeof err_buf) == 0, "%s", err_buf);
+	ck_assert_msg(sm_fixture_snapshot(f.conn, "public", SM_FIXTURE_BYTEA, "d-1", 1, COUNTER,
+					  "{\"id\":null,\"count\":0}", "{\"snapshot_module_version\":1}",
+					  err_buf, sizeof err_buf) == 0, "%s", err_buf);
+	rebuild_ok(f.eng);
+	assert_count(&f, "migration", "d-1", "1");
+	fx_load(&f, "  { name = \"t\"; conninfo = \"@CI@\"; duplicate_keys = \"last\"; }",
+		COUNTER_RULES, "t");
+	ck_assert_int_eq(inventory_of(f.eng, COUNTER, &inv).target_current, 0);
+	sm_inventory_free(inv);
+	rebuild_ok(f.eng);
+	assert_count(&f, "migration", "d-1", "5");
+	fx_free(&f);
+}
+END_TEST
+
+/* An external reducer that reads its fingerprint and its factor from
+ * files beside it: its code "changes" without snapmig.conf changing. */
+static const char versioned_py[] =
+	"import snapmig_reducer as sr\n"
+	"fp = open('fp.txt').read().strip()\n"
+	"mult = int(open('mult.txt').read())\n"
+	"def added(state, data, ev):\n"
+	"    state['count'] += data['n'] * mult\n"
+	"    return state\n"
+	"sr.run({'" ACCOUNT "': sr.Aggregate(initial={'count': 0},\n"
+	"    handlers={'Elixir.Account.Added': added}, fingerprint=fp)})\n";
+
+START_TEST(test_an_external_reducers_own_fingerprint_makes_its_rows_stale)
+{
+	char *aggs = account_aggregate("exec python3 versioned.py");
+	sm_inventory *inv = NULL;
+	fx f;
+
+	fx_init_in(&f, "public", NULL, aggs);
+	write_in(&f, "versioned.py", versioned_py);
+	write_in(&f, "fp.txt", "build-1\n");
+	write_in(&f, "mult.txt", "1\n");
+	account(&f, "a-1", 3);
+	rebuild_ok(f.eng);
+	assert_count(&f, "migration", "a-1", "6");
+	ck_assert_int_eq(inventory_of(f.eng, ACCOUNT, &inv).target_current, 1);
+	sm_inventory_free(inv);
+
+	write_in(&f, "fp.txt", "build-2\n");
+	write_in(&f, "mult.txt", "2\n");
+	ck_assert_int_eq(inventory_of(f.eng, ACCOUNT, &inv).target_current, 0);
+	sm_inventory_free(inv);
+	rebuild_ok(f.eng);
+	assert_count(&f, "migration", "a-1", "12");
+	free(aggs);
+	fx_free(&f);
+}
+END_TEST
+
+/* ------------------------------------------------------ one run at a time */
+
+static const char slow_py[] =
+	"import time\n"
+	"import snapmig_reducer as sr\n"
+	"def added(state, data, ev):\n"
+	"    time.sleep(0.05)\n"
+	"    state['count'] += data['n']\n"
+	"    return state\n"
+	"sr.run({'" ACCOUNT "': sr.Aggregate(initial={'count': 0},\n"
+	"    handlers={'Elixir.Account.Added': added})})\n";
+
+/* Starts a rebuild of the slow reducer and returns once it runs. */
+static sm_run *slow_run(fx *f)
+{
+	sm_progress p;
+	sm_run *run = NULL;
+	sm_error err;
+
+	ck_assert_msg(sm_rebuild_start(f->eng, NULL, &run, &err) == SM_OK, "%s", err.message);
+	for (int i = 0; i < 600; i++) {
+		struct timespec ts = { 0, 50 * 1000000L };
+		bool going;
+
+		sm_run_progress(run, &p);
+		going = p.state == SM_RUN_RUNNING && p.total.events_done > 0;
+		ck_assert_msg(p.state <= SM_RUN_RUNNING, "the first run ended: %s", p.error.message);
+		sm_progress_clear(&p);
+		if (going)
+			return run;
+		nanosleep(&ts, NULL);
+	}
+	ck_abort_msg("the first run did not start");
+	return NULL;
+}
+
+START_TEST(test_a_second_operation_on_a_target_in_use_is_refused_naming_the_holder)
+{
+	char *aggs = account_aggregate("exec python3 slow.py");
+	char host[256], pid[32];
+	sm_engine *other = NULL;
+	sm_copy_result *res = NULL;
+	sm_rollback_result *rb = NULL;
+	sm_run *run;
+	sm_error err;
+	fx f;
+
+	fx_init_in(&f, "public", NULL, aggs);
+	write_in(&f, "slow.py", slow_py);
+	account(&f, "a-1", 400);
+	ck_assert_int_eq(gethostname(host, sizeof host), 0);
+	host[sizeof host - 1] = '\0';
+	snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
+	run = slow_run(&f);
+
+	ck_assert_int_eq(sm_engine_open(f.cfg, "t", NULL, &other, &err), SM_OK);
+	ck_assert_int_ne(rebuild_on(other, NULL, &err), SM_OK);
+	assert_mentions(&err, "rebuild");
+	assert_mentions(&err, host);
+	assert_mentions(&err, pid);
+	assert_mentions(&err, "started");
+	ck_assert_int_ne(sm_copy_run(other, NULL, NULL, &res, &err), SM_OK);
+	ck_assert_ptr_null(res);
+	assert_mentions(&err, "rebuild");
+	assert_mentions(&err, pid);
+	ck_assert_int_ne(sm_rollback_run(other, 0, NULL, &rb, &err), SM_OK);
+	assert_mentions(&err, "rebuild");
+
+	sm_run_cancel(run);
+	(void)sm_run_wait(run, &err);
+	sm_run_free(run);
+	sm_engine_close(other);
+	/* Free again once the run has ended (Counter alone: quick). */
+	fx_load(&f, env_t, COUNTER_RULES, "t");
+	rebuild_ok(f.eng);
+	free(aggs);
+	fx_free(&f);
+}
+END_TEST
+
+/* --------------------------------------------------------------- rollback */
+
+START_TEST(test_rollback_undoes_the_last_copy_that_changed_something)
+{
+	sm_copy_result *first, *second;
+	sm_rollback_result *rb = NULL;
+	char *before, *after;
+	sm_error err;
+	fx f;
+
+	fx_init(&f);
+	counter(&f, "public", "c-1", 3);
+	counter(&f, "public", "c-2", 2);
+	before = rows_of(&f, "public");
+	rebuild_ok(f.eng);
+	first = copy_ok(f.eng);
+	ck_assert_int_eq(first->replaced, 2);
+	/* Nothing left to copy: this one changes nothing. */
+	second = copy_ok(f.eng);
+	ck_assert_int_eq(second->replaced + second->inserted + second->removed, 0);
+
+	ck_assert_int_ne(sm_rollback_run(f.eng, second->copy_id, NULL, &rb, &err), SM_OK);
+	assert_mentions(&err, "changed nothing");
+	ck_assert_msg(sm_rollback_run(f.eng, 0, NULL, &rb, &err) == SM_OK, "%s", err.message);
+	ck_assert_int_eq(rb->copy_id, first->copy_id);
+	ck_assert_int_eq(rb->restored, 2);
+	after = rows_of(&f, "public");
+	ck_assert_str_eq(after, before);
+	sm_rollback_result_free(rb);
+	sm_copy_result_free(first);
+	sm_copy_result_free(second);
+	free(before);
+	free(after);
+	fx_free(&f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("safety");
 	TCase *names = tcase_create("names");
 	TCase *secrets = tcase_create("passwords");
 	TCase *reducers = tcase_create("reducers");
-	SRunner *sr;
-	int failed;
+	TCase *owners = tcase_create("ownership");
+	TCase *fps = tcase_create("fingerprints");
+	TCase *ops = tcase_create("operations");
 
 	tcase_set_timeout(names, 120);
 	tcase_add_test(names, test_schema_names_longer_than_63_bytes_are_refused_at_load);
@@ -499,9 +977,19 @@ int main(void)
 	tcase_add_test(reducers, test_each_run_logs_its_reducer_to_a_file_of_its_own);
 	tcase_add_test(reducers, test_a_reducer_leaves_no_process_behind);
 	suite_add_tcase(s, reducers);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	tcase_set_timeout(owners, 120);
+	tcase_add_test(owners, test_a_target_holding_another_stores_rows_is_refused_naming_both_stores);
+	tcase_add_test(owners, test_an_older_targets_rows_are_never_shipped_and_a_rebuild_replaces_them);
+	suite_add_tcase(s, owners);
+	tcase_set_timeout(fps, 120);
+	tcase_add_test(fps, test_rows_of_a_changed_reducer_are_stale_never_copied_and_regenerated);
+	tcase_add_test(fps, test_a_run_resumed_after_a_reducer_fix_keeps_none_of_the_old_rows);
+	tcase_add_test(fps, test_a_changed_setting_that_changes_output_makes_the_rows_stale);
+	tcase_add_test(fps, test_an_external_reducers_own_fingerprint_makes_its_rows_stale);
+	suite_add_tcase(s, fps);
+	tcase_set_timeout(ops, 120);
+	tcase_add_test(ops, test_a_second_operation_on_a_target_in_use_is_refused_naming_the_holder);
+	tcase_add_test(ops, test_rollback_undoes_the_last_copy_that_changed_something);
+	suite_add_tcase(s, ops);
+	return tl_run_suite(s);
 }
