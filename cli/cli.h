@@ -23,6 +23,7 @@ enum cli_exit {
 	CLI_EXIT_FINDINGS = 1,    /* completed, with failures or findings */
 	CLI_EXIT_USAGE = 2,       /* usage or configuration error */
 	CLI_EXIT_DB = 3,          /* database (or other runtime) error */
+	CLI_EXIT_BUSY = 4,        /* another operation holds the target schema */
 	CLI_EXIT_INTERRUPTED = 130,
 };
 
@@ -155,6 +156,11 @@ int cli_progress_mode(const cli_ctx *ctx);
 
 /* The label of a configured type, or the type itself. */
 const char *cli_type_label(const cli_ctx *ctx, const char *type);
+
+/* An operation holding the target schema, as JSON (cmd_status.c): its
+ * operation, environment, host, pid, user, start, run id and server
+ * session. */
+json_object *cli_activity_json(const sm_activity *a);
 
 /* ---------------------------------------------------------- commands */
 

@@ -1,10 +1,8 @@
 /*
  * `copy` (generated snapshots into the live table: plan, confirmation,
- * copy, verified result) and `rollback`.
- *
- * Confirmation rules: on a terminal the user confirms unless --yes; a
- * protected environment also needs its name, from --confirm-env or typed
- * at the prompt; without a terminal and without --yes nothing is copied.
+ * copy, verified result).  It asks as cli/confirm.h says; `rollback` is in
+ * cmd_rollback.c.  A copy while another operation holds the target
+ * schema (a rebuild, say) is refused at once, and --dry-run says so.
  */
 #include "config.h"
 
@@ -14,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/confirm.h"
 #include "cli/output.h"
 #include "util/alloc.h"
 
@@ -22,8 +21,7 @@
 #define GUARD(i) (1u << (i))
 
 typedef struct copy_args {
-	bool dry_run, yes, remove_stale;
-	const char *confirm_env;
+	bool dry_run, remove_stale;
 	unsigned force;
 } copy_args;
 
@@ -34,9 +32,7 @@ static int read_args(const cli_ctx *ctx, copy_args *a)
 {
 	memset(a, 0, sizeof *a);
 	a->dry_run = cli_opt_given(ctx, CLI_OPT_DRY_RUN);
-	a->yes = cli_opt_given(ctx, CLI_OPT_YES);
 	a->remove_stale = cli_opt_given(ctx, CLI_OPT_REMOVE_STALE);
-	a->confirm_env = cli_opt_arg(ctx, CLI_OPT_CONFIRM_ENV);
 	for (int i = 0; i < CLI_OPT__COUNT; i++) {
 		const char *name = cli_option_info(i)->name;
 		int guard;
@@ -80,7 +76,8 @@ static json_object *plan_json(const sm_copy_plan *plan)
 #define F(m) OUT_FIELD(sm_copy_type_plan, m)
 	static const out_field fields[] = {
 		F(generated), F(off_version), F(failures), F(replace), F(insert), F(keep_newer),
-		F(untouched), F(stale_without_replacement), F(lag_events),
+		F(untouched), F(stale_without_replacement), F(lag_events), F(stale_generated),
+		OUT_TEXT(sm_copy_type_plan, fingerprint_error),
 	};
 #undef F
 	json_object *o = json_object_new_object();
@@ -99,6 +96,7 @@ static json_object *plan_json(const sm_copy_plan *plan)
 	}
 	out_json_add(o, "types", types);
 	out_json_add(o, "guards", guards_json(plan->guards));
+	out_json_add(o, "in_progress", plan->activity.busy ? cli_activity_json(&plan->activity) : NULL);
 	return o;
 }
 
@@ -131,12 +129,26 @@ static void plan_table(const sm_copy_plan *plan, const copy_args *a)
 	out_table_free(t);
 	for (size_t i = 0; i < plan->n_types; i++) {
 		const sm_copy_type_plan *tp = &plan->types[i];
+		char num[32];
 
 		if (tp->guard_message) {
 			/* The engine's message names the type itself. */
 			char *msg = out_sanitize(tp->guard_message);
 
 			printf("%s\n", msg);
+			free(msg);
+		}
+		if (tp->stale_generated && tp->generated)
+			printf("%s: %s generated row%s %s stale (made by another reducer or configuration): "
+			       "not copied; a rebuild generates them again\n",
+			       tp->label ? tp->label : tp->type,
+			       sm_fmt_count(num, sizeof num, tp->stale_generated),
+			       tp->stale_generated == 1 ? "" : "s", tp->stale_generated == 1 ? "is" : "are");
+		if (tp->fingerprint_error) {
+			char *msg = out_sanitize(tp->fingerprint_error);
+
+			printf("%s: its reducer could not be asked for its fingerprint, so none of its "
+			       "rows is copied: %s\n", tp->label ? tp->label : tp->type, msg);
 			free(msg);
 		}
 	}
@@ -221,74 +233,22 @@ static json_object *shape_json(const sm_shape_summary *sum)
 	return arr;
 }
 
-/* Reads one line from stdin into buf without the newline; false at EOF. */
-static bool read_answer(char *buf, size_t size)
-{
-	size_t len;
-
-	if (!fgets(buf, (int)size, stdin))
-		return false;
-	len = strlen(buf);
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	return true;
-}
-
 /* Returns CLI_EXIT_OK when the copy may go ahead, else an exit code (the
  * reason printed). */
-static int confirm(const cli_ctx *ctx, const copy_args *a, const sm_copy_plan *plan)
+static int confirm(const cli_ctx *ctx, const sm_copy_plan *plan)
 {
-	const sm_environment *env = ctx->env;
-	bool terminal = isatty(STDIN_FILENO) != 0;
-	bool name_ok = !env->protected_env;
-	char answer[256], num[32];
 	long long rows = 0;
-	char *name = out_sanitize(env->name);
-	int rc = CLI_EXIT_OK;
+	char *name = out_sanitize(ctx->env->name), *what, *where, num[32];
+	int rc;
 
 	for (size_t i = 0; i < plan->n_types; i++)
 		rows += plan->types[i].replace + plan->types[i].insert;
-	if (a->confirm_env) {
-		if (strcmp(a->confirm_env, env->name) != 0) {
-			cli_errorf("--confirm-env %s does not match the environment %s", a->confirm_env, name);
-			free(name);
-			return CLI_EXIT_USAGE;
-		}
-		name_ok = true;
-	}
-	if (a->yes && name_ok)
-		goto out;
-	if (!terminal) {
-		if (!a->yes)
-			cli_errorf("refusing to copy without confirmation: stdin is not a terminal "
-				   "(use --yes%s)", env->protected_env ? " --confirm-env NAME" : "");
-		else
-			cli_errorf("environment %s is protected: copying needs --confirm-env %s",
-				   name, name);
-		rc = CLI_EXIT_USAGE;
-		goto out;
-	}
-	fflush(stdout);
-	if (!name_ok) {
-		fprintf(stderr, "Environment %s is protected. Type its name to copy %s "
-			"snapshot%s into the live table: ", name, sm_fmt_count(num, sizeof num, rows),
-			rows == 1 ? "" : "s");
-		fflush(stderr);
-		if (!read_answer(answer, sizeof answer) || strcmp(answer, env->name) != 0) {
-			cli_errorf("the name does not match: nothing copied");
-			rc = CLI_EXIT_USAGE;
-		}
-		goto out;
-	}
-	fprintf(stderr, "Copy %s snapshot%s into the live table of %s? [y/N] ",
-		sm_fmt_count(num, sizeof num, rows), rows == 1 ? "" : "s", name);
-	fflush(stderr);
-	if (!read_answer(answer, sizeof answer) ||
-	    (strcmp(answer, "y") != 0 && strcmp(answer, "yes") != 0)) {
-		cli_errorf("not confirmed: nothing copied");
-		rc = CLI_EXIT_USAGE;
-	}
-out:
+	what = sm_xasprintf("%s snapshot%s into the live table", sm_fmt_count(num, sizeof num, rows),
+			    rows == 1 ? "" : "s");
+	where = sm_xasprintf("of %s", name);
+	rc = cli_confirm(ctx, "copy", "copying", "copied", what, where);
+	free(what);
+	free(where);
 	free(name);
 	return rc;
 }
@@ -307,7 +267,7 @@ static json_object *result_json(const sm_copy_result *r)
 #define F(m) OUT_FIELD(sm_copy_result, m)
 	static const out_field fields[] = {
 		F(copy_id), F(replaced), F(inserted), F(kept_newer), F(removed), F(backed_up),
-		F(stale_kept),
+		F(stale_kept), F(stale_generated),
 	};
 #undef F
 	json_object *o = json_object_new_object();
@@ -369,8 +329,21 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 		if (!ctx->g.json)
 			shape_text(shape);
 	}
+	if (plan->activity.busy) {
+		char who[900];
 
-	if (plan->guards) {
+		/* A copy now would be refused at once: say so, also for a dry run. */
+		sm_activity_describe(&plan->activity, who, sizeof who);
+		if (args.dry_run)
+			cli_notef(ctx, "target schema %s is in use: %s; a copy would be refused until it ends",
+				  ctx->env->settings.target_schema, who);
+		else
+			cli_errorf("target schema %s is in use: %s; nothing copied",
+				   ctx->env->settings.target_schema, who);
+		rc = CLI_EXIT_BUSY;
+	}
+
+	if (plan->guards && rc == CLI_EXIT_OK) {
 		char *g = guard_names(plan->guards, "", ", ");
 		char *flags = guard_names(plan->guards, "--force-", " ");
 
@@ -385,7 +358,7 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 		rc = CLI_EXIT_FINDINGS;
 	}
 	if (rc == CLI_EXIT_OK && !args.dry_run)
-		rc = confirm(ctx, &args, plan);
+		rc = confirm(ctx, plan);
 	if (rc == CLI_EXIT_OK && !args.dry_run) {
 		sm_error_clear(&err);
 		if (sm_copy_run(ctx->eng, &opts, NULL, &res, &err) != SM_OK)
@@ -434,57 +407,5 @@ int cli_cmd_copy(cli_ctx *ctx, int argc, char **argv)
 	sm_copy_result_free(res);
 	sm_shape_summary_free(shape);
 	sm_copy_plan_free(plan);
-	return rc;
-}
-
-/* ------------------------------------------------------------ rollback */
-
-int cli_cmd_rollback(cli_ctx *ctx, int argc, char **argv)
-{
-	sm_rollback_result *res = NULL;
-	long long copy_id = 0;
-	sm_error err;
-	int rc;
-
-	if (argc == 1 && !cli_parse_ll(argv[0], 1, 0x7fffffffffffffffLL, &copy_id))
-		return cli_usage_errorf("rollback: \"%s\" is not a copy id", argv[0]);
-	if ((rc = cli_open(ctx)) != CLI_EXIT_OK)
-		return rc;
-	sm_error_clear(&err);
-	if (sm_rollback_run(ctx->eng, copy_id, NULL, &res, &err) != SM_OK)
-		return cli_report(&err);
-	if (ctx->g.json) {
-#define F(m) OUT_FIELD(sm_rollback_result, m)
-		static const out_field fields[] = {
-			F(copy_id), F(rollback_id), F(restored), F(deleted), F(drifted),
-		};
-#undef F
-		json_object *doc = cli_json_doc(ctx);
-
-		OUT_JSON_FIELDS(doc, res, fields);
-		out_json_add(doc, "drifted_examples",
-			     out_json_strings(res->drifted_uuids, res->n_drifted_uuids));
-		cli_json_emit(ctx, doc);
-	} else {
-		char a[32], b[32], c[32];
-
-		printf("rolled back copy %lld (journal run %lld): %s rows restored, "
-		       "%s inserted rows deleted\n", res->copy_id, res->rollback_id,
-		       sm_fmt_count(a, sizeof a, res->restored), sm_fmt_count(b, sizeof b, res->deleted));
-		if (res->drifted) {
-			printf("%s rows changed after the copy and were left as they are:\n",
-			       sm_fmt_count(c, sizeof c, res->drifted));
-			for (size_t i = 0; i < res->n_drifted_uuids; i++) {
-				char *u = out_sanitize(res->drifted_uuids[i]);
-
-				printf("  %s\n", u);
-				free(u);
-			}
-			if ((long long)res->n_drifted_uuids < res->drifted)
-				printf("  ...\n");
-		}
-	}
-	rc = res->drifted ? CLI_EXIT_FINDINGS : CLI_EXIT_OK;
-	sm_rollback_result_free(res);
 	return rc;
 }

@@ -103,13 +103,29 @@ static void reducers_lines(const cli_ctx *ctx, const sm_preflight *pf)
 	}
 }
 
+json_object *cli_activity_json(const sm_activity *a)
+{
+	json_object *o = json_object_new_object();
+
+	out_json_add(o, "operation", out_json_string(a->operation[0] ? a->operation : NULL));
+	out_json_add(o, "environment", out_json_string(a->environment[0] ? a->environment : NULL));
+	out_json_add(o, "host", out_json_string(a->host[0] ? a->host : NULL));
+	out_json_add(o, "pid", a->pid ? json_object_new_int64(a->pid) : NULL);
+	out_json_add(o, "os_user", out_json_string(a->os_user[0] ? a->os_user : NULL));
+	out_json_add(o, "started_at", out_json_string(a->started_at[0] ? a->started_at : NULL));
+	out_json_add(o, "run_id", a->run_id ? json_object_new_int64(a->run_id) : NULL);
+	out_json_add(o, "server_pid", json_object_new_int64(a->backend_pid));
+	return o;
+}
+
 static json_object *type_json(const sm_type_inventory *t)
 {
 #define F(m) OUT_FIELD(sm_type_inventory, m)
 	static const out_field before[] = { F(target_version), F(snapshots) };
 	static const out_field after[] = {
 		F(stale), F(behind), F(events_to_fold), F(missing_streams), F(target_rows),
-		F(target_at_version), F(target_current), F(failures),
+		F(target_stale), F(target_at_version), F(target_current), F(failures),
+		OUT_TEXT(sm_type_inventory, fingerprint_error),
 	};
 #undef F
 	json_object *o = json_object_new_object();
@@ -159,6 +175,7 @@ static void status_json(cli_ctx *ctx, const sm_inventory *inv, const sm_prefligh
 						inv->target_metadata));
 	out_json_add(doc, "last_run_id", inv->last_run_id
 		     ? json_object_new_int64(inv->last_run_id) : NULL);
+	out_json_add(doc, "in_progress", inv->activity.busy ? cli_activity_json(&inv->activity) : NULL);
 	for (size_t i = 0; i < inv->n_types; i++)
 		if (cli_type_selected(ctx, inv->types[i].type, inv->types[i].label))
 			json_object_array_add(types, type_json(&inv->types[i]));
@@ -199,7 +216,8 @@ static void status_table(const cli_ctx *ctx, const sm_inventory *inv, const sm_p
 	char *where = sm_engine_describe(ctx->eng);
 	char *env = out_sanitize(ctx->env->name), *w = out_sanitize(where);
 	char *ss = out_sanitize(s->source_schema), *ts = out_sanitize(s->target_schema);
-	size_t unconfigured = 0;
+	size_t unconfigured = 0, unreachable = 0;
+	long long stale = 0;
 
 	printf("environment  %s (%s)%s\n", env, w, ctx->env->protected_env ? ", protected" : "");
 	printf("source       %s.snapshots: data %s, metadata %s%s\n", ss,
@@ -213,6 +231,13 @@ static void status_table(const cli_ctx *ctx, const sm_inventory *inv, const sm_p
 		       sm_column_type_name(inv->target_metadata));
 	if (inv->last_run_id)
 		printf("last run     %lld\n", inv->last_run_id);
+	if (inv->activity.busy) {
+		char who[900], *clean;
+
+		clean = out_sanitize(sm_activity_describe(&inv->activity, who, sizeof who));
+		printf("in progress  %s\n", clean);
+		free(clean);
+	}
 	putchar('\n');
 	free(env);
 	free(w);
@@ -238,6 +263,15 @@ static void status_table(const cli_ctx *ctx, const sm_inventory *inv, const sm_p
 		if (!ti->configured) {
 			out_table_cell(t, "not configured");
 			unconfigured++;
+		} else if (ti->fingerprint_error) {
+			out_table_cell(t, "reducer not reachable");
+			unreachable++;
+		} else if (ti->target_stale) {
+			char num[32];
+
+			out_table_cellf(t, "%s generated stale",
+					sm_fmt_count(num, sizeof num, ti->target_stale));
+			stale += ti->target_stale;
 		} else if (ti->missing_streams) {
 			char num[32];
 
@@ -256,6 +290,19 @@ static void status_table(const cli_ctx *ctx, const sm_inventory *inv, const sm_p
 	if (unconfigured)
 		printf("\n%zu type%s found in the store but not in the configuration "
 		       "(not rebuilt).\n", unconfigured, unconfigured == 1 ? "" : "s");
+	if (stale)
+		printf("\nStale generated rows were made by another reducer or configuration (or "
+		       "by an older snapmig): a copy never ships them, a rebuild generates them "
+		       "again.\n");
+	for (size_t i = 0; unreachable && i < inv->n_types; i++)
+		if (inv->types[i].fingerprint_error &&
+		    cli_type_selected(ctx, inv->types[i].type, inv->types[i].label)) {
+			char *msg = out_sanitize(inv->types[i].fingerprint_error);
+
+			printf("\n%s: its reducer could not be asked for its fingerprint, so its "
+			       "generated rows count as stale: %s\n", inv->types[i].label, msg);
+			free(msg);
+		}
 	reducers_lines(ctx, red);
 }
 

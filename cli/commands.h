@@ -38,7 +38,9 @@
 	X(COPY,       "copy",       cli_cmd_copy,       "",          0, \
 	  "copy generated snapshots into the live table") \
 	X(ROLLBACK,   "rollback",   cli_cmd_rollback,   "[COPY_ID]", 1, \
-	  "undo a copy (default: the last one)") \
+	  "undo a copy (default: the last one that changed the live table)") \
+	X(DISCARD,    "discard",    cli_cmd_discard,    "[TYPE]...", 1000, \
+	  "drop generated snapshots of the types (default: every configured type)") \
 	X(RUNS,       "runs",       cli_cmd_runs,       "",          0, \
 	  "the run journal, newest first") \
 	X(CHECK,      "check",      cli_cmd_check,      "",          0, \
@@ -97,10 +99,12 @@
 	  "only this aggregate type (label or type; default: the -a types)") \
 	X(DRY_RUN,      "dry-run",        0,   NULL,   CLI_FOR(COPY), \
 	  "print the plan and stop") \
-	X(YES,          "yes",            'y', NULL,   CLI_FOR(COPY), \
+	X(YES,          "yes",            'y', NULL,   CLI_FOR(COPY) | CLI_FOR(ROLLBACK) | CLI_FOR(DISCARD), \
 	  "do not ask for confirmation") \
-	X(CONFIRM_ENV,  "confirm-env",    0,   "NAME", CLI_FOR(COPY), \
+	X(CONFIRM_ENV,  "confirm-env",    0,   "NAME", CLI_FOR(COPY) | CLI_FOR(ROLLBACK) | CLI_FOR(DISCARD), \
 	  "the environment's name: a protected one needs it without a prompt") \
+	X(LIST,         "list",           0,   NULL,   CLI_FOR(ROLLBACK), \
+	  "list the copies and which of them can be rolled back") \
 	X(REMOVE_STALE, "remove-stale",   0,   NULL,   CLI_FOR(COPY), \
 	  "delete stale live rows that have no generated replacement") \
 	SM_COPY_GUARDS(X##_GUARD) \

@@ -123,12 +123,13 @@ static void json_error_document(cli_ctx *ctx, int rc)
 		[CLI_EXIT_FINDINGS] = "completed with findings",
 		[CLI_EXIT_USAGE] = "usage or configuration error",
 		[CLI_EXIT_DB] = "database error",
+		[CLI_EXIT_BUSY] = "the target schema is in use",
 	};
 	const char *msg = first_error.message;
 	json_object *doc = cli_json_doc(ctx);
 
 	if (!*msg)
-		msg = rc > 0 && rc <= CLI_EXIT_DB ? what[rc] : "interrupted";
+		msg = rc > 0 && rc <= CLI_EXIT_BUSY ? what[rc] : "interrupted";
 	out_json_add(doc, "error", out_json_string(msg));
 	out_json_add(doc, "sqlstate", first_error.sqlstate[0]
 		     ? json_object_new_string(first_error.sqlstate) : NULL);
@@ -149,6 +150,8 @@ int cli_exit_code(int status)
 	case SM_ERR_GUARD:
 		/* A guard refused: the plan has findings, nothing was written. */
 		return CLI_EXIT_FINDINGS;
+	case SM_ERR_BUSY:
+		return CLI_EXIT_BUSY;
 	default:
 		return CLI_EXIT_DB;
 	}

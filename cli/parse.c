@@ -190,10 +190,14 @@ static int usage_error(int cmd, const char *fmt, ...)
 static char *owners_hint(int id)
 {
 	char *s = sm_xstrdup(""), *hint;
+	int left = 0, n = 0;
 
 	for (int c = 0; c < CLI_CMD__COUNT; c++)
+		left += (options[id].where & (1u << c)) != 0;
+	/* "copy", "copy and rollback", "copy, rollback and discard" */
+	for (int c = 0; c < CLI_CMD__COUNT; c++)
 		if (options[id].where & (1u << c))
-			out_appendf(&s, " and ", "%s", commands[c].name);
+			out_appendf(&s, ++n == left ? " and " : ", ", "%s", commands[c].name);
 	hint = sm_xasprintf(" (an option of %s)", s);
 	free(s);
 	return hint;

@@ -43,7 +43,7 @@ expect_completion() {
 
 expect_completion "status" snapmig sta
 expect_completion "rebuild rollback runs" snapmig r
-expect_completion "status preflight verify rebuild failures copy rollback runs check fold help" snapmig ""
+expect_completion "status preflight verify rebuild failures copy rollback discard runs check fold help" snapmig ""
 expect_completion "--dry-run" snapmig copy --dr
 expect_completion "--force-version --force-failures --force-lag --force-empty" snapmig -q copy --force-
 expect_completion "--only-failed" "$SNAPMIG_BIN" -c "$CONF" rebuild --on

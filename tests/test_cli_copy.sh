@@ -38,7 +38,7 @@ json_check "d['dry_run'] is True and d['remove_stale'] is True and d['result'] i
 json_check "d['plan']['guards'] == []"
 json_check "[t['label'] for t in d['plan']['types']] == ['Counter', 'Team']"
 json_check "d['plan']['types'][0]['guards'] == ['failures'] and d['plan']['types'][0]['stale_without_replacement'] == 1"
-json_check "sorted(d['plan']['types'][0].keys()) == sorted(['type', 'label', 'generated', 'off_version', 'failures', 'replace', 'insert', 'keep_newer', 'untouched', 'stale_without_replacement', 'lag_events', 'guards', 'guard_message'])"
+json_check "sorted(d['plan']['types'][0].keys()) == sorted(['type', 'label', 'generated', 'off_version', 'failures', 'replace', 'insert', 'keep_newer', 'untouched', 'stale_without_replacement', 'lag_events', 'stale_generated', 'fingerprint_error', 'guards', 'guard_message'])"
 expect_live counter-1 "2 1 1" "dry run changed counter-1"
 
 # Without a terminal and without --yes: refused, nothing written.
@@ -74,8 +74,9 @@ run -c "$CONF" -e prod runs --json
 expect_rc 0
 json_check "d['runs'][0]['kind'] == 'copy' and d['runs'][0]['run_id'] == $copy_id"
 
-# Rollback restores exactly the previous rows, the removed one too.
-run -c "$CONF" -e prod rollback --json
+# Rollback restores exactly the previous rows, the removed one too.  It
+# asks as copy does: prod is protected.
+run -c "$CONF" -e prod rollback --json --yes --confirm-env prod
 expect_rc 0
 json_check "d['copy_id'] == $copy_id and d['restored'] == 7 and d['drifted'] == 0"
 expect_live counter-1 "2 1 1" "counter-1 after rollback"
@@ -100,7 +101,7 @@ if command -v script >/dev/null 2>&1; then
 	expect_out "Type its name"
 	expect_line '^copy [0-9]+: 6 replaced'
 	expect_live counter-1 "4 2 6" "typed confirmation did not copy"
-	run -c "$CONF" -e local rollback
+	run -c "$CONF" -e local rollback --yes
 	expect_rc 0
 	expect_line '^rolled back copy [0-9]+ \(journal run [0-9]+\): 6 rows restored, 0 inserted rows deleted$'
 
@@ -124,9 +125,10 @@ case $hint in
 "snapmig -c '$T/it'\\''s here/snap mig.conf' -e local rollback "[0-9]*) ok ;;
 *) fail "undo hint: $hint" ;;
 esac
-(cd / && snapmig() { "$SNAPMIG_BIN" "$@"; } && eval "$hint") >"$T/out" 2>"$T/err"
+# Without a terminal, rollback needs --yes, as copy does (issue 16.6).
+(cd / && snapmig() { "$SNAPMIG_BIN" "$@" --yes; } && eval "$hint") </dev/null >"$T/out" 2>"$T/err"
 rc=$?
-LAST="(from /) $hint"
+LAST="(from /) $hint --yes"
 expect_rc 0
 expect_line '^rolled back copy [0-9]+ '
 expect_live counter-1 "2 1 1" "the hint did not roll back counter-1"

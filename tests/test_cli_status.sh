@@ -5,7 +5,7 @@
 . "${SNAPMIG_SRCDIR:?}/tests/cli_lib.sh"
 
 ESC=$(printf '\033')
-TYPE_FIELDS="['type', 'label', 'configured', 'target_version', 'snapshots', 'versions', 'stale', 'behind', 'events_to_fold', 'missing_streams', 'target_rows', 'target_at_version', 'target_current', 'failures']"
+TYPE_FIELDS="['type', 'label', 'configured', 'target_version', 'snapshots', 'versions', 'stale', 'behind', 'events_to_fold', 'missing_streams', 'target_rows', 'target_stale', 'target_at_version', 'target_current', 'failures', 'fingerprint_error']"
 
 for mode in bytea jsonb jsonb-text; do
 	db=cli_status_$(echo "$mode" | tr - _)

@@ -16,7 +16,7 @@ expect_err "Usage: snapmig"
 run --help
 expect_rc 0
 expect_out "Usage: snapmig"
-for cmd in status preflight rebuild failures copy rollback runs; do
+for cmd in status preflight rebuild failures copy rollback discard runs; do
 	expect_line "^  $cmd( |\$)"
 done
 
@@ -31,7 +31,7 @@ run help
 expect_rc 0
 expect_out "Usage: snapmig [OPTION]... [COMMAND [ARG]...]"
 commands=$(sed -n 's/^  \([a-z][a-z]*\)\( .*\)\{0,1\}$/\1/p' "$T/out")
-[ "$(echo $commands)" = "status preflight verify rebuild failures copy rollback runs check fold help" ] && ok ||
+[ "$(echo $commands)" = "status preflight verify rebuild failures copy rollback discard runs check fold help" ] && ok ||
 	fail "commands in the usage: $(echo $commands)"
 for cmd in $commands; do
 	for args in "$cmd --help" "$cmd -h" "-c $CONF -e local $cmd --help" \
@@ -82,7 +82,7 @@ expect_rc 2
 expect_err "snapmig: status: invalid option --dry-run (an option of copy)"
 run -c "$CONF" status -y
 expect_rc 2
-expect_err "invalid option -y (an option of copy)"
+expect_err "invalid option -y (an option of copy, rollback and discard)"
 run -c "$CONF" copy --force
 expect_rc 2
 expect_err "option --force is ambiguous: --force-version, --force-failures, --force-lag, --force-empty"

@@ -94,7 +94,7 @@ vrun 1 -c "$CONF" copy --dry-run
 vrun 0 -c "$CONF" copy --yes --force-failures --remove-stale
 v=$(sql "SELECT count(*) FROM public.snapshots WHERE source_uuid LIKE 'counter-%' AND source_version = 4")
 if [ "$v" = 5 ]; then ok; else fail "the copy left $v counters at version 4, expected 5"; fi
-vrun 0 -c "$CONF" --json rollback
+vrun 0 -c "$CONF" --json rollback --yes
 v=$(sql "SELECT count(*) FROM public.snapshots WHERE source_uuid LIKE 'counter-%' AND source_version = 2")
 if [ "$v" = 5 ]; then ok; else fail "the rollback left $v counters at version 2, expected 5"; fi
 vrun 0 -c "$CONF" runs
