@@ -99,6 +99,39 @@ static int check_owner(PGconn *conn, const sm_engine *eng, sm_error *err)
 	return rc;
 }
 
+/* A target schema that holds an event store with events is another live
+ * store (another tenant's, say): its snapshots table is read by an
+ * application.  The empty event store that the old workflow created as
+ * its "migration" schema (mix event_store.create) is fine. */
+static int check_not_a_store(PGconn *conn, const sm_settings *set, sm_error *err)
+{
+	bool events = false;
+	char *t, *sql;
+	PGresult *res;
+	int rc;
+
+	if (sm_db_table_exists(conn, set->target_schema, "events", &events, err) != SM_OK)
+		return SM_ERR_DB;
+	if (!events)
+		return SM_OK;
+	t = sm_db_ident(conn, set->target_schema);
+	sql = sm_xasprintf("SELECT EXISTS (SELECT 1 FROM %s.events)", t);
+	res = sm_db_query(conn, sql, 0, NULL, err);
+	free(sql);
+	free(t);
+	if (!res)
+		return SM_ERR_DB;
+	rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0
+		? sm_error_set(err, SM_ERR_CONFIG,
+			       "target schema %s holds an event store with events: its snapshots "
+			       "table belongs to a live application, and snapmig never writes "
+			       "generated snapshots there; choose another target_schema",
+			       set->target_schema)
+		: SM_OK;
+	PQclear(res);
+	return rc;
+}
+
 int sm_target_check(PGconn *conn, const sm_engine *eng, sm_error *err)
 {
 	const sm_settings *set = &eng->env->settings;
@@ -135,6 +168,8 @@ int sm_target_check(PGconn *conn, const sm_engine *eng, sm_error *err)
 				  set->target_schema, PQgetvalue(res, 0, 1));
 	owned = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
 	PQclear(res);
+	if (rc == SM_OK)
+		rc = check_not_a_store(conn, set, err);
 	if (rc == SM_OK && owned)
 		rc = check_owner(conn, eng, err);
 	return rc;
@@ -176,7 +211,8 @@ int sm_target_ensure(PGconn *conn, const sm_engine *eng, bool claim, sm_error *e
 	int rc;
 
 	/* Serialised with sm_db_ensure_target's creations (same lock). */
-	rc = sm_db_exec(conn, "BEGIN; SELECT pg_advisory_xact_lock(7365616, 1)", err);
+	rc = sm_db_exec(conn, "BEGIN; SET LOCAL client_min_messages = warning;"
+			" SELECT pg_advisory_xact_lock(7365616, 1)", err);
 	if (rc == SM_OK)
 		rc = sm_db_exec(conn, sql, err);
 	free(sql);
@@ -425,7 +461,7 @@ const char *sm_activity_describe(const sm_activity *a, char *buf, size_t size)
 		return buf;
 	}
 	if (a->os_user[0] || a->host[0])
-		snprintf(who, sizeof who, " by %s%s%s", a->os_user[0] ? a->os_user : "?",
+		snprintf(who, sizeof who, "%s%s%s%s", a->os_user[0] ? " by " : "", a->os_user,
 			 a->host[0] ? " on " : "", a->host);
 	if (a->environment[0])
 		snprintf(env, sizeof env, ", environment %s", a->environment);

@@ -17,8 +17,9 @@
  *
  * Promises:
  *  - sm_target_check: the target schema is not the source schema
- *    (compared by OID, names cut as PostgreSQL cuts them to 63 bytes) and
- *    an existing <target>.snapshots is an ordinary table; when the target
+ *    (compared by OID, names cut as PostgreSQL cuts them to 63 bytes), an
+ *    existing <target>.snapshots is an ordinary table, the schema holds no
+ *    event store with events (another live store); when the target
  *    records an owner, it is this environment's store.  Every operation
  *    that touches the target calls it first.  Nothing is written.
  *  - A generated row is current only when its snapmig_rows entry names

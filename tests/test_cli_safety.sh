@@ -179,7 +179,7 @@ for cmd in rebuild "copy --yes --force-failures" "rollback --yes" "discard --yes
 done
 run -c "$CONF" -e local status
 expect_rc 0
-expect_line "^in progress  rebuild started [0-9T:Z-]+ by .* on $host \(pid $bg, environment local, run [0-9]+; server session [0-9]+\)$"
+expect_line "^in progress  rebuild started [0-9T:Z-]+ (by .* )?on $host \(pid $bg, environment local, run [0-9]+; server session [0-9]+\)$"
 run -c "$CONF" -e local --json status
 json_check "d['in_progress']['operation'] == 'rebuild' and d['in_progress']['pid'] == $bg and d['in_progress']['host'] == '$host'"
 run -c "$CONF" -e local copy --dry-run --force-failures

@@ -661,6 +661,32 @@ START_TEST(test_a_target_holding_another_stores_rows_is_refused_naming_both_stor
 }
 END_TEST
 
+/* Another tenant's live store as the target: it has no owner record yet,
+ * and its snapshots table is read by an application. */
+START_TEST(test_a_target_schema_holding_another_live_store_is_refused)
+{
+	char err_buf[1024], *before, *after;
+	sm_error err;
+	fx f;
+
+	fx_new(&f, "public");
+	ck_assert_msg(sm_fixture_create_store(f.conn, "tenant_b", SM_FIXTURE_BYTEA, err_buf,
+					      sizeof err_buf) == 0, "%s", err_buf);
+	counter(&f, "public", "c-1", 3);
+	counter(&f, "tenant_b", "c-1", 1);
+	fx_load(&f, "  { name = \"t\"; conninfo = \"@CI@\"; target_schema = \"tenant_b\"; }",
+		COUNTER_RULES, "t");
+	before = rows_of(&f, "tenant_b");
+	ck_assert_int_ne(rebuild_on(f.eng, NULL, &err), SM_OK);
+	assert_mentions(&err, "holds an event store with events");
+	after = rows_of(&f, "tenant_b");
+	ck_assert_str_eq(after, before);
+	free(before);
+	free(after);
+	fx_free(&f);
+}
+END_TEST
+
 /* Rows written by an earlier snapmig, before rows had a recorded origin:
  * nobody can tell which store or reducer made them. */
 START_TEST(test_an_older_targets_rows_are_never_shipped_and_a_rebuild_replaces_them)
@@ -980,6 +1006,7 @@ int main(void)
 	tcase_set_timeout(owners, 120);
 	tcase_add_test(owners, test_a_target_holding_another_stores_rows_is_refused_naming_both_stores);
 	tcase_add_test(owners, test_an_older_targets_rows_are_never_shipped_and_a_rebuild_replaces_them);
+	tcase_add_test(owners, test_a_target_schema_holding_another_live_store_is_refused);
 	suite_add_tcase(s, owners);
 	tcase_set_timeout(fps, 120);
 	tcase_add_test(fps, test_rows_of_a_changed_reducer_are_stale_never_copied_and_regenerated);
