@@ -55,6 +55,7 @@
 	X(SAVE,       's',  0,   0, "s",      "save",     "Save the failure list to a file") \
 	X(INSPECT,    'i',  0,   0, "i",      "inspect",  "Inspect one instance: the live snapshot beside the reducer's fold up to its version (verify), with the paths that differ") \
 	X(TARGET,     't',  0,   0, "t",      "target row","Inspect: the generated target row instead of the fold at the live version (again: back)") \
+	X(DISCARD,    'D',  0,   0, "D",      "discard",  "Drop the generated rows of the marked types (or the one under the cursor) from the target schema (asks first)") \
 	X(INSTANCES,  'L',  0,   0, "L",      "instances","List the instances of the type under the cursor (Enter does too)") \
 	X(COPY,       'c',  0,   0, "c",      "copy",     "Copy generated snapshots into the live table (shows the plan first)") \
 	X(YANK,       'y',  0,   0, "y",      "yank",     "Copy the uuid under the cursor to the clipboard (a snapshot: its JSON; Y: the live one)") \

@@ -21,7 +21,7 @@ typedef struct overview_state {
 	tui_list list;         /* over visible */
 	sm_inventory *inv;
 	sm_preflight *pf;
-	tui_call *inv_call, *pf_call;
+	tui_call *inv_call, *pf_call, *discard_call;
 	char inv_error[1024], pf_error[1024];
 	char **selected;       /* selected types (full names) */
 	size_t n_selected;
@@ -30,7 +30,7 @@ typedef struct overview_state {
 
 static const int overview_cmds[] = {
 	TUI_CMD_SELECT, TUI_CMD_SELECT_ALL, TUI_CMD_REBUILD, TUI_CMD_FAILURES,
-	TUI_CMD_COPY, TUI_CMD_RUNS, TUI_CMD_INSTANCES, TUI_CMD_INSPECT, TUI_CMD_PROGRESS,
+	TUI_CMD_COPY, TUI_CMD_DISCARD, TUI_CMD_RUNS, TUI_CMD_INSTANCES, TUI_CMD_INSPECT, TUI_CMD_PROGRESS,
 	TUI_CMD_REFRESH, TUI_CMD_FILTER, TUI_CMD_STATE, TUI_CMD_SORT_NEXT, TUI_CMD_HELP,
 	TUI_CMD_BACK, TUI_CMD_OPEN, TUI_CMD_NONE,
 };
@@ -45,6 +45,8 @@ static const char *const overview_sorts[] = {
 
 TUI_CALL_FN(inv, sm_inventory, sm_inventory_read(a->eng, NULL, &res, err), sm_inventory_free)
 TUI_CALL_FN(pf, sm_preflight, sm_preflight_run(a->eng, NULL, 0, NULL, &res, err), sm_preflight_free)
+TUI_CALL_FN(discard, sm_discard_result, sm_discard_run(a->eng, a->strv, a->n_strv, NULL, &res, err),
+	    sm_discard_result_free)
 
 static void overview_reload(tui_app *app, tui_view *v)
 {
@@ -172,6 +174,25 @@ static unsigned overview_poll(tui_app *app, tui_view *v)
 		s->inv = out;
 		apply_filter(app, s);
 	}
+	{
+		char why[1024];
+		int got = tui_call_take(app, &s->discard_call, &out, why, sizeof why, "Discard failed");
+
+		if (got >= 0) {
+			const sm_discard_result *d = out;
+			char a[32], b[32];
+
+			if (got > 0)
+				tui_message(app, ST_GOOD, "Discarded %s generated snapshots and %s failures "
+					    "(journal #%lld); a rebuild generates them again",
+					    sm_fmt_count(a, sizeof a, d->rows), sm_fmt_count(b, sizeof b, d->failures), d->run_id);
+			else
+				tui_message(app, ST_BAD, "%s", why);
+			discard_free(out);
+			app->data_generation++;
+			overview_reload(app, v);
+		}
+	}
 	if (tui_call_take(app, &s->pf_call, &out, s->pf_error, sizeof s->pf_error, NULL) > 0) {
 		sm_preflight_free(s->pf);
 		s->pf = out;
@@ -297,6 +318,10 @@ static const char *target_text(const sm_type_inventory *t, char *buf, size_t siz
 	if (t->failures > 0) {
 		*st = ST_BAD;
 		snprintf(buf, size, "%s failed", sm_fmt_count(a, sizeof a, t->failures));
+	} else if (t->target_at_version == 0 && t->target_stale > 0) {
+		/* Made by another reducer or configuration: never copied. */
+		*st = ST_WARN;
+		snprintf(buf, size, "%s stale", sm_fmt_count(a, sizeof a, t->target_stale));
 	} else if (t->target_at_version == 0) {
 		*st = ST_DIM;
 		snprintf(buf, size, "not started");
@@ -344,11 +369,18 @@ static void draw_detail(tui_app *app, const overview_state *s,
 		 sm_fmt_count(b, sizeof b, t->stale), sm_fmt_count(c, sizeof c, t->behind), sm_fmt_count(d, sizeof d, t->events_to_fold));
 	if (row >= y + h)
 		return;
-	tui_putf(row++, x, w, t->failures ? ST_BAD : ST_NORMAL,
-		 "Target schema: %s rows, %s at v%lld, %s current; failures %s; no stream %s",
-		 sm_fmt_count(a, sizeof a, t->target_rows), sm_fmt_count(b, sizeof b, t->target_at_version),
-		 t->target_version, sm_fmt_count(c, sizeof c, t->target_current), sm_fmt_count(d, sizeof d, t->failures),
-		 sm_fmt_count(vers, sizeof vers, t->missing_streams));
+	{
+		char stale[64] = "";
+
+		/* Rows of another reducer or configuration: never copied. */
+		if (t->target_stale)
+			snprintf(stale, sizeof stale, " (%s stale)", sm_fmt_count(d, sizeof d, t->target_stale));
+		tui_putf(row++, x, w, t->failures ? ST_BAD : t->target_stale ? ST_WARN : ST_NORMAL,
+			 "Target schema: %s rows%s, %s at v%lld, %s current; failures %s; no stream %s",
+			 sm_fmt_count(a, sizeof a, t->target_rows), stale, sm_fmt_count(b, sizeof b, t->target_at_version),
+			 t->target_version, sm_fmt_count(c, sizeof c, t->target_current), sm_fmt_count(d, sizeof d, t->failures),
+			 sm_fmt_count(vers, sizeof vers, t->missing_streams));
+	}
 	if (row >= y + h)
 		return;
 	if (reducer_of(s, t->type)) {
@@ -412,7 +444,13 @@ static void overview_draw(tui_app *app, tui_view *v, tui_rect r)
 			 tui_spinner(app->tick));
 	else if (s->inv_error[0])
 		tui_putf(y, r.x + 1, r.w - 2, ST_BAD, "Inventory failed: %s (r: retry)", s->inv_error);
-	else {
+	else if (s->inv && s->inv->activity.busy) {
+		char who[900];
+
+		/* Another process holds the target: its rebuild, copy, ... */
+		tui_putf(y, r.x + 1, r.w - 2, ST_WARN, "In use: %s",
+			 sm_activity_describe(&s->inv->activity, who, sizeof who));
+	} else {
 		int x = r.x + 1;
 
 		if (s->n_selected)
@@ -573,6 +611,61 @@ static void confirm_rebuild(tui_app *app, overview_state *s)
 	free(types);
 }
 
+static void start_discard(tui_app *app, void *ctx)
+{
+	overview_state *s = ctx;
+	size_t n;
+	const char **types = target_types(s, &n);
+	tui_call_args in = { .eng = app->eng };
+
+	if (!types || s->discard_call) {
+		free(types);
+		return;
+	}
+	in.strv = types;
+	in.n_strv = n;
+	s->discard_call = tui_call_start(app, discard_fn, discard_free, &in);
+	free(types);
+}
+
+/* Drops generated rows on purpose, after the confirmation copy asks for
+ * (the name of a protected environment typed). */
+static void confirm_discard(tui_app *app, overview_state *s)
+{
+	const sm_environment *env = sm_engine_env(app->eng);
+	size_t n, o = 0;
+	const char **types = target_types(s, &n);
+	char text[2048], a[32];
+
+	if (!types) {
+		tui_message(app, ST_WARN, "Nothing to discard: mark configured types (m, a)");
+		return;
+	}
+	if (tui_run_active(app)) {
+		tui_message(app, ST_WARN, "A rebuild is running: discard when it has ended");
+		free(types);
+		return;
+	}
+	o += (size_t)snprintf(text + o, sizeof text - o, "Discard the generated snapshots in schema %s:\n",
+			      env->settings.target_schema);
+	for (size_t i = 0; i < n && o < sizeof text; i++) {
+		const sm_type_inventory *t = find_type(s, types[i]);
+
+		o += (size_t)snprintf(text + o, sizeof text - o, "  %-16s %s rows\n",
+				      t->label ? t->label : t->type, sm_fmt_count(a, sizeof a, t->target_rows));
+	}
+	if (o < sizeof text)
+		snprintf(text + o, sizeof text - o,
+			 "The live table is not touched; a rebuild generates them again.%s",
+			 env->protected_env ? "\n\nThis environment is PROTECTED.\nType its name to discard:"
+					    : "\n\nDiscard now?");
+	if (env->protected_env)
+		tui_confirm_typed(app, "Discard", text, env->name, "nothing discarded", start_discard, s);
+	else
+		tui_confirm(app, "Discard", text, start_discard, s);
+	free(types);
+}
+
 static void inspect_uuid(tui_app *app, void *ctx, const char *text)
 {
 	(void)ctx;
@@ -612,6 +705,9 @@ static unsigned overview_key(tui_app *app, tui_view *v, int cmd, int key)
 	}
 	case TUI_CMD_REBUILD:
 		confirm_rebuild(app, s);
+		return TUI_REDRAW;
+	case TUI_CMD_DISCARD:
+		confirm_discard(app, s);
 		return TUI_REDRAW;
 	case TUI_CMD_FAILURES:
 		tui_push(app, &tui_view_failures, tui_failures_new(app, NULL));
@@ -666,6 +762,7 @@ static void overview_leave(tui_app *app, tui_view *v)
 
 	tui_call_drop(app, &s->inv_call);
 	tui_call_drop(app, &s->pf_call);
+	tui_call_drop(app, &s->discard_call);
 	sm_inventory_free(s->inv);
 	sm_preflight_free(s->pf);
 	clear_selected(s);
