@@ -214,7 +214,13 @@ defmodule Mix.Tasks.SnapmigTest.Seed do
           _ -> %TestApp.Counter.Emit{id: uuid, events: [event]}
         end
 
-      :ok = app.dispatch(command, metadata: %{"user" => Enum.at(~w(alice bob), rem(n, 2))})
+      # Commanded's default of 5 s is too short on a loaded machine
+      # (aggregate_execution_timeout while the first process starts).
+      :ok =
+        app.dispatch(command,
+          metadata: %{"user" => Enum.at(~w(alice bob), rem(n, 2))},
+          timeout: 60_000
+        )
     end
   end
 end
