@@ -337,16 +337,40 @@ static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 		run->log_path = sm_run_log_path(run, name);
 	}
 	sm_target_lock_run(run->lock_conn, run->eng, run->run_id);
-	/* After the journal: reading the target may wait for a lock, and a
-	 * run cancelled there is journaled as such. */
-	{
-		const sm_aggregate **aggs = sm_xcalloc(run->n_types + 1, sizeof *aggs);
+	return SM_OK;
+}
 
-		for (size_t i = 0; i < run->n_types; i++)
-			aggs[i] = run->types[i].agg;
-		rc = sm_target_fingerprints(conn, run->eng, aggs, run->n_types, true, &run->fps, err);
-		free(aggs);
+/*
+ * The fingerprint every row of the run is labelled with (engine/target.h),
+ * after the handshakes: an external reducer's comes from the hello of the
+ * process that goes on folding (no second start, and no window in which
+ * its code could change unseen); one that could not start is asked again,
+ * and the run stops when it cannot be.  After the journal: reading the
+ * target may wait for a lock, and a run cancelled there is journaled as
+ * such.
+ */
+static int fingerprints(sm_run *run, PGconn *conn, sm_error *err)
+{
+	const sm_aggregate **aggs = sm_xcalloc(run->n_types + 1, sizeof *aggs);
+	const char **hellos = sm_xcalloc(run->n_types + 1, sizeof *hellos);
+	bool *known = sm_xcalloc(run->n_types + 1, sizeof *known);
+	int rc;
+
+	pthread_mutex_lock(&run->lock);
+	for (size_t i = 0; i < run->n_types; i++) {
+		const sm_exec_hello *h = run->types[i].ready
+			? sm_exec_handshake(sm_reducer_exec(run->types[i].ready)) : NULL;
+
+		aggs[i] = run->types[i].agg;
+		known[i] = h != NULL;
+		hellos[i] = h ? h->fingerprint : NULL;
 	}
+	pthread_mutex_unlock(&run->lock);
+	rc = sm_target_fingerprints_known(conn, run->eng, aggs, run->n_types, true, known, hellos,
+					  &run->fps, err);
+	free(aggs);
+	free(hellos);
+	free(known);
 	return rc;
 }
 
@@ -444,6 +468,7 @@ static bool plan_run(sm_run *run)
 		return false;
 	}
 	ok = prepare(run, conn, &err) == SM_OK && sm_run_handshakes(run, &err) == SM_OK &&
+	     fingerprints(run, conn, &err) == SM_OK &&
 	     plan(run, conn, true, &err) == SM_OK;
 	if (!ok)
 		sm_run_fail(run, &err);

@@ -376,6 +376,14 @@ int sm_target_fingerprints(PGconn *conn, const sm_engine *eng,
 			   const sm_aggregate *const *aggs, size_t n, bool add,
 			   sm_type_fp **out, sm_error *err)
 {
+	return sm_target_fingerprints_known(conn, eng, aggs, n, add, NULL, NULL, out, err);
+}
+
+int sm_target_fingerprints_known(PGconn *conn, const sm_engine *eng,
+				 const sm_aggregate *const *aggs, size_t n, bool add,
+				 const bool *known, const char *const *hellos,
+				 sm_type_fp **out, sm_error *err)
+{
 	const sm_settings *set = &eng->env->settings;
 	sm_type_fp *fps = sm_xcalloc(n + 1, sizeof *fps);
 	int rc = SM_OK;
@@ -386,6 +394,10 @@ int sm_target_fingerprints(PGconn *conn, const sm_engine *eng,
 
 		fps[i].agg = aggs[i];
 		sm_error_clear(&e);
+		if (known && known[i]) {
+			sm_fingerprint_compute(eng->cfg, set, aggs[i], hellos[i], &fps[i].fp);
+			continue;
+		}
 		if (sm_fingerprint_current(eng->cfg, set, aggs[i], &fps[i].fp, &e) == SM_OK)
 			continue;
 		if (add) {

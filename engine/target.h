@@ -88,6 +88,15 @@ typedef struct sm_type_fp {
 int sm_target_fingerprints(PGconn *conn, const sm_engine *eng,
 			   const sm_aggregate *const *aggs, size_t n, bool add,
 			   sm_type_fp **out, sm_error *err);
+/* The same, for the external reducers whose hello the caller has already
+ * read (a rebuild's planning handshakes, whose processes go on folding):
+ * known[i] true takes hellos[i] (the aggregate's "fingerprint", NULL when
+ * it reported none) instead of starting the reducer again.  known may be
+ * NULL. */
+int sm_target_fingerprints_known(PGconn *conn, const sm_engine *eng,
+				 const sm_aggregate *const *aggs, size_t n, bool add,
+				 const bool *known, const char *const *hellos,
+				 sm_type_fp **out, sm_error *err);
 void sm_type_fps_free(sm_type_fp *fps, size_t n);
 
 /* ------------------------------------------------------------------ lock */

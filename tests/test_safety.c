@@ -865,6 +865,46 @@ START_TEST(test_an_external_reducers_own_fingerprint_makes_its_rows_stale)
 }
 END_TEST
 
+/* An external reducer whose code "changes" at every start: its fingerprint
+ * and its factor are the number of times it was started. */
+static const char restarting_py[] =
+	"import snapmig_reducer as sr\n"
+	"n = int(open('starts.txt').read()) + 1\n"
+	"open('starts.txt', 'w').write(str(n))\n"
+	"def added(state, data, ev):\n"
+	"    state['count'] += data['n'] * n\n"
+	"    return state\n"
+	"sr.run({'" ACCOUNT "': sr.Aggregate(initial={'count': 0},\n"
+	"    handlers={'Elixir.Account.Added': added}, fingerprint='build-%d' % n)})\n";
+
+/* A row is labelled with the fingerprint of the process that folded it,
+ * not of another start of the same reducer. */
+START_TEST(test_rows_carry_the_fingerprint_of_the_process_that_made_them)
+{
+	char *aggs = account_aggregate("exec python3 restarting.py");
+	char *label, *count, want[32];
+	fx f;
+
+	fx_init_in(&f, "public", NULL, aggs);
+	write_in(&f, "restarting.py", restarting_py);
+	write_in(&f, "starts.txt", "0\n");
+	account(&f, "a-1", 3);
+	rebuild_ok(f.eng);
+	label = query(&f, "SELECT fp.described ->> 'hello_fingerprint' FROM migration.snapmig_rows r"
+		      " JOIN migration.snapmig_fingerprints fp USING (fp_id) WHERE r.source_uuid = 'a-1'");
+	count = count_of(&f, "migration", "a-1");
+	ck_assert_msg(strncmp(label, "build-", 6) == 0, "label: %s", label);
+	/* 1 + 2 + 3 events' n, times the factor of the start that folded them. */
+	snprintf(want, sizeof want, "%d", 6 * atoi(label + 6));
+	ck_assert_msg(strcmp(count, want) == 0, "a row made by another start than its label %s: "
+		      "count %s, that start gives %s", label, count, want);
+	free(label);
+	free(count);
+	free(aggs);
+	fx_free(&f);
+}
+END_TEST
+
 /* ------------------------------------------------------ one run at a time */
 
 static const char slow_py[] =
@@ -1013,6 +1053,7 @@ int main(void)
 	tcase_add_test(fps, test_a_run_resumed_after_a_reducer_fix_keeps_none_of_the_old_rows);
 	tcase_add_test(fps, test_a_changed_setting_that_changes_output_makes_the_rows_stale);
 	tcase_add_test(fps, test_an_external_reducers_own_fingerprint_makes_its_rows_stale);
+	tcase_add_test(fps, test_rows_carry_the_fingerprint_of_the_process_that_made_them);
 	suite_add_tcase(s, fps);
 	tcase_set_timeout(ops, 120);
 	tcase_add_test(ops, test_a_second_operation_on_a_target_in_use_is_refused_naming_the_holder);
