@@ -826,6 +826,40 @@ START_TEST(test_a_changed_setting_that_changes_output_makes_the_rows_stale)
 }
 END_TEST
 
+/* 16.8: a key computed from a number is the text Elixir's to_string/1
+ * writes (1e2 -> "100.0", 1.50 -> "1.5"), in the row a rebuild writes. */
+START_TEST(test_a_number_key_in_a_generated_row_is_written_as_elixir_writes_it)
+{
+	const char *types[] = { "Elixir.Counter.Created", "Elixir.Counter.Added",
+				"Elixir.Counter.Added", "Elixir.Counter.Added" };
+	const char *datas[] = { "{\"id\":\"k-1\"}", "{\"n\": 1e2}", "{\"n\": 1.50}", "{\"n\": 7}" };
+	const char *metas[] = { NULL, NULL, NULL, NULL };
+	char err_buf[1024], *keys;
+	fx f;
+
+	fx_new(&f, "public");
+	ck_assert_msg(sm_fixture_append(f.conn, "public", SM_FIXTURE_BYTEA, "k-1", 4, types, datas,
+					metas, err_buf, sizeof err_buf) == 0, "%s", err_buf);
+	ck_assert_msg(sm_fixture_snapshot(f.conn, "public", SM_FIXTURE_BYTEA, "k-1", 1, COUNTER,
+					  "{\"id\":null,\"by\":{}}", "{\"snapshot_module_version\":1}",
+					  err_buf, sizeof err_buf) == 0, "%s", err_buf);
+	fx_load(&f, env_t,
+		"  { type = \"" COUNTER "\"; snapshot_version = 2;\n"
+		"    initial = \"{id: null, by: {}}\";\n"
+		"    events = (\n"
+		"      { on = \"Elixir.Counter.Created\"; do = \"id = event.id\"; },\n"
+		"      { on = \"Elixir.Counter.Added\"; do = \"by[event.n] = true\"; }\n"
+		"    ); }", "t");
+	rebuild_ok(f.eng);
+	keys = query(&f, "SELECT string_agg(k, ',' ORDER BY k) FROM migration.snapshots,"
+		     " jsonb_object_keys(convert_from(data, 'UTF8')::jsonb -> 'by') k"
+		     " WHERE source_uuid = 'k-1'");
+	ck_assert_str_eq(keys, "1.5,100.0,7");
+	free(keys);
+	fx_free(&f);
+}
+END_TEST
+
 /* An external reducer that reads its fingerprint and its factor from
  * files beside it: its code "changes" without snapmig.conf changing. */
 static const char versioned_py[] =
@@ -1042,6 +1076,7 @@ int main(void)
 	tcase_set_timeout(reducers, 120);
 	tcase_add_test(reducers, test_each_run_logs_its_reducer_to_a_file_of_its_own);
 	tcase_add_test(reducers, test_a_reducer_leaves_no_process_behind);
+	tcase_add_test(reducers, test_a_number_key_in_a_generated_row_is_written_as_elixir_writes_it);
 	suite_add_tcase(s, reducers);
 	tcase_set_timeout(owners, 120);
 	tcase_add_test(owners, test_a_target_holding_another_stores_rows_is_refused_naming_both_stores);
