@@ -8,6 +8,7 @@
 
 #include "engine/db.h"
 #include "engine/engine_internal.h"
+#include "engine/target.h"
 #include "util/alloc.h"
 
 static char *dup_or_null(const PGresult *res, int r, int c)
@@ -28,6 +29,19 @@ static int query_target_table(sm_engine *eng, sm_cancel *cancel, const char *tab
 		return sm_error_code(err, SM_ERR_DB);
 	rc = sm_db_query_snapmig_table(conn, eng->env->settings.target_schema, table, sql_fmt,
 				       nparams, params, res, err);
+	sm_engine_disconnect(conn);
+	return rc;
+}
+
+/* sm_target_check on a connection of its own. */
+static int check_target(sm_engine *eng, sm_cancel *cancel, sm_error *err)
+{
+	PGconn *conn = sm_engine_connect(eng, cancel, err);
+	int rc;
+
+	if (!conn)
+		return sm_error_code(err, SM_ERR_DB);
+	rc = sm_target_check(conn, eng, err);
 	sm_engine_disconnect(conn);
 	return rc;
 }
@@ -172,6 +186,11 @@ int sm_copies_read(sm_engine *eng, sm_cancel *cancel, sm_copy_list **out, sm_err
 	int rc;
 
 	*out = NULL;
+	/* Only this store's copies: another store's target is refused, as
+	 * rollback refuses it. */
+	rc = check_target(eng, cancel, err);
+	if (rc)
+		return rc;
 	/* to_jsonb(c): the counts are missing from a table an older snapmig
 	 * made (until its next copy adds the columns). */
 	rc = query_target_table(eng, cancel, "snapmig_copies",

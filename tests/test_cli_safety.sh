@@ -47,7 +47,7 @@ sql "CREATE SCHEMA tenant_b;
 write_config "$(printf ',\n  { name = "tenant-b"; conninfo = "%s"; source_schema = "tenant_b"; },\n  { name = "tenant-b-own"; conninfo = "%s"; source_schema = "tenant_b"; target_schema = "tenant_b_migration"; },\n  { name = "prod"; conninfo = "%s"; protected = true; }' "$CONNINFO" "$CONNINFO" "$CONNINFO")"
 run -c "$CONF" -e local rebuild
 expect_rc 1
-for cmd in status rebuild "copy --dry-run" preflight; do
+for cmd in status rebuild "copy --dry-run" preflight "rollback --yes" "rollback --list" "discard --yes"; do
 	# shellcheck disable=SC2086
 	run -c "$CONF" -e tenant-b $cmd
 	expect_rc 2

@@ -143,6 +143,18 @@ run -c "$CONF" -j 2 --json rebuild
 expect_rc 1
 json_check '[t["events_done"] for t in d["types"] if t["type"] == "Elixir.TestApp.Ledger"] == [30]'
 verify bytea SNAPMIG_TEST_LEDGER_VERSION=2
+# Every generated row carries the fingerprint the bridge reports for its
+# type (issue 16.2: a hash of the modules that fold it), and status counts
+# them current.
+v=$(sql "SELECT count(*) FILTER (WHERE f.described ->> 'hello_fingerprint' LIKE 'snapmig_commanded % sha256:%'),
+	 count(*) FROM migration.snapshots s JOIN migration.snapmig_rows r USING (source_uuid)
+	 JOIN migration.snapmig_fingerprints f USING (fp_id)")
+case "$v" in
+"0|"* | *"|0") fail "rows with the bridge's fingerprint, rows: $v" ;;
+*) [ "${v%%|*}" = "${v#*|}" ] && ok || fail "rows with the bridge's fingerprint, rows: $v" ;;
+esac
+run -c "$CONF" --json status
+json_check '[(t["label"], t["target_stale"]) for t in d["types"] if t["target_rows"]] == [("Counter", 0), ("Ledger", 0)]'
 
 # ------------------------------------------- versions that disagree (bytea)
 # snapmig.conf says 3, the application still 2: shown, and refused.
