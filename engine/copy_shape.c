@@ -157,6 +157,9 @@ int sm_copy_shape_read(sm_engine *eng, const sm_copy_options *opts, sm_cancel *c
 	*out = NULL;
 	rc = sm_copy_ctx_open(&ctx, eng, opts ? opts->types : NULL, opts ? opts->n_types : 0,
 			      cancel, err);
+	/* The classification reads the current generated rows only. */
+	if (rc == SM_OK)
+		rc = sm_copy_ctx_generated(&ctx, err);
 	if (rc != SM_OK) {
 		sm_copy_ctx_close(&ctx);
 		return rc;
