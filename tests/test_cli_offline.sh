@@ -116,7 +116,7 @@ expect_rc 2
 # check: the example is clean; a read of a field initial lacks is a warning.
 run -c "$DEMO_CONF" check
 expect_rc 0
-expect_line '^.*snapmig\.conf: valid: 2 environments, 4 aggregate types \(3 with rules, 1 external\)$'
+expect_line '^.*snapmig\.conf: valid: 4 environments, 4 aggregate types \(3 with rules, 1 external\)$'
 refute_err "warning"
 cat >"$T/warn.conf" <<'EOF'
 environments = ( { name = "x"; conninfo = "dbname=nowhere"; } );
