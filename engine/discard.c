@@ -44,24 +44,10 @@ static char *details_text(const sm_aggregate *const *aggs, size_t n, const sm_di
 	return s;
 }
 
-/* Runs one statement; *affected gets its row count. */
-static int exec_count(PGconn *conn, const char *sql, const char *types, long long *affected,
-		      sm_error *err)
-{
-	const char *p[] = { types };
-	PGresult *res = sm_db_query(conn, sql, 1, p, err);
-
-	if (!res)
-		return SM_ERR_DB;
-	if (affected)
-		*affected = strtoll(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	return SM_OK;
-}
-
 static int discard_transaction(PGconn *conn, const char *target, const char *types,
 			       sm_discard_result *r, sm_error *err)
 {
+	const char *p[] = { types };
 	char *t = sm_db_ident(conn, target);
 	char *sql;
 	int rc = sm_db_exec(conn, "BEGIN", err);
@@ -71,12 +57,12 @@ static int discard_transaction(PGconn *conn, const char *target, const char *typ
 		sql = sm_xasprintf("DELETE FROM %1$s.snapmig_rows r USING %1$s.snapshots s"
 				   " WHERE s.source_uuid = r.source_uuid AND s.source_type = ANY($1::text[]);"
 				   , t);
-		rc = exec_count(conn, sql, types, NULL, err);
+		rc = sm_db_exec_count(conn, sql, 1, p, NULL, "discarding fingerprints", err);
 		free(sql);
 	}
 	if (rc == SM_OK) {
 		sql = sm_xasprintf("DELETE FROM %s.snapshots WHERE source_type = ANY($1::text[])", t);
-		rc = exec_count(conn, sql, types, &r->rows, err);
+		rc = sm_db_exec_count(conn, sql, 1, p, &r->rows, "discarding generated rows", err);
 		free(sql);
 	}
 	if (rc == SM_OK) {
@@ -87,7 +73,7 @@ static int discard_transaction(PGconn *conn, const char *target, const char *typ
 	}
 	if (rc == SM_OK) {
 		sql = sm_xasprintf("DELETE FROM %s.snapmig_failures WHERE source_type = ANY($1::text[])", t);
-		rc = exec_count(conn, sql, types, &r->failures, err);
+		rc = sm_db_exec_count(conn, sql, 1, p, &r->failures, "discarding failures", err);
 		free(sql);
 	}
 	if (rc == SM_OK)
