@@ -30,6 +30,9 @@ static const char usage[] =
 	"      --jsonb-text       jsonb columns holding JSON text (double encoding)\n"
 	"      --scale N          about N events (default 1000000; k and M suffixes)\n"
 	"      --single N         only one StatusPage stream of N events\n"
+	"      --aggregates N     only N small streams (2..6 events, k and M suffixes),\n"
+	"                         each snapshotted at its last event: a store whose\n"
+	"                         size is in aggregates rather than events\n"
 	"      --bump LIST        types whose snapshots are one version behind the\n"
 	"                         config: labels or types, comma-separated, all or\n"
 	"                         none (default StatusPage)\n"
@@ -63,7 +66,7 @@ static int fail(const sm_error *err)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_JSONB = 256, OPT_JSONB_TEXT, OPT_SCALE, OPT_SINGLE, OPT_BUMP,
+	enum { OPT_JSONB = 256, OPT_JSONB_TEXT, OPT_SCALE, OPT_SINGLE, OPT_AGGREGATES, OPT_BUMP,
 	       OPT_SEED, OPT_REPLACE };
 	static const struct option longopts[] = {
 		{ "dbname", required_argument, NULL, 'd' },
@@ -73,6 +76,7 @@ int main(int argc, char **argv)
 		{ "jsonb-text", no_argument, NULL, OPT_JSONB_TEXT },
 		{ "scale", required_argument, NULL, OPT_SCALE },
 		{ "single", required_argument, NULL, OPT_SINGLE },
+		{ "aggregates", required_argument, NULL, OPT_AGGREGATES },
 		{ "bump", required_argument, NULL, OPT_BUMP },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "seed", required_argument, NULL, OPT_SEED },
@@ -102,6 +106,7 @@ int main(int argc, char **argv)
 		case OPT_JSONB_TEXT: o.mode = SM_FIXTURE_JSONB_TEXT; break;
 		case OPT_SCALE: o.scale = parse_count(optarg); break;
 		case OPT_SINGLE: o.single = parse_count(optarg); break;
+		case OPT_AGGREGATES: o.aggregates = parse_count(optarg); break;
 		case OPT_BUMP: bump = optarg; break;
 		case 'j': jobs = atoi(optarg); break;
 		case OPT_SEED: o.seed = atoll(optarg); break;
@@ -111,7 +116,8 @@ int main(int argc, char **argv)
 		default: fputs(usage, stderr); return 2;
 		}
 	}
-	if (optind < argc || o.scale < 100 || o.single < 0 || jobs < 1 || jobs > 64) {
+	if (optind < argc || o.scale < 100 || o.single < 0 || o.aggregates < 0 ||
+	    (o.single > 0 && o.aggregates > 0) || jobs < 1 || jobs > 64) {
 		fprintf(stderr, "snapmig-demo-data: bad arguments (--scale at least 100)\n%s", usage);
 		return 2;
 	}

@@ -313,6 +313,11 @@ int demo_store_plan(PGconn *conn, const demo_options *o, long long *streams,
 
 		rc = plan_group(conn, o, &next_id, 1, "0", size, 2, err);
 		free(size);
+	} else if (o->aggregates > 0) {
+		/* Many small streams, each with a snapshot at its last event
+		 * (below): the plan's size grows with the aggregates, not the
+		 * events. */
+		rc = plan_group(conn, o, &next_id, o->aggregates, kinds, "2 + h % 5", 3600, err);
 	} else {
 		/* Skewed like real stores: two giant streams (a StatusPage and a
 		 * Monitor with 12% and 10.5% of the events, above 100,000 at the
@@ -373,6 +378,8 @@ int demo_store_plan(PGconn *conn, const demo_options *o, long long *streams,
 		}
 	}
 
+	if (o->aggregates > 0 && (rc = demo_exec(conn, "UPDATE demo_plan SET snap_at = total", err)))
+		goto out;
 	free(sql);
 	sql = sm_xasprintf(
 		"INSERT INTO %1$s.streams (stream_id, stream_uuid, stream_version, created_at)"

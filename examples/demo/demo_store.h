@@ -43,6 +43,8 @@ typedef struct demo_options {
 	enum sm_fixture_mode mode; /* bytea, jsonb or double-encoded jsonb */
 	long long scale;           /* events, about */
 	long long single;          /* > 0: one StatusPage stream of this size only */
+	long long aggregates;      /* > 0: this many small streams (2..6 events) only,
+	                              each snapshotted at its last event */
 	long long seed;            /* for the hashes that stand in for randomness */
 	bool replace;              /* drop the schema first when it exists */
 	bool quiet;
