@@ -34,6 +34,30 @@ static void summary_json(cli_ctx *ctx, const sm_progress *p, int status)
 	for (size_t i = 0; i < p->n_types; i++)
 		json_object_array_add(types, progress_type_json(&p->types[i], true));
 	out_json_add(doc, "types", types);
+	if (p->plan_run_id) {
+		json_object *procs = json_object_new_array();
+
+		out_json_add(doc, "plan_run_id", json_object_new_int64(p->plan_run_id));
+		out_json_add(doc, "chunks_total", json_object_new_int64(p->chunks_total));
+		out_json_add(doc, "chunks_done", json_object_new_int64(p->chunks_done));
+		for (size_t i = 0; i < p->n_processes; i++) {
+			const sm_process_progress *x = &p->processes[i];
+			json_object *o = json_object_new_object();
+
+			out_json_add(o, "run_id", json_object_new_int64(x->run_id));
+			out_json_add(o, "host", json_object_new_string(x->host));
+			out_json_add(o, "pid", json_object_new_int64(x->pid));
+			out_json_add(o, "outcome", json_object_new_string(x->outcome));
+			out_json_add(o, "self", json_object_new_boolean(x->self));
+			out_json_add(o, "chunks", json_object_new_int64(x->chunks));
+			out_json_add(o, "instances", json_object_new_int64(x->instances));
+			out_json_add(o, "events", json_object_new_int64(x->events));
+			out_json_add(o, "failed", json_object_new_int64(x->failed));
+			out_json_add(o, "events_per_sec", json_object_new_int64(llround(x->events_per_sec)));
+			json_object_array_add(procs, o);
+		}
+		out_json_add(doc, "processes", procs);
+	}
 	if (status != SM_OK && status != SM_ERR_CANCELLED) {
 		char buf[1400];
 
@@ -51,6 +75,39 @@ static char *kinds_text(const sm_type_progress *t)
 			out_appendf(&s, ", ", "%s %lld", sm_failure_kind_name((enum sm_failure_kind)k),
 				    t->failures[k]);
 	return s;
+}
+
+/* The processes that shared the plan, when there were several. */
+static void processes_table(const sm_progress *p)
+{
+	static const char *const headers[] = {
+		"RUN", "HOST", "PID", "CHUNKS", "INSTANCES", "EVENTS", "EVENTS/S", "FAILED", "STATE",
+	};
+	out_table *t;
+
+	if (p->n_processes < 2)
+		return;
+	t = out_table_new(9, headers, "rlrrrrrrl");
+	for (size_t i = 0; i < p->n_processes; i++) {
+		const sm_process_progress *x = &p->processes[i];
+		char buf[64];
+
+		snprintf(buf, sizeof buf, "%lld%s", x->run_id, x->self ? "*" : "");
+		out_table_cell(t, buf);
+		out_table_cell(t, x->host);
+		snprintf(buf, sizeof buf, "%ld", x->pid);
+		out_table_cell(t, buf);
+		out_table_cell(t, sm_fmt_count(buf, sizeof buf, x->chunks));
+		out_table_cell(t, sm_fmt_count(buf, sizeof buf, x->instances));
+		out_table_cell(t, sm_fmt_count(buf, sizeof buf, x->events));
+		out_table_cell(t, sm_fmt_count(buf, sizeof buf, llround(x->events_per_sec)));
+		out_table_cell(t, sm_fmt_count(buf, sizeof buf, x->failed));
+		out_table_cell(t, x->outcome);
+	}
+	printf("\nplan of run %lld: %lld of %lld chunks done by %zu processes\n", p->plan_run_id,
+	       p->chunks_done, p->chunks_total, p->n_processes);
+	out_table_print(t, stdout);
+	out_table_free(t);
 }
 
 static void summary_table(const sm_progress *p)
@@ -80,6 +137,7 @@ static void summary_table(const sm_progress *p)
 	}
 	out_table_print(t, stdout);
 	out_table_free(t);
+	processes_table(p);
 	printf("\nrun %lld %s in %s: %s instances, %s events folded, %s failed",
 	       p->run_id, sm_run_state_name(p->state),
 	       sm_fmt_duration(el, sizeof el, p->elapsed_seconds),
@@ -113,6 +171,7 @@ static int start_rebuild(void *arg, sm_run **run, sm_error *err)
 	opts.n_types = ctx->g.n_types;
 	opts.uuids = cli_opt_args(ctx, CLI_OPT_UUID, &opts.n_uuids);
 	opts.only_failed = cli_opt_given(ctx, CLI_OPT_ONLY_FAILED);
+	opts.join = cli_opt_given(ctx, CLI_OPT_JOIN);
 	opts.jobs = ctx->g.jobs;
 	return sm_rebuild_start(ctx->eng, &opts, run, err);
 }

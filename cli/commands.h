@@ -91,6 +91,9 @@
 	  "the version") \
 	X(ONLY_FAILED,  "only-failed",    0,   NULL,   CLI_FOR(REBUILD), \
 	  "only the instances with a failure recorded by an earlier run") \
+	X(JOIN,         "join",           0,   NULL,   CLI_FOR(REBUILD), \
+	  "help the rebuild planned in the target schema (from any machine): " \
+	  "claim its chunks until none is left") \
 	X(UUID,         "uuid",           0,   "ID",   CLI_FOR(REBUILD) | CLI_FOR(VERIFY) | CLI_REPEAT, \
 	  "only this instance (its source_uuid; repeatable)") \
 	X(KIND,         "kind",           0,   "KIND", CLI_FOR(FAILURES), \

@@ -89,7 +89,7 @@ static void show_line(progress_view *v, const sm_progress *p)
 	char el[32], ed[32], ep[32], id[32], ip[32], fl[32], rate[32], eta[32];
 
 	fprintf(v->f, "snapmig: %s %s %s: %s/%s events (%d%%), %s/%s instances, "
-		"%s failed, %s events/s, ETA %s\n",
+		"%s failed, %s events/s, ETA %s",
 		v->what, sm_run_state_name(p->state), sm_fmt_duration(el, sizeof el, p->elapsed_seconds),
 		sm_fmt_count(ed, sizeof ed, t->events_done),
 		sm_fmt_count(ep, sizeof ep, t->events_planned), (int)(fraction(t) * 100.0),
@@ -98,6 +98,11 @@ static void show_line(progress_view *v, const sm_progress *p)
 		sm_fmt_count(fl, sizeof fl, t->failed),
 		sm_fmt_count(rate, sizeof rate, llround(t->events_per_sec)),
 		sm_fmt_duration(eta, sizeof eta, t->eta_seconds));
+	/* A rebuild shared by several processes: the whole run's chunks. */
+	if (p->n_processes > 1)
+		fprintf(v->f, "; %lld/%lld chunks by %zu processes", p->chunks_done,
+			p->chunks_total, p->n_processes);
+	fputc('\n', v->f);
 	fflush(v->f);
 }
 

@@ -1,12 +1,15 @@
 /*
  * Rebuild runs: planning, the worker pool, progress and the journal.
  *
- * Planning fixes every instance's start (initial state, valid live
- * snapshot, or the target row of an earlier run: that is the resume) and
- * end version (the stream's version now), then orders instances by events
- * to fold, largest first, and cuts them into chunks that the workers take
- * one at a time.  Each chunk is read with one query and written in one
- * transaction, so a stop at any moment loses at most the chunks in flight.
+ * A rebuild plans into the work table of the target (engine/work.h):
+ * chunks of instances that any number of processes (this one and those
+ * that join it, sm_rebuild_options.join) claim; a chunk's instances get
+ * their start (initial state, valid live snapshot, or the target row of
+ * an earlier run: that is the resume) and end version (the stream's
+ * version when the run was planned) from its claimer.  Each chunk is read
+ * with one query and written in one transaction, so a stop at any moment
+ * loses at most the chunks in flight.  A verify run plans in memory (run->
+ * inst), largest instances first, cut the same way.
  */
 #include "config.h"
 
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -22,13 +26,13 @@
 #include "engine/reducer_exec.h"
 #include "engine/target.h"
 #include "engine/verify_internal.h"
+#include "engine/work.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/fs.h"
 
-/* A chunk holds at most batch_size instances and about this many events
- * (one bigger instance goes alone). */
-#define CHUNK_EVENTS 100000
+/* A verify run's chunks are cut as a rebuild's (engine/work.h). */
+#define CHUNK_EVENTS SM_WORK_CHUNK_EVENTS
 
 double sm_run_elapsed(const sm_run *run)
 {
@@ -91,6 +95,21 @@ static json_object *details_json(const sm_run *run, bool with_counts)
 	}
 	json_object_object_add(d, "types", types);
 	json_object_object_add(d, "jobs", json_object_new_int(run->jobs));
+	/* Which process did it: several may share one plan (engine/work.h). */
+	{
+		char host[256];
+
+		sm_work_host(host, sizeof host);
+		json_object_object_add(d, "host", json_object_new_string(host));
+		json_object_object_add(d, "pid", json_object_new_int64((int64_t)getpid()));
+	}
+	if (run->join && run->plan_run_id) {
+		char id[32];
+
+		/* Text, as the progress query compares it. */
+		snprintf(id, sizeof id, "%lld", run->plan_run_id);
+		json_object_object_add(d, "join_of", json_object_new_string(id));
+	}
 	if (run->log_path)
 		json_object_object_add(d, "reducer_log", json_object_new_string(run->log_path));
 	if (run->only_failed)
@@ -126,17 +145,24 @@ sm_instance *sm_run_add_instance(sm_run *run, const PGresult *res, size_t *cap)
 	return x;
 }
 
-/* One row of the planning query into run->inst. */
-static void add_instance(sm_run *run, const PGresult *res, size_t *cap)
+void sm_run_parse_instance(const sm_run *run, const PGresult *res, int row, sm_instance *x)
 {
-	sm_instance *x = sm_run_add_instance(run, res, cap);
+	const char *type = PQgetvalue(res, row, 1);
 
-	x->start_kind = (enum sm_start_kind)sm_db_ll(res, 0, 7);
-	if (x->prefail)
-		return;     /* nothing to fold: start and end stay 0 */
-	x->start_version = sm_db_ll(res, 0, 5);
-	x->end_version = sm_db_ll(res, 0, 6);
-	if (sm_db_ll(res, 0, 4) < 0) {
+	memset(x, 0, sizeof *x);
+	x->uuid = sm_xstrdup(PQgetvalue(res, row, 0));
+	x->stream_id = sm_db_ll(res, row, 2);
+	x->start_version = sm_db_ll(res, row, 5);
+	x->end_version = sm_db_ll(res, row, 6);
+	x->start_kind = (enum sm_start_kind)sm_db_ll(res, row, 7);
+	for (size_t k = 0; k < run->n_types; k++)
+		if (strcmp(run->types[k].agg->type, type) == 0)
+			x->type_index = (int)k;
+	if (strcmp(PQgetvalue(res, row, 3), "t") == 0) {
+		x->prefail = SM_FAIL_MISSING_STREAM;
+		x->prefail_msg = "the snapshot's stream is missing or deleted";
+		x->start_version = x->end_version = 0;
+	} else if (sm_db_ll(res, row, 4) < 0) {
 		x->prefail = SM_FAIL_BAD_SNAPSHOT;
 		x->prefail_msg = "snapshot metadata is not valid JSON";
 		x->start_version = x->end_version = 0;
@@ -203,42 +229,21 @@ int sm_run_read_plan(sm_run *run, PGconn *conn, const char *sql, const char *con
 	return rc;
 }
 
-/* Plans the run: run->inst, run->chunks and the planned counts.
- * have_failures: the target has a failures table (without one,
- * only_failed plans nothing). */
-static int plan(sm_run *run, PGconn *conn, bool have_failures, sm_error *err)
+/* Plans the run into the work table of the target (engine/work.h), or
+ * reads the plan it joins. */
+static int plan(sm_run *run, PGconn *conn, sm_error *err)
 {
-	const sm_settings *set = &run->eng->env->settings;
-	char *a_uuids = NULL, *inst, *sql, *t, *failed;
 	int rc;
 
-	if (run->n_uuids)
-		a_uuids = sm_db_text_array((const char *const *)run->uuids, run->n_uuids);
-	t = sm_db_ident(conn, set->target_schema);
-	failed = have_failures ? sm_xasprintf("SELECT source_uuid FROM %s.snapmig_failures", t)
-			       : sm_xstrdup("SELECT NULL::text WHERE false");
-	inst = sm_db_instances_sql(conn, set, &run->layout, true);
-	sql = sm_xasprintf(
-		"SELECT j.source_uuid, j.source_type, COALESCE(j.stream_id, 0), j.missing, j.mv,"
-		" j.start_version, COALESCE(j.end_version, 0), j.sk"
-		" FROM (%s) j"
-		" WHERE NOT (j.sk = %d AND NOT j.missing AND j.tgt_version >= j.end_version)"
-		" AND ($4::text[] IS NULL OR j.source_uuid = ANY($4::text[]))"
-		" AND (NOT $5::bool OR j.source_uuid IN (%s))",
-		inst, SM_START_GENERATED, failed);
-	{
-		const char *params[] = { set->metadata_key, run->type_params.types,
-					 run->type_params.versions, a_uuids,
-					 run->only_failed ? "true" : "false" };
-
-		rc = sm_run_read_plan(run, conn, sql, params, 5, add_instance, err);
+	if (run->join) {
+		rc = sm_work_poll(conn, run, err);
+		pthread_mutex_lock(&run->lock);
+		run->n_chunks = (size_t)run->chunks_total;
+		pthread_mutex_unlock(&run->lock);
+		return rc;
 	}
-	free(a_uuids);
-	free(inst);
-	free(sql);
-	free(t);
-	free(failed);
-	return rc;
+	rc = sm_work_ensure(conn, run->eng->env->settings.target_schema, err);
+	return rc ? rc : sm_work_plan(conn, run, err);
 }
 
 void sm_run_cut_chunks(sm_run *run)
@@ -267,7 +272,7 @@ void sm_run_cut_chunks(sm_run *run)
 			n++;
 		}
 		run->chunks = sm_xgrow(run->chunks, &cap_chunks, run->n_chunks + 1, sizeof *run->chunks);
-		run->chunks[run->n_chunks].first = i;
+		run->chunks[run->n_chunks].inst = &run->inst[i];
 		run->chunks[run->n_chunks].count = n;
 		run->n_chunks++;
 		i += n;
@@ -300,6 +305,83 @@ char *sm_run_log_path(const sm_run *run, const char *name)
 	return path;
 }
 
+/* A joining run takes the types of the plan it joins (in its order):
+ * each must be in this configuration. */
+static int join_plan(sm_run *run, PGconn *conn, sm_error *err)
+{
+	char **types = NULL;
+	long long *fp_ids = NULL;
+	size_t n = 0;
+	const sm_aggregate **aggs;
+	int rc = sm_work_ensure(conn, run->eng->env->settings.target_schema, err);
+
+	if (rc == SM_OK)
+		rc = sm_work_find(conn, run, &types, &fp_ids, &n, err);
+	if (rc != SM_OK)
+		return rc;
+	aggs = sm_xcalloc(n + 1, sizeof *aggs);
+	for (size_t i = 0; i < n && rc == SM_OK; i++) {
+		aggs[i] = sm_config_find_aggregate(run->eng->cfg, types[i]);
+		if (!aggs[i] || strcmp(aggs[i]->type, types[i]) != 0)
+			rc = sm_error_set(err, SM_ERR_CONFIG,
+					  "the rebuild to join (run %lld) rebuilds %s, which environment"
+					  " %s does not configure: join with the configuration it was"
+					  " started with", run->plan_run_id, types[i], run->eng->env->name);
+	}
+	if (rc == SM_OK) {
+		pthread_mutex_lock(&run->lock);
+		free(run->types);
+		run->types = sm_xcalloc(n + 1, sizeof *run->types);
+		for (size_t i = 0; i < n; i++)
+			run->types[i].agg = aggs[i];
+		run->n_types = n;
+		pthread_mutex_unlock(&run->lock);
+		sm_type_params_clear(&run->type_params);
+		sm_type_params_init(&run->type_params, aggs, n);
+		run->plan_fp_ids = fp_ids;
+		fp_ids = NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(types[i]);
+	free(types);
+	free(fp_ids);
+	free(aggs);
+	return rc;
+}
+
+/* A second planning rebuild is refused while one runs: say how to help
+ * it instead. */
+static int join_hint(sm_run *run, sm_error *err)
+{
+	size_t n = strlen(err->message);
+
+	if (err->code == SM_ERR_BUSY && !run->join && strstr(err->message, "rebuild"))
+		snprintf(err->message + n, sizeof err->message - n,
+			 "; to help the running rebuild instead: snapmig rebuild --join");
+	return err->code;
+}
+
+/* A joining process folds with the plan's reducers or not at all: each
+ * type's fingerprint here must be the one the plan registered. */
+static int join_fingerprints(sm_run *run, sm_error *err)
+{
+	for (size_t i = 0; i < run->n_types; i++) {
+		const sm_type_fp *fp = &run->fps[i];
+
+		if (fp->failed)
+			return sm_error_set(err, SM_ERR_CONFIG, "cannot join run %lld: the reducer of %s"
+					    " cannot be asked here: %s", run->plan_run_id,
+					    fp->agg->type, fp->error);
+		if (fp->id == 0 || fp->id != run->plan_fp_ids[i])
+			return sm_error_set(err, SM_ERR_CONFIG, "cannot join run %lld: the reducer of %s"
+					    " here is not the one the run was planned with (its"
+					    " fingerprint differs: another configuration or program);"
+					    " join with the same snapmig.conf and reducers",
+					    run->plan_run_id, fp->agg->type);
+	}
+	return SM_OK;
+}
+
 static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 {
 	const sm_settings *set = &run->eng->env->settings;
@@ -320,8 +402,14 @@ static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 	run->lock_conn = sm_engine_connect(run->eng, run->stop, err);
 	if (!run->lock_conn)
 		return sm_error_code(err, SM_ERR_DB);
-	if (sm_target_lock(run->lock_conn, run->eng, SM_LOCK_REBUILD, "rebuild", err))
-		return err->code;
+	/* Rebuilds share the target (engine/work.h): the planning one holds
+	 * R (one plan at a time) and K shared, a joining one K shared only;
+	 * copy, rollback and discard take K exclusively. */
+	if (sm_target_lock(run->lock_conn, run->eng, run->join ? SM_LOCK_JOIN : SM_LOCK_REBUILD,
+			   run->join ? "rebuild --join" : "rebuild", err))
+		return join_hint(run, err);
+	if (run->join && (rc = join_plan(run, conn, err)) != SM_OK)
+		return rc;
 	details = details_json(run, false);
 	rc = sm_db_journal_start(conn, set->target_schema, "rebuild", run->eng->env->name,
 				 json_object_to_json_string(details), &run->run_id, err);
@@ -366,11 +454,15 @@ static int fingerprints(sm_run *run, PGconn *conn, sm_error *err)
 		hellos[i] = h ? h->fingerprint : NULL;
 	}
 	pthread_mutex_unlock(&run->lock);
-	rc = sm_target_fingerprints_known(conn, run->eng, aggs, run->n_types, true, known, hellos,
-					  &run->fps, err);
+	/* A joining process registers nothing: its reducers must be the
+	 * plan's. */
+	rc = sm_target_fingerprints_known(conn, run->eng, aggs, run->n_types, !run->join, known,
+					  hellos, &run->fps, err);
 	free(aggs);
 	free(hellos);
 	free(known);
+	if (rc == SM_OK && run->join)
+		rc = join_fingerprints(run, err);
 	return rc;
 }
 
@@ -469,7 +561,7 @@ static bool plan_run(sm_run *run)
 	}
 	ok = prepare(run, conn, &err) == SM_OK && sm_run_handshakes(run, &err) == SM_OK &&
 	     fingerprints(run, conn, &err) == SM_OK &&
-	     plan(run, conn, true, &err) == SM_OK;
+	     plan(run, conn, &err) == SM_OK;
 	if (!ok)
 		sm_run_fail(run, &err);
 	/* The connection is not kept: a cancelled query may leave it
@@ -479,12 +571,31 @@ static bool plan_run(sm_run *run)
 	return ok;
 }
 
+/* A rebuild's view of the whole plan, about once a second while its
+ * workers run, on a connection of its own (best effort: the progress of
+ * the other processes is only shown). */
+static void poll_shared(sm_run *run, PGconn **conn)
+{
+	sm_error err;
+
+	if (run->verify || !run->plan_run_id)
+		return;
+	if (!*conn && !(*conn = sm_engine_connect(run->eng, run->stop, &err)))
+		return;
+	if (sm_work_poll(*conn, run, &err) != SM_OK) {
+		sm_engine_disconnect(*conn);
+		*conn = NULL;
+	}
+}
+
 void sm_run_workers(sm_run *run)
 {
 	int n = run->jobs < (int)run->n_chunks ? run->jobs : (int)run->n_chunks;
 	sm_worker_arg *workers = sm_xcalloc((size_t)n + 1, sizeof *workers);
 	pthread_t *threads = sm_xcalloc((size_t)n + 1, sizeof *threads);
+	PGconn *poll_conn = NULL;
 
+	atomic_store(&run->workers_left, n);
 	for (int i = 0; i < n; i++) {
 		workers[i].run = run;
 		workers[i].id = i + 1;
@@ -493,12 +604,21 @@ void sm_run_workers(sm_run *run)
 
 			sm_error_set(&err, SM_ERR_INTERNAL, "cannot start worker thread");
 			sm_run_fail(run, &err);
+			atomic_fetch_sub(&run->workers_left, n - i);
 			n = i;
 			break;
 		}
 	}
+	poll_shared(run, &poll_conn);
+	while (atomic_load(&run->workers_left) > 0) {
+		for (int i = 0; i < 10 && atomic_load(&run->workers_left) > 0; i++)
+			usleep(100000);
+		poll_shared(run, &poll_conn);
+	}
 	for (int i = 0; i < n; i++)
 		pthread_join(threads[i], NULL);
+	poll_shared(run, &poll_conn);
+	sm_engine_disconnect(poll_conn);
 	free(workers);
 	free(threads);
 }
@@ -651,6 +771,9 @@ static int rebuild_new(sm_engine *eng, const sm_rebuild_options *opts, sm_run **
 	int rc;
 
 	*out = NULL;
+	if (opts && opts->join && (opts->n_types || opts->n_uuids || opts->only_failed))
+		return sm_error_set(err, SM_ERR_USAGE, "a process that joins a rebuild takes its"
+				    " types and filters from the plan: give none");
 	rc = sm_engine_select_types(eng, opts ? opts->types : NULL, opts ? opts->n_types : 0,
 				    &aggs, &n_aggs, err);
 	if (rc)
@@ -659,6 +782,7 @@ static int rebuild_new(sm_engine *eng, const sm_rebuild_options *opts, sm_run **
 			  opts ? opts->n_uuids : 0);
 	free(aggs);
 	(*out)->only_failed = opts && opts->only_failed;
+	(*out)->join = opts && opts->join;
 	return SM_OK;
 }
 
@@ -674,11 +798,21 @@ int sm_rebuild_start(sm_engine *eng, const sm_rebuild_options *opts,
 	return rc;
 }
 
-/* The plan of run as the caller sees it. */
-static sm_rebuild_plan *plan_summary(const sm_run *run)
+/* The plan of run as the caller sees it: sm_work_plan's counts, read
+ * without writing. */
+static int plan_summary(sm_run *run, PGconn *conn, bool have_failures, sm_rebuild_plan **out,
+			sm_error *err)
 {
-	sm_rebuild_plan *p = sm_xcalloc(1, sizeof *p);
+	sm_work_type_plan *tp = sm_xcalloc(run->n_types + 1, sizeof *tp);
+	long long chunks = 0;
+	sm_rebuild_plan *p;
+	int rc = sm_work_plan_summary(conn, run, have_failures, tp, &chunks, err);
 
+	if (rc != SM_OK) {
+		free(tp);
+		return rc;
+	}
+	p = sm_xcalloc(1, sizeof *p);
 	p->types = sm_xcalloc(run->n_types + 1, sizeof *p->types);
 	p->n_types = run->n_types;
 	for (size_t i = 0; i < run->n_types; i++) {
@@ -686,20 +820,18 @@ static sm_rebuild_plan *plan_summary(const sm_run *run)
 
 		p->types[i].type = sm_xstrdup(agg->type);
 		p->types[i].label = sm_xstrdup(agg->label ? agg->label : agg->type);
-		p->types[i].instances = run->types[i].instances_planned;
-		p->types[i].events = run->types[i].events_planned;
-		p->instances += run->types[i].instances_planned;
-		p->events += run->types[i].events_planned;
+		p->types[i].instances = tp[i].instances;
+		p->types[i].events = tp[i].events;
+		p->types[i].failing = tp[i].failing;
+		p->instances += tp[i].instances;
+		p->events += tp[i].events;
+		p->failing += tp[i].failing;
 	}
-	for (size_t i = 0; i < run->n_inst; i++) {
-		if (!run->inst[i].prefail_msg)
-			continue;
-		p->types[run->inst[i].type_index].failing++;
-		p->failing++;
-	}
-	p->chunks = run->n_chunks;
-	p->jobs = run->jobs < (int)run->n_chunks ? run->jobs : (int)run->n_chunks;
-	return p;
+	p->chunks = (size_t)chunks;
+	p->jobs = run->jobs < (int)chunks ? run->jobs : (int)chunks;
+	free(tp);
+	*out = p;
+	return SM_OK;
 }
 
 int sm_rebuild_plan_read(sm_engine *eng, const sm_rebuild_options *opts, sm_cancel *cancel,
@@ -730,10 +862,8 @@ int sm_rebuild_plan_read(sm_engine *eng, const sm_rebuild_options *opts, sm_canc
 		rc = sm_db_table_exists(conn, eng->env->settings.target_schema, "snapmig_failures",
 					&have_failures, err);
 	if (rc == SM_OK)
-		rc = plan(run, conn, have_failures, err);
+		rc = plan_summary(run, conn, have_failures, out, err);
 	sm_engine_disconnect(conn);
-	if (rc == SM_OK)
-		*out = plan_summary(run);
 	sm_run_free(run);
 	return rc;
 }
@@ -748,6 +878,19 @@ void sm_rebuild_plan_free(sm_rebuild_plan *plan)
 	}
 	free(plan->types);
 	free(plan);
+}
+
+/* A rebuild's counters as the whole plan's: the last poll's, plus what
+ * this process did since (not in that poll yet). */
+static sm_type_counters shared_view(const sm_type_counters *c)
+{
+	sm_type_counters v = *c;
+
+	v.instances_done = c->sh_instances_done + (c->instances_done - c->base_instances);
+	v.events_done = c->sh_events_done + (c->events_done - c->base_events);
+	for (int k = 0; k < SM_FAIL__COUNT; k++)
+		v.failures[k] = c->sh_failures[k] + (c->failures[k] - c->base_failures[k]);
+	return v;
 }
 
 static void fill_type(sm_type_progress *p, const sm_type_counters *c, double elapsed)
@@ -788,8 +931,18 @@ void sm_run_progress(sm_run *run, sm_progress *out)
 	out->error = run->error;
 	out->types = sm_xcalloc(run->n_types + 1, sizeof *out->types);
 	out->n_types = run->n_types;
+	if (!run->verify) {
+		out->plan_run_id = run->plan_run_id;
+		out->chunks_total = run->chunks_total;
+		out->chunks_done = run->chunks_done;
+		out->processes = sm_xcalloc(run->n_procs + 1, sizeof *out->processes);
+		if (run->n_procs)
+			memcpy(out->processes, run->procs, run->n_procs * sizeof *run->procs);
+		out->n_processes = run->n_procs;
+	}
 	for (size_t i = 0; i < run->n_types; i++) {
-		const sm_type_counters *c = &run->types[i];
+		sm_type_counters view = run->shared_valid ? shared_view(&run->types[i]) : run->types[i];
+		const sm_type_counters *c = &view;
 
 		fill_type(&out->types[i], c, elapsed);
 		total.instances_planned += c->instances_planned;
@@ -813,6 +966,7 @@ void sm_run_progress(sm_run *run, sm_progress *out)
 void sm_progress_clear(sm_progress *p)
 {
 	free(p->types);
+	free(p->processes);
 	memset(p, 0, sizeof *p);
 }
 
@@ -861,6 +1015,8 @@ void sm_run_free(sm_run *run)
 		free(run->inst[i].uuid);
 	free(run->inst);
 	free(run->chunks);
+	free(run->procs);
+	free(run->plan_fp_ids);
 	for (size_t i = 0; i < run->n_uuids; i++)
 		free(run->uuids[i]);
 	free(run->uuids);

@@ -36,8 +36,12 @@ typedef struct sm_instance {
 	enum sm_failure_kind prefail;
 } sm_instance;
 
+/* What a worker folds in one transaction: instances of the run's plan
+ * (verify: a range of sm_run.inst) or of a claimed chunk of the work
+ * table (rebuild: planned by the worker that claimed it). */
 typedef struct sm_chunk {
-	size_t first, count;       /* a range of sm_run.inst */
+	sm_instance *inst;         /* borrowed */
+	size_t count;
 } sm_chunk;
 
 typedef struct sm_type_counters {
@@ -51,6 +55,12 @@ typedef struct sm_type_counters {
 	long long events_planned, events_done;
 	long long failures[SM_FAIL__COUNT];
 	long long equal, different; /* verify's outcomes */
+	/* A rebuild: events of this process's committed chunks; the whole
+	 * plan's counts at the last poll (engine/work.h) and this process's
+	 * own counts just before it (the rest is not in the poll yet). */
+	long long events_committed;
+	long long sh_instances_done, sh_events_done, sh_failures[SM_FAIL__COUNT];
+	long long base_instances, base_events, base_failures[SM_FAIL__COUNT];
 } sm_type_counters;
 
 typedef struct sm_verify sm_verify;  /* engine/verify_internal.h */
@@ -89,9 +99,21 @@ struct sm_run {
 	size_t n_types;
 	sm_instance *inst;
 	size_t n_inst;
-	sm_chunk *chunks;
-	size_t n_chunks;
+	sm_chunk *chunks;          /* verify; a rebuild's are in the work table */
+	size_t n_chunks;           /* a rebuild: the plan's chunks */
 	size_t next_chunk;         /* (L) */
+
+	/* A rebuild's plan is shared work in the target (engine/work.h). */
+	bool join;                 /* joined another run's plan */
+	long long *plan_fp_ids;    /* join: the plan's fingerprint id of each type */
+	bool has_all_version;      /* the plan's place in $all, which fixes every */
+	long long all_version;     /* stream's end (engine/work.h) */
+	long long plan_run_id;     /* whose chunks are claimed ((L) until planned) */
+	bool shared_valid;         /* (L) polled at least once */
+	long long chunks_total, chunks_done; /* (L) */
+	sm_process_progress *procs;/* (L) */
+	size_t n_procs;            /* (L) */
+	atomic_int workers_left;   /* workers still running */
 
 	enum sm_run_state state;   /* (L) */
 	sm_error error;            /* (L) the first error that stopped the run */
@@ -144,6 +166,10 @@ int sm_run_read_plan(sm_run *run, PGconn *conn, const char *sql, const char *con
 int sm_run_handshakes(sm_run *run, sm_error *err);
 /* Closes the handshake processes no worker took. */
 void sm_run_close_ready(sm_run *run);
+/* One row of a chunk's planning query (engine/work.c)
+ * into *x: columns source_uuid, source_type, stream_id, missing, mv,
+ * start_version, end_version, sk. */
+void sm_run_parse_instance(const sm_run *run, const PGresult *res, int row, sm_instance *x);
 /* Orders the planned instances (most events first), counts them per type
  * and cuts them into chunks. */
 void sm_run_cut_chunks(sm_run *run);

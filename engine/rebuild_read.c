@@ -135,7 +135,7 @@ int sm_reader_open(sm_reader *r, PGconn *conn, sm_error *err)
 #define CHUNK_ARRAYS 6
 static bool chunk_literals(sm_reader *r, char *lit[CHUNK_ARRAYS])
 {
-	const sm_instance *inst = r->run->inst;
+	const sm_instance *inst = r->chunk->inst;
 	size_t n = r->n_map;
 	const char **uuids = sm_xcalloc(n + 1, sizeof *uuids);
 	long long *num[CHUNK_ARRAYS - 1];
@@ -220,11 +220,12 @@ int sm_reader_send(sm_reader *r, const sm_chunk *ch, sm_error *err)
 	PGresult *res;
 	int rc;
 
+	r->chunk = ch;
 	r->map = sm_xrealloc(r->map, (ch->count + 1) * sizeof *r->map);
 	r->n_map = 0;
 	for (size_t i = 0; i < ch->count; i++)
-		if (!r->run->inst[ch->first + i].prefail_msg)
-			r->map[r->n_map++] = ch->first + i;
+		if (!ch->inst[i].prefail_msg)
+			r->map[r->n_map++] = i;
 	sm_pgcopy_init(&r->copy, SM_CHUNK_COLS);
 	rc = send_query(r, err);
 	if (rc)

@@ -39,7 +39,8 @@ typedef struct sm_reader {
 	sm_pgcopy copy;
 	char *msg;                 /* the current CopyData message (PQfreemem) */
 	bool active;               /* the query has not ended yet */
-	size_t *map;               /* chunk position -> index into sm_run.inst */
+	const sm_chunk *chunk;     /* the chunk being read (borrowed) */
+	size_t *map;               /* chunk position -> index into chunk->inst */
 	size_t n_map;
 	char *tail;                /* the query after the chunk's arrays */
 } sm_reader;

@@ -24,6 +24,7 @@
 #include "engine/rebuild_write.h"
 #include "engine/reducer_exec.h"
 #include "engine/verify_internal.h"
+#include "engine/work.h"
 #include "util/alloc.h"
 
 #define MAX_RETRIES 3
@@ -44,6 +45,14 @@ typedef struct worker {
 	bool *no_initial;           /* verify: ... which it could not give */
 	sm_json_reader *json;       /* parses every event of this worker */
 	long long *events;          /* per type: events reported in the open chunk */
+	/* A rebuild: the chunk of the work table claimed in the writer's open
+	 * transaction, its instances, whether all of them were folded (only
+	 * then is it marked done) and when it was claimed. */
+	sm_work_chunk claimed;
+	sm_instance *claimed_inst;
+	size_t n_claimed;
+	bool complete;
+	double claimed_at;
 } worker;
 
 static int n_conns(const worker *w)
@@ -71,6 +80,12 @@ static int open_conns(worker *w, sm_error *err)
 	}
 	if (sm_reader_open(&w->reader, w->conns[0], err) ||
 	    (!w->verify && sm_writer_open(&w->writer, w->conns[1], err)))
+		return sm_error_code(err, SM_ERR_DB);
+	/* A rebuild plans each chunk it claims on the writer's connection,
+	 * resuming only from the current generated rows (engine/target.h). */
+	if (!w->verify && (sm_store_prepare_session(w->conns[1], err) ||
+			   (w->run->fps && sm_target_fingerprints_use(w->conns[1], w->run->eng,
+								      w->run->fps, w->run->n_types, err))))
 		return sm_error_code(err, SM_ERR_DB);
 	return SM_OK;
 }
@@ -222,7 +237,7 @@ static int advance_to(worker *w, size_t upto, sm_error *err)
 			return rc;
 		if (w->begun == w->reader.n_map)
 			break;
-		const sm_instance *x = &w->run->inst[w->reader.map[w->begun]];
+		const sm_instance *x = &w->reader.chunk->inst[w->reader.map[w->begun]];
 
 		rc = reducer_for(w, x, &reducer, err);
 		if (rc)
@@ -237,7 +252,7 @@ static int advance_to(worker *w, size_t upto, sm_error *err)
 static void record_prefailed(worker *w, const sm_chunk *ch)
 {
 	for (size_t i = 0; i < ch->count; i++) {
-		const sm_instance *x = &w->run->inst[ch->first + i];
+		const sm_instance *x = &ch->inst[i];
 
 		if (!x->prefail_msg)
 			continue;
@@ -286,16 +301,19 @@ static int read_and_fold(worker *w, const sm_chunk *ch, sm_error *err)
 	return rc;
 }
 
-static int process_chunk(worker *w, const sm_chunk *ch, sm_error *err)
+/* in_tx: the writer's transaction is open already (a claimed chunk). */
+static int process_chunk(worker *w, const sm_chunk *ch, bool in_tx, sm_error *err)
 {
 	int rc = SM_OK;
 
 	memset(w->events, 0, w->run->n_types * sizeof *w->events);
+	w->complete = false;
 	if (!w->verify)
-		rc = sm_writer_begin(&w->writer, err);
+		rc = in_tx ? sm_writer_begin_in(&w->writer, err) : sm_writer_begin(&w->writer, err);
 	if (rc == SM_OK) {
 		record_prefailed(w, ch);
 		rc = read_and_fold(w, ch, err);
+		w->complete = rc == SM_OK;
 	}
 	if (w->fold.state != SM_FOLD_IDLE) {
 		/* The instance in flight is dropped: not committed, redone later. */
@@ -314,7 +332,93 @@ static int process_chunk(worker *w, const sm_chunk *ch, sm_error *err)
 		else
 			sm_writer_abort(&w->writer);
 		unreport_chunk(w);
+	} else if (!w->verify) {
+		pthread_mutex_lock(&w->run->lock);
+		for (size_t i = 0; i < w->run->n_types; i++)
+			w->run->types[i].events_committed += w->events[i];
+		pthread_mutex_unlock(&w->run->lock);
 	}
+	return rc;
+}
+
+/* The writer's hook: a claimed chunk whose instances were all folded is
+ * marked done in its own transaction. */
+static int chunk_done(void *ctx, sm_writer *wr, sm_error *err)
+{
+	worker *w = ctx;
+	long long inst = 0, events = 0, fails[SM_FAIL__COUNT] = { 0 };
+
+	if (!w->complete || !w->claimed.uuid_lo)
+		return SM_OK;  /* cancelled: what is committed is current, the rest unclaimed */
+	for (size_t i = 0; i < w->run->n_types; i++) {
+		inst += wr->done[i];
+		events += w->events[i];
+	}
+	for (size_t i = 0; i < wr->n_fails; i++)
+		fails[wr->fails[i].kind]++;
+	return sm_work_done(wr->conn, w->run, &w->claimed, sm_run_elapsed(w->run) - w->claimed_at,
+			    inst, events, fails, err);
+}
+
+static void drop_claim(worker *w)
+{
+	sm_work_instances_free(w->claimed_inst, w->n_claimed);
+	w->claimed_inst = NULL;
+	w->n_claimed = 0;
+	sm_work_chunk_clear(&w->claimed);
+}
+
+/*
+ * A rebuild's next chunk from the work table: claimed, planned and
+ * processed in the writer's one transaction.  *more false when the plan
+ * has nothing left that is not done.  When every unclaimed chunk is held
+ * by another process, waits (a second at a time) until one is free again
+ * (its process died or failed) or all are done.
+ */
+static int shared_chunk(worker *w, bool *more, sm_error *err)
+{
+	PGconn *conn = w->conns[1];
+	bool got = false;
+	sm_chunk ch;
+	int rc;
+
+	*more = true;
+	for (;;) {
+		long long left = 0;
+
+		if (atomic_load(&w->run->cancel)) {
+			*more = false;
+			return SM_OK;
+		}
+		rc = sm_db_exec(conn, "BEGIN", err);
+		if (rc == SM_OK)
+			rc = sm_work_claim(conn, w->run, &w->claimed, &got, err);
+		if (rc != SM_OK || got)
+			break;
+		sm_db_exec(conn, "ROLLBACK", NULL);
+		rc = sm_work_remaining(conn, w->run, &left, err);
+		if (rc != SM_OK)
+			return rc;
+		if (left == 0) {
+			*more = false;
+			return SM_OK;
+		}
+		for (int i = 0; i < 10 && !atomic_load(&w->run->cancel); i++)
+			usleep(100000);
+	}
+	if (rc == SM_OK) {
+		w->claimed_at = sm_run_elapsed(w->run);
+		rc = sm_work_chunk_plan(conn, w->run, &w->claimed, &w->claimed_inst, &w->n_claimed, err);
+	}
+	if (rc != SM_OK) {
+		sm_writer_abort(&w->writer);
+		drop_claim(w);
+		return rc;
+	}
+	ch.inst = w->claimed_inst;
+	ch.count = w->n_claimed;
+	rc = process_chunk(w, &ch, true, err);
+	drop_claim(w);
 	return rc;
 }
 
@@ -356,8 +460,9 @@ static bool sleep_unless_cancelled(sm_run *run, int seconds)
 	return true;
 }
 
-/* One chunk, retried after a lost connection (back-off 1, 2, 4 s). */
-static int chunk_with_retries(worker *w, const sm_chunk *ch, sm_error *err)
+/* One chunk, retried after a lost connection (back-off 1, 2, 4 s): ch,
+ * or (NULL) the next of the work table (*more: false when none is left). */
+static int chunk_with_retries(worker *w, const sm_chunk *ch, bool *more, sm_error *err)
 {
 	for (int attempt = 0;; attempt++) {
 		int rc = SM_OK;
@@ -365,7 +470,7 @@ static int chunk_with_retries(worker *w, const sm_chunk *ch, sm_error *err)
 		if (!w->conns[0] || (!w->verify && !w->conns[1]))
 			rc = open_conns(w, err);
 		if (rc == SM_OK)
-			rc = process_chunk(w, ch, err);
+			rc = ch ? process_chunk(w, ch, false, err) : shared_chunk(w, more, err);
 		if (rc == SM_OK || attempt >= MAX_RETRIES ||
 		    !(sm_db_is_connection_error(w->conns[0], err) ||
 		      sm_db_is_connection_error(w->conns[1], err)))
@@ -435,11 +540,21 @@ void *sm_rebuild_worker_main(void *arg)
 		sink.ctx = w.verify ? (void *)&w.batch : (void *)&w.writer;
 		sm_fold_init(&w.fold, w.json, sink, &fp);
 	}
-	while (rc == SM_OK && next_chunk(run, &idx))
-		rc = chunk_with_retries(&w, &run->chunks[idx], &wa->err);
+	if (w.verify) {
+		while (rc == SM_OK && next_chunk(run, &idx))
+			rc = chunk_with_retries(&w, &run->chunks[idx], NULL, &wa->err);
+	} else {
+		bool more = true;
+
+		w.writer.before_commit = chunk_done;
+		w.writer.before_commit_ctx = &w;
+		while (rc == SM_OK && more)
+			rc = chunk_with_retries(&w, NULL, &more, &wa->err);
+	}
 	if (rc != SM_OK)
 		sm_run_fail(run, &wa->err);
 	wa->rc = rc;
 	worker_free(&w);
+	atomic_fetch_sub(&run->workers_left, 1);
 	return NULL;
 }

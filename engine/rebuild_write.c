@@ -97,13 +97,17 @@ int sm_writer_open(sm_writer *w, PGconn *conn, sm_error *err)
 
 int sm_writer_begin(sm_writer *w, sm_error *err)
 {
+	int rc = sm_db_exec(w->conn, "BEGIN", err);
+
+	return rc ? rc : sm_writer_begin_in(w, err);
+}
+
+int sm_writer_begin_in(sm_writer *w, sm_error *err)
+{
 	PGresult *res;
-	int rc;
+	int rc = SM_OK;
 
 	clear_chunk(w);
-	rc = sm_db_exec(w->conn, "BEGIN", err);
-	if (rc)
-		return rc;
 	res = PQexec(w->conn, "COPY sm_out FROM STDIN");
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 		rc = sm_db_error(w->conn, res, "writing snapshots", err);
@@ -371,6 +375,8 @@ int sm_writer_commit(sm_writer *w, sm_error *err)
 		rc = exec_prepared(w, "sm_clear_failures", 0, NULL, err);
 	if (!rc && w->n_fails)
 		rc = record_failures(w, err);
+	if (!rc && w->before_commit)
+		rc = w->before_commit(w->before_commit_ctx, w, err);
 	if (!rc)
 		rc = sm_db_exec(w->conn, "COMMIT", err);
 	if (rc) {

@@ -34,6 +34,11 @@ typedef struct sm_writer {
 	const sm_instance **raw;   /* the open chunk's raw states */
 	size_t n_raw, cap_raw;
 	long long *done;           /* per run type: instances finished in the chunk */
+	/* Called in the chunk's transaction just before its COMMIT, after its
+	 * rows and failures are written (NULL: nothing); an error rolls the
+	 * chunk back. */
+	int (*before_commit)(void *ctx, struct sm_writer *w, sm_error *err);
+	void *before_commit_ctx;
 } sm_writer;
 
 void sm_writer_init(sm_writer *w, sm_run *run);
@@ -44,6 +49,8 @@ int sm_writer_open(sm_writer *w, PGconn *conn, sm_error *err);
 
 /* Starts a chunk: its transaction and the COPY into the temporary table. */
 int sm_writer_begin(sm_writer *w, sm_error *err);
+/* The same in a transaction the caller began (and may have written in). */
+int sm_writer_begin_in(sm_writer *w, sm_error *err);
 
 /* Records a failure of inst (copies event_type and message). */
 void sm_writer_fail(sm_writer *w, const sm_instance *inst, enum sm_failure_kind kind,

@@ -252,6 +252,13 @@ typedef struct sm_rebuild_options {
 	size_t n_uuids;
 	bool only_failed;          /* only instances with a recorded failure */
 	int jobs;                  /* 0 = the environment's setting */
+	/* Join the rebuild planned in the target schema (the newest plan with
+	 * unclaimed chunks) instead of planning one: its types, filters and
+	 * fingerprints are the plan's (types, uuids and only_failed must be
+	 * empty; each type's fingerprint here must be the plan's).  Any number
+	 * of processes, on any machines, may join; each claims chunks until
+	 * none is left.  SM_ERR_USAGE when there is nothing to join. */
+	bool join;
 } sm_rebuild_options;
 
 /*
@@ -303,14 +310,37 @@ typedef struct sm_type_progress {
 	double eta_seconds;        /* < 0 when unknown */
 } sm_type_progress;
 
+/* One process of a rebuild: the planning one or one that joined it
+ * (from the journal and the work table of the target schema). */
+typedef struct sm_process_progress {
+	long long run_id;          /* its journal id */
+	char host[256];
+	long pid;
+	char outcome[32];          /* its journal's: "running", "done", ... */
+	bool finished;             /* its journal records an end (a killed process
+	                              stays "running" without one) */
+	bool self;                 /* the process asking */
+	long long chunks, instances, events, failed; /* committed by it */
+	double events_per_sec;     /* its events over the time from its start
+	                              to its last chunk */
+} sm_process_progress;
+
 typedef struct sm_progress {
 	enum sm_run_state state;
 	long long run_id;          /* journal id, 0 until planned */
 	int jobs;
 	double elapsed_seconds;
+	/* A rebuild's counts are the whole plan's, whichever process did the
+	 * work (refreshed about once a second), plus this process's work not
+	 * yet committed; a verify run's are its own. */
 	sm_type_progress total;    /* all types; its type and label are "all" */
 	sm_type_progress *types;   /* owned by the sm_progress; sm_progress_clear */
 	size_t n_types;
+	/* A rebuild only (0 and NULL otherwise): */
+	long long plan_run_id;     /* the run that planned the work (run_id unless joined) */
+	long long chunks_total, chunks_done; /* of the whole plan, by every process */
+	sm_process_progress *processes; /* every process of the plan, by run id */
+	size_t n_processes;
 	sm_error error;            /* set when state == SM_RUN_FAILED */
 } sm_progress;
 

@@ -372,6 +372,14 @@ static int session_view(PGconn *conn, const char *target, sm_error *err)
 	return rc;
 }
 
+int sm_target_fingerprints_use(PGconn *conn, const sm_engine *eng, const sm_type_fp *fps,
+			       size_t n, sm_error *err)
+{
+	int rc = session_table(conn, fps, n, err);
+
+	return rc == SM_OK ? session_view(conn, eng->env->settings.target_schema, err) : rc;
+}
+
 int sm_target_fingerprints(PGconn *conn, const sm_engine *eng,
 			   const sm_aggregate *const *aggs, size_t n, bool add,
 			   sm_type_fp **out, sm_error *err)
@@ -611,6 +619,8 @@ int sm_target_lock(PGconn *conn, const sm_engine *eng, enum sm_target_lock_mode 
 					got = false;
 				}
 			}
+		} else if (mode == SM_LOCK_JOIN) {
+			rc = try_lock(conn, "pg_try_advisory_lock_shared", LOCK_K, oid, &got, err);
 		} else {
 			rc = try_lock(conn, "pg_try_advisory_lock", LOCK_K, oid, &got, err);
 		}

@@ -33,9 +33,10 @@
  *    target schema's OID: K (shared by a rebuild, exclusive for copy,
  *    rollback and discard) and R (exclusive, the rebuild's).  A rebuild
  *    takes R then K shared, so two rebuilds exclude each other through R
- *    and a copy excludes both through K.  A future "join" mode for
- *    rebuilds (issue 21) takes K shared alone and coexists with the
- *    rebuild it joins while copy, rollback and discard stay exclusive.
+ *    and a copy excludes both through K.  A rebuild that joins another's
+ *    plan (issue 21, engine/work.h) takes K shared alone and coexists
+ *    with the rebuild it joins and with other joining ones, while copy,
+ *    rollback and discard stay exclusive.
  */
 #ifndef SM_ENGINE_TARGET_H
 #define SM_ENGINE_TARGET_H
@@ -99,10 +100,17 @@ int sm_target_fingerprints_known(PGconn *conn, const sm_engine *eng,
 				 sm_type_fp **out, sm_error *err);
 void sm_type_fps_free(sm_type_fp *fps, size_t n);
 
+/* Leaves the session tables of sm_target_fingerprints (pg_temp.sm_fp and
+ * sm_gen) for fps, ids known already, on another connection of the same
+ * operation (a rebuild worker's), without asking any reducer again. */
+int sm_target_fingerprints_use(PGconn *conn, const sm_engine *eng, const sm_type_fp *fps,
+			       size_t n, sm_error *err);
+
 /* ------------------------------------------------------------------ lock */
 
 enum sm_target_lock_mode {
-	SM_LOCK_REBUILD,           /* R exclusive + K shared */
+	SM_LOCK_REBUILD,           /* R exclusive + K shared: the rebuild that plans */
+	SM_LOCK_JOIN,              /* K shared: a rebuild that joins its plan (issue 21) */
 	SM_LOCK_EXCLUSIVE,         /* K exclusive: copy, rollback, discard */
 };
 

@@ -4,6 +4,7 @@
  *
  *   mkstore CONNINFO MODE basic
  *   mkstore CONNINFO MODE big STREAMS EVENTS
+ *   mkstore CONNINFO MODE many STREAMS EVENTS
  *
  * MODE: bytea | jsonb | jsonb-text.  The contents are described in
  * tests/cli_lib.sh next to the configuration that goes with them; the
@@ -110,6 +111,48 @@ static void big(PGconn *conn, enum sm_fixture_mode mode, long streams, long even
 	}
 }
 
+/*
+ * many: STREAMS counters m-00001.. of EVENTS + (s % 13) events each, every
+ * one different from the others (its id, increments by (i * s) % 5 + 1, a
+ * tag every 10th event) with a stale v1 snapshot at version 1, so a
+ * rebuild replays them all; every 50th stream ends with an Exploded event
+ * (no handler: the instance fails), and every 97th snapshot has no stream
+ * (missing_stream).  For the shared rebuild's tests (test_cli_shared.sh):
+ * many chunks, distinct rows, failures of two kinds.
+ */
+static void many(PGconn *conn, enum sm_fixture_mode mode, long streams, long events)
+{
+	for (long s = 1; s <= streams; s++) {
+		char uuid[32], *types, *datas;
+		long n = events + s % 13;
+
+		snprintf(uuid, sizeof uuid, "m-%05ld", s);
+		if (s % 97 == 0) {
+			check(sm_fixture_snapshot(conn, "public", mode, uuid, 1, "Elixir.Demo.Counter",
+						  "{\"id\": null, \"count\": 0}", META_V1,
+						  errbuf, sizeof errbuf), "snapshot many");
+			continue;
+		}
+		if (asprintf(&types, "CASE WHEN i = 1 THEN '" EV "Created'"
+			     " WHEN i = %ld AND %s THEN '" EV "Exploded'"
+			     " WHEN i %% 10 = 0 THEN '" EV "Tagged' ELSE '" EV "Incremented' END",
+			     n, s % 50 == 0 ? "true" : "false") < 0 ||
+		    asprintf(&datas, "CASE WHEN i = 1 THEN '{\"id\": \"%s\"}'"
+			     " WHEN i %% 10 = 0 THEN '{\"tag\": \"t' || i || '\"}'"
+			     " ELSE '{\"by\": ' || ((i * %ld) %% 5 + 1) || '}' END", uuid, s) < 0) {
+			fprintf(stderr, "mkstore: out of memory\n");
+			exit(1);
+		}
+		check(sm_fixture_append_generated(conn, "public", mode, uuid, n, types, datas,
+						  errbuf, sizeof errbuf), "append many");
+		free(types);
+		free(datas);
+		check(sm_fixture_snapshot(conn, "public", mode, uuid, 1, "Elixir.Demo.Counter",
+					  "{\"id\": null, \"count\": 0}", META_V1,
+					  errbuf, sizeof errbuf), "snapshot many");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	enum sm_fixture_mode mode;
@@ -140,6 +183,8 @@ int main(int argc, char **argv)
 		basic(conn, mode);
 	} else if (strcmp(argv[3], "big") == 0 && argc == 6) {
 		big(conn, mode, atol(argv[4]), atol(argv[5]));
+	} else if (strcmp(argv[3], "many") == 0 && argc == 6) {
+		many(conn, mode, atol(argv[4]), atol(argv[5]));
 	} else {
 		fprintf(stderr, "mkstore: unknown scenario %s\n", argv[3]);
 		PQfinish(conn);

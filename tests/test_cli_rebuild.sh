@@ -85,7 +85,7 @@ run -c "$CONF" rebuild --only-failed --json
 expect_rc 1
 json_check "d['state'] == 'done' and d['total']['instances_planned'] == 1 and d['total']['failed'] == 1"
 json_check "d['total']['failures']['unknown_event'] == 1 and isinstance(d['run_id'], int)"
-json_check "sorted(d.keys()) == sorted(['environment', 'run_id', 'state', 'jobs', 'elapsed_seconds', 'total', 'types'])"
+json_check "sorted(d.keys()) == sorted(['environment', 'run_id', 'state', 'jobs', 'elapsed_seconds', 'total', 'types', 'plan_run_id', 'chunks_total', 'chunks_done', 'processes'])"
 # Progress: one JSON object per line on stderr, the last one final.
 if python3 - "$T/err" <<'EOF'
 import json, sys

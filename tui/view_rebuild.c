@@ -127,6 +127,24 @@ static void rebuild_draw(tui_app *app, tui_view *v, tui_rect r)
 		tui_put(y, x, w, ST_DIM, "x cancels (committed work is kept); q leaves it running.");
 		break;
 	}
+	if (p->n_processes > 1) {
+		/* A rebuild shared with other processes: the counts above and
+		 * below are the whole run's; here each process's part. */
+		char *line = sm_xasprintf("Shared: %s/%s chunks by %zu processes:",
+					  sm_fmt_count(a, sizeof a, p->chunks_done), sm_fmt_count(b, sizeof b, p->chunks_total),
+					  p->n_processes);
+
+		for (size_t i = 0; i < p->n_processes; i++) {
+			const sm_process_progress *q = &p->processes[i];
+			char *next = sm_xasprintf("%s  %s%s:%ld %s/s", line, q->self ? "*" : "", q->host,
+						  q->pid, sm_fmt_count(el, sizeof el, (long long)(q->events_per_sec + 0.5)));
+
+			free(line);
+			line = next;
+		}
+		tui_put(++y, x, w, ST_DIM, line);
+		free(line);
+	}
 	y += 2;
 	draw_type(app, &p->total, "All types", y, x, w, true);
 	y += 3;

@@ -1,0 +1,225 @@
+#!/bin/sh
+# Several processes share one rebuild through the work table of the target
+# schema (issue 21): `rebuild` plans and works, `rebuild --join` claims
+# chunks of the same plan.  Two and three processes, and three of which
+# one is SIGKILLed at a random moment (several times), must leave exactly
+# the rows and failures of a single process, with every instance folded by
+# exactly one committed chunk (work table and journal counts).
+. "${SNAPMIG_SRCDIR:?}/tests/cli_lib.sh"
+
+new_db cli_shared
+mkstore bytea many 1200 30
+write_config
+# Small chunks: many of them, so that the processes interleave.
+{ echo 'defaults = { batch_size = 4; };'; cat "$CONF"; } >"$T/c" && mv "$T/c" "$CONF"
+
+# What a rebuild leaves: the generated rows (without created_at, the time
+# they were written), what made each (fingerprint ids) and the failures.
+dump() {
+	sql "SELECT source_uuid, source_version, source_type, encode(data, 'hex'), encode(metadata, 'hex')
+	     FROM migration.snapshots ORDER BY source_uuid" >"$1"
+	sql "SELECT source_uuid, source_type, kind, stream_version, event_type, message
+	     FROM migration.snapmig_failures ORDER BY source_uuid" >>"$1"
+	if [ "$(sql "SELECT to_regclass('migration.snapmig_rows') IS NOT NULL")" = t ]; then
+		sql "SELECT r.source_uuid, f.source_type, f.fingerprint FROM migration.snapmig_rows r
+		     JOIN migration.snapmig_fingerprints f ON f.fp_id = r.fp_id ORDER BY 1" >>"$1"
+	fi
+}
+
+reset_target() {
+	sql "DROP SCHEMA IF EXISTS migration CASCADE" >/dev/null
+}
+
+# Waits until a plan is in the work table (the coordinator planned).
+wait_planned() {
+	deadline=$(( $(date +%s) + 60 ))
+	until [ "$(sql "SELECT count(*) FROM migration.snapmig_work" 2>/dev/null)" -gt 0 ] 2>/dev/null; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			fail "no plan in the work table after 60 s"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# The counts that show no instance folded twice: in the work table, every
+# chunk done, and the instances and events done equal the plan's and the
+# reference's.
+check_counts() {
+	what=$1
+	v=$(sql "SELECT count(*) FILTER (WHERE state <> 'done') FROM migration.snapmig_work")
+	if [ "$v" = 0 ]; then ok; else fail "$what: $v chunks not done"; fi
+	v=$(sql "SELECT sum(instances_done) FROM migration.snapmig_work")
+	if [ "$v" = "$ref_instances" ]; then ok; else
+		fail "$what: the work table counts $v instances done, a single process $ref_instances"; fi
+	v=$(sql "SELECT sum(events_done) FROM migration.snapmig_work")
+	if [ "$v" = "$ref_events" ]; then ok; else
+		fail "$what: the work table counts $v events folded, a single process $ref_events"; fi
+}
+
+# --------------------------------------------------------------- reference
+run -c "$CONF" -j 1 rebuild --json
+expect_rc 1   # failures recorded: exit 1
+json_check "d['state'] == 'done' and d['chunks_done'] == d['chunks_total'] and d['chunks_total'] > 100"
+json_check "len(d['processes']) == 1 and d['processes'][0]['self']"
+json_check "d['total']['failures']['unknown_event'] == 24 and d['total']['failures']['missing_stream'] == 12"
+dump "$T/ref"
+ref_instances=$(sql "SELECT sum(instances_done) FROM migration.snapmig_work")
+ref_events=$(sql "SELECT sum(events_done) FROM migration.snapmig_work")
+if [ "$ref_instances" = 1200 ]; then ok; else fail "reference: $ref_instances instances, expected 1200"; fi
+v=$(wc -l <"$T/ref")
+if [ "$v" = 2364 ]; then ok; else
+	fail "reference dump has $v lines, expected 1164 rows, 36 failures and 1164 fingerprints"; fi
+# The journal records who did it.
+v=$(sql "SELECT details->>'host' = '$(hostname)' AND (details->>'pid')::bigint > 0 FROM migration.snapmig_runs ORDER BY run_id DESC LIMIT 1")
+if [ "$v" = t ]; then ok; else fail "the journal has no host and pid: $v"; fi
+
+# Nothing to join now: a clear error.
+run -c "$CONF" rebuild --join
+expect_rc 2
+expect_err "no rebuild to join"
+# A joining process takes the plan's types and filters.
+run -c "$CONF" -a Counter rebuild --join
+expect_rc 2
+expect_err "takes its types and filters from the plan"
+
+# ---------------------------------------------------- two and three processes
+# shared N: a rebuild and N-1 processes joining it; all must end well.
+shared() {
+	n=$1
+	reset_target
+	"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild </dev/null >"$T/p1.out" 2>"$T/p1.err" &
+	pids=$!
+	wait_planned || return
+	i=2
+	while [ "$i" -le "$n" ]; do
+		"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild --join </dev/null >"$T/p$i.out" 2>"$T/p$i.err" &
+		pids="$pids $!"
+		i=$((i + 1))
+	done
+	i=1
+	for p in $pids; do
+		wait "$p"
+		r=$?
+		# 1: done, with the failures of the store.
+		if [ "$r" = 1 ]; then ok; else fail "$n processes: process $i exited $r: $(cat "$T/p$i.err")"; fi
+		i=$((i + 1))
+	done
+}
+
+for n in 2 3; do
+	shared "$n"
+	dump "$T/got"
+	if cmp -s "$T/ref" "$T/got"; then ok "$n processes: the rows of one"; else
+		fail "$n processes: rows differ from a single process's"
+		diff "$T/ref" "$T/got" | head -10
+	fi
+	check_counts "$n processes"
+	# The planning process's summary shows the whole run and every process.
+	if grep -Eq "^plan of run [0-9]+: ([0-9]+) of \1 chunks done by $n processes$" "$T/p1.out"; then ok; else
+		fail "$n processes: the summary does not show them: $(cat "$T/p1.out")"; fi
+	v=$(grep -Ec "^ *[0-9]+\*? +$(hostname) +[0-9]+ +[0-9,]+ +[0-9,]+ +[0-9,]+ +[0-9,]+ +[0-9,]+ +(running|done with failures)$" "$T/p1.out")
+	if [ "$v" = "$n" ]; then ok; else fail "$n processes: $v process rows in the summary: $(cat "$T/p1.out")"; fi
+	v=$(sql "SELECT count(DISTINCT done_by) FROM migration.snapmig_work")
+	if [ "$v" = "$n" ]; then ok; else fail "$n processes: only $v of them did chunks"; fi
+	# The journal: each process's own counts add up to one rebuild.
+	v=$(sql "SELECT sum((t.value->>'instances_done')::bigint) FROM migration.snapmig_runs r,
+	         jsonb_each(r.details->'types') t WHERE r.kind = 'rebuild'")
+	if [ "$v" = "$ref_instances" ]; then ok; else
+		fail "$n processes: the journals count $v instances, one process $ref_instances"; fi
+	v=$(sql "SELECT count(*) FROM migration.snapmig_runs WHERE details->>'join_of' IS NOT NULL")
+	if [ "$v" = $((n - 1)) ]; then ok; else fail "$n processes: $v joined runs journaled"; fi
+done
+# Every process shows the whole plan: the summary's totals are all of it.
+run -c "$CONF" failures --json
+expect_rc 0
+json_check "len(d['failures']) == 36"
+
+# ------------------------------------- the target's lock, the plan's reducers
+# A rebuild that has planned is held before it writes (a SHARE lock on the
+# target table), so that it runs while the others try.
+reset_target
+"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild </dev/null >/dev/null 2>"$T/l1.err" &
+p1=$!
+wait_planned
+psql -X -q -d "$DB" -c "BEGIN; LOCK TABLE migration.snapshots IN SHARE MODE; SELECT pg_sleep(3600)" \
+	>/dev/null 2>&1 &
+locker=$!
+# A second planning rebuild is refused (one plan at a time) and says how to help.
+run -c "$CONF" rebuild
+expect_rc 4
+expect_err "snapmig rebuild --join"
+# Copy takes the target exclusively: refused while any rebuild process works.
+run -c "$CONF" copy --yes
+expect_rc 4
+expect_err "in use"
+# A process whose reducer differs from the plan's may not join.
+sed 's/{id: null, count: 0, tags: \[\]}/{id: null, count: 1, tags: []}/' "$CONF" >"$T/other.conf"
+if cmp -s "$CONF" "$T/other.conf"; then fail "other.conf is the same configuration"; fi
+run -c "$T/other.conf" rebuild --join
+expect_rc 2
+expect_err "not the one the run was planned with"
+# The same configuration joins (rebuilds share the lock); it waits with the
+# others until the writes go on.
+"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild --join </dev/null >/dev/null 2>"$T/l2.err" &
+p2=$!
+deadline=$(( $(date +%s) + 30 ))
+until [ "$(sql "SELECT count(*) FROM migration.snapmig_runs WHERE details->>'join_of' IS NOT NULL AND outcome = 'running'")" = 1 ] ||
+      [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
+v=$(sql "SELECT count(*) FROM migration.snapmig_runs WHERE details->>'join_of' IS NOT NULL AND outcome = 'running'")
+if [ "$v" = 1 ]; then ok; else
+	fail "the joining process did not start its run: $(cat "$T/l2.err")"
+	sql "SELECT pid, wait_event_type, left(query, 120) FROM pg_stat_activity WHERE datname = '$DB'"
+fi
+kill "$locker" 2>/dev/null
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3600)%'
+     AND pid <> pg_backend_pid()" >/dev/null
+for p in $p1 $p2; do
+	wait "$p"
+	r=$?
+	if [ "$r" = 1 ]; then ok; else fail "lock test: a rebuild exited $r: $(cat "$T/l1.err" "$T/l2.err")"; fi
+done
+dump "$T/got"
+if cmp -s "$T/ref" "$T/got"; then ok "held and joined: the rows of one process"; else
+	fail "held and joined: rows differ from a single process's"; fi
+# Once the rebuild is over, copy may take the target.
+run -c "$CONF" copy --dry-run
+if [ "$rc" != 4 ]; then ok; else fail "copy still refused after the rebuild: $(cat "$T/err")"; fi
+
+# --------------------------------------------------------------- SIGKILL
+# Three processes; one of them, chosen at random, is killed at a random
+# moment while they work.  The others take its chunk.
+round=1
+while [ "$round" -le 4 ]; do
+	reset_target
+	"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild </dev/null >/dev/null 2>"$T/k1.err" &
+	p1=$!
+	wait_planned || break
+	"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild --join </dev/null >/dev/null 2>"$T/k2.err" &
+	p2=$!
+	"$SNAPMIG_BIN" -c "$CONF" -j 2 -q rebuild --join </dev/null >/dev/null 2>"$T/k3.err" &
+	p3=$!
+	victim=$(python3 -c "import random; print(random.choice(['$p1', '$p2', '$p3']))")
+	sleep "$(python3 -c "import random; print(round(random.uniform(0.05, 1.5), 2))")"
+	kill -9 "$victim" 2>/dev/null
+	for p in $p1 $p2 $p3; do
+		wait "$p"
+		r=$?
+		if [ "$p" = "$victim" ] || [ "$r" = 1 ]; then ok; else
+			fail "round $round: a survivor exited $r: $(cat "$T/k1.err" "$T/k2.err" "$T/k3.err")"; fi
+	done
+	# Killed after all the work was done, or before the others started:
+	# a joining process finishes what is left.
+	if [ "$(sql "SELECT count(*) FROM migration.snapmig_work WHERE state <> 'done'")" != 0 ]; then
+		run -c "$CONF" -q rebuild --join
+	fi
+	dump "$T/got"
+	if cmp -s "$T/ref" "$T/got"; then ok "SIGKILL round $round: the rows of one process"; else
+		fail "SIGKILL round $round: rows differ from a single process's"
+		diff "$T/ref" "$T/got" | head -10
+	fi
+	check_counts "SIGKILL round $round"
+	round=$((round + 1))
+done
+
+finish
