@@ -40,14 +40,15 @@ wait_line "Account .* ok +not started" 60
 keys a
 wait_line "[0-9]+ marked"
 
-# A transaction holding the live snapshots keeps the run in its planning.
+# A transaction holding the live snapshots (taken once the dialog has read
+# the plan) keeps the run in its planning.
+keys b
+wait_for "Start the rebuild?"
 demo_sql "BEGIN; LOCK TABLE public.snapshots IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;" >/dev/null 2>&1 &
 locker=$!
 deadline=$(( $(date +%s) + 20 ))
 until [ "$(demo_sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'snapshots' AND l.mode = 'AccessExclusiveLock' AND l.granted")" = 1 ] ||
       [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
-keys b
-wait_for "Start the rebuild?"
 keys y
 wait_line "rebuild (planning|running)"
 # Ctrl-C while it runs: asked, answered "n"; the run goes on.

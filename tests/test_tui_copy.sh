@@ -16,7 +16,7 @@ ui_start 80 24 -e prod
 wait_line "Cart +6 +6 +0 +22"
 # Rebuild Counter only (the row under the cursor).
 keys Down b
-wait_for "Plan: 3 instances (0 full replays, 3 catch-ups),"
+wait_for "Plan: 3 instances, 6 events to fold, 1 worker."
 keys y
 wait_for "Done: 3 instances processed, 0 failed  (c: copy them live)" 60
 

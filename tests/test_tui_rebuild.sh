@@ -16,8 +16,9 @@ keys a
 wait_for "2 marked"
 keys b
 wait_for "Rebuild into schema migration:"
-wait_for "Plan: 9 instances (6 full replays, 3 catch-ups),"
-wait_for "28 events to fold, 2 workers."
+wait_line "Cart +6 instances, 22 events"
+wait_line "Counter +3 instances, 6 events"
+wait_for "Plan: 9 instances, 28 events to fold, 1 worker."
 wait_for "Pre-flight: 1 unknown event type"
 keys y
 wait_for "Rebuild run #"
@@ -85,15 +86,16 @@ wait_line '"n": 3 .*"n": 5'
 keys q
 
 # Quitting during a rebuild asks; "no" keeps it running, "yes" cancels it.
-# A transaction holding the generated table keeps the run from finishing.
+# A transaction holding the generated table (taken once the plan has been
+# read) keeps the run from finishing.
+wait_for "2 marked"
+keys b
+wait_for "Start the rebuild?"
 psql -X -q -d "$DB" -c "BEGIN; LOCK TABLE migration.snapshots IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
 locker=$!
 deadline=$(( $(date +%s) + 10 ))
 until [ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'snapshots' AND l.mode = 'AccessExclusiveLock' AND l.granted")" -ge 1 ] ||
       [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
-wait_for "2 marked"
-keys b
-wait_for "Start the rebuild?"
 keys y
 wait_for "Rebuild run #"
 wait_line "rebuild (planning|running)"

@@ -32,17 +32,18 @@ wait_line "Cart +6 +6 +0 +22"
 not_on_screen "Inventory failed"
 
 # A rebuild held up by a lock on the live snapshots table (planning reads
-# it), then the server stops under it: the run stops with the error; after
-# the restart a new rebuild completes.
+# it; taken once the dialog has read the plan), then the server stops
+# under it: the run stops with the error; after the restart a new rebuild
+# completes.
+keys a
+wait_for "2 marked"
+keys b
+wait_for "Start the rebuild?"
 psql -X -q -d "$DB" -c "BEGIN; LOCK TABLE public.snapshots IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
 locker=$!
 deadline=$(( $(date +%s) + 10 ))
 until [ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'snapshots' AND l.mode = 'AccessExclusiveLock' AND l.granted")" -ge 1 ] ||
       [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
-keys a
-wait_for "2 marked"
-keys b
-wait_for "Start the rebuild?"
 keys y
 wait_line "Planning|Rebuild run #"
 pgctl stop

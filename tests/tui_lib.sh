@@ -87,6 +87,24 @@ screen() {
 	tm capture-pane -p -t ui
 }
 
+# lock TABLE: a session holds an exclusive lock on TABLE for a minute; sets
+# LOCKER.  unlock: ends it.
+lock() {
+	psql -X -q -d "$DB" -c "BEGIN; LOCK TABLE $1 IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;" \
+		>/dev/null 2>&1 &
+	LOCKER=$!
+	deadline=$(( $(date +%s) + 10 ))
+	until [ "$(sql "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted
+	              AND relation = '$1'::regclass")" -ge 1 ] || [ "$(date +%s)" -ge "$deadline" ]; do
+		sleep 0.1
+	done
+}
+unlock() {
+	sql "SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+	     WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" >/dev/null
+	wait "$LOCKER" 2>/dev/null
+}
+
 # has_colour: whether the screen uses colours (SGR foreground/background
 # codes in the pane's contents with their attributes).
 has_colour() {

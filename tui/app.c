@@ -28,11 +28,14 @@
 #include "util/alloc.h"
 #include "util/clock.h"
 
-/* How long quitting waits for the cancelled run and for calls that write
- * (a copy, a rollback: one transaction each), and for calls that only
- * read, which it leaves behind (closing their connections ends them). */
-#define QUIT_GRACE_MS 3000
-#define QUIT_READ_GRACE_MS 300
+/* Quitting cancels what runs and waits for it to stop: a cancelled call
+ * returns within about 100 ms plus a round trip to the server, the run
+ * within about a second.  Only a server that cannot be reached at all (a
+ * cancel request that never arrives) makes it wait longer; after
+ * QUIT_GIVE_UP_MS it leaves anyway.  The wait is said on the screen after
+ * QUIT_SAY_MS. */
+#define QUIT_SAY_MS 150
+#define QUIT_GIVE_UP_MS 10000
 
 /* Screen regions to draw again (tui_app.dirty). */
 enum {
@@ -210,24 +213,12 @@ static void poll_run(tui_app *app, bool force)
 		app->quit = true;
 }
 
-static void block_signals(sigset_t *old)
-{
-	sigset_t block;
-
-	sigemptyset(&block);
-	for (size_t i = 0; i < N_SIGNALS; i++)
-		sigaddset(&block, handled_signals[i]);
-	sigaddset(&block, SIGWINCH);
-	pthread_sigmask(SIG_BLOCK, &block, old);
-}
-
 bool tui_run_start(tui_app *app, const char *const *types, size_t n_types,
 		   const char *const *uuids, size_t n_uuids, bool only_failed)
 {
 	sm_rebuild_options opts;
 	sm_error err;
 	sm_run *run = NULL;
-	sigset_t old;
 	int rc;
 
 	if (!app->eng)
@@ -258,11 +249,8 @@ bool tui_run_start(tui_app *app, const char *const *types, size_t n_types,
 	opts.n_uuids = n_uuids;
 	opts.only_failed = only_failed;
 	sm_error_clear(&err);
-	/* The engine's workers inherit this thread's mask: keep terminal
-	 * signals for the UI thread. */
-	block_signals(&old);
+	/* (The run's threads block the terminal's signals themselves.) */
 	rc = sm_rebuild_start(app->eng, &opts, &run, &err);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != SM_OK) {
 		tui_message(app, ST_BAD, "Rebuild not started: %s", err.message);
 		free_run_strings(app);
@@ -297,11 +285,18 @@ static const char *quit_text(tui_app *app, void *ctx, char *buf, size_t size)
 	char pct[32] = "";
 
 	(void)ctx;
-	if (!tui_run_active(app)) {
+	if (!tui_run_active(app) && tui_calls_write(app))
+		return "A copy or a rollback is running.\n"
+		       "Quitting cancels it: its transaction is rolled back,\n"
+		       "and nothing of it is written.\n\n"
+		       "Cancel it and quit?";
+	if (!tui_run_active(app) && app->run) {
 		snprintf(buf, size, "The rebuild has ended (%s).\n\nQuit?",
 			 app->have_progress ? sm_run_state_name(app->progress.state) : "?");
 		return buf;
 	}
+	if (!tui_run_active(app))
+		return "The copy or rollback has ended.\n\nQuit?";
 	if (app->have_progress && app->progress.total.events_planned > 0)
 		snprintf(pct, sizeof pct, " (%.0f%%)",
 			 100.0 * (double)app->progress.total.events_done /
@@ -316,7 +311,7 @@ static const char *quit_text(tui_app *app, void *ctx, char *buf, size_t size)
 
 void tui_request_quit(tui_app *app)
 {
-	if (!tui_run_active(app)) {
+	if (!tui_run_active(app) && !tui_calls_write(app)) {
 		app->quit = true;
 		return;
 	}
@@ -668,7 +663,7 @@ static void main_loop(tui_app *app)
 			pending_signal = 0;
 			handle_signal(app, sig);
 		}
-		tui_calls_reap(app, false);
+		tui_calls_reap(app);
 		tui_engine_poll(app);
 		tui_config_watch(app);
 		app->tick++;
@@ -692,6 +687,34 @@ static void main_loop(tui_app *app)
 }
 
 /* ------------------------------------------------------------ entry point */
+
+/* Waits up to ms for the run and every call to have stopped (they were
+ * asked to), saying so on the screen when it takes a while.  Whether they
+ * did. */
+static bool stopped(tui_app *app, int ms)
+{
+	double t0 = sm_now();
+	bool said = false;
+
+	for (;;) {
+		bool run_going = app->run && !sm_run_finished(app->run);
+		double waited = (sm_now() - t0) * 1000.0;
+
+		if (tui_calls_reap(app) == 0 && !run_going)
+			return true;
+		if (waited >= ms)
+			return false;
+		if (!said && waited >= QUIT_SAY_MS) {
+			said = true;
+			erase();
+			tui_put(LINES / 2, 2, COLS - 4, ST_WARN,
+				"Stopping the database calls in progress ...");
+			wnoutrefresh(stdscr);
+			doupdate();
+		}
+		napms(10);
+	}
+}
 
 int sm_tui_run(const sm_config *cfg, const char *env_name, sm_error *err)
 {
@@ -752,45 +775,25 @@ int sm_tui_run(const sm_config *cfg, const char *env_name, sm_error *err)
 	tui_push(&app, &tui_view_envs, tui_envs_new(&app, env_name));
 	main_loop(&app);
 
-	/* Leaving: nothing may still run when cfg goes away. */
+	/* Leaving: nothing may still run when cfg goes away.  Everything is
+	 * asked to stop at once, then waited for. */
 	if (app.run && !sm_run_finished(app.run))
 		sm_run_cancel(app.run);
 	while (app.depth > 0)
 		tui_pop(&app);
 	tui_call_drop(&app, &app.reopen);
-	/* A connection attempt to an unreachable host or a query waiting for a
-	 * lock held elsewhere can take long; say why we are still here rather
-	 * than look hung, and do not keep a user who quit waiting: the run's
-	 * queries were interrupted by its cancel, a copy or rollback in
-	 * progress gets a few seconds, and calls that only read are left
-	 * behind at once (closing their connections ends their queries on the
-	 * server). */
-	if (tui_calls_reap(&app, false) > 0 || (app.run && !sm_run_finished(app.run))) {
-		erase();
-		tui_put(LINES / 2, 2, COLS - 4, ST_WARN,
-			"Waiting for database calls in progress to finish ...");
-		wnoutrefresh(stdscr);
-		doupdate();
-		for (int ms = 0; ms < QUIT_GRACE_MS; ms += 20) {
-			bool run_going = app.run && !sm_run_finished(app.run);
-			int calls = tui_calls_reap(&app, false);
-
-			if (!run_going && (calls == 0 ||
-					   (ms >= QUIT_READ_GRACE_MS && !tui_calls_write(&app))))
-				break;
-			napms(20);
-		}
-		if (tui_calls_reap(&app, false) > 0 || (app.run && !sm_run_finished(app.run))) {
-			/* Their threads still use the engine and the configuration,
-			 * so nothing is freed: restore the terminal and leave. */
-			endwin();
-			for (size_t i = 0; i < N_SIGNALS; i++)
-				sigaction(handled_signals[i], &old[i], NULL);
-			fflush(stdout);
-			_exit(app.exit_code);
-		}
+	tui_calls_stop_all(&app);
+	if (!stopped(&app, QUIT_GIVE_UP_MS)) {
+		/* A server that cannot be reached: their threads still use the
+		 * engine and the configuration, so nothing is freed; closing
+		 * the process closes their connections. */
+		endwin();
+		for (size_t i = 0; i < N_SIGNALS; i++)
+			sigaction(handled_signals[i], &old[i], NULL);
+		fprintf(stderr, "snapmig: database calls did not stop within %d s; "
+			"leaving them\n", QUIT_GIVE_UP_MS / 1000);
+		_exit(app.exit_code ? app.exit_code : 1);
 	}
-	tui_calls_reap(&app, true);
 	tui_session_end(&app);
 	free_run_strings(&app);
 

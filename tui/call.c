@@ -13,6 +13,12 @@
 struct tui_call {
 	pthread_t thread;
 	bool threaded;             /* false: ran on the UI thread (no thread) */
+	/* The thread that requests the cancel (PQcancel waits for the
+	 * server), started once; joined when it has said it is done. */
+	pthread_t canceller;
+	bool cancelling;           /* a cancel was asked for */
+	bool cancel_threaded;      /* canceller runs (else it was done here) */
+	atomic_bool cancel_sent;
 	tui_call_fn fn;
 	tui_call_free_fn free_out;
 	tui_call_args args;        /* strings owned */
@@ -41,12 +47,64 @@ static bool call_done(const tui_call *c)
 	return atomic_load_explicit(&((tui_call *)c)->done, memory_order_acquire);
 }
 
-/* Joins the thread (it has ended or is about to) and frees the call and its
- * copies; the result stays with whoever took it. */
+/* Whether the call and its canceller (if any) have both finished: only
+ * then may it be freed (joining them does not wait). */
+static bool call_ended(const tui_call *c)
+{
+	return call_done(c) &&
+	       (!c->cancel_threaded || atomic_load(&((tui_call *)c)->cancel_sent));
+}
+
+static void *cancel_main(void *arg)
+{
+	tui_call *c = arg;
+
+	sm_cancel_request(c->args.cancel);
+	atomic_store(&c->cancel_sent, true);
+	return NULL;
+}
+
+/* Blocks the terminal's signals in the threads created meanwhile (they
+ * inherit the mask): the signals are for the UI thread, whose handler only
+ * sets a flag. */
+static void block_terminal_signals(sigset_t *old)
+{
+	sigset_t block;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGWINCH);
+	pthread_sigmask(SIG_BLOCK, &block, old);
+}
+
+/* Asks c to stop, once: on a thread of its own when c still runs. */
+static void call_cancel(tui_call *c)
+{
+	sigset_t old;
+
+	if (c->cancelling)
+		return;
+	c->cancelling = true;
+	if (call_done(c))
+		return;
+	block_terminal_signals(&old);
+	c->cancel_threaded = pthread_create(&c->canceller, NULL, cancel_main, c) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!c->cancel_threaded)
+		sm_cancel_request(c->args.cancel);  /* no thread: wait for it once */
+}
+
+/* Joins the threads (they have ended: call_ended) and frees the call and
+ * its copies; the result stays with whoever took it. */
 static void call_free(tui_call *c)
 {
 	if (c->threaded)
 		pthread_join(c->thread, NULL);
+	if (c->cancel_threaded)
+		pthread_join(c->canceller, NULL);
+	sm_cancel_free(c->args.cancel);
 	free((char *)c->args.str);
 	free((char *)c->args.str2);
 	for (size_t i = 0; i < c->args.n_strv; i++)
@@ -60,7 +118,7 @@ tui_call *tui_call_start(tui_app *app, tui_call_fn fn, tui_call_free_fn free_out
 {
 	tui_call *c = sm_xcalloc(1, sizeof *c);
 	char **strv = NULL;
-	sigset_t block, old;
+	sigset_t old;
 
 	c->next = app->calls;
 	app->calls = c;
@@ -82,16 +140,11 @@ tui_call *tui_call_start(tui_app *app, tui_call_fn fn, tui_call_free_fn free_out
 	c->args.flag = in->flag;
 	c->args.bits = in->bits;
 	c->args.writes = in->writes;
+	c->args.cancel = sm_cancel_new();
 	atomic_init(&c->args.report, 0);
 	atomic_init(&c->done, false);
-	/* The new thread inherits this mask: terminal signals must reach the
-	 * UI thread, whose handler only sets a flag. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGWINCH);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
+	atomic_init(&c->cancel_sent, false);
+	block_terminal_signals(&old);
 	c->threaded = pthread_create(&c->thread, NULL, call_main, c) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!c->threaded)
@@ -121,7 +174,7 @@ bool tui_call_collect(tui_app *app, tui_call **cp, int *rc, void **out, sm_error
 {
 	tui_call *c = *cp;
 
-	if (!c || !call_done(c))
+	if (!c || !call_ended(c))
 		return false;
 	*rc = c->status;
 	*out = c->out;
@@ -156,10 +209,24 @@ int tui_call_take(tui_app *app, tui_call **cp, void **out, char *errbuf, size_t 
 void tui_call_drop(tui_app *app, tui_call **cp)
 {
 	(void)app;
-	if (*cp)
-		(*cp)->dropped = true;
+	if (!*cp)
+		return;
+	(*cp)->dropped = true;
+	/* Its result would be out of date: stop what it waits for.  A write
+	 * completes (its screen refuses to be left meanwhile). */
+	if (!(*cp)->args.writes)
+		call_cancel(*cp);
 	*cp = NULL;
 }
+
+void tui_calls_stop_all(tui_app *app)
+{
+	for (tui_call *c = app->calls; c; c = c->next) {
+		c->dropped = true;
+		call_cancel(c);
+	}
+}
+
 
 bool tui_calls_write(const tui_app *app)
 {
@@ -182,7 +249,7 @@ long long tui_call_report(const tui_call *c)
 	return c ? atomic_load(&((tui_call *)c)->args.report) : 0;
 }
 
-int tui_calls_reap(tui_app *app, bool wait)
+int tui_calls_reap(tui_app *app)
 {
 	tui_call **p = &app->calls;
 	int running = 0;
@@ -192,11 +259,8 @@ int tui_calls_reap(tui_app *app, bool wait)
 
 		if (!c->dropped) {
 			p = &c->next;
-		} else if (wait || call_done(c)) {
+		} else if (call_ended(c)) {
 			*p = c->next;
-			if (c->threaded)
-				pthread_join(c->thread, NULL);
-			c->threaded = false;
 			if (c->out && c->free_out)
 				c->free_out(c->out);
 			call_free(c);

@@ -4,10 +4,17 @@
  *
  * A view starts a call (one synchronous engine function on a thread of its
  * own), its poll collects the result once the call has finished, and a view
- * that goes away drops its call: the app frees the result when the call
- * ends.  Inputs are copied into the call's tui_call_args, so the view may go
- * away at any time; the output is one pointer with its free function.  The
- * call function runs on the call's thread and never touches curses.
+ * that goes away drops its call: the call is cancelled (its token, see
+ * sm_cancel in engine/snapmig.h) and the app frees it and its result once
+ * it has returned, which a cancelled engine call does within about 100 ms
+ * plus a round trip to the server.  Inputs are copied into the call's
+ * tui_call_args, so the view may go away at any time; the output is one
+ * pointer with its free function.  The call function runs on the call's
+ * thread and never touches curses.
+ *
+ * Nothing here waits on a thread: a cancel is requested on a short-lived
+ * thread of its own (sm_cancel_request sends PQcancel, which waits for the
+ * server), and a thread is joined only once it has said it is done.
  */
 #ifndef SM_TUI_CALL_H
 #define SM_TUI_CALL_H
@@ -35,7 +42,12 @@ typedef struct tui_call_args {
 	int limit;
 	bool flag;
 	unsigned bits;
-	bool writes;               /* the call changes data: quitting waits for it */
+	/* The call changes data (a copy, a rollback): dropping it does not
+	 * cancel it (its transaction completes), quitting asks first. */
+	bool writes;
+	/* The call's own cancel token, set by tui_call_start (ignored in the
+	 * args given to it): pass it to the engine call. */
+	sm_cancel *cancel;
 	/* Written by the call function while it runs (e.g. milliseconds waited
 	 * for a lock); the view reads it with tui_call_report. */
 	atomic_llong report;
@@ -49,7 +61,7 @@ typedef void (*tui_call_free_fn)(void *out);
 /*
  * Defines the call function NAME_fn, which runs EXPR (an engine call that
  * stores its result of type TYPE in `res`, with the args in `a` and the
- * error in `err`: sm_runs_read(a->eng, a->limit, NULL, &res, err)) and hands res
+ * error in `err`: sm_runs_read(a->eng, a->limit, a->cancel, &res, err)) and hands res
  * over, and NAME_free, which frees such a result with FREE.
  */
 #define TUI_CALL_FN(name, type, expr, free_fn) \
@@ -90,16 +102,21 @@ bool tui_call_collect(tui_app *app, tui_call **cp, int *rc, void **out, sm_error
 int tui_call_take(tui_app *app, tui_call **cp, void **out, char *errbuf, size_t size,
 		  const char *what);
 
-/* The view no longer waits for *cp (*cp = NULL): the app frees it and its
- * result once it has ended.  Nothing when *cp is NULL. */
+/* The view no longer waits for *cp (*cp = NULL): a call that only reads
+ * is cancelled; the app frees it and its result once it has ended.
+ * Nothing when *cp is NULL. */
 void tui_call_drop(tui_app *app, tui_call **cp);
 
 /* The call's args->report as last written. */
 long long tui_call_report(const tui_call *c);
 
-/* App side: frees the dropped calls that have ended (waits for all of them
- * when wait is true).  Returns how many dropped calls are still running. */
-int tui_calls_reap(tui_app *app, bool wait);
+/* App side: frees the dropped calls that have ended.  Returns how many
+ * dropped calls are still running. */
+int tui_calls_reap(tui_app *app);
+/* Quitting (the views are gone): drops and cancels every call, writes too
+ * (a cancelled copy or rollback is rolled back whole); tui_calls_reap
+ * frees them as they end. */
+void tui_calls_stop_all(tui_app *app);
 /* Whether a dropped call that writes still runs. */
 bool tui_calls_write(const tui_app *app);
 /* Whether a call still running or not yet collected borrows eng or cfg

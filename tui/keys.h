@@ -65,7 +65,7 @@
 	X(ROLLBACK,   'u',  0,   0, "u",      "rollback", "Roll back a copy: the one just made, or the one under the cursor on the runs screen") \
 	X(HELP,       '?',  TK_FN(KEY_F(1)), 0, "?/F1", "help", "Show every key") \
 	X(BACK,       'q',  27,  0, "q/Esc",  "back",     "Go back (first: clear the filter); on the first screen: quit. Leaving an environment is refused while its rebuild runs") \
-	X(INTERRUPT,  0,    0,   0, "Ctrl-C", "",         "Quit; while a rebuild runs, asks first and cancels it (committed work is kept)")
+	X(INTERRUPT,  0,    0,   0, "Ctrl-C", "",         "Quit; while a rebuild, a copy or a rollback runs, asks first and cancels it (a rebuild keeps its committed work, a copy or rollback is rolled back whole)")
 
 enum tui_cmd {
 	TUI_CMD_NONE = -1,

@@ -156,7 +156,7 @@ const char *tui_config_stale_text(const tui_app *app)
 
 /* ---------------------------------------------------------------- engine */
 
-TUI_CALL_FN(open, sm_engine, sm_engine_open(a->cfg, a->str, NULL, &res, err), sm_engine_close)
+TUI_CALL_FN(open, sm_engine, sm_engine_open(a->cfg, a->str, a->cancel, &res, err), sm_engine_close)
 
 tui_call *tui_engine_open_call(tui_app *app, const sm_config *cfg, const char *env)
 {

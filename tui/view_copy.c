@@ -69,12 +69,12 @@ static const sm_copy_options *copy_options(tui_call_args *a, sm_copy_options *o)
 }
 
 TUI_CALL_FN(plan, sm_copy_plan,
-	    sm_copy_plan_read(a->eng, copy_options(a, &(sm_copy_options){ 0 }), NULL, &res, err),
+	    sm_copy_plan_read(a->eng, copy_options(a, &(sm_copy_options){ 0 }), a->cancel, &res, err),
 	    sm_copy_plan_free)
 TUI_CALL_FN(result, sm_copy_result,
-	    sm_copy_run(a->eng, copy_options(a, &(sm_copy_options){ 0 }), NULL, &res, err),
+	    sm_copy_run(a->eng, copy_options(a, &(sm_copy_options){ 0 }), a->cancel, &res, err),
 	    sm_copy_result_free)
-TUI_CALL_FN(rb, sm_rollback_result, sm_rollback_run(a->eng, a->num, NULL, &res, err),
+TUI_CALL_FN(rb, sm_rollback_result, sm_rollback_run(a->eng, a->num, a->cancel, &res, err),
 	    sm_rollback_result_free)
 TUI_CALL_FN(shape, sm_shape_summary,
 	    sm_copy_shape_read(a->eng, copy_options(a, &(sm_copy_options){ 0 }), NULL, &res, err),

@@ -78,12 +78,12 @@ static int lookup_fn(tui_call_args *a, void **out, sm_error *err)
 	sm_run_list *runs = NULL;
 	int rc;
 
-	rc = sm_engine_open(a->cfg, a->str, NULL, &eng, err);
+	rc = sm_engine_open(a->cfg, a->str, a->cancel, &eng, err);
 	if (rc != SM_OK) {
 		*out = sm_xstrdup(rc == SM_ERR_DB ? "cannot connect" : "not available");
 		return SM_OK;
 	}
-	rc = sm_runs_read(eng, 1, NULL, &runs, err);
+	rc = sm_runs_read(eng, 1, a->cancel, &runs, err);
 	if (rc != SM_OK || !runs || runs->n == 0) {
 		*out = sm_xstrdup("no runs yet");
 	} else {

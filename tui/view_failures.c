@@ -62,7 +62,7 @@ const char *tui_failure_kind_text(int kind)
 	return sm_failure_kind_label((enum sm_failure_kind)kind);
 }
 
-TUI_CALL_FN(fail, sm_failure_list, sm_failures_read(a->eng, a->str, -1, NULL, &res, err),
+TUI_CALL_FN(fail, sm_failure_list, sm_failures_read(a->eng, a->str, -1, a->cancel, &res, err),
 	    sm_failure_list_free)
 
 static int strcmp0(const char *a, const char *b)

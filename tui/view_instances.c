@@ -63,7 +63,7 @@ static int inst_read(tui_call_args *a, sm_instance_list **res, sm_error *err)
 	q.stale = a->bits == STATE_STALE;
 	q.current = a->bits == STATE_CURRENT;
 	q.failed = a->bits == STATE_FAILED;
-	return sm_instances_query(a->eng, &q, NULL, res, err);
+	return sm_instances_query(a->eng, &q, a->cancel, res, err);
 }
 
 TUI_CALL_FN(inst, sm_instance_list, inst_read(a, &res, err), sm_instance_list_free)

@@ -21,8 +21,9 @@ typedef struct overview_state {
 	tui_list list;         /* over visible */
 	sm_inventory *inv;
 	sm_preflight *pf;
-	tui_call *inv_call, *pf_call, *discard_call;
-	char inv_error[1024], pf_error[1024];
+	sm_rebuild_plan *plan;  /* what b would do, read when b is pressed */
+	tui_call *inv_call, *pf_call, *plan_call, *discard_call;
+	char inv_error[1024], pf_error[1024], plan_error[1024];
 	char **selected;       /* selected types (full names) */
 	size_t n_selected;
 	int *visible;
@@ -43,10 +44,19 @@ static const char *const overview_sorts[] = {
 	"config order", "name", "snapshots", "events", "failures", NULL,
 };
 
-TUI_CALL_FN(inv, sm_inventory, sm_inventory_read(a->eng, NULL, &res, err), sm_inventory_free)
-TUI_CALL_FN(pf, sm_preflight, sm_preflight_run(a->eng, NULL, 0, NULL, &res, err), sm_preflight_free)
-TUI_CALL_FN(discard, sm_discard_result, sm_discard_run(a->eng, a->strv, a->n_strv, NULL, &res, err),
+TUI_CALL_FN(inv, sm_inventory, sm_inventory_read(a->eng, a->cancel, &res, err), sm_inventory_free)
+TUI_CALL_FN(pf, sm_preflight, sm_preflight_run(a->eng, NULL, 0, a->cancel, &res, err), sm_preflight_free)
+TUI_CALL_FN(discard, sm_discard_result, sm_discard_run(a->eng, a->strv, a->n_strv, a->cancel, &res, err),
 	    sm_discard_result_free)
+
+static int plan_read(tui_call_args *a, sm_rebuild_plan **res, sm_error *err)
+{
+	const sm_rebuild_options opts = { .types = a->strv, .n_types = a->n_strv };
+
+	return sm_rebuild_plan_read(a->eng, &opts, a->cancel, res, err);
+}
+
+TUI_CALL_FN(plan, sm_rebuild_plan, plan_read(a, &res, err), sm_rebuild_plan_free)
 
 static void overview_reload(tui_app *app, tui_view *v)
 {
@@ -166,7 +176,7 @@ static unsigned overview_poll(tui_app *app, tui_view *v)
 {
 	overview_state *s = v->state;
 	/* Spinners turn while the calls run. */
-	unsigned flags = s->inv_call || s->pf_call ? TUI_REDRAW : TUI_NONE;
+	unsigned flags = s->inv_call || s->pf_call || s->plan_call ? TUI_REDRAW : TUI_NONE;
 	void *out;
 
 	if (tui_call_take(app, &s->inv_call, &out, s->inv_error, sizeof s->inv_error, NULL) > 0) {
@@ -197,6 +207,9 @@ static unsigned overview_poll(tui_app *app, tui_view *v)
 		sm_preflight_free(s->pf);
 		s->pf = out;
 	}
+	if (tui_call_take(app, &s->plan_call, &out, s->plan_error, sizeof s->plan_error,
+			  NULL) > 0)
+		s->plan = out;
 	return flags;
 }
 
@@ -538,22 +551,87 @@ static void start_rebuild(tui_app *app, void *ctx)
 {
 	overview_state *s = ctx;
 	size_t n;
-	const char **types = target_types(s, &n);
+	const char **types;
 
+	if (!s->plan) {
+		tui_message(app, ST_WARN, "Rebuild not started: its plan was not read%s",
+			    s->plan_call ? " yet" : "");
+		return;
+	}
+	types = target_types(s, &n);
 	if (types)
 		tui_run_start(app, types, n, NULL, 0, false);
 	free(types);
 }
 
+/* The rebuild dialog's text: the plan once it is read (sm_rebuild_plan_read
+ * plans as the run does, so the counts are the run's). */
+static const char *plan_text(tui_app *app, void *ctx, char *buf, size_t size)
+{
+	overview_state *s = ctx;
+	const sm_environment *env = app->eng ? sm_engine_env(app->eng) : NULL;
+	const sm_rebuild_plan *p = s->plan;
+	char a[32], b[32], c[32];
+	size_t o = 0, unknown = 0;
+
+	if (!env)
+		return "Not connected.";
+	if (s->plan_call) {
+		snprintf(buf, size, "Rebuild into schema %s:\n\n%s reading the plan ...\n\n"
+			 "(n: do not rebuild)", env->settings.target_schema,
+			 tui_spinner(app->tick));
+		return buf;
+	}
+	if (!p) {
+		snprintf(buf, size, "The plan could not be read:\n%s\n\nNothing was started (n).",
+			 s->plan_error);
+		return buf;
+	}
+	o += (size_t)snprintf(buf + o, size - o, "Rebuild into schema %s:\n",
+			      env->settings.target_schema);
+	for (size_t i = 0; i < p->n_types && o < size; i++) {
+		const sm_unknown_event *first;
+
+		unknown += unknown_of(s, p->types[i].type, &first);
+		if (i < 6)
+			o += (size_t)snprintf(buf + o, size - o, "  %-16s %s instances, %s events\n",
+					      p->types[i].label ? p->types[i].label :
+					      p->types[i].type,
+					      sm_fmt_count(a, sizeof a, p->types[i].instances),
+					      sm_fmt_count(b, sizeof b, p->types[i].events));
+	}
+	if (p->n_types > 6 && o < size)
+		o += (size_t)snprintf(buf + o, size - o, "  ... and %zu more types\n",
+				      p->n_types - 6);
+	if (o < size)
+		o += (size_t)snprintf(buf + o, size - o,
+				      "\nPlan: %s instances, %s events to fold, %d worker%s.",
+				      sm_fmt_count(a, sizeof a, p->instances),
+				      sm_fmt_count(b, sizeof b, p->events), p->jobs,
+				      p->jobs == 1 ? "" : "s");
+	if (p->failing && o < size)
+		o += (size_t)snprintf(buf + o, size - o,
+				      "\n%s of them fail at once (no stream, or metadata\n"
+				      "that is not JSON): listed on the failures screen.",
+				      sm_fmt_count(c, sizeof c, p->failing));
+	if (unknown && o < size)
+		o += (size_t)snprintf(buf + o, size - o,
+				      "\nPre-flight: %zu unknown event type%s: the streams holding\n"
+				      "them will fail (listed on the failures screen).",
+				      unknown, unknown == 1 ? "" : "s");
+	if (o < size)
+		snprintf(buf + o, size - o, p->instances ? "\n\nStart the rebuild?" :
+			 "\n\nNothing to do: every instance is current.  Start anyway?");
+	return buf;
+}
+
+/* b: reads the plan of the rebuild of the marked types (or the row) in
+ * the background and asks, showing it once it is read. */
 static void confirm_rebuild(tui_app *app, overview_state *s)
 {
-	size_t n, o = 0;
+	size_t n;
 	const char **types = target_types(s, &n);
-	long long snapshots = 0, stale = 0, behind = 0, events = 0;
-	size_t unknown = 0;
-	const sm_unknown_event *first;
-	char text[4096], a[32], b[32], c[32], d[32];
-	const sm_environment *env = sm_engine_env(app->eng);
+	tui_call_args in = { .eng = app->eng };
 
 	if (!types) {
 		tui_message(app, ST_WARN, "Nothing to rebuild: mark configured types (m, a)");
@@ -569,46 +647,14 @@ static void confirm_rebuild(tui_app *app, overview_state *s)
 		free(types);
 		return;
 	}
-	o += (size_t)snprintf(text + o, sizeof text - o, "Rebuild into schema %s:\n",
-			      env->settings.target_schema);
-	for (size_t i = 0; i < n; i++) {
-		const sm_type_inventory *t = find_type(s, types[i]);
-
-		snapshots += t->snapshots;
-		stale += t->stale;
-		behind += t->behind;
-		events += t->events_to_fold;
-		unknown += unknown_of(s, t->type, &first);
-		if (i < 6 && o < sizeof text)
-			o += (size_t)snprintf(text + o, sizeof text - o,
-					      "  %-16s %s instances, %s events\n",
-					      t->label ? t->label : t->type,
-					      sm_fmt_count(a, sizeof a, t->stale + t->behind),
-					      sm_fmt_count(b, sizeof b, t->events_to_fold));
-	}
-	if (n > 6 && o < sizeof text)
-		o += (size_t)snprintf(text + o, sizeof text - o, "  ... and %zu more types\n", n - 6);
-	/* The instances to do are the full replays and the catch-ups; the
-	 * other snapshots need nothing (or have no stream left). */
-	if (o < sizeof text)
-		o += (size_t)snprintf(text + o, sizeof text - o,
-				      "\nPlan: %s instances (%s full replays, %s catch-ups),\n"
-				      "%s events to fold, %d workers.",
-				      sm_fmt_count(a, sizeof a, stale + behind), sm_fmt_count(b, sizeof b, stale), sm_fmt_count(c, sizeof c, behind),
-				      sm_fmt_count(d, sizeof d, events), env->settings.jobs);
-	if (snapshots > stale + behind && o < sizeof text)
-		o += (size_t)snprintf(text + o, sizeof text - o,
-				      "\n%s more snapshots need nothing or have no stream.",
-				      sm_fmt_count(a, sizeof a, snapshots - stale - behind));
-	if (unknown && o < sizeof text)
-		o += (size_t)snprintf(text + o, sizeof text - o,
-				      "\nPre-flight: %zu unknown event type%s: the streams holding\n"
-				      "them will fail (listed on the failures screen).",
-				      unknown, unknown == 1 ? "" : "s");
-	if (o < sizeof text)
-		snprintf(text + o, sizeof text - o, "\n\nStart the rebuild?");
-	tui_confirm(app, "Rebuild", text, start_rebuild, s);
+	sm_rebuild_plan_free(s->plan);
+	s->plan = NULL;
+	s->plan_error[0] = 0;
+	in.strv = types;
+	in.n_strv = n;
+	tui_call_restart(app, &s->plan_call, plan_fn, plan_free, &in);
 	free(types);
+	tui_confirm_live(app, "Rebuild", plan_text, start_rebuild, s);
 }
 
 static void start_discard(tui_app *app, void *ctx)
@@ -616,7 +662,8 @@ static void start_discard(tui_app *app, void *ctx)
 	overview_state *s = ctx;
 	size_t n;
 	const char **types = target_types(s, &n);
-	tui_call_args in = { .eng = app->eng };
+	/* A write: leaving does not cancel it, quitting asks first. */
+	tui_call_args in = { .eng = app->eng, .writes = true };
 
 	if (!types || s->discard_call) {
 		free(types);
@@ -763,8 +810,10 @@ static void overview_leave(tui_app *app, tui_view *v)
 	tui_call_drop(app, &s->inv_call);
 	tui_call_drop(app, &s->pf_call);
 	tui_call_drop(app, &s->discard_call);
+	tui_call_drop(app, &s->plan_call);
 	sm_inventory_free(s->inv);
 	sm_preflight_free(s->pf);
+	sm_rebuild_plan_free(s->plan);
 	clear_selected(s);
 	free(s->selected);
 	free(s->visible);

@@ -44,7 +44,7 @@ static const char *const runs_states[] = { "failed", "cancelled", "running", NUL
 enum { BY_AGE, BY_KIND, BY_OUTCOME, BY_DURATION };
 static const char *const runs_sorts[] = { "age", "kind", "outcome", "duration", NULL };
 
-TUI_CALL_FN(runs, sm_run_list, sm_runs_read(a->eng, a->limit, NULL, &res, err), sm_run_list_free)
+TUI_CALL_FN(runs, sm_run_list, sm_runs_read(a->eng, a->limit, a->cancel, &res, err), sm_run_list_free)
 
 /* Seconds since the epoch of "2026-12-06T06:52:20Z"; -1 when not that. */
 static double iso_time(const char *s)

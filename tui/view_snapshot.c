@@ -118,15 +118,15 @@ static int snap_fn(tui_call_args *a, void **out, sm_error *err)
 {
 	snap_pair *c = sm_xcalloc(1, sizeof *c);
 	sm_error verr;
-	int rc = sm_snapshot_read(a->eng, a->str, false, NULL, &c->live, &c->live_meta,
+	int rc = sm_snapshot_read(a->eng, a->str, false, a->cancel, &c->live, &c->live_meta,
 				  &c->live_ver, err);
 
 	if (rc == SM_OK)
-		rc = sm_snapshot_read(a->eng, a->str, true, NULL, &c->gen, &c->gen_meta,
+		rc = sm_snapshot_read(a->eng, a->str, true, a->cancel, &c->gen, &c->gen_meta,
 				      &c->gen_ver, err);
 	/* The failures and the verify say what they can: their errors are
 	 * shown in their place, the rows still are. */
-	if (rc == SM_OK && sm_failures_read_instance(a->eng, a->str, NULL, &c->failures, &verr) != SM_OK)
+	if (rc == SM_OK && sm_failures_read_instance(a->eng, a->str, a->cancel, &c->failures, &verr) != SM_OK)
 		c->failures = NULL;
 	sm_error_clear(&verr);
 	if (rc == SM_OK && c->live && verify_one(a->eng, a->str, &c->verify, &verr) != SM_OK) {
