@@ -2,7 +2,8 @@
 # Screen test: the environment picker (addresses, protected marker, last
 # run, a failed connection with libpq's message), the overview's numbers
 # for the fixture of tests/tui_fixture.c at 80x24 and wide, help, a resize
-# below 80x24 and back, quitting and SIGTERM restoring the terminal.
+# below 80x24 and back, quitting and SIGTERM restoring the terminal; the
+# title names the server libpq reached, not what the conninfo spells.
 . "$SNAPMIG_SRCDIR/tests/tui_lib.sh"
 
 new_store tui_envs
@@ -119,5 +120,19 @@ wait_line "Cart +6 +6"
 has_colour && fail "colours despite NO_COLOR" || ok "no colours with NO_COLOR"
 ui_signal TERM
 expect_exit 143
+
+# The title names what libpq connected to (19.3): an environment whose
+# conninfo names only the database reaches the server through PGHOST (the
+# harness's socket directory) and libpq's default port.
+tm kill-session -t ui
+port=$(psql_db postgres "SHOW port")
+sed 's|^environments = ($|&\
+  { name = "bare"; conninfo = "dbname=tui_envs user=postgres"; },|' "$T/snapmig.conf" >"$T/bare.conf" &&
+	mv "$T/bare.conf" "$T/snapmig.conf"
+ui_start 80 24 -e bare
+wait_line "Cart +6 +6"
+wait_for "| bare ($PGHOST:$port/tui_envs)"
+keys q q
+expect_exit 0
 
 finish
