@@ -38,6 +38,12 @@ CONNINFO="host=$T/slow dbname=$DB user=postgres"
 write_config
 cd "$T" || exit 99
 
+# new_tmux: the next ui_start in a tmux server of its own (starting one
+# while the last one still exits fails: "server exited unexpectedly").
+new_tmux() {
+	tm kill-server >/dev/null 2>&1
+	SOCK="$T/tmux.$(date +%s%N).sock"
+}
 ms_since() {
 	echo $(( ($(date +%s%N) - $1) / 1000000 ))
 }
@@ -119,7 +125,7 @@ within 2000 "quit (through the environment list) while the pre-flight waited" "$
 expect_exit 0
 none_waiting
 unlock
-tm kill-server >/dev/null 2>&1
+new_tmux
 
 # Quitting while connecting.
 ui_start 80 24 -e dev
@@ -129,7 +135,7 @@ keys q q
 wait_exit
 within 2000 "quit while connecting" "$started"
 expect_exit 0
-tm kill-server >/dev/null 2>&1
+new_tmux
 
 # Quitting while a copy waits for the live table.
 live_version() {

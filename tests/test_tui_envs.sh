@@ -124,7 +124,8 @@ expect_exit 143
 # The title names what libpq connected to (19.3): an environment whose
 # conninfo names only the database reaches the server through PGHOST (the
 # harness's socket directory) and libpq's default port.
-tm kill-session -t ui
+tm kill-server >/dev/null 2>&1
+SOCK="$T/tmux-bare.sock"   # (a new server: the last one may still be exiting)
 port=$(psql_db postgres "SHOW port")
 sed 's|^environments = ($|&\
   { name = "bare"; conninfo = "dbname=tui_envs user=postgres"; },|' "$T/snapmig.conf" >"$T/bare.conf" &&
