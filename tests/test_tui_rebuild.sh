@@ -18,7 +18,7 @@ keys b
 wait_for "Rebuild into schema migration:"
 wait_line "Cart +6 instances, 22 events"
 wait_line "Counter +3 instances, 6 events"
-wait_for "Plan: 9 instances, 28 events to fold, 1 worker."
+wait_line "Plan: 9 instances, 28 events to fold, [12] workers?\\."
 wait_for "Pre-flight: 1 unknown event type"
 keys y
 wait_for "Rebuild run #"
