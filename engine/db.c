@@ -491,13 +491,14 @@ char *sm_db_instances_sql(PGconn *conn, const sm_settings *set,
 
 	if (layout->tgt_data != SM_COL_MISSING) {
 		target = sm_xasprintf(
-			"  t.source_version AS tgt_version,"
-			"  CASE WHEN t.source_uuid IS NULL THEN NULL ELSE %s END AS tmv"
+			"  t.source_version AS tgt_version, m.tmv"
 			"  FROM %s.snapshots s"
 			"  %s JOIN unnest($2::text[], $3::bigint[]) AS c(type, target) ON c.type = s.source_type"
 			"  LEFT JOIN %s.streams st ON st.stream_uuid = s.source_uuid"
-			"  LEFT JOIN pg_temp.sm_gen t ON t.source_uuid = s.source_uuid",
-			tmv, s, only_configured ? "" : "LEFT", s);
+			"  LEFT JOIN pg_temp.sm_gen t ON t.source_uuid = s.source_uuid"
+			"  CROSS JOIN LATERAL (SELECT %s AS mv,"
+			"   CASE WHEN t.source_uuid IS NULL THEN NULL ELSE %s END AS tmv OFFSET 0) m",
+			s, only_configured ? "" : "LEFT", s, mv, tmv);
 		/* The target row is a start when it is at the target version and,
 		 * unless the live snapshot is not a valid start, at least as new. */
 		kind = sm_xasprintf(
@@ -510,8 +511,9 @@ char *sm_db_instances_sql(PGconn *conn, const sm_settings *set,
 			"  NULL::bigint AS tgt_version, NULL::bigint AS tmv"
 			"  FROM %s.snapshots s"
 			"  %s JOIN unnest($2::text[], $3::bigint[]) AS c(type, target) ON c.type = s.source_type"
-			"  LEFT JOIN %s.streams st ON st.stream_uuid = s.source_uuid",
-			s, only_configured ? "" : "LEFT", s);
+			"  LEFT JOIN %s.streams st ON st.stream_uuid = s.source_uuid"
+			"  CROSS JOIN LATERAL (SELECT %s AS mv OFFSET 0) m",
+			s, only_configured ? "" : "LEFT", s, mv);
 		kind = sm_xasprintf("CASE WHEN i.mv = i.target THEN %d ELSE %d END",
 				    SM_START_LIVE, SM_START_INITIAL);
 	}
@@ -520,10 +522,10 @@ char *sm_db_instances_sql(PGconn *conn, const sm_settings *set,
 		" ELSE 0 END AS start_version"
 		" FROM (SELECT i.*, %s AS sk"
 		" FROM (SELECT s.source_uuid, s.source_type, s.source_version AS snap_version,"
-		"  %s AS mv, st.stream_id, st.stream_version AS end_version,"
+		"  m.mv, st.stream_id, st.stream_version AS end_version,"
 		"  (st.stream_id IS NULL OR st.deleted_at IS NOT NULL) AS missing, c.target,"
 		"%s) i) k",
-		SM_START_GENERATED, SM_START_LIVE, kind, mv, target);
+		SM_START_GENERATED, SM_START_LIVE, kind, target);
 	free(s);
 	free(mv);
 	free(tmv);

@@ -372,8 +372,8 @@ static void drop_claim(worker *w)
  * A rebuild's next chunk from the work table: claimed, planned and
  * processed in the writer's one transaction.  *more false when the plan
  * has nothing left that is not done.  When every unclaimed chunk is held
- * by another process, waits (a second at a time) until one is free again
- * (its process died or failed) or all are done.
+ * by another process, waits (a tenth of a second at a time) until one is
+ * free again (its process died or failed) or all are done.
  */
 static int shared_chunk(worker *w, bool *more, sm_error *err)
 {
@@ -403,8 +403,9 @@ static int shared_chunk(worker *w, bool *more, sm_error *err)
 			*more = false;
 			return SM_OK;
 		}
-		for (int i = 0; i < 10 && !atomic_load(&w->run->cancel); i++)
-			usleep(100000);
+		/* Others hold the rest: look again soon, since the last chunk's
+		 * end is the run's end. */
+		usleep(100000);
 	}
 	if (rc == SM_OK) {
 		w->claimed_at = sm_run_elapsed(w->run);
