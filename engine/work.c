@@ -412,7 +412,15 @@ int sm_work_chunk_plan(PGconn *conn, sm_run *run, const sm_work_chunk *ch,
 		" WHERE q.end_version IS NOT NULL"
 		" AND NOT (q.sk = %3$d AND NOT q.missing AND q.tgt_version >= q.end_version)"
 		" ORDER BY q.source_uuid", s, sel, SM_START_GENERATED);
-	res = sm_db_query(conn, sql, 9, params, err);
+	/* At most batch_size instances: one index look-up each in streams.
+	 * Left to itself the planner often hashes the whole streams table
+	 * for every chunk instead. */
+	res = sm_db_exec(conn, "SET LOCAL enable_hashjoin = off", err) == SM_OK
+		? sm_db_query(conn, sql, 9, params, err) : NULL;
+	if (res && sm_db_exec(conn, "SET LOCAL enable_hashjoin = on", err) != SM_OK) {
+		PQclear(res);
+		res = NULL;
+	}
 	free(sql);
 	free(sel);
 	free(s);
