@@ -195,8 +195,9 @@ int sm_copy_shape_read(sm_engine *eng, const sm_copy_options *opts, sm_cancel *c
 		return rc;
 	}
 	for (size_t i = 0; i < sum->n_types; i++)
-		qsort(sum->types[i].changes, sum->types[i].n_changes, sizeof *sum->types[i].changes,
-		      change_order);
+		if (sum->types[i].n_changes > 0)  /* changes is NULL when there are none */
+			qsort(sum->types[i].changes, sum->types[i].n_changes,
+			      sizeof *sum->types[i].changes, change_order);
 	*out = sum;
 	return SM_OK;
 }
