@@ -113,6 +113,10 @@ char *sm_db_ident(PGconn *conn, const char *name);
 
 long long sm_db_ll(const PGresult *res, int row, int col); /* 0 when NULL */
 
+/* SQL text of the timestamptz column col as the engine reports every time:
+ * UTC, to the second, "2026-01-31T12:00:00Z". */
+#define SM_DB_UTC_TEXT(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 /* Does <schema>.<table> exist? */
 int sm_db_table_exists(PGconn *conn, const char *schema, const char *table,
 		       bool *out, sm_error *err);

@@ -46,6 +46,65 @@ static int check_target(sm_engine *eng, sm_cancel *cancel, sm_error *err)
 	return rc;
 }
 
+/* Reads the rows of a snapmig table into a new array of n + 1 items of
+ * item_size bytes (zeroed; the last one stays zero), decode filling one item
+ * from one row. */
+typedef void row_decoder(const PGresult *res, int r, void *item);
+
+static int read_rows(sm_engine *eng, sm_cancel *cancel, const char *table, const char *sql_fmt,
+		     int nparams, const char *const *params, size_t item_size,
+		     row_decoder *decode, void **items, size_t *n, sm_error *err)
+{
+	PGresult *res;
+	char *base;
+	int rc;
+
+	rc = query_target_table(eng, cancel, table, sql_fmt, nparams, params, &res, err);
+	if (rc)
+		return rc;
+	*n = res ? (size_t)PQntuples(res) : 0;
+	base = sm_xcalloc(*n + 1, item_size);
+	for (size_t i = 0; i < *n; i++)
+		decode(res, (int)i, base + i * item_size);
+	PQclear(res);
+	*items = base;
+	return SM_OK;
+}
+
+/* *out = a new list that takes the items and n read by read_rows. */
+#define TAKE_LIST(out, items_, n_)                   \
+	do {                                         \
+		*(out) = sm_xcalloc(1, sizeof **(out)); \
+		(*(out))->items = (items_);          \
+		(*(out))->n = (n_);                  \
+	} while (0)
+
+/* Frees a list of TAKE_LIST, free_item freeing what one item owns. */
+#define FREE_LIST(list, free_item)                                  \
+	do {                                                        \
+		if (!(list))                                        \
+			break;                                      \
+		for (size_t i_ = 0; i_ < (list)->n; i_++)           \
+			free_item(&(list)->items[i_]);              \
+		free((list)->items);                                \
+		free(list);                                         \
+	} while (0)
+
+static void decode_failure(const PGresult *res, int r, void *item)
+{
+	sm_failure *f = item;
+	int k = sm_failure_kind_parse(PQgetvalue(res, r, 2));
+
+	f->source_uuid = sm_xstrdup(PQgetvalue(res, r, 0));
+	f->source_type = sm_xstrdup(PQgetvalue(res, r, 1));
+	f->kind = k < 0 ? SM_FAIL_REDUCER : (enum sm_failure_kind)k;
+	f->stream_version = sm_db_ll(res, r, 3);
+	f->event_type = dup_or_null(res, r, 4);
+	f->message = sm_xstrdup(PQgetvalue(res, r, 5));
+	f->run_id = sm_db_ll(res, r, 6);
+	f->recorded_at = dup_or_null(res, r, 7);
+}
+
 /* The failures of type (NULL: all), of kind (-1: all), of the instance
  * source_uuid (NULL: all). */
 static int read_failures(sm_engine *eng, const char *type, int kind, const char *source_uuid,
@@ -55,40 +114,21 @@ static int read_failures(sm_engine *eng, const char *type, int kind, const char 
 	const char *params[3] = { agg ? agg->type : type,
 				  kind >= 0 ? sm_failure_kind_name((enum sm_failure_kind)kind) : NULL,
 				  source_uuid };
-	sm_failure_list *list;
-	PGresult *res;
+	void *items;
+	size_t n;
 	int rc;
 
 	*out = NULL;
-	rc = query_target_table(eng, cancel, "snapmig_failures",
+	rc = read_rows(eng, cancel, "snapmig_failures",
 		"SELECT source_uuid, source_type, kind, stream_version, event_type, message, run_id,"
-		" to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+		" " SM_DB_UTC_TEXT("recorded_at")
 		" FROM %s.snapmig_failures WHERE ($1::text IS NULL OR source_type = $1)"
 		" AND ($2::text IS NULL OR kind = $2) AND ($3::text IS NULL OR source_uuid = $3)"
 		" ORDER BY source_type, kind, event_type NULLS FIRST, source_uuid",
-		3, params, &res, err);
-	if (rc)
-		return rc;
-	list = sm_xcalloc(1, sizeof *list);
-	list->n = res ? (size_t)PQntuples(res) : 0;
-	list->items = sm_xcalloc(list->n + 1, sizeof *list->items);
-	for (size_t i = 0; i < list->n; i++) {
-		sm_failure *f = &list->items[i];
-		int r = (int)i;
-		int k = sm_failure_kind_parse(PQgetvalue(res, r, 2));
-
-		f->source_uuid = sm_xstrdup(PQgetvalue(res, r, 0));
-		f->source_type = sm_xstrdup(PQgetvalue(res, r, 1));
-		f->kind = k < 0 ? SM_FAIL_REDUCER : (enum sm_failure_kind)k;
-		f->stream_version = sm_db_ll(res, r, 3);
-		f->event_type = dup_or_null(res, r, 4);
-		f->message = sm_xstrdup(PQgetvalue(res, r, 5));
-		f->run_id = sm_db_ll(res, r, 6);
-		f->recorded_at = dup_or_null(res, r, 7);
-	}
-	PQclear(res);
-	*out = list;
-	return SM_OK;
+		3, params, sizeof(sm_failure), decode_failure, &items, &n, err);
+	if (!rc)
+		TAKE_LIST(out, items, n);
+	return rc;
 }
 
 int sm_failures_read(sm_engine *eng, const char *type, int kind, sm_cancel *cancel,
@@ -103,19 +143,33 @@ int sm_failures_read_instance(sm_engine *eng, const char *source_uuid, sm_cancel
 	return read_failures(eng, NULL, -1, source_uuid, cancel, out, err);
 }
 
+static void free_failure(sm_failure *f)
+{
+	free(f->source_uuid);
+	free(f->source_type);
+	free(f->event_type);
+	free(f->message);
+	free(f->recorded_at);
+}
+
 void sm_failure_list_free(sm_failure_list *list)
 {
-	if (!list)
-		return;
-	for (size_t i = 0; i < list->n; i++) {
-		free(list->items[i].source_uuid);
-		free(list->items[i].source_type);
-		free(list->items[i].event_type);
-		free(list->items[i].message);
-		free(list->items[i].recorded_at);
-	}
-	free(list->items);
-	free(list);
+	FREE_LIST(list, free_failure);
+}
+
+static void decode_run(const PGresult *res, int r, void *item)
+{
+	sm_run_record *x = item;
+
+	x->run_id = sm_db_ll(res, r, 0);
+	x->kind = sm_xstrdup(PQgetvalue(res, r, 1));
+	x->environment = sm_xstrdup(PQgetvalue(res, r, 2));
+	x->os_user = dup_or_null(res, r, 3);
+	x->db_user = dup_or_null(res, r, 4);
+	x->started_at = dup_or_null(res, r, 5);
+	x->finished_at = dup_or_null(res, r, 6);
+	x->outcome = sm_xstrdup(PQgetvalue(res, r, 7));
+	x->details = dup_or_null(res, r, 8);
 }
 
 int sm_runs_read(sm_engine *eng, int limit, sm_cancel *cancel, sm_run_list **out,
@@ -123,66 +177,75 @@ int sm_runs_read(sm_engine *eng, int limit, sm_cancel *cancel, sm_run_list **out
 {
 	char lim[32];
 	const char *params[] = { lim };
-	sm_run_list *list;
-	PGresult *res;
+	void *items;
+	size_t n;
 	int rc;
 
 	*out = NULL;
 	snprintf(lim, sizeof lim, "%d", limit > 0 ? limit : 1000000);
-	rc = query_target_table(eng, cancel, "snapmig_runs",
+	rc = read_rows(eng, cancel, "snapmig_runs",
 		"SELECT run_id, kind, environment, os_user, db_user,"
-		" to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-		" to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		" " SM_DB_UTC_TEXT("started_at") ","
+		" " SM_DB_UTC_TEXT("finished_at") ","
 		" outcome, details::text FROM %s.snapmig_runs ORDER BY run_id DESC LIMIT $1::int",
-		1, params, &res, err);
-	if (rc)
-		return rc;
-	list = sm_xcalloc(1, sizeof *list);
-	list->n = res ? (size_t)PQntuples(res) : 0;
-	list->items = sm_xcalloc(list->n + 1, sizeof *list->items);
-	for (size_t i = 0; i < list->n; i++) {
-		sm_run_record *x = &list->items[i];
-		int r = (int)i;
+		1, params, sizeof(sm_run_record), decode_run, &items, &n, err);
+	if (!rc)
+		TAKE_LIST(out, items, n);
+	return rc;
+}
 
-		x->run_id = sm_db_ll(res, r, 0);
-		x->kind = sm_xstrdup(PQgetvalue(res, r, 1));
-		x->environment = sm_xstrdup(PQgetvalue(res, r, 2));
-		x->os_user = dup_or_null(res, r, 3);
-		x->db_user = dup_or_null(res, r, 4);
-		x->started_at = dup_or_null(res, r, 5);
-		x->finished_at = dup_or_null(res, r, 6);
-		x->outcome = sm_xstrdup(PQgetvalue(res, r, 7));
-		x->details = dup_or_null(res, r, 8);
-	}
-	PQclear(res);
-	*out = list;
-	return SM_OK;
+static void free_run(sm_run_record *x)
+{
+	free(x->kind);
+	free(x->environment);
+	free(x->os_user);
+	free(x->db_user);
+	free(x->started_at);
+	free(x->finished_at);
+	free(x->outcome);
+	free(x->details);
 }
 
 void sm_run_list_free(sm_run_list *list)
 {
-	if (!list)
-		return;
-	for (size_t i = 0; i < list->n; i++) {
-		sm_run_record *x = &list->items[i];
+	FREE_LIST(list, free_run);
+}
 
-		free(x->kind);
-		free(x->environment);
-		free(x->os_user);
-		free(x->db_user);
-		free(x->started_at);
-		free(x->finished_at);
-		free(x->outcome);
-		free(x->details);
+/* The copy's types, from a JSON array of strings. */
+static void decode_copy_types(sm_copy_record *c, const char *json)
+{
+	json_object *a = json_tokener_parse(json);
+	size_t n = a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+
+	c->types = sm_xcalloc(n + 1, sizeof *c->types);
+	for (size_t k = 0; k < n; k++) {
+		json_object *e = json_object_array_get_idx(a, k);
+
+		if (json_object_is_type(e, json_type_string))
+			c->types[c->n_types++] = sm_xstrdup(json_object_get_string(e));
 	}
-	free(list->items);
-	free(list);
+	json_object_put(a);
+}
+
+static void decode_copy(const PGresult *res, int r, void *item)
+{
+	sm_copy_record *c = item;
+
+	c->copy_id = sm_db_ll(res, r, 0);
+	c->copied_at = sm_xstrdup(PQgetvalue(res, r, 1));
+	decode_copy_types(c, PQgetvalue(res, r, 2));
+	c->replaced = sm_db_ll(res, r, 3);
+	c->inserted = sm_db_ll(res, r, 4);
+	c->removed = sm_db_ll(res, r, 5);
+	c->rolled_back_by = sm_db_ll(res, r, 6);
+	/* Unknown counts (-1 each) may have changed something. */
+	c->undoable = c->rolled_back_by == 0 && c->replaced + c->inserted + c->removed != 0;
 }
 
 int sm_copies_read(sm_engine *eng, sm_cancel *cancel, sm_copy_list **out, sm_error *err)
 {
-	sm_copy_list *list;
-	PGresult *res;
+	void *items;
+	size_t n;
 	int rc;
 
 	*out = NULL;
@@ -193,63 +256,30 @@ int sm_copies_read(sm_engine *eng, sm_cancel *cancel, sm_copy_list **out, sm_err
 		return rc;
 	/* to_jsonb(c): the counts are missing from a table an older snapmig
 	 * made (until its next copy adds the columns). */
-	rc = query_target_table(eng, cancel, "snapmig_copies",
+	rc = read_rows(eng, cancel, "snapmig_copies",
 		"SELECT c.copy_id,"
-		" to_char(c.copied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+		" " SM_DB_UTC_TEXT("c.copied_at") ","
 		" array_to_json(c.types)::text,"
 		" COALESCE((to_jsonb(c) ->> 'replaced')::bigint, -1),"
 		" COALESCE((to_jsonb(c) ->> 'inserted')::bigint, -1),"
 		" COALESCE((to_jsonb(c) ->> 'removed')::bigint, -1),"
 		" COALESCE(c.rolled_back_by, 0)"
 		" FROM %s.snapmig_copies c ORDER BY c.copy_id DESC",
-		0, NULL, &res, err);
-	if (rc)
-		return rc;
-	list = sm_xcalloc(1, sizeof *list);
-	list->n = res ? (size_t)PQntuples(res) : 0;
-	list->items = sm_xcalloc(list->n + 1, sizeof *list->items);
-	for (size_t i = 0; i < list->n; i++) {
-		sm_copy_record *c = &list->items[i];
-		int r = (int)i;
+		0, NULL, sizeof(sm_copy_record), decode_copy, &items, &n, err);
+	if (!rc)
+		TAKE_LIST(out, items, n);
+	return rc;
+}
 
-		c->copy_id = sm_db_ll(res, r, 0);
-		c->copied_at = sm_xstrdup(PQgetvalue(res, r, 1));
-		{
-			json_object *a = json_tokener_parse(PQgetvalue(res, r, 2));
-			size_t n = a && json_object_is_type(a, json_type_array)
-				? json_object_array_length(a) : 0;
-
-			c->types = sm_xcalloc(n + 1, sizeof *c->types);
-			for (size_t k = 0; k < n; k++) {
-				json_object *e = json_object_array_get_idx(a, k);
-
-				if (json_object_is_type(e, json_type_string))
-					c->types[c->n_types++] = sm_xstrdup(json_object_get_string(e));
-			}
-			json_object_put(a);
-		}
-		c->replaced = sm_db_ll(res, r, 3);
-		c->inserted = sm_db_ll(res, r, 4);
-		c->removed = sm_db_ll(res, r, 5);
-		c->rolled_back_by = sm_db_ll(res, r, 6);
-		/* Unknown counts (-1 each) may have changed something. */
-		c->undoable = c->rolled_back_by == 0 && c->replaced + c->inserted + c->removed != 0;
-	}
-	PQclear(res);
-	*out = list;
-	return SM_OK;
+static void free_copy(sm_copy_record *c)
+{
+	free(c->copied_at);
+	for (size_t k = 0; k < c->n_types; k++)
+		free(c->types[k]);
+	free(c->types);
 }
 
 void sm_copy_list_free(sm_copy_list *list)
 {
-	if (!list)
-		return;
-	for (size_t i = 0; i < list->n; i++) {
-		free(list->items[i].copied_at);
-		for (size_t k = 0; k < list->items[i].n_types; k++)
-			free(list->items[i].types[k]);
-		free(list->items[i].types);
-	}
-	free(list->items);
-	free(list);
+	FREE_LIST(list, free_copy);
 }

@@ -518,7 +518,7 @@ int sm_target_activity(PGconn *conn, const sm_engine *eng, sm_activity *out, sm_
 			     " NULL::bigint AS run_id)");
 	sql = sm_xasprintf(
 		"SELECT l.pid, h.operation, h.environment, h.host, h.pid, h.os_user,"
-		" to_char(h.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), h.run_id"
+		" " SM_DB_UTC_TEXT("h.started_at") ", h.run_id"
 		" FROM (" HOLDERS_SQL " AND l.pid <> pg_backend_pid()) l"
 		" LEFT JOIN %s h ON h.backend_pid = l.pid"
 		" ORDER BY h.started_at NULLS LAST LIMIT 1", rel);
