@@ -205,16 +205,17 @@ static void shape_text(const sm_shape_summary *sum)
 
 static json_object *shape_json(const sm_shape_summary *sum)
 {
+	static const out_field fields[] = {
+		OUT_TEXT(sm_shape_type, type), OUT_TEXT(sm_shape_type, label),
+		OUT_FIELD(sm_shape_type, compared), OUT_FIELD(sm_shape_type, unreadable),
+	};
 	json_object *arr = json_object_new_array();
 
 	for (size_t i = 0; i < sum->n_types; i++) {
 		const sm_shape_type *t = &sum->types[i];
 		json_object *o = json_object_new_object(), *changes = json_object_new_array();
 
-		out_json_add(o, "type", out_json_string(t->type));
-		out_json_add(o, "label", out_json_string(t->label));
-		out_json_add(o, "compared", json_object_new_int64(t->compared));
-		out_json_add(o, "unreadable", json_object_new_int64(t->unreadable));
+		OUT_JSON_FIELDS(o, t, fields);
 		for (size_t k = 0; k < t->n_changes; k++) {
 			const sm_shape_change *x = &t->changes[k];
 			json_object *c = json_object_new_object();

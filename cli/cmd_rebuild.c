@@ -22,6 +22,13 @@
 
 static void summary_json(cli_ctx *ctx, const sm_progress *p, int status)
 {
+	static const out_field plan_fields[] = {
+		OUT_FIELD(sm_progress, plan_run_id), OUT_FIELD(sm_progress, chunks_total),
+		OUT_FIELD(sm_progress, chunks_done),
+	};
+#define F(m) OUT_FIELD(sm_process_progress, m)
+	static const out_field process_counts[] = { F(chunks), F(instances), F(events), F(failed) };
+#undef F
 	json_object *doc = cli_json_doc(ctx);
 	json_object *types = json_object_new_array();
 
@@ -37,9 +44,7 @@ static void summary_json(cli_ctx *ctx, const sm_progress *p, int status)
 	if (p->plan_run_id) {
 		json_object *procs = json_object_new_array();
 
-		out_json_add(doc, "plan_run_id", json_object_new_int64(p->plan_run_id));
-		out_json_add(doc, "chunks_total", json_object_new_int64(p->chunks_total));
-		out_json_add(doc, "chunks_done", json_object_new_int64(p->chunks_done));
+		OUT_JSON_FIELDS(doc, p, plan_fields);
 		for (size_t i = 0; i < p->n_processes; i++) {
 			const sm_process_progress *x = &p->processes[i];
 			json_object *o = json_object_new_object();
@@ -49,10 +54,7 @@ static void summary_json(cli_ctx *ctx, const sm_progress *p, int status)
 			out_json_add(o, "pid", json_object_new_int64(x->pid));
 			out_json_add(o, "outcome", json_object_new_string(x->outcome));
 			out_json_add(o, "self", json_object_new_boolean(x->self));
-			out_json_add(o, "chunks", json_object_new_int64(x->chunks));
-			out_json_add(o, "instances", json_object_new_int64(x->instances));
-			out_json_add(o, "events", json_object_new_int64(x->events));
-			out_json_add(o, "failed", json_object_new_int64(x->failed));
+			OUT_JSON_FIELDS(o, x, process_counts);
 			out_json_add(o, "events_per_sec", json_object_new_int64(llround(x->events_per_sec)));
 			json_object_array_add(procs, o);
 		}

@@ -153,15 +153,16 @@ static int list_copies(cli_ctx *ctx, const sm_copy_list *list)
 
 static void print_result(cli_ctx *ctx, const sm_rollback_result *res)
 {
+#define F(m) OUT_FIELD(sm_rollback_result, m)
+	static const out_field fields[] = {
+		F(copy_id), F(rollback_id), F(restored), F(deleted), F(drifted),
+	};
+#undef F
 	if (ctx->g.json) {
 		json_object *doc = cli_json_doc(ctx);
 		json_object *uuids = json_object_new_array();
 
-		out_json_add(doc, "copy_id", json_object_new_int64(res->copy_id));
-		out_json_add(doc, "rollback_id", json_object_new_int64(res->rollback_id));
-		out_json_add(doc, "restored", json_object_new_int64(res->restored));
-		out_json_add(doc, "deleted", json_object_new_int64(res->deleted));
-		out_json_add(doc, "drifted", json_object_new_int64(res->drifted));
+		OUT_JSON_FIELDS(doc, res, fields);
 		for (size_t i = 0; i < res->n_drifted_uuids; i++)
 			json_object_array_add(uuids, out_json_string(res->drifted_uuids[i]));
 		out_json_add(doc, "drifted_examples", uuids);

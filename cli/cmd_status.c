@@ -128,21 +128,16 @@ static json_object *type_json(const sm_type_inventory *t)
 		OUT_TEXT(sm_type_inventory, fingerprint_error),
 	};
 #undef F
+	static const out_field versions[] = {
+		OUT_FIELD(sm_version_count, version), OUT_FIELD(sm_version_count, count),
+	};
 	json_object *o = json_object_new_object();
-	json_object *versions = json_object_new_array();
 
 	out_json_add(o, "type", out_json_string(t->type));
 	out_json_add(o, "label", out_json_string(t->label));
 	out_json_add(o, "configured", json_object_new_boolean(t->configured));
 	OUT_JSON_FIELDS(o, t, before);
-	for (size_t v = 0; v < t->n_versions; v++) {
-		json_object *vc = json_object_new_object();
-
-		out_json_add(vc, "version", json_object_new_int64(t->versions[v].version));
-		out_json_add(vc, "count", json_object_new_int64(t->versions[v].count));
-		json_object_array_add(versions, vc);
-	}
-	out_json_add(o, "versions", versions);
+	out_json_add(o, "versions", OUT_JSON_RECORDS(t->versions, t->n_versions, versions));
 	OUT_JSON_FIELDS(o, t, after);
 	return o;
 }

@@ -118,36 +118,27 @@ static json_object *instance_json(const sm_verify_instance *x)
 
 static json_object *type_json(const sm_verify_type *t)
 {
+#define F(m) OUT_FIELD(sm_verify_type, m)
+	static const out_field fields[] = {
+		OUT_TEXT(sm_verify_type, type), OUT_TEXT(sm_verify_type, label),
+		F(target_version), F(live), F(at_version), F(planned), F(checked), F(equal),
+		F(different), F(failed), F(skipped), F(number_form),
+	};
+#undef F
+	static const out_field path_fields[] = {
+		OUT_TEXT(sm_verify_path, path), OUT_FIELD(sm_verify_path, instances),
+	};
 	json_object *o = json_object_new_object();
 	json_object *kinds = json_object_new_object();
-	json_object *paths = json_object_new_array();
 	json_object *inst = json_object_new_array();
 
-	out_json_add(o, "type", out_json_string(t->type));
-	out_json_add(o, "label", out_json_string(t->label));
-	out_json_add(o, "target_version", json_object_new_int64(t->target_version));
-	out_json_add(o, "live", json_object_new_int64(t->live));
-	out_json_add(o, "at_version", json_object_new_int64(t->at_version));
-	out_json_add(o, "planned", json_object_new_int64(t->planned));
-	out_json_add(o, "checked", json_object_new_int64(t->checked));
-	out_json_add(o, "equal", json_object_new_int64(t->equal));
-	out_json_add(o, "different", json_object_new_int64(t->different));
-	out_json_add(o, "failed", json_object_new_int64(t->failed));
-	out_json_add(o, "skipped", json_object_new_int64(t->skipped));
-	out_json_add(o, "number_form", json_object_new_int64(t->number_form));
+	OUT_JSON_FIELDS(o, t, fields);
 	for (int k = 0; k < SM_FAIL__COUNT; k++)
 		if (t->failures[k])
 			out_json_add(kinds, sm_failure_kind_name((enum sm_failure_kind)k),
 				     json_object_new_int64(t->failures[k]));
 	out_json_add(o, "failures", kinds);
-	for (size_t i = 0; i < t->n_paths; i++) {
-		json_object *p = json_object_new_object();
-
-		out_json_add(p, "path", out_json_string(t->paths[i].path));
-		out_json_add(p, "instances", json_object_new_int64(t->paths[i].instances));
-		json_object_array_add(paths, p);
-	}
-	out_json_add(o, "paths", paths);
+	out_json_add(o, "paths", OUT_JSON_RECORDS(t->paths, t->n_paths, path_fields));
 	out_json_add(o, "paths_cut", json_object_new_boolean(t->paths_cut));
 	for (size_t i = 0; i < t->n_instances; i++)
 		json_object_array_add(inst, instance_json(&t->instances[i]));

@@ -373,6 +373,20 @@ void out_json_add_fields(json_object *obj, const void *base,
 	}
 }
 
+json_object *out_json_records(const void *items, size_t n, size_t size,
+			      const out_field *fields, size_t n_fields)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+
+		out_json_add_fields(o, (const char *)items + i * size, fields, n_fields);
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
 void out_json_print(FILE *f, json_object *obj, bool pretty)
 {
 	int flags = JSON_C_TO_STRING_NOSLASHESCAPE |

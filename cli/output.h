@@ -91,6 +91,12 @@ void out_json_add_fields(json_object *obj, const void *base,
 			 const out_field *fields, size_t n);
 #define OUT_JSON_FIELDS(obj, base, fields) \
 	out_json_add_fields(obj, base, fields, sizeof fields / sizeof fields[0])
+/* A JSON array of one object per struct of items[0..n) (each of size
+ * bytes): the fields of each, as out_json_add_fields adds them. */
+json_object *out_json_records(const void *items, size_t n, size_t size,
+			      const out_field *fields, size_t n_fields);
+#define OUT_JSON_RECORDS(items, n, fields) \
+	out_json_records(items, n, sizeof *(items), fields, sizeof fields / sizeof fields[0])
 
 /* Prints obj followed by a newline: pretty (documents on stdout) or on one
  * line (progress events).  Does not free obj. */
