@@ -96,7 +96,6 @@ static char *details_text(const sm_copy_ctx *ctx, const sm_copy_options *opts,
 			  const sm_copy_result *r, const char *error)
 {
 	json_object *o = json_object_new_object();
-	char *s;
 
 	json_object_object_add(o, "types", types_json(ctx));
 	json_object_object_add(o, "remove_stale", json_object_new_boolean(opts->remove_stale));
@@ -114,12 +113,7 @@ static char *details_text(const sm_copy_ctx *ctx, const sm_copy_options *opts,
 		if (r->checksum)
 			json_object_object_add(o, "checksum", json_object_new_string(r->checksum));
 	}
-	if (error)
-		json_object_object_add(o, "error", json_object_new_string(error));
-	s = sm_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return s;
+	return sm_db_journal_details(o, error);
 }
 
 /* SM_ERR_GUARD with the messages of the tripped, not forced guards. */

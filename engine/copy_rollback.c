@@ -29,7 +29,6 @@ void sm_rollback_result_free(sm_rollback_result *res)
 static char *details_text(long long copy_id, const sm_rollback_result *r, const char *error)
 {
 	json_object *o = json_object_new_object();
-	char *s;
 
 	if (copy_id > 0)
 		json_object_object_add(o, "copy_id", json_object_new_int64(copy_id));
@@ -43,12 +42,7 @@ static char *details_text(long long copy_id, const sm_rollback_result *r, const 
 			json_object_array_add(ex, json_object_new_string(r->drifted_uuids[i]));
 		json_object_object_add(o, "drifted_examples", ex);
 	}
-	if (error)
-		json_object_object_add(o, "error", json_object_new_string(error));
-	s = sm_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return s;
+	return sm_db_journal_details(o, error);
 }
 
 /* Finds the copy to roll back (locked FOR UPDATE) and checks it may be. */

@@ -379,6 +379,18 @@ int sm_db_query_snapmig_table(PGconn *conn, const char *target, const char *tabl
 	return *res ? SM_OK : sm_error_code(err, SM_ERR_DB);
 }
 
+char *sm_db_journal_details(json_object *details, const char *error)
+{
+	char *s;
+
+	if (error)
+		json_object_object_add(details, "error", json_object_new_string(error));
+	s = sm_xstrdup(json_object_to_json_string_ext(details, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(details);
+	return s;
+}
+
 int sm_db_journal_start(PGconn *conn, const char *target_schema, const char *kind,
 			const char *environment, const char *details_json,
 			long long *run_id, sm_error *err)

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 
+#include <json-c/json.h>
 #include <libpq-fe.h>
 
 #include "engine/snapmig.h"
@@ -129,6 +130,9 @@ int sm_db_query_snapmig_table(PGconn *conn, const char *target, const char *tabl
 			      const char *sql_fmt, int nparams, const char *const *params,
 			      PGresult **res, sm_error *err);
 
+/* Journal: the text of a run's details, the object details (taken: put
+ * here) with "error": error added when error is not NULL.  Caller frees. */
+char *sm_db_journal_details(json_object *details, const char *error);
 /* Journal: inserts a run row (outcome 'running') and returns its id. */
 int sm_db_journal_start(PGconn *conn, const char *target_schema, const char *kind,
 			const char *environment, const char *details_json,

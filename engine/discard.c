@@ -27,7 +27,6 @@ static char *details_text(const sm_aggregate *const *aggs, size_t n, const sm_di
 {
 	json_object *o = json_object_new_object();
 	json_object *types = json_object_new_array();
-	char *s;
 
 	for (size_t i = 0; i < n; i++)
 		json_object_array_add(types, json_object_new_string(aggs[i]->type));
@@ -36,12 +35,7 @@ static char *details_text(const sm_aggregate *const *aggs, size_t n, const sm_di
 		json_object_object_add(o, "rows", json_object_new_int64(r->rows));
 		json_object_object_add(o, "failures", json_object_new_int64(r->failures));
 	}
-	if (error)
-		json_object_object_add(o, "error", json_object_new_string(error));
-	s = sm_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							 JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return s;
+	return sm_db_journal_details(o, error);
 }
 
 static int discard_transaction(PGconn *conn, const char *target, const char *types,

@@ -386,7 +386,7 @@ static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 {
 	const sm_settings *set = &run->eng->env->settings;
 	sm_store_layout *l = &run->layout;
-	json_object *details;
+	char *details;
 	int rc;
 
 	if (sm_target_check(conn, run->eng, err))
@@ -410,10 +410,10 @@ static int prepare(sm_run *run, PGconn *conn, sm_error *err)
 		return join_hint(run, err);
 	if (run->join && (rc = join_plan(run, conn, err)) != SM_OK)
 		return rc;
-	details = details_json(run, false);
+	details = sm_db_journal_details(details_json(run, false), NULL);
 	rc = sm_db_journal_start(conn, set->target_schema, "rebuild", run->eng->env->name,
-				 json_object_to_json_string(details), &run->run_id, err);
-	json_object_put(details);
+				 details, &run->run_id, err);
+	free(details);
 	if (rc)
 		return rc;
 	/* Named by the run id, which exists from here on; the journal gets
@@ -651,7 +651,7 @@ enum sm_run_state sm_run_final_state(sm_run *run, const char **outcome)
  * server may be the reason the run failed). */
 static void journal_finish(sm_run *run, const char *outcome)
 {
-	json_object *details;
+	char *details;
 	sm_error jerr;
 	PGconn *conn;
 
@@ -659,13 +659,12 @@ static void journal_finish(sm_run *run, const char *outcome)
 	if (!run->run_id || !(conn = sm_engine_connect(run->eng, NULL, &jerr)))
 		return;
 	pthread_mutex_lock(&run->lock);
-	details = details_json(run, true);
-	if (run->error.code != SM_OK)
-		json_object_object_add(details, "error", json_object_new_string(run->error.message));
+	details = sm_db_journal_details(details_json(run, true),
+					run->error.code != SM_OK ? run->error.message : NULL);
 	pthread_mutex_unlock(&run->lock);
 	sm_db_journal_finish(conn, run->eng->env->settings.target_schema, run->run_id, outcome,
-			     json_object_to_json_string(details), &jerr);
-	json_object_put(details);
+			     details, &jerr);
+	free(details);
 	sm_engine_disconnect(conn);
 }
 
