@@ -149,27 +149,13 @@ char *out_truncate(const char *s, size_t max_cols)
 	}
 }
 
-char *out_vasprintf(const char *fmt, va_list ap)
-{
-	va_list copy;
-	char *out;
-	int n;
-
-	va_copy(copy, ap);
-	n = vsnprintf(NULL, 0, fmt, copy);
-	va_end(copy);
-	out = sm_xmalloc(n > 0 ? (size_t)n + 1 : 1);
-	vsnprintf(out, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
-	return out;
-}
-
 void out_appendf(char **s, const char *sep, const char *fmt, ...)
 {
 	va_list ap;
 	char *text, *next;
 
 	va_start(ap, fmt);
-	text = out_vasprintf(fmt, ap);
+	text = sm_xvasprintf(fmt, ap);
 	va_end(ap);
 	next = sm_xasprintf("%s%s%s", *s, **s ? sep : "", text);
 	free(text);
@@ -216,7 +202,7 @@ void out_table_cellf(out_table *t, const char *fmt, ...)
 	char *raw;
 
 	va_start(ap, fmt);
-	raw = out_vasprintf(fmt, ap);
+	raw = sm_xvasprintf(fmt, ap);
 	va_end(ap);
 	table_push(t, out_sanitize(raw));
 	free(raw);

@@ -30,9 +30,6 @@ size_t out_width(const char *s);
  * when cut; caller frees. */
 char *out_truncate(const char *s, size_t max_cols);
 
-/* vsprintf into a new string (caller frees). */
-char *out_vasprintf(const char *fmt, va_list ap);
-
 /* Appends sep (unless *s is empty) and the formatted text to the malloc'ed
  * string *s: "a, b, c" built in a loop. */
 void out_appendf(char **s, const char *sep, const char *fmt, ...)

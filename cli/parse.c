@@ -175,7 +175,7 @@ static int usage_error(int cmd, const char *fmt, ...)
 	char *msg;
 
 	va_start(ap, fmt);
-	msg = out_vasprintf(fmt, ap);
+	msg = sm_xvasprintf(fmt, ap);
 	va_end(ap);
 	cli_errorf("%s%s%s", cmd >= 0 ? commands[cmd].name : "", cmd >= 0 ? ": " : "", msg);
 	free(msg);

@@ -79,20 +79,29 @@ char *sm_xstrndup(const char *s, size_t n)
 	return p;
 }
 
-char *sm_xasprintf(const char *fmt, ...)
+char *sm_xvasprintf(const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list copy;
 	int n;
 	char *p;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	va_copy(copy, ap);
+	n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
 	if (n < 0)
 		out_of_memory(0);
 	p = sm_xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	return p;
+}
+
+char *sm_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = sm_xvasprintf(fmt, ap);
 	va_end(ap);
 	return p;
 }
