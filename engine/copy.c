@@ -180,7 +180,7 @@ static int verify(sm_copy_ctx *ctx, sm_copy_result *r, sm_error *err)
 static int backup_rows(sm_copy_ctx *ctx, const char *const *p, const char *fp,
 		       sm_copy_result *r, sm_error *err)
 {
-	char *sql = sm_xasprintf(
+	int rc = sm_db_step(SM_OK, ctx->conn, 2, p, &r->backed_up, "saving the live rows", err,
 		"INSERT INTO %1$s.snapmig_backup (copy_id, source_uuid, action, source_version,"
 		" source_type, data, metadata, created_at, written_fp)"
 		" SELECT $1::bigint, l.source_uuid, CASE w.action WHEN 'stale' THEN 'remove' ELSE 'replace' END,"
@@ -190,19 +190,12 @@ static int backup_rows(sm_copy_ctx *ctx, const char *const *p, const char *fp,
 		" LEFT JOIN %1$s.snapshots g ON g.source_uuid = w.source_uuid AND w.action = 'replace'"
 		" WHERE w.action = 'replace' OR (w.action = 'stale' AND $2::bool)",
 		ctx->tgt, ctx->src, fp);
-	int rc = sm_db_exec_count(ctx->conn, sql, 2, p, &r->backed_up, "saving the live rows", err);
 
-	free(sql);
-	if (rc != SM_OK)
-		return rc;
-	sql = sm_xasprintf(
+	return sm_db_step(rc, ctx->conn, 1, p, NULL, "marking the inserted rows", err,
 		"INSERT INTO %1$s.snapmig_backup (copy_id, source_uuid, action, written_fp)"
 		" SELECT $1::bigint, w.source_uuid, 'insert', %2$s"
 		" FROM snapmig_copy_work w JOIN %1$s.snapshots g ON g.source_uuid = w.source_uuid"
 		" WHERE w.action = 'insert'", ctx->tgt, fp);
-	rc = sm_db_exec_count(ctx->conn, sql, 1, p, NULL, "marking the inserted rows", err);
-	free(sql);
-	return rc;
 }
 
 /* The writes, inside the locked transaction, after the guards passed. */
@@ -215,55 +208,39 @@ static int write_rows(sm_copy_ctx *ctx, const sm_copy_options *opts,
 	char id[32];
 	const char *p[] = { id, opts->remove_stale ? "t" : "f", ctx->eng->env->name,
 			    ctx->params.types };
-	char *sql;
+	char n[3][32];
+	const char *cp[] = { p[0], p[2], p[3], n[0], n[1], n[2] };
 	int rc;
 
 	snprintf(id, sizeof id, "%lld", r->copy_id);
 	/* 1. Save what rollback needs; 2. replace, insert, remove. */
 	rc = backup_rows(ctx, p, fp, r, err);
-	if (rc == SM_OK) {
-		sql = sm_xasprintf(
-			"UPDATE %1$s.snapshots l SET source_version = g.source_version,"
-			" source_type = g.source_type, data = %3$s, metadata = %4$s, created_at = now()"
-			" FROM snapmig_copy_work w JOIN %2$s.snapshots g ON g.source_uuid = w.source_uuid"
-			" WHERE w.action = 'replace' AND l.source_uuid = w.source_uuid",
-			ctx->src, ctx->tgt, wd, wm);
-		rc = sm_db_exec_count(ctx->conn, sql, 0, NULL, &r->replaced, "replacing live rows", err);
-		free(sql);
-	}
-	if (rc == SM_OK) {
-		sql = sm_xasprintf(
-			"INSERT INTO %1$s.snapshots (source_uuid, source_version, source_type, data,"
-			" metadata, created_at)"
-			" SELECT g.source_uuid, g.source_version, g.source_type, %3$s, %4$s, now()"
-			" FROM snapmig_copy_work w JOIN %2$s.snapshots g ON g.source_uuid = w.source_uuid"
-			" WHERE w.action = 'insert'",
-			ctx->src, ctx->tgt, wd, wm);
-		rc = sm_db_exec_count(ctx->conn, sql, 0, NULL, &r->inserted, "inserting live rows", err);
-		free(sql);
-	}
-	if (rc == SM_OK && opts->remove_stale) {
-		sql = sm_xasprintf(
+	rc = sm_db_step(rc, ctx->conn, 0, NULL, &r->replaced, "replacing live rows", err,
+		"UPDATE %1$s.snapshots l SET source_version = g.source_version,"
+		" source_type = g.source_type, data = %3$s, metadata = %4$s, created_at = now()"
+		" FROM snapmig_copy_work w JOIN %2$s.snapshots g ON g.source_uuid = w.source_uuid"
+		" WHERE w.action = 'replace' AND l.source_uuid = w.source_uuid",
+		ctx->src, ctx->tgt, wd, wm);
+	rc = sm_db_step(rc, ctx->conn, 0, NULL, &r->inserted, "inserting live rows", err,
+		"INSERT INTO %1$s.snapshots (source_uuid, source_version, source_type, data,"
+		" metadata, created_at)"
+		" SELECT g.source_uuid, g.source_version, g.source_type, %3$s, %4$s, now()"
+		" FROM snapmig_copy_work w JOIN %2$s.snapshots g ON g.source_uuid = w.source_uuid"
+		" WHERE w.action = 'insert'",
+		ctx->src, ctx->tgt, wd, wm);
+	if (opts->remove_stale)
+		rc = sm_db_step(rc, ctx->conn, 0, NULL, &r->removed, "removing stale live rows", err,
 			"DELETE FROM %s.snapshots l USING snapmig_copy_work w"
 			" WHERE w.action = 'stale' AND l.source_uuid = w.source_uuid", ctx->src);
-		rc = sm_db_exec_count(ctx->conn, sql, 0, NULL, &r->removed, "removing stale live rows", err);
-		free(sql);
-	}
 	/* 3. The copy's record, last: a copy without it never committed. */
-	if (rc == SM_OK) {
-		char n[3][32];
-		const char *cp[] = { p[0], p[2], p[3], n[0], n[1], n[2] };
-
-		snprintf(n[0], sizeof n[0], "%lld", r->replaced);
-		snprintf(n[1], sizeof n[1], "%lld", r->inserted);
-		snprintf(n[2], sizeof n[2], "%lld", r->removed);
-		sql = sm_xasprintf("INSERT INTO %s.snapmig_copies (copy_id, environment, types,"
-				   " replaced, inserted, removed)"
-				   " VALUES ($1::bigint, $2, $3::text[], $4::bigint, $5::bigint, $6::bigint)",
-				   ctx->tgt);
-		rc = sm_db_exec_count(ctx->conn, sql, 6, cp, NULL, "recording the copy", err);
-		free(sql);
-	}
+	snprintf(n[0], sizeof n[0], "%lld", r->replaced);
+	snprintf(n[1], sizeof n[1], "%lld", r->inserted);
+	snprintf(n[2], sizeof n[2], "%lld", r->removed);
+	rc = sm_db_step(rc, ctx->conn, 6, cp, NULL, "recording the copy", err,
+		"INSERT INTO %s.snapmig_copies (copy_id, environment, types,"
+		" replaced, inserted, removed)"
+		" VALUES ($1::bigint, $2, $3::text[], $4::bigint, $5::bigint, $6::bigint)",
+		ctx->tgt);
 	free(wd);
 	free(wm);
 	free(fp);

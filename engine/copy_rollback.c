@@ -110,10 +110,9 @@ static int restore_rows(sm_copy_ctx *ctx, const char *const *p, sm_rollback_resu
 			sm_error *err)
 {
 	long long inserted_back = 0;
-	char *sql;
 	int rc;
 
-	sql = sm_xasprintf(
+	rc = sm_db_step(SM_OK, ctx->conn, 1, p, &r->restored, "restoring replaced rows", err,
 		"UPDATE %2$s.snapshots l SET source_version = b.source_version,"
 		" source_type = b.source_type, data = b.data, metadata = b.metadata,"
 		" created_at = b.created_at"
@@ -121,29 +120,18 @@ static int restore_rows(sm_copy_ctx *ctx, const char *const *p, sm_rollback_resu
 		"  ON b.copy_id = $1::bigint AND b.source_uuid = w.source_uuid"
 		" WHERE w.action = 'replace' AND w.clean AND l.source_uuid = w.source_uuid",
 		ctx->tgt, ctx->src);
-	rc = sm_db_exec_count(ctx->conn, sql, 1, p, &r->restored, "restoring replaced rows", err);
-	free(sql);
-	if (rc == SM_OK) {
-		sql = sm_xasprintf(
-			"INSERT INTO %2$s.snapshots (source_uuid, source_version, source_type, data,"
-			" metadata, created_at)"
-			" SELECT b.source_uuid, b.source_version, b.source_type, b.data, b.metadata, b.created_at"
-			" FROM snapmig_rollback_work w JOIN %1$s.snapmig_backup b"
-			"  ON b.copy_id = $1::bigint AND b.source_uuid = w.source_uuid"
-			" WHERE w.action = 'remove' AND w.clean", ctx->tgt, ctx->src);
-		rc = sm_db_exec_count(ctx->conn, sql, 1, p, &inserted_back, "restoring removed rows", err);
-		r->restored += inserted_back;
-		free(sql);
-	}
-	if (rc == SM_OK) {
-		sql = sm_xasprintf(
-			"DELETE FROM %s.snapshots l USING snapmig_rollback_work w"
-			" WHERE w.action = 'insert' AND w.clean AND l.source_uuid = w.source_uuid",
-			ctx->src);
-		rc = sm_db_exec_count(ctx->conn, sql, 0, NULL, &r->deleted, "deleting inserted rows", err);
-		free(sql);
-	}
-	return rc;
+	rc = sm_db_step(rc, ctx->conn, 1, p, &inserted_back, "restoring removed rows", err,
+		"INSERT INTO %2$s.snapshots (source_uuid, source_version, source_type, data,"
+		" metadata, created_at)"
+		" SELECT b.source_uuid, b.source_version, b.source_type, b.data, b.metadata, b.created_at"
+		" FROM snapmig_rollback_work w JOIN %1$s.snapmig_backup b"
+		"  ON b.copy_id = $1::bigint AND b.source_uuid = w.source_uuid"
+		" WHERE w.action = 'remove' AND w.clean", ctx->tgt, ctx->src);
+	r->restored += inserted_back;
+	return sm_db_step(rc, ctx->conn, 0, NULL, &r->deleted, "deleting inserted rows", err,
+		"DELETE FROM %s.snapshots l USING snapmig_rollback_work w"
+		" WHERE w.action = 'insert' AND w.clean AND l.source_uuid = w.source_uuid",
+		ctx->src);
 }
 
 static int rollback_transaction(sm_copy_ctx *ctx, long long requested,
@@ -170,30 +158,23 @@ static int rollback_transaction(sm_copy_ctx *ctx, long long requested,
 		rc = sm_db_exec(ctx->conn,
 			"CREATE TEMP TABLE snapmig_rollback_work (source_uuid text PRIMARY KEY,"
 			" action text NOT NULL, clean bool NOT NULL) ON COMMIT DROP", err);
-	if (rc == SM_OK) {
-		/* clean: the live row is still exactly what the copy left. */
-		sql = sm_xasprintf(
-			"INSERT INTO snapmig_rollback_work"
-			" SELECT b.source_uuid, b.action,"
-			"  CASE WHEN b.action = 'remove' THEN l.source_uuid IS NULL"
-			"  ELSE l.source_uuid IS NOT NULL AND b.written_fp IS NOT DISTINCT FROM %3$s END"
-			" FROM %1$s.snapmig_backup b LEFT JOIN %2$s.snapshots l ON l.source_uuid = b.source_uuid"
-			" WHERE b.copy_id = $1::bigint", ctx->tgt, ctx->src, fp);
-		rc = sm_db_exec_count(ctx->conn, sql, 1, p, NULL, "comparing live rows with the copy", err);
-		free(sql);
-	}
+	/* clean: the live row is still exactly what the copy left. */
+	rc = sm_db_step(rc, ctx->conn, 1, p, NULL, "comparing live rows with the copy", err,
+		"INSERT INTO snapmig_rollback_work"
+		" SELECT b.source_uuid, b.action,"
+		"  CASE WHEN b.action = 'remove' THEN l.source_uuid IS NULL"
+		"  ELSE l.source_uuid IS NOT NULL AND b.written_fp IS NOT DISTINCT FROM %3$s END"
+		" FROM %1$s.snapmig_backup b LEFT JOIN %2$s.snapshots l ON l.source_uuid = b.source_uuid"
+		" WHERE b.copy_id = $1::bigint", ctx->tgt, ctx->src, fp);
 	if (rc == SM_OK)
 		rc = sm_db_exec(ctx->conn, "ANALYZE snapmig_rollback_work", err);
 	if (rc == SM_OK)
 		rc = restore_rows(ctx, p, r, err);
 	if (rc == SM_OK)
 		rc = read_drifted(ctx, r, err);
-	if (rc == SM_OK) {
-		sql = sm_xasprintf("UPDATE %s.snapmig_copies SET rolled_back_by = $2::bigint,"
-				   " rolled_back_at = now() WHERE copy_id = $1::bigint", ctx->tgt);
-		rc = sm_db_exec_count(ctx->conn, sql, 2, p, NULL, "recording the rollback", err);
-		free(sql);
-	}
+	rc = sm_db_step(rc, ctx->conn, 2, p, NULL, "recording the rollback", err,
+		"UPDATE %s.snapmig_copies SET rolled_back_by = $2::bigint,"
+		" rolled_back_at = now() WHERE copy_id = $1::bigint", ctx->tgt);
 	if (rc == SM_OK)
 		rc = sm_db_exec(ctx->conn, "COMMIT", err);
 	free(fp);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -324,6 +325,22 @@ int sm_db_exec_count(PGconn *conn, const char *sql, int nparams, const char *con
 		*affected = strtoll(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
 	return SM_OK;
+}
+
+int sm_db_step(int rc, PGconn *conn, int nparams, const char *const *params,
+	       long long *affected, const char *what, sm_error *err, const char *sql_fmt, ...)
+{
+	va_list ap;
+	char *sql;
+
+	if (rc != SM_OK)
+		return rc;
+	va_start(ap, sql_fmt);
+	sql = sm_xvasprintf(sql_fmt, ap);
+	va_end(ap);
+	rc = sm_db_exec_count(conn, sql, nparams, params, affected, what, err);
+	free(sql);
+	return rc;
 }
 
 char *sm_db_ident(PGconn *conn, const char *name)

@@ -53,6 +53,14 @@ PGresult *sm_db_query(PGconn *conn, const char *sql, int nparams,
  * number of rows it changed.  An error is prefixed with what (unless NULL). */
 int sm_db_exec_count(PGconn *conn, const char *sql, int nparams, const char *const *params,
 		     long long *affected, const char *what, sm_error *err);
+/* One write of a transaction's chain: when rc is SM_OK, runs the statement
+ * that sql_fmt formats as sm_db_exec_count does and returns its status;
+ * otherwise returns rc and runs nothing, so that
+ *     rc = sm_db_step(rc, ...); rc = sm_db_step(rc, ...);
+ * stops at the first failure. */
+int sm_db_step(int rc, PGconn *conn, int nparams, const char *const *params,
+	       long long *affected, const char *what, sm_error *err, const char *sql_fmt, ...)
+	__attribute__((format(printf, 8, 9)));
 /* The same with declared parameter types (NULL: inferred), binary results
  * when asked, and what failed named by what. */
 PGresult *sm_db_query_typed(PGconn *conn, const char *sql, int nparams, const Oid *types,

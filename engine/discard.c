@@ -46,30 +46,20 @@ static int discard_transaction(PGconn *conn, const char *target, const char *typ
 	char *sql;
 	int rc = sm_db_exec(conn, "BEGIN", err);
 
-	if (rc == SM_OK) {
-		/* What made them goes with them, and entries whose row is gone. */
-		sql = sm_xasprintf("DELETE FROM %1$s.snapmig_rows r USING %1$s.snapshots s"
-				   " WHERE s.source_uuid = r.source_uuid AND s.source_type = ANY($1::text[]);"
-				   , t);
-		rc = sm_db_exec_count(conn, sql, 1, p, NULL, "discarding fingerprints", err);
-		free(sql);
-	}
-	if (rc == SM_OK) {
-		sql = sm_xasprintf("DELETE FROM %s.snapshots WHERE source_type = ANY($1::text[])", t);
-		rc = sm_db_exec_count(conn, sql, 1, p, &r->rows, "discarding generated rows", err);
-		free(sql);
-	}
+	/* What made them goes with them, and entries whose row is gone. */
+	rc = sm_db_step(rc, conn, 1, p, NULL, "discarding fingerprints", err,
+		"DELETE FROM %1$s.snapmig_rows r USING %1$s.snapshots s"
+		" WHERE s.source_uuid = r.source_uuid AND s.source_type = ANY($1::text[]);", t);
+	rc = sm_db_step(rc, conn, 1, p, &r->rows, "discarding generated rows", err,
+		"DELETE FROM %s.snapshots WHERE source_type = ANY($1::text[])", t);
 	if (rc == SM_OK) {
 		sql = sm_xasprintf("DELETE FROM %1$s.snapmig_rows r WHERE NOT EXISTS"
 				   " (SELECT 1 FROM %1$s.snapshots s WHERE s.source_uuid = r.source_uuid)", t);
 		rc = sm_db_exec(conn, sql, err);
 		free(sql);
 	}
-	if (rc == SM_OK) {
-		sql = sm_xasprintf("DELETE FROM %s.snapmig_failures WHERE source_type = ANY($1::text[])", t);
-		rc = sm_db_exec_count(conn, sql, 1, p, &r->failures, "discarding failures", err);
-		free(sql);
-	}
+	rc = sm_db_step(rc, conn, 1, p, &r->failures, "discarding failures", err,
+		"DELETE FROM %s.snapmig_failures WHERE source_type = ANY($1::text[])", t);
 	if (rc == SM_OK)
 		rc = sm_db_exec(conn, "COMMIT", err);
 	if (rc != SM_OK) {
