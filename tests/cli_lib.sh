@@ -18,6 +18,17 @@ new_db() {
 	CONNINFO="host=$PGHOST dbname=$1 user=postgres"
 }
 
+# The demo's configuration (examples/snapmig.conf; environment "demo").
+DEMO_CONF="$SNAPMIG_SRCDIR/examples/snapmig.conf"
+
+# new_demo_db SCALE BUMP: a fresh database snapmig_demo filled by the
+# demo's data generator (examples/demo) with --scale SCALE --bump BUMP.
+new_demo_db() {
+	new_db snapmig_demo
+	"$SNAPMIG_BUILDDIR/examples/demo/snapmig-demo-data" -d "$CONNINFO" -c "$DEMO_CONF" \
+		--scale "$1" --bump "$2" -q || exit 99
+}
+
 # mkstore MODE SCENARIO [ARGS]: fills the current database (tests/mkstore.c).
 mkstore() {
 	PGOPTIONS='-c client_min_messages=warning' "$MKSTORE" "$CONNINFO" "$@" || exit 99

@@ -20,23 +20,32 @@ generated() {
 	sql "SELECT count(*) FROM migration.snapshots" 2>/dev/null || echo 0
 }
 
+# interrupt_when CHECK...: waits (60 s at most, while snapmig $pid runs)
+# until the command CHECK succeeds, then sends SIGINT and waits for the
+# exit; sets rc.
+interrupt_when() {
+	deadline=$(( $(date +%s) + 60 ))
+	until "$@"; do
+		if ! kill -0 "$pid" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
+			break
+		fi
+		sleep 0.1
+	done
+	kill -INT "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+}
+
+# some_committed: some batches of the rebuild are committed.
+some_committed() {
+	n=$(generated)
+	[ "${n:-0}" -gt 0 ]
+}
+
 # One worker, small batches: slow enough to be interrupted half way.
 "$SNAPMIG_BIN" -c "$CONF" -j 1 --json rebuild </dev/null >"$T/out" 2>"$T/err" &
 pid=$!
-
-# Wait (with a deadline) until some batches are committed.
-deadline=$(( $(date +%s) + 60 ))
-while :; do
-	n=$(generated)
-	if [ "${n:-0}" -gt 0 ]; then break; fi
-	if ! kill -0 "$pid" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
-		break
-	fi
-	sleep 0.1
-done
-kill -INT "$pid" 2>/dev/null
-wait "$pid"
-rc=$?
+interrupt_when some_committed
 LAST="snapmig -j 1 --json rebuild, interrupted"
 
 expect_rc 130
@@ -72,16 +81,7 @@ sql "UPDATE public.snapshots s SET source_version = m.source_version, data = m.d
      metadata = m.metadata FROM migration.snapshots m WHERE m.source_uuid = s.source_uuid"
 "$SNAPMIG_BIN" -c "$CONF" -j 1 --json verify </dev/null >"$T/out" 2>"$T/err" &
 pid=$!
-deadline=$(( $(date +%s) + 60 ))
-until grep -q '"instances_done":[1-9]' "$T/err"; do
-	if ! kill -0 "$pid" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
-		break
-	fi
-	sleep 0.1
-done
-kill -INT "$pid" 2>/dev/null
-wait "$pid"
-rc=$?
+interrupt_when grep -q '"instances_done":[1-9]' "$T/err"
 LAST="snapmig -j 1 --json verify, interrupted"
 expect_rc 130
 expect_err '"event":"progress"'

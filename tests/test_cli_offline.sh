@@ -6,12 +6,8 @@
 # for a configuration that does not load.
 . "${SNAPMIG_SRCDIR:?}/tests/cli_lib.sh"
 
-DEMO_CONF="$SNAPMIG_SRCDIR/examples/snapmig.conf"
-
 # --- while the server runs: a rebuild's snapshots and their events.
-new_db snapmig_demo
-"$SNAPMIG_BUILDDIR/examples/demo/snapmig-demo-data" -d "$CONNINFO" -c "$DEMO_CONF" \
-	--scale 3k --bump all -q || exit 99
+new_demo_db 3k all
 run -c "$DEMO_CONF" -e demo rebuild
 [ "$rc" -le 1 ] || { show_last; exit 99; }
 

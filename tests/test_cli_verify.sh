@@ -5,10 +5,7 @@
 # made wrong; exit codes, --json, --sample, --uuid, usage errors.
 . "${SNAPMIG_SRCDIR:?}/tests/cli_lib.sh"
 
-DEMO_CONF="$SNAPMIG_SRCDIR/examples/snapmig.conf"
-new_db snapmig_demo
-"$SNAPMIG_BUILDDIR/examples/demo/snapmig-demo-data" -d "$CONNINFO" -c "$DEMO_CONF" \
-	--scale 5k --bump none -q || exit 99
+new_demo_db 5k none
 
 run -c "$DEMO_CONF" -e demo verify
 expect_rc 0
