@@ -141,7 +141,7 @@ new_tmux
 live_version() {
 	sql "SELECT source_version FROM public.snapshots WHERE source_uuid = 'counter-1'"
 }
-"$SNAPMIG_BIN" -c "$T/snapmig.conf" -e dev rebuild -a Counter >"$T/cli.out" 2>&1 ||
+cli -e dev rebuild -a Counter ||
 	fail "CLI rebuild: $(cat "$T/cli.out")"
 ui_start 80 24 -e dev
 wait_line "Counter +3 +0 +3 +0 +generated" 60

@@ -81,7 +81,7 @@ keys q
 wait_line "Cart +6 +6 +0 +22"
 # Cart rebuilt: its new snapshots drop the live ones' "total" (not a
 # field of the rules' initial state).
-"$SNAPMIG_BIN" -c "$T/snapmig.conf" -e dev rebuild -a Cart >"$T/cart.out" 2>&1
+cli -e dev rebuild -a Cart
 keys c
 wait_for "Shape of Cart against the live snapshots (4 compared): 1 change"
 wait_line "\.total removed \(number\) in 100% \(4\)"

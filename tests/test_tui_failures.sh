@@ -14,17 +14,13 @@ cd "$T" || exit 99
 
 # Failures for cart-5 and cart-6 (unknown event); cart-6's message made
 # long, on several lines, with a word to search for near its end.
-"$SNAPMIG_BIN" -c "$T/snapmig.conf" -e dev rebuild >"$T/rebuild.out" 2>&1
-[ "$(sql "SELECT count(*) FROM migration.snapmig_failures")" = 2 ] && ok "2 failures recorded" ||
-	{ fail "failures: $(sql "SELECT count(*) FROM migration.snapmig_failures")"; cat "$T/rebuild.out"; }
+cli -e dev rebuild
+expect_count "SELECT count(*) FROM migration.snapmig_failures" 2 "2 failures recorded"
 sql "UPDATE migration.snapmig_failures SET message = 'first line of a long message' || E'\\n' ||
      repeat('filler words to wrap and scroll, ', 60) || E'\\n' || 'the needle is here' || E'\\n' ||
      'last line' WHERE source_uuid = 'cart-6'"
 
-export XDG_RUNTIME_DIR="$T/run"
-mkdir -p "$XDG_RUNTIME_DIR"
-ui_start 80 24 -e dev
-tm set-option -s set-clipboard on
+ui_start_clipboard 80 24 -e dev
 wait_line "Cart +6"
 keys f
 wait_line "^ \\+ +Cart +unknown event +Elixir.Shop.Cart.Events.Abandoned +2 instances"
@@ -66,8 +62,7 @@ keys y
 wait_for "Copied the source_uuid to the clipboard (OSC 52) and to /"
 [ "$(tm show-buffer 2>/dev/null)" = cart-6 ] && ok "tmux buffer holds cart-6" ||
 	fail "tmux buffer: $(tm show-buffer 2>&1)"
-[ "$(cat "$T/run/snapmig/clipboard")" = cart-6 ] && ok "clipboard file holds cart-6" ||
-	fail "clipboard file: $(cat "$T/run/snapmig/clipboard" 2>&1)"
+expect_clipboard cart-6
 # i opens the instance's snapshots.
 keys i
 wait_for "Instance cart-6"
@@ -134,8 +129,7 @@ keys f
 wait_line "Cart +unknown event"
 keys Enter Down y
 wait_for "Copied the source_uuid (the terminal takes no OSC 52) to /"
-[ "$(cat "$T/run/snapmig/clipboard")" = cart-5 ] && ok "clipboard file holds cart-5" ||
-	fail "clipboard file: $(cat "$T/run/snapmig/clipboard" 2>&1)"
+expect_clipboard cart-5
 keys Enter
 wait_for "Instance     cart-5"
 ui_signal TERM

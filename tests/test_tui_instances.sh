@@ -14,9 +14,8 @@ cd "$T" || exit 99
 # Generated rows for the comparison: cart-1..4 and counter-1..3 are
 # written, cart-5 and cart-6 fail.  counter-3's live snapshot is then made
 # equal to its generated one (same data, older version).
-"$SNAPMIG_BIN" -c "$T/snapmig.conf" -e dev rebuild >"$T/rebuild.out" 2>&1
-[ "$(sql "SELECT count(*) FROM migration.snapshots")" = 7 ] && ok "7 rows generated" ||
-	{ fail "generated rows: $(sql "SELECT count(*) FROM migration.snapshots")"; cat "$T/rebuild.out"; }
+cli -e dev rebuild
+expect_count "SELECT count(*) FROM migration.snapshots" 7 "7 rows generated"
 sql "UPDATE public.snapshots SET data = convert_to('{\"n\": 5}', 'UTF8') WHERE source_uuid = 'counter-3'"
 # 150 more Legacy instances: more than fits on a screen.
 sql "INSERT INTO public.snapshots (source_uuid, source_version, source_type, data, metadata)

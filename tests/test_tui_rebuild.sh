@@ -28,8 +28,7 @@ wait_line "Counter .*100%"
 wait_for "instances 3/3  failed 0"
 wait_for "instances 6/6  failed 2"
 # The first rebuild of this store wrote its rows.
-[ "$(sql "SELECT count(*) FROM migration.snapshots")" = 7 ] && ok "7 rows generated" ||
-	fail "generated rows: $(sql "SELECT count(*) FROM migration.snapshots")"
+expect_count "SELECT count(*) FROM migration.snapshots" 7 "7 rows generated"
 
 # Failures: grouped by type, kind and event type; expand; inspect; save.
 keys f
@@ -91,11 +90,7 @@ keys q
 wait_for "2 marked"
 keys b
 wait_for "Start the rebuild?"
-psql -X -q -d "$DB" -c "BEGIN; LOCK TABLE migration.snapshots IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
-locker=$!
-deadline=$(( $(date +%s) + 10 ))
-until [ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'snapshots' AND l.mode = 'AccessExclusiveLock' AND l.granted")" -ge 1 ] ||
-      [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
+lock migration.snapshots
 keys y
 wait_for "Rebuild run #"
 wait_line "rebuild (planning|running)"
@@ -131,8 +126,7 @@ if [ "$elapsed_ms" -lt 6000 ]; then
 else
 	fail "cancel and quit took $elapsed_ms ms"
 fi
-sql "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" >/dev/null
-wait "$locker"
+unlock
 outcome=$(sql "SELECT outcome FROM migration.snapmig_runs ORDER BY run_id DESC LIMIT 1")
 case $outcome in
 cancel*) ok "the journal says the last run was cancelled ($outcome)" ;;

@@ -20,12 +20,7 @@ EOP
 cat >"$T/snapmig.conf" <<EOC
 environments = ( { name = "dev"; conninfo = "$CONNINFO"; } );
 aggregates = (
-  { type = "Elixir.Shop.Cart"; label = "Cart"; snapshot_version = 2;
-    initial = "{id: null, items: []}";
-    events = (
-      { on = "Elixir.Shop.Cart.Events.Created"; do = "id = event.id"; },
-      { on = "Elixir.Shop.Cart.Events.ItemAdded"; do = "append items event.sku"; }
-    ); },
+$CART_RULES,
   { type = "Elixir.Shop.Counter"; label = "Counter"; snapshot_version = 1;
     reducer = { exec = "python3 app.py"; }; }
 );

@@ -12,8 +12,8 @@ write_config
 cd "$T" || exit 99
 # A rebuild with 2 failures, then a copy of Counter: a journal with runs
 # of both kinds.
-"$SNAPMIG_BIN" -c "$T/snapmig.conf" -e dev rebuild >"$T/cli.out" 2>&1
-"$SNAPMIG_BIN" -c "$T/snapmig.conf" -e dev copy -a Counter --yes >>"$T/cli.out" 2>&1 ||
+cli -e dev rebuild
+cli -e dev copy -a Counter --yes ||
 	{ fail "CLI copy"; cat "$T/cli.out"; }
 
 # sizes REGEX: wide, 80x24, too small, 80x24 again; REGEX matches a line

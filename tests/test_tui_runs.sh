@@ -10,9 +10,6 @@
 new_store tui_runs
 write_config
 cd "$T" || exit 99
-cli() {
-	"$SNAPMIG_BIN" -c "$T/snapmig.conf" "$@" >>"$T/cli.out" 2>&1
-}
 live_version() {
 	sql "SELECT source_version FROM public.snapshots WHERE source_uuid = 'counter-1'"
 }

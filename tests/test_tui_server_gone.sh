@@ -39,15 +39,11 @@ keys a
 wait_for "2 marked"
 keys b
 wait_for "Start the rebuild?"
-psql -X -q -d "$DB" -c "BEGIN; LOCK TABLE public.snapshots IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;" >/dev/null 2>&1 &
-locker=$!
-deadline=$(( $(date +%s) + 10 ))
-until [ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'snapshots' AND l.mode = 'AccessExclusiveLock' AND l.granted")" -ge 1 ] ||
-      [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
+lock public.snapshots
 keys y
 wait_line "Planning|Rebuild run #"
 pgctl stop
-wait "$locker" 2>/dev/null
+wait "$LOCKER" 2>/dev/null
 wait_for "Stopped by an error" 30
 pgctl start
 keys q

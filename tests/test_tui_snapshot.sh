@@ -9,7 +9,7 @@
 new_store tui_snapshot
 write_config
 cd "$T" || exit 99
-"$SNAPMIG_BIN" -c "$T/snapmig.conf" -e dev rebuild >"$T/rebuild.out" 2>&1
+cli -e dev rebuild
 # cart-2's live snapshot: a long items list (a screen and more), a long
 # line, and a key the generated one lacks, below the fold.
 items=$(seq 1 40 | sed 's/.*/"item-&"/' | tr '\n' ',' | sed 's/,$//')
@@ -17,10 +17,7 @@ long=$(printf 'x%.0s' $(seq 1 150))
 sql "UPDATE public.snapshots SET data = convert_to('{\"id\": \"cart-2\", \"note\": \"${long}END\",
      \"items\": [$items], \"zeta\": 1}', 'UTF8') WHERE source_uuid = 'cart-2'"
 
-export XDG_RUNTIME_DIR="$T/run"
-mkdir -p "$XDG_RUNTIME_DIR"
-ui_start 80 24 -e dev
-tm set-option -s set-clipboard on
+ui_start_clipboard 80 24 -e dev
 wait_line "Cart +6"
 keys i
 wait_for "source_uuid of the aggregate instance"

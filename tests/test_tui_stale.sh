@@ -14,7 +14,7 @@ write_config
 cd "$T" || exit 99
 
 # The target schema exists (a rebuild of Counter), so that it can be locked.
-"$SNAPMIG_BIN" -c "$T/snapmig.conf" -e dev rebuild -a Counter >"$T/cli.out" 2>&1 ||
+cli -e dev rebuild -a Counter ||
 	{ fail "CLI rebuild: $(cat "$T/cli.out")"; }
 
 # waiting_on_lock: a query of snapmig's waits for a lock.

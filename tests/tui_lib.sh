@@ -35,6 +35,15 @@ new_store() {
 		"$SNAPMIG_BUILDDIR/tests/tui_fixture" "$CONNINFO" || exit 99
 }
 
+# The rules of tests/tui_fixture's Cart: one entry of a configuration's
+# aggregates list.
+CART_RULES='  { type = "Elixir.Shop.Cart"; label = "Cart"; snapshot_version = 2;
+    initial = "{id: null, items: []}";
+    events = (
+      { on = "Elixir.Shop.Cart.Events.Created"; do = "id = event.id"; },
+      { on = "Elixir.Shop.Cart.Events.ItemAdded"; do = "append items event.sku"; }
+    ); }'
+
 # write_config: dev and prod (protected) both on the store, broken on a
 # database that does not exist.
 write_config() {
@@ -46,12 +55,7 @@ environments = (
   { name = "broken"; conninfo = "host=$PGHOST dbname=no_such_db user=postgres"; }
 );
 aggregates = (
-  { type = "Elixir.Shop.Cart"; label = "Cart"; snapshot_version = 2;
-    initial = "{id: null, items: []}";
-    events = (
-      { on = "Elixir.Shop.Cart.Events.Created"; do = "id = event.id"; },
-      { on = "Elixir.Shop.Cart.Events.ItemAdded"; do = "append items event.sku"; }
-    ); },
+$CART_RULES,
   { type = "Elixir.Shop.Counter"; label = "Counter"; snapshot_version = 1;
     initial = "{n: 0}";
     events = (
@@ -59,6 +63,24 @@ aggregates = (
     ); }
 );
 EOC
+}
+
+# cli ARGS...: the command line on the test's configuration; its output is
+# added to $T/cli.out (which expect_count shows when it fails).
+cli() {
+	"$SNAPMIG_BIN" -c "$T/snapmig.conf" "$@" >>"$T/cli.out" 2>&1
+}
+
+# expect_count SQL N WHAT: the query gives N (ok WHAT); else a failure
+# that shows what it gave and the command line's output so far.
+expect_count() {
+	_got=$(sql "$1")
+	if [ "$_got" = "$2" ]; then
+		ok "$3"
+	else
+		fail "$3: got $_got"
+		cat "$T/cli.out" 2>/dev/null
+	fi
 }
 
 # ui_start WIDTH HEIGHT [ARGS...]: runs snapmig in a new tmux session "ui"
@@ -81,6 +103,26 @@ sleep 600
 EOS
 	tm new-session -d -s ui -x "$w" -y "$h" \
 		"env TERM=screen-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 ${UI_ENV:-} sh $T/run.sh" || exit 99
+}
+
+# ui_start_clipboard WIDTH HEIGHT [ARGS...]: ui_start where y can copy:
+# the clipboard file below $T/run (XDG_RUNTIME_DIR, also for later
+# ui_starts) and tmux taking OSC 52 into its buffer.
+ui_start_clipboard() {
+	export XDG_RUNTIME_DIR="$T/run"
+	mkdir -p "$XDG_RUNTIME_DIR"
+	ui_start "$@"
+	tm set-option -s set-clipboard on
+}
+
+# expect_clipboard TEXT: the clipboard file (ui_start_clipboard) holds
+# exactly TEXT.
+expect_clipboard() {
+	if [ "$(cat "$T/run/snapmig/clipboard")" = "$1" ]; then
+		ok "clipboard file holds $1"
+	else
+		fail "clipboard file: $(cat "$T/run/snapmig/clipboard" 2>&1)"
+	fi
 }
 
 screen() {
