@@ -255,24 +255,12 @@ static long long query_ll(PGconn *conn, const char *sql)
 	return n;
 }
 
-static char *sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *sqlf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	ck_assert(vasprintf(&s, fmt, ap) > 0);
-	va_end(ap);
-	return s;
-}
-
 /* The live row's data as JSON text, whatever the encoding. */
 static char *live_data_text(struct fx *f, const char *uuid)
 {
 	const char *e = f->live_mode == SM_FIXTURE_BYTEA ? "convert_from(data, 'UTF8')"
 		: f->live_mode == SM_FIXTURE_JSONB ? "data::text" : "data #>> '{}'";
-	char *sql = sqlf("SELECT %s FROM %s.snapshots WHERE source_uuid = '%s'", e, f->src, uuid);
+	char *sql = tl_strf("SELECT %s FROM %s.snapshots WHERE source_uuid = '%s'", e, f->src, uuid);
 	char *v = tl_query_value(f->conn, sql);
 
 	free(sql);
@@ -380,10 +368,10 @@ START_TEST(test_plan_counts_match_what_the_copy_does)
 	ck_assert_int_gt(r->copy_id, 0);
 
 	/* a1, a2, a6 are now exactly the generated rows; the rest unchanged. */
-	v = sqlf("SELECT string_agg(l.source_uuid, ',' ORDER BY l.source_uuid) FROM %s.snapshots l"
-		 " JOIN %s.snapshots g USING (source_uuid) WHERE l.data = g.data"
-		 " AND l.metadata = g.metadata AND l.source_version = g.source_version"
-		 " AND l.source_type = g.source_type", f.src, f.tgt);
+	v = tl_strf("SELECT string_agg(l.source_uuid, ',' ORDER BY l.source_uuid) FROM %s.snapshots l"
+		    " JOIN %s.snapshots g USING (source_uuid) WHERE l.data = g.data"
+		    " AND l.metadata = g.metadata AND l.source_version = g.source_version"
+		    " AND l.source_type = g.source_type", f.src, f.tgt);
 	after = tl_query_value(f.conn, v);
 	free(v);
 	ck_assert_str_eq(after, "a1,a2,a6");
@@ -419,16 +407,16 @@ START_TEST(test_copy_journals_counts_and_checksum)
 	fx_init(&f, SM_FIXTURE_JSONB);
 	scenario(&f);
 	r = copy_ok(&f, &o);
-	sql = sqlf("SELECT kind || ' ' || outcome || ' ' || (details->>'copy_id') || ' '"
-		   " || (details->>'replaced') || ' ' || (details->>'inserted') || ' '"
-		   " || (details->>'verified') || ' ' || (details->>'checksum') || ' '"
-		   " || (details->'types'->>0) || ' ' || (finished_at IS NOT NULL)"
-		   " FROM %s.snapmig_runs WHERE run_id = %lld", f.tgt, r->copy_id);
+	sql = tl_strf("SELECT kind || ' ' || outcome || ' ' || (details->>'copy_id') || ' '"
+		      " || (details->>'replaced') || ' ' || (details->>'inserted') || ' '"
+		      " || (details->>'verified') || ' ' || (details->>'checksum') || ' '"
+		      " || (details->'types'->>0) || ' ' || (finished_at IS NOT NULL)"
+		      " FROM %s.snapmig_runs WHERE run_id = %lld", f.tgt, r->copy_id);
 	v = tl_query_value(f.conn, sql);
 	free(sql);
 	{
-		char *expect = sqlf("copy done %lld 2 1 true %s " ALPHA " true", r->copy_id,
-				    r->checksum);
+		char *expect = tl_strf("copy done %lld 2 1 true %s " ALPHA " true", r->copy_id,
+				       r->checksum);
 
 		ck_assert_str_eq(v, expect);
 		free(expect);
@@ -495,9 +483,9 @@ START_TEST(test_stale_rows_without_replacement_are_kept_by_default_and_removed_o
 	/* The untouched valid row a4 and the kept a3 are still there. */
 	ck_assert_int_eq(query_ll(f.conn, "SELECT count(*) FROM snapshots WHERE source_uuid IN ('a3', 'a4')"), 2);
 	/* The removed row is in the backup, exactly. */
-	sql = sqlf("SELECT concat_ws('|', source_uuid, source_version, source_type, data::text,"
-		   " COALESCE(metadata::text, '-'), created_at) FROM %s.snapmig_backup"
-		   " WHERE copy_id = %lld AND action = 'remove'", f.tgt, r->copy_id);
+	sql = tl_strf("SELECT concat_ws('|', source_uuid, source_version, source_type, data::text,"
+		      " COALESCE(metadata::text, '-'), created_at) FROM %s.snapmig_backup"
+		      " WHERE copy_id = %lld AND action = 'remove'", f.tgt, r->copy_id);
 	v = tl_query_value(f.conn, sql);
 	ck_assert_str_eq(v, before_a5);
 	free(v);
@@ -519,23 +507,23 @@ START_TEST(test_backup_holds_the_replaced_rows_and_marks_the_inserted_ones)
 	scenario(&f);
 	before = dump_where(&f, "source_uuid IN ('a1', 'a2')");
 	r = copy_ok(&f, &o);
-	sql = sqlf("SELECT string_agg(concat_ws('|', source_uuid, source_version, source_type,"
-		   " data::text, COALESCE(metadata::text, '-'), created_at), E'\\n' ORDER BY source_uuid)"
-		   " FROM %s.snapmig_backup WHERE copy_id = %lld AND action = 'replace'",
-		   f.tgt, r->copy_id);
+	sql = tl_strf("SELECT string_agg(concat_ws('|', source_uuid, source_version, source_type,"
+		      " data::text, COALESCE(metadata::text, '-'), created_at), E'\\n' ORDER BY source_uuid)"
+		      " FROM %s.snapmig_backup WHERE copy_id = %lld AND action = 'replace'",
+		      f.tgt, r->copy_id);
 	v = tl_query_value(f.conn, sql);
 	ck_assert_str_eq(v, before);
 	free(v);
 	free(sql);
-	sql = sqlf("SELECT string_agg(source_uuid || ':' || (data IS NULL), ',')"
-		   " FROM %s.snapmig_backup WHERE copy_id = %lld AND action = 'insert'",
-		   f.tgt, r->copy_id);
+	sql = tl_strf("SELECT string_agg(source_uuid || ':' || (data IS NULL), ',')"
+		      " FROM %s.snapmig_backup WHERE copy_id = %lld AND action = 'insert'",
+		      f.tgt, r->copy_id);
 	v = tl_query_value(f.conn, sql);
 	ck_assert_str_eq(v, "a6:true");
 	free(v);
 	free(sql);
 	/* Kept, untouched and stale rows are not in the backup. */
-	sql = sqlf("SELECT count(*) FROM %s.snapmig_backup WHERE copy_id = %lld", f.tgt, r->copy_id);
+	sql = tl_strf("SELECT count(*) FROM %s.snapmig_backup WHERE copy_id = %lld", f.tgt, r->copy_id);
 	ck_assert_int_eq(query_ll(f.conn, sql), 3);
 	free(sql);
 	sm_copy_result_free(r);
@@ -654,14 +642,14 @@ static void check_guard(struct fx *f, sm_copy_options *o, unsigned guard,
 	ck_assert_msg(strstr(err.message, text) != NULL, "%s", err.message);
 	/* The engine names the guard; each front end says how to override
 	 * it (--force-GUARD, or a key in the UI). */
-	flag = sqlf("override the %s guard", sm_copy_guard_name(guard));
+	flag = tl_strf("override the %s guard", sm_copy_guard_name(guard));
 	ck_assert_msg(strstr(err.message, flag) != NULL, "%s", err.message);
 	free(flag);
 	after = dump(f);
 	ck_assert_str_eq(after, before);
 	free(after);
-	sql = sqlf("SELECT outcome FROM %s.snapmig_runs WHERE kind = 'copy' ORDER BY run_id DESC LIMIT 1",
-		   f->tgt);
+	sql = tl_strf("SELECT outcome FROM %s.snapmig_runs WHERE kind = 'copy' ORDER BY run_id DESC LIMIT 1",
+		      f->tgt);
 	after = tl_query_value(f->conn, sql);
 	ck_assert_str_eq(after, "refused");
 	free(after);
@@ -707,9 +695,9 @@ START_TEST(test_failures_guard_refuses_and_force_overrides)
 
 	fx_init(&f, SM_FIXTURE_BYTEA);
 	scenario(&f);
-	sql = sqlf("INSERT INTO %s.snapmig_failures (source_uuid, source_type, kind, message)"
-		   " VALUES ('a9', '" ALPHA "', 'unknown_event', 'no handler'),"
-		   " ('b9', '" BETA "', 'unknown_event', 'no handler')", f.tgt);
+	sql = tl_strf("INSERT INTO %s.snapmig_failures (source_uuid, source_type, kind, message)"
+		      " VALUES ('a9', '" ALPHA "', 'unknown_event', 'no handler'),"
+		      " ('b9', '" BETA "', 'unknown_event', 'no handler')", f.tgt);
 	tl_exec(f.conn, sql);
 	free(sql);
 	check_guard(&f, &o, SM_GUARD_FAILURES, "1 failure recorded");
@@ -740,7 +728,7 @@ START_TEST(test_empty_guard_refuses_a_type_with_nothing_generated_and_force_over
 
 	fx_init(&f, SM_FIXTURE_BYTEA);
 	scenario(&f);
-	sql = sqlf("DELETE FROM %s.snapshots WHERE source_type = '" ALPHA "'", f.tgt);
+	sql = tl_strf("DELETE FROM %s.snapshots WHERE source_type = '" ALPHA "'", f.tgt);
 	tl_exec(f.conn, sql);
 	free(sql);
 	before = dump(&f);
@@ -840,7 +828,7 @@ START_TEST(test_copy_converts_between_bytea_and_jsonb)
 	ck_assert_int_eq(r->replaced, 2);
 	ck_assert_int_eq(r->inserted, 1);
 	ck_assert(r->verified);
-	sql = sqlf("%s FROM snapshots WHERE source_uuid = 'a1'", conversions[_i].form);
+	sql = tl_strf("%s FROM snapshots WHERE source_uuid = 'a1'", conversions[_i].form);
 	v = tl_query_value(f.conn, sql);
 	ck_assert_str_eq(v, expect[_i]);
 	free(v);
@@ -887,75 +875,36 @@ END_TEST
 
 /* ------------------------------------------------ locks and atomicity */
 
-struct copy_thread {
-	struct fx *f;
-	sm_copy_options opts;
-	int rc;
-	sm_error err;
-	sm_copy_result *res;
-	int waits;                /* on_lock_wait calls */
-	double last_wait;
-	pthread_mutex_t mu;
-};
-
-static void on_wait(void *ctx, double seconds)
-{
-	struct copy_thread *t = ctx;
-
-	pthread_mutex_lock(&t->mu);
-	t->waits++;
-	t->last_wait = seconds;
-	pthread_mutex_unlock(&t->mu);
-}
-
-static void *copy_main(void *arg)
-{
-	struct copy_thread *t = arg;
-
-	t->rc = sm_copy_run(t->f->eng, &t->opts, NULL, &t->res, &t->err);
-	return NULL;
-}
-
 START_TEST(test_copy_waits_for_the_lock_and_reports_while_waiting)
 {
 	struct fx f;
-	struct copy_thread t;
-	pthread_t th;
-	double deadline;
+	tl_copy_thread t;
+	sm_copy_options o;
+	double deadline, last_wait = 0;
 	int waits = 0;
-	char *sql;
 
 	fx_init(&f, SM_FIXTURE_BYTEA);
 	scenario(&f);
-	memset(&t, 0, sizeof t);
-	pthread_mutex_init(&t.mu, NULL);
-	t.f = &f;
-	t.opts = alpha_opts();
-	t.opts.on_lock_wait = on_wait;
-	t.opts.ctx = &t;
 	/* An EventStore writer in the middle of a transaction. */
 	tl_exec(f.conn, "BEGIN");
-	sql = sqlf("LOCK TABLE %s.snapshots IN ROW EXCLUSIVE MODE", f.src);
-	tl_exec(f.conn, sql);
-	free(sql);
-	ck_assert_int_eq(pthread_create(&th, NULL, copy_main, &t), 0);
+	tl_execf(f.conn, "LOCK TABLE %s.snapshots IN ROW EXCLUSIVE MODE", f.src);
+	o = alpha_opts();
+	tl_copy_start(&t, f.eng, &o);
 	deadline = sm_now() + 30;
 	while (waits < 2 && sm_now() < deadline) {
 		usleep(50000);
-		pthread_mutex_lock(&t.mu);
-		waits = t.waits;
-		pthread_mutex_unlock(&t.mu);
+		waits = tl_copy_waits(&t, NULL);
 	}
 	ck_assert_int_ge(waits, 2);
 	/* Still waiting: nothing written yet. */
 	ck_assert_int_eq(query_ll(f.conn, "SELECT count(*) FROM snapshots WHERE source_uuid = 'a6'"), 0);
 	tl_exec(f.conn, "COMMIT");
-	pthread_join(th, NULL);
+	tl_copy_join(&t);
 	ck_assert_msg(t.rc == SM_OK, "%s", t.err.message);
-	ck_assert_double_ge(t.last_wait, 1.9);
+	tl_copy_waits(&t, &last_wait);
+	ck_assert_double_ge(last_wait, 1.9);
 	ck_assert_int_eq(t.res->inserted, 1);
 	sm_copy_result_free(t.res);
-	pthread_mutex_destroy(&t.mu);
 	fx_free(&f);
 }
 END_TEST
@@ -976,7 +925,7 @@ static char *prepare_half_way(struct fx *f)
 	r = copy_ok(f, &o);
 	sm_copy_result_free(r);
 	tl_exec(f->conn, "BEGIN");
-	sql = sqlf("LOCK TABLE %s.snapmig_copies IN ACCESS EXCLUSIVE MODE", f->tgt);
+	sql = tl_strf("LOCK TABLE %s.snapmig_copies IN ACCESS EXCLUSIVE MODE", f->tgt);
 	tl_exec(f->conn, sql);
 	free(sql);
 	return dump(f);
@@ -987,37 +936,22 @@ static char *prepare_half_way(struct fx *f)
  * lock; 0 when none appears before the deadline. */
 static int copy_backend_half_way(struct fx *f)
 {
-	char *rel = sqlf("%s.snapshots", f->src);
+	char *rel = tl_strf("%s.snapshots", f->src);
 	const char *p[] = { rel };
-	double deadline = sm_now() + 30;
-	int pid = 0;
-	/* A second connection: the first one is inside the lock-holding
-	 * transaction, but a plain read works there too; keep it simple. */
-	PGconn *mon = tl_connect(f->ci);
+	int pid = tl_wait_for_pid(f->ci,
+		"SELECT a.pid FROM pg_stat_activity a"
+		" WHERE a.application_name = 'snapmig' AND a.wait_event_type = 'Lock'"
+		" AND a.datname = current_database() AND EXISTS (SELECT 1 FROM pg_locks k"
+		"  WHERE k.pid = a.pid AND k.granted AND k.mode = 'RowExclusiveLock'"
+		"  AND k.relation = to_regclass($1))", 1, p);
 
-	while (!pid && sm_now() < deadline) {
-		PGresult *res = PQexecParams(mon,
-			"SELECT a.pid FROM pg_stat_activity a"
-			" WHERE a.application_name = 'snapmig' AND a.wait_event_type = 'Lock'"
-			" AND a.datname = current_database() AND EXISTS (SELECT 1 FROM pg_locks k"
-			"  WHERE k.pid = a.pid AND k.granted AND k.mode = 'RowExclusiveLock'"
-			"  AND k.relation = to_regclass($1))", 1, NULL, p, NULL, NULL, 0);
-
-		ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
-		if (PQntuples(res) > 0)
-			pid = atoi(PQgetvalue(res, 0, 0));
-		PQclear(res);
-		if (!pid)
-			usleep(50000);
-	}
-	PQfinish(mon);
 	free(rel);
 	return pid;
 }
 
 static void wait_backend_gone(struct fx *f, int pid)
 {
-	char *sql = sqlf("SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
+	char *sql = tl_strf("SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
 	double deadline = sm_now() + 30;
 
 	while (query_ll(f->conn, sql) > 0 && sm_now() < deadline)
@@ -1029,26 +963,21 @@ static void wait_backend_gone(struct fx *f, int pid)
 START_TEST(test_copy_terminated_by_the_server_half_way_changes_nothing)
 {
 	struct fx f;
-	struct copy_thread t;
-	pthread_t th;
+	tl_copy_thread t;
+	sm_copy_options o;
 	char *before, *after, *sql;
 	int pid;
 
 	fx_init(&f, modes[_i]);
 	scenario(&f);
 	before = prepare_half_way(&f);
-	memset(&t, 0, sizeof t);
-	pthread_mutex_init(&t.mu, NULL);
-	t.f = &f;
-	t.opts = alpha_opts();
-	t.opts.remove_stale = true;
-	ck_assert_int_eq(pthread_create(&th, NULL, copy_main, &t), 0);
+	o = alpha_opts();
+	o.remove_stale = true;
+	tl_copy_start(&t, f.eng, &o);
 	pid = copy_backend_half_way(&f);
 	ck_assert_int_gt(pid, 0);
-	sql = sqlf("SELECT pg_terminate_backend(%d)", pid);
-	tl_exec(f.conn, sql);
-	free(sql);
-	pthread_join(th, NULL);
+	tl_execf(f.conn, "SELECT pg_terminate_backend(%d)", pid);
+	tl_copy_join(&t);
 	ck_assert_int_eq(t.rc, SM_ERR_DB);
 	ck_assert_ptr_null(t.res);
 	tl_exec(f.conn, "COMMIT");
@@ -1056,26 +985,25 @@ START_TEST(test_copy_terminated_by_the_server_half_way_changes_nothing)
 	ck_assert_str_eq(after, before);
 	free(after);
 	/* No backup rows and no copy record survive; the journal says failed. */
-	sql = sqlf("SELECT count(*) FROM %s.snapmig_copies", f.tgt);
+	sql = tl_strf("SELECT count(*) FROM %s.snapmig_copies", f.tgt);
 	ck_assert_int_eq(query_ll(f.conn, sql), 1);
 	free(sql);
-	sql = sqlf("SELECT count(*) FROM %s.snapmig_backup b JOIN %s.snapmig_copies c USING (copy_id)",
-		   f.tgt, f.tgt);
+	sql = tl_strf("SELECT count(*) FROM %s.snapmig_backup b JOIN %s.snapmig_copies c USING (copy_id)",
+		      f.tgt, f.tgt);
 	{
-		char *all = sqlf("SELECT count(*) FROM %s.snapmig_backup", f.tgt);
+		char *all = tl_strf("SELECT count(*) FROM %s.snapmig_backup", f.tgt);
 
 		ck_assert_int_eq(query_ll(f.conn, all), query_ll(f.conn, sql));
 		free(all);
 	}
 	free(sql);
-	sql = sqlf("SELECT outcome FROM %s.snapmig_runs WHERE kind = 'copy' ORDER BY run_id DESC LIMIT 1",
-		   f.tgt);
+	sql = tl_strf("SELECT outcome FROM %s.snapmig_runs WHERE kind = 'copy' ORDER BY run_id DESC LIMIT 1",
+		      f.tgt);
 	after = tl_query_value(f.conn, sql);
 	ck_assert_str_eq(after, "failed");
 	free(after);
 	free(sql);
 	free(before);
-	pthread_mutex_destroy(&t.mu);
 	fx_free(&f);
 }
 END_TEST

@@ -1101,16 +1101,7 @@ START_TEST(test_a_slow_reducer_shows_progress_and_cancels_within_a_second)
 	sm_error_clear(&e);
 	ck_assert(sm_rebuild_start(eng, NULL, &run, &e) == SM_OK);
 	/* 4,000 events at 10 ms each take 20 s with two workers. */
-	for (;;) {
-		enum sm_run_state state;
-
-		usleep(200000);
-		sm_run_progress(run, &p1);
-		state = p1.state;
-		sm_progress_clear(&p1);
-		if (state != SM_RUN_PLANNING)
-			break;
-	}
+	tl_run_wait_planned(run);
 	sleep(2);
 	sm_run_progress(run, &p1);
 	sleep(2);

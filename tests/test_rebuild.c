@@ -486,15 +486,7 @@ START_TEST(test_appends_during_rebuild_do_not_leak_beyond_planned_version)
 	memset(&opts, 0, sizeof opts);
 	sm_error_clear(&e);
 	ck_assert(sm_rebuild_start(f.eng, &opts, &run, &e) == SM_OK);
-	for (;;) {
-		sm_run_progress(run, &prog);
-		if (prog.state != SM_RUN_PLANNING) {
-			sm_progress_clear(&prog);
-			break;
-		}
-		sm_progress_clear(&prog);
-		usleep(1000);
-	}
+	tl_run_wait_planned(run);
 	/* The plan is fixed: these arrive while the stream is being read. */
 	ck_assert(sm_fixture_append_generated(f.conn, "public", f.mode, "big", 1000,
 		"'Elixir.Counter.Added'", "'{\"n\":1000}'", err, sizeof err) == 0);

@@ -49,18 +49,6 @@ typedef struct fixture {
 	sm_engine *eng;
 } fixture;
 
-static char *sqlf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *sqlf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	ck_assert(vasprintf(&s, fmt, ap) >= 0);
-	va_end(ap);
-	return s;
-}
-
 static char *cfg_quote(const char *s)
 {
 	char *out = malloc(2 * strlen(s) + 1);
@@ -94,7 +82,7 @@ static void setup_full(fixture *f, enum sm_fixture_mode mode, const char *target
 	ck_assert_msg(sm_fixture_create_store(f->conn, "public", mode, err, sizeof err) == 0, "%s", err);
 	qt = cfg_quote(target);
 	qw = cfg_quote(WEIRD_TYPE);
-	text = sqlf(
+	text = tl_strf(
 		"defaults = { jobs = %d; batch_size = %d; target_schema = \"%s\"; copy_max_lag = 1000000; };\n"
 		"environments = ( { name = \"t\"; conninfo = \"%s\"; },\n"
 		"  { name = \"u\"; conninfo = \"%s\"; target_schema = \"uninterrupted\"; } );\n"
@@ -127,20 +115,6 @@ static void teardown(fixture *f)
 	free(f->tq);
 }
 
-static char *query(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *query(PGconn *conn, const char *fmt, ...)
-{
-	va_list ap;
-	char *sql, *v;
-
-	va_start(ap, fmt);
-	ck_assert(vasprintf(&sql, fmt, ap) >= 0);
-	va_end(ap);
-	v = tl_query_value(conn, sql);
-	free(sql);
-	return v;
-}
-
 static long long query_ll(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static long long query_ll(PGconn *conn, const char *fmt, ...)
 {
@@ -149,7 +123,7 @@ static long long query_ll(PGconn *conn, const char *fmt, ...)
 	long long n;
 
 	va_start(ap, fmt);
-	ck_assert(vasprintf(&sql, fmt, ap) >= 0);
+	sql = tl_vstrf(fmt, ap);
 	va_end(ap);
 	v = tl_query_value(conn, sql);
 	ck_assert_msg(v != NULL, "no row: %s", sql);
@@ -192,8 +166,8 @@ static void rebuild_ok(fixture *f, sm_progress *prog)
 /* The failure recorded for uuid ("kind vN: message"), or NULL. */
 static char *failure_of(fixture *f, const char *uuid)
 {
-	char *sql = sqlf("SELECT kind || ' v' || COALESCE(stream_version, 0) || ': ' || message"
-			 " FROM %s.snapmig_failures WHERE source_uuid = $1", f->tq);
+	char *sql = tl_strf("SELECT kind || ' v' || COALESCE(stream_version, 0) || ': ' || message"
+			    " FROM %s.snapmig_failures WHERE source_uuid = $1", f->tq);
 	const char *p[] = { uuid };
 	PGresult *r = PQexecParams(f->conn, sql, 1, NULL, p, NULL, NULL, 0);
 	char *v = NULL;
@@ -223,7 +197,7 @@ static char *generated_field(fixture *f, const char *uuid, const char *field)
 	char *v = NULL;
 
 	snprintf(expr, sizeof expr, json_expr(f->mode), "data");
-	sql = sqlf("SELECT (%s)::jsonb ->> $2 FROM %s.snapshots WHERE source_uuid = $1", expr, f->tq);
+	sql = tl_strf("SELECT (%s)::jsonb ->> $2 FROM %s.snapshots WHERE source_uuid = $1", expr, f->tq);
 	r = PQexecParams(f->conn, sql, 2, NULL, p, NULL, NULL, 0);
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
 	if (PQntuples(r) > 0)
@@ -298,7 +272,7 @@ static void copy_scenario(fixture *f, int n)
 	ck_assert_int_eq(f->mode, SM_FIXTURE_BYTEA);
 	ck_assert_msg(sm_store_create_target(f->conn, f->target, SM_COL_BYTEA, SM_COL_BYTEA, &e) == SM_OK,
 		      "%s", e.message);
-	sql = sqlf(
+	sql = tl_strf(
 		"INSERT INTO streams (stream_uuid, stream_version)"
 		" SELECT 'k-' || lpad(i::text, 6, '0'), CASE WHEN i %% 10 = 0 THEN 7 ELSE 5 END"
 		" FROM generate_series(1, %1$d) i;"
@@ -327,7 +301,7 @@ static void copy_scenario(fixture *f, int n)
  * (a copy sets it to the copy's time, so "after" is compared without it). */
 static char *live_md5(fixture *f, bool with_created)
 {
-	return query(f->conn,
+	return tl_query_valuef(f->conn,
 		"SELECT md5(COALESCE(string_agg(concat_ws('|', source_uuid, source_version, source_type,"
 		" data::text, COALESCE(metadata::text, '-')%s), E'\\n' ORDER BY source_uuid), ''))"
 		" FROM public.snapshots", with_created ? ", created_at" : "");
@@ -461,99 +435,51 @@ START_TEST(test_newer_snapshot_written_between_plan_and_copy_is_kept)
 	ck_assert_int_eq(r->kept_newer, 11);
 	ck_assert(r->verified);
 	sm_copy_result_free(r);
-	v = query(f.conn, "SELECT source_version || ' ' || convert_from(data, 'UTF8')"
-		  " FROM snapshots WHERE source_uuid = 'k-000002'");
+	v = tl_query_valuef(f.conn, "SELECT source_version || ' ' || convert_from(data, 'UTF8')"
+			    " FROM snapshots WHERE source_uuid = 'k-000002'");
 	ck_assert_str_eq(v, "9 {\"count\":\"writer\"}");
 	free(v);
 	teardown(&f);
 }
 END_TEST
 
-struct copy_thread {
-	sm_engine *eng;
-	sm_copy_options opts;
-	atomic_int waits;
-	int rc;
-	sm_error err;
-	sm_copy_result *res;
-};
-
-static void on_wait(void *ctx, double seconds)
-{
-	struct copy_thread *t = ctx;
-
-	(void)seconds;
-	atomic_fetch_add(&t->waits, 1);
-}
-
-static void *copy_main(void *arg)
-{
-	struct copy_thread *t = arg;
-
-	t->rc = sm_copy_run(t->eng, &t->opts, NULL, &t->res, &t->err);
-	return NULL;
-}
-
 /* The pid of a backend of this database waiting for a lock whose query
  * starts with prefix; 0 when none appears within 30 s. */
 static int waiting_backend(fixture *f, const char *app, const char *like)
 {
-	double deadline = sm_now() + 30;
 	const char *p[] = { app, like };
-	int pid = 0;
-	/* Its own connection: inside a transaction, pg_stat_activity would
-	 * not change. */
-	PGconn *mon = tl_connect(f->conninfo);
 
-	while (!pid && sm_now() < deadline) {
-		PGresult *r = PQexecParams(mon,
-			"SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-			" AND application_name = $1 AND wait_event_type = 'Lock' AND query LIKE $2",
-			2, NULL, p, NULL, NULL, 0);
-
-		ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-		if (PQntuples(r) > 0)
-			pid = atoi(PQgetvalue(r, 0, 0));
-		PQclear(r);
-		if (!pid)
-			usleep(20000);
-	}
-	PQfinish(mon);
-	return pid;
+	return tl_wait_for_pid(f->conninfo,
+		"SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+		" AND application_name = $1 AND wait_event_type = 'Lock' AND query LIKE $2", 2, p);
 }
 
 START_TEST(test_copy_blocks_an_eventstore_writer_and_its_later_write_survives)
 {
 	fixture f;
-	struct copy_thread t;
-	pthread_t th;
+	tl_copy_thread t;
+	sm_copy_options o;
 	PGconn *writer;
 	PGresult *res;
 	sm_rollback_result *rb;
 	sm_error e;
 	const char *p[] = { "k-000003", "50", "{\"count\":\"app\"}" };
-	char *sql, *v, *app_ci;
+	char *v, *app_ci;
 	int pid;
 
 	setup(&f, SM_FIXTURE_BYTEA);
 	copy_scenario(&f, 100);
-	memset(&t, 0, sizeof t);
-	t.eng = f.eng;
-	t.opts = counter_copy(false);
-	t.opts.on_lock_wait = on_wait;
-	t.opts.ctx = &t;
 	/* Stop the copy right after it has locked the live table: it also
 	 * needs a SHARE lock on the generated table, which we hold off. */
 	tl_exec(f.conn, "BEGIN");
-	sql = sqlf("LOCK TABLE %s.snapshots IN ROW EXCLUSIVE MODE", f.tq);
-	tl_exec(f.conn, sql);
-	free(sql);
-	ck_assert_int_eq(pthread_create(&th, NULL, copy_main, &t), 0);
+	tl_execf(f.conn, "LOCK TABLE %s.snapshots IN ROW EXCLUSIVE MODE", f.tq);
+	o = counter_copy(false);
+	tl_copy_start(&t, f.eng, &o);
 	pid = waiting_backend(&f, "snapmig", "%LOCK TABLE%");
 	ck_assert_int_gt(pid, 0);
 	/* The application now writes a newer snapshot of k-000003: it must
 	 * wait for the copy. */
-	app_ci = sqlf("%s application_name=eventstore", f.conninfo);
+	app_ci = tl_strf("%s application_name=eventstore", f.conninfo);
 	writer = tl_connect(app_ci);
 	ck_assert_int_eq(PQsendQueryParams(writer, upsert_sql, 3, NULL, p, NULL, NULL, 0), 1);
 	ck_assert_int_gt(waiting_backend(&f, "eventstore", "INSERT INTO public.snapshots%"), 0);
@@ -561,12 +487,12 @@ START_TEST(test_copy_blocks_an_eventstore_writer_and_its_later_write_survives)
 	{
 		double deadline = sm_now() + 10;
 
-		while (atomic_load(&t.waits) < 1 && sm_now() < deadline)
+		while (tl_copy_waits(&t, NULL) < 1 && sm_now() < deadline)
 			usleep(50000);
-		ck_assert_int_ge(atomic_load(&t.waits), 1);
+		ck_assert_int_ge(tl_copy_waits(&t, NULL), 1);
 	}
 	tl_exec(f.conn, "COMMIT");
-	pthread_join(th, NULL);
+	tl_copy_join(&t);
 	ck_assert_msg(t.rc == SM_OK, "%s", t.err.message);
 	ck_assert(t.res->verified);
 	/* Then the writer goes through, on top of the copied row. */
@@ -574,8 +500,8 @@ START_TEST(test_copy_blocks_an_eventstore_writer_and_its_later_write_survives)
 	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(res));
 	PQclear(res);
 	ck_assert_ptr_null(PQgetResult(writer));
-	v = query(f.conn, "SELECT source_version || ' ' || convert_from(data, 'UTF8')"
-		  " FROM snapshots WHERE source_uuid = 'k-000003'");
+	v = tl_query_valuef(f.conn, "SELECT source_version || ' ' || convert_from(data, 'UTF8')"
+			    " FROM snapshots WHERE source_uuid = 'k-000003'");
 	ck_assert_str_eq(v, "50 {\"count\":\"app\"}");
 	free(v);
 	/* A rollback leaves the application's row (drift) and says so. */
@@ -584,7 +510,7 @@ START_TEST(test_copy_blocks_an_eventstore_writer_and_its_later_write_survives)
 	ck_assert_uint_ge(rb->n_drifted_uuids, 1);
 	ck_assert_str_eq(rb->drifted_uuids[0], "k-000003");
 	sm_rollback_result_free(rb);
-	v = query(f.conn, "SELECT source_version FROM snapshots WHERE source_uuid = 'k-000003'");
+	v = tl_query_valuef(f.conn, "SELECT source_version FROM snapshots WHERE source_uuid = 'k-000003'");
 	ck_assert_str_eq(v, "50");
 	free(v);
 	sm_copy_result_free(t.res);
@@ -705,7 +631,7 @@ static void *app_main(void *arg)
 		long long version;
 
 		snprintf(uuid, sizeof uuid, "c-%03d", s);
-		v = query(conn, "SELECT stream_version + 1 FROM streams WHERE stream_uuid = '%s'", uuid);
+		v = tl_query_valuef(conn, "SELECT stream_version + 1 FROM streams WHERE stream_uuid = '%s'", uuid);
 		version = atoll(v);
 		free(v);
 		snprintf(data, sizeof data, "{\"n\":%lld}", version);
@@ -769,10 +695,10 @@ START_TEST(test_snapshots_written_during_a_rebuild_do_not_corrupt_it)
 		"SELECT count(*) FROM migration.snapshots WHERE (convert_from(data, 'UTF8')::jsonb->>'count')::bigint"
 		" <> source_version * (source_version + 1) / 2");
 	if (wrong) {
-		char *ex = query(f.conn, "SELECT string_agg(source_uuid || ' v' || source_version || ' count '"
-				 " || (convert_from(data, 'UTF8')::jsonb->>'count'), ', ') FROM (SELECT * FROM"
-				 " migration.snapshots WHERE (convert_from(data, 'UTF8')::jsonb->>'count')::bigint"
-				 " <> source_version * (source_version + 1) / 2 LIMIT 5) w");
+		char *ex = tl_query_valuef(f.conn, "SELECT string_agg(source_uuid || ' v' || source_version || ' count '"
+					   " || (convert_from(data, 'UTF8')::jsonb->>'count'), ', ') FROM (SELECT * FROM"
+					   " migration.snapshots WHERE (convert_from(data, 'UTF8')::jsonb->>'count')::bigint"
+					   " <> source_version * (source_version + 1) / 2 LIMIT 5) w");
 
 		ck_abort_msg("%lld generated rows are not the state at their version, e.g. %s", wrong, ex);
 	}
@@ -855,16 +781,7 @@ START_TEST(test_newer_live_snapshots_written_during_a_rebuild_are_used_or_kept)
 	ck_assert(sm_rebuild_start(f.eng, NULL, &run, &e) == SM_OK);
 	/* Planned (3 catch-ups from version 10 to 100); the workers now
 	 * wait for the lock before they read. */
-	for (;;) {
-		enum sm_run_state st;
-
-		sm_run_progress(run, &p);
-		st = p.state;
-		sm_progress_clear(&p);
-		if (st != SM_RUN_PLANNING)
-			break;
-		usleep(10000);
-	}
+	tl_run_wait_planned(run);
 	usleep(300000);
 	/* The application's snapshots: a count of 1 + ... + v is the state. */
 	/* (n-0's count is off by a million, to show which start was used.) */
@@ -881,20 +798,20 @@ START_TEST(test_newer_live_snapshots_written_during_a_rebuild_are_used_or_kept)
 	ck_assert_int_eq(p.total.failed, 0);
 	sm_progress_clear(&p);
 	/* n-0: continued from v40 (the million shows it), folded 41..100. */
-	v = query(f.conn, "SELECT source_version || ' ' || convert_from(data, 'UTF8') || ' '"
-		  " || convert_from(metadata, 'UTF8') FROM migration.snapshots WHERE source_uuid = 'n-0'");
+	v = tl_query_valuef(f.conn, "SELECT source_version || ' ' || convert_from(data, 'UTF8') || ' '"
+			    " || convert_from(metadata, 'UTF8') FROM migration.snapshots WHERE source_uuid = 'n-0'");
 	ck_assert_str_eq(v, "100 {\"count\":1005050} {\"snapshot_module_version\":2,\"by\":\"app\"}");
 	free(v);
 	/* n-1: the live snapshot is already at the end when its chunk is
 	 * planned: it is the start and the end, written as it is. */
-	v = query(f.conn, "SELECT source_version || ' ' || convert_from(data, 'UTF8')"
-		  " FROM migration.snapshots WHERE source_uuid = 'n-1'");
+	v = tl_query_valuef(f.conn, "SELECT source_version || ' ' || convert_from(data, 'UTF8')"
+			    " FROM migration.snapshots WHERE source_uuid = 'n-1'");
 	ck_assert_str_eq(v, "100 {\"count\":5050}");
 	free(v);
 	/* n-2: now at another module version: replayed from the initial state. */
 	ck_assert_ptr_null(failure_of(&f, "n-2"));
-	v = query(f.conn, "SELECT source_version || ' ' || (convert_from(data, 'UTF8')::jsonb->>'count')"
-		  " FROM migration.snapshots WHERE source_uuid = 'n-2'");
+	v = tl_query_valuef(f.conn, "SELECT source_version || ' ' || (convert_from(data, 'UTF8')::jsonb->>'count')"
+			    " FROM migration.snapshots WHERE source_uuid = 'n-2'");
 	ck_assert_str_eq(v, "100 5050");
 	free(v);
 	teardown(&f);
@@ -940,10 +857,10 @@ START_TEST(test_unreadable_start_snapshots_fail_only_their_instance)
 			continue;
 		append_one(&f, bad[i].uuid, "Elixir.Counter.Added", "{\"n\":1}");
 		append_one(&f, bad[i].uuid, "Elixir.Counter.Added", "{\"n\":2}");
-		sql = sqlf("INSERT INTO snapshots (source_uuid, source_version, source_type, data, metadata)"
-			   " VALUES ('%s', 1, 'Elixir.Counter', %s%s%s, %s)", bad[i].uuid,
-			   f.mode == SM_FIXTURE_BYTEA ? "'" : "", expr,
-			   f.mode == SM_FIXTURE_BYTEA ? "'::bytea" : "", meta);
+		sql = tl_strf("INSERT INTO snapshots (source_uuid, source_version, source_type, data, metadata)"
+			      " VALUES ('%s', 1, 'Elixir.Counter', %s%s%s, %s)", bad[i].uuid,
+			      f.mode == SM_FIXTURE_BYTEA ? "'" : "", expr,
+			      f.mode == SM_FIXTURE_BYTEA ? "'::bytea" : "", meta);
 		tl_exec(f.conn, sql);
 		free(sql);
 		n_bad++;
@@ -1139,8 +1056,8 @@ START_TEST(test_types_and_uuids_with_quotes_and_unicode_rebuild_and_copy)
 		free(v);
 	}
 	/* Copy them into the live table and roll back. */
-	before = query(f.conn, "SELECT string_agg(concat_ws('|', source_uuid, source_version, source_type,"
-		       " data::text, metadata::text, created_at), E'\\n' ORDER BY source_uuid) FROM snapshots");
+	before = tl_query_valuef(f.conn, "SELECT string_agg(concat_ws('|', source_uuid, source_version, source_type,"
+				 " data::text, metadata::text, created_at), E'\\n' ORDER BY source_uuid) FROM snapshots");
 	memset(&o, 0, sizeof o);
 	o.types = types;
 	o.n_types = 1;
@@ -1155,8 +1072,8 @@ START_TEST(test_types_and_uuids_with_quotes_and_unicode_rebuild_and_copy)
 	ck_assert_msg(sm_rollback_run(f.eng, 0, NULL, &rb, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(rb->restored, (long long)n);
 	sm_rollback_result_free(rb);
-	after = query(f.conn, "SELECT string_agg(concat_ws('|', source_uuid, source_version, source_type,"
-		      " data::text, metadata::text, created_at), E'\\n' ORDER BY source_uuid) FROM snapshots");
+	after = tl_query_valuef(f.conn, "SELECT string_agg(concat_ws('|', source_uuid, source_version, source_type,"
+				" data::text, metadata::text, created_at), E'\\n' ORDER BY source_uuid) FROM snapshots");
 	ck_assert_str_eq(after, before);
 	free(before);
 	free(after);
@@ -1192,9 +1109,9 @@ START_TEST(test_a_100_mb_event_string_folds_in_bounded_memory)
 	after_kb = peak_rss_kb();
 	ck_assert_int_eq(prog.total.failed, 0);
 	sm_progress_clear(&prog);
-	v = query(f.conn, "SELECT octet_length(%s) > 100000000 FROM migration.snapshots"
-		  " WHERE source_uuid = 'huge'",
-		  f.mode == SM_FIXTURE_BYTEA ? "data" : f.mode == SM_FIXTURE_JSONB ? "data::text" : "(data #>> '{}')");
+	v = tl_query_valuef(f.conn, "SELECT octet_length(%s) > 100000000 FROM migration.snapshots"
+			    " WHERE source_uuid = 'huge'",
+			    f.mode == SM_FIXTURE_BYTEA ? "data" : f.mode == SM_FIXTURE_JSONB ? "data::text" : "(data #>> '{}')");
 	ck_assert_str_eq(v, "t");
 	free(v);
 	fprintf(stderr, "100 MB event string (mode %d): peak RSS %ld kB, before %ld kB\n",
@@ -1212,7 +1129,7 @@ END_TEST
 /* Many instances failing in every way a rebuild can see. */
 static void failing_instances(fixture *f, int n)
 {
-	char *sql = sqlf(
+	char *sql = tl_strf(
 		"INSERT INTO streams (stream_uuid, stream_version)"
 		" SELECT 'f-' || i, 2 FROM generate_series(1, %1$d) i;"
 		"INSERT INTO events (event_id, event_type, data)"

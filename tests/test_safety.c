@@ -44,21 +44,9 @@ typedef struct fx {
 	sm_engine *eng;
 } fx;
 
-static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *strf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	ck_assert(vasprintf(&s, fmt, ap) > 0);
-	va_end(ap);
-	return s;
-}
-
 static void write_in(const fx *f, const char *name, const char *text)
 {
-	char *path = strf("%s/%s", f->dir, name);
+	char *path = tl_strf("%s/%s", f->dir, name);
 	FILE *out = fopen(path, "w");
 
 	ck_assert_msg(out != NULL, "cannot write %s", path);
@@ -92,9 +80,9 @@ static void fx_load(fx *f, const char *envs, const char *aggs, const char *env)
 	}
 	e_text = realloc(e_text, len + strlen(p) + 1);
 	strcpy(e_text + len, p);
-	text = strf("environments = (\n%s\n);\naggregates = (\n%s\n);\n", e_text, aggs);
+	text = tl_strf("environments = (\n%s\n);\naggregates = (\n%s\n);\n", e_text, aggs);
 	write_in(f, "snapmig.conf", text);
-	path = strf("%s/snapmig.conf", f->dir);
+	path = tl_strf("%s/snapmig.conf", f->dir);
 	sm_error_clear(&e);
 	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "config: %s:%d: %s\n%s",
 		      e.file, e.line, e.message, text);
@@ -126,8 +114,8 @@ static void fx_init_in(fx *f, const char *schema, const char *env_extra, const c
 	char *envs, *aggs;
 
 	fx_new(f, schema);
-	envs = strf("  { name = \"t\"; conninfo = \"@CI@\"; %s }", env_extra ? env_extra : "");
-	aggs = strf("%s%s", COUNTER_RULES, aggs_extra ? aggs_extra : "");
+	envs = tl_strf("  { name = \"t\"; conninfo = \"@CI@\"; %s }", env_extra ? env_extra : "");
+	aggs = tl_strf("%s%s", COUNTER_RULES, aggs_extra ? aggs_extra : "");
 	fx_load(f, envs, aggs, "t");
 	free(envs);
 	free(aggs);
@@ -140,7 +128,7 @@ static void fx_init(fx *f)
 
 static void fx_free(fx *f)
 {
-	char *cmd = strf("rm -rf '%s'", f->dir);
+	char *cmd = tl_strf("rm -rf '%s'", f->dir);
 
 	sm_engine_close(f->eng);
 	sm_config_free(f->cfg);
@@ -157,7 +145,7 @@ static void counter(fx *f, const char *schema, const char *uuid, int n)
 {
 	char err[1024], *data;
 
-	data = strf("{\"id\":\"%s\"}", uuid);
+	data = tl_strf("{\"id\":\"%s\"}", uuid);
 	{
 		const char *types[] = { "Elixir.Counter.Created" }, *datas[] = { data }, *metas[] = { NULL };
 
@@ -173,20 +161,6 @@ static void counter(fx *f, const char *schema, const char *uuid, int n)
 	ck_assert_msg(sm_fixture_snapshot(f->conn, schema, SM_FIXTURE_BYTEA, uuid, 1, COUNTER,
 					  "{\"id\":null,\"count\":0,\"old\":true}",
 					  "{\"snapshot_module_version\":1}", err, sizeof err) == 0, "%s", err);
-}
-
-static char *query(fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *query(fx *f, const char *fmt, ...)
-{
-	va_list ap;
-	char *sql, *v;
-
-	va_start(ap, fmt);
-	ck_assert(vasprintf(&sql, fmt, ap) > 0);
-	va_end(ap);
-	v = tl_query_value(f->conn, sql);
-	free(sql);
-	return v;
 }
 
 /* Starts a rebuild of every configured type and waits; returns its status
@@ -225,7 +199,7 @@ START_TEST(test_schema_names_longer_than_63_bytes_are_refused_at_load)
 
 	ck_assert_uint_eq(strlen(long_schema), 63);
 	for (size_t i = 0; i < 2; i++) {
-		char *text = strf(fmts[i], long_schema, long_schema);
+		char *text = tl_strf(fmts[i], long_schema, long_schema);
 		char *path = tl_write_file(NULL, "snapmig.conf", text);
 		sm_config *cfg = NULL;
 		sm_error err;
@@ -235,9 +209,9 @@ START_TEST(test_schema_names_longer_than_63_bytes_are_refused_at_load)
 		ck_assert_int_eq(sm_config_load(path, &cfg, &err), SM_ERR_CONFIG);
 		ck_assert_ptr_null(cfg);
 		sm_error_format(&err, got, sizeof got);
-		want = strf("%s:%d: %s: \"%s_migration\" is 73 bytes long; PostgreSQL cuts names to 63"
-			    " bytes, so it could name another schema (choose a shorter name)",
-			    path, lines[i], keys[i], long_schema);
+		want = tl_strf("%s:%d: %s: \"%s_migration\" is 73 bytes long; PostgreSQL cuts names to 63"
+			       " bytes, so it could name another schema (choose a shorter name)",
+			       path, lines[i], keys[i], long_schema);
 		ck_assert_str_eq(got, want);
 		free(want);
 		free(text);
@@ -252,14 +226,14 @@ START_TEST(test_schema_names_longer_than_63_bytes_are_refused_at_load)
 
 		for (int i = 0; i < 32; i++)
 			strcat(name, "\xc3\xa9");
-		text = strf("defaults = { source_schema = \"%s\"; };\n", name);
+		text = tl_strf("defaults = { source_schema = \"%s\"; };\n", name);
 		path = tl_write_file(NULL, "snapmig.conf", text);
 		ck_assert_int_eq(sm_config_load(path, &cfg, &err), SM_ERR_CONFIG);
 		ck_assert_ptr_nonnull(strstr(err.message, "is 64 bytes long"));
 		free(text);
 		free(path);
 		/* 63 bytes load. */
-		text = strf("defaults = { source_schema = \"%s\"; target_schema = \"m\"; };\n", long_schema);
+		text = tl_strf("defaults = { source_schema = \"%s\"; target_schema = \"m\"; };\n", long_schema);
 		path = tl_write_file(NULL, "snapmig.conf", text);
 		ck_assert_int_eq(sm_config_load(path, &cfg, &err), SM_OK);
 		sm_config_free(cfg);
@@ -278,7 +252,7 @@ END_TEST
  */
 START_TEST(test_a_target_that_is_the_source_schema_is_refused_before_anything_is_written)
 {
-	char *env = strf("source_schema = \"%s\"; target_schema = \"m\";", long_schema);
+	char *env = tl_strf("source_schema = \"%s\"; target_schema = \"m\";", long_schema);
 	char *before, *after, *tables;
 	sm_environment *e;
 	sm_copy_plan *plan = NULL;
@@ -290,9 +264,9 @@ START_TEST(test_a_target_that_is_the_source_schema_is_refused_before_anything_is
 	counter(&f, long_schema, "c-1", 3);
 	e = (sm_environment *)sm_engine_env(f.eng);
 	free(e->settings.target_schema);
-	e->settings.target_schema = strf("%s_migration", long_schema);
-	before = query(&f, "SELECT string_agg(source_uuid || source_version || convert_from(data, 'UTF8')"
-		       " || convert_from(metadata, 'UTF8'), ',') FROM \"%s\".snapshots", long_schema);
+	e->settings.target_schema = tl_strf("%s_migration", long_schema);
+	before = tl_query_valuef(f.conn, "SELECT string_agg(source_uuid || source_version || convert_from(data, 'UTF8')"
+				 " || convert_from(metadata, 'UTF8'), ',') FROM \"%s\".snapshots", long_schema);
 
 	ck_assert_int_ne(rebuild_on(f.eng, NULL, &err), SM_OK);
 	ck_assert_msg(strstr(err.message, "is the source schema") != NULL, "%s", err.message);
@@ -302,13 +276,13 @@ START_TEST(test_a_target_that_is_the_source_schema_is_refused_before_anything_is
 	ck_assert_msg(strstr(err.message, "is the source schema") != NULL, "%s", err.message);
 	ck_assert_ptr_null(res);
 
-	after = query(&f, "SELECT string_agg(source_uuid || source_version || convert_from(data, 'UTF8')"
-		      " || convert_from(metadata, 'UTF8'), ',') FROM \"%s\".snapshots", long_schema);
+	after = tl_query_valuef(f.conn, "SELECT string_agg(source_uuid || source_version || convert_from(data, 'UTF8')"
+				" || convert_from(metadata, 'UTF8'), ',') FROM \"%s\".snapshots", long_schema);
 	ck_assert_str_eq(after, before);
-	tables = query(&f, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'snapmig%%'");
+	tables = tl_query_valuef(f.conn, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'snapmig%%'");
 	ck_assert_str_eq(tables, "0");
 	free(tables);
-	tables = query(&f, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant%%'");
+	tables = tl_query_valuef(f.conn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant%%'");
 	ck_assert_str_eq(tables, "1");
 	free(tables);
 	free(before);
@@ -330,12 +304,12 @@ START_TEST(test_a_target_snapshots_that_is_not_a_table_is_refused)
 	counter(&f, "public", "c-1", 3);
 	tl_exec(f.conn, "CREATE SCHEMA migration;"
 		" CREATE VIEW migration.snapshots AS SELECT * FROM public.snapshots");
-	before = query(&f, "SELECT string_agg(source_uuid || convert_from(data, 'UTF8'), ',')"
-		       " FROM public.snapshots");
+	before = tl_query_valuef(f.conn, "SELECT string_agg(source_uuid || convert_from(data, 'UTF8'), ',')"
+				 " FROM public.snapshots");
 	ck_assert_int_ne(rebuild_on(f.eng, NULL, &err), SM_OK);
 	ck_assert_msg(strstr(err.message, "not a table") != NULL, "%s", err.message);
-	after = query(&f, "SELECT string_agg(source_uuid || convert_from(data, 'UTF8'), ',')"
-		      " FROM public.snapshots");
+	after = tl_query_valuef(f.conn, "SELECT string_agg(source_uuid || convert_from(data, 'UTF8'), ',')"
+				" FROM public.snapshots");
 	ck_assert_str_eq(after, before);
 	free(before);
 	free(after);
@@ -355,8 +329,8 @@ START_TEST(test_a_malformed_uri_does_not_show_its_password)
 	};
 
 	for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
-		char *text = strf("environments = ( { name = \"t\"; conninfo = \"%s\"; } );\n"
-				  "aggregates = ();\n", uris[i]);
+		char *text = tl_strf("environments = ( { name = \"t\"; conninfo = \"%s\"; } );\n"
+				     "aggregates = ();\n", uris[i]);
 		char *path = tl_write_file(NULL, "snapmig.conf", text);
 		sm_config *cfg = NULL;
 		sm_engine *eng = NULL;
@@ -387,10 +361,10 @@ static const char account_py[] =
 
 static char *account_aggregate(const char *command)
 {
-	return strf(",\n  { type = \"" ACCOUNT "\"; snapshot_version = 1;\n"
-		    "    reducer = { exec = \"%s\";\n"
-		    "      env = { PYTHONPATH = \"%s/examples/reducers\"; PYTHONDONTWRITEBYTECODE = \"1\"; }; }; }",
-		    command, getenv("SNAPMIG_SRCDIR"));
+	return tl_strf(",\n  { type = \"" ACCOUNT "\"; snapshot_version = 1;\n"
+		       "    reducer = { exec = \"%s\";\n"
+		       "      env = { PYTHONPATH = \"%s/examples/reducers\"; PYTHONDONTWRITEBYTECODE = \"1\"; }; }; }",
+		       command, getenv("SNAPMIG_SRCDIR"));
 }
 
 static void account(fx *f, const char *uuid, int n)
@@ -423,16 +397,16 @@ START_TEST(test_each_run_logs_its_reducer_to_a_file_of_its_own)
 
 	fx_init_in(&f, "public", NULL, aggs);
 	write_in(&f, "account.py", account_py);
-	state = strf("%s/state", f.dir);
+	state = tl_strf("%s/state", f.dir);
 	setenv("XDG_STATE_HOME", state, 1);
 	account(&f, "a-1", 5);
 	for (int i = 0; i < 2; i++) {
 		ck_assert_msg(rebuild_on(f.eng, &prog, &err) == SM_OK, "%s", err.message);
 		ck_assert_int_gt(prog.run_id, 0);
-		path[i] = strf("%s/snapmig/t-run-%lld.log", state, prog.run_id);
+		path[i] = tl_strf("%s/snapmig/t-run-%lld.log", state, prog.run_id);
 		ck_assert_msg(file_exists(path[i]), "no reducer log %s", path[i]);
-		logged = query(&f, "SELECT details->>'reducer_log' FROM migration.snapmig_runs"
-			       " WHERE run_id = %lld", prog.run_id);
+		logged = tl_query_valuef(f.conn, "SELECT details->>'reducer_log' FROM migration.snapmig_runs"
+					 " WHERE run_id = %lld", prog.run_id);
 		ck_assert_str_eq(logged, path[i]);
 		free(logged);
 		sm_progress_clear(&prog);
@@ -441,7 +415,7 @@ START_TEST(test_each_run_logs_its_reducer_to_a_file_of_its_own)
 	}
 	ck_assert_str_ne(path[0], path[1]);
 	{
-		char *zero = strf("%s/snapmig/t-run-0.log", state);
+		char *zero = tl_strf("%s/snapmig/t-run-0.log", state);
 
 		ck_assert_msg(!file_exists(zero), "%s exists", zero);
 		free(zero);
@@ -475,7 +449,7 @@ static bool process_alive(pid_t pid)
 
 static pid_t read_pid(const fx *f, const char *name)
 {
-	char *path = strf("%s/%s", f->dir, name);
+	char *path = tl_strf("%s/%s", f->dir, name);
 	FILE *in = fopen(path, "r");
 	long pid = 0;
 
@@ -521,16 +495,16 @@ END_TEST
 /* Every live (or generated) row of schema, exactly. */
 static char *rows_of(fx *f, const char *schema)
 {
-	return query(f, "SELECT COALESCE(string_agg(concat_ws('|', source_uuid, source_version,"
-		     " source_type, convert_from(data, 'UTF8'), convert_from(metadata, 'UTF8'),"
-		     " created_at), E'\\n' ORDER BY source_uuid), '') FROM \"%s\".snapshots", schema);
+	return tl_query_valuef(f->conn, "SELECT COALESCE(string_agg(concat_ws('|', source_uuid, source_version,"
+			       " source_type, convert_from(data, 'UTF8'), convert_from(metadata, 'UTF8'),"
+			       " created_at), E'\\n' ORDER BY source_uuid), '') FROM \"%s\".snapshots", schema);
 }
 
 /* The "count" of a row's data in schema.snapshots ("" when no row). */
 static char *count_of(fx *f, const char *schema, const char *uuid)
 {
-	char *v = query(f, "SELECT COALESCE((SELECT convert_from(data, 'UTF8')::jsonb ->> 'count'"
-			" FROM \"%s\".snapshots WHERE source_uuid = '%s'), '')", schema, uuid);
+	char *v = tl_query_valuef(f->conn, "SELECT COALESCE((SELECT convert_from(data, 'UTF8')::jsonb ->> 'count'"
+				  " FROM \"%s\".snapshots WHERE source_uuid = '%s'), '')", schema, uuid);
 
 	ck_assert_ptr_nonnull(v);
 	return v;
@@ -644,7 +618,7 @@ START_TEST(test_a_target_holding_another_stores_rows_is_refused_naming_both_stor
 	ck_assert_str_eq(after, before);
 	/* A's rows are as A's rebuild left them. */
 	assert_count(&f, "migration", "shared-1", "6");
-	v = query(&f, "SELECT count(*) FROM migration.snapshots");
+	v = tl_query_valuef(f.conn, "SELECT count(*) FROM migration.snapshots");
 	ck_assert_str_eq(v, "2");
 	free(v);
 	sm_engine_close(eb);
@@ -851,9 +825,9 @@ START_TEST(test_a_number_key_in_a_generated_row_is_written_as_elixir_writes_it)
 		"      { on = \"Elixir.Counter.Added\"; do = \"by[event.n] = true\"; }\n"
 		"    ); }", "t");
 	rebuild_ok(f.eng);
-	keys = query(&f, "SELECT string_agg(k, ',' ORDER BY k) FROM migration.snapshots,"
-		     " jsonb_object_keys(convert_from(data, 'UTF8')::jsonb -> 'by') k"
-		     " WHERE source_uuid = 'k-1'");
+	keys = tl_query_valuef(f.conn, "SELECT string_agg(k, ',' ORDER BY k) FROM migration.snapshots,"
+			       " jsonb_object_keys(convert_from(data, 'UTF8')::jsonb -> 'by') k"
+			       " WHERE source_uuid = 'k-1'");
 	ck_assert_str_eq(keys, "1.5,100.0,7");
 	free(keys);
 	fx_free(&f);
@@ -924,8 +898,8 @@ START_TEST(test_rows_carry_the_fingerprint_of_the_process_that_made_them)
 	write_in(&f, "starts.txt", "0\n");
 	account(&f, "a-1", 3);
 	rebuild_ok(f.eng);
-	label = query(&f, "SELECT fp.described ->> 'hello_fingerprint' FROM migration.snapmig_rows r"
-		      " JOIN migration.snapmig_fingerprints fp USING (fp_id) WHERE r.source_uuid = 'a-1'");
+	label = tl_query_valuef(f.conn, "SELECT fp.described ->> 'hello_fingerprint' FROM migration.snapmig_rows r"
+				" JOIN migration.snapmig_fingerprints fp USING (fp_id) WHERE r.source_uuid = 'a-1'");
 	count = count_of(&f, "migration", "a-1");
 	ck_assert_msg(strncmp(label, "build-", 6) == 0, "label: %s", label);
 	/* 1 + 2 + 3 events' n, times the factor of the start that folded them. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tests/testlib.h"
+#include "util/clock.h"
 
 int tl_run_suite(Suite *s)
 {
@@ -36,6 +37,25 @@ int tl_run_cases(const char *name, TCase *tc, ...)
 		suite_add_tcase(s, tc);
 	va_end(ap);
 	return tl_run_suite(s);
+}
+
+char *tl_vstrf(const char *fmt, va_list ap)
+{
+	char *s;
+
+	ck_assert(vasprintf(&s, fmt, ap) >= 0);
+	return s;
+}
+
+char *tl_strf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = tl_vstrf(fmt, ap);
+	va_end(ap);
+	return s;
 }
 
 const char *tl_server_conninfo(void)
@@ -66,6 +86,18 @@ void tl_exec(PGconn *conn, const char *sql)
 	PQclear(res);
 }
 
+void tl_execf(PGconn *conn, const char *fmt, ...)
+{
+	va_list ap;
+	char *sql;
+
+	va_start(ap, fmt);
+	sql = tl_vstrf(fmt, ap);
+	va_end(ap);
+	tl_exec(conn, sql);
+	free(sql);
+}
+
 char *tl_query_value(PGconn *conn, const char *sql)
 {
 	PGresult *res = PQexec(conn, sql);
@@ -77,6 +109,102 @@ char *tl_query_value(PGconn *conn, const char *sql)
 		v = strdup(PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return v;
+}
+
+char *tl_query_valuef(PGconn *conn, const char *fmt, ...)
+{
+	va_list ap;
+	char *sql, *v;
+
+	va_start(ap, fmt);
+	sql = tl_vstrf(fmt, ap);
+	va_end(ap);
+	v = tl_query_value(conn, sql);
+	free(sql);
+	return v;
+}
+
+int tl_wait_for_pid(const char *conninfo, const char *query, int n, const char *const *params)
+{
+	double deadline = sm_now() + 30;
+	PGconn *mon = tl_connect(conninfo);
+	int pid = 0;
+
+	while (!pid && sm_now() < deadline) {
+		PGresult *r = PQexecParams(mon, query, n, NULL, params, NULL, NULL, 0);
+
+		ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", query,
+			      PQresultErrorMessage(r));
+		if (PQntuples(r) > 0)
+			pid = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		if (!pid)
+			usleep(20000);
+	}
+	PQfinish(mon);
+	return pid;
+}
+
+void tl_run_wait_planned(sm_run *run)
+{
+	for (;;) {
+		sm_progress p;
+		enum sm_run_state st;
+
+		sm_run_progress(run, &p);
+		st = p.state;
+		sm_progress_clear(&p);
+		if (st != SM_RUN_PLANNING)
+			return;
+		usleep(1000);
+	}
+}
+
+static void copy_on_lock_wait(void *ctx, double seconds)
+{
+	tl_copy_thread *t = ctx;
+
+	pthread_mutex_lock(&t->mu);
+	t->waits++;
+	t->last_wait = seconds;
+	pthread_mutex_unlock(&t->mu);
+}
+
+static void *copy_main(void *arg)
+{
+	tl_copy_thread *t = arg;
+
+	t->rc = sm_copy_run(t->eng, &t->opts, NULL, &t->res, &t->err);
+	return NULL;
+}
+
+void tl_copy_start(tl_copy_thread *t, sm_engine *eng, const sm_copy_options *opts)
+{
+	memset(t, 0, sizeof *t);
+	pthread_mutex_init(&t->mu, NULL);
+	t->eng = eng;
+	t->opts = *opts;
+	t->opts.on_lock_wait = copy_on_lock_wait;
+	t->opts.ctx = t;
+	ck_assert_int_eq(pthread_create(&t->th, NULL, copy_main, t), 0);
+}
+
+int tl_copy_waits(tl_copy_thread *t, double *last)
+{
+	int n;
+
+	pthread_mutex_lock(&t->mu);
+	n = t->waits;
+	if (last)
+		*last = t->last_wait;
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
+void tl_copy_join(tl_copy_thread *t)
+{
+	pthread_join(t->th, NULL);
+	pthread_mutex_destroy(&t->mu);
 }
 
 char *tl_new_database(void)

@@ -16,6 +16,8 @@
 #endif
 
 #include <check.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <libpq-fe.h>
 
 #include "config/snapmig_conf.h"
@@ -47,6 +49,10 @@ int tl_run_case(const char *name, TCase *tc);
 /* The same for several test cases, the list ending with NULL. */
 int tl_run_cases(const char *name, TCase *tc, ...);
 
+/* printf into a new string (caller frees); fails the test on error. */
+char *tl_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *tl_vstrf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 /* Conninfo of the harness's server; fails the test when not run under
  * tests/with-pg. */
 const char *tl_server_conninfo(void);
@@ -59,10 +65,47 @@ PGconn *tl_connect(const char *conninfo);
 
 /* Runs SQL or fails the test. */
 void tl_exec(PGconn *conn, const char *sql);
+/* tl_exec of the SQL that fmt and its arguments make. */
+void tl_execf(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* First column of the first row as a malloc'ed string ("" for NULL, NULL
  * when there are no rows); fails the test on error. */
 char *tl_query_value(PGconn *conn, const char *sql);
+
+/* tl_query_value of the query that fmt and its arguments make. */
+char *tl_query_valuef(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Polls query (with its n params) on a connection of its own to conninfo
+ * (inside a transaction, pg_stat_activity would not change) until it gives
+ * a row; returns the row's first column as an int (a backend's pid), 0
+ * when none came within 30 s. */
+int tl_wait_for_pid(const char *conninfo, const char *query, int n, const char *const *params);
+
+/* Waits (polling every millisecond) until run has left SM_RUN_PLANNING. */
+void tl_run_wait_planned(sm_run *run);
+
+/*
+ * A copy (sm_copy_run) in a thread of its own, for a test that holds it up
+ * with a lock: tl_copy_start starts it with opts whose on_lock_wait counts
+ * its reports of waiting, tl_copy_waits reads the count (and the last
+ * time waited, when last is not NULL), tl_copy_join waits for its end and
+ * leaves its result in rc, err and res (the caller frees res).
+ */
+typedef struct tl_copy_thread {
+	sm_engine *eng;
+	sm_copy_options opts;
+	pthread_t th;
+	pthread_mutex_t mu;       /* guards waits and last_wait */
+	int waits;
+	double last_wait;
+	int rc;
+	sm_error err;
+	sm_copy_result *res;
+} tl_copy_thread;
+
+void tl_copy_start(tl_copy_thread *t, sm_engine *eng, const sm_copy_options *opts);
+int tl_copy_waits(tl_copy_thread *t, double *last);
+void tl_copy_join(tl_copy_thread *t);
 
 /* Writes text to a new temporary file and returns its path (caller frees;
  * tl_cleanup_files removes them).  dir may be NULL for a fresh temp dir. */
