@@ -157,6 +157,33 @@ static int lock_stream(PGconn *conn, const char *s, const char *uuid,
 	return 0;
 }
 
+/* Begins an append: a transaction holding the stream and $all (their
+ * versions out); nothing is left open when it fails. */
+static int append_begin(PGconn *conn, const char *s, const char *uuid, long long *sid,
+			long long *sver, long long *aver, char *errbuf, size_t errlen)
+{
+	long long aid;
+
+	if (exec(conn, "BEGIN", 0, NULL, NULL, errbuf, errlen))
+		return -1;
+	if (lock_stream(conn, s, uuid, sid, sver, errbuf, errlen) ||
+	    lock_stream(conn, s, "$all", &aid, aver, errbuf, errlen)) {
+		PQclear(PQexec(conn, "ROLLBACK"));
+		return -1;
+	}
+	return 0;
+}
+
+/* Ends what append_begin began: commits when rc is 0, else rolls back;
+ * returns 0 when committed. */
+static int append_end(PGconn *conn, int rc, char *errbuf, size_t errlen)
+{
+	if (rc == 0)
+		return exec(conn, "COMMIT", 0, NULL, NULL, errbuf, errlen);
+	PQclear(PQexec(conn, "ROLLBACK"));
+	return -1;
+}
+
 int sm_fixture_append(PGconn *conn, const char *schema, enum sm_fixture_mode mode,
 		      const char *stream_uuid, int n, const char *const *types,
 		      const char *const *datas, const char *const *metas,
@@ -166,14 +193,13 @@ int sm_fixture_append(PGconn *conn, const char *schema, enum sm_fixture_mode mod
 	char *wd = write_expr(mode, "$3");
 	char *wm = write_expr(mode, "$4");
 	char sql[2048];
-	long long sid, sver, aid, aver;
-	int rc = -1;
+	long long sid, sver, aver;
+	int rc;
 
-	if (exec(conn, "BEGIN", 0, NULL, NULL, errbuf, errlen))
+	if (append_begin(conn, s, stream_uuid, &sid, &sver, &aver, errbuf, errlen)) {
+		rc = -1;
 		goto out;
-	if (lock_stream(conn, s, stream_uuid, &sid, &sver, errbuf, errlen) ||
-	    lock_stream(conn, s, "$all", &aid, &aver, errbuf, errlen))
-		goto rollback;
+	}
 	snprintf(sql, sizeof sql,
 		 "WITH e AS (INSERT INTO %1$s.events (event_id, event_type, data, metadata)"
 		 " VALUES (gen_random_uuid(), $2, %2$s, %3$s) RETURNING event_id)"
@@ -182,17 +208,17 @@ int sm_fixture_append(PGconn *conn, const char *schema, enum sm_fixture_mode mod
 		 " SELECT e.event_id, x.sid, x.v, $1::bigint, $5::bigint FROM e,"
 		 " (VALUES ($1::bigint, $5::bigint), (0, $6::bigint)) AS x(sid, v)",
 		 s, wd, wm);
-	for (int i = 0; i < n; i++) {
+	rc = 0;
+	for (int i = 0; rc == 0 && i < n; i++) {
 		char id[32], v[32], av[32];
 		const char *p[] = { id, types[i], datas[i], metas ? metas[i] : NULL, v, av };
 
 		snprintf(id, sizeof id, "%lld", sid);
 		snprintf(v, sizeof v, "%lld", sver + i + 1);
 		snprintf(av, sizeof av, "%lld", aver + i + 1);
-		if (exec(conn, sql, 6, p, NULL, errbuf, errlen))
-			goto rollback;
+		rc = exec(conn, sql, 6, p, NULL, errbuf, errlen);
 	}
-	{
+	if (rc == 0) {
 		char id[32], v[32], av[32];
 		const char *p[] = { id, v, av };
 
@@ -202,13 +228,9 @@ int sm_fixture_append(PGconn *conn, const char *schema, enum sm_fixture_mode mod
 		snprintf(sql, sizeof sql,
 			 "UPDATE %1$s.streams SET stream_version = CASE stream_id WHEN 0 THEN $3::bigint"
 			 " ELSE $2::bigint END WHERE stream_id IN (0, $1::bigint)", s);
-		if (exec(conn, sql, 3, p, NULL, errbuf, errlen))
-			goto rollback;
+		rc = exec(conn, sql, 3, p, NULL, errbuf, errlen);
 	}
-	rc = exec(conn, "COMMIT", 0, NULL, NULL, errbuf, errlen);
-	goto out;
-rollback:
-	PQclear(PQexec(conn, "ROLLBACK"));
+	rc = append_end(conn, rc, errbuf, errlen);
 out:
 	free(s);
 	free(wd);
@@ -224,14 +246,13 @@ int sm_fixture_append_generated(PGconn *conn, const char *schema,
 	char *s = ident(conn, schema);
 	char *wd = write_expr(mode, data_expr);
 	char *sql = NULL;
-	long long sid, sver, aid, aver;
-	int rc = -1;
+	long long sid, sver, aver;
+	int rc;
 
-	if (exec(conn, "BEGIN", 0, NULL, NULL, errbuf, errlen))
+	if (append_begin(conn, s, stream_uuid, &sid, &sver, &aver, errbuf, errlen)) {
+		rc = -1;
 		goto out;
-	if (lock_stream(conn, s, stream_uuid, &sid, &sver, errbuf, errlen) ||
-	    lock_stream(conn, s, "$all", &aid, &aver, errbuf, errlen))
-		goto rollback;
+	}
 	/* Event ids are sequential here (stream id, version; the 13th hex
 	 * digit 'f' keeps them apart from random v4 ids) so that bulk loads
 	 * append to the indexes instead of scattering; nothing depends on
@@ -259,14 +280,14 @@ int sm_fixture_append_generated(PGconn *conn, const char *schema,
 		"UPDATE %1$s.streams SET stream_version = CASE stream_id WHEN 0 THEN %7$lld + %3$lld"
 		" ELSE %6$lld + %3$lld END WHERE stream_id IN (0, %2$lld);"
 		"DROP TABLE fixture_gen;",
-		s, sid, count, type_expr, wd, sver, aver) < 0)
-		goto rollback;
-	if (exec(conn, sql, 0, NULL, NULL, errbuf, errlen))
-		goto rollback;
-	rc = exec(conn, "COMMIT", 0, NULL, NULL, errbuf, errlen);
-	goto out;
-rollback:
-	PQclear(PQexec(conn, "ROLLBACK"));
+		s, sid, count, type_expr, wd, sver, aver) < 0) {
+		sql = NULL;
+		snprintf(errbuf, errlen, "out of memory");
+		rc = -1;
+	} else {
+		rc = exec(conn, sql, 0, NULL, NULL, errbuf, errlen);
+	}
+	rc = append_end(conn, rc, errbuf, errlen);
 out:
 	free(sql);
 	free(s);
