@@ -27,6 +27,7 @@
 #include "tests/fixture.h"
 #include "tests/generated.h"
 #include "tests/testlib.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 
 #define ALPHA "Elixir.Test.Alpha"
@@ -260,7 +261,7 @@ static char *live_data_text(struct fx *f, const char *uuid)
 {
 	const char *e = f->live_mode == SM_FIXTURE_BYTEA ? "convert_from(data, 'UTF8')"
 		: f->live_mode == SM_FIXTURE_JSONB ? "data::text" : "data #>> '{}'";
-	char *sql = tl_strf("SELECT %s FROM %s.snapshots WHERE source_uuid = '%s'", e, f->src, uuid);
+	char *sql = sm_xasprintf("SELECT %s FROM %s.snapshots WHERE source_uuid = '%s'", e, f->src, uuid);
 	char *v = tl_query_value(f->conn, sql);
 
 	free(sql);
@@ -368,10 +369,10 @@ START_TEST(test_plan_counts_match_what_the_copy_does)
 	ck_assert_int_gt(r->copy_id, 0);
 
 	/* a1, a2, a6 are now exactly the generated rows; the rest unchanged. */
-	v = tl_strf("SELECT string_agg(l.source_uuid, ',' ORDER BY l.source_uuid) FROM %s.snapshots l"
-		    " JOIN %s.snapshots g USING (source_uuid) WHERE l.data = g.data"
-		    " AND l.metadata = g.metadata AND l.source_version = g.source_version"
-		    " AND l.source_type = g.source_type", f.src, f.tgt);
+	v = sm_xasprintf("SELECT string_agg(l.source_uuid, ',' ORDER BY l.source_uuid) FROM %s.snapshots l"
+			 " JOIN %s.snapshots g USING (source_uuid) WHERE l.data = g.data"
+			 " AND l.metadata = g.metadata AND l.source_version = g.source_version"
+			 " AND l.source_type = g.source_type", f.src, f.tgt);
 	after = tl_query_value(f.conn, v);
 	free(v);
 	ck_assert_str_eq(after, "a1,a2,a6");
@@ -407,16 +408,16 @@ START_TEST(test_copy_journals_counts_and_checksum)
 	fx_init(&f, SM_FIXTURE_JSONB);
 	scenario(&f);
 	r = copy_ok(&f, &o);
-	sql = tl_strf("SELECT kind || ' ' || outcome || ' ' || (details->>'copy_id') || ' '"
-		      " || (details->>'replaced') || ' ' || (details->>'inserted') || ' '"
-		      " || (details->>'verified') || ' ' || (details->>'checksum') || ' '"
-		      " || (details->'types'->>0) || ' ' || (finished_at IS NOT NULL)"
-		      " FROM %s.snapmig_runs WHERE run_id = %lld", f.tgt, r->copy_id);
+	sql = sm_xasprintf("SELECT kind || ' ' || outcome || ' ' || (details->>'copy_id') || ' '"
+			   " || (details->>'replaced') || ' ' || (details->>'inserted') || ' '"
+			   " || (details->>'verified') || ' ' || (details->>'checksum') || ' '"
+			   " || (details->'types'->>0) || ' ' || (finished_at IS NOT NULL)"
+			   " FROM %s.snapmig_runs WHERE run_id = %lld", f.tgt, r->copy_id);
 	v = tl_query_value(f.conn, sql);
 	free(sql);
 	{
-		char *expect = tl_strf("copy done %lld 2 1 true %s " ALPHA " true", r->copy_id,
-				       r->checksum);
+		char *expect = sm_xasprintf("copy done %lld 2 1 true %s " ALPHA " true", r->copy_id,
+					    r->checksum);
 
 		ck_assert_str_eq(v, expect);
 		free(expect);
@@ -483,9 +484,9 @@ START_TEST(test_stale_rows_without_replacement_are_kept_by_default_and_removed_o
 	/* The untouched valid row a4 and the kept a3 are still there. */
 	ck_assert_int_eq(query_ll(f.conn, "SELECT count(*) FROM snapshots WHERE source_uuid IN ('a3', 'a4')"), 2);
 	/* The removed row is in the backup, exactly. */
-	sql = tl_strf("SELECT concat_ws('|', source_uuid, source_version, source_type, data::text,"
-		      " COALESCE(metadata::text, '-'), created_at) FROM %s.snapmig_backup"
-		      " WHERE copy_id = %lld AND action = 'remove'", f.tgt, r->copy_id);
+	sql = sm_xasprintf("SELECT concat_ws('|', source_uuid, source_version, source_type, data::text,"
+			   " COALESCE(metadata::text, '-'), created_at) FROM %s.snapmig_backup"
+			   " WHERE copy_id = %lld AND action = 'remove'", f.tgt, r->copy_id);
 	v = tl_query_value(f.conn, sql);
 	ck_assert_str_eq(v, before_a5);
 	free(v);
@@ -507,23 +508,23 @@ START_TEST(test_backup_holds_the_replaced_rows_and_marks_the_inserted_ones)
 	scenario(&f);
 	before = dump_where(&f, "source_uuid IN ('a1', 'a2')");
 	r = copy_ok(&f, &o);
-	sql = tl_strf("SELECT string_agg(concat_ws('|', source_uuid, source_version, source_type,"
-		      " data::text, COALESCE(metadata::text, '-'), created_at), E'\\n' ORDER BY source_uuid)"
-		      " FROM %s.snapmig_backup WHERE copy_id = %lld AND action = 'replace'",
-		      f.tgt, r->copy_id);
+	sql = sm_xasprintf("SELECT string_agg(concat_ws('|', source_uuid, source_version, source_type,"
+			   " data::text, COALESCE(metadata::text, '-'), created_at), E'\\n' ORDER BY source_uuid)"
+			   " FROM %s.snapmig_backup WHERE copy_id = %lld AND action = 'replace'",
+			   f.tgt, r->copy_id);
 	v = tl_query_value(f.conn, sql);
 	ck_assert_str_eq(v, before);
 	free(v);
 	free(sql);
-	sql = tl_strf("SELECT string_agg(source_uuid || ':' || (data IS NULL), ',')"
-		      " FROM %s.snapmig_backup WHERE copy_id = %lld AND action = 'insert'",
-		      f.tgt, r->copy_id);
+	sql = sm_xasprintf("SELECT string_agg(source_uuid || ':' || (data IS NULL), ',')"
+			   " FROM %s.snapmig_backup WHERE copy_id = %lld AND action = 'insert'",
+			   f.tgt, r->copy_id);
 	v = tl_query_value(f.conn, sql);
 	ck_assert_str_eq(v, "a6:true");
 	free(v);
 	free(sql);
 	/* Kept, untouched and stale rows are not in the backup. */
-	sql = tl_strf("SELECT count(*) FROM %s.snapmig_backup WHERE copy_id = %lld", f.tgt, r->copy_id);
+	sql = sm_xasprintf("SELECT count(*) FROM %s.snapmig_backup WHERE copy_id = %lld", f.tgt, r->copy_id);
 	ck_assert_int_eq(query_ll(f.conn, sql), 3);
 	free(sql);
 	sm_copy_result_free(r);
@@ -642,14 +643,14 @@ static void check_guard(struct fx *f, sm_copy_options *o, unsigned guard,
 	ck_assert_msg(strstr(err.message, text) != NULL, "%s", err.message);
 	/* The engine names the guard; each front end says how to override
 	 * it (--force-GUARD, or a key in the UI). */
-	flag = tl_strf("override the %s guard", sm_copy_guard_name(guard));
+	flag = sm_xasprintf("override the %s guard", sm_copy_guard_name(guard));
 	ck_assert_msg(strstr(err.message, flag) != NULL, "%s", err.message);
 	free(flag);
 	after = dump(f);
 	ck_assert_str_eq(after, before);
 	free(after);
-	sql = tl_strf("SELECT outcome FROM %s.snapmig_runs WHERE kind = 'copy' ORDER BY run_id DESC LIMIT 1",
-		      f->tgt);
+	sql = sm_xasprintf("SELECT outcome FROM %s.snapmig_runs WHERE kind = 'copy' ORDER BY run_id DESC LIMIT 1",
+			   f->tgt);
 	after = tl_query_value(f->conn, sql);
 	ck_assert_str_eq(after, "refused");
 	free(after);
@@ -695,9 +696,9 @@ START_TEST(test_failures_guard_refuses_and_force_overrides)
 
 	fx_init(&f, SM_FIXTURE_BYTEA);
 	scenario(&f);
-	sql = tl_strf("INSERT INTO %s.snapmig_failures (source_uuid, source_type, kind, message)"
-		      " VALUES ('a9', '" ALPHA "', 'unknown_event', 'no handler'),"
-		      " ('b9', '" BETA "', 'unknown_event', 'no handler')", f.tgt);
+	sql = sm_xasprintf("INSERT INTO %s.snapmig_failures (source_uuid, source_type, kind, message)"
+			   " VALUES ('a9', '" ALPHA "', 'unknown_event', 'no handler'),"
+			   " ('b9', '" BETA "', 'unknown_event', 'no handler')", f.tgt);
 	tl_exec(f.conn, sql);
 	free(sql);
 	check_guard(&f, &o, SM_GUARD_FAILURES, "1 failure recorded");
@@ -728,7 +729,7 @@ START_TEST(test_empty_guard_refuses_a_type_with_nothing_generated_and_force_over
 
 	fx_init(&f, SM_FIXTURE_BYTEA);
 	scenario(&f);
-	sql = tl_strf("DELETE FROM %s.snapshots WHERE source_type = '" ALPHA "'", f.tgt);
+	sql = sm_xasprintf("DELETE FROM %s.snapshots WHERE source_type = '" ALPHA "'", f.tgt);
 	tl_exec(f.conn, sql);
 	free(sql);
 	before = dump(&f);
@@ -828,7 +829,7 @@ START_TEST(test_copy_converts_between_bytea_and_jsonb)
 	ck_assert_int_eq(r->replaced, 2);
 	ck_assert_int_eq(r->inserted, 1);
 	ck_assert(r->verified);
-	sql = tl_strf("%s FROM snapshots WHERE source_uuid = 'a1'", conversions[_i].form);
+	sql = sm_xasprintf("%s FROM snapshots WHERE source_uuid = 'a1'", conversions[_i].form);
 	v = tl_query_value(f.conn, sql);
 	ck_assert_str_eq(v, expect[_i]);
 	free(v);
@@ -925,7 +926,7 @@ static char *prepare_half_way(struct fx *f)
 	r = copy_ok(f, &o);
 	sm_copy_result_free(r);
 	tl_exec(f->conn, "BEGIN");
-	sql = tl_strf("LOCK TABLE %s.snapmig_copies IN ACCESS EXCLUSIVE MODE", f->tgt);
+	sql = sm_xasprintf("LOCK TABLE %s.snapmig_copies IN ACCESS EXCLUSIVE MODE", f->tgt);
 	tl_exec(f->conn, sql);
 	free(sql);
 	return dump(f);
@@ -936,7 +937,7 @@ static char *prepare_half_way(struct fx *f)
  * lock; 0 when none appears before the deadline. */
 static int copy_backend_half_way(struct fx *f)
 {
-	char *rel = tl_strf("%s.snapshots", f->src);
+	char *rel = sm_xasprintf("%s.snapshots", f->src);
 	const char *p[] = { rel };
 	int pid = tl_wait_for_pid(f->ci,
 		"SELECT a.pid FROM pg_stat_activity a"
@@ -951,7 +952,7 @@ static int copy_backend_half_way(struct fx *f)
 
 static void wait_backend_gone(struct fx *f, int pid)
 {
-	char *sql = tl_strf("SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
+	char *sql = sm_xasprintf("SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
 	double deadline = sm_now() + 30;
 
 	while (query_ll(f->conn, sql) > 0 && sm_now() < deadline)
@@ -985,20 +986,20 @@ START_TEST(test_copy_terminated_by_the_server_half_way_changes_nothing)
 	ck_assert_str_eq(after, before);
 	free(after);
 	/* No backup rows and no copy record survive; the journal says failed. */
-	sql = tl_strf("SELECT count(*) FROM %s.snapmig_copies", f.tgt);
+	sql = sm_xasprintf("SELECT count(*) FROM %s.snapmig_copies", f.tgt);
 	ck_assert_int_eq(query_ll(f.conn, sql), 1);
 	free(sql);
-	sql = tl_strf("SELECT count(*) FROM %s.snapmig_backup b JOIN %s.snapmig_copies c USING (copy_id)",
-		      f.tgt, f.tgt);
+	sql = sm_xasprintf("SELECT count(*) FROM %s.snapmig_backup b JOIN %s.snapmig_copies c USING (copy_id)",
+			   f.tgt, f.tgt);
 	{
-		char *all = tl_strf("SELECT count(*) FROM %s.snapmig_backup", f.tgt);
+		char *all = sm_xasprintf("SELECT count(*) FROM %s.snapmig_backup", f.tgt);
 
 		ck_assert_int_eq(query_ll(f.conn, all), query_ll(f.conn, sql));
 		free(all);
 	}
 	free(sql);
-	sql = tl_strf("SELECT outcome FROM %s.snapmig_runs WHERE kind = 'copy' ORDER BY run_id DESC LIMIT 1",
-		      f.tgt);
+	sql = sm_xasprintf("SELECT outcome FROM %s.snapmig_runs WHERE kind = 'copy' ORDER BY run_id DESC LIMIT 1",
+			   f.tgt);
 	after = tl_query_value(f.conn, sql);
 	ck_assert_str_eq(after, "failed");
 	free(after);

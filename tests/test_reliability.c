@@ -29,6 +29,7 @@
 #include "tests/fixture.h"
 #include "tests/generated.h"
 #include "tests/testlib.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 
 #ifdef SM_TEST_ASAN
@@ -82,7 +83,7 @@ static void setup_full(fixture *f, enum sm_fixture_mode mode, const char *target
 	ck_assert_msg(sm_fixture_create_store(f->conn, "public", mode, err, sizeof err) == 0, "%s", err);
 	qt = cfg_quote(target);
 	qw = cfg_quote(WEIRD_TYPE);
-	text = tl_strf(
+	text = sm_xasprintf(
 		"defaults = { jobs = %d; batch_size = %d; target_schema = \"%s\"; copy_max_lag = 1000000; };\n"
 		"environments = ( { name = \"t\"; conninfo = \"%s\"; },\n"
 		"  { name = \"u\"; conninfo = \"%s\"; target_schema = \"uninterrupted\"; } );\n"
@@ -123,7 +124,7 @@ static long long query_ll(PGconn *conn, const char *fmt, ...)
 	long long n;
 
 	va_start(ap, fmt);
-	sql = tl_vstrf(fmt, ap);
+	sql = sm_xvasprintf(fmt, ap);
 	va_end(ap);
 	v = tl_query_value(conn, sql);
 	ck_assert_msg(v != NULL, "no row: %s", sql);
@@ -166,8 +167,8 @@ static void rebuild_ok(fixture *f, sm_progress *prog)
 /* The failure recorded for uuid ("kind vN: message"), or NULL. */
 static char *failure_of(fixture *f, const char *uuid)
 {
-	char *sql = tl_strf("SELECT kind || ' v' || COALESCE(stream_version, 0) || ': ' || message"
-			    " FROM %s.snapmig_failures WHERE source_uuid = $1", f->tq);
+	char *sql = sm_xasprintf("SELECT kind || ' v' || COALESCE(stream_version, 0) || ': ' || message"
+				 " FROM %s.snapmig_failures WHERE source_uuid = $1", f->tq);
 	const char *p[] = { uuid };
 	PGresult *r = PQexecParams(f->conn, sql, 1, NULL, p, NULL, NULL, 0);
 	char *v = NULL;
@@ -197,7 +198,7 @@ static char *generated_field(fixture *f, const char *uuid, const char *field)
 	char *v = NULL;
 
 	snprintf(expr, sizeof expr, json_expr(f->mode), "data");
-	sql = tl_strf("SELECT (%s)::jsonb ->> $2 FROM %s.snapshots WHERE source_uuid = $1", expr, f->tq);
+	sql = sm_xasprintf("SELECT (%s)::jsonb ->> $2 FROM %s.snapshots WHERE source_uuid = $1", expr, f->tq);
 	r = PQexecParams(f->conn, sql, 2, NULL, p, NULL, NULL, 0);
 	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
 	if (PQntuples(r) > 0)
@@ -272,7 +273,7 @@ static void copy_scenario(fixture *f, int n)
 	ck_assert_int_eq(f->mode, SM_FIXTURE_BYTEA);
 	ck_assert_msg(sm_store_create_target(f->conn, f->target, SM_COL_BYTEA, SM_COL_BYTEA, &e) == SM_OK,
 		      "%s", e.message);
-	sql = tl_strf(
+	sql = sm_xasprintf(
 		"INSERT INTO streams (stream_uuid, stream_version)"
 		" SELECT 'k-' || lpad(i::text, 6, '0'), CASE WHEN i %% 10 = 0 THEN 7 ELSE 5 END"
 		" FROM generate_series(1, %1$d) i;"
@@ -479,7 +480,7 @@ START_TEST(test_copy_blocks_an_eventstore_writer_and_its_later_write_survives)
 	ck_assert_int_gt(pid, 0);
 	/* The application now writes a newer snapshot of k-000003: it must
 	 * wait for the copy. */
-	app_ci = tl_strf("%s application_name=eventstore", f.conninfo);
+	app_ci = sm_xasprintf("%s application_name=eventstore", f.conninfo);
 	writer = tl_connect(app_ci);
 	ck_assert_int_eq(PQsendQueryParams(writer, upsert_sql, 3, NULL, p, NULL, NULL, 0), 1);
 	ck_assert_int_gt(waiting_backend(&f, "eventstore", "INSERT INTO public.snapshots%"), 0);
@@ -857,10 +858,10 @@ START_TEST(test_unreadable_start_snapshots_fail_only_their_instance)
 			continue;
 		append_one(&f, bad[i].uuid, "Elixir.Counter.Added", "{\"n\":1}");
 		append_one(&f, bad[i].uuid, "Elixir.Counter.Added", "{\"n\":2}");
-		sql = tl_strf("INSERT INTO snapshots (source_uuid, source_version, source_type, data, metadata)"
-			      " VALUES ('%s', 1, 'Elixir.Counter', %s%s%s, %s)", bad[i].uuid,
-			      f.mode == SM_FIXTURE_BYTEA ? "'" : "", expr,
-			      f.mode == SM_FIXTURE_BYTEA ? "'::bytea" : "", meta);
+		sql = sm_xasprintf("INSERT INTO snapshots (source_uuid, source_version, source_type, data, metadata)"
+				   " VALUES ('%s', 1, 'Elixir.Counter', %s%s%s, %s)", bad[i].uuid,
+				   f.mode == SM_FIXTURE_BYTEA ? "'" : "", expr,
+				   f.mode == SM_FIXTURE_BYTEA ? "'::bytea" : "", meta);
 		tl_exec(f.conn, sql);
 		free(sql);
 		n_bad++;
@@ -1129,7 +1130,7 @@ END_TEST
 /* Many instances failing in every way a rebuild can see. */
 static void failing_instances(fixture *f, int n)
 {
-	char *sql = tl_strf(
+	char *sql = sm_xasprintf(
 		"INSERT INTO streams (stream_uuid, stream_version)"
 		" SELECT 'f-' || i, 2 FROM generate_series(1, %1$d) i;"
 		"INSERT INTO events (event_id, event_type, data)"

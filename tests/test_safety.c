@@ -21,6 +21,7 @@
 #include "engine/snapmig.h"
 #include "tests/fixture.h"
 #include "tests/testlib.h"
+#include "util/alloc.h"
 
 #define COUNTER "Elixir.Counter"
 #define ACCOUNT "Elixir.Account"
@@ -46,7 +47,7 @@ typedef struct fx {
 
 static void write_in(const fx *f, const char *name, const char *text)
 {
-	char *path = tl_strf("%s/%s", f->dir, name);
+	char *path = sm_xasprintf("%s/%s", f->dir, name);
 	FILE *out = fopen(path, "w");
 
 	ck_assert_msg(out != NULL, "cannot write %s", path);
@@ -80,9 +81,9 @@ static void fx_load(fx *f, const char *envs, const char *aggs, const char *env)
 	}
 	e_text = realloc(e_text, len + strlen(p) + 1);
 	strcpy(e_text + len, p);
-	text = tl_strf("environments = (\n%s\n);\naggregates = (\n%s\n);\n", e_text, aggs);
+	text = sm_xasprintf("environments = (\n%s\n);\naggregates = (\n%s\n);\n", e_text, aggs);
 	write_in(f, "snapmig.conf", text);
-	path = tl_strf("%s/snapmig.conf", f->dir);
+	path = sm_xasprintf("%s/snapmig.conf", f->dir);
 	sm_error_clear(&e);
 	ck_assert_msg(sm_config_load(path, &f->cfg, &e) == SM_OK, "config: %s:%d: %s\n%s",
 		      e.file, e.line, e.message, text);
@@ -114,8 +115,8 @@ static void fx_init_in(fx *f, const char *schema, const char *env_extra, const c
 	char *envs, *aggs;
 
 	fx_new(f, schema);
-	envs = tl_strf("  { name = \"t\"; conninfo = \"@CI@\"; %s }", env_extra ? env_extra : "");
-	aggs = tl_strf("%s%s", COUNTER_RULES, aggs_extra ? aggs_extra : "");
+	envs = sm_xasprintf("  { name = \"t\"; conninfo = \"@CI@\"; %s }", env_extra ? env_extra : "");
+	aggs = sm_xasprintf("%s%s", COUNTER_RULES, aggs_extra ? aggs_extra : "");
 	fx_load(f, envs, aggs, "t");
 	free(envs);
 	free(aggs);
@@ -128,7 +129,7 @@ static void fx_init(fx *f)
 
 static void fx_free(fx *f)
 {
-	char *cmd = tl_strf("rm -rf '%s'", f->dir);
+	char *cmd = sm_xasprintf("rm -rf '%s'", f->dir);
 
 	sm_engine_close(f->eng);
 	sm_config_free(f->cfg);
@@ -145,7 +146,7 @@ static void counter(fx *f, const char *schema, const char *uuid, int n)
 {
 	char err[1024], *data;
 
-	data = tl_strf("{\"id\":\"%s\"}", uuid);
+	data = sm_xasprintf("{\"id\":\"%s\"}", uuid);
 	{
 		const char *types[] = { "Elixir.Counter.Created" }, *datas[] = { data }, *metas[] = { NULL };
 
@@ -199,7 +200,7 @@ START_TEST(test_schema_names_longer_than_63_bytes_are_refused_at_load)
 
 	ck_assert_uint_eq(strlen(long_schema), 63);
 	for (size_t i = 0; i < 2; i++) {
-		char *text = tl_strf(fmts[i], long_schema, long_schema);
+		char *text = sm_xasprintf(fmts[i], long_schema, long_schema);
 		char *path = tl_write_file(NULL, "snapmig.conf", text);
 		sm_config *cfg = NULL;
 		sm_error err;
@@ -209,9 +210,9 @@ START_TEST(test_schema_names_longer_than_63_bytes_are_refused_at_load)
 		ck_assert_int_eq(sm_config_load(path, &cfg, &err), SM_ERR_CONFIG);
 		ck_assert_ptr_null(cfg);
 		sm_error_format(&err, got, sizeof got);
-		want = tl_strf("%s:%d: %s: \"%s_migration\" is 73 bytes long; PostgreSQL cuts names to 63"
-			       " bytes, so it could name another schema (choose a shorter name)",
-			       path, lines[i], keys[i], long_schema);
+		want = sm_xasprintf("%s:%d: %s: \"%s_migration\" is 73 bytes long; PostgreSQL cuts names to 63"
+				    " bytes, so it could name another schema (choose a shorter name)",
+				    path, lines[i], keys[i], long_schema);
 		ck_assert_str_eq(got, want);
 		free(want);
 		free(text);
@@ -226,14 +227,14 @@ START_TEST(test_schema_names_longer_than_63_bytes_are_refused_at_load)
 
 		for (int i = 0; i < 32; i++)
 			strcat(name, "\xc3\xa9");
-		text = tl_strf("defaults = { source_schema = \"%s\"; };\n", name);
+		text = sm_xasprintf("defaults = { source_schema = \"%s\"; };\n", name);
 		path = tl_write_file(NULL, "snapmig.conf", text);
 		ck_assert_int_eq(sm_config_load(path, &cfg, &err), SM_ERR_CONFIG);
 		ck_assert_ptr_nonnull(strstr(err.message, "is 64 bytes long"));
 		free(text);
 		free(path);
 		/* 63 bytes load. */
-		text = tl_strf("defaults = { source_schema = \"%s\"; target_schema = \"m\"; };\n", long_schema);
+		text = sm_xasprintf("defaults = { source_schema = \"%s\"; target_schema = \"m\"; };\n", long_schema);
 		path = tl_write_file(NULL, "snapmig.conf", text);
 		ck_assert_int_eq(sm_config_load(path, &cfg, &err), SM_OK);
 		sm_config_free(cfg);
@@ -252,7 +253,7 @@ END_TEST
  */
 START_TEST(test_a_target_that_is_the_source_schema_is_refused_before_anything_is_written)
 {
-	char *env = tl_strf("source_schema = \"%s\"; target_schema = \"m\";", long_schema);
+	char *env = sm_xasprintf("source_schema = \"%s\"; target_schema = \"m\";", long_schema);
 	char *before, *after, *tables;
 	sm_environment *e;
 	sm_copy_plan *plan = NULL;
@@ -264,7 +265,7 @@ START_TEST(test_a_target_that_is_the_source_schema_is_refused_before_anything_is
 	counter(&f, long_schema, "c-1", 3);
 	e = (sm_environment *)sm_engine_env(f.eng);
 	free(e->settings.target_schema);
-	e->settings.target_schema = tl_strf("%s_migration", long_schema);
+	e->settings.target_schema = sm_xasprintf("%s_migration", long_schema);
 	before = tl_query_valuef(f.conn, "SELECT string_agg(source_uuid || source_version || convert_from(data, 'UTF8')"
 				 " || convert_from(metadata, 'UTF8'), ',') FROM \"%s\".snapshots", long_schema);
 
@@ -329,8 +330,8 @@ START_TEST(test_a_malformed_uri_does_not_show_its_password)
 	};
 
 	for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
-		char *text = tl_strf("environments = ( { name = \"t\"; conninfo = \"%s\"; } );\n"
-				     "aggregates = ();\n", uris[i]);
+		char *text = sm_xasprintf("environments = ( { name = \"t\"; conninfo = \"%s\"; } );\n"
+					  "aggregates = ();\n", uris[i]);
 		char *path = tl_write_file(NULL, "snapmig.conf", text);
 		sm_config *cfg = NULL;
 		sm_engine *eng = NULL;
@@ -361,10 +362,10 @@ static const char account_py[] =
 
 static char *account_aggregate(const char *command)
 {
-	return tl_strf(",\n  { type = \"" ACCOUNT "\"; snapshot_version = 1;\n"
-		       "    reducer = { exec = \"%s\";\n"
-		       "      env = { PYTHONPATH = \"%s/examples/reducers\"; PYTHONDONTWRITEBYTECODE = \"1\"; }; }; }",
-		       command, getenv("SNAPMIG_SRCDIR"));
+	return sm_xasprintf(",\n  { type = \"" ACCOUNT "\"; snapshot_version = 1;\n"
+			    "    reducer = { exec = \"%s\";\n"
+			    "      env = { PYTHONPATH = \"%s/examples/reducers\"; PYTHONDONTWRITEBYTECODE = \"1\"; }; }; }",
+			    command, getenv("SNAPMIG_SRCDIR"));
 }
 
 static void account(fx *f, const char *uuid, int n)
@@ -397,13 +398,13 @@ START_TEST(test_each_run_logs_its_reducer_to_a_file_of_its_own)
 
 	fx_init_in(&f, "public", NULL, aggs);
 	write_in(&f, "account.py", account_py);
-	state = tl_strf("%s/state", f.dir);
+	state = sm_xasprintf("%s/state", f.dir);
 	setenv("XDG_STATE_HOME", state, 1);
 	account(&f, "a-1", 5);
 	for (int i = 0; i < 2; i++) {
 		ck_assert_msg(rebuild_on(f.eng, &prog, &err) == SM_OK, "%s", err.message);
 		ck_assert_int_gt(prog.run_id, 0);
-		path[i] = tl_strf("%s/snapmig/t-run-%lld.log", state, prog.run_id);
+		path[i] = sm_xasprintf("%s/snapmig/t-run-%lld.log", state, prog.run_id);
 		ck_assert_msg(file_exists(path[i]), "no reducer log %s", path[i]);
 		logged = tl_query_valuef(f.conn, "SELECT details->>'reducer_log' FROM migration.snapmig_runs"
 					 " WHERE run_id = %lld", prog.run_id);
@@ -415,7 +416,7 @@ START_TEST(test_each_run_logs_its_reducer_to_a_file_of_its_own)
 	}
 	ck_assert_str_ne(path[0], path[1]);
 	{
-		char *zero = tl_strf("%s/snapmig/t-run-0.log", state);
+		char *zero = sm_xasprintf("%s/snapmig/t-run-0.log", state);
 
 		ck_assert_msg(!file_exists(zero), "%s exists", zero);
 		free(zero);
@@ -449,7 +450,7 @@ static bool process_alive(pid_t pid)
 
 static pid_t read_pid(const fx *f, const char *name)
 {
-	char *path = tl_strf("%s/%s", f->dir, name);
+	char *path = sm_xasprintf("%s/%s", f->dir, name);
 	FILE *in = fopen(path, "r");
 	long pid = 0;
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tests/testlib.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 
 int tl_run_suite(Suite *s)
@@ -37,25 +38,6 @@ int tl_run_cases(const char *name, TCase *tc, ...)
 		suite_add_tcase(s, tc);
 	va_end(ap);
 	return tl_run_suite(s);
-}
-
-char *tl_vstrf(const char *fmt, va_list ap)
-{
-	char *s;
-
-	ck_assert(vasprintf(&s, fmt, ap) >= 0);
-	return s;
-}
-
-char *tl_strf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	s = tl_vstrf(fmt, ap);
-	va_end(ap);
-	return s;
 }
 
 const char *tl_server_conninfo(void)
@@ -92,7 +74,7 @@ void tl_execf(PGconn *conn, const char *fmt, ...)
 	char *sql;
 
 	va_start(ap, fmt);
-	sql = tl_vstrf(fmt, ap);
+	sql = sm_xvasprintf(fmt, ap);
 	va_end(ap);
 	tl_exec(conn, sql);
 	free(sql);
@@ -117,7 +99,7 @@ char *tl_query_valuef(PGconn *conn, const char *fmt, ...)
 	char *sql, *v;
 
 	va_start(ap, fmt);
-	sql = tl_vstrf(fmt, ap);
+	sql = sm_xvasprintf(fmt, ap);
 	va_end(ap);
 	v = tl_query_value(conn, sql);
 	free(sql);

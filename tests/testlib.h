@@ -49,10 +49,6 @@ int tl_run_case(const char *name, TCase *tc);
 /* The same for several test cases, the list ending with NULL. */
 int tl_run_cases(const char *name, TCase *tc, ...);
 
-/* printf into a new string (caller frees); fails the test on error. */
-char *tl_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-char *tl_vstrf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
-
 /* Conninfo of the harness's server; fails the test when not run under
  * tests/with-pg. */
 const char *tl_server_conninfo(void);
