@@ -1,17 +1,21 @@
 /*
- * mkstore: builds the event stores the command-line tests run against
- * (tests/test_cli_*.sh), with the fixtures of tests/fixture.h.
+ * mkstore: builds the event stores the shell tests run against, with the
+ * fixtures of tests/fixture.h.
  *
  *   mkstore CONNINFO MODE basic
  *   mkstore CONNINFO MODE big STREAMS EVENTS
  *   mkstore CONNINFO MODE many STREAMS EVENTS
+ *   mkstore CONNINFO MODE shop
  *
- * MODE: bytea | jsonb | jsonb-text.  The contents are described in
- * tests/cli_lib.sh next to the configuration that goes with them; the
- * expected numbers in the tests are derived from them by hand.
+ * MODE: bytea | jsonb | jsonb-text.  basic, big and many are the stores of
+ * the command-line tests (tests/test_cli_*.sh), described next to their
+ * configuration in tests/cli_lib.sh; shop is the store of the screen tests
+ * (tests/test_tui_*.sh).  The expected numbers in the tests are derived
+ * from them by hand.
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +25,7 @@
 #include "tests/fixture.h"
 
 #define EV "Elixir.Demo.Counter.Events."
+#define CART "Elixir.Shop.Cart.Events."
 #define META_V1 "{\"snapshot_module_version\": 1}"
 
 static char errbuf[2048];
@@ -153,13 +158,78 @@ static void many(PGconn *conn, enum sm_fixture_mode mode, long streams, long eve
 	}
 }
 
+/*
+ * The store the screen tests (tests/test_tui_*.sh) look at; its
+ * configuration is tests/tui_lib.sh's.
+ *  - Cart (Elixir.Shop.Cart, target version 2): cart-1..cart-4 have Created
+ *    and 3 ItemAdded (4 events) and a v1 snapshot at version 2: stale, full
+ *    replay of 4 events each.  cart-5 and cart-6 have Created, ItemAdded and
+ *    Abandoned (no handler) and a v1 snapshot at version 1: 3 events each,
+ *    and they fail at version 3.  So: 6 snapshots, 6 to rebuild, 22 events.
+ *  - Counter (Elixir.Shop.Counter, target version 1): counter-1..3 have 5
+ *    Incremented events and a valid v1 snapshot at version 3 ({"n": 3}):
+ *    3 to catch up, 2 events each, 6 events.
+ *  - Legacy (Elixir.Shop.Legacy, not configured): 2 snapshots.
+ *  - A type that is not configured either, whose name holds a terminal
+ *    escape sequence (ESC [2J, clear screen) and a double-width character:
+ *    the screen must show it sanitised and measured by display width.
+ */
+static void shop(PGconn *conn, enum sm_fixture_mode mode)
+{
+	char uuid[32], data[128];
+
+	for (int i = 1; i <= 6; i++) {
+		bool bad = i >= 5;
+		const char *types[4] = { CART "Created", CART "ItemAdded",
+					 bad ? CART "Abandoned" : CART "ItemAdded", CART "ItemAdded" };
+		const char *datas[4];
+		char created[64];
+
+		snprintf(uuid, sizeof uuid, "cart-%d", i);
+		snprintf(created, sizeof created, "{\"id\": \"%s\"}", uuid);
+		datas[0] = created;
+		datas[1] = "{\"sku\": \"A1\"}";
+		datas[2] = bad ? "{}" : "{\"sku\": \"B2\"}";
+		datas[3] = "{\"sku\": \"C3\"}";
+		check(sm_fixture_append(conn, "public", mode, uuid, bad ? 3 : 4, types, datas,
+					NULL, errbuf, sizeof errbuf), "append cart");
+		snprintf(data, sizeof data, "{\"id\": \"%s\", \"items\": [\"A1\"]%s}", uuid,
+			 bad ? "" : ", \"total\": 1");
+		check(sm_fixture_snapshot(conn, "public", mode, uuid, bad ? 1 : 2, "Elixir.Shop.Cart",
+					  data, META_V1, errbuf, sizeof errbuf), "cart snapshot");
+	}
+	for (int i = 1; i <= 3; i++) {
+		snprintf(uuid, sizeof uuid, "counter-%d", i);
+		check(sm_fixture_append_generated(conn, "public", mode, uuid, 5,
+						  "'Elixir.Shop.Counter.Events.Incremented'",
+						  "'{\"by\": 1}'", errbuf, sizeof errbuf),
+		      "append counter");
+		check(sm_fixture_snapshot(conn, "public", mode, uuid, 3, "Elixir.Shop.Counter",
+					  "{\"n\": 3}", META_V1, errbuf, sizeof errbuf), "counter snapshot");
+	}
+	for (int i = 1; i <= 2; i++) {
+		snprintf(uuid, sizeof uuid, "legacy-%d", i);
+		check(sm_fixture_append_generated(conn, "public", mode, uuid, 1,
+						  "'Elixir.Shop.Legacy.Events.Made'", "'{}'",
+						  errbuf, sizeof errbuf), "append legacy");
+		check(sm_fixture_snapshot(conn, "public", mode, uuid, 1, "Elixir.Shop.Legacy",
+					  "{}", META_V1, errbuf, sizeof errbuf), "legacy snapshot");
+	}
+	check(sm_fixture_append_generated(conn, "public", mode, "odd-1", 1,
+					  "'Elixir.Shop.Odd.Events.Made'", "'{}'",
+					  errbuf, sizeof errbuf), "append odd");
+	check(sm_fixture_snapshot(conn, "public", mode, "odd-1", 1,
+				  "Elixir.Shop.Odd\033[2J\xe8\xa1\xa8", "{}", META_V1,
+				  errbuf, sizeof errbuf), "odd snapshot");
+}
+
 int main(int argc, char **argv)
 {
 	enum sm_fixture_mode mode;
 	PGconn *conn;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: mkstore CONNINFO bytea|jsonb|jsonb-text basic|big ...\n");
+		fprintf(stderr, "usage: mkstore CONNINFO bytea|jsonb|jsonb-text basic|big|many|shop ...\n");
 		return 2;
 	}
 	if (strcmp(argv[2], "bytea") == 0)
@@ -185,6 +255,8 @@ int main(int argc, char **argv)
 		big(conn, mode, atol(argv[4]), atol(argv[5]));
 	} else if (strcmp(argv[3], "many") == 0 && argc == 6) {
 		many(conn, mode, atol(argv[4]), atol(argv[5]));
+	} else if (strcmp(argv[3], "shop") == 0) {
+		shop(conn, mode);
 	} else {
 		fprintf(stderr, "mkstore: unknown scenario %s\n", argv[3]);
 		PQfinish(conn);

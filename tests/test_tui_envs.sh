@@ -1,7 +1,7 @@
 #!/bin/sh
 # Screen test: the environment picker (addresses, protected marker, last
 # run, a failed connection with libpq's message), the overview's numbers
-# for the fixture of tests/tui_fixture.c at 80x24 and wide, help, a resize
+# for the fixture of tests/mkstore.c (shop) at 80x24 and wide, help, a resize
 # below 80x24 and back, quitting and SIGTERM restoring the terminal; the
 # title names the server libpq reached, not what the conninfo spells.
 . "$SNAPMIG_SRCDIR/tests/tui_lib.sh"

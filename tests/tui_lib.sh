@@ -25,17 +25,17 @@ trap 'exit 143' TERM
 trap 'exit 130' INT
 trap 'exit 129' HUP
 
-# new_store NAME: a fresh database filled by tests/tui_fixture; sets DB and
-# CONNINFO.
+# new_store NAME: a fresh database filled by tests/mkstore's "shop" store;
+# sets DB and CONNINFO.
 new_store() {
 	DB=$1
 	psql_db postgres "CREATE DATABASE \"$DB\"" >/dev/null || exit 99
 	CONNINFO="host=$PGHOST dbname=$DB user=postgres"
 	PGOPTIONS='-c client_min_messages=warning' \
-		"$SNAPMIG_BUILDDIR/tests/tui_fixture" "$CONNINFO" || exit 99
+		"$SNAPMIG_BUILDDIR/tests/mkstore" "$CONNINFO" bytea shop || exit 99
 }
 
-# The rules of tests/tui_fixture's Cart: one entry of a configuration's
+# The rules of the shop store's Cart: one entry of a configuration's
 # aggregates list.
 CART_RULES='  { type = "Elixir.Shop.Cart"; label = "Cart"; snapshot_version = 2;
     initial = "{id: null, items: []}";
