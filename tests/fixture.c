@@ -41,8 +41,7 @@ static char *ident(PGconn *conn, const char *name)
 	return c;
 }
 
-/* Expression writing text parameter $n into a data/metadata column. */
-static const char *write_fmt(enum sm_fixture_mode mode)
+const char *sm_fixture_write_fmt(enum sm_fixture_mode mode)
 {
 	switch (mode) {
 	case SM_FIXTURE_JSONB: return "(%s)::jsonb";
@@ -53,10 +52,10 @@ static const char *write_fmt(enum sm_fixture_mode mode)
 
 static char *write_expr(enum sm_fixture_mode mode, const char *inner)
 {
-	size_t n = strlen(write_fmt(mode)) + strlen(inner) + 1;
+	size_t n = strlen(sm_fixture_write_fmt(mode)) + strlen(inner) + 1;
 	char *s = malloc(n);
 
-	snprintf(s, n, write_fmt(mode), inner);
+	snprintf(s, n, sm_fixture_write_fmt(mode), inner);
 	return s;
 }
 

@@ -18,6 +18,11 @@ enum sm_fixture_mode {
 	SM_FIXTURE_JSONB_TEXT,  /* jsonb holding a string with the JSON text (double encoding) */
 };
 
+/* The printf format of the SQL expression that writes JSON text (its %s:
+ * an expression giving the text, e.g. a parameter) into a data or metadata
+ * column of this mode. */
+const char *sm_fixture_write_fmt(enum sm_fixture_mode mode);
+
 /* Creates schema (if needed) and the tables, indexes, $all stream and the
  * triggers refusing UPDATE/DELETE on events and stream_events.  Returns 0 or
  * -1 with a message in errbuf. */

@@ -164,19 +164,14 @@ static void stream(struct fx *f, const char *uuid, long long events)
 static void gen(struct fx *f, const char *uuid, long long sv, const char *type,
 		const char *data, int mv)
 {
-	static const char *const w[] = {
-		[SM_FIXTURE_BYTEA] = "convert_to(%s, 'UTF8')",
-		[SM_FIXTURE_JSONB] = "(%s)::jsonb",
-		[SM_FIXTURE_JSONB_TEXT] = "to_jsonb((%s)::text)",
-	};
 	char wd[64], wm[64], sql[512], v[32];
 	char *m = metadata(mv);
 	const char *p[] = { uuid, v, type, data, m };
 	PGresult *res;
 
 	snprintf(v, sizeof v, "%lld", sv);
-	snprintf(wd, sizeof wd, w[f->gen_mode], "$4");
-	snprintf(wm, sizeof wm, w[f->gen_mode], "$5");
+	snprintf(wd, sizeof wd, sm_fixture_write_fmt(f->gen_mode), "$4");
+	snprintf(wm, sizeof wm, sm_fixture_write_fmt(f->gen_mode), "$5");
 	snprintf(sql, sizeof sql,
 		 "INSERT INTO %s.snapshots (source_uuid, source_version, source_type, data, metadata)"
 		 " VALUES ($1, $2, $3, %s, %s)", f->tgt, wd, wm);

@@ -400,16 +400,6 @@ out:
 	return rc;
 }
 
-/* Expression writing JSON text x into a data/metadata column. */
-static const char *write_fmt(enum sm_fixture_mode mode)
-{
-	switch (mode) {
-	case SM_FIXTURE_JSONB: return "(%s)::jsonb";
-	case SM_FIXTURE_JSONB_TEXT: return "to_jsonb((%s)::text)";
-	default: return "convert_to(%s, 'UTF8')";
-	}
-}
-
 /*
  * Bulk loading: the foreign keys, primary keys and indexes of events and
  * stream_events are dropped while a phase is written and re-created
@@ -499,8 +489,8 @@ int demo_store_events(PGconn *conn, const demo_options *o, int phase,
 	int rc;
 
 	*written = 0;
-	snprintf(wd, sizeof wd, write_fmt(o->mode), "d");
-	snprintf(wm, sizeof wm, write_fmt(o->mode), "m");
+	snprintf(wd, sizeof wd, sm_fixture_write_fmt(o->mode), "d");
+	snprintf(wm, sizeof wm, sm_fixture_write_fmt(o->mode), "m");
 
 	sql = sm_xasprintf(
 		"ALTER TABLE demo_plan ADD COLUMN IF NOT EXISTS ph_lo bigint,"
@@ -585,8 +575,8 @@ int demo_store_seed_snapshots(PGconn *conn, const demo_options *o,
 	PGresult *res;
 	int rc = SM_OK;
 
-	snprintf(wd, sizeof wd, write_fmt(o->mode), "'{}'");
-	snprintf(wm, sizeof wm, write_fmt(o->mode), "json_build_object($1::text, 1000000)::text");
+	snprintf(wd, sizeof wd, sm_fixture_write_fmt(o->mode), "'{}'");
+	snprintf(wm, sizeof wm, sm_fixture_write_fmt(o->mode), "json_build_object($1::text, 1000000)::text");
 	for (int k = 0; k < demo_n_kinds; k++) {
 		char *lit = PQescapeLiteral(conn, demo_kinds[k].type, strlen(demo_kinds[k].type));
 		char *next = sm_xasprintf("%s%s(%d, %s)", types, k ? ", " : "", k, lit);
