@@ -67,3 +67,33 @@ psql_db() {
 sql() {
 	psql_db "$DB" "$1"
 }
+
+# slow_rebuild ENV TYPE AGGREGATE: another process's rebuild of TYPE alone,
+# in environment ENV on $CONNINFO (configuration $T/lock.conf), started in
+# the background (pid in bg; stdout in $T/bg.out, stderr in $T/bg.err).
+# Its external reducer (examples/reducers' snapmig_reducer, the Python
+# expression AGGREGATE for TYPE) waits 20 s before its handshake the first
+# time, so the rebuild holds the target schema meanwhile; returns once the
+# lock row names the run (or after 20 s).
+slow_rebuild() {
+	cat >"$T/slow_reducer.py" <<EOP
+import os, time
+import snapmig_reducer as sr
+if os.path.exists('slow'):
+    os.remove('slow')
+    time.sleep(20)
+sr.run({'$2': $3})
+EOP
+	cat >"$T/lock.conf" <<EOC
+environments = ( { name = "$1"; conninfo = "$CONNINFO"; } );
+aggregates = ( { type = "$2"; snapshot_version = 1;
+  reducer = { exec = "exec python3 slow_reducer.py";
+    env = { PYTHONPATH = "$SNAPMIG_SRCDIR/examples/reducers"; PYTHONDONTWRITEBYTECODE = "1"; }; }; } );
+EOC
+	: >"$T/slow"
+	"$SNAPMIG_BIN" -c "$T/lock.conf" rebuild </dev/null >"$T/bg.out" 2>"$T/bg.err" &
+	bg=$!
+	deadline=$(( $(date +%s) + 20 ))
+	until [ "$(sql "SELECT count(*) FROM migration.snapmig_lock WHERE operation = 'rebuild' AND run_id IS NOT NULL" 2>/dev/null)" = 1 ] ||
+	      [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
+}

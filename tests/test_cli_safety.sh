@@ -146,29 +146,10 @@ if command -v script >/dev/null 2>&1; then
 fi
 
 # ----------------------------------------------- one operation at a time
-# An external reducer that is slow to start the first time: the rebuild
-# holds the target while it waits for the handshake.
-cat >"$T/team.py" <<'EOP'
-import os, time
-import snapmig_reducer as sr
-if os.path.exists('slow'):
-    os.remove('slow')
-    time.sleep(15)
-sr.run({'Elixir.Demo.Team': sr.Aggregate(initial={'id': None, 'member_ids': []},
-    handlers={'Elixir.Demo.Team.Events.MemberAdded': lambda s, d, e: s})})
-EOP
-cat >"$T/lock.conf" <<EOC
-environments = ( { name = "local"; conninfo = "$CONNINFO"; } );
-aggregates = ( { type = "Elixir.Demo.Team"; snapshot_version = 1;
-  reducer = { exec = "exec python3 team.py";
-    env = { PYTHONPATH = "$SNAPMIG_SRCDIR/examples/reducers"; PYTHONDONTWRITEBYTECODE = "1"; }; }; } );
-EOC
-: >"$T/slow"
-"$SNAPMIG_BIN" -c "$T/lock.conf" rebuild </dev/null >"$T/bg.out" 2>"$T/bg.err" &
-bg=$!
-deadline=$(( $(date +%s) + 20 ))
-until [ "$(sql "SELECT count(*) FROM migration.snapmig_lock WHERE operation = 'rebuild' AND run_id IS NOT NULL" 2>/dev/null)" = 1 ] ||
-      [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
+# Another process's rebuild, whose external reducer is slow to start the
+# first time: it holds the target while it waits for the handshake.
+slow_rebuild local Elixir.Demo.Team "sr.Aggregate(initial={'id': None, 'member_ids': []},
+    handlers={'Elixir.Demo.Team.Events.MemberAdded': lambda s, d, e: s})"
 host=$(hostname)
 for cmd in rebuild "copy --yes --force-failures" "rollback --yes" "discard --yes"; do
 	# shellcheck disable=SC2086

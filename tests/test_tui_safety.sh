@@ -37,27 +37,8 @@ wait_for "Target schema: 0 rows, 0 at v1, 0 current"
 
 # Another process's rebuild holds the target: an external reducer that is
 # slow to start the first time.
-cat >"$T/counter.py" <<'EOP'
-import os, time
-import snapmig_reducer as sr
-if os.path.exists('slow'):
-    os.remove('slow')
-    time.sleep(20)
-sr.run({'Elixir.Shop.Counter': sr.Aggregate(initial={'n': 0}, apply=lambda s, e: s)})
-EOP
-cat >"$T/lock.conf" <<EOC
-environments = ( { name = "other"; conninfo = "$CONNINFO"; } );
-aggregates = ( { type = "Elixir.Shop.Counter"; snapshot_version = 1;
-  reducer = { exec = "exec python3 counter.py";
-    env = { PYTHONPATH = "$SNAPMIG_SRCDIR/examples/reducers"; PYTHONDONTWRITEBYTECODE = "1"; }; }; } );
-EOC
-: >"$T/slow"
-"$SNAPMIG_BIN" -c "$T/lock.conf" rebuild </dev/null >"$T/bg.out" 2>&1 &
-bg=$!
-deadline=$(( $(date +%s) + 20 ))
-until [ "$(sql "SELECT count(*) FROM migration.snapmig_lock WHERE operation = 'rebuild' AND run_id IS NOT NULL")" = 1 ] ||
-      [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
-sed 's/^/  bg: /' "$T/bg.out"
+slow_rebuild other Elixir.Shop.Counter "sr.Aggregate(initial={'n': 0}, apply=lambda s, e: s)"
+sed 's/^/  bg: /' "$T/bg.out" "$T/bg.err"
 resize 160 30
 keys r
 wait_for "In use: rebuild started " 20
