@@ -58,8 +58,10 @@ typedef struct snapshot_state {
 	char *type_label;              /* the type it was verified as */
 	long long vversion;            /* folded up to (the live source_version) */
 	long long vmodule, target_module;  /* the live and the configured module version */
-	char *dec_json, *fold_json;    /* the live one as Commanded decodes it, the fold */
-	sm_verify_difference *diffs;   /* owned copies */
+	sm_verify_report *verify;      /* the verify these come from (owned), or NULL */
+	const char *dec_json, *fold_json;  /* in verify: the live one as Commanded
+					    * decodes it, the fold */
+	const sm_verify_difference *diffs; /* in verify */
 	size_t n_diffs;
 	long long differences;         /* all of them (diffs may be the first ones) */
 	char *recorded;                /* a failure a rebuild recorded, in words, or NULL */
@@ -417,21 +419,16 @@ void *tui_snapshot_new(tui_app *app, const char *source_uuid)
 /* Forgets the verify read last. */
 static void clear_verify(snapshot_state *s)
 {
-	for (size_t i = 0; i < s->n_diffs; i++) {
-		free(s->diffs[i].path);
-		free(s->diffs[i].live);
-		free(s->diffs[i].folded);
-	}
-	free(s->diffs);
+	sm_verify_report_free(s->verify);
+	s->verify = NULL;
 	s->diffs = NULL;
 	s->n_diffs = 0;
 	s->differences = 0;
 	free(s->vtext);
 	free(s->type_label);
-	free(s->dec_json);
-	free(s->fold_json);
 	free(s->recorded);
-	s->vtext = s->type_label = s->dec_json = s->fold_json = s->recorded = NULL;
+	s->vtext = s->type_label = s->recorded = NULL;
+	s->dec_json = s->fold_json = NULL;
 	s->vstate = V_NONE;
 }
 
@@ -446,12 +443,15 @@ static char *failure_text(int kind, long long version, const char *event_type, c
 			    event_type ? " " : "", event_type ? event_type : "", message ? message : "");
 }
 
-/* Takes what the verify of the instance says. */
+/* Takes what the verify of the instance says (and its report from c). */
 static void take_verify(snapshot_state *s, snap_pair *c)
 {
-	const sm_verify_report *rep = c->verify;
+	const sm_verify_report *rep;
 
 	clear_verify(s);
+	s->verify = c->verify;
+	c->verify = NULL;
+	rep = s->verify;
 	if (c->failures && c->failures->n) {
 		const sm_failure *f = &c->failures->items[0];
 		char *t = failure_text((int)f->kind, f->stream_version, f->event_type, f->message);
@@ -489,17 +489,11 @@ static void take_verify(snapshot_state *s, snap_pair *c)
 		}
 		s->vversion = x->version;
 		s->vmodule = x->module_version;
-		s->dec_json = sm_xstrdup(x->live_json);
-		s->fold_json = sm_xstrdup(x->folded_json);
+		s->dec_json = x->live_json;
+		s->fold_json = x->folded_json;
 		s->differences = x->differences;
 		s->n_diffs = x->n_diffs;
-		s->diffs = sm_xcalloc(x->n_diffs + 1, sizeof *s->diffs);
-		for (size_t k = 0; k < x->n_diffs; k++) {
-			s->diffs[k] = x->diffs[k];
-			s->diffs[k].path = sm_xstrdup(x->diffs[k].path);
-			s->diffs[k].live = sm_xstrdup(x->diffs[k].live);
-			s->diffs[k].folded = sm_xstrdup(x->diffs[k].folded);
-		}
+		s->diffs = x->diffs;
 		switch (x->outcome) {
 		case SM_VERIFY_EQUAL: s->vstate = V_EQUAL; break;
 		case SM_VERIFY_DIFFERENT: s->vstate = V_DIFFERENT; break;
