@@ -246,6 +246,15 @@ static void assert_state(json_object *state, const char *expected)
 	json_object_put(want);
 }
 
+/* The instance failed with kind at version, on an event of event_type. */
+static void assert_failure(const sm_reduce_failure *fail, enum sm_failure_kind kind, long long version,
+			   const char *event_type)
+{
+	ck_assert_int_eq(fail->kind, kind);
+	ck_assert_int_eq(fail->version, version);
+	ck_assert_str_eq(fail->event_type, event_type);
+}
+
 static void assert_no_children(void)
 {
 	errno = 0;
@@ -267,15 +276,25 @@ static const struct ev three_added[] = {
 	{ "Added", "{\"n\":1}" }, { "Added", "{\"n\":2}" }, { "Added", "{\"n\":4}" },
 };
 
-START_TEST(test_events_fold_from_the_initial_state)
+/* The process serves the next instance: three Added events fold as the
+ * reducer says. */
+static void assert_three_added_fold(sm_exec_proc *p)
 {
-	sm_exec_proc *p = open_proc(NULL);
 	sm_reduce_failure fail;
 	json_object *state;
 
 	ck_assert_int_eq(fold(p, NULL, 0, three_added, 3, &state, &fail), 0);
 	assert_state(state, "{\"count\":3,\"total\":7,\"last\":3}");
 	json_object_put(state);
+}
+
+START_TEST(test_events_fold_from_the_initial_state)
+{
+	sm_exec_proc *p = open_proc(NULL);
+	sm_reduce_failure fail;
+	json_object *state;
+
+	assert_three_added_fold(p);
 	/* The same process serves the next instance. */
 	ck_assert_int_eq(fold(p, NULL, 0, three_added, 1, &state, &fail), 0);
 	assert_state(state, "{\"count\":1,\"total\":1,\"last\":1}");
@@ -328,13 +347,9 @@ START_TEST(test_unknown_event_names_version_and_type)
 	json_object *state;
 
 	ck_assert_int_eq(fold(p, NULL, 0, evs, 3, &state, &fail), 1);
-	ck_assert_int_eq(fail.kind, SM_FAIL_UNKNOWN_EVENT);
-	ck_assert_int_eq(fail.version, 2);
-	ck_assert_str_eq(fail.event_type, "Elixir.Other.Branch.Event");
+	assert_failure(&fail, SM_FAIL_UNKNOWN_EVENT, 2, "Elixir.Other.Branch.Event");
 	/* The process is fine: the next instance works. */
-	ck_assert_int_eq(fold(p, NULL, 0, three_added, 3, &state, &fail), 0);
-	assert_state(state, "{\"count\":3,\"total\":7,\"last\":3}");
-	json_object_put(state);
+	assert_three_added_fold(p);
 	sm_exec_close(p);
 }
 END_TEST
@@ -352,15 +367,11 @@ START_TEST(test_no_match_and_reducer_errors_are_reported)
 	json_object *state;
 
 	ck_assert_int_eq(fold(p, NULL, 0, picky, 2, &state, &fail), 1);
-	ck_assert_int_eq(fail.kind, SM_FAIL_NO_MATCH);
-	ck_assert_int_eq(fail.version, 2);
-	ck_assert_str_eq(fail.event_type, "Picky");
+	assert_failure(&fail, SM_FAIL_NO_MATCH, 2, "Picky");
 	ck_assert_ptr_nonnull(strstr(fail.message, "picky wants ok"));
 
 	ck_assert_int_eq(fold(p, NULL, 0, boom, 3, &state, &fail), 1);
-	ck_assert_int_eq(fail.kind, SM_FAIL_REDUCER);
-	ck_assert_int_eq(fail.version, 3);
-	ck_assert_str_eq(fail.event_type, "Boom");
+	assert_failure(&fail, SM_FAIL_REDUCER, 3, "Boom");
 	ck_assert_msg(strstr(fail.message, "ValueError: boom at 3") != NULL, "%s", fail.message);
 	/* The traceback on stderr comes with it. */
 	ck_assert_msg(strstr(fail.message, "stderr:") != NULL, "%s", fail.message);
@@ -375,7 +386,6 @@ START_TEST(test_an_early_error_stops_the_stream_before_its_end)
 	sm_reduce_failure fail;
 	sm_error err;
 	json_object *data = json_object_new_object();
-	json_object *state;
 	int rc;
 	long long i;
 
@@ -391,14 +401,10 @@ START_TEST(test_an_early_error_stops_the_stream_before_its_end)
 	}
 	ck_assert_int_eq(rc, 1);
 	ck_assert_msg(i < N, "the error was noticed only at event %lld", i);
-	ck_assert_int_eq(fail.kind, SM_FAIL_UNKNOWN_EVENT);
-	ck_assert_int_eq(fail.version, 1);
-	ck_assert_str_eq(fail.event_type, "Nope");
+	assert_failure(&fail, SM_FAIL_UNKNOWN_EVENT, 1, "Nope");
 	sm_exec_abort(p);
 	json_object_put(data);
-	ck_assert_int_eq(fold(p, NULL, 0, three_added, 3, &state, &fail), 0);
-	assert_state(state, "{\"count\":3,\"total\":7,\"last\":3}");
-	json_object_put(state);
+	assert_three_added_fold(p);
 	sm_exec_close(p);
 }
 END_TEST
@@ -444,9 +450,7 @@ START_TEST(test_garbage_output_fails_the_instance)
 	ck_assert_int_eq(fail.kind, SM_FAIL_REDUCER);
 	ck_assert_msg(strstr(fail.message, "not protocol") != NULL, "%s", fail.message);
 	ck_assert_msg(strstr(fail.message, "this is not json") != NULL, "%s", fail.message);
-	ck_assert_int_eq(fold(p, NULL, 0, three_added, 3, &state, &fail), 0);
-	assert_state(state, "{\"count\":3,\"total\":7,\"last\":3}");
-	json_object_put(state);
+	assert_three_added_fold(p);
 	sm_exec_close(p);
 	assert_no_children();
 }
