@@ -13,7 +13,6 @@
  */
 #include "config.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/fs.h"
+#include "util/thread.h"
 
 /* A verify run's chunks are cut as a rebuild's (engine/work.h). */
 #define CHUNK_EVENTS SM_WORK_CHUNK_EVENTS
@@ -737,23 +737,11 @@ sm_run *sm_run_new(sm_engine *eng, const sm_aggregate *const *aggs, size_t n_agg
 
 int sm_run_launch(sm_run *run, void *(*main_fn)(void *), sm_error *err)
 {
-	sigset_t block, old;
-	int rc;
-
 	/* The engine's threads (this one and the workers it starts) block the
 	 * signals a user stops a program with, and those a terminal program
 	 * handles: they reach the caller's threads, and never interrupt a
 	 * worker's system call. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
-	sigaddset(&block, SIGWINCH);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	rc = pthread_create(&run->coordinator, NULL, main_fn, run);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
+	if (sm_thread_start(&run->coordinator, main_fn, run) != 0) {
 		sm_run_free(run);
 		return sm_error_set(err, SM_ERR_INTERNAL, "cannot start the run's thread");
 	}

@@ -2,13 +2,13 @@
 #include "config.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "tui/app.h"
 #include "tui/call.h"
 #include "util/alloc.h"
+#include "util/thread.h"
 
 struct tui_call {
 	pthread_t thread;
@@ -64,34 +64,16 @@ static void *cancel_main(void *arg)
 	return NULL;
 }
 
-/* Blocks the terminal's signals in the threads created meanwhile (they
- * inherit the mask): the signals are for the UI thread, whose handler only
- * sets a flag. */
-static void block_terminal_signals(sigset_t *old)
-{
-	sigset_t block;
-
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGWINCH);
-	pthread_sigmask(SIG_BLOCK, &block, old);
-}
-
 /* Asks c to stop, once: on a thread of its own when c still runs. */
 static void call_cancel(tui_call *c)
 {
-	sigset_t old;
-
 	if (c->cancelling)
 		return;
 	c->cancelling = true;
 	if (call_done(c))
 		return;
-	block_terminal_signals(&old);
-	c->cancel_threaded = pthread_create(&c->canceller, NULL, cancel_main, c) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* The terminal's signals are for the UI thread (util/thread.h). */
+	c->cancel_threaded = sm_thread_start(&c->canceller, cancel_main, c) == 0;
 	if (!c->cancel_threaded)
 		sm_cancel_request(c->args.cancel);  /* no thread: wait for it once */
 }
@@ -118,7 +100,6 @@ tui_call *tui_call_start(tui_app *app, tui_call_fn fn, tui_call_free_fn free_out
 {
 	tui_call *c = sm_xcalloc(1, sizeof *c);
 	char **strv = NULL;
-	sigset_t old;
 
 	c->next = app->calls;
 	app->calls = c;
@@ -144,9 +125,7 @@ tui_call *tui_call_start(tui_app *app, tui_call_fn fn, tui_call_free_fn free_out
 	atomic_init(&c->args.report, 0);
 	atomic_init(&c->done, false);
 	atomic_init(&c->cancel_sent, false);
-	block_terminal_signals(&old);
-	c->threaded = pthread_create(&c->thread, NULL, call_main, c) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	c->threaded = sm_thread_start(&c->thread, call_main, c) == 0;
 	if (!c->threaded)
 		call_main(c);   /* no thread: run it here; the UI blocks once */
 	return c;
