@@ -52,6 +52,7 @@ static void summary_json(cli_ctx *ctx, const sm_progress *p, int status)
 			out_json_add(o, "run_id", json_object_new_int64(x->run_id));
 			out_json_add(o, "host", json_object_new_string(x->host));
 			out_json_add(o, "pid", json_object_new_int64(x->pid));
+			out_json_add(o, "jobs", json_object_new_int(x->jobs));
 			out_json_add(o, "outcome", json_object_new_string(x->outcome));
 			out_json_add(o, "self", json_object_new_boolean(x->self));
 			OUT_JSON_FIELDS(o, x, process_counts);

@@ -316,6 +316,7 @@ typedef struct sm_process_progress {
 	long long run_id;          /* its journal id */
 	char host[256];
 	long pid;
+	int jobs;                  /* its workers (its journal's "jobs") */
 	char outcome[32];          /* its journal's: "running", "done", ... */
 	bool finished;             /* its journal records an end (a killed process
 	                              stays "running" without one) */

@@ -568,7 +568,8 @@ static int poll_processes(PGconn *conn, sm_run *run, const char *t, const char *
 		"SELECT r.run_id, COALESCE(r.details->>'host', ''),"
 		" COALESCE(r.details->>'pid', '0'), r.outcome, r.finished_at IS NOT NULL,"
 		" COALESCE(w.chunks, 0), COALESCE(w.inst, 0), COALESCE(w.ev, 0), COALESCE(w.failed, 0),"
-		" COALESCE(extract(epoch FROM w.last - r.started_at), 0)"
+		" COALESCE(extract(epoch FROM w.last - r.started_at), 0),"
+		" COALESCE(r.details->>'jobs', '0')"
 		" FROM %1$s.snapmig_runs r LEFT JOIN (SELECT done_by, count(*) AS chunks,"
 		"  sum(instances_done) AS inst, sum(events_done) AS ev, max(done_at) AS last,"
 		"  sum((SELECT COALESCE(sum(value::bigint), 0) FROM jsonb_each_text(failures))) AS failed"
@@ -593,6 +594,7 @@ static int poll_processes(PGconn *conn, sm_run *run, const char *t, const char *
 		x->run_id = sm_db_ll(res, r, 0);
 		snprintf(x->host, sizeof x->host, "%s", PQgetvalue(res, r, 1));
 		x->pid = strtol(PQgetvalue(res, r, 2), NULL, 10);
+		x->jobs = (int)strtol(PQgetvalue(res, r, 10), NULL, 10);
 		snprintf(x->outcome, sizeof x->outcome, "%s", PQgetvalue(res, r, 3));
 		x->finished = strcmp(PQgetvalue(res, r, 4), "t") == 0;
 		x->chunks = sm_db_ll(res, r, 5);

@@ -97,3 +97,17 @@ EOC
 	until [ "$(sql "SELECT count(*) FROM migration.snapmig_lock WHERE operation = 'rebuild' AND run_id IS NOT NULL" 2>/dev/null)" = 1 ] ||
 	      [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.1; done
 }
+
+# until_sql SECONDS WHAT CONDITION: polls the SQL boolean CONDITION on $DB
+# until it is true; after SECONDS a failure says WHAT did not happen
+# (returns 1).
+until_sql() {
+	_deadline=$(( $(date +%s) + $1 ))
+	until [ "$(sql "SELECT ($3)" 2>/dev/null)" = t ]; do
+		if [ "$(date +%s)" -ge "$_deadline" ]; then
+			fail "$2 (not within $1 s)"
+			return 1
+		fi
+		sleep 0.1
+	done
+}

@@ -16,19 +16,6 @@ cli -e dev rebuild
 cli -e dev copy -a Counter --yes ||
 	{ fail "CLI copy"; cat "$T/cli.out"; }
 
-# sizes REGEX: wide, 80x24, too small, 80x24 again; REGEX matches a line
-# each time the screen is big enough.
-sizes() {
-	resize 160 40
-	wait_line "$1"
-	resize 80 24
-	wait_line "$1"
-	resize 70 20
-	wait_for "Window too small: 70x20"
-	resize 80 24
-	wait_line "$1"
-}
-
 ui_start 80 24 -e dev
 wait_line "Cart +6 "
 sizes "Cart +6 "

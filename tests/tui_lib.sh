@@ -224,6 +224,19 @@ resize() {
 	tm resize-window -t ui -x "$1" -y "$2"
 }
 
+# sizes REGEX: wide, 80x24, too small, 80x24 again; REGEX matches a line
+# each time the screen is big enough.
+sizes() {
+	resize 160 40
+	wait_line "$1"
+	resize 80 24
+	wait_line "$1"
+	resize 70 20
+	wait_for "Window too small: 70x20"
+	resize 80 24
+	wait_line "$1"
+}
+
 # ui_signal SIG: sends SIG to the snapmig process of the session (the
 # child of the pane's shell).
 ui_signal() {

@@ -146,6 +146,14 @@ bool tui_run_active(const tui_app *app)
 	return app->run && !app->run_finished_seen;
 }
 
+bool tui_run_shared(const tui_app *app)
+{
+	const sm_progress *p = &app->progress;
+
+	return app->run && app->have_progress &&
+		(p->n_processes > 1 || (p->plan_run_id && p->plan_run_id != p->run_id));
+}
+
 static void free_run_strings(tui_app *app)
 {
 	for (size_t i = 0; i < app->n_run_strings; i++)
@@ -213,14 +221,9 @@ static void poll_run(tui_app *app, bool force)
 		app->quit = true;
 }
 
-bool tui_run_start(tui_app *app, const char *const *types, size_t n_types,
-		   const char *const *uuids, size_t n_uuids, bool only_failed)
+/* Whether a run may start now; frees the previous, finished one. */
+static bool run_may_start(tui_app *app)
 {
-	sm_rebuild_options opts;
-	sm_error err;
-	sm_run *run = NULL;
-	int rc;
-
 	if (!app->eng)
 		return false;
 	if (tui_run_active(app)) {
@@ -239,20 +242,22 @@ bool tui_run_start(tui_app *app, const char *const *types, size_t n_types,
 		app->run = NULL;
 	}
 	free_run_strings(app);
-	memset(&opts, 0, sizeof opts);
-	app->run_types = copy_strings(app, types, n_types);
-	app->n_run_types = n_types;
-	app->run_uuids = copy_strings(app, uuids, n_uuids);
-	opts.types = app->run_types;
-	opts.n_types = n_types;
-	opts.uuids = app->run_uuids;
-	opts.n_uuids = n_uuids;
-	opts.only_failed = only_failed;
+	return true;
+}
+
+/* Starts the rebuild of opts (its strings are the app's run strings) and
+ * shows its progress. */
+static bool run_launch(tui_app *app, const sm_rebuild_options *opts, const char *what)
+{
+	sm_error err;
+	sm_run *run = NULL;
+	int rc;
+
 	sm_error_clear(&err);
 	/* (The run's threads block the terminal's signals themselves.) */
-	rc = sm_rebuild_start(app->eng, &opts, &run, &err);
+	rc = sm_rebuild_start(app->eng, opts, &run, &err);
 	if (rc != SM_OK) {
-		tui_message(app, ST_BAD, "Rebuild not started: %s", err.message);
+		tui_message(app, ST_BAD, "%s: %s", what, err.message);
 		free_run_strings(app);
 		return false;
 	}
@@ -264,6 +269,34 @@ bool tui_run_start(tui_app *app, const char *const *types, size_t n_types,
 	if (tui_top(app)->ops != &tui_view_rebuild)
 		tui_push(app, &tui_view_rebuild, NULL);
 	return true;
+}
+
+bool tui_run_start(tui_app *app, const char *const *types, size_t n_types,
+		   const char *const *uuids, size_t n_uuids, bool only_failed)
+{
+	sm_rebuild_options opts;
+
+	if (!run_may_start(app))
+		return false;
+	memset(&opts, 0, sizeof opts);
+	app->run_types = copy_strings(app, types, n_types);
+	app->n_run_types = n_types;
+	app->run_uuids = copy_strings(app, uuids, n_uuids);
+	opts.types = app->run_types;
+	opts.n_types = n_types;
+	opts.uuids = app->run_uuids;
+	opts.n_uuids = n_uuids;
+	opts.only_failed = only_failed;
+	return run_launch(app, &opts, "Rebuild not started");
+}
+
+bool tui_run_join(tui_app *app, int jobs)
+{
+	const sm_rebuild_options opts = { .join = true, .jobs = jobs };
+
+	if (!run_may_start(app))
+		return false;
+	return run_launch(app, &opts, "Not joined");
 }
 
 static void cancel_and_quit(tui_app *app, void *ctx)
@@ -301,6 +334,14 @@ static const char *quit_text(tui_app *app, void *ctx, char *buf, size_t size)
 		snprintf(pct, sizeof pct, " (%.0f%%)",
 			 100.0 * (double)app->progress.total.events_done /
 			 (double)app->progress.total.events_planned);
+	if (tui_run_shared(app)) {
+		snprintf(buf, size,
+			 "A rebuild shared with other processes is running%s.\n"
+			 "Quitting stops this process's part: its committed chunks\n"
+			 "are kept, and the other processes go on.\n\n"
+			 "Stop this process's part and quit?", pct);
+		return buf;
+	}
 	snprintf(buf, size,
 		 "A rebuild is running%s.\n"
 		 "Quitting cancels it: every committed batch is kept,\n"

@@ -169,10 +169,19 @@ bool tui_text_edit(char *s, size_t cap, int key);
 
 /* The rebuild run. */
 bool tui_run_active(const tui_app *app);   /* started and not finished */
+/* Whether other processes work on the run's plan too (or did), or it
+ * joined another's: cancelling stops this process's part only. */
+bool tui_run_shared(const tui_app *app);
 /* Starts a rebuild (strings are copied); pushes the progress view.
  * Returns false with a message when one is already running or start fails. */
 bool tui_run_start(tui_app *app, const char *const *types, size_t n_types,
 		   const char *const *uuids, size_t n_uuids, bool only_failed);
+/* Joins the rebuild planned in the target schema by another process (of
+ * any host) with jobs workers (0: the environment's setting): this
+ * process claims chunks of its plan until none is left; cancelling stops
+ * this process only.  Pushes the progress view; false with a message
+ * when there is nothing to join or joining fails. */
+bool tui_run_join(tui_app *app, int jobs);
 /* Asks for quitting: with a run in progress asks whether to cancel it. */
 void tui_request_quit(tui_app *app);
 

@@ -47,6 +47,7 @@
 	X(SELECT_ALL, 'a',  0,   0, "a",      "all",      "Mark all configured types (again: none)") \
 	X(REFRESH,    'r',  0,   0, "r",      "refresh",  "Read the configuration file and the data again") \
 	X(REBUILD,    'b',  0,   0, "b",      "rebuild",  "Rebuild the marked types (asks first, showing the plan)") \
+	X(JOIN,       'B',  0,   0, "B",      "join",     "Join the rebuild another process runs on this target (any host): this process works on its plan too, with the workers you choose; cancelling stops this process only") \
 	X(PROGRESS,   'p',  0,   0, "p",      "progress", "Show the rebuild in progress (or the last one)") \
 	X(CANCEL,     'x',  0,   0, "x",      "cancel run","Cancel the running rebuild (committed work is kept)") \
 	X(FAILURES,   'f',  0,   0, "f",      "failures", "Show the failures recorded by the rebuilds") \

@@ -30,7 +30,7 @@ typedef struct overview_state {
 } overview_state;
 
 static const int overview_cmds[] = {
-	TUI_CMD_SELECT, TUI_CMD_SELECT_ALL, TUI_CMD_REBUILD, TUI_CMD_FAILURES,
+	TUI_CMD_SELECT, TUI_CMD_SELECT_ALL, TUI_CMD_REBUILD, TUI_CMD_JOIN, TUI_CMD_FAILURES,
 	TUI_CMD_COPY, TUI_CMD_DISCARD, TUI_CMD_RUNS, TUI_CMD_INSTANCES, TUI_CMD_INSPECT, TUI_CMD_PROGRESS,
 	TUI_CMD_REFRESH, TUI_CMD_FILTER, TUI_CMD_STATE, TUI_CMD_SORT_NEXT, TUI_CMD_HELP,
 	TUI_CMD_BACK, TUI_CMD_OPEN, TUI_CMD_NONE,
@@ -510,6 +510,13 @@ static void overview_draw(tui_app *app, tui_view *v, tui_rect r)
 			    r.y + r.h - detail_h, r.x + 1, r.w - 2, detail_h);
 }
 
+/* Whether the inventory saw another process's rebuild on the target. */
+static bool other_rebuild(const overview_state *s)
+{
+	return s->inv && s->inv->activity.busy &&
+		strncmp(s->inv->activity.operation, "rebuild", 7) == 0;
+}
+
 /* The configured types the command applies to: the selection, else the
  * row under the cursor.  Returns a malloc'ed array of borrowed strings. */
 static const char **target_types(const overview_state *s, size_t *n)
@@ -657,6 +664,56 @@ static void confirm_rebuild(tui_app *app, overview_state *s)
 	tui_confirm_live(app, "Rebuild", plan_text, start_rebuild, s);
 }
 
+static void start_join(tui_app *app, void *ctx, const char *text)
+{
+	char *end;
+	long jobs = strtol(text, &end, 10);
+
+	(void)ctx;
+	while (*end == ' ')
+		end++;
+	if (end == text || *end || jobs < 1 || jobs > SM_MAX_JOBS) {
+		tui_message(app, ST_WARN, "Not joined: workers must be a number from 1 to %d",
+			    SM_MAX_JOBS);
+		return;
+	}
+	tui_run_join(app, (int)jobs);
+}
+
+/* B: joins the rebuild another process runs on the target, after asking
+ * how many workers this process adds.  The inventory says who runs it
+ * (as it was read: the engine finds the plan as it is now). */
+static void confirm_join(tui_app *app, overview_state *s)
+{
+	const sm_environment *env = sm_engine_env(app->eng);
+	const sm_activity *a = other_rebuild(s) ? &s->inv->activity : NULL;
+	char text[1400], jobs[16];
+
+	if (tui_run_active(app)) {
+		tui_message(app, ST_WARN, "A rebuild is already running (p shows it)");
+		return;
+	}
+	if (a)
+		snprintf(text, sizeof text,
+			 "Running on target schema %s:\n"
+			 "  run #%lld, %s,%s%s on %s (pid %ld)\n"
+			 "  since %s\n\n", env->settings.target_schema, a->run_id, a->operation,
+			 a->os_user[0] ? " by " : "", a->os_user, a->host[0] ? a->host : "?", a->pid,
+			 a->started_at);
+	else
+		snprintf(text, sizeof text,
+			 "No rebuild was running on target schema %s\n"
+			 "when the overview was read (r reads it again).\n"
+			 "Joining finds one that runs now.\n\n", env->settings.target_schema);
+	snprintf(text + strlen(text), sizeof text - strlen(text),
+		 "This process works on its plan too: the same types,\n"
+		 "with this configuration's reducers (they must be the plan's).\n"
+		 "Cancelling it (x) stops this process only; the others go on.\n\n"
+		 "Workers of this process (1-%d):", SM_MAX_JOBS);
+	snprintf(jobs, sizeof jobs, "%d", env->settings.jobs);
+	tui_prompt(app, "Join the running rebuild", text, jobs, start_join, s);
+}
+
 static void start_discard(tui_app *app, void *ctx)
 {
 	overview_state *s = ctx;
@@ -752,6 +809,9 @@ static unsigned overview_key(tui_app *app, tui_view *v, int cmd, int key)
 	}
 	case TUI_CMD_REBUILD:
 		confirm_rebuild(app, s);
+		return TUI_REDRAW;
+	case TUI_CMD_JOIN:
+		confirm_join(app, s);
 		return TUI_REDRAW;
 	case TUI_CMD_DISCARD:
 		confirm_discard(app, s);

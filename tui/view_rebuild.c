@@ -3,7 +3,10 @@
  * type (events folded / planned, instances, failures, rate, ETA), from the
  * progress the app polls from the engine's workers; the types sort by
  * name, events or failures.  Leaving the screen leaves the run running;
- * cancelling asks first and keeps committed work.
+ * cancelling asks first and keeps committed work.  A rebuild shared by
+ * several processes (one planned it, the others joined: B on the
+ * overview, rebuild --join) shows the whole plan's counts and one line per
+ * process; cancelling stops this process only.
  */
 #include "config.h"
 
@@ -80,6 +83,65 @@ static void draw_type(tui_app *app, const sm_type_progress *t, const char *name,
 	tui_put(y + 1, x + 2, w - 2, t->failed ? ST_WARN : ST_DIM, line);
 }
 
+/* The processes of a shared rebuild from row y in at most max_rows rows
+ * (at least 3): the chunks of the whole plan, a header, one line per
+ * process (* marks this one).  Returns the last row used. */
+static int draw_processes(const sm_progress *p, int y, int x, int w, int max_rows)
+{
+	bool finished = p->state == SM_RUN_DONE || p->state == SM_RUN_CANCELLED ||
+			p->state == SM_RUN_FAILED;
+	tui_col cols[] = {
+		{ "", 1, 1, false, 0, 0, 0, 0, 0 },
+		{ "Host", 0, 8, false, 0, 0, 0, 0, 0 },
+		{ "Pid", 8, 8, true, 0, 0, 0, 0, 0 },
+		{ "Jobs", 5, 5, true, 0, 0, 0, 0, 0 },
+		{ "Chunks", 8, 8, true, 0, 0, 0, 0, 0 },
+		{ "Events/s", 10, 10, true, 0, 0, 0, 0, 0 },
+		{ "Failed", 8, 8, true, 1, 0, 0, 0, 0 },
+		{ "Run", 8, 8, true, 3, 0, 0, 0, 0 },
+		{ "State", 0, 7, false, 2, 0, 0, 0, 0 },
+	};
+	const size_t nc = sizeof cols / sizeof cols[0];
+	size_t shown = p->n_processes;
+	char a[32], b[32];
+
+	if (max_rows < 3)
+		max_rows = 3;
+	if (shown > (size_t)max_rows - 2)
+		shown = (size_t)max_rows - 3;
+	/* The engine reads the others' part while this process works: once
+	 * it has ended, the lines are as they were then. */
+	tui_putf(y++, x, w, ST_NORMAL, "%s: %s/%s chunks done by %zu processes (plan of run #%lld)",
+		 finished ? "Shared, at this process's end" : "Shared",
+		 sm_fmt_count(a, sizeof a, p->chunks_done), sm_fmt_count(b, sizeof b, p->chunks_total),
+		 p->n_processes, p->plan_run_id);
+	tui_cols_layout(cols, nc, x, w);
+	tui_cols_header(cols, nc, y);
+	for (size_t i = 0; i < shown; i++) {
+		const sm_process_progress *q = &p->processes[i];
+		enum tui_style st = q->failed ? ST_WARN : q->finished ? ST_DIM : ST_NORMAL;
+
+		y++;
+		tui_cell(&cols[0], y, ST_HEADER, q->self ? "*" : "");
+		tui_cell(&cols[1], y, st, q->host);
+		snprintf(a, sizeof a, "%ld", q->pid);
+		tui_cell(&cols[2], y, st, a);
+		snprintf(a, sizeof a, "%d", q->jobs);
+		tui_cell(&cols[3], y, st, a);
+		tui_cell(&cols[4], y, st, sm_fmt_count(a, sizeof a, q->chunks));
+		tui_cell(&cols[5], y, st, sm_fmt_count(a, sizeof a, (long long)(q->events_per_sec + 0.5)));
+		tui_cell(&cols[6], y, st, sm_fmt_count(a, sizeof a, q->failed));
+		snprintf(a, sizeof a, "#%lld", q->run_id);
+		tui_cell(&cols[7], y, st, a);
+		/* This process's journal gets its end after the last read. */
+		tui_cell(&cols[8], y, st, q->self && finished ? sm_run_state_name(p->state) : q->outcome);
+	}
+	if (shown < p->n_processes)
+		tui_putf(++y, x, w, ST_DIM, "  ... and %zu more processes (J: the journal)",
+			 p->n_processes - shown);
+	return y;
+}
+
 static void rebuild_draw(tui_app *app, tui_view *v, tui_rect r)
 {
 	rebuild_state *s = v->state;
@@ -117,34 +179,21 @@ static void rebuild_draw(tui_app *app, tui_view *v, tui_rect r)
 			 p->total.failed ? "  (f: see the failures)" : "  (c: copy them live)");
 		break;
 	case SM_RUN_CANCELLED:
-		tui_put(y, x, w, ST_WARN, "Cancelled: every committed batch is kept; "
-			"a new rebuild resumes from there.");
+		tui_put(y, x, w, ST_WARN, tui_run_shared(app) ?
+			"Cancelled: this process stopped, its committed work is kept; the others go on." :
+			"Cancelled: every committed batch is kept; a new rebuild resumes from there.");
 		break;
 	case SM_RUN_FAILED:
 		tui_putf(y, x, w, ST_BAD, "Stopped by an error: %s", p->error.message);
 		break;
 	default:
-		tui_put(y, x, w, ST_DIM, "x cancels (committed work is kept); q leaves it running.");
+		tui_put(y, x, w, ST_DIM, tui_run_shared(app) ?
+			"x stops this process only (the others go on); q leaves it running." :
+			"x cancels (committed work is kept); q leaves it running.");
 		break;
 	}
-	if (p->n_processes > 1) {
-		/* A rebuild shared with other processes: the counts above and
-		 * below are the whole run's; here each process's part. */
-		char *line = sm_xasprintf("Shared: %s/%s chunks by %zu processes:",
-					  sm_fmt_count(a, sizeof a, p->chunks_done), sm_fmt_count(b, sizeof b, p->chunks_total),
-					  p->n_processes);
-
-		for (size_t i = 0; i < p->n_processes; i++) {
-			const sm_process_progress *q = &p->processes[i];
-			char *next = sm_xasprintf("%s  %s%s:%ld %s/s", line, q->self ? "*" : "", q->host,
-						  q->pid, sm_fmt_count(el, sizeof el, (long long)(q->events_per_sec + 0.5)));
-
-			free(line);
-			line = next;
-		}
-		tui_put(++y, x, w, ST_DIM, line);
-		free(line);
-	}
+	if (p->n_processes > 1)
+		y = draw_processes(p, y + 1, x, w, r.y + r.h - y - 7);
 	y += 2;
 	draw_type(app, &p->total, "All types", y, x, w, true);
 	y += 3;
@@ -167,6 +216,10 @@ static void rebuild_draw(tui_app *app, tui_view *v, tui_rect r)
 static const char *cancel_text(tui_app *app, void *ctx, char *buf, size_t size)
 {
 	(void)ctx;
+	if (tui_run_active(app) && tui_run_shared(app))
+		return "Stop this process's part of the shared rebuild?\n\n"
+		       "Its committed chunks are kept; the chunk it works on\n"
+		       "is unclaimed again, and the other processes go on.";
 	if (tui_run_active(app))
 		return "Stop the rebuild?\n\nEvery committed batch is kept; "
 		       "running the rebuild\nagain resumes from there.";
@@ -193,7 +246,9 @@ static void cancel_run(tui_app *app, void *ctx)
 	(void)ctx;
 	if (tui_run_active(app)) {
 		sm_run_cancel(app->run);
-		tui_message(app, ST_WARN, "Cancelling the rebuild; committed work is kept");
+		tui_message(app, ST_WARN, tui_run_shared(app) ?
+			    "Stopping this process; its committed chunks are kept, the others go on" :
+			    "Cancelling the rebuild; committed work is kept");
 	}
 }
 
