@@ -32,62 +32,19 @@
 
 #include "config/rules_internal.h"
 #include "util/alloc.h"
+#include "util/strbuf.h"
 #include "util/json.h"
 
 /* Bump whenever evaluation changes what the same rules produce.
  * 2: keys made from numbers and `~` write numbers as Elixir's to_string/1. */
 #define RL_SEMANTICS_VERSION 2
 
-typedef struct buf {
-	char *s;
-	size_t len, cap;
-} buf;
-
-static void put_mem(buf *b, const char *s, size_t n)
-{
-	b->s = sm_xgrow(b->s, &b->cap, b->len + n + 1, 1);
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void put(buf *b, const char *s)
-{
-	put_mem(b, s, strlen(s));
-}
-
-static void putf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void putf(buf *b, const char *fmt, ...)
-{
-	char tmp[64];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	put_mem(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* A JSON string literal (the rules read JSON escapes). */
-static void put_string(buf *b, const char *s, size_t n)
+static void put_string(sm_strbuf *b, const char *s, size_t n)
 {
-	put(b, "\"");
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			char esc[2] = { '\\', (char)c };
-
-			put_mem(b, esc, 2);
-		} else if (c < 0x20) {
-			putf(b, "\\u%04x", c);
-		} else {
-			put_mem(b, s + i, 1);
-		}
-	}
-	put(b, "\"");
+	sm_strbuf_puts(b, "\"");
+	sm_strbuf_json_escaped(b, s, n);
+	sm_strbuf_puts(b, "\"");
 }
 
 /* A name as the lexer reads it: [A-Za-z_][A-Za-z0-9_]*, maybe ending in '?'. */
@@ -106,27 +63,27 @@ static bool is_ident(const char *s)
 
 /* A member name after a value or a path: `.name` or `["any text"]`.  The
  * two spellings read the same member, so they print the same. */
-static void put_member(buf *b, const char *name, size_t n)
+static void put_member(sm_strbuf *b, const char *name, size_t n)
 {
 	if (strlen(name) == n && is_ident(name)) {
-		put(b, ".");
-		put(b, name);
+		sm_strbuf_puts(b, ".");
+		sm_strbuf_puts(b, name);
 		return;
 	}
-	put(b, "[");
+	sm_strbuf_puts(b, "[");
 	put_string(b, name, n);
-	put(b, "]");
+	sm_strbuf_puts(b, "]");
 }
 
 /* A constant as JSON.  Printing writes json-c's print buffer of the object
  * printed, so a private copy is printed. */
-static void put_const(buf *b, json_object *v)
+static void put_const(sm_strbuf *b, json_object *v)
 {
 	json_object *copy = sm_json_copy(v);
 	size_t n;
 	const char *s = sm_json_print(copy, &n);
 
-	put_mem(b, s, n);
+	sm_strbuf_put(b, s, n);
 	json_object_put(copy);
 }
 
@@ -150,14 +107,14 @@ static bool is_const_string(const rl_expr *e)
 	return e && e->kind == E_CONST && json_object_is_type(e->value, json_type_string);
 }
 
-static void put_expr(buf *b, const rl_expr *e)
+static void put_expr(sm_strbuf *b, const rl_expr *e)
 {
 	switch (e->kind) {
 	case E_CONST:
 		put_const(b, e->value);
 		return;
 	case E_ROOT:
-		put(b, root_name(e->root));
+		sm_strbuf_puts(b, root_name(e->root));
 		return;
 	case E_FIELD:
 		put_expr(b, e->base);
@@ -169,57 +126,57 @@ static void put_expr(buf *b, const rl_expr *e)
 			put_member(b, json_object_get_string(e->index->value),
 				   (size_t)json_object_get_string_len(e->index->value));
 		} else {
-			put(b, "[");
+			sm_strbuf_puts(b, "[");
 			put_expr(b, e->index);
-			put(b, "]");
+			sm_strbuf_puts(b, "]");
 		}
 		return;
 	case E_LIST:
-		put(b, "[");
+		sm_strbuf_puts(b, "[");
 		for (size_t i = 0; i < e->n; i++) {
 			if (i)
-				put(b, ", ");
+				sm_strbuf_puts(b, ", ");
 			put_expr(b, e->items[i]);
 		}
-		put(b, "]");
+		sm_strbuf_puts(b, "]");
 		return;
 	case E_OBJECT:
-		put(b, "{");
+		sm_strbuf_puts(b, "{");
 		for (size_t i = 0; i < e->n; i++) {
 			if (i)
-				put(b, ", ");
+				sm_strbuf_puts(b, ", ");
 			put_string(b, e->keys[i], strlen(e->keys[i]));
-			put(b, ": ");
+			sm_strbuf_puts(b, ": ");
 			put_expr(b, e->items[i]);
 		}
-		put(b, "}");
+		sm_strbuf_puts(b, "}");
 		return;
 	case E_CONCAT:
 	case E_LISTCAT:
 	case E_LISTSUB:
 	case E_COALESCE:
-		put(b, "(");
+		sm_strbuf_puts(b, "(");
 		put_expr(b, e->items[0]);
-		put(b, e->kind == E_CONCAT ? " ~ " : e->kind == E_LISTCAT ? " ++ "
+		sm_strbuf_puts(b, e->kind == E_CONCAT ? " ~ " : e->kind == E_LISTCAT ? " ++ "
 		       : e->kind == E_LISTSUB ? " -- " : " ?? ");
 		put_expr(b, e->items[1]);
-		put(b, ")");
+		sm_strbuf_puts(b, ")");
 		return;
 	case E_CALL:
-		put(b, rl_fn_name(e->fn));
-		put(b, "(");
+		sm_strbuf_puts(b, rl_fn_name(e->fn));
+		sm_strbuf_puts(b, "(");
 		for (size_t i = 0; i < e->n; i++) {
 			if (i)
-				put(b, ", ");
+				sm_strbuf_puts(b, ", ");
 			put_expr(b, e->items[i]);
 		}
-		put(b, ")");
+		sm_strbuf_puts(b, ")");
 		return;
 	}
-	put(b, "?");
+	sm_strbuf_puts(b, "?");
 }
 
-static void put_cond(buf *b, const rl_cond *c)
+static void put_cond(sm_strbuf *b, const rl_cond *c)
 {
 	const char *op = NULL;
 
@@ -228,11 +185,11 @@ static void put_cond(buf *b, const rl_cond *c)
 		put_expr(b, c->a);
 		return;
 	case C_EXISTS:
-		put(b, "exists ");
+		sm_strbuf_puts(b, "exists ");
 		put_expr(b, c->a);
 		return;
 	case C_NOT:
-		put(b, "not ");
+		sm_strbuf_puts(b, "not ");
 		put_cond(b, c->l);
 		return;
 	case C_EQ: op = " == "; break;
@@ -240,23 +197,23 @@ static void put_cond(buf *b, const rl_cond *c)
 	case C_IN: op = " in "; break;
 	case C_AND:
 	case C_OR:
-		put(b, "(");
+		sm_strbuf_puts(b, "(");
 		put_cond(b, c->l);
-		put(b, c->kind == C_AND ? " and " : " or ");
+		sm_strbuf_puts(b, c->kind == C_AND ? " and " : " or ");
 		put_cond(b, c->r);
-		put(b, ")");
+		sm_strbuf_puts(b, ")");
 		return;
 	}
-	put(b, "(");
+	sm_strbuf_puts(b, "(");
 	put_expr(b, c->a);
-	put(b, op ? op : " ? ");
+	sm_strbuf_puts(b, op ? op : " ? ");
 	put_expr(b, c->b);
-	put(b, ")");
+	sm_strbuf_puts(b, ")");
 }
 
-static void put_path(buf *b, const rl_path *path)
+static void put_path(sm_strbuf *b, const rl_path *path)
 {
-	put(b, "state");
+	sm_strbuf_puts(b, "state");
 	for (size_t i = 0; i < path->n; i++) {
 		const rl_seg *s = &path->segs[i];
 
@@ -266,43 +223,43 @@ static void put_path(buf *b, const rl_path *path)
 			put_member(b, json_object_get_string(s->key->value),
 				   (size_t)json_object_get_string_len(s->key->value));
 		} else {
-			put(b, "[");
+			sm_strbuf_puts(b, "[");
 			put_expr(b, s->key);
-			put(b, "]");
+			sm_strbuf_puts(b, "]");
 		}
 	}
 }
 
-static void put_stmt(buf *b, const rl_stmt *s);
+static void put_stmt(sm_strbuf *b, const rl_stmt *s);
 
-static void put_block(buf *b, const rl_block *blk)
+static void put_block(sm_strbuf *b, const rl_block *blk)
 {
 	for (size_t i = 0; i < blk->n; i++) {
 		if (i)
-			put(b, "; ");
+			sm_strbuf_puts(b, "; ");
 		put_stmt(b, &blk->stmts[i]);
 	}
 }
 
-static void put_stmt(buf *b, const rl_stmt *s)
+static void put_stmt(sm_strbuf *b, const rl_stmt *s)
 {
 	const char *word = NULL, *op = NULL;
 
 	switch (s->kind) {
 	case S_IF:
 		/* elif is else if: the same tree, so the same text */
-		put(b, "if ");
+		sm_strbuf_puts(b, "if ");
 		put_cond(b, s->cond);
-		put(b, " then ");
+		sm_strbuf_puts(b, " then ");
 		put_block(b, &s->then_b);
 		if (s->else_b.n) {
-			put(b, s->then_b.n ? " else " : "else ");
+			sm_strbuf_puts(b, s->then_b.n ? " else " : "else ");
 			put_block(b, &s->else_b);
 		}
-		put(b, s->then_b.n || s->else_b.n ? " end" : "end");
+		sm_strbuf_puts(b, s->then_b.n || s->else_b.n ? " end" : "end");
 		return;
 	case S_FAIL:
-		put(b, "fail ");
+		sm_strbuf_puts(b, "fail ");
 		put_expr(b, s->value);
 		return;
 	case S_SET: op = " = "; break;
@@ -314,46 +271,46 @@ static void put_stmt(buf *b, const rl_stmt *s)
 	case S_MERGE: word = "merge "; break;
 	case S_REMOVE: word = "remove "; break;
 	case S_RESET:
-		put(b, "reset");
+		sm_strbuf_puts(b, "reset");
 		return;
 	}
 	if (op) {
 		put_path(b, &s->path);
-		put(b, op);
+		sm_strbuf_puts(b, op);
 		put_expr(b, s->value);
 		return;
 	}
-	put(b, word);
+	sm_strbuf_puts(b, word);
 	put_path(b, &s->path);
 	if (s->kind == S_REMOVE) {
-		put(b, " where ");
+		sm_strbuf_puts(b, " where ");
 		put_cond(b, s->cond);
 	} else if (s->value) {
-		put(b, " ");
+		sm_strbuf_puts(b, " ");
 		put_expr(b, s->value);
 	}
 }
 
-static void put_entry(buf *b, const rl_entry *en)
+static void put_entry(sm_strbuf *b, const rl_entry *en)
 {
-	put(b, "on ");
+	sm_strbuf_puts(b, "on ");
 	put_string(b, en->on, strlen(en->on));
-	put(b, "\n");
+	sm_strbuf_puts(b, "\n");
 	if (en->when) {
-		put(b, "when ");
+		sm_strbuf_puts(b, "when ");
 		put_cond(b, en->when);
-		put(b, "\n");
+		sm_strbuf_puts(b, "\n");
 	}
 	if (en->body.n) {
-		put(b, "do ");
+		sm_strbuf_puts(b, "do ");
 		put_block(b, &en->body);
-		put(b, "\n");
+		sm_strbuf_puts(b, "\n");
 	}
 }
 
 char *rl_cond_text(const rl_cond *c)
 {
-	buf b = { NULL, 0, 0 };
+	sm_strbuf b = { NULL, 0, 0 };
 
 	put_cond(&b, c);
 	return b.s;
@@ -361,12 +318,12 @@ char *rl_cond_text(const rl_cond *c)
 
 char *rl_canonical(const sm_rules *rules)
 {
-	buf b = { NULL, 0, 0 };
+	sm_strbuf b = { NULL, 0, 0 };
 
-	putf(&b, "snapmig-rules %d\n", RL_SEMANTICS_VERSION);
-	put(&b, "initial ");
+	sm_strbuf_printf(&b, "snapmig-rules %d\n", RL_SEMANTICS_VERSION);
+	sm_strbuf_puts(&b, "initial ");
 	put_const(&b, rules->initial);
-	put(&b, "\n");
+	sm_strbuf_puts(&b, "\n");
 	for (size_t i = 0; i < rules->n_types; i++) {
 		const rl_type *t = &rules->types[rules->sorted[i]];
 

@@ -10,6 +10,7 @@
 #include "util/alloc.h"
 #include "util/json.h"
 #include "util/json_diff.h"
+#include "util/strbuf.h"
 
 /* ------------------------------------------------------------- numbers */
 
@@ -173,48 +174,21 @@ static bool is_identifier(const char *key)
 	return true;
 }
 
-/* A growing path; its text is always NUL-terminated. */
-typedef struct pathbuf {
-	char *s;
-	size_t len, cap;
-} pathbuf;
-
-static void path_put(pathbuf *p, const char *text, size_t n)
-{
-	p->s = sm_xgrow(p->s, &p->cap, p->len + n + 1, 1);
-	memcpy(p->s + p->len, text, n);
-	p->len += n;
-	p->s[p->len] = '\0';
-}
-
-static void path_key(pathbuf *p, const char *key)
+static void path_key(sm_strbuf *p, const char *key)
 {
 	if (is_identifier(key)) {
-		path_put(p, ".", 1);
-		path_put(p, key, strlen(key));
+		sm_strbuf_put(p, ".", 1);
+		sm_strbuf_puts(p, key);
 		return;
 	}
-	path_put(p, ".[\"", 3);
-	for (const unsigned char *k = (const unsigned char *)key; *k; k++) {
-		char esc[8];
-
-		if (*k == '"' || *k == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*k;
-			path_put(p, esc, 2);
-		} else if (*k < 0x20) {
-			snprintf(esc, sizeof esc, "\\u%04x", *k);
-			path_put(p, esc, 6);
-		} else {
-			path_put(p, (const char *)k, 1);
-		}
-	}
-	path_put(p, "\"]", 2);
+	sm_strbuf_put(p, ".[\"", 3);
+	sm_strbuf_json_escaped(p, key, strlen(key));
+	sm_strbuf_put(p, "\"]", 2);
 }
 
 size_t sm_json_path_key(char *buf, size_t len, size_t size, const char *key)
 {
-	pathbuf p = { NULL, 0, 0 };
+	sm_strbuf p = { NULL, 0, 0 };
 
 	path_key(&p, key);
 	if (len + p.len + 1 > size) {
@@ -226,15 +200,15 @@ size_t sm_json_path_key(char *buf, size_t len, size_t size, const char *key)
 	return len + p.len;
 }
 
-static void path_index(pathbuf *p, size_t i)
+static void path_index(sm_strbuf *p, size_t i)
 {
 	char b[32];
 	int n = snprintf(b, sizeof b, "[%zu]", i);
 
-	path_put(p, b, (size_t)n);
+	sm_strbuf_put(p, b, (size_t)n);
 }
 
-static const char *path_text(const pathbuf *p)
+static const char *path_text(const sm_strbuf *p)
 {
 	return p->len ? p->s : ".";
 }
@@ -244,7 +218,7 @@ static const char *path_text(const pathbuf *p)
 typedef struct differ {
 	sm_json_diff_fn fn;
 	void *ctx;
-	pathbuf exact, general;
+	sm_strbuf exact, general;
 	size_t found;
 	bool stopped;
 } differ;
@@ -327,7 +301,7 @@ static void diff_value(differ *d, json_object *a, json_object *b)
 	    json_object_array_length(a) == json_object_array_length(b)) {
 		size_t el = d->exact.len, gl = d->general.len;
 
-		path_put(&d->general, "[]", 2);
+		sm_strbuf_put(&d->general, "[]", 2);
 		for (size_t i = 0; i < json_object_array_length(a); i++) {
 			path_index(&d->exact, i);
 			diff_value(d, json_object_array_get_idx(a, i), json_object_array_get_idx(b, i));
@@ -349,8 +323,8 @@ size_t sm_json_diff(json_object *a, json_object *b, sm_json_diff_fn fn, void *ct
 	memset(&d, 0, sizeof d);
 	d.fn = fn;
 	d.ctx = ctx;
-	path_put(&d.exact, "", 0);
-	path_put(&d.general, "", 0);
+	sm_strbuf_put(&d.exact, "", 0);
+	sm_strbuf_put(&d.general, "", 0);
 	diff_value(&d, a, b);
 	free(d.exact.s);
 	free(d.general.s);
@@ -397,7 +371,7 @@ typedef struct shaper {
 	sm_json_shape *shape;
 	size_t max;
 	bool complete;
-	pathbuf p;
+	sm_strbuf p;
 	int *slots;            /* hash table of entry index + 1, 0 = empty */
 	size_t n_slots;        /* a power of two, at least twice the entries */
 } shaper;
@@ -475,7 +449,7 @@ static void shape_walk(shaper *s, json_object *v, int self)
 			s->p.s[len] = '\0';
 		}
 	} else if (json_object_is_type(v, json_type_array)) {
-		path_put(&s->p, "[]", 2);
+		sm_strbuf_put(&s->p, "[]", 2);
 		for (size_t i = 0; i < json_object_array_length(v); i++)
 			shape_child(s, json_object_array_get_idx(v, i), self, true);
 		s->p.len = len;
@@ -529,7 +503,7 @@ bool sm_json_shape_of(json_object *v, size_t max_paths, sm_json_shape *shape)
 	s.shape = shape;
 	s.max = max_paths;
 	s.complete = true;
-	path_put(&s.p, "", 0);
+	sm_strbuf_put(&s.p, "", 0);
 	shape_walk(&s, v, -1);
 	free(s.p.s);
 	free(s.slots);
