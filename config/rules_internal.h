@@ -61,8 +61,17 @@ int rl_column(const char *src, size_t pos);
 
 /* ------------------------------------------------------- syntax tree */
 
+/* The roots of a path, X(id, sigil, name): written sigil name ("$version").
+ * The parser, the printer and the statements' path check read this list. */
+#define RL_ROOTS(X) \
+	X(EVENT, "", "event") X(META, "", "meta") X(STATE, "", "state") \
+	X(IT, "", "it") X(KEY, "", "key") \
+	X(VERSION, "$", "version") X(TYPE, "$", "type") X(STREAM, "$", "stream")
+
 enum rl_root {
-	R_EVENT, R_META, R_STATE, R_IT, R_KEY, R_VERSION, R_TYPE, R_STREAM
+#define RL_X_ENUM(id, sigil, name) R_##id,
+	RL_ROOTS(RL_X_ENUM)
+#undef RL_X_ENUM
 };
 
 enum rl_expr_kind {
@@ -223,11 +232,16 @@ void rl_advance(rl_parser *p);
 enum rl_tok rl_peek_kind(rl_parser *p);
 /* Is the current token the name word? */
 bool rl_is_word(const rl_parser *p, const char *word);
+/* The root the current token names (a name, or a $variable), or -1. */
+int rl_root_of(const rl_parser *p);
 
 /* Nesting limit for lists, objects, parentheses, operators, `not` and
  * `if`: deep enough for any real rule, shallow enough that recursion (in
  * the parser, the evaluator and the printer) cannot exhaust the stack. */
 #define RL_MAX_NESTING 64
+/* Enters one level of nesting; false, with the error, when that would
+ * be deeper than RL_MAX_NESTING (and then the level is not entered). */
+bool rl_nest_enter(rl_parser *p);
 
 rl_expr *rl_parse_expr(rl_parser *p);
 rl_cond *rl_parse_cond(rl_parser *p);

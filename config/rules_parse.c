@@ -64,9 +64,37 @@ enum rl_tok rl_peek_kind(parser *p)
 	return k;
 }
 
+bool rl_nest_enter(parser *p)
+{
+	if (++p->depth <= RL_MAX_NESTING)
+		return true;
+	rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", RL_MAX_NESTING);
+	p->depth--;
+	return false;
+}
+
 bool rl_is_word(const parser *p, const char *word)
 {
 	return p->tok.kind == T_IDENT && strcmp(p->tok.str, word) == 0;
+}
+
+int rl_root_of(const parser *p)
+{
+	static const struct {
+		const char *sigil, *name;
+	} roots[] = {
+#define RL_X_ROOT(id, sigil, name) [R_##id] = { sigil, name },
+		RL_ROOTS(RL_X_ROOT)
+#undef RL_X_ROOT
+	};
+
+	if (p->tok.kind != T_IDENT && p->tok.kind != T_VAR)
+		return -1;
+	for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
+		if ((*roots[i].sigil == '$') == (p->tok.kind == T_VAR) &&
+		    strcmp(p->tok.str, roots[i].name) == 0)
+			return (int)i;
+	return -1;
 }
 
 const char *rl_describe(const rl_token *t)
@@ -439,18 +467,12 @@ static rl_expr *parse_primary(parser *p)
 		rl_advance(p);
 		return parse_postfix(p, e);
 	}
-	case T_VAR: {
-		const char *v = p->tok.str;
-
-		if (strcmp(v, "version") == 0)
-			return parse_root(p, R_VERSION, "version");
-		if (strcmp(v, "type") == 0)
-			return parse_root(p, R_TYPE, "type");
-		if (strcmp(v, "stream") == 0)
-			return parse_root(p, R_STREAM, "stream");
-		rl_parser_fail(p, p->tok.pos, "unknown variable $%s ($version, $type or $stream)", v);
+	case T_VAR:
+		if (rl_root_of(p) >= 0)
+			return parse_root(p, (enum rl_root)rl_root_of(p), p->tok.str);
+		rl_parser_fail(p, p->tok.pos, "unknown variable $%s ($version, $type or $stream)",
+			       p->tok.str);
 		return NULL;
-	}
 	case T_IDENT: {
 		const char *w = p->tok.str;
 
@@ -465,16 +487,8 @@ static rl_expr *parse_primary(parser *p)
 			rl_advance(p);
 			return e;
 		}
-		if (strcmp(w, "event") == 0)
-			return parse_root(p, R_EVENT, "event");
-		if (strcmp(w, "meta") == 0)
-			return parse_root(p, R_META, "meta");
-		if (strcmp(w, "state") == 0)
-			return parse_root(p, R_STATE, "state");
-		if (strcmp(w, "it") == 0)
-			return parse_root(p, R_IT, "it");
-		if (strcmp(w, "key") == 0)
-			return parse_root(p, R_KEY, "key");
+		if (rl_root_of(p) >= 0)
+			return parse_root(p, (enum rl_root)rl_root_of(p), w);
 		if (rl_peek_kind(p) == T_LPAREN)
 			return parse_call(p);
 		rl_parser_fail(p, p->tok.pos, "unknown name '%s' (read fields as state.%s, event.%s or meta.%s)",
@@ -526,10 +540,8 @@ static rl_expr *parse_expr_rest(parser *p, rl_expr *left)
 	while (!p->failed && chain_op(p) != E_CONST) {
 		ops = sm_xgrow(ops, &ocap, n, sizeof *ops);
 		ops[n - 1] = chain_op(p);
-		if (++p->depth > RL_MAX_NESTING) {
-			rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", RL_MAX_NESTING);
+		if (!rl_nest_enter(p))
 			break;
-		}
 		rl_advance(p);
 		operands = sm_xgrow(operands, &cap, n + 1, sizeof *operands);
 		operands[n++] = parse_primary(p);
@@ -551,11 +563,8 @@ static rl_expr *parse_expr(parser *p)
 {
 	rl_expr *e;
 
-	if (++p->depth > RL_MAX_NESTING) {
-		rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", RL_MAX_NESTING);
-		p->depth--;
+	if (!rl_nest_enter(p))
 		return NULL;
-	}
 	e = parse_primary(p);
 	if (!p->failed)
 		e = parse_expr_rest(p, e);
@@ -612,11 +621,8 @@ static rl_cond *parse_cond_atom(parser *p)
 {
 	rl_cond *c;
 
-	if (++p->depth > RL_MAX_NESTING) {
-		rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", RL_MAX_NESTING);
-		p->depth--;
+	if (!rl_nest_enter(p))
 		return NULL;
-	}
 	if (rl_is_word(p, "not")) {
 		rl_advance(p);
 		c = new_cond(C_NOT);
@@ -655,34 +661,33 @@ static rl_cond *parse_cond_atom(parser *p)
 	return c;
 }
 
-static rl_cond *parse_and(parser *p)
+/* Operands joined by the word `word` into conditions of kind, left
+ * associative: a and b and c is (a and b) and c. */
+static rl_cond *parse_joined(parser *p, const char *word, enum rl_cond_kind kind,
+			     rl_cond *(*operand)(parser *))
 {
-	rl_cond *left = parse_cond_atom(p);
+	rl_cond *left = operand(p);
 
-	while (!p->failed && rl_is_word(p, "and")) {
-		rl_cond *c = new_cond(C_AND);
+	while (!p->failed && rl_is_word(p, word)) {
+		rl_cond *c = new_cond(kind);
 
 		rl_advance(p);
 		c->l = left;
-		c->r = parse_cond_atom(p);
+		c->r = operand(p);
 		left = c;
 	}
 	return left;
 }
 
+static rl_cond *parse_and(parser *p)
+{
+	return parse_joined(p, "and", C_AND, parse_cond_atom);
+}
+
+/* `and` binds tighter than `or`. */
 static rl_cond *parse_cond(parser *p)
 {
-	rl_cond *left = parse_and(p);
-
-	while (!p->failed && rl_is_word(p, "or")) {
-		rl_cond *c = new_cond(C_OR);
-
-		rl_advance(p);
-		c->l = left;
-		c->r = parse_and(p);
-		left = c;
-	}
-	return left;
+	return parse_joined(p, "or", C_OR, parse_and);
 }
 
 rl_expr *rl_parse_expr(parser *p)

@@ -89,17 +89,13 @@ static void put_const(sm_strbuf *b, json_object *v)
 
 static const char *root_name(enum rl_root root)
 {
-	switch (root) {
-	case R_EVENT: return "event";
-	case R_META: return "meta";
-	case R_STATE: return "state";
-	case R_IT: return "it";
-	case R_KEY: return "key";
-	case R_VERSION: return "$version";
-	case R_TYPE: return "$type";
-	case R_STREAM: return "$stream";
-	}
-	return "?";
+	static const char *const names[] = {
+#define RL_X_NAME(id, sigil, name) [R_##id] = sigil name,
+		RL_ROOTS(RL_X_NAME)
+#undef RL_X_NAME
+	};
+
+	return (size_t)root < sizeof names / sizeof names[0] ? names[root] : "?";
 }
 
 static bool is_const_string(const rl_expr *e)

@@ -71,8 +71,7 @@ static void parse_path(parser *p, rl_path *path)
 			rl_parser_fail(p, p->tok.pos, "expected '.' or '[' after state in a path");
 			return;
 		}
-	} else if (rl_is_word(p, "event") || rl_is_word(p, "meta") || rl_is_word(p, "it") ||
-		   rl_is_word(p, "key")) {
+	} else if (rl_root_of(p) >= 0) {
 		rl_parser_fail(p, p->tok.pos, "'%s' cannot be changed; paths are rooted at the state",
 			       p->tok.str);
 		return;
@@ -269,11 +268,8 @@ static void parse_stmts(parser *p, rl_block *b, bool nested)
 {
 	size_t cap = b->n;
 
-	if (++p->depth > RL_MAX_NESTING) {
-		rl_parser_fail(p, p->tok.pos, "nested deeper than %d levels", RL_MAX_NESTING);
-		p->depth--;
+	if (!rl_nest_enter(p))
 		return;
-	}
 	while (!p->failed && p->tok.kind != T_EOF && !(nested && block_end(p))) {
 		rl_stmt *s;
 		size_t start = p->tok.pos;
