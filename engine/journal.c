@@ -79,17 +79,6 @@ static int read_rows(sm_engine *eng, sm_cancel *cancel, const char *table, const
 		(*(out))->n = (n_);                  \
 	} while (0)
 
-/* Frees a list of TAKE_LIST, free_item freeing what one item owns. */
-#define FREE_LIST(list, free_item)                                  \
-	do {                                                        \
-		if (!(list))                                        \
-			break;                                      \
-		for (size_t i_ = 0; i_ < (list)->n; i_++)           \
-			free_item(&(list)->items[i_]);              \
-		free((list)->items);                                \
-		free(list);                                         \
-	} while (0)
-
 static void decode_failure(const PGresult *res, int r, void *item)
 {
 	sm_failure *f = item;
@@ -143,18 +132,19 @@ int sm_failures_read_instance(sm_engine *eng, const char *source_uuid, sm_cancel
 	return read_failures(eng, NULL, -1, source_uuid, cancel, out, err);
 }
 
-static void free_failure(sm_failure *f)
-{
-	free(f->source_uuid);
-	free(f->source_type);
-	free(f->event_type);
-	free(f->message);
-	free(f->recorded_at);
-}
-
 void sm_failure_list_free(sm_failure_list *list)
 {
-	FREE_LIST(list, free_failure);
+	if (!list)
+		return;
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->items[i].source_uuid);
+		free(list->items[i].source_type);
+		free(list->items[i].event_type);
+		free(list->items[i].message);
+		free(list->items[i].recorded_at);
+	}
+	free(list->items);
+	free(list);
 }
 
 static void decode_run(const PGresult *res, int r, void *item)
@@ -194,21 +184,24 @@ int sm_runs_read(sm_engine *eng, int limit, sm_cancel *cancel, sm_run_list **out
 	return rc;
 }
 
-static void free_run(sm_run_record *x)
-{
-	free(x->kind);
-	free(x->environment);
-	free(x->os_user);
-	free(x->db_user);
-	free(x->started_at);
-	free(x->finished_at);
-	free(x->outcome);
-	free(x->details);
-}
-
 void sm_run_list_free(sm_run_list *list)
 {
-	FREE_LIST(list, free_run);
+	if (!list)
+		return;
+	for (size_t i = 0; i < list->n; i++) {
+		sm_run_record *x = &list->items[i];
+
+		free(x->kind);
+		free(x->environment);
+		free(x->os_user);
+		free(x->db_user);
+		free(x->started_at);
+		free(x->finished_at);
+		free(x->outcome);
+		free(x->details);
+	}
+	free(list->items);
+	free(list);
 }
 
 /* The copy's types, from a JSON array of strings. */
@@ -271,15 +264,16 @@ int sm_copies_read(sm_engine *eng, sm_cancel *cancel, sm_copy_list **out, sm_err
 	return rc;
 }
 
-static void free_copy(sm_copy_record *c)
-{
-	free(c->copied_at);
-	for (size_t k = 0; k < c->n_types; k++)
-		free(c->types[k]);
-	free(c->types);
-}
-
 void sm_copy_list_free(sm_copy_list *list)
 {
-	FREE_LIST(list, free_copy);
+	if (!list)
+		return;
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->items[i].copied_at);
+		for (size_t k = 0; k < list->items[i].n_types; k++)
+			free(list->items[i].types[k]);
+		free(list->items[i].types);
+	}
+	free(list->items);
+	free(list);
 }
