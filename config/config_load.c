@@ -169,7 +169,9 @@ static const char *type_name(const config_setting_t *s)
 	}
 }
 
-/* Checks that every member of group s is in allowed (NULL-terminated). */
+/* Checks that every member of group s is in allowed (NULL-terminated); the
+ * error names the allowed keys as hint says, or lists them when hint is
+ * NULL. */
 static int check_keys(loader *ld, const config_setting_t *s, const char *where,
 		      const char *const *allowed, const char *hint)
 {
@@ -179,14 +181,31 @@ static int check_keys(loader *ld, const config_setting_t *s, const char *where,
 		const config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(m);
 		bool ok = false;
+		char list[256];
+		size_t len = 0;
 
 		for (const char *const *a = allowed; *a && !ok; a++)
 			ok = strcmp(*a, name) == 0;
-		if (!ok)
-			return fail_at(ld, m, "%s%s%s: unknown key (allowed: %s)",
-				       where, *where ? "." : "", name, hint);
+		if (ok)
+			continue;
+		list[0] = '\0';
+		for (const char *const *a = allowed; !hint && *a && len < sizeof list; a++)
+			len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+						a == allowed ? "" : ", ", *a);
+		return fail_at(ld, m, "%s%s%s: unknown key (allowed: %s)",
+			       where, *where ? "." : "", name, hint ? hint : list);
 	}
 	return SM_OK;
+}
+
+/* Checks that s is a group (written as shape in the error: "{ ... }")
+ * whose keys are all allowed (check_keys). */
+static int check_group(loader *ld, const config_setting_t *s, const char *where,
+		       const char *shape, const char *const *allowed, const char *hint)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return fail_at(ld, s, "%s: expected a group %s, got %s", where, shape, type_name(s));
+	return check_keys(ld, s, where, allowed, hint);
 }
 
 static int get_string(loader *ld, const config_setting_t *m, const char *where,
@@ -212,11 +231,11 @@ static int get_int(loader *ld, const config_setting_t *m, const char *where,
 	return SM_OK;
 }
 
-/* Keys shared by `defaults` and environments. */
-static const char *const settings_keys[] = {
-	"jobs", "source_schema", "target_schema", "metadata_key", "batch_size", "copy_max_lag",
-	"duplicate_keys", NULL
-};
+/* Keys shared by `defaults` and environments (read_settings reads them). */
+#define SETTINGS_KEYS \
+	"jobs", "source_schema", "target_schema", "metadata_key", "batch_size", "copy_max_lag", \
+	"duplicate_keys"
+static const char *const settings_keys[] = { SETTINGS_KEYS, NULL };
 
 /* Applies the settings keys present in group s onto *st (which already
  * holds the inherited values; strings are owned by *st). */
@@ -380,9 +399,7 @@ static void add_warning(loader *ld, const config_setting_t *s, const char *text)
 }
 
 static const char *const env_keys[] = {
-	"name", "conninfo", "password_env", "protected",
-	"jobs", "source_schema", "target_schema", "metadata_key", "batch_size", "copy_max_lag",
-	"duplicate_keys", NULL
+	"name", "conninfo", "password_env", "protected", SETTINGS_KEYS, NULL
 };
 
 static int read_environment(loader *ld, const config_setting_t *s, size_t index)
@@ -401,10 +418,8 @@ static int read_environment(loader *ld, const config_setting_t *s, size_t index)
 	env->line = line_of(s);
 	env->file = file_of(ld, s);
 	settings_copy(&env->settings, &cfg->defaults);
-	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-		return fail_at(ld, s, "%s: expected a group { ... }, got %s", where, type_name(s));
-	if (check_keys(ld, s, where, env_keys,
-		       "name, conninfo, password_env, protected and the keys of defaults"))
+	if (check_group(ld, s, where, "{ ... }", env_keys,
+			"name, conninfo, password_env, protected and the keys of defaults"))
 		return SM_ERR_CONFIG;
 	if ((m = config_setting_get_member(s, "protected"))) {
 		if (config_setting_type(m) != CONFIG_TYPE_BOOL)
@@ -474,9 +489,7 @@ static int read_exec(loader *ld, const config_setting_t *s, const char *agg_wher
 	sm_exec_reducer *ex;
 
 	snprintf(where, sizeof where, "%s.reducer", agg_where);
-	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-		return fail_at(ld, s, "%s: expected a group { exec = \"...\"; }, got %s", where, type_name(s));
-	if (check_keys(ld, s, where, exec_keys, "exec, timeout_ms, env"))
+	if (check_group(ld, s, where, "{ exec = \"...\"; }", exec_keys, NULL))
 		return SM_ERR_CONFIG;
 	ex = agg->exec = sm_xcalloc(1, sizeof *ex);
 	ex->timeout_ms = DEFAULT_TIMEOUT_MS;
@@ -535,10 +548,7 @@ static int read_events(loader *ld, const config_setting_t *list, const char *agg
 		memset(r, 0, sizeof *r);
 		r->where = wheres[i];
 		r->line = line_of(e);
-		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
-			return fail_at(ld, e, "%s: expected a group { on = \"...\"; do = \"...\"; }, got %s",
-				       wheres[i], type_name(e));
-		if (check_keys(ld, e, wheres[i], event_keys, "on, when, do"))
+		if (check_group(ld, e, wheres[i], "{ on = \"...\"; do = \"...\"; }", event_keys, NULL))
 			return SM_ERR_CONFIG;
 		m = config_setting_get_member(e, "on");
 		if (!m)
@@ -581,10 +591,7 @@ static int read_aggregate(loader *ld, const config_setting_t *s, size_t index)
 	cfg->n_aggs++;
 	agg->line = line_of(s);
 	agg->file = file_of(ld, s);
-	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-		return fail_at(ld, s, "%s: expected a group { ... }, got %s", where, type_name(s));
-	if (check_keys(ld, s, where, agg_keys,
-		       "type, label, snapshot_version, initial, events, reducer"))
+	if (check_group(ld, s, where, "{ ... }", agg_keys, NULL))
 		return SM_ERR_CONFIG;
 	m = config_setting_get_member(s, "type");
 	if (!m)
@@ -835,16 +842,10 @@ int sm_config_load(const char *path, sm_config **out, sm_error *err)
 		goto done;
 	}
 	root = config_root_setting(&lc);
-	if ((rc = check_keys(&ld, root, "", root_keys, "defaults, environments, aggregates")))
+	if ((rc = check_keys(&ld, root, "", root_keys, NULL)))
 		goto done;
 	if ((defaults = config_setting_get_member(root, "defaults"))) {
-		if (config_setting_type(defaults) != CONFIG_TYPE_GROUP) {
-			rc = fail_at(&ld, defaults, "defaults: expected a group { ... }, got %s", type_name(defaults));
-			goto done;
-		}
-		if ((rc = check_keys(&ld, defaults, "defaults", settings_keys,
-				     "jobs, source_schema, target_schema, metadata_key, batch_size, copy_max_lag,"
-				     " duplicate_keys")))
+		if ((rc = check_group(&ld, defaults, "defaults", "{ ... }", settings_keys, NULL)))
 			goto done;
 		if ((rc = read_settings(&ld, defaults, "defaults", &cfg->defaults)))
 			goto done;
