@@ -144,13 +144,10 @@ static int fold_one(PGconn *conn, sm_reducer *red, sm_json_reader *rd, const cha
 		const char *p[] = { uuid, v, type, text, metadata };
 
 		snprintf(v, sizeof v, "%lld", version);
-		res = sm_db_query(conn, up_sql, 5, p, err);
+		rc = sm_db_exec_count(conn, up_sql, 5, p, NULL, NULL, err);
 		json_object_put(state);
-		if (!res)
-			return SM_ERR_DB;
-		PQclear(res);
 	}
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)
