@@ -89,9 +89,17 @@ enum rl_expr_kind {
 	E_CALL,      /* fn(items...) */
 };
 
-/* The functions of values (E_CALL); RL_FUNCTIONS lists their names. */
-enum rl_fn { F_LENGTH, F_UNIQ, F_MAX, F_MIN };
-#define RL_FUNCTIONS "length, uniq, max, min"
+/* The functions of values (E_CALL), X(id, name, min_args, max_args): the
+ * enum, the parser's table and its list of names in errors. */
+#define RL_FUNCTIONS(X) \
+	X(LENGTH, "length", 1, 1) X(UNIQ, "uniq", 1, 1) \
+	X(MAX, "max", 1, 256) X(MIN, "min", 1, 256)
+
+enum rl_fn {
+#define RL_X_ENUM(id, name, min_args, max_args) F_##id,
+	RL_FUNCTIONS(RL_X_ENUM)
+#undef RL_X_ENUM
+};
 const char *rl_fn_name(enum rl_fn fn);
 
 typedef struct rl_expr rl_expr;

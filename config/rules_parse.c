@@ -261,6 +261,21 @@ static rl_expr *fold(rl_expr *e)
 	return e;
 }
 
+/*
+ * After an element of a list, object or call: consumes the ',' before the
+ * next one, or checks that close ends it (the caller consumes close); what
+ * and open (where it began) name it in the error.
+ */
+static void after_element(parser *p, enum rl_tok close, const char *what, size_t open)
+{
+	if (p->tok.kind == T_COMMA)
+		rl_advance(p);
+	else if (p->tok.kind != close)
+		rl_parser_fail(p, p->tok.pos, "expected ',' or '%s' in %s opened at %s, got %s",
+			       close == T_RBRACK ? "]" : close == T_RBRACE ? "}" : ")", what,
+			       rl_at(p, open), rl_describe(&p->tok));
+}
+
 static rl_expr *parse_list(parser *p)
 {
 	rl_expr *e = new_expr(E_LIST);
@@ -275,13 +290,7 @@ static rl_expr *parse_list(parser *p)
 		e->items[e->n++] = item;
 		if (p->failed)
 			break;
-		if (p->tok.kind == T_COMMA) {
-			rl_advance(p);
-			continue;
-		}
-		if (p->tok.kind != T_RBRACK)
-			rl_parser_fail(p, p->tok.pos, "expected ',' or ']' in the list opened at %s, got %s",
-			     rl_at(p, open), rl_describe(&p->tok));
+		after_element(p, T_RBRACK, "the list", open);
 	}
 	if (p->failed)
 		return e;
@@ -332,13 +341,7 @@ static rl_expr *parse_object(parser *p)
 		e->items[e->n - 1] = parse_expr(p);
 		if (p->failed)
 			break;
-		if (p->tok.kind == T_COMMA) {
-			rl_advance(p);
-			continue;
-		}
-		if (p->tok.kind != T_RBRACE)
-			rl_parser_fail(p, p->tok.pos, "expected ',' or '}' in the object opened at %s, got %s",
-			     rl_at(p, open), rl_describe(&p->tok));
+		after_element(p, T_RBRACE, "the object", open);
 	}
 	if (p->failed)
 		return e;
@@ -372,10 +375,9 @@ static const struct {
 	enum rl_fn fn;
 	size_t min_args, max_args;
 } functions[] = {
-	{ "length", F_LENGTH, 1, 1 },
-	{ "uniq", F_UNIQ, 1, 1 },
-	{ "max", F_MAX, 1, 256 },
-	{ "min", F_MIN, 1, 256 },
+#define RL_X_ROW(id, name, min_args, max_args) { name, F_##id, min_args, max_args },
+	RL_FUNCTIONS(RL_X_ROW)
+#undef RL_X_ROW
 };
 
 const char *rl_fn_name(enum rl_fn fn)
@@ -386,11 +388,24 @@ const char *rl_fn_name(enum rl_fn fn)
 	return "?";
 }
 
+static void unknown_function(parser *p, const char *name)
+{
+	char list[128];
+	size_t len = 0;
+
+	list[0] = '\0';
+	for (size_t k = 0; k < sizeof functions / sizeof functions[0] && len < sizeof list; k++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", k ? ", " : "",
+					functions[k].name);
+	rl_parser_fail(p, p->tok.pos, "unknown function '%s' (the functions are %s)", name, list);
+}
+
 /* NAME ( EXPR, ... ) with NAME one of the functions. */
 static rl_expr *parse_call(parser *p)
 {
 	const char *w = p->tok.str;
 	size_t k, cap = 0, open;
+	char what[64];
 	rl_expr *e;
 
 	for (k = 0; k < sizeof functions / sizeof functions[0]; k++)
@@ -401,12 +416,12 @@ static rl_expr *parse_call(parser *p)
 			rl_parser_fail(p, p->tok.pos, "'%s' makes a condition, not a value: use it in when, "
 				       "if or where (%s event.x)", w, w);
 		else
-			rl_parser_fail(p, p->tok.pos, "unknown function '%s' (the functions are %s)",
-				       w, RL_FUNCTIONS);
+			unknown_function(p, w);
 		return NULL;
 	}
 	e = new_expr(E_CALL);
 	e->fn = functions[k].fn;
+	snprintf(what, sizeof what, "the call of %s", functions[k].name);
 	rl_advance(p);
 	open = p->tok.pos;
 	rl_advance(p);  /* ( */
@@ -415,11 +430,7 @@ static rl_expr *parse_call(parser *p)
 		e->items[e->n++] = parse_expr(p);
 		if (p->failed)
 			break;
-		if (p->tok.kind == T_COMMA)
-			rl_advance(p);
-		else if (p->tok.kind != T_RPAREN)
-			rl_parser_fail(p, p->tok.pos, "expected ',' or ')' in the call of %s opened at %s, got %s",
-				       functions[k].name, rl_at(p, open), rl_describe(&p->tok));
+		after_element(p, T_RPAREN, what, open);
 	}
 	if (p->failed)
 		return e;
