@@ -103,6 +103,34 @@ static bool is_const_string(const rl_expr *e)
 	return e && e->kind == E_CONST && json_object_is_type(e->value, json_type_string);
 }
 
+static void put_expr(sm_strbuf *b, const rl_expr *e);
+
+/* open, e's items separated by ", ", close: a list or a call's arguments. */
+static void put_items(sm_strbuf *b, const char *open, const rl_expr *e, const char *close)
+{
+	sm_strbuf_puts(b, open);
+	for (size_t i = 0; i < e->n; i++) {
+		if (i)
+			sm_strbuf_puts(b, ", ");
+		put_expr(b, e->items[i]);
+	}
+	sm_strbuf_puts(b, close);
+}
+
+/* A key after a value or in a path: a constant string as a member, any
+ * other expression in brackets. */
+static void put_key(sm_strbuf *b, const rl_expr *key)
+{
+	if (is_const_string(key)) {
+		put_member(b, json_object_get_string(key->value),
+			   (size_t)json_object_get_string_len(key->value));
+	} else {
+		sm_strbuf_puts(b, "[");
+		put_expr(b, key);
+		sm_strbuf_puts(b, "]");
+	}
+}
+
 static void put_expr(sm_strbuf *b, const rl_expr *e)
 {
 	switch (e->kind) {
@@ -118,23 +146,10 @@ static void put_expr(sm_strbuf *b, const rl_expr *e)
 		return;
 	case E_INDEX:
 		put_expr(b, e->base);
-		if (is_const_string(e->index)) {
-			put_member(b, json_object_get_string(e->index->value),
-				   (size_t)json_object_get_string_len(e->index->value));
-		} else {
-			sm_strbuf_puts(b, "[");
-			put_expr(b, e->index);
-			sm_strbuf_puts(b, "]");
-		}
+		put_key(b, e->index);
 		return;
 	case E_LIST:
-		sm_strbuf_puts(b, "[");
-		for (size_t i = 0; i < e->n; i++) {
-			if (i)
-				sm_strbuf_puts(b, ", ");
-			put_expr(b, e->items[i]);
-		}
-		sm_strbuf_puts(b, "]");
+		put_items(b, "[", e, "]");
 		return;
 	case E_OBJECT:
 		sm_strbuf_puts(b, "{");
@@ -160,13 +175,7 @@ static void put_expr(sm_strbuf *b, const rl_expr *e)
 		return;
 	case E_CALL:
 		sm_strbuf_puts(b, rl_fn_name(e->fn));
-		sm_strbuf_puts(b, "(");
-		for (size_t i = 0; i < e->n; i++) {
-			if (i)
-				sm_strbuf_puts(b, ", ");
-			put_expr(b, e->items[i]);
-		}
-		sm_strbuf_puts(b, ")");
+		put_items(b, "(", e, ")");
 		return;
 	}
 	sm_strbuf_puts(b, "?");
@@ -213,16 +222,10 @@ static void put_path(sm_strbuf *b, const rl_path *path)
 	for (size_t i = 0; i < path->n; i++) {
 		const rl_seg *s = &path->segs[i];
 
-		if (s->name) {
+		if (s->name)
 			put_member(b, s->name, strlen(s->name));
-		} else if (is_const_string(s->key)) {
-			put_member(b, json_object_get_string(s->key->value),
-				   (size_t)json_object_get_string_len(s->key->value));
-		} else {
-			sm_strbuf_puts(b, "[");
-			put_expr(b, s->key);
-			sm_strbuf_puts(b, "]");
-		}
+		else
+			put_key(b, s->key);
 	}
 }
 
