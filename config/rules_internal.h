@@ -240,6 +240,9 @@ void rl_advance(rl_parser *p);
 enum rl_tok rl_peek_kind(rl_parser *p);
 /* Is the current token the name word? */
 bool rl_is_word(const rl_parser *p, const char *word);
+/* Consumes close (T_RPAREN or T_RBRACK), which ends what opened at open;
+ * false, with the error, when the current token is another. */
+bool rl_expect_close(rl_parser *p, enum rl_tok close, size_t open);
 /* The root the current token names (a name, or a $variable), or -1. */
 int rl_root_of(const rl_parser *p);
 

@@ -73,6 +73,18 @@ bool rl_nest_enter(parser *p)
 	return false;
 }
 
+bool rl_expect_close(parser *p, enum rl_tok close, size_t open)
+{
+	if (p->tok.kind != close) {
+		rl_parser_fail(p, p->tok.pos, "expected '%s' to close the '%s' at %s, got %s",
+			       close == T_RBRACK ? "]" : ")", close == T_RBRACK ? "[" : "(",
+			       rl_at(p, open), rl_describe(&p->tok));
+		return false;
+	}
+	rl_advance(p);
+	return true;
+}
+
 bool rl_is_word(const parser *p, const char *word)
 {
 	return p->tok.kind == T_IDENT && strcmp(p->tok.str, word) == 0;
@@ -204,14 +216,8 @@ static rl_expr *parse_postfix(parser *p, rl_expr *base)
 			e->base = base;
 			e->index = idx;
 			base = e;
-			if (p->failed)
+			if (p->failed || !rl_expect_close(p, T_RBRACK, open))
 				break;
-			if (p->tok.kind != T_RBRACK) {
-				rl_parser_fail(p, p->tok.pos, "expected ']' to close the '[' at %s, got %s",
-				     rl_at(p, open), rl_describe(&p->tok));
-				break;
-			}
-			rl_advance(p);
 		}
 	}
 	return base;
@@ -470,12 +476,8 @@ static rl_expr *parse_primary(parser *p)
 		if (p->failed)
 			return e;
 		e->pos = open;
-		if (p->tok.kind != T_RPAREN) {
-			rl_parser_fail(p, p->tok.pos, "expected ')' to close the '(' at %s, got %s",
-			     rl_at(p, open), rl_describe(&p->tok));
+		if (!rl_expect_close(p, T_RPAREN, open))
 			return e;
-		}
-		rl_advance(p);
 		return parse_postfix(p, e);
 	}
 	case T_VAR:
@@ -643,11 +645,8 @@ static rl_cond *parse_cond_atom(parser *p)
 
 		rl_advance(p);
 		c = parse_cond(p);
-		if (!p->failed && p->tok.kind != T_RPAREN)
-			rl_parser_fail(p, p->tok.pos, "expected ')' to close the '(' at %s, got %s",
-			     rl_at(p, open), rl_describe(&p->tok));
 		if (!p->failed)
-			rl_advance(p);
+			rl_expect_close(p, T_RPAREN, open);
 		/* `(a ~ b) == c`: the parentheses held a value, not a condition. */
 		if (!p->failed && c->kind == C_TRUTHY && continues_value(p)) {
 			rl_expr *e = c->a;

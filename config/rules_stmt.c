@@ -99,14 +99,8 @@ static void parse_path(parser *p, rl_path *path)
 			rl_advance(p);
 			key = rl_parse_expr(p);
 			add_seg(path, &cap, NULL, key, open);
-			if (p->failed)
+			if (p->failed || !rl_expect_close(p, T_RBRACK, open))
 				return;
-			if (p->tok.kind != T_RBRACK) {
-				rl_parser_fail(p, p->tok.pos, "expected ']' to close the '[' at %s, got %s",
-					       rl_at(p, open), rl_describe(&p->tok));
-				return;
-			}
-			rl_advance(p);
 		}
 	}
 }
