@@ -12,6 +12,7 @@
 
 #include "config/rules_internal.h"
 #include "util/alloc.h"
+#include "util/json.h"
 #include "util/hex.h"
 
 void rl_token_clear(rl_token *tok)
@@ -186,50 +187,22 @@ static void lex_string(rl_lexer *lx, rl_token *tok)
 	lx->pos = i + 1;
 }
 
-/* A JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+/* A JSON number (sm_json_number_scan), not followed by a name. */
 static void lex_number(rl_lexer *lx, rl_token *tok)
 {
+	static const char *const problems[] = {
+		[SM_JNUM_NO_DIGIT] = "expected a digit after '-'",
+		[SM_JNUM_LEADING_ZERO] = "numbers must not have leading zeros",
+		[SM_JNUM_NO_FRACTION] = "expected a digit after '.' in number",
+		[SM_JNUM_NO_EXPONENT] = "expected a digit in the exponent of number",
+	};
 	const char *s = lx->src;
 	size_t i = lx->pos;
+	bool integral;
+	enum sm_json_number_error e = sm_json_number_scan(s, lx->len, &i, &integral);
 
-	if (s[i] == '-')
-		i++;
-	if (i >= lx->len || !is_digit(s[i])) {
-		set_error(tok, "expected a digit after '-'");
-		lx->pos = lx->len;
-		return;
-	}
-	if (s[i] == '0' && i + 1 < lx->len && is_digit(s[i + 1])) {
-		set_error(tok, "numbers must not have leading zeros");
-		lx->pos = lx->len;
-		return;
-	}
-	while (i < lx->len && is_digit(s[i]))
-		i++;
-	if (i < lx->len && s[i] == '.') {
-		i++;
-		if (i >= lx->len || !is_digit(s[i])) {
-			set_error(tok, "expected a digit after '.' in number");
-			lx->pos = lx->len;
-			return;
-		}
-		while (i < lx->len && is_digit(s[i]))
-			i++;
-	}
-	if (i < lx->len && (s[i] == 'e' || s[i] == 'E')) {
-		i++;
-		if (i < lx->len && (s[i] == '+' || s[i] == '-'))
-			i++;
-		if (i >= lx->len || !is_digit(s[i])) {
-			set_error(tok, "expected a digit in the exponent of number");
-			lx->pos = lx->len;
-			return;
-		}
-		while (i < lx->len && is_digit(s[i]))
-			i++;
-	}
-	if (i < lx->len && is_ident_char(s[i])) {
-		set_error(tok, "a number must not run into a name");
+	if (e != SM_JNUM_OK || (i < lx->len && is_ident_char(s[i]))) {
+		set_error(tok, e != SM_JNUM_OK ? problems[e] : "a number must not run into a name");
 		lx->pos = lx->len;
 		return;
 	}

@@ -76,6 +76,25 @@ int sm_json_reader_parse_object_fields(sm_json_reader *r, const char *text, size
  * accept it, without building anything. */
 int sm_json_reader_check(sm_json_reader *r, const char *text, size_t len, sm_error *err);
 
+/* What breaks a number for sm_json_number_scan. */
+enum sm_json_number_error {
+	SM_JNUM_OK,
+	SM_JNUM_NO_DIGIT,       /* no digit where the number (after its '-') starts */
+	SM_JNUM_LEADING_ZERO,   /* a digit after a leading 0 */
+	SM_JNUM_NO_FRACTION,    /* no digit after the point */
+	SM_JNUM_NO_EXPONENT,    /* no digit in the exponent */
+};
+
+/*
+ * Scans the JSON number at t[*i..len): -?(0|[1-9][0-9]*)(\.[0-9]+)?
+ * ([eE][+-]?[0-9]+)?.  On SM_JNUM_OK *i is just after it; otherwise *i is
+ * at the byte that breaks it (after the '-', the 0, the point or the
+ * exponent's letter and sign).  *integral: neither fraction nor exponent.
+ * Pure; the JSON parser and the rules' lexer both read numbers with it.
+ */
+enum sm_json_number_error sm_json_number_scan(const char *t, size_t len, size_t *i,
+					      bool *integral);
+
 /* Compact JSON text of obj; the pointer is owned by obj and valid until obj
  * changes or is freed (json_object_to_json_string_length semantics).
  * *len receives the length. */

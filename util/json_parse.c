@@ -443,16 +443,59 @@ static int word_value(parser *p, bool build, json_object **out)
 	return SM_OK;
 }
 
+static size_t digits(const char *t, size_t len, size_t i)
+{
+	while (i < len && is_digit((unsigned char)t[i]))
+		i++;
+	return i;
+}
+
+enum sm_json_number_error sm_json_number_scan(const char *t, size_t len, size_t *i,
+					      bool *integral)
+{
+	size_t k = *i;
+
+	*integral = true;
+	if (k < len && t[k] == '-')
+		k++;
+	*i = k;
+	if (k >= len || !is_digit((unsigned char)t[k]))
+		return SM_JNUM_NO_DIGIT;
+	k = t[k] == '0' ? k + 1 : digits(t, len, k);
+	*i = k;
+	if (k < len && is_digit((unsigned char)t[k]))
+		return SM_JNUM_LEADING_ZERO;
+	if (k < len && t[k] == '.') {
+		*integral = false;
+		*i = ++k;
+		if (k >= len || !is_digit((unsigned char)t[k]))
+			return SM_JNUM_NO_FRACTION;
+		k = digits(t, len, k);
+	}
+	if (k < len && (t[k] == 'e' || t[k] == 'E')) {
+		*integral = false;
+		if (++k < len && (t[k] == '+' || t[k] == '-'))
+			k++;
+		*i = k;
+		if (k >= len || !is_digit((unsigned char)t[k]))
+			return SM_JNUM_NO_EXPONENT;
+		k = digits(t, len, k);
+	}
+	*i = k;
+	return SM_JNUM_OK;
+}
+
 static int number_value(parser *p, bool build, json_object **out)
 {
 	const unsigned char *t = p->t;
 	size_t s = p->i, i = p->i, len = p->len, digits_start, n;
-	bool negative = t[i] == '-', integral = true;
+	bool negative = t[i] == '-', integral;
 
-	if (negative)
-		i++;
-	digits_start = i;
-	if (i >= len || !is_digit(t[i])) {
+	digits_start = negative ? s + 1 : s;
+	switch (sm_json_number_scan((const char *)t, len, &i, &integral)) {
+	case SM_JNUM_OK:
+		break;
+	case SM_JNUM_NO_DIGIT:
 		if (i < len && is_letter(t[i])) {
 			/* "-Infinity", "-NaN" */
 			while (i < len && is_letter(t[i]))
@@ -464,37 +507,17 @@ static int number_value(parser *p, bool build, json_object **out)
 		}
 		p->i = i;
 		return expected(p, "invalid number (no digit after '-')");
-	}
-	if (t[i] == '0')
-		i++;
-	else
-		while (i < len && is_digit(t[i]))
-			i++;
-	n = i - digits_start;
-	if (i < len && is_digit(t[i])) {
+	case SM_JNUM_LEADING_ZERO:
 		p->i = i;
 		return expected(p, "invalid number (leading zero)");
+	case SM_JNUM_NO_FRACTION:
+		p->i = i;
+		return expected(p, "invalid number (no digit after the point)");
+	case SM_JNUM_NO_EXPONENT:
+		p->i = i;
+		return expected(p, "invalid number (no digit in the exponent)");
 	}
-	if (i < len && t[i] == '.') {
-		integral = false;
-		if (++i >= len || !is_digit(t[i])) {
-			p->i = i;
-			return expected(p, "invalid number (no digit after the point)");
-		}
-		while (i < len && is_digit(t[i]))
-			i++;
-	}
-	if (i < len && (t[i] == 'e' || t[i] == 'E')) {
-		integral = false;
-		if (++i < len && (t[i] == '+' || t[i] == '-'))
-			i++;
-		if (i >= len || !is_digit(t[i])) {
-			p->i = i;
-			return expected(p, "invalid number (no digit in the exponent)");
-		}
-		while (i < len && is_digit(t[i]))
-			i++;
-	}
+	n = i - digits_start;  /* the integer's digits, when integral */
 	p->i = i;
 	if (integral) {
 		/* Exact: int64, or uint64 above INT64_MAX; nothing is rounded. */
