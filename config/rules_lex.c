@@ -13,7 +13,6 @@
 #include "config/rules_internal.h"
 #include "util/alloc.h"
 #include "util/json.h"
-#include "util/hex.h"
 
 void rl_token_clear(rl_token *tok)
 {
@@ -54,47 +53,6 @@ static void set_error(rl_token *tok, const char *msg)
 	tok->len = strlen(msg);
 }
 
-static int hex4(const char *s, size_t avail, unsigned *out)
-{
-	unsigned v = 0;
-
-	if (avail < 4)
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		int h = sm_hex_digit((unsigned char)s[i]);
-
-		if (h < 0)
-			return -1;
-		v = v << 4 | (unsigned)h;
-	}
-	*out = v;
-	return 0;
-}
-
-static size_t put_utf8(char *out, unsigned cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xC0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xE0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
 /* A quoted string; the opening quote is at lx->pos.  Escapes as in JSON,
  * plus \' so that either quote can be written inside either kind. */
 static void lex_string(rl_lexer *lx, rl_token *tok)
@@ -128,38 +86,19 @@ static void lex_string(rl_lexer *lx, rl_token *tok)
 		case '"': buf[n++] = '"'; break;
 		case '\'': buf[n++] = '\''; break;
 		case 'u': {
-			unsigned cp, lo;
+			size_t width;
+			long cp = sm_json_unicode_escape(lx->src + i - 2, lx->len - (i - 2), &width);
 
-			if (hex4(lx->src + i, lx->len - i, &cp) != 0) {
+			if (cp < 0) {
 				free(buf);
-				lx->pos = i - 2;
-				tok->pos = lx->pos;
-				set_error(tok, "\\u must be followed by four hex digits");
+				tok->pos = i - 2;
+				set_error(tok, cp == SM_JSON_UESC_BAD ? "\\u must be followed by four hex digits"
+					  : "unpaired UTF-16 surrogate in \\u escape");
 				lx->pos = lx->len;
 				return;
 			}
-			i += 4;
-			if (cp >= 0xD800 && cp <= 0xDBFF) {
-				if (i + 1 < lx->len && lx->src[i] == '\\' && lx->src[i + 1] == 'u' &&
-				    hex4(lx->src + i + 2, lx->len - i - 2, &lo) == 0 &&
-				    lo >= 0xDC00 && lo <= 0xDFFF) {
-					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-					i += 6;
-				} else {
-					free(buf);
-					tok->pos = i - 6;
-					set_error(tok, "unpaired UTF-16 surrogate in \\u escape");
-					lx->pos = lx->len;
-					return;
-				}
-			} else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-				free(buf);
-				tok->pos = i - 6;
-				set_error(tok, "unpaired UTF-16 surrogate in \\u escape");
-				lx->pos = lx->len;
-				return;
-			}
-			n += put_utf8(buf + n, cp);
+			i += width - 2;
+			n += sm_utf8_put(buf + n, (unsigned long)cp);
 			break;
 		}
 		default: {

@@ -95,6 +95,20 @@ enum sm_json_number_error {
 enum sm_json_number_error sm_json_number_scan(const char *t, size_t len, size_t *i,
 					      bool *integral);
 
+/*
+ * The code point of the \uXXXX escape at s[0..avail) (s[0] is its '\'), a
+ * UTF-16 surrogate pair (\uD8xx\uDCxx) joined into one; *width gets its
+ * length (6, or 12 for a pair).  SM_JSON_UESC_BAD when four hex digits do
+ * not follow, SM_JSON_UESC_LONE for a surrogate without its partner.  Pure;
+ * the JSON parser and the rules' lexer both read \u with it.
+ */
+#define SM_JSON_UESC_BAD  (-1L)
+#define SM_JSON_UESC_LONE (-2L)
+long sm_json_unicode_escape(const char *s, size_t avail, size_t *width);
+/* Writes code point cp (at most U+10FFFF) as UTF-8 to out, which has room
+ * for 4 bytes; returns how many it wrote. */
+size_t sm_utf8_put(char *out, unsigned long cp);
+
 /* Compact JSON text of obj; the pointer is owned by obj and valid until obj
  * changes or is freed (json_object_to_json_string_length semantics).
  * *len receives the length. */

@@ -189,33 +189,43 @@ static long hex4(const unsigned char *s)
 	return v;
 }
 
+long sm_json_unicode_escape(const char *s, size_t avail, size_t *width)
+{
+	const unsigned char *t = (const unsigned char *)s;
+	long cp, lo;
+
+	*width = 6;
+	if (avail < 6 || (cp = hex4(t + 2)) < 0)
+		return SM_JSON_UESC_BAD;
+	if (cp >= 0xDC00 && cp <= 0xDFFF)
+		return SM_JSON_UESC_LONE;
+	if (cp < 0xD800 || cp > 0xDBFF)
+		return cp;
+	if (avail < 12 || t[6] != '\\' || t[7] != 'u' || (lo = hex4(t + 8)) < 0xDC00 || lo > 0xDFFF)
+		return SM_JSON_UESC_LONE;
+	*width = 12;
+	return 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+}
+
 /* The code point of the \u escape at t[i] (t[i] == '\\'), 0 on a malformed
  * escape; *width gets its length (6, or 12 for a surrogate pair). */
 static long unicode_escape(parser *p, size_t i, size_t *width, int *rc)
 {
-	long cp, lo;
+	long cp = sm_json_unicode_escape((const char *)p->t + i, p->len - i, width);
 
 	*rc = SM_OK;
-	if (i + 6 > p->len || (cp = hex4(p->t + i + 2)) < 0) {
+	if (cp == SM_JSON_UESC_BAD) {
 		*rc = fail_at(p, i, "invalid \\u escape");
 		return 0;
 	}
-	*width = 6;
-	if (cp >= 0xDC00 && cp <= 0xDFFF)
-		goto lone;
-	if (cp < 0xD800 || cp > 0xDBFF)
-		return cp;
-	if (i + 12 > p->len || p->t[i + 6] != '\\' || p->t[i + 7] != 'u' ||
-	    (lo = hex4(p->t + i + 8)) < 0xDC00 || lo > 0xDFFF)
-		goto lone;
-	*width = 12;
-	return 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-lone:
-	/* json-c would silently make it U+FFFD; jsonb and Elixir refuse it. */
-	*rc = sm_error_set(p->err, SM_ERR_DATA,
-			   "invalid JSON at byte %zu: %.6s is a lone UTF-16 surrogate",
-			   i, (const char *)p->t + i);
-	return 0;
+	if (cp == SM_JSON_UESC_LONE) {
+		/* json-c would silently make it U+FFFD; jsonb and Elixir refuse it. */
+		*rc = sm_error_set(p->err, SM_ERR_DATA,
+				   "invalid JSON at byte %zu: %.6s is a lone UTF-16 surrogate",
+				   i, (const char *)p->t + i);
+		return 0;
+	}
+	return cp;
 }
 
 /* Characters that end the plain run of a string. */
@@ -286,23 +296,28 @@ static int scan_string(parser *p, size_t *start, size_t *end, bool *escaped, boo
 	return SM_OK;
 }
 
-static void put_utf8(char *out, size_t *o, long cp)
+size_t sm_utf8_put(char *out, unsigned long cp)
 {
 	if (cp < 0x80) {
-		out[(*o)++] = (char)cp;
-	} else if (cp < 0x800) {
-		out[(*o)++] = (char)(0xC0 | (cp >> 6));
-		out[(*o)++] = (char)(0x80 | (cp & 0x3F));
-	} else if (cp < 0x10000) {
-		out[(*o)++] = (char)(0xE0 | (cp >> 12));
-		out[(*o)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		out[(*o)++] = (char)(0x80 | (cp & 0x3F));
-	} else {
-		out[(*o)++] = (char)(0xF0 | (cp >> 18));
-		out[(*o)++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		out[(*o)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		out[(*o)++] = (char)(0x80 | (cp & 0x3F));
+		out[0] = (char)cp;
+		return 1;
 	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
 }
 
 /* Writes the unescaped content of a checked string (t[start..end)) to out,
@@ -327,14 +342,12 @@ static size_t unescape(const unsigned char *t, size_t start, size_t end, char *o
 		case 'r': out[o++] = '\r'; break;
 		case 't': out[o++] = '\t'; break;
 		case 'u': {
-			long cp = hex4(t + i + 2);
+			/* Checked by scan_string: a code point, never an error. */
+			size_t width;
+			long cp = sm_json_unicode_escape((const char *)t + i, end - i, &width);
 
-			if (cp >= 0xD800 && cp <= 0xDBFF) {
-				cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(t + i + 8) - 0xDC00);
-				i += 6;
-			}
-			put_utf8(out, &o, cp);
-			i += 6;
+			o += sm_utf8_put(out + o, (unsigned long)cp);
+			i += width;
 			continue;
 		}
 		default: out[o++] = (char)t[i + 1]; break;  /* " \ / */
