@@ -300,23 +300,27 @@ static void sort_types(sm_rules *r)
 	}
 }
 
+/* bsearch over rules->sorted: an event type against the type an index names. */
+typedef struct type_key {
+	const char *name;
+	const rl_type *types;
+} type_key;
+
+static int cmp_type_key(const void *key, const void *index)
+{
+	const type_key *k = key;
+
+	return strcmp(k->name, k->types[*(const size_t *)index].name);
+}
+
 const rl_type *rl_find_type(const sm_rules *rules, const char *event_type)
 {
-	size_t lo = 0, hi = rules->n_types;
+	type_key key = { event_type, rules->types };
+	const size_t *at = rules->n_types ? bsearch(&key, rules->sorted, rules->n_types,
+						    sizeof *rules->sorted, cmp_type_key)
+					  : NULL;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const rl_type *t = &rules->types[rules->sorted[mid]];
-		int c = strcmp(event_type, t->name);
-
-		if (c == 0)
-			return t;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return at ? &rules->types[*at] : NULL;
 }
 
 static void add_entry(rl_type *t, size_t i)

@@ -585,22 +585,14 @@ static int number_value(parser *p, bool build, json_object **out)
 
 /* --------------------------------------------------------------- values */
 
+static int cmp_key_name(const void *key, const void *name)
+{
+	return strcmp(key, *(const char *const *)name);
+}
+
 static bool wanted(const sm_json_fields *f, const char *key)
 {
-	size_t lo = 0, hi = f->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(key, f->names[mid]);
-
-		if (c == 0)
-			return true;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return false;
+	return f->n > 0 && bsearch(key, f->names, f->n, sizeof *f->names, cmp_key_name) != NULL;
 }
 
 /* Attaches a finished value to the open container on top of the stack
