@@ -65,6 +65,8 @@ static void lex_string(rl_lexer *lx, rl_token *tok)
 
 	while (i < lx->len && lx->src[i] != quote) {
 		char c = lx->src[i];
+		size_t width;
+		long cp;
 
 		if (c != '\\') {
 			buf[n++] = c;
@@ -75,35 +77,14 @@ static void lex_string(rl_lexer *lx, rl_token *tok)
 			break;
 		c = lx->src[i + 1];
 		i += 2;
-		switch (c) {
-		case 'n': buf[n++] = '\n'; break;
-		case 't': buf[n++] = '\t'; break;
-		case 'r': buf[n++] = '\r'; break;
-		case 'b': buf[n++] = '\b'; break;
-		case 'f': buf[n++] = '\f'; break;
-		case '\\': buf[n++] = '\\'; break;
-		case '/': buf[n++] = '/'; break;
-		case '"': buf[n++] = '"'; break;
-		case '\'': buf[n++] = '\''; break;
-		case 'u': {
-			size_t width;
-			long cp = sm_json_unicode_escape(lx->src + i - 2, lx->len - (i - 2), &width);
-
-			if (cp < 0) {
-				free(buf);
-				tok->pos = i - 2;
-				set_error(tok, cp == SM_JSON_UESC_BAD ? "\\u must be followed by four hex digits"
-					  : "unpaired UTF-16 surrogate in \\u escape");
-				lx->pos = lx->len;
-				return;
-			}
-			i += width - 2;
-			n += sm_utf8_put(buf + n, (unsigned long)cp);
-			break;
-		}
-		default: {
+		if (c != 'u') {
+			int byte = c == '\'' ? '\'' : sm_json_escape_byte((unsigned char)c);
 			char msg[64];
 
+			if (byte >= 0) {
+				buf[n++] = (char)byte;
+				continue;
+			}
 			free(buf);
 			tok->pos = i - 2;
 			snprintf(msg, sizeof msg, "unknown escape \\%c in string", c);
@@ -111,7 +92,17 @@ static void lex_string(rl_lexer *lx, rl_token *tok)
 			lx->pos = lx->len;
 			return;
 		}
+		cp = sm_json_unicode_escape(lx->src + i - 2, lx->len - (i - 2), &width);
+		if (cp < 0) {
+			free(buf);
+			tok->pos = i - 2;
+			set_error(tok, cp == SM_JSON_UESC_BAD ? "\\u must be followed by four hex digits"
+				  : "unpaired UTF-16 surrogate in \\u escape");
+			lx->pos = lx->len;
+			return;
 		}
+		i += width - 2;
+		n += sm_utf8_put(buf + n, (unsigned long)cp);
 	}
 	if (i >= lx->len) {
 		free(buf);

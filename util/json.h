@@ -105,6 +105,10 @@ enum sm_json_number_error sm_json_number_scan(const char *t, size_t len, size_t 
 #define SM_JSON_UESC_BAD  (-1L)
 #define SM_JSON_UESC_LONE (-2L)
 long sm_json_unicode_escape(const char *s, size_t avail, size_t *width);
+/* The byte that the escape \c stands for in a JSON string (\n a newline,
+ * \" \\ \/ themselves), or -1 when \c is none of the eight (\u is read by
+ * sm_json_unicode_escape). */
+int sm_json_escape_byte(int c);
 /* Writes code point cp (at most U+10FFFF) as UTF-8 to out, which has room
  * for 4 bytes; returns how many it wrote. */
 size_t sm_utf8_put(char *out, unsigned long cp);

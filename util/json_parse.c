@@ -189,6 +189,19 @@ static long hex4(const unsigned char *s)
 	return v;
 }
 
+int sm_json_escape_byte(int c)
+{
+	switch (c) {
+	case '"': case '\\': case '/': return c;
+	case 'b': return '\b';
+	case 'f': return '\f';
+	case 'n': return '\n';
+	case 'r': return '\r';
+	case 't': return '\t';
+	default: return -1;
+	}
+}
+
 long sm_json_unicode_escape(const char *s, size_t avail, size_t *width)
 {
 	const unsigned char *t = (const unsigned char *)s;
@@ -262,19 +275,14 @@ static int scan_string(parser *p, size_t *start, size_t *end, bool *escaped, boo
 
 			if (i + 1 >= len)
 				return fail_at(p, len, "unexpected end of JSON");
-			switch (t[i + 1]) {
-			case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-				break;
-			case 'u': {
+			if (t[i + 1] == 'u') {
 				long cp = unicode_escape(p, i, &width, &rc);
 
 				if (rc)
 					return rc;
 				if (cp == 0)
 					*has_nul = true;
-				break;
-			}
-			default:
+			} else if (sm_json_escape_byte(t[i + 1]) < 0) {
 				return fail_at(p, i, "invalid escape in string");
 			}
 			*escaped = true;
@@ -335,13 +343,7 @@ static size_t unescape(const unsigned char *t, size_t start, size_t end, char *o
 			i++;
 			continue;
 		}
-		switch (t[i + 1]) {
-		case 'b': out[o++] = '\b'; break;
-		case 'f': out[o++] = '\f'; break;
-		case 'n': out[o++] = '\n'; break;
-		case 'r': out[o++] = '\r'; break;
-		case 't': out[o++] = '\t'; break;
-		case 'u': {
+		if (t[i + 1] == 'u') {
 			/* Checked by scan_string: a code point, never an error. */
 			size_t width;
 			long cp = sm_json_unicode_escape((const char *)t + i, end - i, &width);
@@ -350,8 +352,7 @@ static size_t unescape(const unsigned char *t, size_t start, size_t end, char *o
 			i += width;
 			continue;
 		}
-		default: out[o++] = (char)t[i + 1]; break;  /* " \ / */
-		}
+		out[o++] = (char)sm_json_escape_byte(t[i + 1]);
 		i += 2;
 	}
 	return o;
