@@ -141,10 +141,38 @@ typedef struct rl_path {
 	size_t n;                /* >= 1 */
 } rl_path;
 
-enum rl_stmt_kind {
-	S_SET, S_PUTNEW, S_ADD, S_DELETE, S_APPEND, S_PREPEND, S_REMOVE, S_MERGE, S_RESET,
-	S_IF, S_FAIL,
+/* What follows the word of a statement that begins with one. */
+enum rl_stmt_operands {
+	RL_OPS_NONE,        /* reset */
+	RL_OPS_VALUE,       /* fail VALUE */
+	RL_OPS_PATH,        /* delete PATH */
+	RL_OPS_PATH_VALUE,  /* append PATH VALUE */
+	RL_OPS_PATH_WHERE,  /* remove PATH where COND */
+	RL_OPS_IF,          /* if COND then ... (elif/else) end */
 };
+
+/* The statements that begin with their word, X(id, word, operands): the
+ * parser, the printer and the parser's list of statements read it.  The
+ * others are assignments: PATH = VALUE, ?=, +=. */
+#define RL_WORD_STMTS(X) \
+	X(DELETE, "delete", RL_OPS_PATH) X(APPEND, "append", RL_OPS_PATH_VALUE) \
+	X(PREPEND, "prepend", RL_OPS_PATH_VALUE) X(REMOVE, "remove", RL_OPS_PATH_WHERE) \
+	X(MERGE, "merge", RL_OPS_PATH_VALUE) X(RESET, "reset", RL_OPS_NONE) \
+	X(IF, "if", RL_OPS_IF) X(FAIL, "fail", RL_OPS_VALUE)
+
+enum rl_stmt_kind {
+	S_SET, S_PUTNEW, S_ADD,
+#define RL_X_ENUM(id, word, operands) S_##id,
+	RL_WORD_STMTS(RL_X_ENUM)
+#undef RL_X_ENUM
+};
+
+/* The word and operands of statement kind k (word NULL for an assignment). */
+typedef struct rl_stmt_word {
+	const char *word;
+	enum rl_stmt_operands operands;
+} rl_stmt_word;
+const rl_stmt_word *rl_stmt_word_of(enum rl_stmt_kind k);
 
 typedef struct rl_stmt rl_stmt;
 

@@ -242,12 +242,21 @@ static void put_block(sm_strbuf *b, const rl_block *blk)
 
 static void put_stmt(sm_strbuf *b, const rl_stmt *s)
 {
-	const char *word = NULL, *op = NULL;
+	const rl_stmt_word *w = rl_stmt_word_of(s->kind);
 
-	switch (s->kind) {
-	case S_IF:
+	if (!w->word) {  /* an assignment */
+		put_path(b, &s->path);
+		sm_strbuf_puts(b, s->kind == S_SET ? " = " : s->kind == S_PUTNEW ? " ?= " : " += ");
+		put_expr(b, s->value);
+		return;
+	}
+	sm_strbuf_puts(b, w->word);
+	switch (w->operands) {
+	case RL_OPS_NONE:
+		return;
+	case RL_OPS_IF:
 		/* elif is else if: the same tree, so the same text */
-		sm_strbuf_puts(b, "if ");
+		sm_strbuf_puts(b, " ");
 		put_cond(b, s->cond);
 		sm_strbuf_puts(b, " then ");
 		put_block(b, &s->then_b);
@@ -257,31 +266,18 @@ static void put_stmt(sm_strbuf *b, const rl_stmt *s)
 		}
 		sm_strbuf_puts(b, s->then_b.n || s->else_b.n ? " end" : "end");
 		return;
-	case S_FAIL:
-		sm_strbuf_puts(b, "fail ");
+	case RL_OPS_VALUE:
+		sm_strbuf_puts(b, " ");
 		put_expr(b, s->value);
 		return;
-	case S_SET: op = " = "; break;
-	case S_PUTNEW: op = " ?= "; break;
-	case S_ADD: op = " += "; break;
-	case S_DELETE: word = "delete "; break;
-	case S_APPEND: word = "append "; break;
-	case S_PREPEND: word = "prepend "; break;
-	case S_MERGE: word = "merge "; break;
-	case S_REMOVE: word = "remove "; break;
-	case S_RESET:
-		sm_strbuf_puts(b, "reset");
-		return;
-	}
-	if (op) {
+	case RL_OPS_PATH:
+	case RL_OPS_PATH_VALUE:
+	case RL_OPS_PATH_WHERE:
+		sm_strbuf_puts(b, " ");
 		put_path(b, &s->path);
-		sm_strbuf_puts(b, op);
-		put_expr(b, s->value);
-		return;
+		break;
 	}
-	sm_strbuf_puts(b, word);
-	put_path(b, &s->path);
-	if (s->kind == S_REMOVE) {
+	if (w->operands == RL_OPS_PATH_WHERE) {
 		sm_strbuf_puts(b, " where ");
 		put_cond(b, s->cond);
 	} else if (s->value) {

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,20 @@
 #include "util/alloc.h"
 
 typedef rl_parser parser;
+
+static const rl_stmt_word stmt_words[] = {
+	[S_SET] = { NULL, RL_OPS_PATH_VALUE },
+	[S_PUTNEW] = { NULL, RL_OPS_PATH_VALUE },
+	[S_ADD] = { NULL, RL_OPS_PATH_VALUE },
+#define RL_X_ROW(id, word, operands) [S_##id] = { word, operands },
+	RL_WORD_STMTS(RL_X_ROW)
+#undef RL_X_ROW
+};
+
+const rl_stmt_word *rl_stmt_word_of(enum rl_stmt_kind k)
+{
+	return &stmt_words[k];
+}
 
 static void path_free(rl_path *path)
 {
@@ -61,8 +76,16 @@ static void parse_path(parser *p, rl_path *path)
 	size_t cap = 0;
 
 	if (p->tok.kind != T_IDENT) {
-		rl_parser_fail(p, p->tok.pos, "expected a statement (a path such as name or a.b, or delete, "
-			       "append, prepend, remove, merge, reset, if, fail), got %s", rl_describe(&p->tok));
+		char words[128];
+		size_t len = 0;
+
+		words[0] = '\0';
+		for (size_t k = 0; k < sizeof stmt_words / sizeof stmt_words[0]; k++)
+			if (stmt_words[k].word && len < sizeof words)
+				len += (size_t)snprintf(words + len, sizeof words - len, ", %s",
+							stmt_words[k].word);
+		rl_parser_fail(p, p->tok.pos, "expected a statement (a path such as name or a.b, or%s), "
+			       "got %s", words + 1, rl_describe(&p->tok));
 		return;
 	}
 	if (rl_is_word(p, "state")) {
@@ -186,49 +209,47 @@ static void parse_if(parser *p, rl_stmt *s, size_t open)
 	rl_advance(p);
 }
 
+/* The statement that begins with its word here (-1: none). */
+static int stmt_of_word(parser *p)
+{
+	for (size_t k = 0; k < sizeof stmt_words / sizeof stmt_words[0]; k++)
+		if (stmt_words[k].word && word_here(p, stmt_words[k].word))
+			return (int)k;
+	return -1;
+}
+
 static void parse_stmt(parser *p, rl_stmt *s)
 {
-	if (word_here(p, "reset")) {
-		s->kind = S_RESET;
-		rl_advance(p);
-		return;
-	}
-	if (word_here(p, "if")) {
-		size_t open = p->tok.pos;
+	int k = stmt_of_word(p);
+	size_t open = p->tok.pos;
 
+	if (k >= 0) {
+		s->kind = (enum rl_stmt_kind)k;
 		rl_advance(p);
-		parse_if(p, s, open);
-		return;
-	}
-	if (word_here(p, "fail")) {
-		s->kind = S_FAIL;
-		rl_advance(p);
-		s->value = rl_parse_expr(p);
-		return;
-	}
-	if (word_here(p, "delete")) {
-		s->kind = S_DELETE;
-		rl_advance(p);
-		parse_path(p, &s->path);
-		return;
-	}
-	if (word_here(p, "append") || word_here(p, "prepend") || word_here(p, "merge")) {
-		s->kind = rl_is_word(p, "append") ? S_APPEND : rl_is_word(p, "prepend") ? S_PREPEND : S_MERGE;
-		rl_advance(p);
-		parse_path(p, &s->path);
-		if (!p->failed)
-			s->value = rl_parse_expr(p);
-		return;
-	}
-	if (word_here(p, "remove")) {
-		s->kind = S_REMOVE;
-		rl_advance(p);
-		parse_path(p, &s->path);
-		if (p->failed)
+		switch (stmt_words[k].operands) {
+		case RL_OPS_NONE:
 			return;
+		case RL_OPS_IF:
+			parse_if(p, s, open);
+			return;
+		case RL_OPS_VALUE:
+			s->value = rl_parse_expr(p);
+			return;
+		case RL_OPS_PATH:
+		case RL_OPS_PATH_VALUE:
+		case RL_OPS_PATH_WHERE:
+			break;
+		}
+		parse_path(p, &s->path);
+		if (p->failed || stmt_words[k].operands == RL_OPS_PATH)
+			return;
+		if (stmt_words[k].operands == RL_OPS_PATH_VALUE) {
+			s->value = rl_parse_expr(p);
+			return;
+		}
 		if (!rl_is_word(p, "where")) {
-			rl_parser_fail(p, p->tok.pos, "expected 'where' after the path of remove, got %s",
-				       rl_describe(&p->tok));
+			rl_parser_fail(p, p->tok.pos, "expected 'where' after the path of %s, got %s",
+				       stmt_words[k].word, rl_describe(&p->tok));
 			return;
 		}
 		rl_advance(p);
