@@ -31,6 +31,11 @@
  *  - fingerprints of generated rows: engine/fingerprint.h
  *  - target ownership, side tables and the per-target lock: engine/target.h
  *  - monotonic clock: util/clock.h; counts and durations for people: util/format.h
+ *  - the run journal: engine/db.h sm_db_journal_* (details text, SM_DB_UTC_TEXT for times)
+ *  - JSON text's grammar (numbers, escapes, UTF-8), for the JSON parser and the rules'
+ *    lexer: util/json.h sm_json_number_scan, sm_json_unicode_escape, sm_json_escape_byte
+ *  - the rules' statements, path roots and functions: config/rules_internal.h
+ *    (RL_WORD_STMTS, RL_ROOTS, RL_FUNCTIONS); configuration keys: config/config_load.c
  */
 #ifndef SNAPMIG_H
 #define SNAPMIG_H
