@@ -106,8 +106,6 @@ struct sm_run {
 	/* A rebuild's plan is shared work in the target (engine/work.h). */
 	bool join;                 /* joined another run's plan */
 	long long *plan_fp_ids;    /* join: the plan's fingerprint id of each type */
-	bool has_all_version;      /* the plan's place in $all, which fixes every */
-	long long all_version;     /* stream's end (engine/work.h) */
 	long long plan_run_id;     /* whose chunks are claimed ((L) until planned) */
 	bool shared_valid;         /* (L) polled at least once */
 	long long chunks_total, chunks_done; /* (L) */

@@ -11,6 +11,37 @@
 #include "engine/work.h"
 #include "util/alloc.h"
 
+/* The item_ columns (work.h), added to a work table made before them.
+ * Only when missing: ALTER TABLE would wait for every chunk claimed now,
+ * and every claim after it for the ALTER. */
+static int add_items(PGconn *conn, const char *target_schema, const char *t, sm_error *err)
+{
+	const char *p[] = { target_schema };
+	PGresult *res = sm_db_query(conn, "SELECT 1 FROM pg_catalog.pg_attribute a"
+				    " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
+				    " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+				    " WHERE n.nspname = $1 AND c.relname = 'snapmig_work'"
+				    " AND a.attname = 'item_uuids' AND NOT a.attisdropped", 1, p, err);
+	bool have;
+	char *sql;
+	int rc;
+
+	if (!res)
+		return sm_error_code(err, SM_ERR_DB);
+	have = PQntuples(res) > 0;
+	PQclear(res);
+	if (have)
+		return SM_OK;
+	sql = sm_xasprintf("ALTER TABLE %s.snapmig_work"
+			   " ADD COLUMN item_uuids text[], ADD COLUMN item_stream_ids bigint[],"
+			   " ADD COLUMN item_missing boolean[], ADD COLUMN item_mvs bigint[],"
+			   " ADD COLUMN item_starts bigint[], ADD COLUMN item_ends bigint[],"
+			   " ADD COLUMN item_kinds integer[]", t);
+	rc = sm_db_exec(conn, sql, err);
+	free(sql);
+	return rc;
+}
+
 int sm_work_ensure(PGconn *conn, const char *target_schema, sm_error *err)
 {
 	char *t = sm_db_ident(conn, target_schema);
@@ -21,7 +52,6 @@ int sm_work_ensure(PGconn *conn, const char *target_schema, sm_error *err)
 		" fp_ids bigint[] NOT NULL,"
 		" uuids text[],"
 		" only_failed boolean NOT NULL DEFAULT false,"
-		" all_version bigint,"
 		" chunks integer NOT NULL DEFAULT 0,"
 		" planned_at timestamp with time zone NOT NULL DEFAULT now());"
 		"CREATE TABLE IF NOT EXISTS %1$s.snapmig_work ("
@@ -41,6 +71,13 @@ int sm_work_ensure(PGconn *conn, const char *target_schema, sm_error *err)
 		" instances_done bigint,"
 		" events_done bigint,"
 		" failures jsonb,"
+		" item_uuids text[],"
+		" item_stream_ids bigint[],"
+		" item_missing boolean[],"
+		" item_mvs bigint[],"
+		" item_starts bigint[],"
+		" item_ends bigint[],"
+		" item_kinds integer[],"
 		" PRIMARY KEY (run_id, chunk_no));"
 		"CREATE INDEX IF NOT EXISTS snapmig_work_unclaimed ON %1$s.snapmig_work"
 		" (run_id, chunk_no) WHERE state = 'unclaimed'", t);
@@ -53,6 +90,8 @@ int sm_work_ensure(PGconn *conn, const char *target_schema, sm_error *err)
 	if (rc == SM_OK)
 		rc = sm_db_exec(conn, sql, err);
 	if (rc == SM_OK)
+		rc = add_items(conn, target_schema, t, err);
+	if (rc == SM_OK)
 		rc = sm_db_exec(conn, "COMMIT", err);
 	else
 		sm_db_exec(conn, "ROLLBACK", NULL);
@@ -61,12 +100,33 @@ int sm_work_ensure(PGconn *conn, const char *target_schema, sm_error *err)
 	return rc;
 }
 
+/* The statements on the work tables: sql_fmt names the target schema as
+ * %1$s; $1 is the plan's run id (run->plan_run_id), params the rest
+ * ($2...).  NULL with err set on failure. */
+static PGresult *work_query(PGconn *conn, const sm_run *run, const char *sql_fmt,
+			    int n, const char *const *params, sm_error *err)
+{
+	char *t = sm_db_ident(conn, run->eng->env->settings.target_schema);
+	char *sql = sm_xasprintf(sql_fmt, t);
+	const char *p[16];
+	char id[32];
+	PGresult *res;
+
+	snprintf(id, sizeof id, "%lld", run->plan_run_id);
+	p[0] = id;
+	for (int i = 0; i < n && i < 15; i++)
+		p[i + 1] = params[i];
+	res = sm_db_query(conn, sql, n + 1, p, err);
+	free(sql);
+	free(t);
+	return res;
+}
+
 /* The planning query's instances with the run's filters: the columns of
  * sm_db_instances_sql's select list chosen by cols, then ev (events to
  * fold, 0 for an instance that fails at once).  Parameters $1..$5 as
- * params_of gives them; extra: more conditions (may be ""). */
-static char *selected_sql(PGconn *conn, const sm_run *run, const char *cols, const char *extra,
-			  bool have_failures)
+ * params_of gives them. */
+static char *selected_sql(PGconn *conn, const sm_run *run, const char *cols, bool have_failures)
 {
 	const sm_settings *set = &run->eng->env->settings;
 	char *t = sm_db_ident(conn, set->target_schema);
@@ -81,9 +141,8 @@ static char *selected_sql(PGconn *conn, const sm_run *run, const char *cols, con
 		" FROM (%2$s) j"
 		" WHERE NOT (j.sk = %3$d AND NOT j.missing AND j.tgt_version >= j.end_version)"
 		" AND ($4::text[] IS NULL OR j.source_uuid = ANY($4::text[]))"
-		" AND (NOT $5::bool OR j.source_uuid IN (%4$s))"
-		" %5$s",
-		cols, inst, SM_START_GENERATED, failed, extra);
+		" AND (NOT $5::bool OR j.source_uuid IN (%4$s))",
+		cols, inst, SM_START_GENERATED, failed);
 
 	free(inst);
 	free(failed);
@@ -92,23 +151,34 @@ static char *selected_sql(PGconn *conn, const sm_run *run, const char *cols, con
 }
 
 /* The chunks of the instances selected_sql selects, as a query with
- * columns source_type, uuid_lo, uuid_hi, instances, events, failing;
- * $6 is batch_size.  Each type's instances in source_uuid order: eb, the
- * instance's place in its type's running sum of events (in
- * SM_WORK_CHUNK_EVENTS), then at most batch_size in a row; both grow with
- * source_uuid, so every chunk is a range and the ranges of a type do not
- * overlap. */
-static char *chunks_sql(PGconn *conn, const sm_run *run, bool have_failures)
+ * columns source_type, uuid_lo, uuid_hi, instances, events, failing and,
+ * with items, the chunk's instances as planned (the item_ columns of the
+ * work table, in source_uuid order); $6 is batch_size.  Each type's
+ * instances in source_uuid order: eb, the instance's place in its type's
+ * running sum of events (in SM_WORK_CHUNK_EVENTS), then at most
+ * batch_size in a row; both grow with source_uuid, so every chunk is a
+ * range and the ranges of a type do not overlap. */
+static char *chunks_sql(PGconn *conn, const sm_run *run, bool have_failures, bool items)
 {
-	char *sel = selected_sql(conn, run, "j.source_type, j.source_uuid", "", have_failures);
+	char *sel = selected_sql(conn, run, items
+		? "j.source_type, j.source_uuid, COALESCE(j.stream_id, 0) AS stream_id, j.missing,"
+		  " j.mv, j.start_version, COALESCE(j.end_version, 0) AS end_version, j.sk"
+		: "j.source_type, j.source_uuid", have_failures);
 	char *sql = sm_xasprintf(
 		"SELECT source_type, min(source_uuid) AS uuid_lo, max(source_uuid) AS uuid_hi,"
-		" count(*) AS instances, sum(ev) AS events, sum(failing) AS failing"
+		" count(*) AS instances, sum(ev) AS events, sum(failing) AS failing%s"
 		" FROM (SELECT a.*, (row_number() OVER (PARTITION BY source_type, eb"
 		"   ORDER BY source_uuid) - 1) / $6::int AS sub"
 		"  FROM (SELECT s.*, ((sum(ev) OVER (PARTITION BY source_type ORDER BY source_uuid))"
 		"    - ev)::bigint / %d AS eb FROM (%s) s) a) b"
 		" GROUP BY source_type, eb, sub",
+		items ? ", array_agg(source_uuid ORDER BY source_uuid) AS item_uuids,"
+			" array_agg(stream_id ORDER BY source_uuid) AS item_stream_ids,"
+			" array_agg(missing ORDER BY source_uuid) AS item_missing,"
+			" array_agg(mv ORDER BY source_uuid) AS item_mvs,"
+			" array_agg(start_version ORDER BY source_uuid) AS item_starts,"
+			" array_agg(end_version ORDER BY source_uuid) AS item_ends,"
+			" array_agg(sk ORDER BY source_uuid) AS item_kinds" : "",
 		SM_WORK_CHUNK_EVENTS, sel);
 
 	free(sel);
@@ -145,17 +215,12 @@ static int type_index(const sm_run *run, const char *type)
 }
 
 /* The planned counts per type back into run->types, and the chunks. */
-static int read_planned(PGconn *conn, sm_run *run, const char *t, sm_error *err)
+static int read_planned(PGconn *conn, sm_run *run, sm_error *err)
 {
-	char id[32];
-	const char *p[] = { id };
-	char *sql = sm_xasprintf("SELECT source_type, sum(instances), sum(events), count(*)"
-				 " FROM %s.snapmig_work WHERE run_id = $1 GROUP BY source_type", t);
-	PGresult *res;
+	PGresult *res = work_query(conn, run, "SELECT source_type, sum(instances), sum(events),"
+				   " count(*) FROM %1$s.snapmig_work WHERE run_id = $1::bigint"
+				   " GROUP BY source_type", 0, NULL, err);
 
-	snprintf(id, sizeof id, "%lld", run->plan_run_id);
-	res = sm_db_query(conn, sql, 1, p, err);
-	free(sql);
 	if (!res)
 		return sm_error_code(err, SM_ERR_DB);
 	pthread_mutex_lock(&run->lock);
@@ -178,7 +243,7 @@ int sm_work_plan(PGconn *conn, sm_run *run, sm_error *err)
 {
 	const sm_settings *set = &run->eng->env->settings;
 	char *t = sm_db_ident(conn, set->target_schema);
-	char *a_uuids, *sql, id[32], batch[32];
+	char *a_uuids, *sql, batch[32];
 	const char *params[7];
 	long long *fps = sm_xcalloc(run->n_types + 1, sizeof *fps);
 	char *a_fps;
@@ -188,11 +253,10 @@ int sm_work_plan(PGconn *conn, sm_run *run, sm_error *err)
 		fps[i] = run->fps ? run->fps[i].id : 0;
 	a_fps = sm_db_ll_array(fps, run->n_types);
 	params_of(run, params, &a_uuids);
-	snprintf(id, sizeof id, "%lld", run->run_id);
 	snprintf(batch, sizeof batch, "%d", set->batch_size > 0 ? set->batch_size : 500);
 	run->plan_run_id = run->run_id;
-	/* One snapshot of the store for the whole plan: the chunks and the
-	 * $all position that fixes every stream's end (sm_work_chunk_plan). */
+	/* One snapshot of the store for the whole plan: every instance's
+	 * start and end are those of one moment (work.h). */
 	rc = sm_db_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", err);
 	if (rc == SM_OK) {
 		sql = sm_xasprintf("DELETE FROM %1$s.snapmig_work; DELETE FROM %1$s.snapmig_work_runs", t);
@@ -200,56 +264,51 @@ int sm_work_plan(PGconn *conn, sm_run *run, sm_error *err)
 		free(sql);
 	}
 	if (rc == SM_OK) {
-		const char *p[] = { id, run->type_params.types, a_fps, a_uuids, params[4] };
-		char *s = sm_db_ident(conn, set->source_schema);
-		PGresult *res;
+		const char *p[] = { run->type_params.types, a_fps, a_uuids, params[4] };
+		PGresult *res = work_query(conn, run, "INSERT INTO %1$s.snapmig_work_runs (run_id, types,"
+					   " fp_ids, uuids, only_failed) VALUES ($1::bigint, $2::text[],"
+					   " $3::bigint[], $4::text[], $5::bool)", 4, p, err);
 
-		sql = sm_xasprintf("INSERT INTO %s.snapmig_work_runs (run_id, types, fp_ids, uuids,"
-				   " only_failed, all_version) VALUES ($1::bigint, $2::text[], $3::bigint[],"
-				   " $4::text[], $5::bool, (SELECT stream_version FROM %s.streams"
-				   " WHERE stream_id = 0)) RETURNING all_version", t, s);
-		res = sm_db_query(conn, sql, 5, p, err);
 		rc = res ? SM_OK : sm_error_code(err, SM_ERR_DB);
-		if (res) {
-			run->has_all_version = !PQgetisnull(res, 0, 0);
-			run->all_version = sm_db_ll(res, 0, 0);
-		}
 		PQclear(res);
-		free(sql);
-		free(s);
 	}
-	/* Cut server side (chunks_sql); the biggest chunks get the first
-	 * numbers: they are claimed first. */
+	/* Cut server side (chunks_sql), each chunk with its instances as
+	 * planned; the biggest chunks get the first numbers: they are claimed
+	 * first. */
 	if (rc == SM_OK) {
-		char *cut = chunks_sql(conn, run, true);
+		char *cut = chunks_sql(conn, run, true, true);
+		char id[32];
 
+		snprintf(id, sizeof id, "%lld", run->plan_run_id);
 		params[5] = batch;
 		params[6] = id;
 		sql = sm_xasprintf(
 			"INSERT INTO %s.snapmig_work (run_id, chunk_no, source_type, uuid_lo, uuid_hi,"
-			" instances, events)"
+			" instances, events, item_uuids, item_stream_ids, item_missing, item_mvs,"
+			" item_starts, item_ends, item_kinds)"
 			" SELECT $7::bigint, row_number() OVER (ORDER BY c.events DESC, c.source_type,"
-			"  c.uuid_lo), c.source_type, c.uuid_lo, c.uuid_hi, c.instances, c.events"
+			"  c.uuid_lo), c.source_type, c.uuid_lo, c.uuid_hi, c.instances, c.events,"
+			" c.item_uuids, c.item_stream_ids, c.item_missing, c.item_mvs, c.item_starts,"
+			" c.item_ends, c.item_kinds"
 			" FROM (%s) c", t, cut);
 		rc = exec_params(conn, sql, 7, params, err);
 		free(sql);
 		free(cut);
 	}
 	if (rc == SM_OK) {
-		const char *p[] = { id };
+		PGresult *res = work_query(conn, run, "UPDATE %1$s.snapmig_work_runs SET chunks ="
+					   " (SELECT count(*) FROM %1$s.snapmig_work WHERE run_id = $1::bigint)"
+					   " WHERE run_id = $1::bigint", 0, NULL, err);
 
-		sql = sm_xasprintf("UPDATE %1$s.snapmig_work_runs SET chunks ="
-				   " (SELECT count(*) FROM %1$s.snapmig_work WHERE run_id = $1::bigint)"
-				   " WHERE run_id = $1::bigint", t);
-		rc = exec_params(conn, sql, 1, p, err);
-		free(sql);
+		rc = res ? SM_OK : sm_error_code(err, SM_ERR_DB);
+		PQclear(res);
 	}
 	if (rc == SM_OK)
 		rc = sm_db_exec(conn, "COMMIT", err);
 	else
 		sm_db_exec(conn, "ROLLBACK", NULL);
 	if (rc == SM_OK)
-		rc = read_planned(conn, run, t, err);
+		rc = read_planned(conn, run, err);
 	free(a_uuids);
 	free(a_fps);
 	free(fps);
@@ -261,24 +320,25 @@ int sm_work_find(PGconn *conn, sm_run *run, char ***types, long long **fp_ids,
 		 size_t *n_types, sm_error *err)
 {
 	char *t = sm_db_ident(conn, run->eng->env->settings.target_schema);
-	/* unnest WITH ORDINALITY keeps the arrays' order. */
+	/* unnest WITH ORDINALITY keeps the arrays' order.  A plan made
+	 * before chunks held their instances (item_uuids NULL) is not one
+	 * this process can work on. */
 	char *sql = sm_xasprintf(
-		"SELECT r.run_id, r.only_failed, r.uuids IS NOT NULL, x.ty, x.fp, x.n, r.all_version"
+		"SELECT r.run_id, r.only_failed, r.uuids IS NOT NULL, x.ty, x.fp, x.n"
 		" FROM (SELECT * FROM %1$s.snapmig_work_runs wr WHERE EXISTS (SELECT 1 FROM"
-		"  %1$s.snapmig_work w WHERE w.run_id = wr.run_id AND w.state = 'unclaimed')"
-		"  ORDER BY wr.run_id DESC LIMIT 1) r,"
+		"  %1$s.snapmig_work w WHERE w.run_id = wr.run_id AND w.state = 'unclaimed'"
+		"  AND w.item_uuids IS NOT NULL) ORDER BY wr.run_id DESC LIMIT 1) r,"
 		" unnest(r.types, r.fp_ids) WITH ORDINALITY AS x(ty, fp, n) ORDER BY x.n", t);
 	PGresult *res = sm_db_query(conn, sql, 0, NULL, err);
 	int rc = SM_OK;
 
 	free(sql);
+	free(t);
 	*types = NULL;
 	*fp_ids = NULL;
 	*n_types = 0;
-	if (!res) {
-		free(t);
+	if (!res)
 		return sm_error_code(err, SM_ERR_DB);
-	}
 	if (PQntuples(res) == 0) {
 		rc = sm_error_set(err, SM_ERR_USAGE,
 				  "no rebuild to join: target schema %s has no unclaimed work"
@@ -289,8 +349,6 @@ int sm_work_find(PGconn *conn, sm_run *run, char ***types, long long **fp_ids,
 
 		run->plan_run_id = sm_db_ll(res, 0, 0);
 		run->only_failed = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-		run->has_all_version = !PQgetisnull(res, 0, 6);
-		run->all_version = sm_db_ll(res, 0, 6);
 		*types = sm_xcalloc(n + 1, sizeof **types);
 		*fp_ids = sm_xcalloc(n + 1, sizeof **fp_ids);
 		for (size_t i = 0; i < n; i++) {
@@ -299,15 +357,9 @@ int sm_work_find(PGconn *conn, sm_run *run, char ***types, long long **fp_ids,
 		}
 		*n_types = n;
 		if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
-			char id[32];
-			const char *p[] = { id };
-			PGresult *u;
+			PGresult *u = work_query(conn, run, "SELECT unnest(uuids) FROM %1$s.snapmig_work_runs"
+						 " WHERE run_id = $1::bigint", 0, NULL, err);
 
-			snprintf(id, sizeof id, "%lld", run->plan_run_id);
-			sql = sm_xasprintf("SELECT unnest(uuids) FROM %s.snapmig_work_runs"
-					   " WHERE run_id = $1::bigint", t);
-			u = sm_db_query(conn, sql, 1, p, err);
-			free(sql);
 			if (!u) {
 				rc = sm_error_code(err, SM_ERR_DB);
 			} else {
@@ -320,7 +372,6 @@ int sm_work_find(PGconn *conn, sm_run *run, char ***types, long long **fp_ids,
 		}
 	}
 	PQclear(res);
-	free(t);
 	return rc;
 }
 
@@ -333,19 +384,12 @@ void sm_work_chunk_clear(sm_work_chunk *ch)
 
 int sm_work_claim(PGconn *conn, sm_run *run, sm_work_chunk *ch, bool *got, sm_error *err)
 {
-	char *t = sm_db_ident(conn, run->eng->env->settings.target_schema);
-	char id[32];
-	const char *p[] = { id };
-	char *sql = sm_xasprintf("SELECT chunk_no, source_type, uuid_lo, uuid_hi FROM %s.snapmig_work"
-				 " WHERE run_id = $1::bigint AND state = 'unclaimed'"
-				 " ORDER BY chunk_no LIMIT 1 FOR UPDATE SKIP LOCKED", t);
-	PGresult *res;
+	PGresult *res = work_query(conn, run, "SELECT chunk_no, source_type, uuid_lo, uuid_hi"
+				   " FROM %1$s.snapmig_work WHERE run_id = $1::bigint"
+				   " AND state = 'unclaimed' ORDER BY chunk_no LIMIT 1"
+				   " FOR UPDATE SKIP LOCKED", 0, NULL, err);
 	int rc = SM_OK;
 
-	snprintf(id, sizeof id, "%lld", run->plan_run_id);
-	res = sm_db_query(conn, sql, 1, p, err);
-	free(sql);
-	free(t);
 	sm_work_chunk_clear(ch);
 	*got = false;
 	if (!res)
@@ -376,55 +420,43 @@ void sm_work_instances_free(sm_instance *inst, size_t n)
 int sm_work_chunk_plan(PGconn *conn, sm_run *run, const sm_work_chunk *ch,
 		       sm_instance **inst, size_t *n, sm_error *err)
 {
-	const char *params[9];
-	char *a_uuids, *sel, *sql, *s, bound[32];
+	const sm_aggregate *agg = run->types[ch->type_index].agg;
+	char no[32], target[32];
+	const char *p[] = { agg->type, no, target, run->eng->env->settings.metadata_key };
+	char *tmv = sm_store_module_version(run->layout.tgt_meta, "t.metadata", "$5");
+	/* The chunk's instances as planned (in the order planned), but for
+	 * those a process of the plan has made current since (committed by
+	 * a chunk that was then cancelled): a generated row at the type's
+	 * version and at least at the planned end (or at the live start,
+	 * when that is newer: then the plan folds nothing), the rule by
+	 * which planning leaves an instance out.  One index look-up each
+	 * in the target; left to itself the planner may hash the whole
+	 * target table instead. */
+	char *sql = sm_xasprintf(
+		"SELECT i.u, $2::text, i.sid, i.missing, i.mv, i.sv, i.ev, i.sk"
+		" FROM %%1$s.snapmig_work w CROSS JOIN LATERAL unnest(w.item_uuids, w.item_stream_ids,"
+		"  w.item_missing, w.item_mvs, w.item_starts, w.item_ends, w.item_kinds)"
+		"  WITH ORDINALITY AS i(u, sid, missing, mv, sv, ev, sk, n)"
+		" LEFT JOIN pg_temp.sm_gen t ON t.source_uuid = i.u"
+		" WHERE w.run_id = $1::bigint AND w.chunk_no = $3::int"
+		" AND CASE WHEN t.source_uuid IS NULL OR i.missing THEN true"
+		"  ELSE t.source_version < greatest(i.ev, i.sv) OR %s IS DISTINCT FROM $4::bigint END"
+		" ORDER BY i.n", tmv);
 	PGresult *res;
 	size_t cap = 0;
 
 	*inst = NULL;
 	*n = 0;
-	params_of(run, params, &a_uuids);
-	params[5] = run->types[ch->type_index].agg->type;
-	params[6] = ch->uuid_lo;
-	params[7] = ch->uuid_hi;
-	snprintf(bound, sizeof bound, "%lld", run->all_version);
-	params[8] = run->has_all_version ? bound : NULL;
-	s = sm_db_ident(conn, run->eng->env->settings.source_schema);
-	sel = selected_sql(conn, run,
-			   "j.source_uuid, j.source_type, COALESCE(j.stream_id, 0) AS stream_id,"
-			   " j.missing, j.mv, j.start_version, j.end_version AS now_version, j.sk,"
-			   " j.tgt_version",
-			   "AND j.source_type = $6 AND j.source_uuid >= $7 AND j.source_uuid <= $8", true);
-	/* The end is the stream's version when the run was planned: its last
-	 * event not linked in $all after the plan's place there ($9; EventStore
-	 * links every event there, in commit order; an event that is not
-	 * linked counts as older), found walking the stream back from its end
-	 * (one step unless it grew since).  A stream with no event then (made
-	 * since) is not part of the plan. */
-	sql = sm_xasprintf(
-		"SELECT q.source_uuid, q.source_type, q.stream_id, q.missing, q.mv, q.start_version,"
-		" q.end_version, q.sk FROM (SELECT c.*, CASE WHEN $9::bigint IS NULL OR c.missing"
-		"  THEN COALESCE(c.now_version, 0) ELSE (SELECT se.stream_version"
-		"   FROM %1$s.stream_events se WHERE se.stream_id = c.stream_id"
-		"   AND NOT EXISTS (SELECT 1 FROM %1$s.stream_events a WHERE a.event_id = se.event_id"
-		"    AND a.stream_id = 0 AND a.stream_version > $9::bigint)"
-		"   ORDER BY se.stream_version DESC LIMIT 1) END AS end_version FROM (%2$s) c) q"
-		" WHERE q.end_version IS NOT NULL"
-		" AND NOT (q.sk = %3$d AND NOT q.missing AND q.tgt_version >= q.end_version)"
-		" ORDER BY q.source_uuid", s, sel, SM_START_GENERATED);
-	/* At most batch_size instances: one index look-up each in streams.
-	 * Left to itself the planner often hashes the whole streams table
-	 * for every chunk instead. */
+	snprintf(no, sizeof no, "%d", ch->no);
+	snprintf(target, sizeof target, "%lld", (long long)agg->snapshot_version);
 	res = sm_db_exec(conn, "SET LOCAL enable_hashjoin = off", err) == SM_OK
-		? sm_db_query(conn, sql, 9, params, err) : NULL;
+		? work_query(conn, run, sql, 4, p, err) : NULL;
 	if (res && sm_db_exec(conn, "SET LOCAL enable_hashjoin = on", err) != SM_OK) {
 		PQclear(res);
 		res = NULL;
 	}
 	free(sql);
-	free(sel);
-	free(s);
-	free(a_uuids);
+	free(tmv);
 	if (!res)
 		return sm_error_code(err, SM_ERR_DB);
 	for (int r = 0; r < PQntuples(res); r++) {
@@ -439,11 +471,9 @@ int sm_work_done(PGconn *conn, sm_run *run, const sm_work_chunk *ch, double seco
 		 long long instances, long long events,
 		 const long long failures[SM_FAIL__COUNT], sm_error *err)
 {
-	char *t = sm_db_ident(conn, run->eng->env->settings.target_schema);
 	json_object *f = json_object_new_object();
-	char id[32], no[32], by[32], host[256] = "", pid[32], secs[32], ni[32], ne[32];
-	const char *p[] = { id, no, by, host, pid, secs, ni, ne, NULL };
-	char *sql;
+	char no[32], by[32], host[256] = "", pid[32], secs[32], ni[32], ne[32];
+	const char *p[] = { no, by, host, pid, secs, ni, ne, NULL };
 	PGresult *res;
 	int rc = SM_OK;
 
@@ -451,8 +481,7 @@ int sm_work_done(PGconn *conn, sm_run *run, const sm_work_chunk *ch, double seco
 		if (failures[k])
 			json_object_object_add(f, sm_failure_kind_name((enum sm_failure_kind)k),
 					       json_object_new_int64(failures[k]));
-	p[8] = json_object_to_json_string(f);
-	snprintf(id, sizeof id, "%lld", run->plan_run_id);
+	p[7] = json_object_to_json_string(f);
 	snprintf(no, sizeof no, "%d", ch->no);
 	snprintf(by, sizeof by, "%lld", run->run_id);
 	sm_work_host(host, sizeof host);
@@ -460,11 +489,11 @@ int sm_work_done(PGconn *conn, sm_run *run, const sm_work_chunk *ch, double seco
 	snprintf(secs, sizeof secs, "%.6f", seconds);
 	snprintf(ni, sizeof ni, "%lld", instances);
 	snprintf(ne, sizeof ne, "%lld", events);
-	sql = sm_xasprintf("UPDATE %s.snapmig_work SET state = 'done', done_by = $3::bigint,"
-			   " host = $4, pid = $5::bigint, done_at = clock_timestamp(), seconds = $6::float8,"
-			   " instances_done = $7::bigint, events_done = $8::bigint, failures = $9::jsonb"
-			   " WHERE run_id = $1::bigint AND chunk_no = $2::int AND state = 'unclaimed'", t);
-	res = sm_db_query(conn, sql, 9, p, err);
+	res = work_query(conn, run, "UPDATE %1$s.snapmig_work SET state = 'done', done_by = $3::bigint,"
+			 " host = $4, pid = $5::bigint, done_at = clock_timestamp(), seconds = $6::float8,"
+			 " instances_done = $7::bigint, events_done = $8::bigint, failures = $9::jsonb"
+			 " WHERE run_id = $1::bigint AND chunk_no = $2::int AND state = 'unclaimed'",
+			 8, p, err);
 	if (!res)
 		rc = sm_error_code(err, SM_ERR_DB);
 	else if (strcmp(PQcmdTuples(res), "1") != 0)
@@ -472,24 +501,14 @@ int sm_work_done(PGconn *conn, sm_run *run, const sm_work_chunk *ch, double seco
 				  " while this one held it", ch->no, run->plan_run_id);
 	PQclear(res);
 	json_object_put(f);
-	free(sql);
-	free(t);
 	return rc;
 }
 
 int sm_work_remaining(PGconn *conn, const sm_run *run, long long *out, sm_error *err)
 {
-	char *t = sm_db_ident(conn, run->eng->env->settings.target_schema);
-	char id[32];
-	const char *p[] = { id };
-	char *sql = sm_xasprintf("SELECT count(*) FROM %s.snapmig_work"
-				 " WHERE run_id = $1::bigint AND state = 'unclaimed'", t);
-	PGresult *res;
+	PGresult *res = work_query(conn, run, "SELECT count(*) FROM %1$s.snapmig_work"
+				   " WHERE run_id = $1::bigint AND state = 'unclaimed'", 0, NULL, err);
 
-	snprintf(id, sizeof id, "%lld", run->plan_run_id);
-	res = sm_db_query(conn, sql, 1, p, err);
-	free(sql);
-	free(t);
 	if (!res)
 		return sm_error_code(err, SM_ERR_DB);
 	*out = sm_db_ll(res, 0, 0);
@@ -505,17 +524,14 @@ void sm_work_host(char *buf, size_t size)
 }
 
 /* Per type: chunks, the plan and what is done. */
-static int poll_types(PGconn *conn, sm_run *run, const char *t, const char *const *p,
-		      long long *chunks, long long *done, sm_error *err)
+static int poll_types(PGconn *conn, sm_run *run, long long *chunks, long long *done, sm_error *err)
 {
-	char *sql = sm_xasprintf(
+	PGresult *res = work_query(conn, run,
 		"SELECT source_type, count(*), count(*) FILTER (WHERE state = 'done'),"
 		" sum(instances), sum(events), COALESCE(sum(instances_done), 0),"
 		" COALESCE(sum(events_done), 0)"
-		" FROM %s.snapmig_work WHERE run_id = $1::bigint GROUP BY source_type", t);
-	PGresult *res = sm_db_query(conn, sql, 1, p, err);
+		" FROM %1$s.snapmig_work WHERE run_id = $1::bigint GROUP BY source_type", 0, NULL, err);
 
-	free(sql);
 	if (!res)
 		return sm_error_code(err, SM_ERR_DB);
 	*chunks = *done = 0;
@@ -536,12 +552,10 @@ static int poll_types(PGconn *conn, sm_run *run, const char *t, const char *cons
 	}
 	pthread_mutex_unlock(&run->lock);
 	PQclear(res);
-	sql = sm_xasprintf(
-		"SELECT w.source_type, f.key, sum(f.value::bigint) FROM %s.snapmig_work w"
+	res = work_query(conn, run,
+		"SELECT w.source_type, f.key, sum(f.value::bigint) FROM %1$s.snapmig_work w"
 		" CROSS JOIN LATERAL jsonb_each_text(w.failures) f"
-		" WHERE w.run_id = $1::bigint AND w.state = 'done' GROUP BY 1, 2", t);
-	res = sm_db_query(conn, sql, 1, p, err);
-	free(sql);
+		" WHERE w.run_id = $1::bigint AND w.state = 'done' GROUP BY 1, 2", 0, NULL, err);
 	if (!res)
 		return sm_error_code(err, SM_ERR_DB);
 	pthread_mutex_lock(&run->lock);
@@ -561,10 +575,9 @@ static int poll_types(PGconn *conn, sm_run *run, const char *t, const char *cons
 
 /* The processes of the plan: the planning run and every run that joined
  * it (journal), with what each has done (work table). */
-static int poll_processes(PGconn *conn, sm_run *run, const char *t, const char *const *p,
-			  sm_error *err)
+static int poll_processes(PGconn *conn, sm_run *run, sm_error *err)
 {
-	char *sql = sm_xasprintf(
+	PGresult *res = work_query(conn, run,
 		"SELECT r.run_id, COALESCE(r.details->>'host', ''),"
 		" COALESCE(r.details->>'pid', '0'), r.outcome, r.finished_at IS NOT NULL,"
 		" COALESCE(w.chunks, 0), COALESCE(w.inst, 0), COALESCE(w.ev, 0), COALESCE(w.failed, 0),"
@@ -576,12 +589,10 @@ static int poll_processes(PGconn *conn, sm_run *run, const char *t, const char *
 		"  FROM %1$s.snapmig_work WHERE run_id = $1::bigint AND state = 'done'"
 		"  GROUP BY done_by) w ON w.done_by = r.run_id"
 		" WHERE r.run_id = $1::bigint OR r.details->>'join_of' = ($1::bigint)::text"
-		" ORDER BY r.run_id", t);
-	PGresult *res = sm_db_query(conn, sql, 1, p, err);
+		" ORDER BY r.run_id", 0, NULL, err);
 	sm_process_progress *procs;
 	size_t n;
 
-	free(sql);
 	if (!res)
 		return sm_error_code(err, SM_ERR_DB);
 	n = (size_t)PQntuples(res);
@@ -615,15 +626,11 @@ static int poll_processes(PGconn *conn, sm_run *run, const char *t, const char *
 
 int sm_work_poll(PGconn *conn, sm_run *run, sm_error *err)
 {
-	char *t = sm_db_ident(conn, run->eng->env->settings.target_schema);
-	char id[32];
-	const char *p[] = { id };
 	long long chunks = 0, done = 0, base_inst[64], base_ev[64];
 	long long base_fail[64][SM_FAIL__COUNT];
 	size_t n = run->n_types < 64 ? run->n_types : 64;
 	int rc;
 
-	snprintf(id, sizeof id, "%lld", run->plan_run_id);
 	/* What this process had committed before the query: the rest of its
 	 * counts is added to the shared ones until the next poll. */
 	pthread_mutex_lock(&run->lock);
@@ -633,9 +640,9 @@ int sm_work_poll(PGconn *conn, sm_run *run, sm_error *err)
 		memcpy(base_fail[i], run->types[i].failures, sizeof base_fail[i]);
 	}
 	pthread_mutex_unlock(&run->lock);
-	rc = poll_types(conn, run, t, p, &chunks, &done, err);
+	rc = poll_types(conn, run, &chunks, &done, err);
 	if (rc == SM_OK)
-		rc = poll_processes(conn, run, t, p, err);
+		rc = poll_processes(conn, run, err);
 	if (rc == SM_OK) {
 		pthread_mutex_lock(&run->lock);
 		for (size_t i = 0; i < n; i++) {
@@ -648,7 +655,6 @@ int sm_work_poll(PGconn *conn, sm_run *run, sm_error *err)
 		run->shared_valid = true;
 		pthread_mutex_unlock(&run->lock);
 	}
-	free(t);
 	return rc;
 }
 
@@ -663,7 +669,7 @@ int sm_work_plan_summary(PGconn *conn, const sm_run *run, bool have_failures,
 	params_of(run, params, &a_uuids);
 	snprintf(batch, sizeof batch, "%d", set->batch_size > 0 ? set->batch_size : 500);
 	params[5] = batch;
-	cut = chunks_sql(conn, run, have_failures);
+	cut = chunks_sql(conn, run, have_failures, false);
 	sql = sm_xasprintf("SELECT c.source_type, sum(c.instances), sum(c.events), sum(c.failing),"
 			   " count(*) FROM (%s) c GROUP BY c.source_type", cut);
 	res = sm_db_query(conn, sql, 6, params, err);

@@ -8,33 +8,38 @@
  *                      filters (uuids, only_failed)
  *   snapmig_work       one row per chunk: a type and an inclusive range of
  *                      source_uuids [uuid_lo, uuid_hi], the instances and
- *                      events planned in it, its state ('unclaimed' or
- *                      'done') and, once done, who did it (the process's
- *                      journal run id, host, pid), when, in how long, and
- *                      its counts (instances, events, failures by kind)
+ *                      events planned in it, the instances themselves as
+ *                      planned (item_ arrays, in source_uuid order: uuid,
+ *                      stream id, stream missing, live module version,
+ *                      start kind and version, end version), its state
+ *                      ('unclaimed' or 'done') and, once done, who did it
+ *                      (the process's journal run id, host, pid), when, in
+ *                      how long, and its counts (instances, events,
+ *                      failures by kind)
  *
  * Promises:
- *  - Planning (sm_work_plan) reads the instances once, server side, and
- *    cuts each type's instances, in source_uuid order, into consecutive
- *    ranges of at most batch_size instances and about SM_WORK_CHUNK_EVENTS
- *    events: the ranges of a type never overlap, so no instance is in two
- *    chunks.  Nothing per instance comes to the client.  The old plan is
- *    replaced in the same transaction.
+ *  - Planning (sm_work_plan) reads the instances once, server side, in
+ *    one snapshot of the store, and cuts each type's instances, in
+ *    source_uuid order, into consecutive ranges of at most batch_size
+ *    instances and about SM_WORK_CHUNK_EVENTS events: the ranges of a
+ *    type never overlap, so no instance is in two chunks.  Each chunk
+ *    keeps its instances' plan (start, and as end the stream's version
+ *    then) in its row.  Nothing per instance comes to the client.  The old
+ *    plan is replaced in the same transaction.
  *  - A chunk is claimed with SELECT ... FOR UPDATE SKIP LOCKED inside the
  *    transaction that writes its rows and marks it done (sm_work_claim,
  *    sm_work_done on the writer's connection).  "Claimed" is that row
  *    lock and nothing else: a process that dies or whose transaction
  *    fails releases it, and the chunk is unclaimed again for anyone.
- *  - The claimer plans the chunk (sm_work_chunk_plan) in that transaction:
- *    the instances of the range that the planning query selects now, with
- *    their start, and as end the stream's version when the run was
- *    planned: the plan records its place in the $all stream (EventStore
- *    links every event there, in commit order), and a stream's end is its
- *    last event not linked after it.  So whichever process folds a chunk, and
- *    however often it is done again after a failure, it gives the same
- *    rows, and events appended meanwhile are left to the next run, as
- *    with one process.  An instance one process committed before a cancel
- *    is current, so the next claimer of its chunk skips it.
+ *  - The claimer reads the chunk's instances as planned
+ *    (sm_work_chunk_plan): whichever process folds a chunk, and however
+ *    often it is done again after a failure, it folds the same events and
+ *    gives the same rows; events appended since planning, and instances
+ *    made since, are left to the next run, as with one process.  An
+ *    instance one process committed before a cancel is current (its
+ *    generated row at the type's version and the planned end), so the
+ *    next claimer of its chunk skips it.  Per chunk, one index look-up
+ *    per instance in the target; no query per instance in the store.
  */
 #ifndef SM_ENGINE_WORK_H
 #define SM_ENGINE_WORK_H
@@ -87,9 +92,10 @@ typedef struct sm_work_chunk {
 int sm_work_claim(PGconn *conn, sm_run *run, sm_work_chunk *ch, bool *got, sm_error *err);
 void sm_work_chunk_clear(sm_work_chunk *ch);
 
-/* Plans the claimed chunk's instances now (the session prepared by
- * sm_store_prepare_session and sm_target_fingerprints): *inst (malloc'ed,
- * free with sm_work_instances_free), *n. */
+/* The claimed chunk's instances as planned, but for those made current
+ * since (the session prepared by sm_store_prepare_session and
+ * sm_target_fingerprints_use): *inst (malloc'ed, free with
+ * sm_work_instances_free), *n. */
 int sm_work_chunk_plan(PGconn *conn, sm_run *run, const sm_work_chunk *ch,
 		       sm_instance **inst, size_t *n, sm_error *err);
 void sm_work_instances_free(sm_instance *inst, size_t n);

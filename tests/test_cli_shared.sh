@@ -42,6 +42,41 @@ wait_planned() {
 	done
 }
 
+# Holds the target's writes (a SHARE lock on its snapshots table: planned
+# rebuilds wait before they write) until release_target.
+hold_target() {
+	psql -X -q -d "$DB" -c "BEGIN; LOCK TABLE migration.snapshots IN SHARE MODE; SELECT pg_sleep(3600)" \
+		>/dev/null 2>&1 &
+	locker=$!
+}
+
+release_target() {
+	kill "$locker" 2>/dev/null
+	sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3600)%'
+	     AND pid <> pg_backend_pid()" >/dev/null
+}
+
+# Waits for the rebuilds $pids: each must end well (1: done, with the
+# failures of the store).  $1: what is tested, then their stderr files.
+wait_done() {
+	what=$1
+	shift
+	for p in $pids; do
+		wait "$p"
+		r=$?
+		if [ "$r" = 1 ]; then ok; else fail "$what: a rebuild exited $r: $(cat "$@")"; fi
+	done
+}
+
+# The rows are a single process's ($T/ref); $1: what is tested.
+same_rows() {
+	dump "$T/got"
+	if cmp -s "$T/ref" "$T/got"; then ok "$1: the rows of one process"; else
+		fail "$1: rows differ from a single process's"
+		diff "$T/ref" "$T/got" | head -10
+	fi
+}
+
 # The counts that show no instance folded twice: in the work table, every
 # chunk done, and the instances and events done equal the plan's and the
 # reference's.
@@ -142,9 +177,7 @@ reset_target
 "$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild </dev/null >/dev/null 2>"$T/l1.err" &
 p1=$!
 wait_planned
-psql -X -q -d "$DB" -c "BEGIN; LOCK TABLE migration.snapshots IN SHARE MODE; SELECT pg_sleep(3600)" \
-	>/dev/null 2>&1 &
-locker=$!
+hold_target
 # A second planning rebuild is refused (one plan at a time) and says how to help.
 run -c "$CONF" rebuild
 expect_rc 4
@@ -171,17 +204,10 @@ if [ "$v" = 1 ]; then ok; else
 	fail "the joining process did not start its run: $(cat "$T/l2.err")"
 	sql "SELECT pid, wait_event_type, left(query, 120) FROM pg_stat_activity WHERE datname = '$DB'"
 fi
-kill "$locker" 2>/dev/null
-sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3600)%'
-     AND pid <> pg_backend_pid()" >/dev/null
-for p in $p1 $p2; do
-	wait "$p"
-	r=$?
-	if [ "$r" = 1 ]; then ok; else fail "lock test: a rebuild exited $r: $(cat "$T/l1.err" "$T/l2.err")"; fi
-done
-dump "$T/got"
-if cmp -s "$T/ref" "$T/got"; then ok "held and joined: the rows of one process"; else
-	fail "held and joined: rows differ from a single process's"; fi
+release_target
+pids="$p1 $p2"
+wait_done "lock test" "$T/l1.err" "$T/l2.err"
+same_rows "held and joined"
 # Once the rebuild is over, copy may take the target.
 run -c "$CONF" copy --dry-run
 if [ "$rc" != 4 ]; then ok; else fail "copy still refused after the rebuild: $(cat "$T/err")"; fi
@@ -221,5 +247,63 @@ while [ "$round" -le 4 ]; do
 	check_counts "SIGKILL round $round"
 	round=$((round + 1))
 done
+
+# -------------------------------------------------- the plan's own versions
+# Each chunk holds its instances as planned, with their streams' end
+# versions then (item_ends): whichever process claims it later folds
+# exactly those.  Events appended to a stream after planning, and a
+# snapshot made after planning, are left to the next run, also for a
+# process that joins after they arrived.
+reset_target
+"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild </dev/null >/dev/null 2>"$T/v1.err" &
+p1=$!
+wait_planned
+hold_target
+# The last chunk is claimed last: still unclaimed while the lock holds p1.
+# One of its instances that folds (mkstore many: every 50th fails).
+last=$(sql "SELECT chunk_no FROM migration.snapmig_work ORDER BY chunk_no DESC LIMIT 1")
+u=$(sql "SELECT x.u FROM migration.snapmig_work w, unnest(w.item_uuids, w.item_missing) AS x(u, m)
+         WHERE w.chunk_no = $last AND NOT x.m AND substr(x.u, 3)::int % 50 <> 0 ORDER BY x.u LIMIT 1")
+planned_end=$(sql "SELECT x.e FROM migration.snapmig_work w, unnest(w.item_uuids, w.item_ends) AS x(u, e)
+                   WHERE w.chunk_no = $last AND x.u = '$u'")
+v=$(sql "SELECT stream_version FROM streams WHERE stream_uuid = '$u'")
+if [ -n "$v" ] && [ "$planned_end" = "$v" ]; then ok; else
+	fail "the work table's end version of $u ($planned_end) is not its stream's ($v)"; fi
+sql "WITH ev AS (INSERT INTO events (event_id, event_type, data, metadata)
+       SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
+        'Elixir.Demo.Counter.Events.Incremented', convert_to('{\"by\": 7}', 'UTF8'), NULL
+       FROM generate_series(1, 3) AS i RETURNING event_id),
+     n AS (SELECT event_id, row_number() OVER (ORDER BY event_id) AS i FROM ev),
+     st AS (SELECT stream_id, stream_version FROM streams WHERE stream_uuid = '$u'),
+     al AS (SELECT stream_version FROM streams WHERE stream_id = 0),
+     link AS (INSERT INTO stream_events (event_id, stream_id, stream_version, original_stream_id,
+       original_stream_version)
+       SELECT n.event_id, st.stream_id, st.stream_version + n.i, st.stream_id, st.stream_version + n.i
+       FROM n, st UNION ALL
+       SELECT n.event_id, 0, al.stream_version + n.i, st.stream_id, st.stream_version + n.i
+       FROM n, st, al)
+     UPDATE streams SET stream_version = stream_version + 3 WHERE stream_uuid = '$u' OR stream_id = 0" \
+	>/dev/null
+# A snapshot without a stream, in the last chunk's range: it would fail
+# (missing_stream) if it were folded.
+sql "INSERT INTO snapshots (source_uuid, source_version, source_type, data, metadata)
+     VALUES ('${u}x', 1, 'Elixir.Demo.Counter', convert_to('{\"id\": null, \"count\": 0}', 'UTF8'),
+             convert_to('{\"snapshot_module_version\": 1}', 'UTF8'))" >/dev/null
+"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild --join </dev/null >/dev/null 2>"$T/v2.err" &
+p2=$!
+sleep 0.5
+release_target
+pids="$p1 $p2"
+wait_done "planned versions" "$T/v1.err" "$T/v2.err"
+same_rows "appended after planning"
+check_counts "appended after planning"
+# The next run folds just what came since.
+run -c "$CONF" -q rebuild
+expect_rc 1
+v=$(sql "SELECT source_version FROM migration.snapshots WHERE source_uuid = '$u'")
+if [ "$v" = $((planned_end + 3)) ]; then ok; else
+	fail "the next run left $u at version $v, not $((planned_end + 3))"; fi
+v=$(sql "SELECT kind FROM migration.snapmig_failures WHERE source_uuid = '${u}x'")
+if [ "$v" = missing_stream ]; then ok; else fail "the next run did not plan ${u}x: $v"; fi
 
 finish
