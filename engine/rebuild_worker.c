@@ -7,7 +7,9 @@
  * transaction.  Memory stays bounded by one aggregate state plus fixed
  * buffers.  Failures are per instance.  A lost connection is retried with
  * back-off; the chunk is then redone from its planned starts, which gives
- * the same rows.  A cancel commits the instances the chunk has finished.
+ * the same rows.  A cancel leaves a rebuild's claimed chunk unclaimed and
+ * commits nothing of it (it commits whole or not at all, so the work
+ * table's counts are exact); verify reports the instances it finished.
  *
  * The worker of a verify run (run->verify) is the same loop with a
  * verify batch (engine/verify_internal.h) in the writer's place and no
@@ -80,12 +82,6 @@ static int open_conns(worker *w, sm_error *err)
 	}
 	if (sm_reader_open(&w->reader, w->conns[0], err) ||
 	    (!w->verify && sm_writer_open(&w->writer, w->conns[1], err)))
-		return sm_error_code(err, SM_ERR_DB);
-	/* A rebuild plans each chunk it claims on the writer's connection,
-	 * resuming only from the current generated rows (engine/target.h). */
-	if (!w->verify && (sm_store_prepare_session(w->conns[1], err) ||
-			   (w->run->fps && sm_target_fingerprints_use(w->conns[1], w->run->eng,
-								      w->run->fps, w->run->n_types, err))))
 		return sm_error_code(err, SM_ERR_DB);
 	return SM_OK;
 }
@@ -320,6 +316,13 @@ static int process_chunk(worker *w, const sm_chunk *ch, bool in_tx, sm_error *er
 		report_events(w, w->fold.inst->type_index, sm_fold_take_events(&w->fold, 1));
 		sm_fold_drop(&w->fold);
 	}
+	if (rc == SM_ERR_CANCELLED && in_tx) {
+		/* A claimed chunk, cancelled: rolled back, left to the next
+		 * claimer whole. */
+		sm_writer_abort(&w->writer);
+		unreport_chunk(w);
+		return SM_OK;
+	}
 	if (rc == SM_ERR_CANCELLED)
 		rc = SM_OK;
 	if (rc == SM_OK && w->verify)
@@ -341,15 +344,16 @@ static int process_chunk(worker *w, const sm_chunk *ch, bool in_tx, sm_error *er
 	return rc;
 }
 
-/* The writer's hook: a claimed chunk whose instances were all folded is
- * marked done in its own transaction. */
+/* The writer's hook: a claimed chunk, whose instances were all folded
+ * (a cancelled one never commits), is marked done in its own
+ * transaction. */
 static int chunk_done(void *ctx, sm_writer *wr, sm_error *err)
 {
 	worker *w = ctx;
 	long long inst = 0, events = 0, fails[SM_FAIL__COUNT] = { 0 };
 
 	if (!w->complete || !w->claimed.uuid_lo)
-		return SM_OK;  /* cancelled: what is committed is current, the rest unclaimed */
+		return sm_error_set(err, SM_ERR_INTERNAL, "a chunk not folded whole was about to commit");
 	for (size_t i = 0; i < w->run->n_types; i++) {
 		inst += wr->done[i];
 		events += w->events[i];

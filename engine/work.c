@@ -420,43 +420,19 @@ void sm_work_instances_free(sm_instance *inst, size_t n)
 int sm_work_chunk_plan(PGconn *conn, sm_run *run, const sm_work_chunk *ch,
 		       sm_instance **inst, size_t *n, sm_error *err)
 {
-	const sm_aggregate *agg = run->types[ch->type_index].agg;
-	char no[32], target[32];
-	const char *p[] = { agg->type, no, target, run->eng->env->settings.metadata_key };
-	char *tmv = sm_store_module_version(run->layout.tgt_meta, "t.metadata", "$5");
-	/* The chunk's instances as planned (in the order planned), but for
-	 * those a process of the plan has made current since (committed by
-	 * a chunk that was then cancelled): a generated row at the type's
-	 * version and at least at the planned end (or at the live start,
-	 * when that is newer: then the plan folds nothing), the rule by
-	 * which planning leaves an instance out.  One index look-up each
-	 * in the target; left to itself the planner may hash the whole
-	 * target table instead. */
-	char *sql = sm_xasprintf(
-		"SELECT i.u, $2::text, i.sid, i.missing, i.mv, i.sv, i.ev, i.sk"
-		" FROM %%1$s.snapmig_work w CROSS JOIN LATERAL unnest(w.item_uuids, w.item_stream_ids,"
-		"  w.item_missing, w.item_mvs, w.item_starts, w.item_ends, w.item_kinds)"
-		"  WITH ORDINALITY AS i(u, sid, missing, mv, sv, ev, sk, n)"
-		" LEFT JOIN pg_temp.sm_gen t ON t.source_uuid = i.u"
-		" WHERE w.run_id = $1::bigint AND w.chunk_no = $3::int"
-		" AND CASE WHEN t.source_uuid IS NULL OR i.missing THEN true"
-		"  ELSE t.source_version < greatest(i.ev, i.sv) OR %s IS DISTINCT FROM $4::bigint END"
-		" ORDER BY i.n", tmv);
+	char no[32];
+	const char *p[] = { run->types[ch->type_index].agg->type, no };
 	PGresult *res;
 	size_t cap = 0;
 
 	*inst = NULL;
 	*n = 0;
 	snprintf(no, sizeof no, "%d", ch->no);
-	snprintf(target, sizeof target, "%lld", (long long)agg->snapshot_version);
-	res = sm_db_exec(conn, "SET LOCAL enable_hashjoin = off", err) == SM_OK
-		? work_query(conn, run, sql, 4, p, err) : NULL;
-	if (res && sm_db_exec(conn, "SET LOCAL enable_hashjoin = on", err) != SM_OK) {
-		PQclear(res);
-		res = NULL;
-	}
-	free(sql);
-	free(tmv);
+	res = work_query(conn, run, "SELECT i.u, $2::text, i.sid, i.missing, i.mv, i.sv, i.ev, i.sk"
+			 " FROM %1$s.snapmig_work w CROSS JOIN LATERAL unnest(w.item_uuids,"
+			 "  w.item_stream_ids, w.item_missing, w.item_mvs, w.item_starts, w.item_ends,"
+			 "  w.item_kinds) WITH ORDINALITY AS i(u, sid, missing, mv, sv, ev, sk, n)"
+			 " WHERE w.run_id = $1::bigint AND w.chunk_no = $3::int ORDER BY i.n", 2, p, err);
 	if (!res)
 		return sm_error_code(err, SM_ERR_DB);
 	for (int r = 0; r < PQntuples(res); r++) {

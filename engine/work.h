@@ -32,14 +32,14 @@
  *    lock and nothing else: a process that dies or whose transaction
  *    fails releases it, and the chunk is unclaimed again for anyone.
  *  - The claimer reads the chunk's instances as planned
- *    (sm_work_chunk_plan): whichever process folds a chunk, and however
- *    often it is done again after a failure, it folds the same events and
- *    gives the same rows; events appended since planning, and instances
- *    made since, are left to the next run, as with one process.  An
- *    instance one process committed before a cancel is current (its
- *    generated row at the type's version and the planned end), so the
- *    next claimer of its chunk skips it.  Per chunk, one index look-up
- *    per instance in the target; no query per instance in the store.
+ *    (sm_work_chunk_plan, one row): whichever process folds a chunk, and
+ *    however often it is done again after a failure, it folds the same
+ *    events and gives the same rows; events appended since planning, and
+ *    instances made since, are left to the next run, as with one process.
+ *  - A chunk commits whole or not at all: a process that is cancelled,
+ *    fails or dies in a chunk commits nothing of it, so an unclaimed
+ *    chunk has none of its instances written by this plan, and the work
+ *    table's counts of the chunks done add up to the plan's.
  */
 #ifndef SM_ENGINE_WORK_H
 #define SM_ENGINE_WORK_H
@@ -92,9 +92,7 @@ typedef struct sm_work_chunk {
 int sm_work_claim(PGconn *conn, sm_run *run, sm_work_chunk *ch, bool *got, sm_error *err);
 void sm_work_chunk_clear(sm_work_chunk *ch);
 
-/* The claimed chunk's instances as planned, but for those made current
- * since (the session prepared by sm_store_prepare_session and
- * sm_target_fingerprints_use): *inst (malloc'ed, free with
+/* The claimed chunk's instances as planned: *inst (malloc'ed, free with
  * sm_work_instances_free), *n. */
 int sm_work_chunk_plan(PGconn *conn, sm_run *run, const sm_work_chunk *ch,
 		       sm_instance **inst, size_t *n, sm_error *err);

@@ -42,6 +42,14 @@ wait_planned() {
 	done
 }
 
+# A fresh target and a rebuild -j 1 ($p1) that has planned; $1: its stderr.
+start_planner() {
+	reset_target
+	"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild </dev/null >/dev/null 2>"$1" &
+	p1=$!
+	wait_planned
+}
+
 # Holds the target's writes (a SHARE lock on its snapshots table: planned
 # rebuilds wait before they write) until release_target.
 hold_target() {
@@ -173,10 +181,7 @@ json_check "len(d['failures']) == 36"
 # ------------------------------------- the target's lock, the plan's reducers
 # A rebuild that has planned is held before it writes (a SHARE lock on the
 # target table), so that it runs while the others try.
-reset_target
-"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild </dev/null >/dev/null 2>"$T/l1.err" &
-p1=$!
-wait_planned
+start_planner "$T/l1.err"
 hold_target
 # A second planning rebuild is refused (one plan at a time) and says how to help.
 run -c "$CONF" rebuild
@@ -217,10 +222,7 @@ if [ "$rc" != 4 ]; then ok; else fail "copy still refused after the rebuild: $(c
 # moment while they work.  The others take its chunk.
 round=1
 while [ "$round" -le 4 ]; do
-	reset_target
-	"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild </dev/null >/dev/null 2>"$T/k1.err" &
-	p1=$!
-	wait_planned || break
+	start_planner "$T/k1.err" || break
 	"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild --join </dev/null >/dev/null 2>"$T/k2.err" &
 	p2=$!
 	"$SNAPMIG_BIN" -c "$CONF" -j 2 -q rebuild --join </dev/null >/dev/null 2>"$T/k3.err" &
@@ -254,10 +256,7 @@ done
 # exactly those.  Events appended to a stream after planning, and a
 # snapshot made after planning, are left to the next run, also for a
 # process that joins after they arrived.
-reset_target
-"$SNAPMIG_BIN" -c "$CONF" -j 1 -q rebuild </dev/null >/dev/null 2>"$T/v1.err" &
-p1=$!
-wait_planned
+start_planner "$T/v1.err"
 hold_target
 # The last chunk is claimed last: still unclaimed while the lock holds p1.
 # One of its instances that folds (mkstore many: every 50th fails).
@@ -305,5 +304,39 @@ if [ "$v" = $((planned_end + 3)) ]; then ok; else
 	fail "the next run left $u at version $v, not $((planned_end + 3))"; fi
 v=$(sql "SELECT kind FROM migration.snapmig_failures WHERE source_uuid = '${u}x'")
 if [ "$v" = missing_stream ]; then ok; else fail "the next run did not plan ${u}x: $v"; fi
+
+# --------------------------------------------------------------- SIGINT
+# A cancelled process commits nothing of the chunk it was in: every row in
+# the target is of a chunk marked done, and a process that joins later
+# folds the rest whole, so that the work table's counts are exactly a
+# single process's.  A store of bigger streams and chunks (about 30,000
+# events each), so that the interrupt lands while one is being folded.
+new_db cli_shared_int
+mkstore bytea big 60 3000
+write_config
+{ echo 'defaults = { batch_size = 10; };'; cat "$CONF"; } >"$T/c" && mv "$T/c" "$CONF"
+reset_target
+run -c "$CONF" -j 1 -q rebuild
+expect_rc 0
+dump "$T/ref"
+ref_instances=$(sql "SELECT sum(instances_done) FROM migration.snapmig_work")
+ref_events=$(sql "SELECT sum(events_done) FROM migration.snapmig_work")
+round=1
+while [ "$round" -le 3 ]; do
+	start_planner "$T/i1.err" || break
+	sleep "$(python3 -c "import random; print(round(random.uniform(0.1, 1.0), 2))")"
+	kill -INT "$p1" 2>/dev/null
+	wait "$p1"
+	r=$?
+	if [ "$r" = 130 ] || [ "$r" = 0 ]; then ok; else fail "SIGINT round $round: exit $r: $(cat "$T/i1.err")"; fi
+	v=$(sql "SELECT (SELECT count(*) FROM migration.snapshots)
+	         - (SELECT count(*) FROM migration.snapmig_work w, unnest(w.item_uuids) AS u
+	            WHERE w.state = 'done')")
+	if [ "$v" = 0 ]; then ok; else fail "SIGINT round $round (exit $r): $v rows beyond the chunks done"; fi
+	run -c "$CONF" -q rebuild --join
+	same_rows "SIGINT round $round, then joined"
+	check_counts "SIGINT round $round"
+	round=$((round + 1))
+done
 
 finish
