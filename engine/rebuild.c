@@ -880,7 +880,9 @@ static sm_type_counters shared_view(const sm_type_counters *c)
 	return v;
 }
 
-static void fill_type(sm_type_progress *p, const sm_type_counters *c, double elapsed)
+/* rate_events: the events of the rate, folded in elapsed. */
+static void fill_type(sm_type_progress *p, const sm_type_counters *c, double elapsed,
+		      long long rate_events)
 {
 	p->type = c->agg->type;
 	p->label = c->agg->label ? c->agg->label : c->agg->type;
@@ -895,7 +897,7 @@ static void fill_type(sm_type_progress *p, const sm_type_counters *c, double ela
 	}
 	p->equal = c->equal;
 	p->different = c->different;
-	p->events_per_sec = elapsed > 0 ? (double)c->events_done / elapsed : 0;
+	p->events_per_sec = elapsed > 0 ? (double)rate_events / elapsed : 0;
 	p->eta_seconds = p->events_per_sec > 0
 		? (double)(c->events_planned - c->events_done) / p->events_per_sec : -1;
 }
@@ -904,6 +906,7 @@ void sm_run_progress(sm_run *run, sm_progress *out)
 {
 	double elapsed;
 	sm_type_counters total;
+	long long total_rate = 0;
 
 	memset(out, 0, sizeof *out);
 	memset(&total, 0, sizeof total);
@@ -930,8 +933,13 @@ void sm_run_progress(sm_run *run, sm_progress *out)
 	for (size_t i = 0; i < run->n_types; i++) {
 		sm_type_counters view = run->shared_valid ? shared_view(&run->types[i]) : run->types[i];
 		const sm_type_counters *c = &view;
+		/* The plan's events over this process's time, unless it
+		 * joined: then it was not there for the others' earlier
+		 * work, and its rate is its own events'. */
+		long long rate = run->join ? run->types[i].events_done : c->events_done;
 
-		fill_type(&out->types[i], c, elapsed);
+		fill_type(&out->types[i], c, elapsed, rate);
+		total_rate += rate;
 		total.instances_planned += c->instances_planned;
 		total.instances_done += c->instances_done;
 		total.events_planned += c->events_planned;
@@ -946,7 +954,7 @@ void sm_run_progress(sm_run *run, sm_progress *out)
 		static const sm_aggregate all = { .type = (char *)"all", .label = (char *)"all" };
 
 		total.agg = &all;
-		fill_type(&out->total, &total, elapsed);
+		fill_type(&out->total, &total, elapsed, total_rate);
 	}
 }
 

@@ -311,7 +311,8 @@ typedef struct sm_type_progress {
 	long long failures[SM_FAIL__COUNT];
 	long long failed;          /* sum of failures */
 	long long equal, different;/* verify: instances checked equal / different */
-	double events_per_sec;
+	double events_per_sec;     /* events_done over elapsed_seconds; a process
+	                              that joined a rebuild: its own events */
 	double eta_seconds;        /* < 0 when unknown */
 } sm_type_progress;
 
