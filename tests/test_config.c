@@ -735,7 +735,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("config");
 	TCase *ld = tcase_create("load");
 	TCase *er = tcase_create("errors");
 
@@ -751,7 +750,6 @@ int main(void)
 	tcase_add_test(ld, test_locate_never_falls_back_from_an_explicit_choice);
 	tcase_add_test(ld, test_the_shipped_example_configuration_loads);
 	tcase_add_test(ld, test_the_shipped_monitor_rules_fold_a_realistic_stream);
-	suite_add_tcase(s, ld);
 	tcase_add_test(er, test_syntax_error_names_file_and_line);
 	tcase_add_test(er, test_unknown_keys_are_errors_everywhere);
 	tcase_add_test(er, test_wrong_types_and_ranges_are_errors);
@@ -762,6 +760,5 @@ int main(void)
 	tcase_add_test(er, test_check_names_file_and_line_of_each_warning);
 	tcase_add_test(er, test_password_in_a_protected_conninfo_is_a_warning);
 	tcase_add_test(er, test_a_file_that_cannot_be_read_is_an_error);
-	suite_add_tcase(s, er);
-	return tl_run_suite(s);
+	return tl_run_cases("config", ld, er, (TCase *)NULL);
 }

@@ -1042,7 +1042,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("copy");
 	TCase *tc = tcase_create("copy");
 	int nmodes = (int)(sizeof modes / sizeof modes[0]);
 	int nconv = (int)(sizeof conversions / sizeof conversions[0]);
@@ -1067,6 +1066,5 @@ int main(void)
 	tcase_add_test(tc, test_copy_waits_for_the_lock_and_reports_while_waiting);
 	tcase_add_loop_test(tc, test_copy_terminated_by_the_server_half_way_changes_nothing, 0, 2);
 	tcase_add_loop_test(tc, test_copy_killed_with_sigkill_half_way_changes_nothing, 0, 2);
-	suite_add_tcase(s, tc);
-	return tl_run_suite(s);
+	return tl_run_cases("copy", tc, (TCase *)NULL);
 }

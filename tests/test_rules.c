@@ -1460,7 +1460,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("rules");
 	TCase *st = tcase_create("statements");
 	TCase *co = tcase_create("conditions");
 	TCase *en = tcase_create("entries");
@@ -1471,11 +1470,9 @@ int main(void)
 
 	tcase_add_test(st, test_reset_restores_initial_and_later_statements_apply);
 	tcase_add_loop_test(st, test_each_statement_case_gives_its_state_or_its_error, 0, N_CASES(do_cases));
-	suite_add_tcase(s, st);
 
 	tcase_add_test(co, test_in_on_a_string_fails);
 	tcase_add_loop_test(co, test_each_condition_case_holds_or_not, 0, N_CASES(condition_cases));
-	suite_add_tcase(s, co);
 
 	tcase_add_test(en, test_first_entry_whose_when_holds_applies);
 	tcase_add_test(en, test_event_types_are_distinct_in_config_order);
@@ -1484,7 +1481,6 @@ int main(void)
 	tcase_add_test(en, test_status_page_example);
 	tcase_add_test(en, test_team_example_adds_a_member_once);
 	tcase_add_test(en, test_one_compiled_rules_serves_many_threads);
-	suite_add_tcase(s, en);
 
 	tcase_add_test(sy, test_deep_nesting_is_a_syntax_error_not_a_crash);
 	tcase_add_test(sy, test_a_literal_top_level_key_outside_initial_is_refused_at_load);
@@ -1494,25 +1490,20 @@ int main(void)
 	tcase_add_test(en, test_reads_name_the_event_members_that_entries_use);
 	tcase_add_test(en, test_an_event_restricted_to_its_reads_applies_the_same);
 	tcase_add_loop_test(sy, test_each_syntax_case_names_file_line_and_column, 0, N_CASES(syntax_cases));
-	suite_add_tcase(s, sy);
 
 	tcase_add_test(ad, test_if_elif_else_applies_one_branch);
 	tcase_add_test(ad, test_a_catch_all_entry_takes_every_other_event);
 	tcase_add_test(ad, test_catch_all_entries_come_last);
 	tcase_add_test(ad, test_names_may_end_in_a_question_mark);
 	tcase_add_test(ad, test_functions_and_operators_give_what_elixir_gives);
-	suite_add_tcase(s, ad);
 
 	tcase_add_test(ck, test_check_finds_entries_that_never_apply);
 	tcase_add_test(ck, test_check_finds_reads_of_state_that_are_not_fields);
 	tcase_add_test(ck, test_check_finds_statements_that_cannot_work);
 	tcase_add_test(ck, test_check_is_quiet_about_sound_rules);
-	suite_add_tcase(s, ck);
 
 	tcase_add_test(ca, test_canonical_text_is_rules_source_in_a_fixed_layout);
 	tcase_add_test(ca, test_canonical_text_is_the_same_for_every_spelling_of_the_same_rules);
 	tcase_add_test(ca, test_canonical_text_differs_whenever_the_output_could);
-	suite_add_tcase(s, ca);
-
-	return tl_run_suite(s);
+	return tl_run_cases("rules", st, co, en, sy, ad, ck, ca, (TCase *)NULL);
 }

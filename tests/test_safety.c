@@ -1032,7 +1032,6 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("safety");
 	TCase *names = tcase_create("names");
 	TCase *secrets = tcase_create("passwords");
 	TCase *reducers = tcase_create("reducers");
@@ -1044,29 +1043,23 @@ int main(void)
 	tcase_add_test(names, test_schema_names_longer_than_63_bytes_are_refused_at_load);
 	tcase_add_test(names, test_a_target_that_is_the_source_schema_is_refused_before_anything_is_written);
 	tcase_add_test(names, test_a_target_snapshots_that_is_not_a_table_is_refused);
-	suite_add_tcase(s, names);
 	tcase_add_test(secrets, test_a_malformed_uri_does_not_show_its_password);
-	suite_add_tcase(s, secrets);
 	tcase_set_timeout(reducers, 120);
 	tcase_add_test(reducers, test_each_run_logs_its_reducer_to_a_file_of_its_own);
 	tcase_add_test(reducers, test_a_reducer_leaves_no_process_behind);
 	tcase_add_test(reducers, test_a_number_key_in_a_generated_row_is_written_as_elixir_writes_it);
-	suite_add_tcase(s, reducers);
 	tcase_set_timeout(owners, 120);
 	tcase_add_test(owners, test_a_target_holding_another_stores_rows_is_refused_naming_both_stores);
 	tcase_add_test(owners, test_an_older_targets_rows_are_never_shipped_and_a_rebuild_replaces_them);
 	tcase_add_test(owners, test_a_target_schema_holding_another_live_store_is_refused);
-	suite_add_tcase(s, owners);
 	tcase_set_timeout(fps, 120);
 	tcase_add_test(fps, test_rows_of_a_changed_reducer_are_stale_never_copied_and_regenerated);
 	tcase_add_test(fps, test_a_run_resumed_after_a_reducer_fix_keeps_none_of_the_old_rows);
 	tcase_add_test(fps, test_a_changed_setting_that_changes_output_makes_the_rows_stale);
 	tcase_add_test(fps, test_an_external_reducers_own_fingerprint_makes_its_rows_stale);
 	tcase_add_test(fps, test_rows_carry_the_fingerprint_of_the_process_that_made_them);
-	suite_add_tcase(s, fps);
 	tcase_set_timeout(ops, 120);
 	tcase_add_test(ops, test_a_second_operation_on_a_target_in_use_is_refused_naming_the_holder);
 	tcase_add_test(ops, test_rollback_undoes_the_last_copy_that_changed_something);
-	suite_add_tcase(s, ops);
-	return tl_run_suite(s);
+	return tl_run_cases("safety", names, secrets, reducers, owners, fps, ops, (TCase *)NULL);
 }
