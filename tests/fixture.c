@@ -156,49 +156,62 @@ static int lock_stream(PGconn *conn, const char *s, const char *uuid,
 	return 0;
 }
 
-/* Begins an append: a transaction holding the stream and $all (their
- * versions out); nothing is left open when it fails. */
-static int append_begin(PGconn *conn, const char *s, const char *uuid, long long *sid,
-			long long *sver, long long *aver, char *errbuf, size_t errlen)
-{
-	long long aid;
+/* Where an append writes: the store's quoted schema, the stream's id and
+ * version and $all's version, as locked for it. */
+typedef struct append_at {
+	const char *s;
+	long long sid, sver, aver;
+} append_at;
 
-	if (exec(conn, "BEGIN", 0, NULL, NULL, errbuf, errlen))
-		return -1;
-	if (lock_stream(conn, s, uuid, sid, sver, errbuf, errlen) ||
-	    lock_stream(conn, s, "$all", &aid, aver, errbuf, errlen)) {
-		PQclear(PQexec(conn, "ROLLBACK"));
-		return -1;
-	}
-	return 0;
-}
+/* The statements of an append, run in the transaction that holds the
+ * stream and $all. */
+typedef int append_fn(PGconn *conn, const append_at *at, const void *arg, char *errbuf,
+		      size_t errlen);
 
-/* Ends what append_begin began: commits when rc is 0, else rolls back;
- * returns 0 when committed. */
-static int append_end(PGconn *conn, int rc, char *errbuf, size_t errlen)
-{
-	if (rc == 0)
-		return exec(conn, "COMMIT", 0, NULL, NULL, errbuf, errlen);
-	PQclear(PQexec(conn, "ROLLBACK"));
-	return -1;
-}
-
-int sm_fixture_append(PGconn *conn, const char *schema, enum sm_fixture_mode mode,
-		      const char *stream_uuid, int n, const char *const *types,
-		      const char *const *datas, const char *const *metas,
-		      char *errbuf, size_t errlen)
+/* Runs fn in one transaction holding the stream (created if needed) and
+ * $all; commits when fn succeeded, else rolls back.  0 when committed. */
+static int append(PGconn *conn, const char *schema, const char *stream_uuid, append_fn *fn,
+		  const void *arg, char *errbuf, size_t errlen)
 {
 	char *s = ident(conn, schema);
-	char *wd = write_expr(mode, "$3");
-	char *wm = write_expr(mode, "$4");
-	char sql[2048];
-	long long sid, sver, aver;
-	int rc;
+	append_at at = { .s = s };
+	long long aid;
+	int rc = exec(conn, "BEGIN", 0, NULL, NULL, errbuf, errlen);
 
-	if (append_begin(conn, s, stream_uuid, &sid, &sver, &aver, errbuf, errlen)) {
-		rc = -1;
-		goto out;
+	if (rc == 0) {
+		if (lock_stream(conn, s, stream_uuid, &at.sid, &at.sver, errbuf, errlen) ||
+		    lock_stream(conn, s, "$all", &aid, &at.aver, errbuf, errlen))
+			rc = -1;
+		else
+			rc = fn(conn, &at, arg, errbuf, errlen);
+		if (rc == 0) {
+			rc = exec(conn, "COMMIT", 0, NULL, NULL, errbuf, errlen);
+		} else {
+			PQclear(PQexec(conn, "ROLLBACK"));
+			rc = -1;
+		}
 	}
+	free(s);
+	return rc;
+}
+
+struct rows {
+	enum sm_fixture_mode mode;
+	int n;
+	const char *const *types, *const *datas, *const *metas;
+};
+
+/* sm_fixture_append's statements: one event a statement, then the
+ * streams' versions. */
+static int append_rows(PGconn *conn, const append_at *at, const void *arg, char *errbuf,
+		       size_t errlen)
+{
+	const struct rows *a = arg;
+	char *wd = write_expr(a->mode, "$3");
+	char *wm = write_expr(a->mode, "$4");
+	char sql[2048];
+	int rc = 0;
+
 	snprintf(sql, sizeof sql,
 		 "WITH e AS (INSERT INTO %1$s.events (event_id, event_type, data, metadata)"
 		 " VALUES (gen_random_uuid(), $2, %2$s, %3$s) RETURNING event_id)"
@@ -206,52 +219,58 @@ int sm_fixture_append(PGconn *conn, const char *schema, enum sm_fixture_mode mod
 		 " (event_id, stream_id, stream_version, original_stream_id, original_stream_version)"
 		 " SELECT e.event_id, x.sid, x.v, $1::bigint, $5::bigint FROM e,"
 		 " (VALUES ($1::bigint, $5::bigint), (0, $6::bigint)) AS x(sid, v)",
-		 s, wd, wm);
-	rc = 0;
-	for (int i = 0; rc == 0 && i < n; i++) {
+		 at->s, wd, wm);
+	for (int i = 0; rc == 0 && i < a->n; i++) {
 		char id[32], v[32], av[32];
-		const char *p[] = { id, types[i], datas[i], metas ? metas[i] : NULL, v, av };
+		const char *p[] = { id, a->types[i], a->datas[i], a->metas ? a->metas[i] : NULL, v, av };
 
-		snprintf(id, sizeof id, "%lld", sid);
-		snprintf(v, sizeof v, "%lld", sver + i + 1);
-		snprintf(av, sizeof av, "%lld", aver + i + 1);
+		snprintf(id, sizeof id, "%lld", at->sid);
+		snprintf(v, sizeof v, "%lld", at->sver + i + 1);
+		snprintf(av, sizeof av, "%lld", at->aver + i + 1);
 		rc = exec(conn, sql, 6, p, NULL, errbuf, errlen);
 	}
 	if (rc == 0) {
 		char id[32], v[32], av[32];
 		const char *p[] = { id, v, av };
 
-		snprintf(id, sizeof id, "%lld", sid);
-		snprintf(v, sizeof v, "%lld", sver + n);
-		snprintf(av, sizeof av, "%lld", aver + n);
+		snprintf(id, sizeof id, "%lld", at->sid);
+		snprintf(v, sizeof v, "%lld", at->sver + a->n);
+		snprintf(av, sizeof av, "%lld", at->aver + a->n);
 		snprintf(sql, sizeof sql,
 			 "UPDATE %1$s.streams SET stream_version = CASE stream_id WHEN 0 THEN $3::bigint"
-			 " ELSE $2::bigint END WHERE stream_id IN (0, $1::bigint)", s);
+			 " ELSE $2::bigint END WHERE stream_id IN (0, $1::bigint)", at->s);
 		rc = exec(conn, sql, 3, p, NULL, errbuf, errlen);
 	}
-	rc = append_end(conn, rc, errbuf, errlen);
-out:
-	free(s);
 	free(wd);
 	free(wm);
 	return rc;
 }
 
-int sm_fixture_append_generated(PGconn *conn, const char *schema,
-				enum sm_fixture_mode mode, const char *stream_uuid,
-				long long count, const char *type_expr,
-				const char *data_expr, char *errbuf, size_t errlen)
+int sm_fixture_append(PGconn *conn, const char *schema, enum sm_fixture_mode mode,
+		      const char *stream_uuid, int n, const char *const *types,
+		      const char *const *datas, const char *const *metas,
+		      char *errbuf, size_t errlen)
 {
-	char *s = ident(conn, schema);
-	char *wd = write_expr(mode, data_expr);
-	char *sql = NULL;
-	long long sid, sver, aver;
+	const struct rows a = { mode, n, types, datas, metas };
+
+	return append(conn, schema, stream_uuid, append_rows, &a, errbuf, errlen);
+}
+
+struct generated {
+	enum sm_fixture_mode mode;
+	long long count;
+	const char *type_expr, *data_expr;
+};
+
+/* sm_fixture_append_generated's statements: every event in one go. */
+static int append_generated(PGconn *conn, const append_at *at, const void *arg, char *errbuf,
+			    size_t errlen)
+{
+	const struct generated *a = arg;
+	char *wd = write_expr(a->mode, a->data_expr);
+	char *sql;
 	int rc;
 
-	if (append_begin(conn, s, stream_uuid, &sid, &sver, &aver, errbuf, errlen)) {
-		rc = -1;
-		goto out;
-	}
 	/* Event ids are sequential here (stream id, version; the 13th hex
 	 * digit 'f' keeps them apart from random v4 ids) so that bulk loads
 	 * append to the indexes instead of scattering; nothing depends on
@@ -279,19 +298,25 @@ int sm_fixture_append_generated(PGconn *conn, const char *schema,
 		"UPDATE %1$s.streams SET stream_version = CASE stream_id WHEN 0 THEN %7$lld + %3$lld"
 		" ELSE %6$lld + %3$lld END WHERE stream_id IN (0, %2$lld);"
 		"DROP TABLE fixture_gen;",
-		s, sid, count, type_expr, wd, sver, aver) < 0) {
-		sql = NULL;
+		at->s, at->sid, a->count, a->type_expr, wd, at->sver, at->aver) < 0) {
 		snprintf(errbuf, errlen, "out of memory");
 		rc = -1;
 	} else {
 		rc = exec(conn, sql, 0, NULL, NULL, errbuf, errlen);
+		free(sql);
 	}
-	rc = append_end(conn, rc, errbuf, errlen);
-out:
-	free(sql);
-	free(s);
 	free(wd);
 	return rc;
+}
+
+int sm_fixture_append_generated(PGconn *conn, const char *schema,
+				enum sm_fixture_mode mode, const char *stream_uuid,
+				long long count, const char *type_expr,
+				const char *data_expr, char *errbuf, size_t errlen)
+{
+	const struct generated a = { mode, count, type_expr, data_expr };
+
+	return append(conn, schema, stream_uuid, append_generated, &a, errbuf, errlen);
 }
 
 int sm_fixture_snapshot(PGconn *conn, const char *schema, enum sm_fixture_mode mode,
