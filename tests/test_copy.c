@@ -457,7 +457,7 @@ START_TEST(test_stale_rows_without_replacement_are_kept_by_default_and_removed_o
 	struct fx f;
 	sm_copy_options o = alpha_opts();
 	sm_copy_result *r;
-	char *before_a5, *sql, *v;
+	char *before_a5, *v;
 
 	fx_init(&f, modes[_i]);
 	scenario(&f);
@@ -479,13 +479,10 @@ START_TEST(test_stale_rows_without_replacement_are_kept_by_default_and_removed_o
 	/* The untouched valid row a4 and the kept a3 are still there. */
 	ck_assert_int_eq(query_ll(f.conn, "SELECT count(*) FROM snapshots WHERE source_uuid IN ('a3', 'a4')"), 2);
 	/* The removed row is in the backup, exactly. */
-	sql = sm_xasprintf("SELECT concat_ws('|', source_uuid, source_version, source_type, data::text,"
-			   " COALESCE(metadata::text, '-'), created_at) FROM %s.snapmig_backup"
-			   " WHERE copy_id = %lld AND action = 'remove'", f.tgt, r->copy_id);
-	v = tl_query_value(f.conn, sql);
-	ck_assert_str_eq(v, before_a5);
-	free(v);
-	free(sql);
+	tl_assert_valuef(f.conn, before_a5,
+			 "SELECT concat_ws('|', source_uuid, source_version, source_type, data::text,"
+			 " COALESCE(metadata::text, '-'), created_at) FROM %s.snapmig_backup"
+			 " WHERE copy_id = %lld AND action = 'remove'", f.tgt, r->copy_id);
 	sm_copy_result_free(r);
 	free(before_a5);
 	fx_free(&f);
@@ -497,27 +494,21 @@ START_TEST(test_backup_holds_the_replaced_rows_and_marks_the_inserted_ones)
 	struct fx f;
 	sm_copy_options o = alpha_opts();
 	sm_copy_result *r;
-	char *before, *sql, *v;
+	char *before, *sql;
 
 	fx_init(&f, modes[_i]);
 	scenario(&f);
 	before = dump_where(&f, "source_uuid IN ('a1', 'a2')");
 	r = copy_ok(&f, &o);
-	sql = sm_xasprintf("SELECT string_agg(concat_ws('|', source_uuid, source_version, source_type,"
-			   " data::text, COALESCE(metadata::text, '-'), created_at), E'\\n' ORDER BY source_uuid)"
-			   " FROM %s.snapmig_backup WHERE copy_id = %lld AND action = 'replace'",
-			   f.tgt, r->copy_id);
-	v = tl_query_value(f.conn, sql);
-	ck_assert_str_eq(v, before);
-	free(v);
-	free(sql);
-	sql = sm_xasprintf("SELECT string_agg(source_uuid || ':' || (data IS NULL), ',')"
-			   " FROM %s.snapmig_backup WHERE copy_id = %lld AND action = 'insert'",
-			   f.tgt, r->copy_id);
-	v = tl_query_value(f.conn, sql);
-	ck_assert_str_eq(v, "a6:true");
-	free(v);
-	free(sql);
+	tl_assert_valuef(f.conn, before,
+			 "SELECT string_agg(concat_ws('|', source_uuid, source_version, source_type,"
+			 " data::text, COALESCE(metadata::text, '-'), created_at), E'\\n' ORDER BY source_uuid)"
+			 " FROM %s.snapmig_backup WHERE copy_id = %lld AND action = 'replace'",
+			 f.tgt, r->copy_id);
+	tl_assert_valuef(f.conn, "a6:true",
+			 "SELECT string_agg(source_uuid || ':' || (data IS NULL), ',')"
+			 " FROM %s.snapmig_backup WHERE copy_id = %lld AND action = 'insert'",
+			 f.tgt, r->copy_id);
 	/* Kept, untouched and stale rows are not in the backup. */
 	sql = sm_xasprintf("SELECT count(*) FROM %s.snapmig_backup WHERE copy_id = %lld", f.tgt, r->copy_id);
 	ck_assert_int_eq(query_ll(f.conn, sql), 3);
@@ -623,7 +614,7 @@ static void check_guard(struct fx *f, sm_copy_options *o, unsigned guard,
 	sm_copy_plan *plan = NULL;
 	sm_copy_result *r = NULL;
 	sm_error err;
-	char *before = dump(f), *after, *sql, *flag;
+	char *before = dump(f), *after, *flag;
 
 	ck_assert_msg(sm_copy_plan_read(f->eng, o, NULL, &plan, &err) == SM_OK, "%s", err.message);
 	ck_assert_uint_eq(plan->types[0].guards, guard);
@@ -644,12 +635,9 @@ static void check_guard(struct fx *f, sm_copy_options *o, unsigned guard,
 	after = dump(f);
 	ck_assert_str_eq(after, before);
 	free(after);
-	sql = sm_xasprintf("SELECT outcome FROM %s.snapmig_runs WHERE kind = 'copy' ORDER BY run_id DESC LIMIT 1",
-			   f->tgt);
-	after = tl_query_value(f->conn, sql);
-	ck_assert_str_eq(after, "refused");
-	free(after);
-	free(sql);
+	tl_assert_valuef(f->conn, "refused",
+			 "SELECT outcome FROM %s.snapmig_runs WHERE kind = 'copy' ORDER BY run_id DESC LIMIT 1",
+			 f->tgt);
 
 	/* The plan says the guard is overridden; the copy goes through. */
 	o->force = guard;
@@ -815,7 +803,7 @@ START_TEST(test_copy_converts_between_bytea_and_jsonb)
 	struct fx f;
 	sm_copy_options o = alpha_opts();
 	sm_copy_result *r;
-	char *before, *sql, *v;
+	char *before, *v;
 
 	fx_init2(&f, conversions[_i].live, conversions[_i].gen, "public", "migration");
 	scenario(&f);
@@ -824,11 +812,8 @@ START_TEST(test_copy_converts_between_bytea_and_jsonb)
 	ck_assert_int_eq(r->replaced, 2);
 	ck_assert_int_eq(r->inserted, 1);
 	ck_assert(r->verified);
-	sql = sm_xasprintf("%s FROM snapshots WHERE source_uuid = 'a1'", conversions[_i].form);
-	v = tl_query_value(f.conn, sql);
-	ck_assert_str_eq(v, expect[_i]);
-	free(v);
-	free(sql);
+	tl_assert_valuef(f.conn, expect[_i],
+			 "%s FROM snapshots WHERE source_uuid = 'a1'", conversions[_i].form);
 	v = live_data_text(&f, "a1");
 	ck_assert_ptr_nonnull(strstr(v, "9007199254740993"));
 	ck_assert_ptr_nonnull(strstr(v, "Zoë ✓"));
@@ -848,7 +833,7 @@ START_TEST(test_copy_of_a_store_with_bytea_data_and_jsonb_metadata)
 	struct fx f;
 	sm_copy_options o = alpha_opts();
 	sm_copy_result *r;
-	char *before, *v;
+	char *before;
 
 	fx_init(&f, SM_FIXTURE_BYTEA);
 	scenario(&f);
@@ -859,10 +844,9 @@ START_TEST(test_copy_of_a_store_with_bytea_data_and_jsonb_metadata)
 	ck_assert_int_eq(r->replaced, 2);
 	ck_assert_int_eq(r->inserted, 1);
 	ck_assert(r->verified);
-	v = tl_query_value(f.conn, "SELECT jsonb_typeof(metadata) || ' ' || (metadata ->> "
-			   "'snapshot_module_version') FROM snapshots WHERE source_uuid = 'a1'");
-	ck_assert_str_eq(v, "object 2");
-	free(v);
+	tl_assert_value(f.conn, "object 2",
+			"SELECT jsonb_typeof(metadata) || ' ' || (metadata ->> "
+			"'snapshot_module_version') FROM snapshots WHERE source_uuid = 'a1'");
 	sm_copy_result_free(r);
 	rollback_restores(&f, before);
 	fx_free(&f);
@@ -993,12 +977,9 @@ START_TEST(test_copy_terminated_by_the_server_half_way_changes_nothing)
 		free(all);
 	}
 	free(sql);
-	sql = sm_xasprintf("SELECT outcome FROM %s.snapmig_runs WHERE kind = 'copy' ORDER BY run_id DESC LIMIT 1",
-			   f.tgt);
-	after = tl_query_value(f.conn, sql);
-	ck_assert_str_eq(after, "failed");
-	free(after);
-	free(sql);
+	tl_assert_valuef(f.conn, "failed",
+			 "SELECT outcome FROM %s.snapmig_runs WHERE kind = 'copy' ORDER BY run_id DESC LIMIT 1",
+			 f.tgt);
 	free(before);
 	fx_free(&f);
 }

@@ -1011,17 +1011,13 @@ START_TEST(test_a_rebuild_with_account_py_writes_the_rules_snapshots)
 	sm_progress_clear(&prog);
 
 	/* Five instances written by each, the same rows. */
-	v = tl_query_value(conn, "SELECT count(*) FROM m_exec.snapshots");
-	ck_assert_str_eq(v, "5");
-	free(v);
-	v = tl_query_value(conn,
-		"SELECT count(*) FROM m_exec.snapshots e FULL JOIN m_rules.snapshots r USING (source_uuid)"
-		" WHERE e.source_uuid IS NULL OR r.source_uuid IS NULL"
-		" OR e.source_version <> r.source_version OR e.source_type <> r.source_type"
-		" OR convert_from(e.data, 'UTF8')::jsonb <> convert_from(r.data, 'UTF8')::jsonb"
-		" OR convert_from(e.metadata, 'UTF8')::jsonb <> convert_from(r.metadata, 'UTF8')::jsonb");
-	ck_assert_str_eq(v, "0");
-	free(v);
+	tl_assert_value(conn, "5", "SELECT count(*) FROM m_exec.snapshots");
+	tl_assert_value(conn, "0",
+			"SELECT count(*) FROM m_exec.snapshots e FULL JOIN m_rules.snapshots r USING (source_uuid)"
+			" WHERE e.source_uuid IS NULL OR r.source_uuid IS NULL"
+			" OR e.source_version <> r.source_version OR e.source_type <> r.source_type"
+			" OR convert_from(e.data, 'UTF8')::jsonb <> convert_from(r.data, 'UTF8')::jsonb"
+			" OR convert_from(e.metadata, 'UTF8')::jsonb <> convert_from(r.metadata, 'UTF8')::jsonb");
 	/* And they are what the events say (checked here, independently). */
 	v = tl_query_value(conn,
 		"SELECT convert_from(data, 'UTF8')::jsonb #>> '{usage,api_calls}' || ' ' ||"
@@ -1043,12 +1039,10 @@ START_TEST(test_a_rebuild_with_account_py_writes_the_rules_snapshots)
 		ck_assert_str_eq(v, want);
 	}
 	free(v);
-	v = tl_query_value(conn,
-		"SELECT (convert_from(data, 'UTF8')::jsonb ? 'obsolete')::text || ' ' ||"
-		" (convert_from(data, 'UTF8')::jsonb ->> 'name') || ' ' || source_version"
-		" FROM m_exec.snapshots WHERE source_uuid = 'acc-valid'");
-	ck_assert_str_eq(v, "false Old 60");
-	free(v);
+	tl_assert_value(conn, "false Old 60",
+			"SELECT (convert_from(data, 'UTF8')::jsonb ? 'obsolete')::text || ' ' ||"
+			" (convert_from(data, 'UTF8')::jsonb ->> 'name') || ' ' || source_version"
+			" FROM m_exec.snapshots WHERE source_uuid = 'acc-valid'");
 	check_failures(eng_rules);
 	check_failures(eng_exec);
 
@@ -1322,11 +1316,10 @@ START_TEST(test_a_rebuild_in_raw_mode_stores_the_reducers_bytes)
 	free(v);
 	free(want);
 	/* snapmig writes the metadata as always. */
-	v = tl_query_value(conn, "SELECT string_agg(convert_from(metadata, 'UTF8'), ',' ORDER BY source_uuid)"
-			   " FROM m_raw.snapshots");
-	ck_assert_str_eq(v, "{\"snapshot_module_version\":2},{\"snapshot_module_version\":2},"
-			 "{\"snapshot_module_version\":2}");
-	free(v);
+	tl_assert_value(conn, "{\"snapshot_module_version\":2},{\"snapshot_module_version\":2},"
+			"{\"snapshot_module_version\":2}",
+			"SELECT string_agg(convert_from(metadata, 'UTF8'), ',' ORDER BY source_uuid)"
+			" FROM m_raw.snapshots");
 	close_rebuild(eng, c, conn, conninfo);
 }
 END_TEST
@@ -1335,7 +1328,7 @@ START_TEST(test_a_raw_state_a_jsonb_column_cannot_take_fails_its_instance)
 {
 	char *conninfo = tl_new_database();
 	PGconn *conn = tl_connect(conninfo);
-	char reducer[600], *v;
+	char reducer[600];
 	sm_failure_list *fl = NULL;
 	sm_config *c = NULL;
 	sm_engine *eng;
@@ -1352,17 +1345,14 @@ START_TEST(test_a_raw_state_a_jsonb_column_cannot_take_fails_its_instance)
 	sm_progress_clear(&prog);
 	/* The others are stored as the JSON they are (a number beyond 64
 	 * bits included); the events' event ids and times reached it. */
-	v = tl_query_value(conn, "SELECT (data->>'big') || ' ' || jsonb_array_length(data->'log') || ' ' ||"
-			   " (data #>> '{log,0,3}' = (SELECT e.event_id::text FROM public.events e"
-			   "  JOIN public.stream_events se USING (event_id) JOIN public.streams s USING (stream_id)"
-			   "  WHERE s.stream_uuid = 'r-2' AND se.stream_version = 1))::text || ' ' ||"
-			   " (data #>> '{log,0,4}' IS NULL)::text || ' ' || length(data #>> '{log,0,6}')"
-			   " FROM m_rawj.snapshots WHERE source_uuid = 'r-2'");
-	ck_assert_str_eq(v, "123456789012345678901234567890 2 true true 27");
-	free(v);
-	v = tl_query_value(conn, "SELECT count(*) FROM m_rawj.snapshots");
-	ck_assert_str_eq(v, "2");
-	free(v);
+	tl_assert_value(conn, "123456789012345678901234567890 2 true true 27",
+			"SELECT (data->>'big') || ' ' || jsonb_array_length(data->'log') || ' ' ||"
+			" (data #>> '{log,0,3}' = (SELECT e.event_id::text FROM public.events e"
+			"  JOIN public.stream_events se USING (event_id) JOIN public.streams s USING (stream_id)"
+			"  WHERE s.stream_uuid = 'r-2' AND se.stream_version = 1))::text || ' ' ||"
+			" (data #>> '{log,0,4}' IS NULL)::text || ' ' || length(data #>> '{log,0,6}')"
+			" FROM m_rawj.snapshots WHERE source_uuid = 'r-2'");
+	tl_assert_value(conn, "2", "SELECT count(*) FROM m_rawj.snapshots");
 	sm_error_clear(&e);
 	ck_assert_int_eq(sm_failures_read(eng, NULL, -1, NULL, &fl, &e), 0);
 	ck_assert_uint_eq(fl->n, 1);
@@ -1378,7 +1368,7 @@ START_TEST(test_a_version_the_application_disagrees_with_refuses_the_rebuild)
 {
 	char *conninfo = tl_new_database();
 	PGconn *conn = tl_connect(conninfo);
-	char reducer[600], *v;
+	char reducer[600];
 	sm_rebuild_options opts;
 	sm_preflight *pf = NULL;
 	sm_config *c = NULL;
@@ -1407,9 +1397,7 @@ START_TEST(test_a_version_the_application_disagrees_with_refuses_the_rebuild)
 	ck_assert_msg(strstr(e.message, "snapmig.conf says snapshot_version 2, the application's reducer says 3")
 		      != NULL, "%s", e.message);
 	sm_run_free(run);
-	v = tl_query_value(conn, "SELECT count(*) FROM m_ver.snapshots");
-	ck_assert_str_eq(v, "0");
-	free(v);
+	tl_assert_value(conn, "0", "SELECT count(*) FROM m_ver.snapshots");
 	close_rebuild(eng, c, conn, conninfo);
 }
 END_TEST

@@ -110,7 +110,7 @@ static int rebuild_env(fixture *f, const char *env, sm_error *e)
 
 static void assert_same_as_uninterrupted(fixture *f, const char *target)
 {
-	char sql[1024], *diff;
+	char sql[1024];
 	sm_error e;
 
 	ck_assert_msg(rebuild_env(f, "u", &e) == SM_OK, "%s", e.message);
@@ -118,9 +118,7 @@ static void assert_same_as_uninterrupted(fixture *f, const char *target)
 		 "SELECT count(*) FROM %s.snapshots a FULL JOIN uninterrupted.snapshots b USING (source_uuid)"
 		 " WHERE a.data IS DISTINCT FROM b.data OR a.metadata IS DISTINCT FROM b.metadata"
 		 " OR a.source_version IS DISTINCT FROM b.source_version", target);
-	diff = tl_query_value(f->conn, sql);
-	ck_assert_str_eq(diff, "0");
-	free(diff);
+	tl_assert_value(f->conn, "0", sql);
 }
 
 static void pgctl(const char *action)
@@ -346,9 +344,8 @@ START_TEST(test_hostile_event_data_fails_only_its_instance)
 	ck_assert_msg(strstr(v, "\"count\":1") != NULL, "%s", v);
 	ck_assert_msg(strstr(v, "\"n\":1") != NULL && strstr(v, "\"n\":2") == NULL, "%s", v);
 	free(v);
-	v = tl_query_value(f.conn, "SELECT octet_length(data) > 100000000 FROM migration.snapshots WHERE source_uuid = 'huge-string'");
-	ck_assert_str_eq(v, "t");
-	free(v);
+	tl_assert_value(f.conn, "t",
+			"SELECT octet_length(data) > 100000000 FROM migration.snapshots WHERE source_uuid = 'huge-string'");
 	{
 		static const char *const bad[] = { "deep", "array", "string", "trailing", "huge-int", "badutf8", "rawnul" };
 
@@ -373,7 +370,7 @@ START_TEST(test_duplicate_keys_follow_the_duplicate_keys_setting)
 	sm_engine *eng;
 	sm_run *run;
 	sm_error e;
-	char err[1024], *text, *path, *v;
+	char err[1024], *text, *path;
 	const char *types[] = { "Elixir.Counter.Added" }, *datas[] = { "{\"n\":10}" };
 
 	setup(&f);
@@ -384,9 +381,8 @@ START_TEST(test_duplicate_keys_follow_the_duplicate_keys_setting)
 				      "{\"count\":1,\"count\":100}", "{\"snapshot_module_version\":2}",
 				      err, sizeof err) == 0);
 	ck_assert_msg(rebuild_env(&f, "t", &e) == SM_OK, "%s", e.message);
-	v = tl_query_value(f.conn, "SELECT string_agg(source_uuid || '=' || (convert_from(data, 'UTF8')::jsonb->>'count'), ' ' ORDER BY 1) FROM migration.snapshots");
-	ck_assert_str_eq(v, "dup-event=1 dup-snapshot=11");
-	free(v);
+	tl_assert_value(f.conn, "dup-event=1 dup-snapshot=11",
+			"SELECT string_agg(source_uuid || '=' || (convert_from(data, 'UTF8')::jsonb->>'count'), ' ' ORDER BY 1) FROM migration.snapshots");
 
 	ck_assert(asprintf(&text,
 		"environments = ( { name = \"last\"; conninfo = \"%s\"; target_schema = \"lastwins\"; duplicate_keys = \"last\"; } );\n"
@@ -400,9 +396,8 @@ START_TEST(test_duplicate_keys_follow_the_duplicate_keys_setting)
 	ck_assert_msg(sm_rebuild_start(eng, NULL, &run, &e) == SM_OK, "%s", e.message);
 	ck_assert_msg(sm_run_wait(run, &e) == SM_OK, "%s", e.message);
 	sm_run_free(run);
-	v = tl_query_value(f.conn, "SELECT string_agg(source_uuid || '=' || (convert_from(data, 'UTF8')::jsonb->>'count'), ' ' ORDER BY 1) FROM lastwins.snapshots");
-	ck_assert_str_eq(v, "dup-event=2 dup-snapshot=110");
-	free(v);
+	tl_assert_value(f.conn, "dup-event=2 dup-snapshot=110",
+			"SELECT string_agg(source_uuid || '=' || (convert_from(data, 'UTF8')::jsonb->>'count'), ' ' ORDER BY 1) FROM lastwins.snapshots");
 	sm_engine_close(eng);
 	sm_config_free(cfg);
 	free(text);

@@ -100,7 +100,6 @@ static void check_append(enum sm_fixture_mode mode)
 	const char *types[] = { "Elixir.A.Created", "Elixir.A.Renamed" };
 	const char *datas[] = { "{\"id\":\"a-1\"}", "{\"name\":\"Zoë\",\"n\":9007199254740993}" };
 	const char *metas[] = { NULL, "{\"user\":\"x\"}" };
-	char *v;
 
 	ck_assert_msg(sm_fixture_create_store(conn, "public", mode, err, sizeof err) == 0, "%s", err);
 	ck_assert_msg(sm_fixture_append(conn, "public", mode, "a-1", 2, types, datas, metas, err, sizeof err) == 0, "%s", err);
@@ -108,27 +107,23 @@ static void check_append(enum sm_fixture_mode mode)
 	ck_assert_msg(sm_fixture_append_generated(conn, "public", mode, "a-1", 3,
 		"'Elixir.A.Renamed'", "json_build_object('n', i)::text", err, sizeof err) == 0, "%s", err);
 
-	v = tl_query_value(conn, "SELECT string_agg(stream_uuid || ':' || stream_version, ',' ORDER BY stream_id) FROM streams");
-	ck_assert_str_eq(v, "$all:6,a-1:5,b-1:1");
-	free(v);
+	tl_assert_value(conn, "$all:6,a-1:5,b-1:1",
+			"SELECT string_agg(stream_uuid || ':' || stream_version, ',' ORDER BY stream_id) FROM streams");
 	/* Each event once in its stream and once in $all, versions gap-free. */
-	v = tl_query_value(conn,
-		"SELECT string_agg(s.stream_uuid || '/' || se.stream_version || '<-' || o.stream_uuid || '/' || se.original_stream_version, ','"
-		" ORDER BY se.stream_id, se.stream_version)"
-		" FROM stream_events se JOIN streams s ON s.stream_id = se.stream_id"
-		" JOIN streams o ON o.stream_id = se.original_stream_id");
-	ck_assert_str_eq(v, "$all/1<-a-1/1,$all/2<-a-1/2,$all/3<-b-1/1,$all/4<-a-1/3,$all/5<-a-1/4,$all/6<-a-1/5,"
-			    "a-1/1<-a-1/1,a-1/2<-a-1/2,a-1/3<-a-1/3,a-1/4<-a-1/4,a-1/5<-a-1/5,b-1/1<-b-1/1");
-	free(v);
-	v = tl_query_value(conn, mode == SM_FIXTURE_BYTEA
-		? "SELECT convert_from(data, 'UTF8') FROM events e JOIN stream_events se USING (event_id) JOIN streams s USING (stream_id) WHERE s.stream_uuid = 'a-1' AND se.stream_version = 2"
-		: mode == SM_FIXTURE_JSONB
-		? "SELECT jsonb_typeof(data) || ' ' || (data->>'n') FROM events e JOIN stream_events se USING (event_id) JOIN streams s USING (stream_id) WHERE s.stream_uuid = 'a-1' AND se.stream_version = 2"
-		: "SELECT jsonb_typeof(data) || ' ' || (data #>> '{}') FROM events e JOIN stream_events se USING (event_id) JOIN streams s USING (stream_id) WHERE s.stream_uuid = 'a-1' AND se.stream_version = 2");
-	ck_assert_str_eq(v, mode == SM_FIXTURE_BYTEA ? datas[1]
-			 : mode == SM_FIXTURE_JSONB ? "object 9007199254740993"
-			 : "string {\"name\":\"Zoë\",\"n\":9007199254740993}");
-	free(v);
+	tl_assert_value(conn, "$all/1<-a-1/1,$all/2<-a-1/2,$all/3<-b-1/1,$all/4<-a-1/3,$all/5<-a-1/4,$all/6<-a-1/5,"
+			"a-1/1<-a-1/1,a-1/2<-a-1/2,a-1/3<-a-1/3,a-1/4<-a-1/4,a-1/5<-a-1/5,b-1/1<-b-1/1",
+			"SELECT string_agg(s.stream_uuid || '/' || se.stream_version || '<-' || o.stream_uuid || '/' || se.original_stream_version, ','"
+			" ORDER BY se.stream_id, se.stream_version)"
+			" FROM stream_events se JOIN streams s ON s.stream_id = se.stream_id"
+			" JOIN streams o ON o.stream_id = se.original_stream_id");
+	tl_assert_value(conn, mode == SM_FIXTURE_BYTEA ? datas[1]
+			: mode == SM_FIXTURE_JSONB ? "object 9007199254740993"
+			: "string {\"name\":\"Zoë\",\"n\":9007199254740993}",
+			mode == SM_FIXTURE_BYTEA
+			? "SELECT convert_from(data, 'UTF8') FROM events e JOIN stream_events se USING (event_id) JOIN streams s USING (stream_id) WHERE s.stream_uuid = 'a-1' AND se.stream_version = 2"
+			: mode == SM_FIXTURE_JSONB
+			? "SELECT jsonb_typeof(data) || ' ' || (data->>'n') FROM events e JOIN stream_events se USING (event_id) JOIN streams s USING (stream_id) WHERE s.stream_uuid = 'a-1' AND se.stream_version = 2"
+			: "SELECT jsonb_typeof(data) || ' ' || (data #>> '{}') FROM events e JOIN stream_events se USING (event_id) JOIN streams s USING (stream_id) WHERE s.stream_uuid = 'a-1' AND se.stream_version = 2");
 	/* EventStore's triggers refuse changing events. */
 	{
 		PGresult *res = PQexec(conn, "DELETE FROM events");

@@ -423,7 +423,6 @@ START_TEST(test_newer_snapshot_written_between_plan_and_copy_is_kept)
 	sm_copy_result *r;
 	sm_error e;
 	const char *p[] = { "k-000002", "9", "{\"count\":\"writer\"}" };
-	char *v;
 
 	setup(&f, SM_FIXTURE_BYTEA);
 	copy_scenario(&f, 100);
@@ -436,10 +435,9 @@ START_TEST(test_newer_snapshot_written_between_plan_and_copy_is_kept)
 	ck_assert_int_eq(r->kept_newer, 11);
 	ck_assert(r->verified);
 	sm_copy_result_free(r);
-	v = tl_query_valuef(f.conn, "SELECT source_version || ' ' || convert_from(data, 'UTF8')"
-			    " FROM snapshots WHERE source_uuid = 'k-000002'");
-	ck_assert_str_eq(v, "9 {\"count\":\"writer\"}");
-	free(v);
+	tl_assert_valuef(f.conn, "9 {\"count\":\"writer\"}",
+			 "SELECT source_version || ' ' || convert_from(data, 'UTF8')"
+			 " FROM snapshots WHERE source_uuid = 'k-000002'");
 	teardown(&f);
 }
 END_TEST
@@ -465,7 +463,7 @@ START_TEST(test_copy_blocks_an_eventstore_writer_and_its_later_write_survives)
 	sm_rollback_result *rb;
 	sm_error e;
 	const char *p[] = { "k-000003", "50", "{\"count\":\"app\"}" };
-	char *v, *app_ci;
+	char *app_ci;
 	int pid;
 
 	setup(&f, SM_FIXTURE_BYTEA);
@@ -501,19 +499,16 @@ START_TEST(test_copy_blocks_an_eventstore_writer_and_its_later_write_survives)
 	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(res));
 	PQclear(res);
 	ck_assert_ptr_null(PQgetResult(writer));
-	v = tl_query_valuef(f.conn, "SELECT source_version || ' ' || convert_from(data, 'UTF8')"
-			    " FROM snapshots WHERE source_uuid = 'k-000003'");
-	ck_assert_str_eq(v, "50 {\"count\":\"app\"}");
-	free(v);
+	tl_assert_valuef(f.conn, "50 {\"count\":\"app\"}",
+			 "SELECT source_version || ' ' || convert_from(data, 'UTF8')"
+			 " FROM snapshots WHERE source_uuid = 'k-000003'");
 	/* A rollback leaves the application's row (drift) and says so. */
 	ck_assert_msg(sm_rollback_run(f.eng, 0, NULL, &rb, &e) == SM_OK, "%s", e.message);
 	ck_assert_int_eq(rb->drifted, 1);
 	ck_assert_uint_ge(rb->n_drifted_uuids, 1);
 	ck_assert_str_eq(rb->drifted_uuids[0], "k-000003");
 	sm_rollback_result_free(rb);
-	v = tl_query_valuef(f.conn, "SELECT source_version FROM snapshots WHERE source_uuid = 'k-000003'");
-	ck_assert_str_eq(v, "50");
-	free(v);
+	tl_assert_valuef(f.conn, "50", "SELECT source_version FROM snapshots WHERE source_uuid = 'k-000003'");
 	sm_copy_result_free(t.res);
 	PQfinish(writer);
 	free(app_ci);
@@ -797,10 +792,9 @@ START_TEST(test_newer_live_snapshots_written_during_a_rebuild_are_used_or_kept)
 	ck_assert_int_eq(p.total.failed, 1);
 	sm_progress_clear(&p);
 	/* n-0: continued from v40 (the million shows it), folded 41..100. */
-	v = tl_query_valuef(f.conn, "SELECT source_version || ' ' || convert_from(data, 'UTF8') || ' '"
-			    " || convert_from(metadata, 'UTF8') FROM migration.snapshots WHERE source_uuid = 'n-0'");
-	ck_assert_str_eq(v, "100 {\"count\":1005050} {\"snapshot_module_version\":2,\"by\":\"app\"}");
-	free(v);
+	tl_assert_valuef(f.conn, "100 {\"count\":1005050} {\"snapshot_module_version\":2,\"by\":\"app\"}",
+			 "SELECT source_version || ' ' || convert_from(data, 'UTF8') || ' '"
+			 " || convert_from(metadata, 'UTF8') FROM migration.snapshots WHERE source_uuid = 'n-0'");
 	/* n-1: the live snapshot is already at the end; nothing generated. */
 	ck_assert_int_eq(query_ll(f.conn, "SELECT count(*) FROM migration.snapshots WHERE source_uuid = 'n-1'"), 0);
 	/* n-2: now at another module version: failed, saying why. */
@@ -1089,7 +1083,7 @@ START_TEST(test_a_100_mb_event_string_folds_in_bounded_memory)
 {
 	fixture f;
 	sm_progress prog;
-	char err[1024], *v;
+	char err[1024];
 	long before_kb, after_kb;
 
 	setup(&f, all_modes[_i]);
@@ -1103,11 +1097,10 @@ START_TEST(test_a_100_mb_event_string_folds_in_bounded_memory)
 	after_kb = peak_rss_kb();
 	ck_assert_int_eq(prog.total.failed, 0);
 	sm_progress_clear(&prog);
-	v = tl_query_valuef(f.conn, "SELECT octet_length(%s) > 100000000 FROM migration.snapshots"
-			    " WHERE source_uuid = 'huge'",
-			    f.mode == SM_FIXTURE_BYTEA ? "data" : f.mode == SM_FIXTURE_JSONB ? "data::text" : "(data #>> '{}')");
-	ck_assert_str_eq(v, "t");
-	free(v);
+	tl_assert_valuef(f.conn, "t",
+			 "SELECT octet_length(%s) > 100000000 FROM migration.snapshots"
+			 " WHERE source_uuid = 'huge'",
+			 f.mode == SM_FIXTURE_BYTEA ? "data" : f.mode == SM_FIXTURE_JSONB ? "data::text" : "(data #>> '{}')");
 	fprintf(stderr, "100 MB event string (mode %d): peak RSS %ld kB, before %ld kB\n",
 		_i, after_kb, before_kb);
 #ifndef SM_TEST_ASAN

@@ -254,7 +254,7 @@ END_TEST
 START_TEST(test_a_target_that_is_the_source_schema_is_refused_before_anything_is_written)
 {
 	char *env = sm_xasprintf("source_schema = \"%s\"; target_schema = \"m\";", long_schema);
-	char *before, *after, *tables;
+	char *before, *after;
 	sm_environment *e;
 	sm_copy_plan *plan = NULL;
 	sm_copy_result *res = NULL;
@@ -280,12 +280,8 @@ START_TEST(test_a_target_that_is_the_source_schema_is_refused_before_anything_is
 	after = tl_query_valuef(f.conn, "SELECT string_agg(source_uuid || source_version || convert_from(data, 'UTF8')"
 				" || convert_from(metadata, 'UTF8'), ',') FROM \"%s\".snapshots", long_schema);
 	ck_assert_str_eq(after, before);
-	tables = tl_query_valuef(f.conn, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'snapmig%%'");
-	ck_assert_str_eq(tables, "0");
-	free(tables);
-	tables = tl_query_valuef(f.conn, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant%%'");
-	ck_assert_str_eq(tables, "1");
-	free(tables);
+	tl_assert_valuef(f.conn, "0", "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'snapmig%%'");
+	tl_assert_valuef(f.conn, "1", "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant%%'");
 	free(before);
 	free(after);
 	free(env);
@@ -391,7 +387,7 @@ static bool file_exists(const char *path)
 START_TEST(test_each_run_logs_its_reducer_to_a_file_of_its_own)
 {
 	char *aggs = account_aggregate("echo started >&2; exec python3 account.py");
-	char *state, *path[2], *logged;
+	char *state, *path[2];
 	sm_progress prog;
 	sm_error err;
 	fx f;
@@ -406,10 +402,9 @@ START_TEST(test_each_run_logs_its_reducer_to_a_file_of_its_own)
 		ck_assert_int_gt(prog.run_id, 0);
 		path[i] = sm_xasprintf("%s/snapmig/t-run-%lld.log", state, prog.run_id);
 		ck_assert_msg(file_exists(path[i]), "no reducer log %s", path[i]);
-		logged = tl_query_valuef(f.conn, "SELECT details->>'reducer_log' FROM migration.snapmig_runs"
-					 " WHERE run_id = %lld", prog.run_id);
-		ck_assert_str_eq(logged, path[i]);
-		free(logged);
+		tl_assert_valuef(f.conn, path[i],
+				 "SELECT details->>'reducer_log' FROM migration.snapmig_runs"
+				 " WHERE run_id = %lld", prog.run_id);
 		sm_progress_clear(&prog);
 		/* Make the second run fold again. */
 		tl_exec(f.conn, "TRUNCATE migration.snapshots");
@@ -600,7 +595,7 @@ static const char two_tenants[] =
 
 START_TEST(test_a_target_holding_another_stores_rows_is_refused_naming_both_stores)
 {
-	char err_buf[1024], *before, *after, *v;
+	char err_buf[1024], *before, *after;
 	sm_engine *eb = NULL;
 	sm_inventory *inv = NULL;
 	sm_copy_plan *plan = NULL;
@@ -636,9 +631,7 @@ START_TEST(test_a_target_holding_another_stores_rows_is_refused_naming_both_stor
 	ck_assert_str_eq(after, before);
 	/* A's rows are as A's rebuild left them. */
 	assert_count(&f, "migration", "shared-1", "6");
-	v = tl_query_valuef(f.conn, "SELECT count(*) FROM migration.snapshots");
-	ck_assert_str_eq(v, "2");
-	free(v);
+	tl_assert_valuef(f.conn, "2", "SELECT count(*) FROM migration.snapshots");
 	sm_engine_close(eb);
 
 	/* With a target schema of its own, B works. */
@@ -808,7 +801,7 @@ START_TEST(test_a_number_key_in_a_generated_row_is_written_as_elixir_writes_it)
 				"Elixir.Counter.Added", "Elixir.Counter.Added" };
 	const char *datas[] = { "{\"id\":\"k-1\"}", "{\"n\": 1e2}", "{\"n\": 1.50}", "{\"n\": 7}" };
 	const char *metas[] = { NULL, NULL, NULL, NULL };
-	char err_buf[1024], *keys;
+	char err_buf[1024];
 	fx f;
 
 	fx_new(&f, "public");
@@ -825,11 +818,10 @@ START_TEST(test_a_number_key_in_a_generated_row_is_written_as_elixir_writes_it)
 		"      { on = \"Elixir.Counter.Added\"; do = \"by[event.n] = true\"; }\n"
 		"    ); }", "t");
 	rebuild_ok(f.eng);
-	keys = tl_query_valuef(f.conn, "SELECT string_agg(k, ',' ORDER BY k) FROM migration.snapshots,"
-			       " jsonb_object_keys(convert_from(data, 'UTF8')::jsonb -> 'by') k"
-			       " WHERE source_uuid = 'k-1'");
-	ck_assert_str_eq(keys, "1.5,100.0,7");
-	free(keys);
+	tl_assert_valuef(f.conn, "1.5,100.0,7",
+			 "SELECT string_agg(k, ',' ORDER BY k) FROM migration.snapshots,"
+			 " jsonb_object_keys(convert_from(data, 'UTF8')::jsonb -> 'by') k"
+			 " WHERE source_uuid = 'k-1'");
 	fx_free(&f);
 }
 END_TEST

@@ -93,6 +93,27 @@ char *tl_query_value(PGconn *conn, const char *sql)
 	return v;
 }
 
+void tl_assert_value(PGconn *conn, const char *want, const char *sql)
+{
+	char *v = tl_query_value(conn, sql);
+
+	ck_assert_msg(v && strcmp(v, want) == 0, "%s\n  got      %s\n  expected %s", sql,
+		      v ? v : "(no row)", want);
+	free(v);
+}
+
+void tl_assert_valuef(PGconn *conn, const char *want, const char *fmt, ...)
+{
+	va_list ap;
+	char *sql;
+
+	va_start(ap, fmt);
+	sql = sm_xvasprintf(fmt, ap);
+	va_end(ap);
+	tl_assert_value(conn, want, sql);
+	free(sql);
+}
+
 char *tl_query_valuef(PGconn *conn, const char *fmt, ...)
 {
 	va_list ap;

@@ -68,6 +68,12 @@ void tl_execf(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 
  * when there are no rows); fails the test on error. */
 char *tl_query_value(PGconn *conn, const char *sql);
 
+/* The query's value (tl_query_value) is want; fails the test naming the
+ * query otherwise (also when it gives no row). */
+void tl_assert_value(PGconn *conn, const char *want, const char *sql);
+void tl_assert_valuef(PGconn *conn, const char *want, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* tl_query_value of the query that fmt and its arguments make. */
 char *tl_query_valuef(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
