@@ -21,10 +21,6 @@
 	{                                                                \
 		return fn(data, size);                                   \
 	}
-/* Input: a field count, then CopyData messages as a server could send
- * them (tests/fuzz_pgcopy.c). */
-int sm_fuzz_pgcopy(const uint8_t *data, size_t size);
-
 #endif
 
 /* Input: line 1 `initial`, line 2 `when` (empty: none), line 3 `do`, the
