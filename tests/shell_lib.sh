@@ -68,6 +68,19 @@ sql() {
 	psql_db "$DB" "$1"
 }
 
+# expect_sql SQL VALUE WHAT: the query on $DB gives VALUE (ok WHAT); else
+# a failure naming WHAT, what it gave and what was expected, then the
+# command line's output so far when a test keeps it in $T/cli.out.
+expect_sql() {
+	_got=$(sql "$1")
+	if [ "$_got" = "$2" ]; then
+		ok "$3"
+	else
+		fail "$3: got '$_got', expected '$2'"
+		[ ! -s "$T/cli.out" ] || cat "$T/cli.out"
+	fi
+}
+
 # slow_rebuild ENV TYPE AGGREGATE: another process's rebuild of TYPE alone,
 # in environment ENV on $CONNINFO (configuration $T/lock.conf), started in
 # the background (pid in bg; stdout in $T/bg.out, stderr in $T/bg.err).

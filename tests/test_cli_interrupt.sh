@@ -60,8 +60,8 @@ else
 	fail "after the interrupt $kept of $STREAMS snapshots are in the target (expected some, not all)"
 fi
 # Every kept row is complete: resumed work starts from it.
-v=$(sql "SELECT count(*) FROM migration.snapshots WHERE source_version <> $EVENTS")
-if [ "$v" = 0 ]; then ok; else fail "$v kept snapshots are not at the stream's end"; fi
+expect_sql "SELECT count(*) FROM migration.snapshots WHERE source_version <> $EVENTS" 0 \
+	"every kept snapshot is at its stream's end"
 
 # Resume: only the rest is folded.
 run -c "$CONF" rebuild --json
@@ -70,8 +70,8 @@ json_check "d['state'] == 'done' and d['total']['failed'] == 0"
 json_check "d['total']['events_done'] <= ($STREAMS - $kept) * $EVENTS"
 v=$(generated)
 if [ "$v" = "$STREAMS" ]; then ok; else fail "after resuming $v of $STREAMS snapshots"; fi
-v=$(sql "SELECT count(*) FROM migration.snapshots WHERE convert_from(data, 'UTF8')::jsonb ->> 'count' <> '$((EVENTS - 1))'")
-if [ "$v" = 0 ]; then ok; else fail "$v snapshots have a wrong count"; fi
+expect_sql "SELECT count(*) FROM migration.snapshots WHERE convert_from(data, 'UTF8')::jsonb ->> 'count' <> '$((EVENTS - 1))'" 0 \
+	"no snapshot has a wrong count"
 
 # verify is cancellable too, with progress: the rebuilt snapshots become
 # the live ones (every one then equal), and verify -j 1 is interrupted once

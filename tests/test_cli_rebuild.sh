@@ -26,12 +26,12 @@ expect_err "snapmig: rebuild done"
 # What it wrote: full replays of the counters, a catch-up of the team.
 v=$(gen counter-1 count)
 if [ "$v" = 6 ]; then ok; else fail "counter-1 count is '$v', expected 6"; fi
-v=$(sql "SELECT source_version FROM migration.snapshots WHERE source_uuid = 'counter-3'")
-if [ "$v" = 4 ]; then ok; else fail "counter-3 source_version is '$v', expected 4"; fi
+expect_sql "SELECT source_version FROM migration.snapshots WHERE source_uuid = 'counter-3'" 4 \
+	"counter-3's source_version"
 v=$(gen team-1 member_ids)
 if [ "$v" = '["u1", "u2", "u3"]' ]; then ok; else fail "team-1 member_ids is '$v'"; fi
-v=$(sql "SELECT count(*) FROM migration.snapshots WHERE source_uuid = 'counter-6'")
-if [ "$v" = 0 ]; then ok; else fail "the failed counter-6 was written"; fi
+expect_sql "SELECT count(*) FROM migration.snapshots WHERE source_uuid = 'counter-6'" 0 \
+	"the failed counter-6 is not written"
 
 run -c "$CONF" failures
 expect_rc 0
@@ -74,8 +74,8 @@ run -c "$CONF" -a Team rebuild
 expect_rc 0
 expect_line '^Team +1 +1 +1 +0 *$'
 refute_out "Counter"
-v=$(sql "SELECT string_agg(source_uuid, ',' ORDER BY source_uuid) FROM migration.snapshots")
-if [ "$v" = "counter-1,counter-2,team-1" ]; then ok; else fail "selected rebuilds wrote '$v'"; fi
+expect_sql "SELECT string_agg(source_uuid, ',' ORDER BY source_uuid) FROM migration.snapshots" \
+	"counter-1,counter-2,team-1" "what the selected rebuilds wrote"
 CONNINFO=$CONNINFO_MAIN
 DB=$DB_MAIN
 write_config

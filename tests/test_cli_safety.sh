@@ -57,8 +57,8 @@ for cmd in status rebuild "copy --dry-run" preflight "rollback --yes" "rollback 
 done
 run -c "$CONF" -e tenant-b-own rebuild
 expect_rc 1
-v=$(sql "SELECT source_schema || ' ' || dbname FROM tenant_b_migration.snapmig_owner")
-if [ "$v" = "tenant_b cli_safety" ]; then ok; else fail "owner of tenant_b_migration: $v"; fi
+expect_sql "SELECT source_schema || ' ' || dbname FROM tenant_b_migration.snapmig_owner" \
+	"tenant_b cli_safety" "the owner of tenant_b_migration"
 
 # --------------------------------------------------------- fingerprints
 # The Counter rule changes, snapshot_version does not: its 5 generated rows
@@ -76,8 +76,8 @@ run -c "$T/changed.conf" -e local rebuild
 expect_rc 1
 run -c "$T/changed.conf" -e local --json status
 json_check "[(t['target_rows'], t['target_stale'], t['target_at_version']) for t in d['types'] if t['label'] == 'Counter'] == [(5, 0, 5)]"
-v=$(sql "SELECT convert_from(data, 'UTF8')::jsonb ->> 'count' FROM migration.snapshots WHERE source_uuid = 'counter-1'")
-if [ "$v" = 3 ]; then ok; else fail "counter-1 after the rebuild with the changed rule: count $v"; fi
+expect_sql "SELECT convert_from(data, 'UTF8')::jsonb ->> 'count' FROM migration.snapshots WHERE source_uuid = 'counter-1'" 3 \
+	"counter-1's count after the rebuild with the changed rule"
 
 # -------------------------------------------------------------- discard
 run -c "$CONF" -e local discard Counter
@@ -91,10 +91,10 @@ expect_rc 2
 run -c "$CONF" -e local discard --yes Counter
 expect_rc 0
 expect_line '^discarded 5 generated snapshots and 1 recorded failures \(journal run [0-9]+\); a rebuild generates them again$'
-v=$(sql "SELECT string_agg(source_type, ',' ORDER BY source_type) FROM migration.snapshots")
-if [ "$v" = Elixir.Demo.Team ]; then ok; else fail "rows left after discarding Counter: $v"; fi
-v=$(sql "SELECT count(*) FROM migration.snapmig_rows r WHERE NOT EXISTS (SELECT 1 FROM migration.snapshots s WHERE s.source_uuid = r.source_uuid)")
-if [ "$v" = 0 ]; then ok; else fail "$v fingerprints of discarded rows are left"; fi
+expect_sql "SELECT string_agg(source_type, ',' ORDER BY source_type) FROM migration.snapshots" \
+	Elixir.Demo.Team "the rows left after discarding Counter"
+expect_sql "SELECT count(*) FROM migration.snapmig_rows r WHERE NOT EXISTS (SELECT 1 FROM migration.snapshots s WHERE s.source_uuid = r.source_uuid)" 0 \
+	"no fingerprint of a discarded row is left"
 run -c "$CONF" -e local runs --json
 json_check "d['runs'][0]['kind'] == 'discard' and d['runs'][0]['outcome'] == 'done'"
 run -c "$CONF" -e prod --json discard --yes --confirm-env prod

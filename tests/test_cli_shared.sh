@@ -90,14 +90,12 @@ same_rows() {
 # reference's.
 check_counts() {
 	what=$1
-	v=$(sql "SELECT count(*) FILTER (WHERE state <> 'done') FROM migration.snapmig_work")
-	if [ "$v" = 0 ]; then ok; else fail "$what: $v chunks not done"; fi
-	v=$(sql "SELECT sum(instances_done) FROM migration.snapmig_work")
-	if [ "$v" = "$ref_instances" ]; then ok; else
-		fail "$what: the work table counts $v instances done, a single process $ref_instances"; fi
-	v=$(sql "SELECT sum(events_done) FROM migration.snapmig_work")
-	if [ "$v" = "$ref_events" ]; then ok; else
-		fail "$what: the work table counts $v events folded, a single process $ref_events"; fi
+	expect_sql "SELECT count(*) FILTER (WHERE state <> 'done') FROM migration.snapmig_work" 0 \
+		"$what: every chunk done"
+	expect_sql "SELECT sum(instances_done) FROM migration.snapmig_work" "$ref_instances" \
+		"$what: the work table counts the instances a single process did"
+	expect_sql "SELECT sum(events_done) FROM migration.snapmig_work" "$ref_events" \
+		"$what: the work table counts the events a single process folded"
 }
 
 # --------------------------------------------------------------- reference
@@ -114,8 +112,8 @@ v=$(wc -l <"$T/ref")
 if [ "$v" = 2364 ]; then ok; else
 	fail "reference dump has $v lines, expected 1164 rows, 36 failures and 1164 fingerprints"; fi
 # The journal records who did it.
-v=$(sql "SELECT details->>'host' = '$(hostname)' AND (details->>'pid')::bigint > 0 FROM migration.snapmig_runs ORDER BY run_id DESC LIMIT 1")
-if [ "$v" = t ]; then ok; else fail "the journal has no host and pid: $v"; fi
+expect_sql "SELECT details->>'host' = '$(hostname)' AND (details->>'pid')::bigint > 0 FROM migration.snapmig_runs ORDER BY run_id DESC LIMIT 1" t \
+	"the journal has the host and pid"
 
 # Nothing to join now: a clear error.
 run -c "$CONF" rebuild --join
@@ -163,15 +161,15 @@ for n in 2 3; do
 		fail "$n processes: the summary does not show them: $(cat "$T/p1.out")"; fi
 	v=$(grep -Ec "^ *[0-9]+\*? +$(hostname) +[0-9]+ +[0-9,]+ +[0-9,]+ +[0-9,]+ +[0-9,]+ +[0-9,]+ +(running|done with failures)$" "$T/p1.out")
 	if [ "$v" = "$n" ]; then ok; else fail "$n processes: $v process rows in the summary: $(cat "$T/p1.out")"; fi
-	v=$(sql "SELECT count(DISTINCT done_by) FROM migration.snapmig_work")
-	if [ "$v" = "$n" ]; then ok; else fail "$n processes: only $v of them did chunks"; fi
+	expect_sql "SELECT count(DISTINCT done_by) FROM migration.snapmig_work" "$n" \
+		"$n processes: each did chunks"
 	# The journal: each process's own counts add up to one rebuild.
 	v=$(sql "SELECT sum((t.value->>'instances_done')::bigint) FROM migration.snapmig_runs r,
 	         jsonb_each(r.details->'types') t WHERE r.kind = 'rebuild'")
 	if [ "$v" = "$ref_instances" ]; then ok; else
 		fail "$n processes: the journals count $v instances, one process $ref_instances"; fi
-	v=$(sql "SELECT count(*) FROM migration.snapmig_runs WHERE details->>'join_of' IS NOT NULL")
-	if [ "$v" = $((n - 1)) ]; then ok; else fail "$n processes: $v joined runs journaled"; fi
+	expect_sql "SELECT count(*) FROM migration.snapmig_runs WHERE details->>'join_of' IS NOT NULL" $((n - 1)) \
+		"$n processes: the joined runs journaled"
 done
 # Every process shows the whole plan: the summary's totals are all of it.
 run -c "$CONF" failures --json

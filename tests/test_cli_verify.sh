@@ -16,8 +16,8 @@ expect_line '^Account +2 +[0-9]+ '
 expect_out "every live snapshot checked is reproduced"
 expect_err "snapmig: verify done"
 # Read-only: no target schema, no journal.
-v=$(sql "SELECT count(*) FROM pg_namespace WHERE nspname = 'migration'")
-if [ "$v" = 0 ]; then ok; else fail "verify created the target schema"; fi
+expect_sql "SELECT count(*) FROM pg_namespace WHERE nspname = 'migration'" 0 \
+	"verify did not create the target schema"
 
 run -c "$DEMO_CONF" -e demo --json verify
 expect_rc 0

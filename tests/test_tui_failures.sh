@@ -15,7 +15,7 @@ cd "$T" || exit 99
 # Failures for cart-5 and cart-6 (unknown event); cart-6's message made
 # long, on several lines, with a word to search for near its end.
 cli -e dev rebuild
-expect_count "SELECT count(*) FROM migration.snapmig_failures" 2 "2 failures recorded"
+expect_sql "SELECT count(*) FROM migration.snapmig_failures" 2 "2 failures recorded"
 sql "UPDATE migration.snapmig_failures SET message = 'first line of a long message' || E'\\n' ||
      repeat('filler words to wrap and scroll, ', 60) || E'\\n' || 'the needle is here' || E'\\n' ||
      'last line' WHERE source_uuid = 'cart-6'"

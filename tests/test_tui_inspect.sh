@@ -13,7 +13,7 @@ new_store tui_inspect
 write_config
 cd "$T" || exit 99
 cli -e dev rebuild
-expect_count "SELECT count(*) FROM migration.snapshots WHERE source_uuid LIKE 'counter-%'" 3 \
+expect_sql "SELECT count(*) FROM migration.snapshots WHERE source_uuid LIKE 'counter-%'" 3 \
 	"the counters are rebuilt"
 # counter-2's live snapshot says n = 5 at version 3, where the events
 # make 3: the reducer (or the snapshot) is wrong there.

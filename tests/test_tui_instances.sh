@@ -15,7 +15,7 @@ cd "$T" || exit 99
 # written, cart-5 and cart-6 fail.  counter-3's live snapshot is then made
 # equal to its generated one (same data, older version).
 cli -e dev rebuild
-expect_count "SELECT count(*) FROM migration.snapshots" 7 "7 rows generated"
+expect_sql "SELECT count(*) FROM migration.snapshots" 7 "7 rows generated"
 sql "UPDATE public.snapshots SET data = convert_to('{\"n\": 5}', 'UTF8') WHERE source_uuid = 'counter-3'"
 # 150 more Legacy instances: more than fits on a screen.
 sql "INSERT INTO public.snapshots (source_uuid, source_version, source_type, data, metadata)

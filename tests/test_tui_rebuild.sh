@@ -28,7 +28,7 @@ wait_line "Counter .*100%"
 wait_for "instances 3/3  failed 0"
 wait_for "instances 6/6  failed 2"
 # The first rebuild of this store wrote its rows.
-expect_count "SELECT count(*) FROM migration.snapshots" 7 "7 rows generated"
+expect_sql "SELECT count(*) FROM migration.snapshots" 7 "7 rows generated"
 
 # Failures: grouped by type, kind and event type; expand; inspect; save.
 keys f

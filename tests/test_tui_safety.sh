@@ -9,7 +9,7 @@
 new_store tui_safety
 write_config
 cli -e dev rebuild
-expect_count "SELECT count(*) FROM migration.snapshots WHERE source_type = 'Elixir.Shop.Counter'" 3 \
+expect_sql "SELECT count(*) FROM migration.snapshots WHERE source_type = 'Elixir.Shop.Counter'" 3 \
 	"3 Counter rows generated"
 # Counter's rule changes; its snapshot_version does not.
 sed 's/n += event.by/n += 1/' "$T/snapmig.conf" >"$T/changed.conf" && mv "$T/changed.conf" "$T/snapmig.conf"

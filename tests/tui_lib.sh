@@ -66,21 +66,9 @@ EOC
 }
 
 # cli ARGS...: the command line on the test's configuration; its output is
-# added to $T/cli.out (which expect_count shows when it fails).
+# added to $T/cli.out (which expect_sql shows when it fails).
 cli() {
 	"$SNAPMIG_BIN" -c "$T/snapmig.conf" "$@" >>"$T/cli.out" 2>&1
-}
-
-# expect_count SQL N WHAT: the query gives N (ok WHAT); else a failure
-# that shows what it gave and the command line's output so far.
-expect_count() {
-	_got=$(sql "$1")
-	if [ "$_got" = "$2" ]; then
-		ok "$3"
-	else
-		fail "$3: got $_got"
-		cat "$T/cli.out" 2>/dev/null
-	fi
 }
 
 # ui_start WIDTH HEIGHT [ARGS...]: runs snapmig in a new tmux session "ui"
