@@ -79,6 +79,11 @@ expect_sql "SELECT count(*) FROM migration.snapshots WHERE convert_from(data, 'U
 # checked some and found no difference.
 sql "UPDATE public.snapshots s SET source_version = m.source_version, data = m.data,
      metadata = m.metadata FROM migration.snapshots m WHERE m.source_uuid = s.source_uuid"
+# $T/err still holds the resumed rebuild's progress: emptied first, or the
+# wait could read that before the background job's redirection empties it,
+# and interrupt the job before snapmig has set its handler (a background
+# shell ignores SIGINT: the verify would then run to its end).
+: >"$T/err"
 "$SNAPMIG_BIN" -c "$CONF" -j 1 --json verify </dev/null >"$T/out" 2>"$T/err" &
 pid=$!
 interrupt_when grep -q '"instances_done":[1-9]' "$T/err"
