@@ -93,19 +93,25 @@ static void fx_load(fx *f, const char *envs, const char *aggs, const char *env)
 	free(path);
 }
 
+/* An (empty, bytea) event store in `schema` of the test's database. */
+static void fx_add_store(fx *f, const char *schema)
+{
+	char err[1024];
+
+	ck_assert_msg(sm_fixture_create_store(f->conn, schema, SM_FIXTURE_BYTEA, err, sizeof err) == 0,
+		      "%s", err);
+}
+
 /* A new database with an event store in `schema` and a directory for the
  * configuration; nothing loaded. */
 static void fx_new(fx *f, const char *schema)
 {
-	char err[1024];
-
 	memset(f, 0, sizeof *f);
 	snprintf(f->dir, sizeof f->dir, "/tmp/snapmig-safety.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(f->dir));
 	f->ci = tl_new_database();
 	f->conn = tl_connect(f->ci);
-	ck_assert_msg(sm_fixture_create_store(f->conn, schema, SM_FIXTURE_BYTEA, err, sizeof err) == 0,
-		      "%s", err);
+	fx_add_store(f, schema);
 }
 
 /* fx_new, and environment "t" (env_extra: more of its keys) with Counter
@@ -595,7 +601,7 @@ static const char two_tenants[] =
 
 START_TEST(test_a_target_holding_another_stores_rows_is_refused_naming_both_stores)
 {
-	char err_buf[1024], *before, *after;
+	char *before, *after;
 	sm_engine *eb = NULL;
 	sm_inventory *inv = NULL;
 	sm_copy_plan *plan = NULL;
@@ -604,8 +610,7 @@ START_TEST(test_a_target_holding_another_stores_rows_is_refused_naming_both_stor
 	fx f;
 
 	fx_new(&f, "tenant_a");
-	ck_assert_msg(sm_fixture_create_store(f.conn, "tenant_b", SM_FIXTURE_BYTEA, err_buf,
-					      sizeof err_buf) == 0, "%s", err_buf);
+	fx_add_store(&f, "tenant_b");
 	/* The same stream uuid in both stores, and one only A has. */
 	counter(&f, "tenant_a", "shared-1", 3);
 	counter(&f, "tenant_a", "a-only", 2);
@@ -650,13 +655,12 @@ END_TEST
  * and its snapshots table is read by an application. */
 START_TEST(test_a_target_schema_holding_another_live_store_is_refused)
 {
-	char err_buf[1024], *before, *after;
+	char *before, *after;
 	sm_error err;
 	fx f;
 
 	fx_new(&f, "public");
-	ck_assert_msg(sm_fixture_create_store(f.conn, "tenant_b", SM_FIXTURE_BYTEA, err_buf,
-					      sizeof err_buf) == 0, "%s", err_buf);
+	fx_add_store(&f, "tenant_b");
 	counter(&f, "public", "c-1", 3);
 	counter(&f, "tenant_b", "c-1", 1);
 	fx_load(&f, "  { name = \"t\"; conninfo = \"@CI@\"; target_schema = \"tenant_b\"; }",
