@@ -36,10 +36,16 @@ defmodule Mix.Tasks.SnapmigTest.Seed do
     :ok = EventStore.Tasks.Init.exec(config, quiet: true)
     {:ok, _} = app.start_link()
 
+    {:ok, conn} = Postgrex.start_link(EventStore.Config.default_postgrex_opts(config))
+    Process.put(:seed, {conn, config[:schema] || "public"})
     instances = counters(app, flavour) ++ ledgers(app, flavour)
 
-    # Every aggregate process has taken its snapshots once it answers.
-    for {uuid, module, "ok"} <- instances, do: app.aggregate_state(module, uuid)
+    # Every aggregate process has taken its snapshots once it answers (those
+    # of the failing instances, dead of their bad events, were awaited in
+    # bad/6); every instance has one.
+    for {uuid, module, expect} <- instances do
+      if expect == "ok", do: await_snapshot(app, module, uuid), else: snapshot!(uuid)
+    end
 
     File.write!(
       manifest,
@@ -144,6 +150,8 @@ defmodule Mix.Tasks.SnapmigTest.Seed do
   defp bad(app, uuid, before, bad_event, rest, kind) do
     emit(app, uuid, Enum.map(before, &Map.put(&1, :id, uuid)))
     version = length(before)
+    # Before the aggregate process dies of the events below.
+    await_snapshot(app, TestApp.Counter, uuid)
 
     bad_data =
       case bad_event do
@@ -204,6 +212,38 @@ defmodule Mix.Tasks.SnapmigTest.Seed do
   defp date(text), do: NaiveDateTime.from_iso8601!(text)
 
   # -------------------------------------------------------------- dispatch
+
+  # Commanded takes a snapshot after it has replied (a cast the aggregate
+  # sends itself), and only logs one it could not write ("snapshot failed
+  # due to", e.g. a pool checkout dropped on a loaded machine); it tries
+  # again at the aggregate's next command, which an instance whose last
+  # events are appended directly never gets.  snapmig rebuilds only the
+  # instances that have a snapshot, so each must have one: asked for again
+  # while the aggregate process lives, else the seed fails.
+  defp await_snapshot(app, module, uuid, tries \\ 10) do
+    # Answered once the aggregate has handled the casts sent before.
+    _ = app.aggregate_state(module, uuid, 60_000)
+
+    cond do
+      snapshot?(uuid) ->
+        :ok
+
+      tries > 1 ->
+        Mix.shell().info("no snapshot of #{uuid} yet: asking its aggregate again")
+        :ok = Commanded.Aggregates.Aggregate.take_snapshot(app, module, uuid)
+        await_snapshot(app, module, uuid, tries - 1)
+
+      true ->
+        snapshot!(uuid)
+    end
+  end
+
+  defp snapshot!(uuid), do: snapshot?(uuid) || Mix.raise("Commanded recorded no snapshot of #{uuid}")
+
+  defp snapshot?(uuid) do
+    {conn, schema} = Process.get(:seed)
+    Postgrex.query!(conn, "SELECT 1 FROM #{schema}.snapshots WHERE source_uuid = $1", [uuid]).rows != []
+  end
 
   # One command per event, so that snapshots fall every 5 events.
   defp emit(app, uuid, events) do
