@@ -14,6 +14,7 @@
 #include "engine/engine_internal.h"
 #include "engine/reducer_exec.h"
 #include "util/alloc.h"
+#include "util/thread.h"
 
 typedef struct check_job {
 	const sm_config *cfg;
@@ -44,7 +45,7 @@ void sm_reducer_checks_run(const sm_config *cfg, enum sm_column_type data,
 		jobs[i].data = data;
 		jobs[i].metadata = metadata;
 		jobs[i].check = &checks[i];
-		started[i] = pthread_create(&threads[i], NULL, check_main, &jobs[i]) == 0;
+		started[i] = sm_thread_start(&threads[i], check_main, &jobs[i]) == 0;
 		if (!started[i])
 			check_main(&jobs[i]);
 	}
